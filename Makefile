@@ -1,0 +1,35 @@
+# The two commands of the README: `make demo` and `make test`.
+# Both build .venv on first use; a stamp file makes later runs skip the install.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+export WHATSAPP_TEST_DATABASE_URL ?= postgresql://postgres@127.0.0.1:5432/test
+
+.PHONY: demo test lint install clean lock
+
+install: $(STAMP)
+
+$(STAMP): requirements.txt constraints.txt pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check uv==0.13.8
+	$(BIN)/uv pip install --quiet --python $(BIN)/python -r requirements.txt -c constraints.txt -e .
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/python -m include.demo
+
+test: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/python -m pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+# Refresh the transitive pins after changing requirements.txt.
+lock: $(STAMP)
+	$(BIN)/uv pip compile --quiet --python $(BIN)/python requirements.txt -o constraints.txt
+
+clean:
+	rm -rf $(VENV) .pytest_cache

@@ -1,0 +1,110 @@
+"""Apache Airflow provider for WhatsApp Business onboarding and fleet health.
+
+Importing this package is cheap on purpose: Airflow reads :func:`get_provider_info`
+while parsing DAGs and starting every component.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__version__ = "0.1.0"
+
+GRAPH_CONN_TYPE = "whatsapp_graph"
+DEFAULT_GRAPH_CONN_ID = "whatsapp_graph_default"
+DEFAULT_STORE_CONN_ID = "whatsapp_store_default"
+DEFAULT_GRAPH_URL = "https://graph.facebook.com"
+DEFAULT_API_VERSION = "v24.0"
+
+
+def get_provider_info() -> dict[str, Any]:
+    """What ``airflow providers list`` and the connection form know about this provider."""
+    return {
+        "package-name": "airflow-provider-whatsapp",
+        "name": "WhatsApp Business",
+        "description": (
+            "Onboard WhatsApp Business phone numbers through Embedded Signup and keep a fleet healthy."
+        ),
+        "versions": [__version__],
+        "integrations": [
+            {
+                "integration-name": "WhatsApp Business Platform",
+                "external-doc-url": "https://developers.facebook.com/docs/whatsapp/",
+                "tags": ["service"],
+            }
+        ],
+        "connection-types": [
+            {
+                "connection-type": GRAPH_CONN_TYPE,
+                "hook-class-name": "whatsapp.hooks.graph.WhatsAppGraphHook",
+                "hook-name": "WhatsApp Graph API",
+                "ui-field-behaviour": {
+                    "hidden-fields": ["schema", "port"],
+                    "relabeling": {
+                        "host": "Graph base URL",
+                        "login": "Meta app ID",
+                        "password": "App secret",
+                    },
+                    "placeholders": {
+                        "host": DEFAULT_GRAPH_URL,
+                        "login": "1234567890",
+                        "password": "app secret (masked)",
+                    },
+                },
+                "conn-fields": {
+                    "api_version": {
+                        "label": "Graph API version",
+                        "description": "Versioned path prefix, e.g. v24.0",
+                        "schema": {
+                            "type": ["string", "null"],
+                            "default": DEFAULT_API_VERSION,
+                            "pattern": r"^v[0-9]+\.[0-9]+$",
+                        },
+                    },
+                    "callback_url": {
+                        "label": "Webhook callback URL",
+                        "description": "Public base URL set as the phone-level webhook override",
+                        "schema": {"type": ["string", "null"], "format": "url"},
+                    },
+                    "timeout": {
+                        "label": "Timeout (s)",
+                        "description": "Per-request timeout in seconds",
+                        "schema": {"type": ["number", "null"], "default": 30, "minimum": 1},
+                    },
+                    "max_concurrency": {
+                        "label": "Max concurrent requests",
+                        "description": "Upper bound on in-flight requests during a fleet audit",
+                        "schema": {"type": ["integer", "null"], "default": 8, "minimum": 1},
+                    },
+                    "batch_size": {
+                        "label": "Batch size",
+                        "description": "Sub-requests per Graph batch (Meta allows at most 50)",
+                        "schema": {"type": ["integer", "null"], "default": 50, "minimum": 1, "maximum": 50},
+                    },
+                },
+            }
+        ],
+        "hooks": [
+            {"integration-name": "WhatsApp Business Platform", "python-modules": ["whatsapp.hooks.graph"]}
+        ],
+        "operators": [
+            {
+                "integration-name": "WhatsApp Business Platform",
+                "python-modules": ["whatsapp.operators.onboarding"],
+            }
+        ],
+        "sensors": [
+            {
+                "integration-name": "WhatsApp Business Platform",
+                "python-modules": ["whatsapp.sensors.display_name"],
+            }
+        ],
+        "triggers": [
+            {
+                "integration-name": "WhatsApp Business Platform",
+                "python-modules": ["whatsapp.triggers.display_name"],
+            }
+        ],
+        "extra-links": ["whatsapp.links.WhatsAppManagerLink"],
+        "plugins": [{"name": "whatsapp", "plugin-class": "whatsapp.plugin.WhatsAppPlugin"}],
+    }

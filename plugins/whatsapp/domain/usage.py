@@ -1,0 +1,96 @@
+"""Meta's rate-limit usage headers, parsed.
+
+``X-App-Usage`` and ``X-Business-Use-Case-Usage`` carry percentages of a budget that Meta
+does not publish; the fleet audit slows down as they rise and pauses a throttled
+WABA/app until ``estimated_time_to_regain_access`` (minutes).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+APP_USAGE_HEADER = "x-app-usage"
+BUSINESS_USAGE_HEADER = "x-business-use-case-usage"
+
+
+def _pct(value: Any) -> float:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class BusinessUsage:
+    business_id: str
+    type: str | None
+    call_count: float
+    total_cputime: float
+    total_time: float
+    regain_access_minutes: float
+
+    @property
+    def peak(self) -> float:
+        return max(self.call_count, self.total_cputime, self.total_time)
+
+
+@dataclass(frozen=True, slots=True)
+class Usage:
+    """The usage one Graph answer reported; percentages from 0 to 100 (or more)."""
+
+    app_call_count: float = 0.0
+    app_total_cputime: float = 0.0
+    app_total_time: float = 0.0
+    business: tuple[BusinessUsage, ...] = field(default_factory=tuple)
+
+    @property
+    def peak(self) -> float:
+        """The highest percentage reported: what throttling decisions look at."""
+        values = [self.app_call_count, self.app_total_cputime, self.app_total_time]
+        values.extend(b.peak for b in self.business)
+        return max(values)
+
+    @property
+    def regain_access_seconds(self) -> float:
+        return max((b.regain_access_minutes * 60.0 for b in self.business), default=0.0)
+
+    @classmethod
+    def from_headers(cls, headers: Mapping[str, str]) -> Usage:
+        """Parse both headers from any case-insensitive or lower-cased mapping."""
+        lowered = {str(k).lower(): v for k, v in headers.items()}
+        app = _loads(lowered.get(APP_USAGE_HEADER))
+        business_raw = _loads(lowered.get(BUSINESS_USAGE_HEADER))
+        business: list[BusinessUsage] = []
+        if isinstance(business_raw, Mapping):
+            for business_id, entries in business_raw.items():
+                for entry in entries if isinstance(entries, list) else [entries]:
+                    if isinstance(entry, Mapping):
+                        business.append(
+                            BusinessUsage(
+                                business_id=str(business_id),
+                                type=entry.get("type"),
+                                call_count=_pct(entry.get("call_count")),
+                                total_cputime=_pct(entry.get("total_cputime")),
+                                total_time=_pct(entry.get("total_time")),
+                                regain_access_minutes=_pct(entry.get("estimated_time_to_regain_access")),
+                            )
+                        )
+        app = app if isinstance(app, Mapping) else {}
+        return cls(
+            app_call_count=_pct(app.get("call_count")),
+            app_total_cputime=_pct(app.get("total_cputime")),
+            app_total_time=_pct(app.get("total_time")),
+            business=tuple(business),
+        )
+
+
+def _loads(value: str | None) -> Any:
+    if not value:
+        return None
+    try:
+        return json.loads(value)
+    except ValueError:
+        return None
