@@ -1,0 +1,543 @@
+"""The Graph API hook: every call this provider makes to Meta goes through here.
+
+One HTTP stack (httpx) serves both worlds: :class:`httpx.Client` for tasks and
+:class:`httpx.AsyncClient` for the triggerer and the fleet audit. Both reuse connections,
+honour the connection's timeout and speak HTTP/2 where the server offers it.
+
+Credentials never travel in a URL we log: access tokens go in the ``Authorization``
+header or a form body, and the two Graph calls that need secrets in the query string
+(code exchange, ``debug_token``) are logged by operation name only. Every secret the hook
+sees is registered with Airflow's secrets masker.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+from airflow.sdk import BaseHook
+from airflow.sdk.log import mask_secret
+
+from whatsapp import DEFAULT_API_VERSION, DEFAULT_GRAPH_CONN_ID, DEFAULT_GRAPH_URL, GRAPH_CONN_TYPE
+from whatsapp.domain.health import HEALTH_FIELDS, PhoneHealth
+from whatsapp.domain.usage import Usage
+from whatsapp.errors import GraphApiError
+
+#: Meta's hard limit on sub-requests per batch.
+MAX_BATCH_SIZE = 50
+
+# httpx logs every request URL at INFO. Two Graph calls carry secrets in the query string
+# (Meta's design), so the URL must never reach a log; the hook logs its own redacted line.
+for _noisy in ("httpx", "httpcore"):
+    logging.getLogger(_noisy).setLevel(logging.WARNING)
+
+
+@dataclass(frozen=True, slots=True)
+class GraphSettings:
+    """The connection's fields, validated once (SPEC.md, "Connections")."""
+
+    base_url: str
+    api_version: str
+    app_id: str
+    app_secret: str = field(repr=False)
+    callback_url: str | None
+    timeout: float
+    max_concurrency: int
+    batch_size: int
+
+    @property
+    def app_token(self) -> str:
+        return f"{self.app_id}|{self.app_secret}"
+
+    @classmethod
+    def from_connection(cls, conn: Any) -> GraphSettings:
+        extra = conn.extra_dejson if hasattr(conn, "extra_dejson") else {}
+        host = (conn.host or DEFAULT_GRAPH_URL).rstrip("/")
+        if "://" not in host:
+            host = f"https://{host}"
+        settings = cls(
+            base_url=host,
+            api_version=str(extra.get("api_version") or DEFAULT_API_VERSION),
+            app_id=str(conn.login or ""),
+            app_secret=str(conn.password or ""),
+            callback_url=extra.get("callback_url") or None,
+            timeout=float(extra.get("timeout") or 30),
+            max_concurrency=int(extra.get("max_concurrency") or 8),
+            batch_size=int(extra.get("batch_size") or MAX_BATCH_SIZE),
+        )
+        problems = []
+        if not settings.app_id:
+            problems.append("login (Meta app ID) is empty")
+        if not settings.app_secret:
+            problems.append("password (app secret) is empty")
+        if not settings.api_version.startswith("v"):
+            problems.append(f"extra.api_version {settings.api_version!r} is not like 'v24.0'")
+        if not 1 <= settings.batch_size <= MAX_BATCH_SIZE:
+            problems.append(f"extra.batch_size must be 1..{MAX_BATCH_SIZE}, got {settings.batch_size}")
+        if settings.timeout <= 0 or settings.max_concurrency < 1:
+            problems.append("extra.timeout and extra.max_concurrency must be positive")
+        if problems:
+            raise ValueError(f"connection {conn.conn_id!r}: " + "; ".join(problems))
+        return settings
+
+
+@dataclass(frozen=True, slots=True)
+class TokenInfo:
+    """What ``debug_token`` says about a business token (the token itself is not kept)."""
+
+    is_valid: bool
+    app_id: str | None
+    expires_at: datetime | None
+    scopes: tuple[str, ...]
+    granular_scopes: Mapping[str, tuple[str, ...]]
+
+    #: Either scope lets the app manage the WABA; newer Embedded Signup tokens carry the second.
+    WABA_SCOPES = ("whatsapp_business_management", "whatsapp_business_manage_events")
+
+    def has_waba_access(self, waba_id: str) -> bool:
+        return self.is_valid and any(
+            str(waba_id) in self.granular_scopes.get(scope, ()) for scope in self.WABA_SCOPES
+        )
+
+    @classmethod
+    def from_graph(cls, payload: Mapping[str, Any]) -> TokenInfo:
+        data = payload.get("data") or {}
+        expires = data.get("expires_at")
+        granular: dict[str, tuple[str, ...]] = {}
+        for entry in data.get("granular_scopes") or []:
+            ids = tuple(str(t) for t in entry.get("target_ids") or ())
+            granular[str(entry.get("scope"))] = granular.get(str(entry.get("scope")), ()) + ids
+        return cls(
+            is_valid=bool(data.get("is_valid")),
+            app_id=None if data.get("app_id") is None else str(data["app_id"]),
+            expires_at=datetime.fromtimestamp(int(expires), UTC) if expires else None,
+            scopes=tuple(str(s) for s in data.get("scopes") or ()),
+            granular_scopes=granular,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class BatchRequest:
+    """One GET inside a Graph batch, carrying its own channel's token."""
+
+    relative_url: str
+    access_token: str = field(repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class BatchResult:
+    """One sub-response: a decoded body, or the error it carried (never both)."""
+
+    status: int | None
+    body: Any
+    usage: Usage
+    error: GraphApiError | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class _Call:
+    """A Graph request described once, sent by the sync or the async client."""
+
+    operation: str
+    method: str
+    url: str
+    params: Mapping[str, Any] | None = None
+    json: Any = None
+    data: Mapping[str, Any] | None = None
+    token: str | None = field(default=None, repr=False)
+
+
+class WhatsAppGraphHook(BaseHook):
+    """Talks to Meta's Graph API (or the simulator) for one Meta app.
+
+    :param whatsapp_graph_conn_id: a ``whatsapp_graph`` connection: host = Graph base URL,
+        login = app id, password = app secret, extra = api_version, callback_url, timeout,
+        max_concurrency, batch_size.
+    :param transport: / :param async_transport: httpx transports, for unit tests only.
+    """
+
+    conn_name_attr = "whatsapp_graph_conn_id"
+    default_conn_name = DEFAULT_GRAPH_CONN_ID
+    conn_type = GRAPH_CONN_TYPE
+    hook_name = "WhatsApp Graph API"
+
+    def __init__(
+        self,
+        whatsapp_graph_conn_id: str = DEFAULT_GRAPH_CONN_ID,
+        *,
+        transport: httpx.BaseTransport | None = None,
+        async_transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        super().__init__()
+        self.whatsapp_graph_conn_id = whatsapp_graph_conn_id
+        self._transport = transport
+        self._async_transport = async_transport
+        self._settings: GraphSettings | None = None
+        self._client: httpx.Client | None = None
+        self._async_client: httpx.AsyncClient | None = None
+        self.last_usage = Usage()
+
+    # -- configuration -------------------------------------------------------------------
+
+    @property
+    def settings(self) -> GraphSettings:
+        if self._settings is None:
+            self._settings = GraphSettings.from_connection(self.get_connection(self.whatsapp_graph_conn_id))
+            mask_secret(self._settings.app_secret)
+            mask_secret(self._settings.app_token)
+        return self._settings
+
+    async def asettings(self) -> GraphSettings:
+        """Like :attr:`settings`, without blocking the triggerer's event loop."""
+        if self._settings is None:
+            conn = await self.aget_connection(self.whatsapp_graph_conn_id)
+            self._settings = GraphSettings.from_connection(conn)
+            mask_secret(self._settings.app_secret)
+            mask_secret(self._settings.app_token)
+        return self._settings
+
+    def _url(self, path: str) -> str:
+        s = self.settings
+        return f"{s.base_url}/{s.api_version}/{path.lstrip('/')}"
+
+    def _client_options(self) -> dict[str, Any]:
+        s = self.settings
+        return {
+            "timeout": httpx.Timeout(s.timeout, connect=min(10.0, s.timeout)),
+            "limits": httpx.Limits(
+                max_connections=s.max_concurrency, max_keepalive_connections=s.max_concurrency
+            ),
+            "http2": True,
+            "headers": {"User-Agent": "airflow-provider-whatsapp"},
+            "follow_redirects": False,
+        }
+
+    def get_conn(self) -> httpx.Client:
+        """The shared sync client (connection reuse across calls of one task)."""
+        if self._client is None:
+            self._client = httpx.Client(transport=self._transport, **self._client_options())
+        return self._client
+
+    def get_async_conn(self) -> httpx.AsyncClient:
+        """The shared async client; create and use it inside one event loop."""
+        if self._async_client is None:
+            self._async_client = httpx.AsyncClient(transport=self._async_transport, **self._client_options())
+        return self._async_client
+
+    def close(self) -> None:
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+
+    async def aclose(self) -> None:
+        if self._async_client is not None:
+            await self._async_client.aclose()
+            self._async_client = None
+
+    @classmethod
+    def get_ui_field_behaviour(cls) -> dict[str, Any]:
+        """Airflow 2-style form hints; Airflow 3 reads ``conn-fields`` from provider info."""
+        from whatsapp import get_provider_info
+
+        return get_provider_info()["connection-types"][0]["ui-field-behaviour"]
+
+    # -- transport -----------------------------------------------------------------------
+
+    def _request_kwargs(self, call: _Call) -> dict[str, Any]:
+        headers = {"Authorization": f"Bearer {call.token}"} if call.token else {}
+        if call.token:
+            mask_secret(call.token)
+        return {
+            "params": call.params,
+            "json": call.json,
+            "data": call.data,
+            "headers": headers,
+        }
+
+    def _send(self, call: _Call) -> Any:
+        self.log.debug("Graph %s (%s %s)", call.operation, call.method, httpx.URL(call.url).path)
+        try:
+            response = self.get_conn().request(call.method, call.url, **self._request_kwargs(call))
+        except httpx.TimeoutException as exc:
+            raise GraphApiError.transport(
+                f"timed out ({type(exc).__name__})", operation=call.operation
+            ) from None
+        except httpx.TransportError as exc:
+            raise GraphApiError.transport(
+                f"connection failed ({type(exc).__name__})", operation=call.operation
+            ) from None
+        return self._decode(call, response)
+
+    async def _asend(self, call: _Call) -> Any:
+        self.log.debug("Graph %s (%s %s)", call.operation, call.method, httpx.URL(call.url).path)
+        try:
+            response = await self.get_async_conn().request(
+                call.method, call.url, **self._request_kwargs(call)
+            )
+        except httpx.TimeoutException as exc:
+            raise GraphApiError.transport(
+                f"timed out ({type(exc).__name__})", operation=call.operation
+            ) from None
+        except httpx.TransportError as exc:
+            raise GraphApiError.transport(
+                f"connection failed ({type(exc).__name__})", operation=call.operation
+            ) from None
+        return self._decode(call, response)
+
+    def _decode(self, call: _Call, response: httpx.Response) -> Any:
+        self.last_usage = Usage.from_headers(response.headers)
+        try:
+            payload = response.json()
+        except ValueError:
+            payload = None
+            if response.is_success:
+                raise GraphApiError(
+                    f"HTTP {response.status_code} with a body that is not JSON",
+                    http_status=response.status_code,
+                    is_transient=True,
+                    operation=call.operation,
+                ) from None
+        if response.is_error or (isinstance(payload, Mapping) and "error" in payload):
+            retry_after = self.last_usage.regain_access_seconds or None
+            raise GraphApiError.from_response(
+                response.status_code, payload, operation=call.operation, retry_after_s=retry_after
+            )
+        return payload
+
+    # -- calls (sync) --------------------------------------------------------------------
+
+    def exchange_code(self, code: str) -> str:
+        """Exchange a single-use Embedded Signup code for a business access token."""
+        mask_secret(code)
+        s = self.settings
+        payload = self._send(
+            _Call(
+                "exchange_code",
+                "GET",
+                self._url("oauth/access_token"),
+                params={"client_id": s.app_id, "client_secret": s.app_secret, "code": code},
+            )
+        )
+        token = payload.get("access_token") if isinstance(payload, Mapping) else None
+        if not token:
+            raise GraphApiError("code exchange answered without an access_token", operation="exchange_code")
+        mask_secret(token)
+        return str(token)
+
+    def debug_token(self, access_token: str) -> TokenInfo:
+        """Inspect a business token with the app token: validity and granular scopes."""
+        mask_secret(access_token)
+        payload = self._send(
+            _Call(
+                "debug_token",
+                "GET",
+                self._url("debug_token"),
+                params={"input_token": access_token},
+                token=self.settings.app_token,
+            )
+        )
+        return TokenInfo.from_graph(payload)
+
+    def list_phone_numbers(
+        self, waba_id: str, access_token: str, fields: Sequence[str] = HEALTH_FIELDS
+    ) -> list[dict[str, Any]]:
+        """Every phone number of a WABA, following ``paging.next`` (without its embedded token)."""
+        numbers: list[dict[str, Any]] = []
+        call = _Call(
+            "list_phone_numbers",
+            "GET",
+            self._url(f"{waba_id}/phone_numbers"),
+            params={"fields": ",".join(fields)},
+            token=access_token,
+        )
+        while True:
+            payload = self._send(call)
+            numbers.extend(payload.get("data") or [])
+            next_url = self._next_page_url((payload.get("paging") or {}).get("next"))
+            if next_url is None:
+                return numbers
+            call = _Call("list_phone_numbers", "GET", next_url, token=access_token)
+
+    def _next_page_url(self, next_url: str | None) -> str | None:
+        """Follow ``paging.next`` only to our own Graph host, and drop its ``access_token``."""
+        if not next_url:
+            return None
+        url = httpx.URL(next_url)
+        base = httpx.URL(self.settings.base_url)
+        if (url.scheme, url.host, url.port) != (base.scheme, base.host, base.port):
+            raise GraphApiError(
+                f"paging.next points to another host ({url.host})", operation="list_phone_numbers"
+            )
+        return str(url.copy_remove_param("access_token"))
+
+    def get_phone_health(
+        self, phone_number_id: str, access_token: str, fields: Sequence[str] = HEALTH_FIELDS
+    ) -> PhoneHealth:
+        payload = self._send(self._health_call(phone_number_id, access_token, fields))
+        return PhoneHealth.from_graph(payload)
+
+    def _health_call(self, phone_number_id: str, access_token: str, fields: Sequence[str]) -> _Call:
+        return _Call(
+            "get_phone_health",
+            "GET",
+            self._url(str(phone_number_id)),
+            params={"fields": ",".join(fields)},
+            token=access_token,
+        )
+
+    @staticmethod
+    def subscribe_app_body() -> dict[str, Any]:
+        """Subscribe with the app's own callback; the phone-level override comes after."""
+        return {}
+
+    def subscribe_app(self, waba_id: str, access_token: str) -> None:
+        """Subscribe this app to the WABA's webhooks; must precede any callback override."""
+        self._send(
+            _Call(
+                "subscribe_app",
+                "POST",
+                self._url(f"{waba_id}/subscribed_apps"),
+                json=self.subscribe_app_body(),
+                token=access_token,
+            )
+        )
+
+    def list_subscribed_apps(self, waba_id: str, access_token: str) -> list[dict[str, Any]]:
+        payload = self._send(
+            _Call("list_subscribed_apps", "GET", self._url(f"{waba_id}/subscribed_apps"), token=access_token)
+        )
+        return list(payload.get("data") or [])
+
+    @staticmethod
+    def webhook_override_body(callback_uri: str, verify_token: str) -> dict[str, Any]:
+        return {
+            "webhook_configuration": {"override_callback_uri": callback_uri, "verify_token": verify_token}
+        }
+
+    def set_webhook_override(
+        self, phone_number_id: str, access_token: str, callback_uri: str, verify_token: str
+    ) -> None:
+        """Route this number's webhooks to ``callback_uri`` (phone-level override)."""
+        mask_secret(verify_token)
+        self._send(
+            _Call(
+                "set_webhook_override",
+                "POST",
+                self._url(str(phone_number_id)),
+                json=self.webhook_override_body(callback_uri, verify_token),
+                token=access_token,
+            )
+        )
+
+    @staticmethod
+    def register_body(pin: str) -> dict[str, Any]:
+        return {"messaging_product": "whatsapp", "pin": pin}
+
+    def register(self, phone_number_id: str, access_token: str, pin: str) -> None:
+        """``POST /{phone_number_id}/register``; every call counts against Meta's 10 per 72 h."""
+        mask_secret(pin)
+        self._send(
+            _Call(
+                "register",
+                "POST",
+                self._url(f"{phone_number_id}/register"),
+                json=self.register_body(pin),
+                token=access_token,
+            )
+        )
+
+    def batch_get(self, requests: Sequence[BatchRequest]) -> list[BatchResult]:
+        """Up to 50 GETs in one Graph batch, each with its own token; one result per request."""
+        payload = self._send(self._batch_call(requests))
+        return self._batch_results(payload, len(requests))
+
+    def test_connection(self) -> tuple[bool, str]:
+        """Called by the Airflow UI's Test button: proves the app id/secret and the base URL."""
+        try:
+            s = self.settings
+            info = self.debug_token(s.app_token)
+        except (GraphApiError, ValueError) as exc:
+            return False, str(exc)
+        if not info.is_valid:
+            return False, f"Graph {s.api_version} at {s.base_url} says the app credentials are not valid"
+        return True, f"Connected to Graph {s.api_version} at {s.base_url} as app {s.app_id}"
+
+    # -- calls (async) -------------------------------------------------------------------
+
+    async def aget_phone_health(
+        self, phone_number_id: str, access_token: str, fields: Sequence[str] = HEALTH_FIELDS
+    ) -> PhoneHealth:
+        await self.asettings()
+        payload = await self._asend(self._health_call(phone_number_id, access_token, fields))
+        return PhoneHealth.from_graph(payload)
+
+    async def abatch_get(self, requests: Sequence[BatchRequest]) -> list[BatchResult]:
+        await self.asettings()
+        payload = await self._asend(self._batch_call(requests))
+        return self._batch_results(payload, len(requests))
+
+    # -- batch plumbing ------------------------------------------------------------------
+
+    def health_relative_url(self, phone_number_id: str, fields: Sequence[str] = HEALTH_FIELDS) -> str:
+        return f"{self.settings.api_version}/{phone_number_id}?fields={','.join(fields)}"
+
+    def _batch_call(self, requests: Sequence[BatchRequest]) -> _Call:
+        if not requests:
+            raise ValueError("a batch needs at least one request")
+        if len(requests) > MAX_BATCH_SIZE:
+            raise ValueError(f"a Graph batch holds at most {MAX_BATCH_SIZE} requests, got {len(requests)}")
+        batch = []
+        for request in requests:
+            mask_secret(request.access_token)
+            separator = "&" if "?" in request.relative_url else "?"
+            batch.append(
+                {
+                    "method": "GET",
+                    "relative_url": f"{request.relative_url}{separator}access_token={request.access_token}",
+                }
+            )
+        return _Call(
+            "batch",
+            "POST",
+            f"{self.settings.base_url}/{self.settings.api_version}/",
+            data={"batch": json.dumps(batch), "include_headers": "true"},
+            token=self.settings.app_token,
+        )
+
+    def _batch_results(self, payload: Any, expected: int) -> list[BatchResult]:
+        if not isinstance(payload, list) or len(payload) != expected:
+            got = f"{len(payload)} items" if isinstance(payload, list) else type(payload).__name__
+            raise GraphApiError(
+                f"batch answered {got} for {expected} requests",
+                is_transient=True,
+                operation="batch",
+            )
+        return [self._batch_result(item) for item in payload]
+
+    @staticmethod
+    def _batch_result(item: Any) -> BatchResult:
+        if item is None:  # Meta answers null for a sub-request that did not complete in time.
+            return BatchResult(
+                None, None, Usage(), GraphApiError.transport("sub-request timed out", operation="batch")
+            )
+        status = int(item.get("code") or 0)
+        headers = {h.get("name", ""): h.get("value", "") for h in item.get("headers") or []}
+        usage = Usage.from_headers(headers)
+        try:
+            body = json.loads(item.get("body") or "null")
+        except ValueError:
+            error = GraphApiError(
+                "sub-response body is not JSON", http_status=status, is_transient=True, operation="batch"
+            )
+            return BatchResult(status, None, usage, error)
+        if status >= 400 or (isinstance(body, Mapping) and "error" in body):
+            error = GraphApiError.from_response(
+                status, body, operation="batch", retry_after_s=usage.regain_access_seconds or None
+            )
+            return BatchResult(status, None, usage, error)
+        return BatchResult(status, body, usage)
