@@ -1,0 +1,265 @@
+"""The registration decision and outcome tables of SPEC.md, row by row, on real Graph JSON."""
+
+from __future__ import annotations
+
+import json
+import random
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from whatsapp.domain.health import PhoneHealth, Provisioning
+from whatsapp.domain.registration import (
+    REGISTER_BUDGET,
+    Action,
+    Decision,
+    ReauthorizationReason,
+    RegistrationState,
+    backoff_delay,
+    budget_left,
+    decide,
+    generate_pin,
+    next_attempt_at,
+    outcome_of,
+    outcome_of_decision,
+    window_reopens_at,
+)
+from whatsapp.errors import GraphApiError
+
+from tests.unit import graph_errors as g
+
+NOW = datetime(2026, 11, 24, 8, 0, tzinfo=UTC)
+
+
+def node(
+    *,
+    verification: str = "VERIFIED",
+    platform: str = "CLOUD_API",
+    throughput: str = "STANDARD",
+    name: str = "APPROVED",
+) -> PhoneHealth:
+    """A phone node exactly as Graph returns it: parsed from JSON text, string keys."""
+    raw = json.dumps(
+        {
+            "id": "106540352242922",
+            "display_phone_number": "+1 555-0100",
+            "verified_name": "Acme",
+            "code_verification_status": verification,
+            "name_status": name,
+            "platform_type": platform,
+            "throughput": {"level": throughput},
+            "quality_rating": "GREEN",
+        }
+    )
+    return PhoneHealth.from_graph(json.loads(raw))
+
+
+@pytest.mark.parametrize(
+    ("health", "decision"),
+    [
+        # not needed -> skip, nothing sent
+        (node(), Decision.ALREADY_PROVISIONED),
+        (node(throughput="HIGH"), Decision.ALREADY_PROVISIONED),
+        # pending via platform_type, via throughput only (Chatwoot's symbol-key bug), unverified code
+        (node(platform="NOT_APPLICABLE"), Decision.REGISTER),
+        (node(throughput="NOT_APPLICABLE"), Decision.REGISTER),
+        (node(verification="NOT_VERIFIED"), Decision.REGISTER),
+        (node(verification="EXPIRED"), Decision.REGISTER),
+        (node(verification="UNVERIFIED"), Decision.REGISTER),
+        # name in review -> wait, no register call spent
+        (node(platform="NOT_APPLICABLE", name="PENDING_REVIEW"), Decision.WAIT_FOR_DISPLAY_NAME),
+        (node(throughput="NOT_APPLICABLE", name="PENDING_REVIEW"), Decision.WAIT_FOR_DISPLAY_NAME),
+        # declined -> needs attention
+        (node(platform="NOT_APPLICABLE", name="DECLINED"), Decision.DISPLAY_NAME_DECLINED),
+        # otherwise register (incl. AVAILABLE_WITHOUT_REVIEW, unknown name states)
+        (node(platform="NOT_APPLICABLE", name="AVAILABLE_WITHOUT_REVIEW"), Decision.REGISTER),
+        (node(platform="NOT_APPLICABLE", name="SOME_FUTURE_STATE"), Decision.REGISTER),
+        # provisioned numbers are never registered again, whatever the name says
+        (node(name="PENDING_REVIEW"), Decision.ALREADY_PROVISIONED),
+    ],
+)
+def test_decision_table(health: PhoneHealth, decision: Decision) -> None:
+    assert decide(health) is decision
+
+
+def test_pending_is_provisioning_pending() -> None:
+    assert node(throughput="NOT_APPLICABLE").provisioning is Provisioning.PENDING
+    assert node().provisioning is Provisioning.PROVISIONED
+
+
+@pytest.mark.parametrize(
+    ("raw", "action", "state", "reason"),
+    [
+        (
+            g.DISPLAY_NAME_NOT_READY,
+            Action.BACKOFF,
+            RegistrationState.SCHEDULED,
+            ReauthorizationReason.REGISTRATION_INCOMPLETE,
+        ),
+        (
+            g.REGISTER_LIMIT,
+            Action.BLOCKED,
+            RegistrationState.BLOCKED,
+            ReauthorizationReason.REGISTRATION_INCOMPLETE,
+        ),
+        (
+            g.PIN_MISMATCH,
+            Action.NEEDS_ATTENTION,
+            RegistrationState.NEEDS_ATTENTION,
+            ReauthorizationReason.REGISTRATION_INCOMPLETE,
+        ),
+        (
+            g.PIN_TOO_MANY_GUESSES,
+            Action.NEEDS_ATTENTION,
+            RegistrationState.NEEDS_ATTENTION,
+            ReauthorizationReason.REGISTRATION_INCOMPLETE,
+        ),
+        (
+            g.PIN_GUESSED_TOO_FAST,
+            Action.NEEDS_ATTENTION,
+            RegistrationState.NEEDS_ATTENTION,
+            ReauthorizationReason.REGISTRATION_INCOMPLETE,
+        ),
+        (
+            g.TOKEN_EXPIRED,
+            Action.REAUTHORIZE,
+            RegistrationState.REAUTHORIZATION_REQUIRED,
+            ReauthorizationReason.TOKEN_INVALID,
+        ),
+        (
+            g.NOT_SUPPORTED,
+            Action.REAUTHORIZE,
+            RegistrationState.REAUTHORIZATION_REQUIRED,
+            ReauthorizationReason.PERMISSION_REVOKED,
+        ),
+        (
+            g.NO_PERMISSION_TO_REGISTER,
+            Action.REAUTHORIZE,
+            RegistrationState.REAUTHORIZATION_REQUIRED,
+            ReauthorizationReason.PERMISSION_REVOKED,
+        ),
+        (
+            g.APP_RATE_LIMIT,
+            Action.RETRY_TASK,
+            RegistrationState.SCHEDULED,
+            ReauthorizationReason.REGISTRATION_INCOMPLETE,
+        ),
+        (
+            g.USER_RATE_LIMIT,
+            Action.RETRY_TASK,
+            RegistrationState.SCHEDULED,
+            ReauthorizationReason.REGISTRATION_INCOMPLETE,
+        ),
+        (
+            g.PAGE_RATE_LIMIT,
+            Action.RETRY_TASK,
+            RegistrationState.SCHEDULED,
+            ReauthorizationReason.REGISTRATION_INCOMPLETE,
+        ),
+        (
+            g.CUSTOM_RATE_LIMIT,
+            Action.RETRY_TASK,
+            RegistrationState.SCHEDULED,
+            ReauthorizationReason.REGISTRATION_INCOMPLETE,
+        ),
+        (
+            g.WABA_RATE_LIMIT,
+            Action.RETRY_TASK,
+            RegistrationState.SCHEDULED,
+            ReauthorizationReason.REGISTRATION_INCOMPLETE,
+        ),
+        (
+            g.THROUGHPUT_LIMIT,
+            Action.RETRY_TASK,
+            RegistrationState.SCHEDULED,
+            ReauthorizationReason.REGISTRATION_INCOMPLETE,
+        ),
+        (
+            g.UNKNOWN_TRANSIENT,
+            Action.RETRY_TASK,
+            RegistrationState.SCHEDULED,
+            ReauthorizationReason.REGISTRATION_INCOMPLETE,
+        ),
+    ],
+)
+def test_outcome_table(
+    raw: str, action: Action, state: RegistrationState, reason: ReauthorizationReason
+) -> None:
+    outcome = outcome_of(GraphApiError.from_response(400, g.load(raw)))
+    assert (outcome.action, outcome.state, outcome.reauthorization) == (action, state, reason)
+
+
+def test_outcome_of_http_5xx_and_timeout_is_transient() -> None:
+    assert outcome_of(GraphApiError.from_response(503, None)).action is Action.RETRY_TASK
+    assert outcome_of(GraphApiError.transport("timed out")).action is Action.RETRY_TASK
+
+
+def test_success_is_registered_and_clears_reauthorization() -> None:
+    outcome = outcome_of(None)
+    assert (outcome.action, outcome.state, outcome.reauthorization) == (
+        Action.DONE,
+        RegistrationState.REGISTERED,
+        None,
+    )
+
+
+def test_outcome_of_decisions_without_a_call() -> None:
+    assert outcome_of_decision(Decision.ALREADY_PROVISIONED).state is RegistrationState.REGISTERED
+    assert (
+        outcome_of_decision(Decision.WAIT_FOR_DISPLAY_NAME).state is RegistrationState.AWAITING_DISPLAY_NAME
+    )
+    assert outcome_of_decision(Decision.DISPLAY_NAME_DECLINED).state is RegistrationState.NEEDS_ATTENTION
+    with pytest.raises(ValueError, match="sends a register call"):
+        outcome_of_decision(Decision.REGISTER)
+
+
+@pytest.mark.parametrize(
+    ("n", "minutes"),
+    [(1, 15), (2, 30), (3, 60), (4, 120), (5, 240), (6, 480), (7, 720), (8, 720), (40, 720)],
+)
+def test_backoff_schedule_with_jitter(n: int, minutes: int) -> None:
+    rng = random.Random(7)
+    delays = [backoff_delay(n, rng) for _ in range(200)]
+    assert all(timedelta(minutes=minutes * 0.9) <= d <= timedelta(minutes=minutes * 1.1) for d in delays)
+    assert len(set(delays)) > 1  # jitter spreads retries of many numbers apart
+
+
+def test_backoff_rejects_zero_failures() -> None:
+    with pytest.raises(ValueError, match="failures_in_a_row"):
+        backoff_delay(0)
+
+
+def test_budget_counts_rolling_72h() -> None:
+    attempts = [NOW - timedelta(hours=h) for h in (1, 2, 3, 10, 20, 30, 40, 71)]
+    assert budget_left(attempts, NOW) == 0
+    assert budget_left([*attempts[:-1], NOW - timedelta(hours=73)], NOW) == 1
+    assert window_reopens_at(attempts, NOW) == NOW - timedelta(hours=71) + timedelta(hours=72)
+    assert REGISTER_BUDGET == 8
+
+
+def test_next_attempt_respects_budget_and_block() -> None:
+    attempts = [NOW - timedelta(hours=h) for h in (1, 2, 3, 10, 20, 30, 40, 71)]
+    retry = outcome_of(GraphApiError.from_response(400, g.load(g.DISPLAY_NAME_NOT_READY)))
+    due = next_attempt_at(retry, now=NOW, failures_in_a_row=1, attempt_times=attempts)
+    assert due == NOW + timedelta(hours=1)  # the oldest attempt leaves the window later than 15 min
+    blocked = outcome_of(GraphApiError.from_response(400, g.load(g.REGISTER_LIMIT)))
+    assert next_attempt_at(blocked, now=NOW, failures_in_a_row=3, attempt_times=attempts[:3]) == (
+        NOW - timedelta(hours=3) + timedelta(hours=72)
+    )
+    fresh = next_attempt_at(retry, now=NOW, failures_in_a_row=2, attempt_times=[NOW], rng=random.Random(1))
+    assert timedelta(minutes=27) <= fresh - NOW <= timedelta(minutes=33)
+    for final in (g.PIN_MISMATCH, g.TOKEN_EXPIRED, g.NOT_SUPPORTED):
+        assert (
+            next_attempt_at(
+                outcome_of(GraphApiError.from_response(400, g.load(final))),
+                now=NOW,
+                failures_in_a_row=1,
+                attempt_times=[],
+            )
+            is None
+        )
+
+
+def test_pin_is_six_digits_and_random() -> None:
+    pins = {generate_pin() for _ in range(50)}
+    assert all(len(p) == 6 and p.isdigit() for p in pins)
+    assert len(pins) > 40
