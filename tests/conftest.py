@@ -25,7 +25,8 @@ os.environ.update(
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
         "AIRFLOW__CORE__UNIT_TEST_MODE": "True",
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{_AIRFLOW_HOME / 'airflow.db'}",
-        "AIRFLOW__CORE__FERNET_KEY": os.environ.get("WHATSAPP_TEST_FERNET_KEY") or Fernet.generate_key().decode(),
+        "AIRFLOW__CORE__FERNET_KEY": os.environ.get("WHATSAPP_TEST_FERNET_KEY")
+        or Fernet.generate_key().decode(),
     }
 )
 os.environ.setdefault("WHATSAPP_TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")

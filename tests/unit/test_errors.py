@@ -5,9 +5,9 @@ from __future__ import annotations
 import pickle
 
 import pytest
-from whatsapp.errors import ErrorKind, GraphApiError, classify
 
 from tests.unit import graph_errors as g
+from whatsapp.errors import ErrorKind, GraphApiError, classify
 
 CASES = [
     (400, g.DISPLAY_NAME_NOT_READY, ErrorKind.DISPLAY_NAME_NOT_READY),

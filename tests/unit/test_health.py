@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
+
 from whatsapp.domain.health import PhoneHealth, risky_transitions
 from whatsapp.domain.links import whatsapp_manager_url
 from whatsapp.domain.usage import Usage

@@ -7,6 +7,8 @@ import random
 from datetime import UTC, datetime, timedelta
 
 import pytest
+
+from tests.unit import graph_errors as g
 from whatsapp.domain.health import PhoneHealth, Provisioning
 from whatsapp.domain.registration import (
     REGISTER_BUDGET,
@@ -24,8 +26,6 @@ from whatsapp.domain.registration import (
     window_reopens_at,
 )
 from whatsapp.errors import GraphApiError
-
-from tests.unit import graph_errors as g
 
 NOW = datetime(2026, 11, 24, 8, 0, tzinfo=UTC)
 

@@ -260,7 +260,8 @@ class WhatsAppGraphHook(BaseHook):
         }
 
     def _send(self, call: _Call) -> Any:
-        self.log.debug("Graph %s (%s %s)", call.operation, call.method, httpx.URL(call.url).path)
+        # Task-side calls are few and each is a step an operator wants to see; log the path only.
+        self.log.info("Graph %s: %s %s", call.operation, call.method, httpx.URL(call.url).path)
         try:
             response = self.get_conn().request(call.method, call.url, **self._request_kwargs(call))
         except httpx.TimeoutException as exc:
@@ -274,7 +275,8 @@ class WhatsAppGraphHook(BaseHook):
         return self._decode(call, response)
 
     async def _asend(self, call: _Call) -> Any:
-        self.log.debug("Graph %s (%s %s)", call.operation, call.method, httpx.URL(call.url).path)
+        # Async calls come by the thousand in a fleet audit: debug level, path only.
+        self.log.debug("Graph %s: %s %s", call.operation, call.method, httpx.URL(call.url).path)
         try:
             response = await self.get_async_conn().request(
                 call.method, call.url, **self._request_kwargs(call)

@@ -1,0 +1,335 @@
+"""WhatsAppGraphHook against mock transports: request shapes, paging, batch, errors, secrets.
+
+Mock transports are for these unit tests only; the simulator tests exercise the same hook
+over a real loopback server.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Callable, Iterator
+
+import httpx
+import pytest
+from airflow.sdk._shared.secrets_masker import redact
+
+from tests.unit import graph_errors as g
+from whatsapp.errors import ErrorKind, GraphApiError
+from whatsapp.hooks.graph import BatchRequest, WhatsAppGraphHook
+
+APP_ID = "9988776655"
+APP_SECRET = "app-secret-s3cr3t-value"
+TOKEN = "EAAG-business-token-aaaaaaaaaaaa"
+OTHER_TOKEN = "EAAG-business-token-bbbbbbbbbbbb"
+CODE = "signup-code-zzzzzzzzzzzzzz"
+PIN = "482915"
+VERIFY = "verify-token-vvvvvvvvvvvv"
+SECRETS = (APP_SECRET, TOKEN, OTHER_TOKEN, CODE, PIN, VERIFY)
+
+Handler = Callable[[httpx.Request], httpx.Response]
+
+
+@pytest.fixture(autouse=True)
+def graph_connection(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_WHATSAPP_GRAPH_DEFAULT",
+        json.dumps(
+            {
+                "conn_type": "whatsapp_graph",
+                "host": "https://graph.test",
+                "login": APP_ID,
+                "password": APP_SECRET,
+                "extra": {"api_version": "v24.0", "timeout": 5, "batch_size": 50},
+            }
+        ),
+    )
+
+
+class Recorder:
+    """A mock Graph: records every request and answers with a handler."""
+
+    def __init__(self, handler: Handler) -> None:
+        self.handler = handler
+        self.requests: list[httpx.Request] = []
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        request.read()
+        self.requests.append(request)
+        return self.handler(request)
+
+    def hook(self) -> WhatsAppGraphHook:
+        return WhatsAppGraphHook(transport=httpx.MockTransport(self))
+
+
+def ok(payload: object, headers: dict[str, str] | None = None) -> httpx.Response:
+    return httpx.Response(200, json=payload, headers=headers)
+
+
+def fail(status: int, raw: str) -> httpx.Response:
+    return httpx.Response(status, content=raw.encode(), headers={"content-type": "application/json"})
+
+
+@pytest.fixture
+def all_logs(
+    caplog: pytest.LogCaptureFixture, capfd: pytest.CaptureFixture[str]
+) -> Iterator[Callable[[], str]]:
+    """Everything logged, through stdlib logging or Airflow's structlog (which prints)."""
+    caplog.set_level(logging.DEBUG)
+    yield lambda: caplog.text + "".join(capfd.readouterr())
+
+
+def test_exchange_code_sends_credentials_and_masks_them() -> None:
+    graph = Recorder(lambda r: ok({"access_token": TOKEN, "token_type": "bearer"}))
+    assert graph.hook().exchange_code(CODE) == TOKEN
+    (request,) = graph.requests
+    assert request.url.path == "/v24.0/oauth/access_token"
+    assert request.url.params["client_id"] == APP_ID
+    assert request.url.params["code"] == CODE
+    for secret in (APP_SECRET, CODE, TOKEN):
+        assert secret not in redact(f"value {secret} here")
+
+
+def test_debug_token_uses_the_app_token_and_reads_granular_scopes() -> None:
+    body = {
+        "data": {
+            "app_id": APP_ID,
+            "is_valid": True,
+            "expires_at": 0,
+            "scopes": ["whatsapp_business_manage_events"],
+            "granular_scopes": [
+                {"scope": "whatsapp_business_manage_events", "target_ids": ["102290129340398"]}
+            ],
+        }
+    }
+    graph = Recorder(lambda r: ok(body))
+    info = graph.hook().debug_token(TOKEN)
+    assert graph.requests[0].headers["Authorization"] == f"Bearer {APP_ID}|{APP_SECRET}"
+    assert graph.requests[0].url.params["input_token"] == TOKEN
+    assert info.has_waba_access("102290129340398")
+    assert not info.has_waba_access("999")
+
+
+def test_list_phone_numbers_follows_paging_without_the_embedded_token() -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        if "after" not in request.url.params:
+            next_url = f"https://graph.test/v24.0/555/phone_numbers?access_token={TOKEN}&after=CUR1&limit=1"
+            return ok({"data": [{"id": "1"}], "paging": {"cursors": {"after": "CUR1"}, "next": next_url}})
+        return ok({"data": [{"id": "2"}], "paging": {"cursors": {"before": "CUR1"}}})
+
+    graph = Recorder(handler)
+    numbers = graph.hook().list_phone_numbers("555", TOKEN)
+    assert [n["id"] for n in numbers] == ["1", "2"]
+    assert len(graph.requests) == 2
+    assert all(r.headers["Authorization"] == f"Bearer {TOKEN}" for r in graph.requests)
+    assert "access_token" not in graph.requests[1].url.params
+    assert graph.requests[1].url.params["after"] == "CUR1"
+
+
+def test_paging_to_a_foreign_host_is_refused() -> None:
+    graph = Recorder(lambda r: ok({"data": [], "paging": {"next": "https://evil.test/v24.0/x?after=1"}}))
+    with pytest.raises(GraphApiError, match="another host"):
+        graph.hook().list_phone_numbers("555", TOKEN)
+
+
+def test_get_phone_health_asks_the_one_field_list() -> None:
+    node = {"id": "42", "platform_type": "NOT_APPLICABLE", "throughput": {"level": "NOT_APPLICABLE"}}
+    graph = Recorder(lambda r: ok(node))
+    health = graph.hook().get_phone_health("42", TOKEN)
+    assert health.is_pending
+    fields = graph.requests[0].url.params["fields"].split(",")
+    assert {"name_status", "platform_type", "throughput", "code_verification_status"} <= set(fields)
+
+
+def test_write_calls_send_json_bodies_with_bearer_token() -> None:
+    graph = Recorder(lambda r: ok({"success": True}))
+    hook = graph.hook()
+    hook.subscribe_app("555", TOKEN)
+    hook.set_webhook_override("42", TOKEN, "https://hooks.example.test/wa", VERIFY)
+    hook.register("42", TOKEN, PIN)
+    paths = [(r.method, r.url.path) for r in graph.requests]
+    assert paths == [
+        ("POST", "/v24.0/555/subscribed_apps"),
+        ("POST", "/v24.0/42"),
+        ("POST", "/v24.0/42/register"),
+    ]
+    bodies = [json.loads(r.content) for r in graph.requests]
+    assert bodies[1] == {
+        "webhook_configuration": {
+            "override_callback_uri": "https://hooks.example.test/wa",
+            "verify_token": VERIFY,
+        }
+    }
+    assert bodies[2] == {"messaging_product": "whatsapp", "pin": PIN}
+    assert all(TOKEN not in str(r.url) for r in graph.requests)
+
+
+@pytest.mark.parametrize(
+    ("status", "raw", "kind"),
+    [
+        (400, g.DISPLAY_NAME_NOT_READY, ErrorKind.DISPLAY_NAME_NOT_READY),
+        (400, g.REGISTER_LIMIT, ErrorKind.REGISTER_LIMIT),
+        (400, g.PIN_MISMATCH, ErrorKind.PIN_PROBLEM),
+        (401, g.TOKEN_EXPIRED, ErrorKind.TOKEN_INVALID),
+        (403, g.NO_PERMISSION_TO_REGISTER, ErrorKind.PERMISSION),
+        (429, g.WABA_RATE_LIMIT, ErrorKind.THROTTLED),
+        (500, g.UNKNOWN_TRANSIENT, ErrorKind.TRANSIENT),
+    ],
+)
+def test_register_errors_are_typed(status: int, raw: str, kind: ErrorKind) -> None:
+    graph = Recorder(lambda r: fail(status, raw))
+    with pytest.raises(GraphApiError) as caught:
+        graph.hook().register("42", TOKEN, PIN)
+    assert caught.value.kind is kind
+    assert caught.value.operation == "register"
+
+
+def test_transport_failures_are_transient_errors() -> None:
+    def timeout(request: httpx.Request) -> httpx.Response:
+        raise httpx.ReadTimeout("read timed out", request=request)
+
+    def refused(request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError(f"connection refused to {request.url}", request=request)
+
+    for handler, text in ((timeout, "timed out"), (refused, "connection failed")):
+        with pytest.raises(GraphApiError, match=text) as caught:
+            Recorder(handler).hook().exchange_code(CODE)
+        assert caught.value.kind is ErrorKind.TRANSIENT
+        assert CODE not in str(caught.value) and APP_SECRET not in str(caught.value)
+        assert caught.value.__cause__ is None  # the httpx error (with the URL) is not chained
+
+
+def test_malformed_json_is_transient() -> None:
+    graph = Recorder(lambda r: httpx.Response(200, content=b"{not json"))
+    with pytest.raises(GraphApiError) as caught:
+        graph.hook().get_phone_health("42", TOKEN)
+    assert caught.value.kind is ErrorKind.TRANSIENT
+
+
+def test_usage_headers_are_exposed() -> None:
+    headers = {
+        "x-app-usage": '{"call_count": 40, "total_time": 3, "total_cputime": 2}',
+        "x-business-use-case-usage": '{"555": [{"type": "whatsapp_business_management", "call_count": 81,'
+        ' "total_time": 5, "total_cputime": 4, "estimated_time_to_regain_access": 0}]}',
+    }
+    hook = Recorder(lambda r: ok({"id": "42"}, headers)).hook()
+    hook.get_phone_health("42", TOKEN)
+    assert hook.last_usage.app_call_count == 40
+    assert hook.last_usage.peak == 81
+
+
+def _batch_answer(request: httpx.Request) -> httpx.Response:
+    form = dict(httpx.QueryParams(request.content.decode()))
+    answers: list[object] = []
+    for sub in json.loads(form["batch"]):
+        phone = sub["relative_url"].split("?")[0].split("/")[-1]
+        if phone == "timeout":
+            answers.append(None)
+        elif phone == "expired":
+            answers.append({"code": 400, "headers": [], "body": g.TOKEN_EXPIRED})
+        else:
+            usage = '{"555": [{"type": "whatsapp_business_management", "call_count": 10}]}'
+            answers.append(
+                {
+                    "code": 200,
+                    "headers": [{"name": "X-Business-Use-Case-Usage", "value": usage}],
+                    "body": json.dumps({"id": phone, "platform_type": "CLOUD_API"}),
+                }
+            )
+    return ok(answers)
+
+
+def test_batch_carries_per_request_tokens_and_decodes_each_answer() -> None:
+    graph = Recorder(_batch_answer)
+    hook = graph.hook()
+    requests = [
+        BatchRequest(hook.health_relative_url("1"), TOKEN),
+        BatchRequest(hook.health_relative_url("expired"), OTHER_TOKEN),
+        BatchRequest(hook.health_relative_url("timeout"), TOKEN),
+    ]
+    results = hook.batch_get(requests)
+    (request,) = graph.requests
+    assert request.url.path == "/v24.0/"
+    sent = json.loads(dict(httpx.QueryParams(request.content.decode()))["batch"])
+    tokens = [s["relative_url"].rsplit("access_token=", 1)[1] for s in sent]
+    assert tokens == [TOKEN, OTHER_TOKEN, TOKEN]
+    assert results[0].body["id"] == "1" and results[0].error is None and results[0].usage.peak == 10
+    assert results[1].error is not None and results[1].error.kind is ErrorKind.TOKEN_INVALID
+    assert results[2].status is None and results[2].error.kind is ErrorKind.TRANSIENT
+
+
+def test_batch_over_fifty_fails_before_sending() -> None:
+    graph = Recorder(_batch_answer)
+    hook = graph.hook()
+    with pytest.raises(ValueError, match="at most 50"):
+        hook.batch_get([BatchRequest(hook.health_relative_url(str(i)), TOKEN) for i in range(51)])
+    assert graph.requests == []
+
+
+def test_async_calls_share_the_request_code() -> None:
+    async def scenario() -> None:
+        async def handler(request: httpx.Request) -> httpx.Response:
+            await request.aread()
+            if request.url.path == "/v24.0/":
+                return _batch_answer(request)
+            return ok({"id": "42", "name_status": "PENDING_REVIEW"})
+
+        hook = WhatsAppGraphHook(async_transport=httpx.MockTransport(handler))
+        try:
+            health = await hook.aget_phone_health("42", TOKEN)
+            assert health.name_status == "PENDING_REVIEW"
+            results = await hook.abatch_get([BatchRequest(hook.health_relative_url("7"), TOKEN)])
+            assert results[0].body["id"] == "7"
+        finally:
+            await hook.aclose()
+
+    asyncio.run(scenario())
+
+
+def test_no_secret_in_logs_or_exception_text(all_logs: Callable[[], str]) -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith("/register"):
+            return fail(400, g.PIN_MISMATCH)
+        if request.url.path.endswith("oauth/access_token"):
+            return fail(400, g.INVALID_PARAMETER)
+        return fail(401, g.TOKEN_EXPIRED)
+
+    hook = Recorder(handler).hook()
+    texts: list[str] = []
+    for call in (
+        lambda: hook.exchange_code(CODE),
+        lambda: hook.debug_token(TOKEN),
+        lambda: hook.register("42", TOKEN, PIN),
+        lambda: hook.set_webhook_override("42", OTHER_TOKEN, "https://hooks.example.test", VERIFY),
+    ):
+        with pytest.raises(GraphApiError) as caught:
+            call()
+        texts += [str(caught.value), repr(caught.value), repr(caught.value.__dict__)]
+    logged = all_logs()
+    texts.append(logged)
+    assert "Graph register: POST /v24.0/42/register" in logged  # the hook does log its calls ...
+    for secret in SECRETS:
+        assert all(secret not in text for text in texts), "a secret leaked"  # ... never a secret
+
+
+def test_connection_fields_are_validated_with_names(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_WHATSAPP_GRAPH_DEFAULT",
+        json.dumps({"conn_type": "whatsapp_graph", "login": APP_ID, "extra": {"batch_size": 60}}),
+    )
+    with pytest.raises(ValueError) as caught:
+        _ = WhatsAppGraphHook().settings
+    assert "password (app secret) is empty" in str(caught.value)
+    assert "extra.batch_size must be 1..50" in str(caught.value)
+
+
+def test_test_connection_reports_both_ways() -> None:
+    good = Recorder(lambda r: ok({"data": {"app_id": APP_ID, "is_valid": True, "type": "APP"}}))
+    assert good.hook().test_connection() == (
+        True,
+        f"Connected to Graph v24.0 at https://graph.test as app {APP_ID}",
+    )
+    bad = Recorder(lambda r: fail(400, g.TOKEN_INVALID))
+    success, message = bad.hook().test_connection()
+    assert not success and "Invalid OAuth access token" in message and APP_SECRET not in message
