@@ -127,14 +127,16 @@ def outcome_of(error: GraphApiError | None) -> Outcome:
 
 
 def outcome_of_decision(decision: Decision) -> Outcome:
-    """Where a channel stands when the decision sends no register call."""
+    """Where a channel stands when the decision sends no register call.
+
+    A name still in review hands the channel to the fleet DAG (``scheduled``): it re-reads
+    health when the retry is due and registers only once the review is over.
+    """
     if decision is Decision.ALREADY_PROVISIONED:
         return REGISTERED
     if decision is Decision.WAIT_FOR_DISPLAY_NAME:
         return Outcome(
-            Action.BACKOFF,
-            RegistrationState.AWAITING_DISPLAY_NAME,
-            ReauthorizationReason.REGISTRATION_INCOMPLETE,
+            Action.BACKOFF, RegistrationState.SCHEDULED, ReauthorizationReason.REGISTRATION_INCOMPLETE
         )
     if decision is Decision.DISPLAY_NAME_DECLINED:
         return Outcome(
