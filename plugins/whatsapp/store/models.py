@@ -1,0 +1,196 @@
+"""What the store hands out: immutable views without secrets, and the one object that holds them.
+
+Secrets leave the store only inside :class:`Credentials` and :class:`StoredSignup`, whose
+``repr``/``str`` hide them, so a stray log line or f-string prints ``***`` rather than a token.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from whatsapp.domain.health import PhoneHealth
+from whatsapp.domain.registration import ReauthorizationReason, RegistrationState
+from whatsapp.errors import GraphApiError
+
+
+@dataclass(frozen=True, slots=True)
+class CheckError:
+    """Why a health fetch or a register call failed, as stored (Graph's message carries no secret)."""
+
+    kind: str
+    code: int | None
+    subcode: int | None
+    message: str | None
+
+    @classmethod
+    def from_graph(cls, error: GraphApiError) -> CheckError:
+        return cls(error.kind.value, error.code, error.subcode, error.message)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The API's error shape (SPEC.md): ``type``, ``message``, ``code``, ``subcode``."""
+        return {"type": self.kind, "message": self.message, "code": self.code, "subcode": self.subcode}
+
+
+@dataclass(frozen=True, slots=True)
+class Channel:
+    """One channel as stored, minus its secrets."""
+
+    id: int
+    account_id: int
+    inbox_id: int
+    phone_number_id: str
+    waba_id: str
+    business_id: str
+    display_phone_number: str | None
+    verified_name: str | None
+    source: str
+    active: bool
+    health: PhoneHealth | None
+    checked_at: datetime | None
+    provisioning: str | None
+    last_check_error: CheckError | None
+    last_check_failed_at: datetime | None
+    reauthorization_required: bool
+    reauthorization_reason: ReauthorizationReason | None
+    registration_state: RegistrationState
+    next_attempt_at: datetime | None
+    failures_in_a_row: int
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class RegistrationAttempt:
+    """One register call that was sent, and what it led to."""
+
+    channel_id: int
+    attempted_at: datetime
+    outcome: str
+    resulting_state: str
+    code: int | None
+    subcode: int | None
+    message: str | None
+    run_id: str | None
+
+    @property
+    def error(self) -> CheckError | None:
+        if self.outcome == ATTEMPT_SUCCESS:
+            return None
+        return CheckError(self.outcome, self.code, self.subcode, self.message)
+
+
+#: ``RegistrationAttempt.outcome`` of a register call Meta accepted; failures store the error kind.
+ATTEMPT_SUCCESS = "success"
+
+
+@dataclass(frozen=True, slots=True)
+class RegistrationSummary:
+    """The ``registration`` object of the health API: state plus the 72 h window's use."""
+
+    state: RegistrationState
+    attempts_72h: int
+    last_attempt_at: datetime | None
+    last_error: CheckError | None
+    next_attempt_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelStatus:
+    """A channel with its registration summary: everything the API, the CLI and the UI show."""
+
+    channel: Channel
+    registration: RegistrationSummary
+
+
+@dataclass(frozen=True, slots=True)
+class HealthCheck:
+    """One row of a channel's append-only health history."""
+
+    channel_id: int
+    checked_at: datetime
+    fields: dict[str, str | None]
+    provisioning: str | None
+    error: CheckError | None
+
+
+@dataclass(frozen=True, slots=True)
+class HealthResult:
+    """Input of :meth:`ChannelStore.record_health`: a fetched snapshot, or the error that replaced it."""
+
+    channel_id: int
+    checked_at: datetime
+    health: PhoneHealth | None = None
+    error: GraphApiError | CheckError | None = None
+
+    def __post_init__(self) -> None:
+        if (self.health is None) == (self.error is None):
+            raise ValueError("a health result carries exactly one of health or error")
+
+
+@dataclass(frozen=True, slots=True)
+class HealthWriteResult:
+    """What a bulk health write did: snapshots stored, snapshots older than the stored one, failures."""
+
+    applied: int
+    stale: int
+    failed: int
+
+
+@dataclass(frozen=True, slots=True)
+class AuditTarget:
+    """One channel to audit, with the token its health fetch needs and its last risky fields."""
+
+    id: int
+    phone_number_id: str
+    waba_id: str
+    access_token: str = field(repr=False)
+    quality_rating: str | None
+    status: str | None
+
+    @property
+    def before(self) -> PhoneHealth:
+        """The stored fields that ``risky_transitions`` compares a new snapshot with."""
+        return PhoneHealth(self.phone_number_id, quality_rating=self.quality_rating, status=self.status)
+
+
+@dataclass(frozen=True, slots=True)
+class DueChannel:
+    """A channel whose registration retry is due, as the fleet DAG maps over it (ids only)."""
+
+    id: int
+    account_id: int
+    inbox_id: int
+    phone_number_id: str
+    display_phone_number: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Credentials:
+    """The channel's secrets in plaintext; printing this object shows none of them."""
+
+    channel_id: int
+    phone_number_id: str
+    access_token: str = field(repr=False)
+    pin: str = field(repr=False)
+    verify_token: str = field(repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class StoredSignup:
+    """The remembered result of exchanging one Embedded Signup code (keyed by the code's digest)."""
+
+    code_digest: str
+    account_id: int
+    waba_id: str
+    business_id: str
+    phone_number_id: str | None
+    created_at: datetime
+    access_token: str = field(repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class FleetSummary:
+    created_at: datetime
+    counts: dict[str, Any]

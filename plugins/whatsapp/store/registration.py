@@ -1,0 +1,229 @@
+"""Registration retries: which channels are due, and a per-channel claim that records each attempt.
+
+Only a claim's holder may send ``/register`` for the channel. On PostgreSQL the claim is the
+channel's row lock (``SELECT ... FOR UPDATE SKIP LOCKED``): a second worker gets ``None`` at
+once. On SQLite it is the database's write lock (``BEGIN IMMEDIATE``): a second worker waits
+for the first to finish. Either way the claim re-checks, under the lock, that the channel is
+still due and within budget, so once the winner has recorded its attempt the loser gets
+``None`` too: one register call, one recorded attempt.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, Connection, and_, func, insert, not_, select, update
+
+from whatsapp.domain.registration import (
+    REGISTER_BUDGET,
+    REGISTER_WINDOW,
+    Outcome,
+    RegistrationState,
+    budget_left,
+    next_attempt_at,
+    outcome_of,
+)
+from whatsapp.errors import GraphApiError
+from whatsapp.store.base import PUBLIC_CHANNEL_COLUMNS, StoreBase, channel_from_row, utcnow
+from whatsapp.store.models import ATTEMPT_SUCCESS, Channel, DueChannel, RegistrationAttempt
+from whatsapp.store.rules import HUMAN_REASONS, RETRYABLE_STATES, reason_value, reauthorization_values
+from whatsapp.store.schema import channels, registration_attempts
+
+
+def _attempts_in_window(now: datetime) -> Any:
+    return (
+        select(func.count())
+        .where(
+            registration_attempts.c.channel_id == channels.c.id,
+            registration_attempts.c.attempted_at > now - REGISTER_WINDOW,
+        )
+        .scalar_subquery()
+    )
+
+
+def _claimable(now: datetime, *, respect_backoff: bool) -> ColumnElement[bool]:
+    """Active and within the 72 h budget; with backoff also due, retryable and not waiting on a human."""
+    conditions = [channels.c.active.is_(True), _attempts_in_window(now) < REGISTER_BUDGET]
+    if respect_backoff:
+        conditions += [
+            channels.c.next_attempt_at <= now,
+            channels.c.registration_state.in_(RETRYABLE_STATES),
+            not_(func.coalesce(channels.c.reauthorization_reason, "").in_(HUMAN_REASONS)),
+        ]
+    return and_(*conditions)
+
+
+@dataclass
+class RegistrationClaim:
+    """Held while a worker registers one channel; records the result in the claim's transaction.
+
+    Record exactly once: :meth:`record_attempt` after a register call was sent (success or
+    error), or :meth:`record_decision` when the fresh health check says no call is needed or
+    possible. The attempt is committed even if the caller raises afterwards (for a task retry),
+    so the 72 h budget counts every call that was sent.
+    """
+
+    channel: Channel
+    attempt_times: tuple[datetime, ...]
+    now: datetime
+    _conn: Connection = field(repr=False)
+    recorded: bool = False
+
+    @property
+    def failures_in_a_row(self) -> int:
+        return self.channel.failures_in_a_row
+
+    @property
+    def budget_left(self) -> int:
+        return budget_left(self.attempt_times, self.now)
+
+    def record_attempt(
+        self,
+        error: GraphApiError | None,
+        *,
+        attempted_at: datetime | None = None,
+        run_id: str | None = None,
+        rng: random.Random | None = None,
+    ) -> Outcome:
+        """Record one sent register call (``error`` None = success) and set the state it leads to."""
+        attempted_at = attempted_at or self.now
+        outcome = outcome_of(error)
+        failures = 0 if error is None else self.failures_in_a_row + 1
+        times = (*self.attempt_times, attempted_at)
+        due = next_attempt_at(
+            outcome, now=attempted_at, failures_in_a_row=failures, attempt_times=times, rng=rng
+        )
+        self._mark_recorded()
+        self._conn.execute(
+            insert(registration_attempts).values(
+                channel_id=self.channel.id,
+                attempted_at=attempted_at,
+                outcome=ATTEMPT_SUCCESS if error is None else error.kind.value,
+                resulting_state=outcome.state.value,
+                code=None if error is None else error.code,
+                subcode=None if error is None else error.subcode,
+                message=None if error is None else error.message,
+                run_id=run_id,
+            )
+        )
+        self._apply(outcome, due, failures, attempted_at)
+        return outcome
+
+    def record_decision(self, outcome: Outcome, *, rng: random.Random | None = None) -> datetime | None:
+        """Set the state for a decision that sent no call (provisioned, name in review, declined).
+
+        Returns the next attempt time (backoff for a name still in review).
+        """
+        failures = 0 if outcome.state is RegistrationState.REGISTERED else self.failures_in_a_row
+        due = next_attempt_at(
+            outcome, now=self.now, failures_in_a_row=failures, attempt_times=self.attempt_times, rng=rng
+        )
+        self._mark_recorded()
+        self._apply(outcome, due, failures, self.now)
+        return due
+
+    def _mark_recorded(self) -> None:
+        if self.recorded:
+            raise RuntimeError("a registration claim records one result")
+        self.recorded = True
+
+    def _apply(self, outcome: Outcome, due: datetime | None, failures: int, now: datetime) -> None:
+        self._conn.execute(
+            update(channels)
+            .where(channels.c.id == self.channel.id)
+            .values(
+                registration_state=outcome.state.value,
+                next_attempt_at=due,
+                failures_in_a_row=failures,
+                updated_at=now,
+                **reauthorization_values(reason_value(outcome.reauthorization)),
+            )
+        )
+
+
+class RegistrationMixin(StoreBase):
+    def due_for_registration(self, *, limit: int = 100, now: datetime | None = None) -> list[DueChannel]:
+        """Channels the fleet DAG should retry now, oldest due first, at most ``limit``.
+
+        Due: active, ``next_attempt_at`` passed, state scheduled / awaiting display name / blocked,
+        fewer than ``REGISTER_BUDGET`` attempts in the last 72 h, no reason needing the customer.
+        """
+        now = utcnow(now)
+        query = (
+            select(
+                channels.c.id,
+                channels.c.account_id,
+                channels.c.inbox_id,
+                channels.c.phone_number_id,
+                channels.c.display_phone_number,
+            )
+            .where(_claimable(now, respect_backoff=True))
+            .order_by(channels.c.next_attempt_at, channels.c.id)
+            .limit(limit)
+        )
+        with self._connect() as conn:
+            return [DueChannel(*row) for row in conn.execute(query)]
+
+    @contextmanager
+    def claim_for_registration(
+        self, channel_id: int, *, respect_backoff: bool = True, now: datetime | None = None
+    ) -> Iterator[RegistrationClaim | None]:
+        """Hold ``channel_id`` for one registration, or yield ``None`` if it is held or not claimable.
+
+        ``respect_backoff=False`` is the manual "Complete registration": it skips the backoff
+        and state checks, never the 72 h budget. Re-read live health *inside* the claim.
+        """
+        now = utcnow(now)
+        with self._transaction(immediate=True) as conn:
+            row = conn.execute(
+                select(*PUBLIC_CHANNEL_COLUMNS)
+                .where(channels.c.id == channel_id, _claimable(now, respect_backoff=respect_backoff))
+                .with_for_update(skip_locked=True, of=channels)
+            ).one_or_none()
+            if row is None:
+                yield None
+                return
+            times = conn.execute(
+                select(registration_attempts.c.attempted_at)
+                .where(
+                    registration_attempts.c.channel_id == channel_id,
+                    registration_attempts.c.attempted_at > now - REGISTER_WINDOW,
+                )
+                .order_by(registration_attempts.c.attempted_at)
+            ).scalars()
+            claim = RegistrationClaim(channel_from_row(row), tuple(times), now, conn)
+            try:
+                yield claim
+            except BaseException:
+                if not claim.recorded:
+                    raise
+                conn.commit()  # keep the sent call's attempt; the caller's exception still propagates
+                raise
+
+    def attempts(self, channel_id: int, *, limit: int = 50) -> list[RegistrationAttempt]:
+        """The channel's register calls, newest first."""
+        query = (
+            select(registration_attempts)
+            .where(registration_attempts.c.channel_id == channel_id)
+            .order_by(registration_attempts.c.attempted_at.desc(), registration_attempts.c.id.desc())
+            .limit(limit)
+        )
+        with self._connect() as conn:
+            return [
+                RegistrationAttempt(
+                    channel_id=row.channel_id,
+                    attempted_at=row.attempted_at,
+                    outcome=row.outcome,
+                    resulting_state=row.resulting_state,
+                    code=row.code,
+                    subcode=row.subcode,
+                    message=row.message,
+                    run_id=row.run_id,
+                )
+                for row in conn.execute(query)
+            ]
