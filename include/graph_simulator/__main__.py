@@ -1,0 +1,83 @@
+"""Command line: ``python -m include.graph_simulator --port PORT [options]``.
+
+Binds the socket itself before printing the base URL, so a client that reads the line can
+connect at once (the kernel queues connections until uvicorn accepts them). Uvicorn runs
+with one worker and no access log: Graph query strings carry tokens and signup codes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import socket
+import sys
+from pathlib import Path
+from typing import Any
+
+import uvicorn
+
+from include.graph_simulator.app import create_app
+from include.graph_simulator.state import DEFAULT_APP_ID, DEFAULT_APP_SECRET, SimulatorConfig
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m include.graph_simulator", description=__doc__)
+    parser.add_argument("--port", type=int, default=8765, help="0 picks a free port (default 8765)")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--latency-ms", type=float, default=0.0, help="added to every Graph request")
+    parser.add_argument("--seed", type=Path, help="JSON or YAML file of numbers to create at start")
+    parser.add_argument("--app-id", default=DEFAULT_APP_ID)
+    parser.add_argument("--app-secret", default=DEFAULT_APP_SECRET)
+    parser.add_argument("--page-size", type=int, default=25, help="phone_numbers page size")
+    parser.add_argument("--waba-hourly-budget", type=int, default=5000, help="calls per WABA per hour")
+    parser.add_argument("--app-hourly-budget", type=int, default=1_000_000, help="calls per app per hour")
+    parser.add_argument("--clock-speed", type=float, default=0.0, help="simulated seconds per wall second")
+    return parser.parse_args(argv)
+
+
+def load_seed(path: Path) -> Any:
+    text = path.read_text()
+    if path.suffix in (".yaml", ".yml"):
+        import yaml
+
+        return yaml.safe_load(text)
+    return json.loads(text)
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
+    config = SimulatorConfig(
+        app_id=args.app_id,
+        app_secret=args.app_secret,
+        latency_ms=args.latency_ms,
+        page_size=args.page_size,
+        waba_hourly_budget=args.waba_hourly_budget,
+        app_hourly_budget=args.app_hourly_budget,
+        clock_speed=args.clock_speed,
+    )
+    app = create_app(config, load_seed(args.seed) if args.seed else None)
+    sock = socket.socket(socket.AF_INET6 if ":" in args.host else socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((args.host, args.port))
+    sock.listen(2048)
+    sock.set_inheritable(True)
+    host, port = sock.getsockname()[:2]
+    shown_host = f"[{host}]" if ":" in host else host
+    print(f"Graph API simulator listening on http://{shown_host}:{port}", flush=True)
+    server = uvicorn.Server(
+        uvicorn.Config(
+            app,
+            log_level="warning",
+            access_log=False,
+            workers=1,
+            lifespan="off",
+            timeout_graceful_shutdown=2,
+            backlog=2048,
+        )
+    )
+    server.run(sockets=[sock])
+    sys.exit(0)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,316 @@
+"""The ASGI app: Graph calls (plain and batch) with faults, usage and a redacted request log.
+
+Handlers never block: state changes are synchronous and tiny, injected latency is an
+``asyncio.sleep``, so concurrent clients overlap exactly as they would against Meta.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit
+
+from fastapi import FastAPI, Request, Response
+
+from include.graph_simulator import errors
+from include.graph_simulator.control import apply_bulk, router
+from include.graph_simulator.errors import GraphError
+from include.graph_simulator.faults import Fault, FaultBook
+from include.graph_simulator.graph import (
+    VERSION_RE,
+    Answer,
+    GraphRequest,
+    business_usage_entry,
+    dispatch,
+    error_answer,
+    target_waba,
+    usage_headers,
+)
+from include.graph_simulator.state import SimState, SimulatorConfig, iso
+
+MAX_BATCH = 50
+CALL_LOG_SIZE = 200_000
+SECRET_KEYS = frozenset(
+    {"access_token", "input_token", "client_secret", "code", "pin", "verify_token", "password"}
+)
+_JSON_TYPE = "application/json; charset=UTF-8"
+_SUB_CONTENT_TYPE = {"name": "Content-Type", "value": "text/javascript; charset=UTF-8"}
+
+
+@dataclass(slots=True)
+class Stats:
+    http_requests: int = 0
+    sub_requests: int = 0
+    control_requests: int = 0
+
+
+class Simulator:
+    """State, faults, the call log and counters; :meth:`reset` replaces them all."""
+
+    def __init__(self, config: SimulatorConfig) -> None:
+        self.base_config = config
+        self.reset()
+
+    def reset(self) -> None:
+        self.state = SimState(self.base_config.copy())
+        self.faults = FaultBook()
+        self.calls: deque[dict[str, Any]] = deque(maxlen=CALL_LOG_SIZE)
+        self.stats = Stats()
+        self._seq = 0
+
+    def log(self, entry: dict[str, Any]) -> None:
+        self._seq += 1
+        entry["seq"] = self._seq
+        entry["sim_time"] = iso(self.state.clock.now())
+        entry["wall_time"] = time.time()
+        self.calls.append(entry)
+
+
+# -- redaction ----------------------------------------------------------------------------
+
+
+def redact(value: Any) -> Any:
+    """Secrets (tokens, PIN, client secret, code, verify token) become ``***``, at any depth."""
+    if isinstance(value, dict):
+        return {k: "***" if k in SECRET_KEYS else redact(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [redact(v) for v in value]
+    return value
+
+
+def redact_url(relative_url: str) -> str:
+    parts = urlsplit(relative_url)
+    if not parts.query:
+        return relative_url
+    query = [(k, "***" if k in SECRET_KEYS else v) for k, v in parse_qsl(parts.query, keep_blank_values=True)]
+    return f"{parts.path}?{urlencode(query, safe=',*{}')}"
+
+
+# -- request parsing ----------------------------------------------------------------------
+
+
+def split_version(path: str) -> tuple[str, str]:
+    """``/v24.0/123/register`` -> ``("v24.0", "/123/register")``; unversioned paths work too."""
+    head, _, rest = path.lstrip("/").partition("/")
+    if VERSION_RE.match(head):
+        return head, "/" + rest
+    return "", "/" + path.lstrip("/")
+
+
+async def read_body(request: Request) -> dict[str, Any]:
+    raw = await request.body()
+    if not raw:
+        return {}
+    if "json" in request.headers.get("content-type", ""):
+        try:
+            body = json.loads(raw)
+        except ValueError:
+            raise errors.invalid_param("(#100) The request body is not valid JSON") from None
+        if not isinstance(body, dict):
+            raise errors.invalid_param("(#100) The request body must be a JSON object")
+        return body
+    return dict(parse_qsl(raw.decode("utf-8", "replace"), keep_blank_values=True))
+
+
+def bearer(request: Request) -> str | None:
+    header = request.headers.get("authorization", "")
+    scheme, _, value = header.partition(" ")
+    return value.strip() or None if scheme.lower() in ("bearer", "oauth") else None
+
+
+# -- faults -------------------------------------------------------------------------------
+
+
+Handler = Callable[[GraphRequest], Awaitable[Answer]]
+
+
+def _throttle_answer(sim: Simulator, request: GraphRequest, fault: Fault) -> Answer:
+    waba = target_waba(sim.state, request)
+    if fault.code == 4:
+        exc = errors.app_throttled(fault.regain_minutes)
+        headers = usage_headers(sim.state, waba)
+        headers["X-App-Usage"] = json.dumps({"call_count": 100, "total_cputime": 100, "total_time": 100})
+    else:
+        exc = errors.waba_throttled(fault.regain_minutes)
+        headers = usage_headers(sim.state, None)
+        if waba is not None:
+            entry = business_usage_entry(100, fault.regain_minutes)
+            headers["X-Business-Use-Case-Usage"] = json.dumps({waba.waba_id: [entry]})
+    return Answer(exc.status, exc.body(), headers, fault="throttle")
+
+
+async def with_faults(sim: Simulator, request: GraphRequest, handler: Handler, *, sub: bool) -> Answer | None:
+    """Run ``handler`` unless a fault says otherwise; ``None`` is a batch sub-request timeout."""
+    delay, fault = sim.faults.match(request) if sim.faults.faults else (0.0, None)
+    if delay:
+        await asyncio.sleep(delay)
+    if fault is None:
+        return await handler(request)
+    if fault.kind == "timeout":
+        if sub:
+            return None  # Meta answers null for a sub-request that did not finish in time
+        await asyncio.sleep(fault.timeout_seconds or sim.state.config.timeout_fault_seconds)
+        return Answer(504, errors.server_error().body(), usage_headers(sim.state, None), fault="timeout")
+    if fault.kind == "http_500":
+        return Answer(500, errors.server_error().body(), usage_headers(sim.state, None), fault="http_500")
+    if fault.kind == "throttle":
+        return _throttle_answer(sim, request, fault)
+    answer = await handler(request)  # malformed_json: the real answer, cut in half
+    text = answer.text()
+    answer.raw = text[: max(1, len(text) // 2)]
+    answer.fault = "malformed_json"
+    return answer
+
+
+# -- batch --------------------------------------------------------------------------------
+
+
+def _parse_sub_request(item: Any, envelope: GraphRequest) -> GraphRequest:
+    if not isinstance(item, dict) or not isinstance(item.get("relative_url"), str):
+        raise errors.invalid_param("(#100) Each batch request needs a relative_url")
+    parts = urlsplit(item["relative_url"])
+    version, path = split_version(parts.path)
+    params: dict[str, Any] = dict(parse_qsl(parts.query, keep_blank_values=True))
+    if isinstance(item.get("body"), str):
+        params.update(parse_qsl(item["body"], keep_blank_values=True))
+    token = params.pop("access_token", None)
+    return GraphRequest(
+        method=str(item.get("method") or "GET").upper(),
+        path=path,
+        params=params,
+        token=token or envelope.token,
+        base_url=envelope.base_url,
+        version=version or envelope.version,
+        token_in_query=token is not None,
+    )
+
+
+def _sub_response(answer: Answer | None, include_headers: bool) -> dict[str, Any] | None:
+    if answer is None:
+        return None
+    item: dict[str, Any] = {"code": answer.status}
+    if include_headers:
+        item["headers"] = [_SUB_CONTENT_TYPE, *({"name": k, "value": v} for k, v in answer.headers.items())]
+    item["body"] = answer.text()
+    return item
+
+
+async def run_batch(sim: Simulator, envelope: GraphRequest, log: dict[str, Any]) -> Answer:
+    """``POST /`` with ``batch``: at most 50 sub-requests, answered in order, each on its own."""
+    state = sim.state
+    raw = envelope.params.get("batch")
+    if raw is None:
+        raise errors.invalid_param("(#100) The parameter batch is required")
+    try:
+        batch = json.loads(raw) if isinstance(raw, str) else raw
+    except ValueError:
+        raise errors.invalid_param("(#100) The parameter batch must be a JSON-encoded array") from None
+    if not isinstance(batch, list) or not batch:
+        raise errors.invalid_param("(#100) The parameter batch must be a non-empty JSON-encoded array")
+    if len(batch) > MAX_BATCH:
+        raise errors.invalid_param(
+            f"(#100) Too many requests in batch message. Maximum batch size is {MAX_BATCH}"
+        )
+    if envelope.token and envelope.token != state.app_token() and envelope.token not in state.tokens:
+        raise errors.invalid_token()
+    subs = [_parse_sub_request(item, envelope) for item in batch]
+    sim.stats.sub_requests += len(subs)
+
+    async def handle(request: GraphRequest) -> Answer:
+        return dispatch(state, request)
+
+    if sim.faults.faults:
+        answers = await asyncio.gather(*(with_faults(sim, s, handle, sub=True) for s in subs))
+    else:
+        answers = [dispatch(state, s) for s in subs]
+    include_headers = str(envelope.params.get("include_headers", "true")).lower() != "false"
+    log["batch"] = [
+        {
+            "method": s.method,
+            "path": s.path,
+            "relative_url": redact_url(item["relative_url"]),
+            "status": None if a is None else a.status,
+            "fault": "timeout" if a is None else a.fault,
+        }
+        for s, item, a in zip(subs, batch, answers, strict=True)
+    ]
+    headers = usage_headers(state, None)
+    business: dict[str, Any] = {}
+    for answer in answers:
+        if answer is not None and "X-Business-Use-Case-Usage" in answer.headers:
+            business.update(json.loads(answer.headers["X-Business-Use-Case-Usage"]))
+    if business:
+        headers["X-Business-Use-Case-Usage"] = json.dumps(business)
+    return Answer(200, [_sub_response(a, include_headers) for a in answers], headers)
+
+
+# -- the app ------------------------------------------------------------------------------
+
+
+def _log_entry(http: Request, body: dict[str, Any]) -> dict[str, Any]:
+    query = redact(dict(http.query_params))
+    logged_body = redact({k: v for k, v in body.items() if k != "batch"})
+    if "batch" in body:
+        logged_body["batch"] = "(see batch)"
+    return {"method": http.method, "path": http.url.path, "query": query, "body": logged_body}
+
+
+async def graph_entry(http: Request) -> Response:
+    """Every non-control path: a Graph call, or a batch envelope at ``/`` / ``/vNN.N/``."""
+    sim: Simulator = http.app.state.sim
+    state = sim.state
+    sim.stats.http_requests += 1
+    version, path = split_version(http.url.path)
+    log: dict[str, Any] = {"method": http.method, "path": http.url.path, "query": {}, "body": {}}
+    try:
+        body = await read_body(http)
+        log = _log_entry(http, body)
+        params: dict[str, Any] = {**dict(http.query_params), **body}
+        header_token = bearer(http)
+        query_token = params.pop("access_token", None)
+        request = GraphRequest(
+            method=http.method,
+            path=path,
+            params=params,
+            token=header_token or query_token,
+            base_url=f"{http.url.scheme}://{http.url.netloc}",
+            version=version,
+            token_in_query=header_token is None and query_token is not None,
+        )
+        if state.config.latency_ms:
+            await asyncio.sleep(state.config.latency_ms / 1000.0)
+
+        async def handle(req: GraphRequest) -> Answer:
+            if req.path == "/" and req.method == "POST":
+                try:
+                    return await run_batch(sim, req, log)
+                except GraphError as exc:
+                    return error_answer(state, exc)
+            return dispatch(state, req)
+
+        answer = await with_faults(sim, request, handle, sub=False)
+        assert answer is not None  # only sub-requests time out into None
+    except GraphError as exc:
+        answer = error_answer(state, exc)
+    log["status"] = answer.status
+    log["fault"] = answer.fault
+    sim.log(log)
+    return Response(answer.text(), status_code=answer.status, headers=answer.headers, media_type=_JSON_TYPE)
+
+
+def create_app(
+    config: SimulatorConfig | None = None, seed: dict[str, Any] | list[Any] | None = None
+) -> FastAPI:
+    """The simulator app; ``seed`` (the ``--seed`` file's content) is applied once at start."""
+    app = FastAPI(title="Graph API simulator", docs_url=None, redoc_url=None, openapi_url=None)
+    app.state.sim = Simulator(config or SimulatorConfig())
+    if seed:
+        apply_bulk(app.state.sim.state, seed)
+    app.include_router(router)
+    app.add_api_route("/{full_path:path}", graph_entry, methods=["GET", "POST", "DELETE"])
+    return app

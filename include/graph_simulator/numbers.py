@@ -1,0 +1,163 @@
+"""Creating, changing and showing phone numbers: shared by the control API and ``--seed``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from include.graph_simulator.state import Number, SimState, Waba, iso
+
+#: Keys a number spec may set directly on :class:`Number`.
+NUMBER_ATTRIBUTES = (
+    "display_phone_number",
+    "verified_name",
+    "name_status",
+    "new_name_status",
+    "review_outcome",
+    "code_verification_status",
+    "platform_type",
+    "throughput_level",
+    "messaging_limit_tier",
+    "quality_rating",
+    "status",
+    "account_mode",
+    "is_official_business_account",
+    "pin",
+)
+DEFAULT_REVIEW_SECONDS = 3600.0
+REGISTER_WINDOW_SECONDS = 72 * 3600.0
+
+
+class SpecError(ValueError):
+    """A control request that cannot be applied (unknown id, id clash): answered with 4xx."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def _waba_for(state: SimState, spec: dict[str, Any]) -> Waba:
+    waba_id = spec.get("waba_id")
+    business_id = spec.get("business_id")
+    if waba_id and waba_id in state.wabas:
+        waba = state.wabas[waba_id]
+        if business_id and business_id != waba.business_id:
+            raise SpecError(409, f"WABA {waba_id} belongs to business {waba.business_id}, not {business_id}")
+    else:
+        waba = Waba(
+            waba_id=waba_id or state.next_id("1"),
+            business_id=business_id or state.next_id("5"),
+        )
+        state.wabas[waba.waba_id] = waba
+    if spec.get("scope"):
+        waba.scope = spec["scope"]
+    if spec.get("subscribed") is not None:
+        waba.subscribed = bool(spec["subscribed"])
+    return waba
+
+
+def create_number(state: SimState, spec: dict[str, Any]) -> Number:
+    """Add one number (and its WABA if new); ids left out are generated as 15 digits."""
+    phone_number_id = spec.get("phone_number_id")
+    if phone_number_id and (phone_number_id in state.numbers or phone_number_id in state.wabas):
+        raise SpecError(409, f"id {phone_number_id} already exists")
+    waba = _waba_for(state, spec)
+    serial = len(state.numbers) + 1
+    now = state.clock.now()
+    number = Number(
+        phone_number_id=phone_number_id or state.next_id("3"),
+        waba_id=waba.waba_id,
+        display_phone_number=f"+1 555-{serial // 10000 % 1000:03d}-{serial % 10000:04d}",
+        verified_name=f"Sim Business {serial}",
+        created_at=now,
+    )
+    for key in NUMBER_ATTRIBUTES:
+        if spec.get(key) is not None:
+            setattr(number, key, spec[key])
+    if number.name_status == "PENDING_REVIEW":
+        review_seconds = spec.get("review_seconds")
+        number.review_at = now + (DEFAULT_REVIEW_SECONDS if review_seconds is None else review_seconds)
+    state.numbers[number.phone_number_id] = number
+    waba.number_ids.append(number.phone_number_id)
+    return number
+
+
+def update_number(state: SimState, number: Number, changes: dict[str, Any]) -> None:
+    """Change a number's state later (quality drops, bans, token expiry, a new review...)."""
+    now = state.clock.now()
+    number.refresh(now)
+    for key in NUMBER_ATTRIBUTES:
+        if key in changes:
+            setattr(number, key, changes[key])
+    if changes.get("name_status") == "PENDING_REVIEW" or "review_seconds" in changes:
+        review_seconds = changes.get("review_seconds")
+        number.review_at = now + (DEFAULT_REVIEW_SECONDS if review_seconds is None else review_seconds)
+    elif "name_status" in changes:
+        number.review_at = None
+    waba = state.wabas[number.waba_id]
+    if changes.get("scope"):
+        waba.scope = changes["scope"]
+    if changes.get("subscribed") is not None:
+        waba.subscribed = bool(changes["subscribed"])
+    if changes.get("token_state"):
+        for token in state.tokens_by_waba.get(number.waba_id, []):
+            token.state = changes["token_state"]
+    if changes.get("clear_register_attempts"):
+        number.register_attempts.clear()
+        number.register_blocked_until = None
+
+
+def attempts_in_window(number: Number, now: float) -> int:
+    """Register calls in the rolling 72 h window ending now (old ones are dropped)."""
+    attempts = number.register_attempts
+    while attempts and attempts[0] <= now - REGISTER_WINDOW_SECONDS:
+        attempts.popleft()
+    return len(attempts)
+
+
+def number_view(state: SimState, number: Number) -> dict[str, Any]:
+    """A number's whole state, secrets included: tests use it to prove secrets never leak."""
+    now = state.clock.now()
+    number.refresh(now)
+    waba = state.wabas[number.waba_id]
+    return {
+        "phone_number_id": number.phone_number_id,
+        "waba_id": waba.waba_id,
+        "business_id": waba.business_id,
+        "display_phone_number": number.display_phone_number,
+        "verified_name": number.verified_name,
+        "name_status": number.name_status,
+        "new_name_status": number.new_name_status,
+        "review_at": None if number.review_at is None else iso(number.review_at),
+        "review_outcome": number.review_outcome,
+        "code_verification_status": number.code_verification_status,
+        "platform_type": number.platform_type,
+        "throughput": {"level": number.throughput_level},
+        "messaging_limit_tier": number.messaging_limit_tier,
+        "quality_rating": number.quality_rating,
+        "status": number.status,
+        "account_mode": number.account_mode,
+        "is_official_business_account": number.is_official_business_account,
+        "created_at": iso(number.created_at),
+        "pin": number.pin,
+        "webhook_configuration": {
+            "override_callback_uri": number.webhook_override_uri,
+            "verify_token": number.webhook_verify_token,
+        },
+        "register_attempts": [iso(t) for t in number.register_attempts],
+        "register_attempts_72h": attempts_in_window(number, now),
+        "register_blocked_until": (
+            None if number.register_blocked_until is None else iso(number.register_blocked_until)
+        ),
+        "waba": {
+            "subscribed": waba.subscribed,
+            "scope": waba.scope,
+            "override_callback_uri": waba.override_callback_uri,
+            "verify_token": waba.verify_token,
+            "number_ids": list(waba.number_ids),
+        },
+        "tokens": [
+            {"access_token": t.value, "state": t.state, "issued_at": iso(t.issued_at)}
+            for t in state.tokens_by_waba.get(waba.waba_id, [])
+        ],
+        "codes": [code for code, waba_id in state.codes.items() if waba_id == waba.waba_id],
+    }
