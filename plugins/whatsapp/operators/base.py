@@ -1,0 +1,98 @@
+"""What every WhatsApp operator shares: connections, the store, the link, and error mapping."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from functools import cached_property
+from typing import TYPE_CHECKING, Any, NoReturn
+
+from airflow.sdk import BaseOperator
+from airflow.sdk.exceptions import AirflowFailException
+
+from whatsapp import DEFAULT_GRAPH_CONN_ID, DEFAULT_STORE_CONN_ID
+from whatsapp.domain.links import whatsapp_manager_url
+from whatsapp.errors import GraphApiError
+from whatsapp.hooks.graph import WhatsAppGraphHook
+from whatsapp.links import WHATSAPP_MANAGER_XCOM_KEY, WhatsAppManagerLink
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context
+
+    from whatsapp.store import Channel, ChannelStore
+
+#: The ids one task hands the next (XCom); never a token, PIN or code.
+CHANNEL_REF_KEYS = ("channel_id", "account_id", "inbox_id", "phone_number_id", "waba_id", "business_id")
+
+
+def channel_ref(channel: Channel) -> dict[str, Any]:
+    return {key: getattr(channel, "id" if key == "channel_id" else key) for key in CHANNEL_REF_KEYS}
+
+
+class WhatsAppBaseOperator(BaseOperator):
+    """Base for the provider's operators: a Graph hook, the channel store, WhatsApp Manager link."""
+
+    operator_extra_links = (WhatsAppManagerLink(),)
+    ui_color = "#dcf8c6"
+
+    def __init__(
+        self,
+        *,
+        graph_conn_id: str = DEFAULT_GRAPH_CONN_ID,
+        store_conn_id: str = DEFAULT_STORE_CONN_ID,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.graph_conn_id = graph_conn_id
+        self.store_conn_id = store_conn_id
+
+    @cached_property
+    def hook(self) -> WhatsAppGraphHook:
+        return WhatsAppGraphHook(self.graph_conn_id)
+
+    @contextmanager
+    def open_store(self) -> Iterator[ChannelStore]:
+        from whatsapp.store import ChannelStore
+
+        store = ChannelStore.from_conn_id(self.store_conn_id)
+        try:
+            yield store
+        finally:
+            store.dispose()
+            self.hook.close()
+
+    def publish_link(self, context: Context, business_id: str, waba_id: str) -> None:
+        context["ti"].xcom_push(
+            key=WHATSAPP_MANAGER_XCOM_KEY, value=whatsapp_manager_url(business_id, waba_id)
+        )
+
+    def fail(self, what: str, error: GraphApiError | Exception | str) -> NoReturn:
+        """Fail without retry: the log names Graph's code, subcode and user message, never a secret."""
+        self.log.error("%s: %s", what, error)
+        raise AirflowFailException(f"{what}: {error}")
+
+    def graph_failure(self, what: str, error: GraphApiError) -> NoReturn:
+        """Transient Graph errors go to Airflow's retries; permanent ones fail the task at once."""
+        if error.retryable:
+            self.log.warning("%s failed transiently, the task will retry: %s", what, error)
+            raise error
+        self.fail(what, error)
+
+
+class WhatsAppChannelOperator(WhatsAppBaseOperator):
+    """An operator working on one saved channel, identified by the ids of a channel ref."""
+
+    template_fields = ("channel",)
+
+    def __init__(self, *, channel: Mapping[str, Any] | Any, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.channel = channel
+
+    def load_channel(self, store: ChannelStore, context: Context) -> Channel:
+        if not isinstance(self.channel, Mapping) or "channel_id" not in self.channel:
+            self.fail("bad channel reference", f"expected a mapping with 'channel_id', got {self.channel!r}")
+        channel = store.get_channel_by_id(int(self.channel["channel_id"]))
+        if channel is None:
+            self.fail("unknown channel", f"no channel with id {self.channel['channel_id']}")
+        self.publish_link(context, channel.business_id, channel.waba_id)
+        return channel

@@ -1,0 +1,229 @@
+"""The onboarding steps before registration: validate, exchange + save, phone info, access, webhooks.
+
+Each operator does one step of SPEC.md's list, is safe to retry and to re-run, and passes
+only ids on. The signup code is read from the run's params at execute time, never as a
+template field, so it is not rendered into Airflow's rendered-fields table.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from whatsapp.domain.registration import ReauthorizationReason
+from whatsapp.domain.signup import InvalidSignupError, SignupRequest
+from whatsapp.errors import ErrorKind, GraphApiError
+from whatsapp.operators.base import WhatsAppBaseOperator, WhatsAppChannelOperator, channel_ref
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context
+
+
+def _signup_request(operator: WhatsAppBaseOperator, context: Context) -> SignupRequest:
+    try:
+        return SignupRequest.from_params(context["params"])
+    except InvalidSignupError as error:
+        operator.fail("invalid onboarding conf", error)
+
+
+class WhatsAppValidateSignupOperator(WhatsAppBaseOperator):
+    """Step 1: reject a bad conf before any Graph call or store write, naming the param."""
+
+    def execute(self, context: Context) -> dict[str, Any]:
+        from airflow.sdk.log import mask_secret
+
+        request = _signup_request(self, context)
+        mask_secret(request.code)
+        self.log.info(
+            "Onboarding account %s, WABA %s (business %s), number %s%s",
+            request.account_id,
+            request.waba_id,
+            request.business_id,
+            request.phone_number_id or "(the WABA's first)",
+            f", reauthorizing inbox {request.inbox_id}" if request.inbox_id else "",
+        )
+        self.publish_link(context, request.business_id, request.waba_id)
+        return {
+            "account_id": request.account_id,
+            "waba_id": request.waba_id,
+            "business_id": request.business_id,
+        }
+
+
+class WhatsAppSignupOperator(WhatsAppBaseOperator):
+    """Step 2: exchange the single-use code for a token and save it encrypted, once.
+
+    The store remembers the token under the code's digest, so a retry after a successful
+    exchange, or a second run for the same signup, never spends the code again.
+    Returns the code's digest (not a secret: a one-way hash of a spent code).
+    """
+
+    def execute(self, context: Context) -> str:
+        from airflow.sdk.log import mask_secret
+
+        from whatsapp.store import code_digest
+
+        request = _signup_request(self, context)
+        mask_secret(request.code)
+        digest = code_digest(request.code)
+        with self.open_store() as store:
+            if store.stored_signup(digest) is not None:
+                self.log.info("Signup code already exchanged by an earlier try: reusing its saved token")
+            else:
+                try:
+                    token = self.hook.exchange_code(request.code)
+                except GraphApiError as error:
+                    self.graph_failure("exchanging the signup code", error)
+                store.save_signup(
+                    digest,
+                    account_id=request.account_id,
+                    waba_id=request.waba_id,
+                    business_id=request.business_id,
+                    access_token=token,
+                )
+                self.log.info("Exchanged the signup code and saved the token (encrypted)")
+        self.publish_link(context, request.business_id, request.waba_id)
+        return digest
+
+
+class WhatsAppPhoneInfoOperator(WhatsAppBaseOperator):
+    """Step 3: find the number on the WABA (``GET /{waba_id}/phone_numbers``) and save the channel.
+
+    A ``phone_number_id`` that is not on the WABA, or a reauthorization whose inbox holds
+    another number, fails before anything is written.
+    """
+
+    template_fields = ("signup",)
+
+    def __init__(self, *, signup: str | Any, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.signup = signup
+
+    def execute(self, context: Context) -> dict[str, Any]:
+        from whatsapp.store import ChannelConflictError
+
+        request = _signup_request(self, context)
+        with self.open_store() as store:
+            stored = store.stored_signup(str(self.signup))
+            if stored is None:
+                self.fail("no saved signup", "the signup step has not saved a token for this run's code")
+            try:
+                numbers = self.hook.list_phone_numbers(request.waba_id, stored.access_token)
+            except GraphApiError as error:
+                self._flag_token_problem(store, request, error)
+                self.graph_failure(f"listing the phone numbers of WABA {request.waba_id}", error)
+            number = self._pick(numbers, request)
+            try:
+                channel = store.upsert_channel(
+                    account_id=request.account_id,
+                    phone_number_id=str(number["id"]),
+                    waba_id=request.waba_id,
+                    business_id=request.business_id,
+                    access_token=stored.access_token,
+                    display_phone_number=number.get("display_phone_number"),
+                    verified_name=number.get("verified_name"),
+                    inbox_id=request.inbox_id,
+                )
+            except ChannelConflictError as error:
+                self.fail("cannot save the channel", error)
+            store.set_signup_phone_number(stored.code_digest, channel.phone_number_id)
+        self.publish_link(context, channel.business_id, channel.waba_id)
+        self.log.info(
+            "Channel saved: account %s inbox %s, number %s (%s), name status %s",
+            channel.account_id,
+            channel.inbox_id,
+            channel.phone_number_id,
+            channel.display_phone_number,
+            number.get("name_status"),
+        )
+        return channel_ref(channel)
+
+    def _pick(self, numbers: list[dict[str, Any]], request: SignupRequest) -> dict[str, Any]:
+        if not numbers:
+            self.fail("no phone number", f"WABA {request.waba_id} has no phone numbers")
+        if request.phone_number_id is None:
+            return numbers[0]
+        for number in numbers:
+            if str(number.get("id")) == request.phone_number_id:
+                return number
+        on_waba = ", ".join(str(n.get("id")) for n in numbers[:10])
+        self.fail(
+            "phone number not on the WABA",
+            f"param 'phone_number_id' {request.phone_number_id} is not on WABA {request.waba_id}"
+            f" (it has: {on_waba})",
+        )
+
+    def _flag_token_problem(self, store: Any, request: SignupRequest, error: GraphApiError) -> None:
+        """A reauthorization that fails with a dead token keeps its channel flagged for the customer."""
+        if request.inbox_id is None or error.kind not in (ErrorKind.TOKEN_INVALID, ErrorKind.PERMISSION):
+            return
+        channel = store.get_channel(request.account_id, request.inbox_id)
+        if channel is not None:
+            reason = (
+                ReauthorizationReason.TOKEN_INVALID
+                if error.kind is ErrorKind.TOKEN_INVALID
+                else ReauthorizationReason.PERMISSION_REVOKED
+            )
+            store.mark_reauthorization(channel.id, reason)
+
+
+class WhatsAppTokenAccessOperator(WhatsAppChannelOperator):
+    """Step 4: ``debug_token`` proves the business token may manage this WABA.
+
+    Newer Embedded Signup tokens carry ``whatsapp_business_manage_events`` instead of
+    ``whatsapp_business_management``; either one naming the WABA is enough.
+    """
+
+    def execute(self, context: Context) -> dict[str, Any]:
+        with self.open_store() as store:
+            channel = self.load_channel(store, context)
+            token = store.credentials(channel.id).access_token
+            try:
+                info = self.hook.debug_token(token)
+            except GraphApiError as error:
+                self.graph_failure("checking the token's access", error)
+            if not info.is_valid:
+                store.mark_reauthorization(channel.id, ReauthorizationReason.TOKEN_INVALID)
+                self.fail("token check", "debug_token says the business token is not valid")
+            if not info.has_waba_access(channel.waba_id):
+                store.mark_reauthorization(channel.id, ReauthorizationReason.PERMISSION_REVOKED)
+                self.fail(
+                    "token check",
+                    f"the token has no whatsapp_business_management or whatsapp_business_manage_events "
+                    f"scope on WABA {channel.waba_id} (scopes: {', '.join(info.scopes) or 'none'})",
+                )
+        scopes = sorted(s for s, ids in info.granular_scopes.items() if channel.waba_id in ids)
+        self.log.info("Token may manage WABA %s through %s", channel.waba_id, ", ".join(scopes))
+        return {"waba_id": channel.waba_id, "scopes": scopes}
+
+
+class WhatsAppWebhookSubscriptionOperator(WhatsAppChannelOperator):
+    """Step 5: subscribe the app to the WABA, then point the number's webhooks at us.
+
+    The order matters: Meta refuses an override (#100) until the app is subscribed. Without a
+    ``callback_url`` on the connection, the app-level callback is used and no override is set.
+    """
+
+    def execute(self, context: Context) -> dict[str, Any]:
+        with self.open_store() as store:
+            channel = self.load_channel(store, context)
+            credentials = store.credentials(channel.id)
+            callback_base = self.hook.settings.callback_url
+            try:
+                self.hook.subscribe_app(channel.waba_id, credentials.access_token)
+                self.log.info("App subscribed to WABA %s", channel.waba_id)
+                if callback_base:
+                    callback = f"{callback_base.rstrip('/')}/{channel.phone_number_id}"
+                    self.hook.set_webhook_override(
+                        channel.phone_number_id, credentials.access_token, callback, credentials.verify_token
+                    )
+                    self.log.info("Webhooks of %s routed to %s", channel.phone_number_id, callback)
+                else:
+                    callback = None
+                    self.log.warning("Connection has no callback_url: the app-level callback stays in use")
+            except GraphApiError as error:
+                if error.kind is ErrorKind.TOKEN_INVALID:
+                    store.mark_reauthorization(channel.id, ReauthorizationReason.TOKEN_INVALID)
+                elif error.kind is ErrorKind.PERMISSION:
+                    store.mark_reauthorization(channel.id, ReauthorizationReason.PERMISSION_REVOKED)
+                self.graph_failure("subscribing webhooks", error)
+        return {"waba_id": channel.waba_id, "override_callback_uri": callback}

@@ -1,0 +1,44 @@
+"""Register one channel through the shared registrar (onboarding, fleet retries, manual DAG)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from whatsapp.errors import GraphApiError
+from whatsapp.operators.base import WhatsAppChannelOperator
+from whatsapp.registrar import RegistrationFailed, attempt_registration
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context
+
+
+class WhatsAppRegisterOperator(WhatsAppChannelOperator):
+    """``POST /{phone_number_id}/register`` only when live health says it is needed and can succeed.
+
+    :param respect_backoff: the fleet DAG waits for ``next_attempt_at``; onboarding and the
+        manual "Complete registration" do not. A task *retry* never waits for the backoff it
+        just set (the retry is the backoff), and nothing ever exceeds the 72 h budget.
+    """
+
+    def __init__(self, *, respect_backoff: bool = False, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.respect_backoff = respect_backoff
+
+    def execute(self, context: Context) -> dict[str, Any]:
+        first_try = context["ti"].try_number <= 1
+        with self.open_store() as store:
+            channel = self.load_channel(store, context)
+            try:
+                report = attempt_registration(
+                    self.hook,
+                    store,
+                    channel.id,
+                    respect_backoff=self.respect_backoff and first_try,
+                    run_id=context["run_id"],
+                )
+            except RegistrationFailed as failure:
+                self.fail(f"registration of {channel.phone_number_id}", failure.report.message)
+            except GraphApiError as error:
+                self.graph_failure(f"registration of {channel.phone_number_id}", error)
+        self.log.info("Registration of %s: %s", channel.phone_number_id, report.message)
+        return report.to_dict()

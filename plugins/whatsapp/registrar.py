@@ -1,0 +1,155 @@
+"""One registration attempt for one channel: the single path every DAG and the API share.
+
+Claim the channel (one worker per number), re-read live health under the claim, apply the
+pure decision, send ``/register`` only when it can succeed, and record the call and the
+state it leads to in the claim's transaction. Airflow-free: operators translate the
+report into task success, retry or failure.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from whatsapp.domain.registration import Action, Decision, decide, outcome_of, outcome_of_decision
+from whatsapp.errors import GraphApiError
+
+if TYPE_CHECKING:
+    from whatsapp.hooks.graph import WhatsAppGraphHook
+    from whatsapp.store import ChannelStore
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class RegistrationReport:
+    """What happened, small and secret-free: returned by tasks, shown in logs."""
+
+    channel_id: int
+    phone_number_id: str
+    decision: str | None
+    action: str
+    state: str | None
+    register_calls: int
+    next_attempt_at: str | None = None
+    error: dict[str, Any] | None = None
+    message: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class RegistrationFailed(Exception):
+    """A permanent outcome a person must act on; carries the report (and the Graph error)."""
+
+    def __init__(self, report: RegistrationReport, error: GraphApiError | None = None) -> None:
+        self.report = report
+        self.error = error
+        super().__init__(report.message)
+
+
+def attempt_registration(
+    hook: WhatsAppGraphHook,
+    store: ChannelStore,
+    channel_id: int,
+    *,
+    respect_backoff: bool,
+    run_id: str | None = None,
+    now: datetime | None = None,
+) -> RegistrationReport:
+    """Register ``channel_id`` if, and only if, live health says it is needed and can succeed.
+
+    Returns the report for done / waiting / scheduled / blocked / skipped outcomes.
+    Raises :class:`GraphApiError` for transient failures (the task retries; a sent call is
+    already recorded) and :class:`RegistrationFailed` when a person must act.
+    """
+    from whatsapp.store import HealthResult
+
+    credentials = store.credentials(channel_id)
+    with store.claim_for_registration(channel_id, respect_backoff=respect_backoff, now=now) as claim:
+        if claim is None:
+            return RegistrationReport(
+                channel_id=channel_id,
+                phone_number_id=credentials.phone_number_id,
+                decision=None,
+                action="skipped",
+                state=None,
+                register_calls=0,
+                message="not claimable now: not due, 72 h budget spent, or held by another run",
+            )
+        channel = claim.channel
+        try:
+            health = hook.get_phone_health(channel.phone_number_id, credentials.access_token)
+        except GraphApiError as error:
+            if error.retryable:
+                raise  # nothing recorded: a failed health read never leads to a register call
+            outcome = outcome_of(error)
+            claim.record_decision(outcome)
+            report = RegistrationReport(
+                channel_id=channel_id,
+                phone_number_id=channel.phone_number_id,
+                decision=None,
+                action=outcome.action.value,
+                state=outcome.state.value,
+                register_calls=0,
+                error=error.to_dict(),
+                message=f"health check before registering failed: {error}",
+            )
+            raise RegistrationFailed(report, error) from None
+
+        decision = decide(health)
+        error = None
+        calls = 0
+        if decision is Decision.REGISTER:
+            log.info("Registering %s (%s attempts left in 72 h)", channel.phone_number_id, claim.budget_left)
+            calls = 1
+            try:
+                hook.register(channel.phone_number_id, credentials.access_token, credentials.pin)
+            except GraphApiError as exc:
+                error = exc
+            outcome = claim.record_attempt(error, run_id=run_id)
+        else:
+            outcome = outcome_of_decision(decision)
+            claim.record_decision(outcome)
+
+    if decision is not Decision.REGISTER:
+        # The read that decided is the newest fact; after a register call it is stale.
+        store.record_health([HealthResult(channel_id=channel_id, checked_at=claim.now, health=health)])
+    stored = store.get_channel_by_id(channel_id)
+    due = stored.next_attempt_at if stored else None
+    report = RegistrationReport(
+        channel_id=channel_id,
+        phone_number_id=channel.phone_number_id,
+        decision=decision.value,
+        action=outcome.action.value,
+        state=outcome.state.value,
+        register_calls=calls,
+        next_attempt_at=due.isoformat() if due else None,
+        error=error.to_dict() if error else None,
+        message=_message(decision, outcome.action, error),
+    )
+    if error is not None and outcome.action is Action.RETRY_TASK:
+        raise error
+    if outcome.action in (Action.NEEDS_ATTENTION, Action.REAUTHORIZE):
+        raise RegistrationFailed(report, error)
+    return report
+
+
+def _message(decision: Decision, action: Action, error: GraphApiError | None) -> str:
+    if decision is Decision.ALREADY_PROVISIONED:
+        return "already provisioned: no register call sent"
+    if decision is Decision.WAIT_FOR_DISPLAY_NAME:
+        return "display name still in review: no register call spent, retry scheduled"
+    if decision is Decision.DISPLAY_NAME_DECLINED:
+        return "display name DECLINED: edit it in WhatsApp Manager, then complete registration"
+    if error is None:
+        return "registered"
+    return {
+        Action.BACKOFF: f"register failed, retry scheduled with backoff: {error}",
+        Action.BLOCKED: f"Meta's register limit reached, blocked until the 72 h window reopens: {error}",
+        Action.NEEDS_ATTENTION: f"register failed and needs a person: {error}",
+        Action.REAUTHORIZE: f"register failed, the customer must reauthorize: {error}",
+        Action.RETRY_TASK: f"register failed transiently, retrying: {error}",
+    }[action]
