@@ -90,7 +90,11 @@ def get_provider_info() -> dict[str, Any]:
         "operators": [
             {
                 "integration-name": "WhatsApp Business Platform",
-                "python-modules": ["whatsapp.operators.onboarding"],
+                "python-modules": [
+                    "whatsapp.operators.onboarding",
+                    "whatsapp.operators.registration",
+                    "whatsapp.operators.health",
+                ],
             }
         ],
         "sensors": [
