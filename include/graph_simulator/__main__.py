@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
 import socket
 import sys
 from pathlib import Path
+from types import FrameType
 from typing import Any
 
 import uvicorn
@@ -75,7 +77,12 @@ def main(argv: list[str] | None = None) -> None:
             backlog=2048,
         )
     )
+    # Uvicorn shuts down gracefully, then re-raises the signal it caught; exit 0 on it.
+    signal.signal(signal.SIGTERM, _exit_cleanly)
     server.run(sockets=[sock])
+
+
+def _exit_cleanly(signum: int, frame: FrameType | None) -> None:
     sys.exit(0)
 
 
