@@ -23,7 +23,6 @@ os.environ.update(
         # The provider is installed; its plugin comes from the entry point, never the folder.
         "AIRFLOW__CORE__PLUGINS_FOLDER": str(_EMPTY_PLUGINS),
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-        "AIRFLOW__CORE__UNIT_TEST_MODE": "True",
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{_AIRFLOW_HOME / 'airflow.db'}",
         "AIRFLOW__CORE__FERNET_KEY": os.environ.get("WHATSAPP_TEST_FERNET_KEY")
         or Fernet.generate_key().decode(),
@@ -34,4 +33,5 @@ os.environ.setdefault("WHATSAPP_TEST_DATABASE_URL", "postgresql://postgres@127.0
 pytest_plugins = [
     "tests.support.simulator_fixtures",
     "tests.support.store_fixtures",
+    "tests.support.airflow_fixtures",
 ]

@@ -119,6 +119,18 @@ _OUTCOME_BY_KIND: dict[ErrorKind, Outcome] = {
 REGISTERED = Outcome(Action.DONE, RegistrationState.REGISTERED, None)
 
 
+#: Errors of any Graph call (not only ``/register``) that only the customer can fix.
+_REAUTHORIZATION_BY_KIND = {
+    ErrorKind.TOKEN_INVALID: ReauthorizationReason.TOKEN_INVALID,
+    ErrorKind.PERMISSION: ReauthorizationReason.PERMISSION_REVOKED,
+}
+
+
+def reauthorization_for(kind: ErrorKind) -> ReauthorizationReason | None:
+    """The reauthorization a failed Graph call calls for, if the customer must redo the signup."""
+    return _REAUTHORIZATION_BY_KIND.get(kind)
+
+
 def outcome_of(error: GraphApiError | None) -> Outcome:
     """The outcome table of SPEC.md: ``None`` means the register call succeeded."""
     if error is None:

@@ -12,6 +12,7 @@ from airflow.sdk.exceptions import AirflowFailException
 
 from whatsapp import DEFAULT_GRAPH_CONN_ID, DEFAULT_STORE_CONN_ID
 from whatsapp.domain.links import whatsapp_manager_url
+from whatsapp.domain.registration import reauthorization_for
 from whatsapp.errors import GraphApiError
 from whatsapp.hooks.graph import WhatsAppGraphHook
 from whatsapp.links import WHATSAPP_MANAGER_XCOM_KEY, WhatsAppManagerLink
@@ -71,8 +72,21 @@ class WhatsAppBaseOperator(BaseOperator):
         self.log.error("%s: %s", what, error)
         raise AirflowFailException(f"{what}: {error}")
 
-    def graph_failure(self, what: str, error: GraphApiError) -> NoReturn:
-        """Transient Graph errors go to Airflow's retries; permanent ones fail the task at once."""
+    def graph_failure(
+        self,
+        what: str,
+        error: GraphApiError,
+        *,
+        store: ChannelStore | None = None,
+        channel_id: int | None = None,
+    ) -> NoReturn:
+        """Transient Graph errors go to Airflow's retries; permanent ones fail the task at once.
+
+        With a channel, a dead token or revoked permission also flags it for reauthorization.
+        """
+        reason = reauthorization_for(error.kind)
+        if reason is not None and store is not None and channel_id is not None:
+            store.mark_reauthorization(channel_id, reason)
         if error.retryable:
             self.log.warning("%s failed transiently, the task will retry: %s", what, error)
             raise error

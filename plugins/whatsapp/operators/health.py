@@ -35,7 +35,7 @@ class WhatsAppHealthCheckOperator(WhatsAppChannelOperator):
                 health = self.hook.get_phone_health(channel.phone_number_id, token)
             except GraphApiError as error:
                 store.record_health([HealthResult(channel_id=channel.id, checked_at=now, error=error)])
-                self.graph_failure(f"health of {channel.phone_number_id}", error)
+                self.graph_failure(f"health of {channel.phone_number_id}", error)  # stored above, flags too
             store.record_health([HealthResult(channel_id=channel.id, checked_at=now, health=health)])
             just_registered = channel.registration_state is RegistrationState.REGISTERED
             if health.is_pending and just_registered:

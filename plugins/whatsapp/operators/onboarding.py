@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from whatsapp.domain.registration import ReauthorizationReason
 from whatsapp.domain.signup import InvalidSignupError, SignupRequest
-from whatsapp.errors import ErrorKind, GraphApiError
+from whatsapp.errors import GraphApiError
 from whatsapp.operators.base import WhatsAppBaseOperator, WhatsAppChannelOperator, channel_ref
 
 if TYPE_CHECKING:
@@ -109,8 +109,16 @@ class WhatsAppPhoneInfoOperator(WhatsAppBaseOperator):
             try:
                 numbers = self.hook.list_phone_numbers(request.waba_id, stored.access_token)
             except GraphApiError as error:
-                self._flag_token_problem(store, request, error)
-                self.graph_failure(f"listing the phone numbers of WABA {request.waba_id}", error)
+                # A reauthorization whose new token is already dead keeps its channel flagged.
+                existing = (
+                    store.get_channel(request.account_id, request.inbox_id) if request.inbox_id else None
+                )
+                self.graph_failure(
+                    f"listing the phone numbers of WABA {request.waba_id}",
+                    error,
+                    store=store,
+                    channel_id=existing.id if existing else None,
+                )
             number = self._pick(numbers, request)
             try:
                 channel = store.upsert_channel(
@@ -152,19 +160,6 @@ class WhatsAppPhoneInfoOperator(WhatsAppBaseOperator):
             f" (it has: {on_waba})",
         )
 
-    def _flag_token_problem(self, store: Any, request: SignupRequest, error: GraphApiError) -> None:
-        """A reauthorization that fails with a dead token keeps its channel flagged for the customer."""
-        if request.inbox_id is None or error.kind not in (ErrorKind.TOKEN_INVALID, ErrorKind.PERMISSION):
-            return
-        channel = store.get_channel(request.account_id, request.inbox_id)
-        if channel is not None:
-            reason = (
-                ReauthorizationReason.TOKEN_INVALID
-                if error.kind is ErrorKind.TOKEN_INVALID
-                else ReauthorizationReason.PERMISSION_REVOKED
-            )
-            store.mark_reauthorization(channel.id, reason)
-
 
 class WhatsAppTokenAccessOperator(WhatsAppChannelOperator):
     """Step 4: ``debug_token`` proves the business token may manage this WABA.
@@ -180,7 +175,7 @@ class WhatsAppTokenAccessOperator(WhatsAppChannelOperator):
             try:
                 info = self.hook.debug_token(token)
             except GraphApiError as error:
-                self.graph_failure("checking the token's access", error)
+                self.graph_failure("checking the token's access", error, store=store, channel_id=channel.id)
             if not info.is_valid:
                 store.mark_reauthorization(channel.id, ReauthorizationReason.TOKEN_INVALID)
                 self.fail("token check", "debug_token says the business token is not valid")
@@ -221,9 +216,5 @@ class WhatsAppWebhookSubscriptionOperator(WhatsAppChannelOperator):
                     callback = None
                     self.log.warning("Connection has no callback_url: the app-level callback stays in use")
             except GraphApiError as error:
-                if error.kind is ErrorKind.TOKEN_INVALID:
-                    store.mark_reauthorization(channel.id, ReauthorizationReason.TOKEN_INVALID)
-                elif error.kind is ErrorKind.PERMISSION:
-                    store.mark_reauthorization(channel.id, ReauthorizationReason.PERMISSION_REVOKED)
-                self.graph_failure("subscribing webhooks", error)
+                self.graph_failure("subscribing webhooks", error, store=store, channel_id=channel.id)
         return {"waba_id": channel.waba_id, "override_callback_uri": callback}

@@ -19,9 +19,9 @@ from airflow.sdk.exceptions import AirflowFailException, AirflowSensorTimeout
 from whatsapp import DEFAULT_GRAPH_CONN_ID, DEFAULT_STORE_CONN_ID
 from whatsapp.domain.health import NAME_IN_REVIEW
 from whatsapp.domain.links import whatsapp_manager_url
-from whatsapp.domain.registration import ReauthorizationReason, RegistrationState
+from whatsapp.domain.registration import ReauthorizationReason, RegistrationState, reauthorization_for
 from whatsapp.domain.signup import DEFAULT_NAME_POKE_INTERVAL, DEFAULT_NAME_WAIT_TIMEOUT
-from whatsapp.errors import GraphApiError
+from whatsapp.errors import ErrorKind, GraphApiError
 from whatsapp.hooks.graph import WhatsAppGraphHook
 from whatsapp.links import WHATSAPP_MANAGER_XCOM_KEY, WhatsAppManagerLink
 from whatsapp.triggers.display_name import DisplayNameTrigger
@@ -141,6 +141,9 @@ class WhatsAppDisplayNameSensor(BaseSensorOperator):
             if error.retryable:
                 self.log.warning("Display-name check failed, will check again: %s", error)
                 return False
+            reason = reauthorization_for(error.kind)
+            if reason is not None:
+                self._flag(int(self.channel["channel_id"]), reason)
             raise AirflowFailException(f"display-name check: {error}") from None
         self._last_status = health.name_status
         self.log.info("Display name of %s: %s", health.phone_number_id, health.name_status)
@@ -155,10 +158,20 @@ class WhatsAppDisplayNameSensor(BaseSensorOperator):
         if status == "timeout":
             return self._hand_over(int(self.channel["channel_id"]))
         error = event.get("error") or {}
+        reason = reauthorization_for(ErrorKind(error.get("type", ErrorKind.UNKNOWN.value)))
+        if reason is not None:
+            self._flag(int(self.channel["channel_id"]), reason)
         raise AirflowFailException(
             f"display-name check failed: {error.get('message')} (type {error.get('type')}, "
             f"code {error.get('code')}/{error.get('subcode')})"
         )
+
+    def _flag(self, channel_id: int, reason: ReauthorizationReason) -> None:
+        store = self._store()
+        try:
+            store.mark_reauthorization(channel_id, reason)
+        finally:
+            store.dispose()
 
     def _hand_over(self, channel_id: int) -> dict[str, Any]:
         """The review outlasted the wait: the fleet DAG takes over; the signup does not fail."""

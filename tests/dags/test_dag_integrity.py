@@ -1,0 +1,58 @@
+"""Every DAG file imports cleanly, quickly, and without touching the network or a database."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from typing import Any
+
+from tests.support.airflow_fixtures import DAGS_FOLDER
+
+EXPECTED_DAGS = {"whatsapp_onboarding"}
+
+
+def test_dagbag_has_no_import_errors(dagbag: Any) -> None:
+    assert dagbag.import_errors == {}
+    assert set(dagbag.dag_ids) >= EXPECTED_DAGS
+
+
+def test_onboarding_dag_shape(dagbag: Any) -> None:
+    dag = dagbag.get_dag("whatsapp_onboarding")
+    assert dag.schedule is None
+    assert [t.task_id for t in dag.topological_sort()] == [
+        "validate",
+        "exchange_and_save",
+        "phone_info",
+        "check_token_access",
+        "subscribe_webhooks",
+        "wait_for_display_name",
+        "register",
+        "check_health",
+    ]
+    sensor = dag.get_task("wait_for_display_name")
+    assert sensor.deferrable is True
+    assert dag.get_task("register").retry_exponential_backoff == 2.0
+    assert set(dag.params.keys()) >= {
+        "account_id",
+        "code",
+        "business_id",
+        "waba_id",
+        "phone_number_id",
+        "inbox_id",
+    }
+
+
+def test_dag_files_import_nothing_heavy() -> None:
+    """Parse-time cost: no store/SQL driver, no simulator, no network client created."""
+    probe = (
+        "import sys, runpy, pathlib\n"
+        f"for path in sorted(pathlib.Path({str(DAGS_FOLDER)!r}).glob('*.py')):\n"
+        "    runpy.run_path(str(path))\n"
+        "heavy = [m for m in ('whatsapp.store', 'psycopg2', 'include.graph_simulator', 'fastapi') "
+        "if m in sys.modules]\n"
+        "print('HEAVY=' + ','.join(heavy))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr[-2000:]
+    (line,) = [line for line in result.stdout.splitlines() if line.startswith("HEAVY=")]
+    assert line == "HEAVY=", f"heavy imports at DAG parse time: {line}"

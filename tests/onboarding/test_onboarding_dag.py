@@ -1,0 +1,266 @@
+"""The onboarding DAG end to end with ``dag.test()``, the simulator and a PostgreSQL store."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+
+from tests.support.simulator import SimulatorControl
+from whatsapp.store import ChannelStore
+from whatsapp.triggers.display_name import DisplayNameTrigger
+
+pytestmark = pytest.mark.postgres
+
+
+@pytest.fixture
+def onboarding(
+    dagbag: Any, graph_conn_env: str, pg_store_env: ChannelStore, sim: SimulatorControl
+) -> Callable[..., Any]:
+    """Run ``whatsapp_onboarding`` once for a conf; returns the finished DagRun."""
+    dag = dagbag.get_dag("whatsapp_onboarding")
+
+    def run(**conf: Any) -> Any:
+        return dag.test(run_conf=conf)
+
+    return run
+
+
+def conf_for(number: dict[str, Any], **extra: Any) -> dict[str, Any]:
+    return {
+        "account_id": 1,
+        "code": number["code"],
+        "business_id": number["business_id"],
+        "waba_id": number["waba_id"],
+        "phone_number_id": number["phone_number_id"],
+        **extra,
+    }
+
+
+def task_states(dag_run: Any) -> dict[str, str]:
+    return {ti.task_id: str(ti.state) for ti in dag_run.get_task_instances()}
+
+
+def graph_steps(sim: SimulatorControl, number: dict[str, Any]) -> list[str]:
+    """The request log as onboarding steps (controls and unrelated calls left out)."""
+    phone, waba = number["phone_number_id"], number["waba_id"]
+    names = {
+        ("GET", "/oauth/access_token"): "exchange",
+        ("GET", f"/{waba}/phone_numbers"): "phone_numbers",
+        ("GET", "/debug_token"): "debug_token",
+        ("POST", f"/{waba}/subscribed_apps"): "subscribe_app",
+        ("POST", f"/{phone}"): "override",
+        ("GET", f"/{phone}"): "health",
+        ("POST", f"/{phone}/register"): "register",
+    }
+    steps = []
+    for call in sim.calls():
+        path = "/" + call["path"].split("/", 2)[-1] if call["path"].startswith("/v") else call["path"]
+        steps.append(names.get((call["method"], path), f"{call['method']} {path}"))
+    return steps
+
+
+def test_approved_name_registers_once_in_order(onboarding, sim: SimulatorControl, pg_store_env) -> None:
+    number = sim.add_number(name_status="APPROVED")
+    dag_run = onboarding(**conf_for(number))
+    assert str(dag_run.state) == "success", task_states(dag_run)
+    steps = graph_steps(sim, number)
+    # exchange -> (save) -> phone info -> access check -> subscribe app, then override -> ... -> register once
+    assert steps[:5] == ["exchange", "phone_numbers", "debug_token", "subscribe_app", "override"]
+    assert steps.count("register") == 1
+    assert steps.index("register") > steps.index("override")
+    assert steps[-1] == "health"
+    channel = pg_store_env.get_channel_by_phone_number(number["phone_number_id"])
+    assert channel.provisioning == "provisioned"
+    assert channel.registration_state.value == "registered"
+    assert channel.reauthorization_required is False
+    assert channel.waba_id == number["waba_id"] and channel.business_id == number["business_id"]
+    attempts = pg_store_env.attempts(channel.id)
+    assert [a.outcome for a in attempts] == ["success"]
+    state = sim.number(number["phone_number_id"])
+    assert state["webhook_configuration"]["override_callback_uri"].endswith(number["phone_number_id"])
+    assert state["pin"] == pg_store_env.credentials(channel.id).pin  # the PIN we stored is the one Meta holds
+
+
+@pytest.fixture
+def trigger_runs(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
+    """Observe the real trigger: every event it fires (it still runs as written)."""
+    events: list[dict[str, Any]] = []
+    original = DisplayNameTrigger.run
+
+    async def observed(self: DisplayNameTrigger) -> Any:
+        async for event in original(self):
+            events.append(event.payload)
+            yield event
+
+    monkeypatch.setattr(DisplayNameTrigger, "run", observed)
+    return events
+
+
+@pytest.fixture
+def advance_when(sim: SimulatorControl) -> Iterator[Callable[..., None]]:
+    """Start a watcher that acts on the simulator once the request log shows ``count`` matching calls."""
+    threads: list[threading.Thread] = []
+    stop = threading.Event()
+
+    def start(path: str, count: int, action: Callable[[], Any]) -> None:
+        def watch() -> None:
+            while not stop.is_set():
+                if len([c for c in sim.calls(path) if c["method"] == "GET"]) >= count:
+                    action()
+                    return
+                time.sleep(0.05)
+
+        thread = threading.Thread(target=watch, daemon=True)
+        thread.start()
+        threads.append(thread)
+
+    yield start
+    stop.set()
+    for thread in threads:
+        thread.join(timeout=5)
+
+
+def test_pending_name_defers_and_registers_after_review(
+    onboarding, sim: SimulatorControl, pg_store_env, trigger_runs, advance_when
+) -> None:
+    number = sim.add_number(name_status="PENDING_REVIEW", review_seconds=3600)
+    phone = number["phone_number_id"]
+    # Sensor poke + two trigger polls while in review, then the review completes.
+    advance_when(f"/{phone}$", 3, lambda: sim.advance(3601))
+    dag_run = onboarding(**conf_for(number, name_poke_interval=1))
+    assert str(dag_run.state) == "success", task_states(dag_run)
+    assert trigger_runs == [{"status": "ready", "name_status": "APPROVED"}]  # it deferred and fired once
+    register_calls = sim.calls(f"/{phone}/register$")
+    assert len(register_calls) == 1 and register_calls[0]["status"] == 200  # none spent while pending
+    channel = pg_store_env.get_channel_by_phone_number(phone)
+    assert channel.provisioning == "provisioned"
+    assert [a.outcome for a in pg_store_env.attempts(channel.id)] == ["success"]
+
+
+def test_review_outlasting_the_wait_hands_over_without_failing(
+    onboarding, sim: SimulatorControl, pg_store_env, trigger_runs
+) -> None:
+    number = sim.add_number(name_status="PENDING_REVIEW", review_seconds=10**6)
+    dag_run = onboarding(**conf_for(number, name_poke_interval=1, name_wait_timeout=2))
+    assert str(dag_run.state) == "success", task_states(dag_run)
+    assert trigger_runs[-1]["status"] == "timeout"
+    assert sim.calls(f"/{number['phone_number_id']}/register$") == []
+    channel = pg_store_env.get_channel_by_phone_number(number["phone_number_id"])
+    assert channel.registration_state.value == "scheduled"
+    assert channel.next_attempt_at is not None
+    assert channel.reauthorization_reason.value == "registration_incomplete"
+
+
+def test_already_provisioned_sends_no_register(onboarding, sim: SimulatorControl, pg_store_env) -> None:
+    number = sim.add_number(
+        name_status="APPROVED", platform_type="CLOUD_API", throughput_level="STANDARD", status="CONNECTED"
+    )
+    dag_run = onboarding(**conf_for(number))
+    assert str(dag_run.state) == "success", task_states(dag_run)
+    assert sim.calls("/register$") == []
+    channel = pg_store_env.get_channel_by_phone_number(number["phone_number_id"])
+    assert channel.registration_state.value == "registered"
+    assert channel.provisioning == "provisioned"
+    assert pg_store_env.attempts(channel.id) == []
+
+
+def test_certificate_not_ready_schedules_a_retry_without_looping(
+    onboarding, sim: SimulatorControl, pg_store_env
+) -> None:
+    # name_status NONE: nothing to wait for, yet Meta cannot issue the certificate (100/2388001).
+    number = sim.add_number(name_status="NONE")
+    dag_run = onboarding(**conf_for(number))
+    assert str(dag_run.state) == "success", task_states(dag_run)
+    assert len(sim.calls("/register$")) == 1
+    channel = pg_store_env.get_channel_by_phone_number(number["phone_number_id"])
+    (attempt,) = pg_store_env.attempts(channel.id)
+    assert (attempt.outcome, attempt.code, attempt.subcode) == ("display_name_not_ready", 100, 2388001)
+    assert channel.registration_state.value == "scheduled"
+    assert channel.next_attempt_at is not None
+    assert (
+        channel.reauthorization_required and channel.reauthorization_reason.value == "registration_incomplete"
+    )
+
+
+def test_declined_name_needs_attention(onboarding, sim: SimulatorControl, pg_store_env) -> None:
+    number = sim.add_number(name_status="DECLINED")
+    dag_run = onboarding(**conf_for(number))
+    states = task_states(dag_run)
+    assert states["register"] == "failed" and states["check_health"] == "upstream_failed"
+    assert sim.calls("/register$") == []
+    channel = pg_store_env.get_channel_by_phone_number(number["phone_number_id"])
+    assert channel.registration_state.value == "needs_attention"
+    assert channel.reauthorization_reason.value == "registration_incomplete"
+
+
+def test_pin_mismatch_needs_attention(onboarding, sim: SimulatorControl, pg_store_env) -> None:
+    number = sim.add_number(name_status="APPROVED", pin="111111")  # two-step verification set elsewhere
+    dag_run = onboarding(**conf_for(number))
+    assert task_states(dag_run)["register"] == "failed"
+    assert len(sim.calls("/register$")) == 1  # no retry on a permanent error
+    channel = pg_store_env.get_channel_by_phone_number(number["phone_number_id"])
+    (attempt,) = pg_store_env.attempts(channel.id)
+    assert (attempt.outcome, attempt.code) == ("pin_problem", 133005)
+    assert channel.registration_state.value == "needs_attention"
+
+
+def test_expired_token_flags_reauthorization(
+    onboarding, sim: SimulatorControl, pg_store_env, advance_when
+) -> None:
+    number = sim.add_number(name_status="PENDING_REVIEW", review_seconds=10**6)
+    phone = number["phone_number_id"]
+    # The token dies while the run waits for the display name.
+    advance_when(f"/{phone}$", 1, lambda: sim.update_number(phone, token_state="expired"))
+    dag_run = onboarding(**conf_for(number, name_poke_interval=1))
+    assert task_states(dag_run)["wait_for_display_name"] == "failed"
+    assert sim.calls("/register$") == []
+    channel = pg_store_env.get_channel_by_phone_number(phone)
+    assert channel.reauthorization_required and channel.reauthorization_reason.value == "token_invalid"
+
+
+def test_same_signup_twice_and_rerun_never_duplicate(onboarding, sim: SimulatorControl, pg_store_env) -> None:
+    number = sim.add_number(name_status="APPROVED")
+    conf = conf_for(number)
+    first = onboarding(**conf)
+    second = onboarding(**conf)  # same code again: already exchanged, already provisioned
+    assert (str(first.state), str(second.state)) == ("success", "success"), task_states(second)
+    assert len(sim.calls("/oauth/access_token")) == 1
+    assert len(sim.calls("/register$")) == 1
+    assert len(pg_store_env.fleet_status()) == 1
+
+
+@pytest.mark.parametrize(
+    ("param", "value"),
+    [
+        ("account_id", None),
+        ("account_id", 0),
+        ("code", None),
+        ("code", ""),
+        ("business_id", None),
+        ("business_id", "12ab"),
+        ("waba_id", None),
+        ("waba_id", "not-digits"),
+        ("phone_number_id", "12-34"),
+        ("inbox_id", "seven"),
+        ("name_poke_interval", 0),
+        ("name_wait_timeout", -5),
+    ],
+)
+def test_bad_conf_fails_before_any_side_effect(
+    onboarding, sim: SimulatorControl, pg_store_env, param: str, value: Any
+) -> None:
+    number = sim.add_number(name_status="APPROVED")
+    sim.clear_calls()
+    conf = conf_for(number)
+    if value is None:
+        conf.pop(param)
+    else:
+        conf[param] = value
+    with pytest.raises(Exception, match=param):
+        onboarding(**conf)
+    assert sim.calls() == []
+    assert pg_store_env.fleet_status() == []
