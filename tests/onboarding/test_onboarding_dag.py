@@ -10,23 +10,9 @@ from typing import Any
 import pytest
 
 from tests.support.simulator import SimulatorControl
-from whatsapp.store import ChannelStore
 from whatsapp.triggers.display_name import DisplayNameTrigger
 
 pytestmark = pytest.mark.postgres
-
-
-@pytest.fixture
-def onboarding(
-    dagbag: Any, graph_conn_env: str, pg_store_env: ChannelStore, sim: SimulatorControl
-) -> Callable[..., Any]:
-    """Run ``whatsapp_onboarding`` once for a conf; returns the finished DagRun."""
-    dag = dagbag.get_dag("whatsapp_onboarding")
-
-    def run(**conf: Any) -> Any:
-        return dag.test(run_conf=conf)
-
-    return run
 
 
 def conf_for(number: dict[str, Any], **extra: Any) -> dict[str, Any]:
