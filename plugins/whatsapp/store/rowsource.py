@@ -16,15 +16,17 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.types import TypeEngine
 
 
-def _sqlite_value(value: Any) -> Any:
+def _sqlite_datetime(value: Any) -> str:
     # The text SQLAlchemy's SQLite DATETIME stores, so stored and incoming values compare as text.
-    if isinstance(value, datetime):
-        return value.astimezone(UTC).replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
-    return value
+    if not isinstance(value, datetime):
+        raise TypeError(f"cannot put {type(value).__name__} in a JSON row")
+    return value.astimezone(UTC).replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
 
 
-def _postgres_value(value: Any) -> Any:
-    return value.astimezone(UTC).isoformat() if isinstance(value, datetime) else value
+def _postgres_datetime(value: Any) -> str:
+    if not isinstance(value, datetime):
+        raise TypeError(f"cannot put {type(value).__name__} in a JSON row")
+    return value.astimezone(UTC).isoformat()
 
 
 def json_rows(
@@ -38,11 +40,11 @@ def json_rows(
     JSON-valued columns must hold objects (not text); datetimes must be timezone-aware.
     """
     if dialect_name == "postgresql":
-        payload = json.dumps([{k: _postgres_value(v) for k, v in row.items()} for row in rows])
+        payload = json.dumps(rows, default=_postgres_datetime)
         records = func.jsonb_to_recordset(cast(bindparam(f"{name}_rows", payload, type_=Text), JSONB))
         return records.table_valued(*(column(n, t) for n, t in columns)).render_derived(name, with_types=True)
     if dialect_name == "sqlite":
-        payload = json.dumps([{k: _sqlite_value(v) for k, v in row.items()} for row in rows])
+        payload = json.dumps(rows, default=_sqlite_datetime)
         each = func.json_each(bindparam(f"{name}_rows", payload, type_=Text)).table_valued("value")
         fields = (type_coerce(func.json_extract(each.c.value, f"$.{n}"), t).label(n) for n, t in columns)
         return select(*fields).select_from(each).subquery(name)

@@ -1,0 +1,137 @@
+"""``whatsapp-fleet``: migrate the channel store and look at the fleet from a shell.
+
+Reads the store named by ``whatsapp_store_default`` (``AIRFLOW_CONN_...`` as in Airflow). Store
+problems (bad connection, unreachable database, unmigrated schema) print one line to stderr and
+exit with status 2, so scripts and health checks can tell them from a missing channel (1).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+EXIT_NOT_FOUND = 1
+EXIT_STORE_ERROR = 2
+
+_TABLE_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("ACCOUNT", "account_id"),
+    ("INBOX", "inbox_id"),
+    ("PHONE", "display_phone_number"),
+    ("NAME", "name_status"),
+    ("QUALITY", "quality_rating"),
+    ("PROVISIONING", "provisioning"),
+    ("REGISTRATION", "registration.state"),
+    ("NEXT ATTEMPT", "registration.next_attempt_at"),
+    ("REAUTH", "reauthorization_reason"),
+    ("CHECKED", "checked_at"),
+)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="whatsapp-fleet", description=__doc__.splitlines()[0])
+    parser.add_argument("--conn-id", default="whatsapp_store_default", help="Airflow connection of the store")
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("migrate", help="create or upgrade the store's tables (idempotent)")
+    status = commands.add_parser("status", help="the fleet table and summary counts")
+    status.add_argument("--json", action="store_true", help='print {"channels": [...], "summary": {...}}')
+    show = commands.add_parser("show", help="one channel with its registration attempts and health history")
+    show.add_argument("account_id", type=int)
+    show.add_argument("inbox_id", type=int)
+    show.add_argument("--json", action="store_true")
+    return parser
+
+
+def _cell(row: dict[str, Any], path: str) -> str:
+    value: Any = row
+    for key in path.split("."):
+        value = value.get(key) if isinstance(value, dict) else None
+    return "-" if value is None else str(value)
+
+
+def format_table(rows: Sequence[dict[str, Any]], columns: Sequence[tuple[str, str]]) -> str:
+    """Left-aligned plain-text columns, wide enough for every cell."""
+    cells = [[title for title, _ in columns]] + [[_cell(row, path) for _, path in columns] for row in rows]
+    widths = [max(len(line[i]) for line in cells) for i in range(len(columns))]
+    return "\n".join(
+        "  ".join(c.ljust(w) for c, w in zip(line, widths, strict=True)).rstrip() for line in cells
+    )
+
+
+def _status(store: Any, as_json: bool) -> int:
+    from whatsapp.store import channel_api_dict
+
+    channels = [channel_api_dict(status) for status in store.fleet_status()]
+    summary = store.fleet_counts()
+    if as_json:
+        print(json.dumps({"channels": channels, "summary": summary}, indent=2))
+        return 0
+    print(format_table(channels, _TABLE_COLUMNS))
+    print()
+    for key, counts in summary.items():
+        shown = (
+            ", ".join(f"{k}={v}" for k, v in counts.items()) or "-" if isinstance(counts, dict) else counts
+        )
+        print(f"{key}: {shown}")
+    return 0
+
+
+def _show(store: Any, account_id: int, inbox_id: int, as_json: bool) -> int:
+    from whatsapp.store import attempt_dict, channel_api_dict, health_check_dict
+
+    status = store.channel_status(account_id, inbox_id)
+    if status is None:
+        print(f"whatsapp-fleet: no channel for account {account_id} inbox {inbox_id}", file=sys.stderr)
+        return EXIT_NOT_FOUND
+    detail = {
+        "channel": channel_api_dict(status),
+        "attempts": [attempt_dict(a) for a in store.attempts(status.channel.id)],
+        "history": [health_check_dict(h) for h in store.history(status.channel.id)],
+    }
+    if as_json:
+        print(json.dumps(detail, indent=2))
+        return 0
+    for key, value in detail["channel"].items():
+        print(f"{key}: {json.dumps(value) if isinstance(value, dict) else value}")
+    print("\nregistration attempts (newest first)")
+    print(
+        format_table(
+            detail["attempts"],
+            [(k.upper(), k) for k in ("attempted_at", "outcome", "code", "subcode", "message")],
+        )
+    )
+    print("\nhealth history (newest first)")
+    history_columns = ("checked_at", "provisioning", "name_status", "quality_rating", "status", "error.type")
+    print(format_table(detail["history"], [(k.upper(), k) for k in history_columns]))
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    # Airflow's own log lines would break the one-line error contract of this command.
+    os.environ.setdefault("AIRFLOW__LOGGING__LOGGING_LEVEL", "ERROR")
+    from whatsapp.store import ChannelStore, StoreError
+
+    store = None
+    try:
+        store = ChannelStore.from_conn_id(args.conn_id)
+        if args.command == "migrate":
+            applied = store.migrate()
+            print(f"migrated to version(s) {applied}" if applied else "already up to date")
+            return 0
+        if args.command == "status":
+            return _status(store, args.json)
+        return _show(store, args.account_id, args.inbox_id, args.json)
+    except StoreError as exc:
+        print(f"whatsapp-fleet: {exc}", file=sys.stderr)
+        return EXIT_STORE_ERROR
+    finally:
+        if store is not None:
+            store.dispose()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

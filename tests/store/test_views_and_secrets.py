@@ -1,0 +1,99 @@
+"""The shared API shape, fleet counts and summaries, and no plaintext secret at rest (pg_dump)."""
+
+from __future__ import annotations
+
+import subprocess
+
+from tests.store.helpers import NOW, PENDING, add_channel, health
+from whatsapp.store import HealthResult, channel_api_dict, code_digest
+
+#: The keys of the health API's example in SPEC.md ("HTTP API").
+SPEC_KEYS = {
+    "account_id",
+    "inbox_id",
+    "phone_number_id",
+    "waba_id",
+    "business_id",
+    "display_phone_number",
+    "verified_name",
+    "name_status",
+    "code_verification_status",
+    "platform_type",
+    "throughput",
+    "messaging_limit_tier",
+    "quality_rating",
+    "account_mode",
+    "status",
+    "checked_at",
+    "provisioning",
+    "reauthorization_required",
+    "reauthorization_reason",
+    "registration",
+    "links",
+}
+
+
+def test_channel_api_dict_has_the_spec_shape(store):
+    channel = add_channel(store, 1)
+    store.record_health([HealthResult(channel.id, NOW, health=health(channel.phone_number_id))])
+    body = channel_api_dict(store.channel_status(1, channel.inbox_id, now=NOW))
+    assert set(body) == SPEC_KEYS
+    assert body["checked_at"] == "2026-11-24T08:00:00Z"
+    assert body["throughput"] == {"level": "STANDARD"} and body["provisioning"] == "provisioned"
+    assert body["registration"] == {
+        "state": "registered",
+        "attempts_72h": 0,
+        "last_attempt_at": None,
+        "last_error": None,
+        "next_attempt_at": None,
+    }
+    assert body["links"]["whatsapp_manager"] == (
+        "https://business.facebook.com/latest/whatsapp_manager/phone_numbers/"
+        "?business_id=506914307656634&asset_id=102290129340398"
+    )
+
+
+def test_fleet_counts_and_saved_summary(store):
+    a, b, c = (add_channel(store, n) for n in range(3))
+    store.record_health(
+        [
+            HealthResult(a.id, NOW, health=health(a.phone_number_id)),
+            HealthResult(b.id, NOW, health=health(b.phone_number_id, **{**PENDING, "quality_rating": "RED"})),
+        ]
+    )
+    counts = store.fleet_counts()
+    assert counts == {
+        "channels": 3,
+        "provisioning": {"none": 1, "pending": 1, "provisioned": 1},
+        "registration_state": {"registered": 1, "scheduled": 1, "unknown": 1},
+        "reauthorization_reason": {"none": 2, "registration_incomplete": 1},
+        "quality_rating": {"GREEN": 1, "RED": 1, "none": 1},
+    }
+    assert store.latest_fleet_summary() is None
+    store.save_fleet_summary({"old": True}, now=NOW)
+    saved = store.save_fleet_summary(counts)
+    assert store.latest_fleet_summary() == saved
+    assert c.id not in {d.id for d in store.due_for_registration(now=NOW)}
+
+
+def test_pg_dump_holds_no_plaintext_secret(pg_store):
+    code = "AQD-one-time-signup-code-4242"
+    token = "EAAG-plaintext-token-must-not-leak"
+    pg_store.save_signup(code_digest(code), account_id=1, waba_id="2", business_id="3", access_token=token)
+    channel = pg_store.upsert_channel(
+        account_id=1, phone_number_id="106", waba_id="2", business_id="3", access_token=token
+    )
+    credentials = pg_store.credentials(channel.id)
+    url = pg_store.target.url
+    dump = subprocess.run(
+        [
+            *("pg_dump", "--no-owner", "-h", url.host, "-p", str(url.port or 5432), "-U", url.username),
+            *("-n", pg_store.target.schema, url.database),
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    assert "106" in dump and code_digest(code) in dump  # the dump does hold the store's rows
+    for secret in (code, token, credentials.pin, credentials.verify_token):
+        assert secret not in dump
