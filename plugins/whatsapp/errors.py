@@ -45,7 +45,8 @@ _BY_CODE: Mapping[int, ErrorKind] = {
     613: ErrorKind.THROTTLED,
     80007: ErrorKind.THROTTLED,
     130429: ErrorKind.THROTTLED,
-    1: ErrorKind.TRANSIENT,
+    # Code 1 ("API Unknown") is also how Meta reports a wrong client secret on the code
+    # exchange: it is transient only when Meta says so (is_transient / HTTP 5xx).
     2: ErrorKind.TRANSIENT,
     133004: ErrorKind.TRANSIENT,
     100: ErrorKind.INVALID_REQUEST,

@@ -92,6 +92,8 @@ def test_throttle_carries_time_to_regain_access() -> None:
         (250, None, 400, False, ErrorKind.PERMISSION),
         (299, None, 400, False, ErrorKind.PERMISSION),
         (300, None, 400, False, ErrorKind.UNKNOWN),
+        (1, None, 400, False, ErrorKind.UNKNOWN),  # "Error validating client secret": do not retry
+        (1, None, 500, True, ErrorKind.TRANSIENT),
     ],
 )
 def test_classify_table(code, subcode, status, transient, kind) -> None:
