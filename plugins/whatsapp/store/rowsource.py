@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import FromClause, Text, bindparam, cast, column, func, select, type_coerce
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.dialects.postgresql import JSON
 from sqlalchemy.types import TypeEngine
 
 
@@ -41,7 +41,7 @@ def json_rows(
     """
     if dialect_name == "postgresql":
         payload = json.dumps(rows, default=_postgres_datetime)
-        records = func.jsonb_to_recordset(cast(bindparam(f"{name}_rows", payload, type_=Text), JSONB))
+        records = func.json_to_recordset(cast(bindparam(f"{name}_rows", payload, type_=Text), JSON))
         return records.table_valued(*(column(n, t) for n, t in columns)).render_derived(name, with_types=True)
     if dialect_name == "sqlite":
         payload = json.dumps(rows, default=_sqlite_datetime)
