@@ -1,0 +1,74 @@
+"""Hourly: audit every channel's health, retry stuck registrations with backoff, summarise.
+
+Audit shards map over ``audit_shards`` so several workers share a large fleet; each due
+registration is its own mapped task (named by its display phone number), retried by
+Airflow on transient Graph errors, never beyond Meta's budget (8 calls per number per 72 h).
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from airflow.sdk import Param, dag, task
+
+from whatsapp.operators.fleet import (
+    WhatsAppDueRegistrationsOperator,
+    WhatsAppFleetAuditOperator,
+    WhatsAppFleetSummaryOperator,
+)
+from whatsapp.operators.registration import WhatsAppRegisterOperator
+
+
+@dag(
+    dag_id="whatsapp_fleet_health",
+    schedule=timedelta(hours=1),
+    start_date=None,
+    catchup=False,
+    max_active_runs=1,
+    tags=["whatsapp"],
+    doc_md=__doc__,
+    default_args={
+        "retries": 3,
+        "retry_delay": timedelta(seconds=30),
+        "retry_exponential_backoff": 2.0,
+        "max_retry_delay": timedelta(minutes=10),
+    },
+    params={
+        "stale_after_minutes": Param(
+            0,
+            type="integer",
+            minimum=0,
+            description="Audit only channels not checked within this window (0: all)",
+        ),
+        "audit_shards": Param(1, type="integer", minimum=1, maximum=64, description="Mapped audit tasks"),
+        "max_registrations": Param(
+            100, type="integer", minimum=0, description="Registration retries per run"
+        ),
+    },
+)
+def whatsapp_fleet_health() -> None:
+    @task
+    def shard_numbers(params: dict) -> list[int]:
+        return list(range(int(params["audit_shards"])))
+
+    shards = shard_numbers()
+    audit = WhatsAppFleetAuditOperator.partial(
+        task_id="audit",
+        shards="{{ params.audit_shards }}",
+        stale_after_minutes="{{ params.stale_after_minutes }}",
+    ).expand(shard=shards)
+    due = WhatsAppDueRegistrationsOperator(
+        task_id="due_registrations", limit="{{ params.max_registrations }}"
+    )
+    retry = WhatsAppRegisterOperator.partial(
+        task_id="retry_registration",
+        respect_backoff=True,
+        map_index_template="{{ task.channel['display_phone_number'] }}",
+    ).expand(channel=due.output)
+    summary = WhatsAppFleetSummaryOperator(task_id="summary", trigger_rule="all_done")
+
+    audit >> due
+    retry >> summary
+
+
+whatsapp_fleet_health()

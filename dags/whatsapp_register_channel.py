@@ -1,0 +1,46 @@
+"""Register one channel now (the *Complete registration* button): bypasses backoff, never the 72 h budget.
+
+Trigger with conf ``{"account_id": 1, "inbox_id": 7}``.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from airflow.sdk import Param, dag
+
+from whatsapp.operators.fleet import WhatsAppResolveChannelOperator
+from whatsapp.operators.health import WhatsAppHealthCheckOperator
+from whatsapp.operators.registration import WhatsAppRegisterOperator
+
+
+@dag(
+    dag_id="whatsapp_register_channel",
+    schedule=None,
+    catchup=False,
+    tags=["whatsapp"],
+    doc_md=__doc__,
+    default_args={
+        "retries": 3,
+        "retry_delay": timedelta(seconds=30),
+        "retry_exponential_backoff": 2.0,
+        "max_retry_delay": timedelta(minutes=10),
+    },
+    params={
+        "account_id": Param(type="integer", minimum=1, description="Tenant that owns the channel"),
+        "inbox_id": Param(type="integer", minimum=1, description="The channel's inbox"),
+    },
+)
+def whatsapp_register_channel() -> None:
+    channel = WhatsAppResolveChannelOperator(
+        task_id="resolve_channel",
+        account_id="{{ params.account_id }}",
+        inbox_id="{{ params.inbox_id }}",
+        retries=0,
+    )
+    register = WhatsAppRegisterOperator(task_id="register", channel=channel.output, respect_backoff=False)
+    health = WhatsAppHealthCheckOperator(task_id="check_health", channel=channel.output)
+    register >> health
+
+
+whatsapp_register_channel()

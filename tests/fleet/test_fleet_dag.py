@@ -1,0 +1,125 @@
+"""The fleet DAGs with ``dag.test()`` against the simulator and a PostgreSQL store."""
+
+from __future__ import annotations
+
+import collections
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import text
+
+from tests.fleet.fleet_mix import Kind, SeededNumber
+from tests.fleet.test_audit import seed
+from tests.support.simulator import SimulatorControl
+from whatsapp.store import ChannelStore
+
+pytestmark = pytest.mark.postgres
+
+
+@pytest.fixture
+def fleet_run(dagbag: Any, graph_conn_env: str, pg_store_env: ChannelStore) -> Callable[..., Any]:
+    dag = dagbag.get_dag("whatsapp_fleet_health")
+
+    def run(**conf: Any) -> Any:
+        return dag.test(run_conf=conf)
+
+    return run
+
+
+def register_calls(sim: SimulatorControl) -> collections.Counter[str]:
+    return collections.Counter(call["path"].split("/")[-2] for call in sim.calls("/register$"))
+
+
+def time_travel(store: ChannelStore, hours: float) -> None:
+    """Make every scheduled retry due, as if ``hours`` had passed (attempt times stay real)."""
+    with store.engine.begin() as conn:
+        if store.target.schema:
+            conn.execute(text(f'SET LOCAL search_path TO "{store.target.schema}"'))
+        conn.execute(
+            text(
+                "UPDATE channels SET next_attempt_at = next_attempt_at - :delta"
+                " WHERE next_attempt_at IS NOT NULL"
+            ),
+            {"delta": timedelta(hours=hours)},
+        )
+
+
+def states(store: ChannelStore, numbers: dict[int, SeededNumber]) -> dict[Kind, collections.Counter[tuple]]:
+    by_kind: dict[Kind, collections.Counter[tuple]] = collections.defaultdict(collections.Counter)
+    for status in store.fleet_status():
+        channel = status.channel
+        reason = channel.reauthorization_reason.value if channel.reauthorization_reason else None
+        by_kind[numbers[channel.id].kind][
+            (channel.provisioning, channel.registration_state.value, reason)
+        ] += 1
+    return by_kind
+
+
+def test_mixed_fleet_of_500_ends_as_the_spec_says(
+    fleet_run, sim: SimulatorControl, pg_store_env: ChannelStore
+) -> None:
+    numbers = seed(sim, pg_store_env, 500)
+    dag_run = fleet_run(max_registrations=200)
+    tis = {(ti.task_id, ti.map_index): str(ti.state) for ti in dag_run.get_task_instances()}
+    by_kind = states(pg_store_env, numbers)
+
+    assert by_kind[Kind.PROVISIONED] == {("provisioned", "registered", None): 300}
+    assert by_kind[Kind.YELLOW] == {("provisioned", "registered", None): 25}
+    assert by_kind[Kind.RED_FLAGGED] == {("provisioned", "registered", None): 25}
+    # Pending with an approved name: registered by the retry task (the simulator provisions at once).
+    assert by_kind[Kind.PENDING] == {("pending", "registered", None): 50}
+    # Name in review: no call spent, retry scheduled, flagged as incomplete.
+    assert by_kind[Kind.NAME_IN_REVIEW] == {("pending", "scheduled", "registration_incomplete"): 50}
+    assert by_kind[Kind.NAME_DECLINED] == {("pending", "needs_attention", "registration_incomplete"): 25}
+    assert by_kind[Kind.EXPIRED_TOKEN] == {(None, "unknown", "token_invalid"): 25}
+
+    calls = register_calls(sim)
+    pending = {n.phone_number_id for n in numbers.values() if n.kind is Kind.PENDING}
+    assert set(calls) == pending and set(calls.values()) == {1}
+    retries = [state for (task, _), state in tis.items() if task == "retry_registration"]
+    assert collections.Counter(retries) == {
+        "success": 100,
+        "failed": 25,
+    }  # 50 registered + 50 waiting; 25 declined
+    assert tis[("summary", -1)] == "success"
+    summary = pg_store_env.latest_fleet_summary().counts
+    assert summary == pg_store_env.fleet_counts()
+
+
+def test_backoff_budget_and_due_only_retries(
+    fleet_run, sim: SimulatorControl, pg_store_env: ChannelStore
+) -> None:
+    # Three numbers whose certificate never comes (name NONE: 100/2388001 on every register call).
+    stuck = [sim.add_number(name_status="NONE") for _ in range(3)]
+    waiting = sim.add_number(name_status="PENDING_REVIEW", review_seconds=3600)
+    for number in [*stuck, waiting]:
+        pg_store_env.upsert_channel(
+            account_id=1,
+            phone_number_id=number["phone_number_id"],
+            waba_id=number["waba_id"],
+            business_id=number["business_id"],
+            access_token=sim.new_token(number["waba_id"]),
+        )
+    fleet_run()
+    assert register_calls(sim) == {n["phone_number_id"]: 1 for n in stuck}
+
+    fleet_run()  # inside the backoff window: nothing is due
+    assert register_calls(sim) == {n["phone_number_id"]: 1 for n in stuck}
+
+    sim.advance(3601)  # the review of `waiting` completes
+    time_travel(pg_store_env, hours=1)
+    fleet_run()  # every due channel is retried once, the approved one registers
+    calls = register_calls(sim)
+    assert calls == {**{n["phone_number_id"]: 2 for n in stuck}, waiting["phone_number_id"]: 1}
+
+    for _ in range(8):  # keep failing: never more than 8 calls per number in 72 h
+        time_travel(pg_store_env, hours=13)
+        fleet_run()
+    calls = register_calls(sim)
+    assert {calls[n["phone_number_id"]] for n in stuck} == {8}
+    for number in stuck:
+        channel = pg_store_env.get_channel_by_phone_number(number["phone_number_id"])
+        assert len(pg_store_env.attempts(channel.id)) == 8
+        assert channel.next_attempt_at is not None
