@@ -1,0 +1,426 @@
+"""The fleet health audit: every channel's health from Graph, fast, within Meta's limits.
+
+One GET per channel would cost 10,000 round trips for 10,000 channels. Instead channels are
+read from the store a page at a time, packed into Graph batches (≤ 50 sub-requests, each
+with its channel's own token), and a few senders keep a bounded number of batches in
+flight, paced by :mod:`whatsapp.domain.pacing`. A single writer stores results in bulk.
+Memory stays flat whatever the fleet size: at most one store page, a few queued batches and
+one page of results exist at a time.
+
+Failure rules: a failed sub-request fails only its channel (stored with its error, audited
+again next run); a failed whole batch (timeout, 5xx, broken answer) is retried a few times
+with backoff, then each of its channels is stored as failed. Channels of a throttled WABA
+(or of the whole app, when the app pause is longer than the audit may wait) are not sent;
+they are counted as ``skipped_throttled`` and keep their old snapshot, so the next run,
+which audits the stalest first, picks them up. No channel is ever dropped silently.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from whatsapp.domain.health import PhoneHealth, risky_transitions
+from whatsapp.domain.pacing import APP_SCOPE, Pacer, PacingPolicy
+from whatsapp.errors import GraphApiError
+from whatsapp.hooks.graph import BatchRequest, BatchResult, WhatsAppGraphHook
+from whatsapp.store import AuditTarget, ChannelStore, HealthResult
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_PAGE_SIZE = 1000
+#: Sends of one batch before its channels are stored as failed (transport errors, 5xx, timeouts).
+MAX_BATCH_ATTEMPTS = 3
+BATCH_RETRY_BASE_S = 0.5
+#: App-wide pauses up to this long are waited out; longer ones skip the rest of the run.
+MAX_APP_PAUSE_WAIT_S = 120.0
+#: How often an idle sender re-reads the pacing decision while fewer senders are allowed.
+IDLE_POLL_S = 0.25
+PROGRESS_EVERY = 5000
+#: Risky transitions kept in the report (all are logged); the report goes to XCom.
+REPORT_RISKY_LIMIT = 20
+
+Sleep = Callable[[float], Any]
+
+
+@dataclass(slots=True)
+class AuditReport:
+    """What one audit run did; small and JSON-serialisable (the fleet DAG returns it)."""
+
+    audited: int = 0
+    failed: int = 0
+    skipped_throttled: int = 0
+    applied: int = 0
+    stale: int = 0
+    http_requests: int = 0
+    batch_retries: int = 0
+    pending: int = 0
+    provisioned: int = 0
+    errors_by_kind: dict[str, int] = field(default_factory=dict)
+    risky_total: int = 0
+    risky: list[str] = field(default_factory=list)
+    paused: dict[str, float] = field(default_factory=dict)
+    wall_s: float = 0.0
+
+    @property
+    def channels(self) -> int:
+        """Every channel the run read from the store: audited, failed or skipped."""
+        return self.audited + self.failed + self.skipped_throttled
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "channels": self.channels,
+            "audited": self.audited,
+            "failed": self.failed,
+            "skipped_throttled": self.skipped_throttled,
+            "applied": self.applied,
+            "stale": self.stale,
+            "http_requests": self.http_requests,
+            "batch_retries": self.batch_retries,
+            "pending": self.pending,
+            "provisioned": self.provisioned,
+            "errors_by_kind": dict(self.errors_by_kind),
+            "risky_total": self.risky_total,
+            "risky": list(self.risky),
+            "paused": {scope: round(left, 1) for scope, left in self.paused.items()},
+            "wall_s": round(self.wall_s, 3),
+        }
+
+
+class _Tally:
+    """Counts results into the report and logs each risky transition once, as it is seen."""
+
+    def __init__(self, report: AuditReport, log: logging.Logger, progress_every: int) -> None:
+        self.report = report
+        self.log = log
+        self.progress_every = progress_every
+        self._started = time.monotonic()
+        self._next_progress = progress_every
+
+    def add(self, target: AuditTarget, result: HealthResult) -> None:
+        report = self.report
+        if result.health is None:
+            report.failed += 1
+            kind = getattr(result.error, "kind", "unknown")
+            report.errors_by_kind[str(kind)] = report.errors_by_kind.get(str(kind), 0) + 1
+            return
+        report.audited += 1
+        if result.health.is_pending:
+            report.pending += 1
+        else:
+            report.provisioned += 1
+        for event in risky_transitions(target.before, result.health):
+            self.log.warning(
+                "Risky transition on channel %s (phone number %s): %s",
+                target.id,
+                target.phone_number_id,
+                event,
+            )
+            report.risky_total += 1
+            if len(report.risky) < REPORT_RISKY_LIMIT:
+                report.risky.append(f"{target.phone_number_id}: {event}")
+
+    def written(self, applied: int, stale: int) -> None:
+        self.report.applied += applied
+        self.report.stale += stale
+        done = self.report.channels
+        if done >= self._next_progress:
+            elapsed = time.monotonic() - self._started
+            self.log.info(
+                "Audit progress: %d channels (%d failed, %d skipped) in %.1f s, %.0f channels/s",
+                done,
+                self.report.failed,
+                self.report.skipped_throttled,
+                elapsed,
+                done / elapsed if elapsed else 0.0,
+            )
+            self._next_progress = done + self.progress_every
+
+
+def _failed(target: AuditTarget, error: GraphApiError, now: datetime) -> HealthResult:
+    return HealthResult(target.id, now, error=error)
+
+
+def _sub_result(target: AuditTarget, item: BatchResult, now: datetime) -> HealthResult:
+    """One sub-response as a result for its own channel only."""
+    if item.error is not None:
+        return HealthResult(target.id, now, error=item.error)
+    body = item.body
+    if not isinstance(body, Mapping) or str(body.get("id")) != target.phone_number_id:
+        # Never store another number's health on this channel (or a node without an id).
+        error = GraphApiError(
+            "batch answer is not this phone number's node", http_status=item.status, operation="batch"
+        )
+        return HealthResult(target.id, now, error=error)
+    return HealthResult(target.id, now, health=PhoneHealth.from_graph(body))
+
+
+def _shard_kwargs(shard: tuple[int, int] | None) -> dict[str, int]:
+    if shard is None:
+        return {}
+    index, count = shard
+    return {"shard": index, "shards": count}
+
+
+class _FleetAudit:
+    """One run's moving parts: the pacer, the senders, the writer and the report."""
+
+    def __init__(
+        self,
+        hook: WhatsAppGraphHook,
+        store: ChannelStore,
+        *,
+        now: datetime,
+        pacer: Pacer,
+        page_size: int,
+        tally: _Tally,
+        sleep: Sleep,
+        max_app_pause_wait_s: float,
+    ) -> None:
+        self.hook = hook
+        self.store = store
+        self.now = now
+        self.pacer = pacer
+        self.page_size = page_size
+        self.tally = tally
+        self.report = tally.report
+        self.log = tally.log
+        self.sleep = sleep
+        self.max_app_pause_wait_s = max_app_pause_wait_s
+        self._announced_pauses: set[str] = set()
+
+    async def run(self, pages: Iterator[list[AuditTarget]], batch_size: int) -> None:
+        senders = self.pacer.max_concurrency
+        batches: asyncio.Queue[list[AuditTarget] | None] = asyncio.Queue(maxsize=senders)
+        results: asyncio.Queue[list[tuple[AuditTarget, HealthResult]] | None] = asyncio.Queue(
+            maxsize=max(2, self.page_size // batch_size)
+        )
+        async with asyncio.TaskGroup() as group:
+            writer = group.create_task(self._write(results))
+            workers = [group.create_task(self._send_loop(i, batches, results)) for i in range(senders)]
+            while (page := await asyncio.to_thread(next, pages, None)) is not None:
+                for start in range(0, len(page), batch_size):
+                    await batches.put(page[start : start + batch_size])
+            for _ in workers:
+                await batches.put(None)
+            await asyncio.gather(*workers)
+            await results.put(None)
+            await writer
+
+    async def _send_loop(
+        self,
+        index: int,
+        batches: asyncio.Queue[list[AuditTarget] | None],
+        results: asyncio.Queue[list[tuple[AuditTarget, HealthResult]] | None],
+    ) -> None:
+        while (chunk := await batches.get()) is not None:
+            sendable = self._drop_paused_wabas(chunk)
+            if sendable and not await self._wait_turn(index):
+                self._skip(sendable, APP_SCOPE)
+                sendable = []
+            if sendable:
+                await results.put(await self._audit_batch(index, sendable))
+
+    def _drop_paused_wabas(self, chunk: list[AuditTarget]) -> list[AuditTarget]:
+        sendable = []
+        for target in chunk:
+            if self.pacer.paused_for(target.waba_id) > 0:
+                self._skip([target], target.waba_id)
+            else:
+                sendable.append(target)
+        return sendable
+
+    def _skip(self, targets: Sequence[AuditTarget], scope: str) -> None:
+        self.report.skipped_throttled += len(targets)
+        if scope not in self._announced_pauses:
+            self._announced_pauses.add(scope)
+            left = self.pacer.paused_for(scope)
+            who = "the app" if scope == APP_SCOPE else f"WABA {scope}"
+            self.log.warning("Graph throttled %s for %.0f s more: skipping its channels this run", who, left)
+
+    async def _wait_turn(self, index: int) -> bool:
+        """Wait until pacing lets sender ``index`` send; False if the app pause is too long to wait."""
+        while True:
+            decision = self.pacer.decide()
+            if decision.concurrency == 0:
+                if decision.delay_s > self.max_app_pause_wait_s:
+                    return False
+                await self.sleep(decision.delay_s)
+            elif index >= decision.concurrency:
+                await self.sleep(max(decision.delay_s, IDLE_POLL_S))
+            else:
+                if decision.delay_s:
+                    await self.sleep(decision.delay_s)
+                return True
+
+    async def _audit_batch(
+        self, index: int, targets: list[AuditTarget]
+    ) -> list[tuple[AuditTarget, HealthResult]]:
+        """Send one batch (retrying whole-batch failures) and turn it into per-channel results."""
+        requests = [
+            BatchRequest(self.hook.health_relative_url(t.phone_number_id), t.access_token) for t in targets
+        ]
+        attempt = 1
+        while True:
+            self.report.http_requests += 1
+            try:
+                answers = await self.hook.abatch_get(requests)
+            except GraphApiError as error:
+                self.pacer.observe_error(error, None)
+                if not error.retryable:
+                    # The envelope itself was refused (app credentials, malformed request): every
+                    # batch would be. Recording it per channel would flag customers for our config.
+                    raise
+                if attempt < MAX_BATCH_ATTEMPTS:
+                    self.report.batch_retries += 1
+                    await self.sleep(BATCH_RETRY_BASE_S * 2 ** (attempt - 1) * random.uniform(0.8, 1.2))
+                    if await self._wait_turn(index):
+                        attempt += 1
+                        continue
+                self.log.warning(
+                    "Batch of %d channels failed after %d attempt(s): %s", len(targets), attempt, error
+                )
+                return [(t, _failed(t, error, self.now)) for t in targets]
+            # No await since the answer was decoded: the hook's last usage is this batch's.
+            self.pacer.observe_usage(self.hook.last_usage)
+            return [self._observe(t, a) for t, a in zip(targets, answers, strict=True)]
+
+    def _observe(self, target: AuditTarget, item: BatchResult) -> tuple[AuditTarget, HealthResult]:
+        self.pacer.observe_usage(item.usage)
+        if item.error is not None:
+            self.pacer.observe_error(item.error, target.waba_id)
+        return target, _sub_result(target, item, self.now)
+
+    async def _write(self, results: asyncio.Queue[list[tuple[AuditTarget, HealthResult]] | None]) -> None:
+        """The single writer: one bulk store write per page of results."""
+        buffer: list[tuple[AuditTarget, HealthResult]] = []
+        while (chunk := await results.get()) is not None:
+            buffer.extend(chunk)
+            if len(buffer) >= self.page_size:
+                await self._flush(buffer)
+                buffer = []
+        await self._flush(buffer)
+
+    async def _flush(self, buffer: list[tuple[AuditTarget, HealthResult]]) -> None:
+        if not buffer:
+            return
+        for target, result in buffer:
+            self.tally.add(target, result)
+        written = await asyncio.to_thread(self.store.record_health, [result for _, result in buffer])
+        self.tally.written(written.applied, written.stale)
+
+
+async def audit_fleet(
+    hook: WhatsAppGraphHook,
+    store: ChannelStore,
+    *,
+    now: datetime,
+    stale_before: datetime | None = None,
+    shard: tuple[int, int] | None = None,
+    page_size: int = DEFAULT_PAGE_SIZE,
+    batch_size: int | None = None,
+    max_concurrency: int | None = None,
+    pacing: PacingPolicy | None = None,
+    max_app_pause_wait_s: float = MAX_APP_PAUSE_WAIT_S,
+    progress_every: int = PROGRESS_EVERY,
+    log: logging.Logger = logger,
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Sleep = asyncio.sleep,
+) -> AuditReport:
+    """Audit every active channel (or those not checked since ``stale_before``) and store the results.
+
+    :param now: the check time stored on every result (the store keeps the newest check).
+    :param shard: ``(k, n)``: only channels with ``id % n == k``, so n mapped tasks share a fleet.
+    :param batch_size: / :param max_concurrency: default to the Graph connection's settings;
+        the connection's ``max_concurrency`` also caps the HTTP connections, so a larger value
+        here only queues requests.
+    Runs inside the caller's event loop; the hook's async client must belong to that loop.
+    """
+    settings = await hook.asettings()
+    batch_size = batch_size or settings.batch_size
+    if not 1 <= batch_size <= settings.batch_size:
+        raise ValueError(f"batch_size must be 1..{settings.batch_size}, got {batch_size}")
+    started = time.monotonic()
+    tally = _Tally(AuditReport(), log, progress_every)
+    audit = _FleetAudit(
+        hook,
+        store,
+        now=now,
+        pacer=Pacer(max_concurrency or settings.max_concurrency, clock, pacing),
+        page_size=page_size,
+        tally=tally,
+        sleep=sleep,
+        max_app_pause_wait_s=max_app_pause_wait_s,
+    )
+    pages = store.iter_audit_pages(
+        page_size=page_size, not_checked_since=stale_before, **_shard_kwargs(shard)
+    )
+    try:
+        await audit.run(pages, batch_size)
+    except ExceptionGroup as group:  # TaskGroup wraps the first real failure; raise it as itself
+        raise group.exceptions[0] from None
+    report = tally.report
+    report.paused = audit.pacer.paused()
+    report.wall_s = time.monotonic() - started
+    log.info("Fleet audit done: %s", report.to_dict())
+    return report
+
+
+def run_audit(hook: WhatsAppGraphHook, store: ChannelStore, *, now: datetime, **options: Any) -> AuditReport:
+    """:func:`audit_fleet` from synchronous code (an Airflow task): own event loop, client closed after."""
+
+    async def _run() -> AuditReport:
+        try:
+            return await audit_fleet(hook, store, now=now, **options)
+        finally:
+            await hook.aclose()
+
+    return asyncio.run(_run())
+
+
+def naive_audit(
+    hook: WhatsAppGraphHook,
+    store: ChannelStore,
+    *,
+    now: datetime,
+    stale_before: datetime | None = None,
+    shard: tuple[int, int] | None = None,
+    page_size: int = DEFAULT_PAGE_SIZE,
+    limit: int | None = None,
+    log: logging.Logger = logger,
+) -> AuditReport:
+    """The baseline the benchmark compares against: one sequential GET per channel, no batching.
+
+    Stores results exactly like :func:`audit_fleet` (bulk per page) so the difference measured
+    is the Graph traffic alone. ``limit`` stops after that many channels (a measured sample).
+    """
+    started = time.monotonic()
+    tally = _Tally(AuditReport(), log, PROGRESS_EVERY)
+    pages = store.iter_audit_pages(
+        page_size=page_size, not_checked_since=stale_before, **_shard_kwargs(shard)
+    )
+    for page in pages:
+        if limit is not None:
+            page = page[: limit - tally.report.channels]
+        page_results = []
+        for target in page:
+            tally.report.http_requests += 1
+            try:
+                health = hook.get_phone_health(target.phone_number_id, target.access_token)
+                result = HealthResult(target.id, now, health=health)
+            except GraphApiError as error:
+                result = _failed(target, error, now)
+            tally.add(target, result)
+            page_results.append(result)
+        written = store.record_health(page_results)
+        tally.written(written.applied, written.stale)
+        if limit is not None and tally.report.channels >= limit:
+            break
+    tally.report.wall_s = time.monotonic() - started
+    return tally.report
