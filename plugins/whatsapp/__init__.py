@@ -94,6 +94,7 @@ def get_provider_info() -> dict[str, Any]:
                     "whatsapp.operators.onboarding",
                     "whatsapp.operators.registration",
                     "whatsapp.operators.health",
+                    "whatsapp.operators.fleet",
                 ],
             }
         ],

@@ -8,7 +8,7 @@ from typing import Any
 
 from tests.support.airflow_fixtures import DAGS_FOLDER
 
-EXPECTED_DAGS = {"whatsapp_onboarding"}
+EXPECTED_DAGS = {"whatsapp_onboarding", "whatsapp_fleet_health", "whatsapp_register_channel"}
 
 
 def test_dagbag_has_no_import_errors(dagbag: Any) -> None:
@@ -56,3 +56,13 @@ def test_dag_files_import_nothing_heavy() -> None:
     assert result.returncode == 0, result.stderr[-2000:]
     (line,) = [line for line in result.stdout.splitlines() if line.startswith("HEAVY=")]
     assert line == "HEAVY=", f"heavy imports at DAG parse time: {line}"
+
+
+def test_fleet_dag_shape(dagbag: Any) -> None:
+    dag = dagbag.get_dag("whatsapp_fleet_health")
+    assert dag.max_active_runs == 1 and dag.catchup is False
+    retry = dag.get_task("retry_registration")
+    assert retry.map_index_template == "{{ task.channel['display_phone_number'] }}"
+    assert dag.params["max_registrations"] == 100
+    manual = dagbag.get_dag("whatsapp_register_channel")
+    assert manual.schedule is None and manual.get_task("register").respect_backoff is False
