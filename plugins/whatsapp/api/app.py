@@ -1,0 +1,57 @@
+"""The FastAPI app the plugin mounts at ``/whatsapp``: ``/api/v1/...`` (JSON) and ``/ui/`` (the page).
+
+Its OpenAPI schema is published at ``/whatsapp/openapi.json`` (Swagger UI at ``/whatsapp/docs``),
+like Airflow's own API: the schema is public, every data route needs an Airflow user.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from airflow.api_fastapi.common.dagbag import create_dag_bag
+from fastapi import APIRouter, Depends, FastAPI, Request, status
+from fastapi.responses import JSONResponse
+from fastapi.staticfiles import StaticFiles
+
+from whatsapp import __version__
+from whatsapp.api.routes import channels, fleet, page
+from whatsapp.api.security import authenticated_user
+from whatsapp.store import ChannelNotFoundError, StoreError
+from whatsapp.ui import STATIC_DIR
+
+log = logging.getLogger(__name__)
+
+API_PREFIX = "/api/v1"
+
+
+async def _store_error(request: Request, exc: Exception) -> JSONResponse:
+    """A store that cannot answer is the server's problem (503); its detail goes to the log only."""
+    if isinstance(exc, ChannelNotFoundError):
+        return JSONResponse(status_code=status.HTTP_404_NOT_FOUND, content={"detail": str(exc)})
+    log.error("channel store unavailable for %s %s: %s", request.method, request.url.path, exc)
+    return JSONResponse(
+        status_code=status.HTTP_503_SERVICE_UNAVAILABLE,
+        content={"detail": "the channel store is unavailable; see the API server log"},
+    )
+
+
+def create_app() -> FastAPI:
+    app = FastAPI(
+        title="WhatsApp fleet health",
+        version=__version__,
+        description=(
+            "Health of every WhatsApp phone number onboarded through the Airflow provider, and a way "
+            "to complete a stuck registration. Authenticate like Airflow's public API: the UI's "
+            "session cookie, or `Authorization: Bearer <jwt>` from `POST /auth/token`."
+        ),
+    )
+    # The register route creates runs the way Airflow's trigger route does, from serialized DAGs.
+    app.state.dag_bag = create_dag_bag()
+    api = APIRouter(prefix=API_PREFIX, dependencies=[Depends(authenticated_user)])
+    api.include_router(channels.router)
+    api.include_router(fleet.router)
+    app.include_router(api)
+    app.include_router(page.router)
+    app.mount("/ui/static", StaticFiles(directory=STATIC_DIR), name="static")
+    app.add_exception_handler(StoreError, _store_error)
+    return app

@@ -1,0 +1,135 @@
+"""Typed response models of the health API, so the plugin's OpenAPI schema documents every field.
+
+The channel shape itself is built once, by :func:`whatsapp.store.channel_api_dict`; these models
+only validate and document it. None of them has a field that could carry a token, a PIN or a
+verify token: a secret cannot reach a response by accident through an extra attribute, because
+pydantic drops keys a model does not declare.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+
+class GraphError(_Model):
+    """A Graph API failure as SPEC.md shapes it (``type`` is the provider's error kind)."""
+
+    type: str
+    message: str | None
+    code: int | None
+    subcode: int | None
+
+
+class ErrorResponse(_Model):
+    """Body of a 502: the Graph failure that prevented a live health read."""
+
+    error: GraphError
+
+
+class Throughput(_Model):
+    level: str | None
+
+
+class Registration(_Model):
+    state: str
+    attempts_72h: int = Field(description="register calls sent in the rolling 72 h window")
+    last_attempt_at: str | None
+    last_error: GraphError | None
+    next_attempt_at: str | None
+
+
+class Links(_Model):
+    whatsapp_manager: str
+
+
+class ChannelHealth(_Model):
+    """One channel's health: SPEC.md, "HTTP API"."""
+
+    account_id: int
+    inbox_id: int
+    phone_number_id: str
+    waba_id: str
+    business_id: str
+    display_phone_number: str | None
+    verified_name: str | None
+    name_status: str | None
+    code_verification_status: str | None
+    platform_type: str | None
+    throughput: Throughput
+    messaging_limit_tier: str | None
+    quality_rating: str | None
+    account_mode: str | None
+    status: str | None
+    checked_at: str | None
+    provisioning: str | None
+    reauthorization_required: bool
+    reauthorization_reason: str | None
+    registration: Registration
+    links: Links
+
+
+class Attempt(_Model):
+    """One register call that was sent, with the Graph error it got (if any)."""
+
+    attempted_at: str | None
+    outcome: str
+    resulting_state: str
+    code: int | None
+    subcode: int | None
+    message: str | None
+    run_id: str | None
+
+
+class AttemptsResponse(_Model):
+    attempts: list[Attempt]
+
+
+class HealthCheckEntry(_Model):
+    """One row of the health history: the stored health columns, or the error that replaced them."""
+
+    checked_at: str | None
+    name_status: str | None
+    code_verification_status: str | None
+    platform_type: str | None
+    throughput_level: str | None
+    messaging_limit_tier: str | None
+    quality_rating: str | None
+    status: str | None
+    account_mode: str | None
+    provisioning: str | None
+    error: GraphError | None
+
+
+class HistoryResponse(_Model):
+    history: list[HealthCheckEntry]
+
+
+class LastAudit(_Model):
+    """The summary the fleet DAG saved at the end of its last run."""
+
+    created_at: str | None
+    counts: dict[str, Any]
+
+
+class FleetResponse(_Model):
+    """The fleet table (filtered) with live counts by state over every active channel."""
+
+    total: int = Field(description="channels matching the filters, before limit/offset")
+    channels: list[ChannelHealth]
+    counts: dict[str, Any]
+    last_audit: LastAudit | None
+
+
+class RegisterResponse(_Model):
+    """A queued ``whatsapp_register_channel`` run for one channel."""
+
+    dag_id: str
+    dag_run_id: str
+    state: str
+    url: str = Field(description="the run in the Airflow UI grid")

@@ -1,0 +1,1 @@
+"""The API's routers: one channel (``channels``), the whole fleet (``fleet``), the page (``page``)."""

@@ -1,0 +1,163 @@
+"""One channel: its health (optionally refreshed from Graph), attempts, history, and registration."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from airflow.api_fastapi.common.dagbag import DagBagDep
+from airflow.api_fastapi.common.db.common import SessionDep
+from airflow.api_fastapi.logging.decorators import action_logging
+from airflow.utils.state import DagRunState
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
+from fastapi.responses import JSONResponse
+
+from whatsapp.api.deps import HookDep, StoreDep
+from whatsapp.api.models import (
+    AttemptsResponse,
+    ChannelHealth,
+    ErrorResponse,
+    GraphError,
+    HistoryResponse,
+    RegisterResponse,
+)
+from whatsapp.api.security import REGISTER_DAG_ID, UserDep, requires_register_access
+from whatsapp.api.trigger import grid_url, trigger_register_run
+from whatsapp.domain.registration import Decision, decide
+from whatsapp.errors import GraphApiError
+from whatsapp.store import (
+    Channel,
+    ChannelStore,
+    HealthResult,
+    attempt_dict,
+    channel_api_dict,
+    health_check_dict,
+)
+
+router = APIRouter(prefix="/accounts/{account_id}/inboxes/{inbox_id}", tags=["channel"])
+
+_NOT_FOUND = {status.HTTP_404_NOT_FOUND: {"description": "no channel for this account and inbox"}}
+Limit = Annotated[int, Query(ge=1, le=500)]
+
+
+def _channel(store: ChannelStore, account_id: int, inbox_id: int) -> Channel:
+    channel = store.get_channel(account_id, inbox_id)
+    if channel is None:
+        raise HTTPException(
+            status.HTTP_404_NOT_FOUND, f"no channel for account {account_id} inbox {inbox_id}"
+        )
+    return channel
+
+
+def _health(store: ChannelStore, account_id: int, inbox_id: int) -> ChannelHealth:
+    channel_status = store.channel_status(account_id, inbox_id)
+    if channel_status is None:  # deleted between the two reads
+        raise HTTPException(
+            status.HTTP_404_NOT_FOUND, f"no channel for account {account_id} inbox {inbox_id}"
+        )
+    return ChannelHealth.model_validate(channel_api_dict(channel_status))
+
+
+@router.get(
+    "/health",
+    response_model=ChannelHealth,
+    responses={
+        **_NOT_FOUND,
+        status.HTTP_502_BAD_GATEWAY: {"model": ErrorResponse, "description": "Graph refused the refresh"},
+    },
+)
+def get_health(
+    account_id: int,
+    inbox_id: int,
+    store: StoreDep,
+    hook: HookDep,
+    refresh: Annotated[bool, Query(description="fetch live health from Graph first, and store it")] = False,
+) -> Any:
+    """The stored health of one channel; with ``refresh=true`` read from Graph and stored first.
+
+    A refreshed snapshot goes through the store's newer-wins write, so it never overwrites a
+    check the fleet DAG stored in the meantime. A Graph failure is stored too (it may flag the
+    channel for reauthorization, as in the DAGs) and answered with 502 and the Graph error.
+    """
+    channel = _channel(store, account_id, inbox_id)
+    if refresh:
+        checked_at = datetime.now(UTC)
+        token = store.credentials(channel.id).access_token
+        try:
+            live = hook.get_phone_health(channel.phone_number_id, token)
+        except GraphApiError as error:
+            store.record_health([HealthResult(channel_id=channel.id, checked_at=checked_at, error=error)])
+            body = ErrorResponse(error=GraphError.model_validate(error.to_dict()))
+            return JSONResponse(status_code=status.HTTP_502_BAD_GATEWAY, content=body.model_dump())
+        store.record_health([HealthResult(channel_id=channel.id, checked_at=checked_at, health=live)])
+    return _health(store, account_id, inbox_id)
+
+
+@router.get("/attempts", response_model=AttemptsResponse, responses=_NOT_FOUND)
+def get_attempts(account_id: int, inbox_id: int, store: StoreDep, limit: Limit = 50) -> AttemptsResponse:
+    """Register calls sent for this channel, newest first, with the Graph error each got."""
+    channel = _channel(store, account_id, inbox_id)
+    return AttemptsResponse.model_validate(
+        {"attempts": [attempt_dict(a) for a in store.attempts(channel.id, limit=limit)]}
+    )
+
+
+@router.get("/history", response_model=HistoryResponse, responses=_NOT_FOUND)
+def get_history(account_id: int, inbox_id: int, store: StoreDep, limit: Limit = 50) -> HistoryResponse:
+    """Health checks of this channel (quality, name status, status...), newest first."""
+    channel = _channel(store, account_id, inbox_id)
+    return HistoryResponse.model_validate(
+        {"history": [health_check_dict(c) for c in store.history(channel.id, limit=limit)]}
+    )
+
+
+@router.post(
+    "/register",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=RegisterResponse,
+    responses={
+        **_NOT_FOUND,
+        status.HTTP_403_FORBIDDEN: {"description": f"the user may not trigger {REGISTER_DAG_ID}"},
+        status.HTTP_409_CONFLICT: {"description": "not needed, or a run for this channel is queued/running"},
+    },
+    dependencies=[
+        Depends(requires_register_access),
+        Depends(action_logging(event="whatsapp_complete_registration")),
+    ],
+)
+def register(
+    account_id: int,
+    inbox_id: int,
+    request: Request,
+    store: StoreDep,
+    user: UserDep,
+    dag_bag: DagBagDep,
+    session: SessionDep,
+) -> RegisterResponse:
+    """Queue ``whatsapp_register_channel`` for this channel (the *Complete registration* button).
+
+    Decided on the stored health: when it shows the number provisioned and verified, a run would
+    only re-read health and skip, so the answer is 409 instead. The run itself re-reads live
+    health under the channel's claim before spending a register call, and never exceeds the
+    72 h budget.
+    """
+    channel = _channel(store, account_id, inbox_id)
+    if channel.health is not None and decide(channel.health) is Decision.ALREADY_PROVISIONED:
+        raise HTTPException(
+            status.HTTP_409_CONFLICT,
+            "registration not needed: the last health check shows the number provisioned and verified",
+        )
+    run = trigger_register_run(
+        dag_bag=dag_bag,
+        session=session,
+        user=user,
+        account_id=account_id,
+        inbox_id=inbox_id,
+        from_ui=bool(request.headers.get("referer")),
+    )
+    return RegisterResponse(
+        dag_id=REGISTER_DAG_ID,
+        dag_run_id=run.run_id,
+        state=DagRunState(run.state).value,
+        url=grid_url(run.run_id),
+    )

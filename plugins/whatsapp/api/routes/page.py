@@ -1,0 +1,32 @@
+"""Serve the *WhatsApp Health* page to logged-in Airflow users; send everyone else to Airflow's login.
+
+The page shell holds no data, but redirecting an anonymous visitor to the login page (and back)
+is what the rest of the Airflow UI does, instead of a page full of 401 errors.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from airflow.api_fastapi.app import get_auth_manager
+from airflow.api_fastapi.auth.managers.models.base_user import BaseUser
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import FileResponse, RedirectResponse, Response
+
+from whatsapp.api.security import user_or_none
+from whatsapp.ui import INDEX_HTML
+
+router = APIRouter(include_in_schema=False)
+
+
+@router.get("/ui")
+def page_root(request: Request) -> RedirectResponse:
+    """Relative URLs in the page resolve against ``/whatsapp/ui/``, so the slash matters."""
+    return RedirectResponse(str(request.url.replace(path=request.url.path + "/")))
+
+
+@router.get("/ui/")
+def page(request: Request, user: Annotated[BaseUser | None, Depends(user_or_none)]) -> Response:
+    if user is None:
+        return RedirectResponse(get_auth_manager().get_url_login(next_url=str(request.url)))
+    return FileResponse(INDEX_HTML, headers={"Cache-Control": "no-store"})

@@ -1,0 +1,118 @@
+"""Queue a ``whatsapp_register_channel`` run exactly as Airflow's ``POST /api/v2/dags/{id}/dagRuns`` does.
+
+Same checks (DAG known, not stale, no import errors, manual runs allowed), same
+``TriggerDAGRunPostBody.validate_context`` for run id and data interval, same
+``SerializedDAG.create_dagrun`` call; on top of it, the one rule Airflow cannot know: at most
+one queued or running run per channel. The check and the insert happen under a row lock on
+the DAG (``SELECT ... FOR UPDATE`` where the metadata database has row locks), so two clicks
+on *Complete registration* cannot both start a run.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+from urllib.parse import quote, urlsplit
+
+from airflow.api_fastapi.common.dagbag import get_latest_version_of_dag
+from airflow.api_fastapi.core_api.datamodels.dag_run import TriggerDAGRunPostBody
+from airflow.configuration import conf
+from airflow.models.dag import DagModel
+from airflow.models.dagrun import DagRun
+from airflow.utils.sqlalchemy import with_row_locks
+from airflow.utils.state import DagRunState
+from airflow.utils.types import DagRunTriggeredByType, DagRunType
+from fastapi import HTTPException, status
+from sqlalchemy import select
+
+from whatsapp.api.security import REGISTER_DAG_ID
+
+if TYPE_CHECKING:
+    from airflow.api_fastapi.auth.managers.models.base_user import BaseUser
+    from airflow.models.dagbag import DBDagBag
+    from sqlalchemy.orm import Session
+
+ACTIVE_STATES = (DagRunState.QUEUED, DagRunState.RUNNING)
+
+
+def register_run_id(account_id: int, inbox_id: int, now: datetime | None = None) -> str:
+    """Readable in the grid (which channel, when), unique per channel and microsecond."""
+    stamp = (now or datetime.now(UTC)).strftime("%Y%m%dT%H%M%S.%fZ")
+    return f"register__{account_id}_{inbox_id}__{stamp}"
+
+
+def grid_url(run_id: str) -> str:
+    """The run in the Airflow UI grid, under ``[api] base_url``'s path when Airflow is not at the root."""
+    root = urlsplit(conf.get("api", "base_url", fallback="") or "/").path.rstrip("/")
+    return f"{root}/dags/{REGISTER_DAG_ID}/runs/{quote(run_id, safe='')}"
+
+
+def active_run_for(session: Session, account_id: int, inbox_id: int) -> DagRun | None:
+    """A queued or running register run for this channel (matched on its conf), if any."""
+    runs = session.scalars(
+        select(DagRun).where(DagRun.dag_id == REGISTER_DAG_ID, DagRun.state.in_(ACTIVE_STATES))
+    )
+    for run in runs:
+        conf = run.conf or {}
+        if conf.get("account_id") == account_id and conf.get("inbox_id") == inbox_id:
+            return run
+    return None
+
+
+def _lock_dag_model(session: Session) -> DagModel:
+    query = select(DagModel).where(~DagModel.is_stale, DagModel.dag_id == REGISTER_DAG_ID).limit(1)
+    dag_model = session.scalar(with_row_locks(query, session=session, key_share=False))
+    if dag_model is None:
+        raise HTTPException(
+            status.HTTP_503_SERVICE_UNAVAILABLE,
+            f"DAG {REGISTER_DAG_ID} is not known to Airflow yet: is the dag-processor running?",
+        )
+    if dag_model.has_import_errors:
+        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, f"DAG {REGISTER_DAG_ID} has import errors")
+    if dag_model.allowed_run_types is not None and DagRunType.MANUAL not in dag_model.allowed_run_types:
+        raise HTTPException(
+            status.HTTP_503_SERVICE_UNAVAILABLE, f"DAG {REGISTER_DAG_ID} allows no manual runs"
+        )
+    return dag_model
+
+
+def trigger_register_run(
+    *,
+    dag_bag: DBDagBag,
+    session: Session,
+    user: BaseUser,
+    account_id: int,
+    inbox_id: int,
+    from_ui: bool,
+) -> DagRun:
+    """Create the QUEUED run (the scheduler starts it); 409 if the channel already has one."""
+    _lock_dag_model(session)
+    running = active_run_for(session, account_id, inbox_id)
+    if running is not None:
+        raise HTTPException(
+            status.HTTP_409_CONFLICT,
+            f"a registration run for this channel is already {running.state}: {running.run_id}",
+        )
+    dag = get_latest_version_of_dag(dag_bag, REGISTER_DAG_ID, session)
+    body = TriggerDAGRunPostBody(
+        dag_run_id=register_run_id(account_id, inbox_id),
+        logical_date=None,
+        conf={"account_id": account_id, "inbox_id": inbox_id},
+    )
+    params = body.validate_context(dag)
+    run = dag.create_dagrun(
+        run_id=params["run_id"],
+        logical_date=params["logical_date"],
+        data_interval=params["data_interval"],
+        run_after=params["run_after"],
+        conf=params["conf"],
+        run_type=DagRunType.MANUAL,
+        triggered_by=DagRunTriggeredByType.UI if from_ui else DagRunTriggeredByType.REST_API,
+        triggering_user_name=user.get_name(),
+        state=DagRunState.QUEUED,
+        partition_key=params["partition_key"],
+        partition_date=params["partition_date"],
+        session=session,
+    )
+    session.commit()
+    return run

@@ -1,0 +1,127 @@
+"""The real Airflow API server app (plugin mounted from the entry point) under FastAPI's TestClient.
+
+One app per session: ``airflow db migrate``, the repo's DAGs serialized with
+``airflow dags reserialize`` (the register route creates runs from serialized DAGs, as
+Airflow's own trigger route does), SimpleAuthManager users from :mod:`tests.api.airflow_auth`.
+Each test gets its own PostgreSQL store schema and a reset simulator.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from tests.api.airflow_auth import PASSWORDS, auth_env
+from tests.api.fleet_seed import SeededChannel, secret_values, seed_fleet
+from tests.support.simulator import SimulatorControl
+from whatsapp.hooks.graph import WhatsAppGraphHook
+from whatsapp.store import ChannelStore
+
+
+@pytest.fixture(scope="session")
+def airflow_auth_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
+    env = auth_env(tmp_path_factory.mktemp("airflow-auth"))
+    with pytest.MonkeyPatch.context() as patch:
+        for name, value in env.items():
+            patch.setenv(name, value)
+        yield env
+
+
+@pytest.fixture(scope="session")
+def serialized_dags(airflow_db: None, airflow_auth_env: dict[str, str]) -> None:
+    airflow = Path(sys.executable).with_name("airflow")
+    result = subprocess.run(
+        [str(airflow), "dags", "reserialize"],
+        env=os.environ.copy(),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, (
+        f"dags reserialize failed:\n{result.stdout[-2000:]}\n{result.stderr[-3000:]}"
+    )
+
+
+@pytest.fixture(scope="session")
+def api_client(serialized_dags: None) -> Iterator[TestClient]:
+    """Airflow's ``create_app()``: the same app ``airflow api-server`` serves, plugins included."""
+    from airflow.api_fastapi.app import create_app, purge_cached_app
+
+    with TestClient(create_app()) as client:
+        yield client
+    purge_cached_app()
+
+
+@pytest.fixture(scope="session")
+def tokens(api_client: TestClient) -> dict[str, str]:
+    """A JWT per user, from ``POST /auth/token`` with the user's password."""
+    minted = {}
+    for user, password in PASSWORDS.items():
+        response = api_client.post("/auth/token", json={"username": user, "password": password})
+        assert response.status_code == 201, response.text
+        minted[user] = response.json()["access_token"]
+    return minted
+
+
+@pytest.fixture
+def bearer(tokens: dict[str, str]) -> dict[str, dict[str, str]]:
+    return {user: {"Authorization": f"Bearer {token}"} for user, token in tokens.items()}
+
+
+@pytest.fixture
+def fleet(
+    pg_store_env: ChannelStore, sim: SimulatorControl, graph_conn_env: str
+) -> Iterator[dict[str, SeededChannel]]:
+    hook = WhatsAppGraphHook()
+    try:
+        yield seed_fleet(pg_store_env, sim, hook)
+    finally:
+        hook.close()
+
+
+@pytest.fixture
+def secrets_of_fleet(
+    pg_store_env: ChannelStore, sim: SimulatorControl, fleet: dict[str, SeededChannel]
+) -> set[str]:
+    values = secret_values(pg_store_env, sim, fleet)
+    assert len(values) >= 3 * len(fleet)
+    return values
+
+
+@dataclass(frozen=True)
+class RunView:
+    run_id: str
+    state: str
+    conf: dict[str, Any]
+    run_type: str
+    triggering_user_name: str | None
+
+
+@pytest.fixture
+def register_runs(api_client: TestClient) -> Iterator[Callable[[], list[RunView]]]:
+    """Lists the register DAG's runs; deletes them afterwards so tests stay independent."""
+    from airflow.models.dagrun import DagRun
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    query = select(DagRun).where(DagRun.dag_id == "whatsapp_register_channel")
+
+    def runs() -> list[RunView]:
+        with create_session() as session:
+            return [
+                RunView(r.run_id, str(r.state), dict(r.conf or {}), str(r.run_type), r.triggering_user_name)
+                for r in session.scalars(query)
+            ]
+
+    yield runs
+    with create_session() as session:
+        for run in session.scalars(query):
+            session.delete(run)

@@ -1,0 +1,93 @@
+"""``GET /whatsapp/api/v1/fleet``: the table, filters by state, counts, paging."""
+
+from __future__ import annotations
+
+import pytest
+from fastapi.testclient import TestClient
+
+from tests.api.fleet_seed import SPECS, SeededChannel
+from whatsapp.store import ChannelStore
+
+FLEET = "/whatsapp/api/v1/fleet"
+
+
+@pytest.fixture
+def admin(bearer: dict[str, dict[str, str]]) -> dict[str, str]:
+    return bearer["admin"]
+
+
+def _inboxes(body: dict) -> list[int]:
+    return [c["inbox_id"] for c in body["channels"]]
+
+
+def test_fleet_lists_every_channel_with_counts(
+    api_client: TestClient, admin: dict[str, str], fleet: dict[str, SeededChannel]
+) -> None:
+    body = api_client.get(FLEET, headers=admin).json()
+    assert body["total"] == len(SPECS)
+    assert _inboxes(body) == sorted(c.inbox_id for c in fleet.values())
+    counts = body["counts"]
+    assert counts["channels"] == len(SPECS)
+    assert counts["provisioning"] == {"pending": 3, "provisioned": 3}
+    assert counts["quality_rating"] == {"GREEN": 4, "RED": 1, "YELLOW": 1}
+    assert body["last_audit"] is None
+
+
+@pytest.mark.parametrize(
+    ("query", "keys"),
+    [
+        ("provisioning=pending", {"pending", "in_review", "declined"}),
+        ("quality_rating=RED&quality_rating=YELLOW", {"red", "yellow"}),
+        ("name_status=PENDING_REVIEW", {"in_review"}),
+        ("reauthorization_reason=none", {"healthy", "yellow", "red"}),
+        ("provisioning=pending&name_status=DECLINED", {"declined"}),
+        ("status=FLAGGED", {"red"}),
+        ("provisioning=nothing-like-this", set()),
+    ],
+)
+def test_filters_by_state(
+    api_client: TestClient, admin: dict[str, str], fleet: dict[str, SeededChannel], query: str, keys: set[str]
+) -> None:
+    body = api_client.get(f"{FLEET}?{query}", headers=admin).json()
+    assert set(_inboxes(body)) == {fleet[k].inbox_id for k in keys}
+    assert body["total"] == len(keys)
+    assert body["counts"]["channels"] == len(SPECS), "counts always cover the whole fleet"
+
+
+def test_registration_state_filter_matches_the_shape(
+    api_client: TestClient, admin: dict[str, str], fleet: dict[str, SeededChannel]
+) -> None:
+    everything = api_client.get(FLEET, headers=admin).json()["channels"]
+    state = everything[0]["registration"]["state"]
+    filtered = api_client.get(f"{FLEET}?registration_state={state}", headers=admin).json()["channels"]
+    assert filtered == [c for c in everything if c["registration"]["state"] == state]
+
+
+def test_paging(api_client: TestClient, admin: dict[str, str], fleet: dict[str, SeededChannel]) -> None:
+    page = api_client.get(f"{FLEET}?limit=2&offset=2", headers=admin).json()
+    assert page["total"] == len(SPECS)
+    assert _inboxes(page) == [3, 4]
+    assert api_client.get(f"{FLEET}?limit=0", headers=admin).status_code == 422
+
+
+def test_inactive_channels_only_on_request(
+    api_client: TestClient, admin: dict[str, str], fleet: dict[str, SeededChannel], pg_store_env: ChannelStore
+) -> None:
+    pg_store_env.set_active(fleet["red"].channel_id, False)
+    assert fleet["red"].inbox_id not in _inboxes(api_client.get(FLEET, headers=admin).json())
+    with_inactive = api_client.get(f"{FLEET}?include_inactive=true", headers=admin).json()
+    assert fleet["red"].inbox_id in _inboxes(with_inactive)
+
+
+def test_last_audit_is_the_fleet_dags_saved_summary(
+    api_client: TestClient, admin: dict[str, str], fleet: dict[str, SeededChannel], pg_store_env: ChannelStore
+) -> None:
+    saved = pg_store_env.save_fleet_summary(pg_store_env.fleet_counts())
+    last = api_client.get(FLEET, headers=admin).json()["last_audit"]
+    assert last["counts"] == saved.counts
+    assert last["created_at"].endswith("Z")
+
+
+def test_empty_store(api_client: TestClient, admin: dict[str, str], pg_store_env: ChannelStore) -> None:
+    body = api_client.get(FLEET, headers=admin).json()
+    assert (body["total"], body["channels"], body["counts"]["channels"]) == (0, [], 0)
