@@ -1,5 +1,7 @@
 """Run the Graph API simulator as a real subprocess and drive its ``/_sim`` control API.
 
+Shared by the tests, the benchmarks and ``make demo``.
+
 Tests talk to the simulator over loopback exactly as the hook talks to Meta, so the
 process is real (``python -m include.graph_simulator``), not an in-process ASGI app.
 """
@@ -22,7 +24,7 @@ import httpx
 
 from include.graph_simulator.state import DEFAULT_APP_ID, DEFAULT_APP_SECRET
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+REPO_ROOT = Path(__file__).resolve().parents[2]  # include/graph_simulator/process.py -> repo
 
 
 def free_port() -> int:

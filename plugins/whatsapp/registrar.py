@@ -13,10 +13,13 @@ from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+import pendulum
+
 from whatsapp.domain.registration import Action, Decision, decide, outcome_of, outcome_of_decision
 from whatsapp.errors import GraphApiError
 
 if TYPE_CHECKING:
+    from whatsapp.domain.health import PhoneHealth
     from whatsapp.hooks.graph import WhatsAppGraphHook
     from whatsapp.store import ChannelStore
 
@@ -114,9 +117,13 @@ def attempt_registration(
             outcome = outcome_of_decision(decision)
             claim.record_decision(outcome)
 
-    if decision is not Decision.REGISTER:
-        # The read that decided is the newest fact; after a register call it is stale.
-        store.record_health([HealthResult(channel_id=channel_id, checked_at=claim.now, health=health)])
+    if decision is Decision.REGISTER and error is None:
+        health = _verify(hook, channel.phone_number_id, credentials.access_token) or health
+    # After a successful call the read that decided is stale: store the verification instead.
+    if decision is not Decision.REGISTER or error is None:
+        store.record_health(
+            [HealthResult(channel_id=channel_id, checked_at=pendulum.now("UTC"), health=health)]
+        )
     stored = store.get_channel_by_id(channel_id)
     due = stored.next_attempt_at if stored else None
     report = RegistrationReport(
@@ -135,6 +142,15 @@ def attempt_registration(
     if outcome.action in (Action.NEEDS_ATTENTION, Action.REAUTHORIZE):
         raise RegistrationFailed(report, error)
     return report
+
+
+def _verify(hook: WhatsAppGraphHook, phone_number_id: str, token: str) -> PhoneHealth | None:
+    """Read health once more after registering; a failed read only costs the fresher snapshot."""
+    try:
+        return hook.get_phone_health(phone_number_id, token)
+    except GraphApiError as error:
+        log.warning("Registered %s, but reading its health afterwards failed: %s", phone_number_id, error)
+        return None
 
 
 def _message(decision: Decision, action: Action, error: GraphApiError | None) -> str:

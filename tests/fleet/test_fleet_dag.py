@@ -69,7 +69,7 @@ def test_mixed_fleet_of_500_ends_as_the_spec_says(
     assert by_kind[Kind.YELLOW] == {("provisioned", "registered", None): 25}
     assert by_kind[Kind.RED_FLAGGED] == {("provisioned", "registered", None): 25}
     # Pending with an approved name: registered by the retry task (the simulator provisions at once).
-    assert by_kind[Kind.PENDING] == {("pending", "registered", None): 50}
+    assert by_kind[Kind.PENDING] == {("provisioned", "registered", None): 50}  # verified after the call
     # Name in review: no call spent, retry scheduled, flagged as incomplete.
     assert by_kind[Kind.NAME_IN_REVIEW] == {("pending", "scheduled", "registration_incomplete"): 50}
     assert by_kind[Kind.NAME_DECLINED] == {("pending", "needs_attention", "registration_incomplete"): 25}

@@ -30,10 +30,13 @@ def channel_ref(channel: Channel) -> dict[str, Any]:
     return {key: getattr(channel, "id" if key == "channel_id" else key) for key in CHANNEL_REF_KEYS}
 
 
-class WhatsAppBaseOperator(BaseOperator):
-    """Base for the provider's operators: a Graph hook, the channel store, WhatsApp Manager link."""
+#: For operators that know their channel's WABA: they publish the link as they run.
+MANAGER_LINK = (WhatsAppManagerLink(),)
 
-    operator_extra_links = (WhatsAppManagerLink(),)
+
+class WhatsAppBaseOperator(BaseOperator):
+    """Base for the provider's operators: a Graph hook, the channel store, error mapping."""
+
     ui_color = "#dcf8c6"
 
     def __init__(
@@ -97,6 +100,7 @@ class WhatsAppChannelOperator(WhatsAppBaseOperator):
     """An operator working on one saved channel, identified by the ids of a channel ref."""
 
     template_fields = ("channel",)
+    operator_extra_links = MANAGER_LINK
 
     def __init__(self, *, channel: Mapping[str, Any] | Any, **kwargs: Any) -> None:
         super().__init__(**kwargs)

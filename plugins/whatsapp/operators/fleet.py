@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 import pendulum
 
 from whatsapp.errors import GraphApiError
-from whatsapp.operators.base import WhatsAppBaseOperator
+from whatsapp.operators.base import MANAGER_LINK, WhatsAppBaseOperator
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -96,6 +96,8 @@ class WhatsAppDueRegistrationsOperator(WhatsAppBaseOperator):
 
 class WhatsAppResolveChannelOperator(WhatsAppBaseOperator):
     """Turn ``account_id``/``inbox_id`` into a channel ref, failing clearly when there is none."""
+
+    operator_extra_links = MANAGER_LINK
 
     template_fields = ("account_id", "inbox_id")
 

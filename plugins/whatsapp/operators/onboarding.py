@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 from whatsapp.domain.registration import ReauthorizationReason
 from whatsapp.domain.signup import InvalidSignupError, SignupRequest
 from whatsapp.errors import GraphApiError
-from whatsapp.operators.base import WhatsAppBaseOperator, WhatsAppChannelOperator, channel_ref
+from whatsapp.operators.base import MANAGER_LINK, WhatsAppBaseOperator, WhatsAppChannelOperator, channel_ref
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -27,6 +27,8 @@ def _signup_request(operator: WhatsAppBaseOperator, context: Context) -> SignupR
 
 class WhatsAppValidateSignupOperator(WhatsAppBaseOperator):
     """Step 1: reject a bad conf before any Graph call or store write, naming the param."""
+
+    operator_extra_links = MANAGER_LINK
 
     def execute(self, context: Context) -> dict[str, Any]:
         from airflow.sdk.log import mask_secret
@@ -56,6 +58,8 @@ class WhatsAppSignupOperator(WhatsAppBaseOperator):
     exchange, or a second run for the same signup, never spends the code again.
     Returns the code's digest (not a secret: a one-way hash of a spent code).
     """
+
+    operator_extra_links = MANAGER_LINK
 
     def execute(self, context: Context) -> str:
         from airflow.sdk.log import mask_secret
@@ -91,6 +95,8 @@ class WhatsAppPhoneInfoOperator(WhatsAppBaseOperator):
     A ``phone_number_id`` that is not on the WABA, or a reauthorization whose inbox holds
     another number, fails before anything is written.
     """
+
+    operator_extra_links = MANAGER_LINK
 
     template_fields = ("signup",)
 
