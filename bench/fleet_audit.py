@@ -1,0 +1,247 @@
+"""Fleet audit benchmark: N channels through the code path the fleet DAG runs (``run_audit``).
+
+Usage::
+
+    .venv/bin/python bench/fleet_audit.py --channels 10000 --latency-ms 100
+    .venv/bin/python bench/fleet_audit.py --channels 10000 --latency-ms 100 --naive --naive-sample 200
+
+Starts the Graph API simulator (``--latency-ms`` on every request), seeds N numbers in the
+mix of ``tests/fleet/fleet_mix.py`` (provisioned, pending, name in review, declined, expired
+token, YELLOW/RED), loads them into a throw-away schema of ``WHATSAPP_TEST_DATABASE_URL``
+(dropped at the end) and prints ONE JSON line on stdout.
+
+The audit runs in a fresh child process, so ``peak_rss_mb`` is the audit's own high-water
+mark (interpreter and imports included, seeding excluded). ``http_requests`` is what the
+simulator counted during the audit. ``--naive`` also measures the one-GET-per-channel
+sequential baseline on the first ``--naive-sample`` channels of the same data and
+extrapolates it to N (labelled ``measured_*`` / ``extrapolated_*``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing
+import os
+import resource
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from itertools import islice
+from pathlib import Path
+from typing import Any
+
+from cryptography.fernet import Fernet
+
+# The project imports below need the repository on sys.path and Airflow's settings in the
+# environment before Airflow is first imported, hence E402.
+REPO_ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO_ROOT))
+os.environ.setdefault("AIRFLOW_HOME", tempfile.mkdtemp(prefix="whatsapp-bench-"))
+os.environ.setdefault("AIRFLOW__CORE__FERNET_KEY", Fernet.generate_key().decode())
+os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
+
+from sqlalchemy import create_engine, insert, text  # noqa: E402
+from sqlalchemy.engine import URL, make_url  # noqa: E402
+
+from tests.fleet.fleet_mix import SeededNumber, seed_simulator  # noqa: E402
+from tests.support.simulator import SimulatorProcess  # noqa: E402
+from tests.support.simulator_fixtures import GRAPH_CONN_ENV, graph_connection  # noqa: E402
+from whatsapp.store import ChannelStore, StoreTarget  # noqa: E402
+from whatsapp.store.schema import channels  # noqa: E402
+
+NOW = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
+LOAD_CHUNK = 5000
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--channels", type=int, default=10_000)
+    parser.add_argument("--latency-ms", type=float, default=100.0)
+    parser.add_argument("--naive", action="store_true", help="also measure the sequential baseline")
+    parser.add_argument("--naive-sample", type=int, default=200, help="channels the baseline really audits")
+    parser.add_argument("--concurrency", type=int, default=16, help="the Graph connection's max_concurrency")
+    parser.add_argument("--page-size", type=int, default=1000)
+    parser.add_argument(
+        "--keep-token-masking",
+        action="store_true",
+        help="keep the hook's per-token mask_secret (recompiles the masker per token: O(n^2))",
+    )
+    return parser.parse_args()
+
+
+def load_channels(store: ChannelStore, numbers: Iterable[SeededNumber]) -> int:
+    """Insert one channel per number, ``LOAD_CHUNK`` rows per statement, tokens encrypted as the store does.
+
+    Bench-only: ``upsert_channel`` (one transaction per signup) takes ~10 ms a row, too slow for
+    100,000; the store has no bulk import. PIN and verify token are unused by the audit: one
+    ciphertext serves every row.
+    """
+    pin_enc = store.secrets.encrypt("000000")
+    verify_enc = store.secrets.encrypt("bench-verify-token")
+    loaded = 0
+    rows_iter = iter(numbers)
+    while chunk := list(islice(rows_iter, LOAD_CHUNK)):
+        rows = [
+            {
+                "account_id": number.index + 1,
+                "inbox_id": 1,
+                "phone_number_id": number.phone_number_id,
+                "waba_id": number.waba_id,
+                "business_id": number.business_id,
+                "display_phone_number": number.display_phone_number,
+                "access_token_enc": store.secrets.encrypt(number.access_token),
+                "pin_enc": pin_enc,
+                "verify_token_enc": verify_enc,
+                "source": "bench",
+                "active": True,
+                "reauthorization_required": False,
+                "registration_state": "unknown",
+                "failures_in_a_row": 0,
+                "created_at": NOW,
+                "updated_at": NOW,
+            }
+            for number in chunk
+        ]
+        with store.engine.begin() as conn:
+            conn.execute(insert(channels), rows)
+        loaded += len(rows)
+    return loaded
+
+
+@contextmanager
+def throwaway_schema(raw_url: str) -> Iterator[StoreTarget]:
+    """A fresh PostgreSQL schema for this run, dropped afterwards whatever happens."""
+    url: URL = make_url(raw_url).set(drivername="postgresql+psycopg2")
+    schema = f"wa_bench_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    try:
+        yield StoreTarget(url, schema)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+        admin.dispose()
+
+
+def _child(mode: str, target: StoreTarget, keep_masking: bool, options: dict[str, Any], pipe: Any) -> None:
+    """Runs in a fresh process: one audit, then its wall time, report and peak RSS back to the parent."""
+    os.dup2(2, 1)  # task logs go to stderr: stdout carries the one JSON line
+    from whatsapp.audit import naive_audit, run_audit
+    from whatsapp.hooks import graph
+    from whatsapp.hooks.graph import WhatsAppGraphHook
+
+    if not keep_masking:
+        # The hook registers every sub-request's token with Airflow's secrets masker, which
+        # recompiles one regex of all secrets per new token: quadratic in the fleet size.
+        graph.mask_secret = lambda secret, name=None: None
+
+    store = ChannelStore.from_target(target)
+    started = time.perf_counter()
+    if mode == "naive":
+        report = naive_audit(WhatsAppGraphHook(), store, **options)
+    else:
+        report = run_audit(WhatsAppGraphHook(), store, **options)
+    wall_s = time.perf_counter() - started
+    store.dispose()
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    pipe.send({"wall_s": wall_s, "report": report.to_dict(), "peak_rss_mb": peak_mb})
+
+
+def measure(
+    mode: str, target: StoreTarget, control: Any, keep_masking: bool, **options: Any
+) -> dict[str, Any]:
+    """Run one audit in a spawned child; add the simulator's request count for its duration."""
+    before = control.stats()["http_requests"]
+    receiver, sender = multiprocessing.Pipe(duplex=False)
+    process = multiprocessing.get_context("spawn").Process(
+        target=_child, args=(mode, target, keep_masking, options, sender)
+    )
+    process.start()
+    result = receiver.recv()
+    process.join()
+    if process.exitcode:
+        raise SystemExit(f"{mode} audit process failed with exit code {process.exitcode}")
+    result["http_requests"] = control.stats()["http_requests"] - before
+    return result
+
+
+def main() -> None:
+    args = parse_args()
+    raw_url = os.environ.get("WHATSAPP_TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")
+    with SimulatorProcess("--latency-ms", str(args.latency_ms)) as sim, throwaway_schema(raw_url) as target:
+        os.environ[GRAPH_CONN_ENV] = graph_connection(
+            sim.base_url, sim.control, max_concurrency=args.concurrency
+        )
+        store = ChannelStore.from_target(target)
+        store.migrate()
+        seeding = time.perf_counter()
+        loaded = load_channels(store, seed_simulator(sim.control, args.channels))
+        seed_s = time.perf_counter() - seeding
+        store.dispose()
+        batched = measure(
+            "batched", target, sim.control, args.keep_token_masking, now=NOW, page_size=args.page_size
+        )
+        line = figures(args, loaded, batched, seed_s)
+        if args.naive:
+            naive = measure(
+                "naive", target, sim.control, now=NOW + timedelta(hours=1), limit=args.naive_sample
+            )
+            line = naive_figures(args, loaded, naive, batched)
+    print(json.dumps(line), flush=True)
+
+
+def figures(args: argparse.Namespace, channels: int, run: dict[str, Any], seed_s: float) -> dict[str, Any]:
+    report = run["report"]
+    return {
+        "mode": "batched",
+        "channels": channels,
+        "latency_ms": args.latency_ms,
+        "max_concurrency": args.concurrency,
+        "wall_s": round(run["wall_s"], 3),
+        "http_requests": run["http_requests"],
+        "channels_per_s": round(channels / run["wall_s"], 1),
+        "peak_rss_mb": round(run["peak_rss_mb"], 1),
+        "rss_scope": "audit child process (imports included, seeding excluded)",
+        "hook_token_masking": args.keep_token_masking,
+        "audited": report["audited"],
+        "failed": report["failed"],
+        "skipped_throttled": report["skipped_throttled"],
+        "applied": report["applied"],
+        "seed_s": round(seed_s, 1),
+    }
+
+
+def naive_figures(
+    args: argparse.Namespace, channels: int, naive: dict[str, Any], batched: dict[str, Any]
+) -> dict[str, Any]:
+    measured = naive["report"]["channels"]
+    extrapolated = naive["wall_s"] / measured * channels
+    return {
+        "mode": "naive",
+        "channels": channels,
+        "latency_ms": args.latency_ms,
+        "measured_channels": measured,
+        "measured_wall_s": round(naive["wall_s"], 3),
+        "measured_http_requests": naive["http_requests"],
+        "extrapolated_wall_s": round(extrapolated, 1),
+        "wall_s": round(extrapolated, 1),
+        "http_requests": channels,
+        "extrapolated": ["wall_s", "http_requests"],
+        "channels_per_s": round(measured / naive["wall_s"], 1),
+        "peak_rss_mb": round(naive["peak_rss_mb"], 1),
+        "batched_wall_s": round(batched["wall_s"], 3),
+        "batched_http_requests": batched["http_requests"],
+        "slowdown_vs_batched": round(extrapolated / batched["wall_s"], 1),
+    }
+
+
+if __name__ == "__main__":
+    main()
