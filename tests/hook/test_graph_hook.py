@@ -333,3 +333,24 @@ def test_test_connection_reports_both_ways() -> None:
     bad = Recorder(lambda r: fail(400, g.TOKEN_INVALID))
     success, message = bad.hook().test_connection()
     assert not success and "Invalid OAuth access token" in message and APP_SECRET not in message
+
+
+def test_request_bodies_validate_against_metas_openapi_spec() -> None:
+    """What the hook really sends for register, subscribed_apps and the override is what the spec accepts."""
+    from tests.support.openapi import validate_request
+
+    graph = Recorder(lambda r: ok({"success": True}))
+    hook = graph.hook()
+    hook.subscribe_app("102290129340398", TOKEN)
+    hook.set_webhook_override(
+        "106540352242922", TOKEN, "https://hooks.example.test/wa/106540352242922", VERIFY
+    )
+    hook.register("106540352242922", TOKEN, PIN)
+    templates = [
+        "/{Version}/{WABA-ID}/subscribed_apps",
+        "/{Version}/{Phone-Number-ID}",
+        "/{Version}/{Phone-Number-ID}/register",
+    ]
+    for request, template in zip(graph.requests, templates, strict=True):
+        assert request.headers["content-type"] == "application/json"
+        validate_request("POST", template, json.loads(request.content))
