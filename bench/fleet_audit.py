@@ -192,7 +192,12 @@ def main() -> None:
         line = figures(args, loaded, batched, seed_s)
         if args.naive:
             naive = measure(
-                "naive", target, sim.control, now=NOW + timedelta(hours=1), limit=args.naive_sample
+                "naive",
+                target,
+                sim.control,
+                args.keep_token_masking,
+                now=NOW + timedelta(hours=1),
+                limit=args.naive_sample,
             )
             line = naive_figures(args, loaded, naive, batched)
     print(json.dumps(line), flush=True)
