@@ -66,13 +66,10 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--latency-ms", type=float, default=100.0)
     parser.add_argument("--naive", action="store_true", help="also measure the sequential baseline")
     parser.add_argument("--naive-sample", type=int, default=200, help="channels the baseline really audits")
-    parser.add_argument("--concurrency", type=int, default=16, help="the Graph connection's max_concurrency")
-    parser.add_argument("--page-size", type=int, default=1000)
     parser.add_argument(
-        "--keep-token-masking",
-        action="store_true",
-        help="keep the hook's per-token mask_secret (recompiles the masker per token: O(n^2))",
+        "--concurrency", type=int, default=8, help="the Graph connection's max_concurrency (its default: 8)"
     )
+    parser.add_argument("--page-size", type=int, default=1000)
     return parser.parse_args()
 
 
@@ -131,17 +128,11 @@ def throwaway_schema(raw_url: str) -> Iterator[StoreTarget]:
         admin.dispose()
 
 
-def _child(mode: str, target: StoreTarget, keep_masking: bool, options: dict[str, Any], pipe: Any) -> None:
+def _child(mode: str, target: StoreTarget, options: dict[str, Any], pipe: Any) -> None:
     """Runs in a fresh process: one audit, then its wall time, report and peak RSS back to the parent."""
     os.dup2(2, 1)  # task logs go to stderr: stdout carries the one JSON line
     from whatsapp.audit import naive_audit, run_audit
-    from whatsapp.hooks import graph
     from whatsapp.hooks.graph import WhatsAppGraphHook
-
-    if not keep_masking:
-        # The hook registers every sub-request's token with Airflow's secrets masker, which
-        # recompiles one regex of all secrets per new token: quadratic in the fleet size.
-        graph.mask_secret = lambda secret, name=None: None
 
     store = ChannelStore.from_target(target)
     started = time.perf_counter()
@@ -155,14 +146,12 @@ def _child(mode: str, target: StoreTarget, keep_masking: bool, options: dict[str
     pipe.send({"wall_s": wall_s, "report": report.to_dict(), "peak_rss_mb": peak_mb})
 
 
-def measure(
-    mode: str, target: StoreTarget, control: Any, keep_masking: bool, **options: Any
-) -> dict[str, Any]:
+def measure(mode: str, target: StoreTarget, control: Any, **options: Any) -> dict[str, Any]:
     """Run one audit in a spawned child; add the simulator's request count for its duration."""
     before = control.stats()["http_requests"]
     receiver, sender = multiprocessing.Pipe(duplex=False)
     process = multiprocessing.get_context("spawn").Process(
-        target=_child, args=(mode, target, keep_masking, options, sender)
+        target=_child, args=(mode, target, options, sender)
     )
     process.start()
     result = receiver.recv()
@@ -186,16 +175,13 @@ def main() -> None:
         loaded = load_channels(store, seed_simulator(sim.control, args.channels))
         seed_s = time.perf_counter() - seeding
         store.dispose()
-        batched = measure(
-            "batched", target, sim.control, args.keep_token_masking, now=NOW, page_size=args.page_size
-        )
+        batched = measure("batched", target, sim.control, now=NOW, page_size=args.page_size)
         line = figures(args, loaded, batched, seed_s)
         if args.naive:
             naive = measure(
                 "naive",
                 target,
                 sim.control,
-                args.keep_token_masking,
                 now=NOW + timedelta(hours=1),
                 limit=args.naive_sample,
             )
@@ -215,7 +201,6 @@ def figures(args: argparse.Namespace, channels: int, run: dict[str, Any], seed_s
         "channels_per_s": round(channels / run["wall_s"], 1),
         "peak_rss_mb": round(run["peak_rss_mb"], 1),
         "rss_scope": "audit child process (imports included, seeding excluded)",
-        "hook_token_masking": args.keep_token_masking,
         "audited": report["audited"],
         "failed": report["failed"],
         "skipped_throttled": report["skipped_throttled"],

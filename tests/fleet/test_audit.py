@@ -5,11 +5,9 @@ from __future__ import annotations
 import json
 import logging
 from collections import Counter
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from airflow.sdk.log import _secrets_masker
 
 from tests.fleet.fleet_mix import PENDING_KINDS, SPECS, Kind, SeededNumber, seed_simulator
 from tests.support.simulator import RunningSimulator, SimulatorControl
@@ -24,18 +22,6 @@ NOW = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
 #: Aims a fault at batch sub-requests (``/<phone id>``), never at the batch envelope (``/``).
 SUB_REQUESTS = r"^/\d+$"
 ENVELOPE = r"^/$"
-
-
-@pytest.fixture(autouse=True)
-def fresh_secrets_masker() -> Iterator[None]:
-    """Each test starts with an empty masker, as each Airflow task process does.
-
-    The hook registers every channel's token, and the masker recompiles one regex of all
-    secrets per new token; across a session the thousands of tokens of earlier tests would
-    make every later test pay for them.
-    """
-    yield
-    _secrets_masker().reset_masker()
 
 
 @pytest.fixture
