@@ -11,6 +11,7 @@ from datetime import timedelta
 
 from airflow.sdk import Param, dag, task
 
+from whatsapp.defaults import GRAPH_TASK_DEFAULTS
 from whatsapp.operators.fleet import (
     WhatsAppDueRegistrationsOperator,
     WhatsAppFleetAuditOperator,
@@ -27,12 +28,7 @@ from whatsapp.operators.registration import WhatsAppRegisterOperator
     max_active_runs=1,
     tags=["whatsapp"],
     doc_md=__doc__,
-    default_args={
-        "retries": 3,
-        "retry_delay": timedelta(seconds=30),
-        "retry_exponential_backoff": 2.0,
-        "max_retry_delay": timedelta(minutes=10),
-    },
+    default_args=GRAPH_TASK_DEFAULTS,
     params={
         "stale_after_minutes": Param(
             0,

@@ -7,10 +7,9 @@ steps live in the ``whatsapp`` provider.
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 from airflow.sdk import Param, dag
 
+from whatsapp.defaults import GRAPH_TASK_DEFAULTS
 from whatsapp.operators.health import WhatsAppHealthCheckOperator
 from whatsapp.operators.onboarding import (
     WhatsAppPhoneInfoOperator,
@@ -32,12 +31,7 @@ DIGITS = "^[0-9]+$"
     max_active_runs=16,
     tags=["whatsapp"],
     doc_md=__doc__,
-    default_args={
-        "retries": 3,
-        "retry_delay": timedelta(seconds=30),
-        "retry_exponential_backoff": 2.0,
-        "max_retry_delay": timedelta(minutes=10),
-    },
+    default_args=GRAPH_TASK_DEFAULTS,
     params={
         "account_id": Param(type="integer", minimum=1, description="Tenant that owns the channel"),
         "code": Param(type="string", minLength=1, description="Embedded Signup code (secret, single use)"),

@@ -5,10 +5,9 @@ Trigger with conf ``{"account_id": 1, "inbox_id": 7}``.
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 from airflow.sdk import Param, dag
 
+from whatsapp.defaults import GRAPH_TASK_DEFAULTS
 from whatsapp.operators.fleet import WhatsAppResolveChannelOperator
 from whatsapp.operators.health import WhatsAppHealthCheckOperator
 from whatsapp.operators.registration import WhatsAppRegisterOperator
@@ -20,12 +19,7 @@ from whatsapp.operators.registration import WhatsAppRegisterOperator
     catchup=False,
     tags=["whatsapp"],
     doc_md=__doc__,
-    default_args={
-        "retries": 3,
-        "retry_delay": timedelta(seconds=30),
-        "retry_exponential_backoff": 2.0,
-        "max_retry_delay": timedelta(minutes=10),
-    },
+    default_args=GRAPH_TASK_DEFAULTS,
     params={
         "account_id": Param(type="integer", minimum=1, description="Tenant that owns the channel"),
         "inbox_id": Param(type="integer", minimum=1, description="The channel's inbox"),

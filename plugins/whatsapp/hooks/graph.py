@@ -153,6 +153,12 @@ class _Call:
     token: str | None = field(default=None, repr=False)
 
 
+def _transport_error(call: _Call, exc: httpx.TransportError) -> GraphApiError:
+    """No Graph answer at all; the httpx error (whose text holds the URL) is not chained."""
+    what = "timed out" if isinstance(exc, httpx.TimeoutException) else "connection failed"
+    return GraphApiError.transport(f"{what} ({type(exc).__name__})", operation=call.operation)
+
+
 class WhatsAppGraphHook(BaseHook):
     """Talks to Meta's Graph API (or the simulator) for one Meta app.
 
@@ -265,14 +271,8 @@ class WhatsAppGraphHook(BaseHook):
         self.log.info("Graph %s: %s %s", call.operation, call.method, httpx.URL(call.url).path)
         try:
             response = self.get_conn().request(call.method, call.url, **self._request_kwargs(call))
-        except httpx.TimeoutException as exc:
-            raise GraphApiError.transport(
-                f"timed out ({type(exc).__name__})", operation=call.operation
-            ) from None
         except httpx.TransportError as exc:
-            raise GraphApiError.transport(
-                f"connection failed ({type(exc).__name__})", operation=call.operation
-            ) from None
+            raise _transport_error(call, exc) from None
         return self._decode(call, response)
 
     async def _asend(self, call: _Call) -> Any:
@@ -282,14 +282,8 @@ class WhatsAppGraphHook(BaseHook):
             response = await self.get_async_conn().request(
                 call.method, call.url, **self._request_kwargs(call)
             )
-        except httpx.TimeoutException as exc:
-            raise GraphApiError.transport(
-                f"timed out ({type(exc).__name__})", operation=call.operation
-            ) from None
         except httpx.TransportError as exc:
-            raise GraphApiError.transport(
-                f"connection failed ({type(exc).__name__})", operation=call.operation
-            ) from None
+            raise _transport_error(call, exc) from None
         return self._decode(call, response)
 
     def _decode(self, call: _Call, response: httpx.Response) -> Any:
