@@ -12,15 +12,14 @@ import os
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 
 from tests.api.airflow_auth import PASSWORDS, auth_env
 from tests.api.fleet_seed import SeededChannel, secret_values, seed_fleet
+from tests.api.runs import RunView, delete_register_runs, register_runs_in_db
 from tests.support.simulator import SimulatorControl
 from whatsapp.hooks.graph import WhatsAppGraphHook
 from whatsapp.store import ChannelStore
@@ -96,32 +95,8 @@ def secrets_of_fleet(
     return values
 
 
-@dataclass(frozen=True)
-class RunView:
-    run_id: str
-    state: str
-    conf: dict[str, Any]
-    run_type: str
-    triggering_user_name: str | None
-
-
 @pytest.fixture
 def register_runs(api_client: TestClient) -> Iterator[Callable[[], list[RunView]]]:
     """Lists the register DAG's runs; deletes them afterwards so tests stay independent."""
-    from airflow.models.dagrun import DagRun
-    from airflow.utils.session import create_session
-    from sqlalchemy import select
-
-    query = select(DagRun).where(DagRun.dag_id == "whatsapp_register_channel")
-
-    def runs() -> list[RunView]:
-        with create_session() as session:
-            return [
-                RunView(r.run_id, str(r.state), dict(r.conf or {}), str(r.run_type), r.triggering_user_name)
-                for r in session.scalars(query)
-            ]
-
-    yield runs
-    with create_session() as session:
-        for run in session.scalars(query):
-            session.delete(run)
+    yield register_runs_in_db
+    delete_register_runs()

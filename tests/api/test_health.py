@@ -110,7 +110,6 @@ def test_refresh_never_overwrites_a_newer_check(
     api_client: TestClient,
     admin: dict[str, str],
     fleet: dict[str, SeededChannel],
-    sim: SimulatorControl,
     pg_store_env: ChannelStore,
 ) -> None:
     """A fleet audit that stored a later snapshot wins over a refresh that read Graph earlier."""

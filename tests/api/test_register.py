@@ -7,8 +7,8 @@ from collections.abc import Callable
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.api.conftest import RunView
 from tests.api.fleet_seed import SeededChannel
+from tests.api.runs import RunView
 
 RunsFn = Callable[[], list[RunView]]
 
@@ -31,6 +31,7 @@ def test_pending_channel_queues_a_manual_run_with_its_ids(
     assert run_id.startswith(f"register__{pending.account_id}_{pending.inbox_id}__")
     assert body["dag_id"] == "whatsapp_register_channel"
     assert body["state"] == "queued"
+    assert body["dag_paused"] is True, "the test metadata DB pauses DAGs at creation"
     assert body["url"] == f"/dags/whatsapp_register_channel/runs/{run_id}"
     [run] = register_runs()
     assert run.run_id == run_id

@@ -132,4 +132,5 @@ class RegisterResponse(_Model):
     dag_id: str
     dag_run_id: str
     state: str
+    dag_paused: bool = Field(description="the DAG is paused: the run stays queued until it is unpaused")
     url: str = Field(description="the run in the Airflow UI grid")

@@ -10,6 +10,7 @@ on *Complete registration* cannot both start a run.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 from urllib.parse import quote, urlsplit
@@ -33,6 +34,15 @@ if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
 ACTIVE_STATES = (DagRunState.QUEUED, DagRunState.RUNNING)
+
+
+@dataclass(frozen=True, slots=True)
+class QueuedRun:
+    """The created run, and whether it will wait: a paused DAG keeps its queued runs queued."""
+
+    run_id: str
+    state: str
+    dag_paused: bool
 
 
 def register_run_id(account_id: int, inbox_id: int, now: datetime | None = None) -> str:
@@ -84,9 +94,9 @@ def trigger_register_run(
     account_id: int,
     inbox_id: int,
     from_ui: bool,
-) -> DagRun:
+) -> QueuedRun:
     """Create the QUEUED run (the scheduler starts it); 409 if the channel already has one."""
-    _lock_dag_model(session)
+    dag_model = _lock_dag_model(session)
     running = active_run_for(session, account_id, inbox_id)
     if running is not None:
         raise HTTPException(
@@ -114,5 +124,6 @@ def trigger_register_run(
         partition_date=params["partition_date"],
         session=session,
     )
+    queued = QueuedRun(run.run_id, DagRunState(run.state).value, bool(dag_model.is_paused))
     session.commit()
-    return run
+    return queued

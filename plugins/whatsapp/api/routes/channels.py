@@ -8,7 +8,6 @@ from typing import Annotated, Any
 from airflow.api_fastapi.common.dagbag import DagBagDep
 from airflow.api_fastapi.common.db.common import SessionDep
 from airflow.api_fastapi.logging.decorators import action_logging
-from airflow.utils.state import DagRunState
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
 from fastapi.responses import JSONResponse
 
@@ -158,6 +157,7 @@ def register(
     return RegisterResponse(
         dag_id=REGISTER_DAG_ID,
         dag_run_id=run.run_id,
-        state=DagRunState(run.state).value,
+        state=run.state,
+        dag_paused=run.dag_paused,
         url=grid_url(run.run_id),
     )
