@@ -53,8 +53,9 @@ def _free_port() -> int:
 def wait_for(description: str, check: Callable[[], Any], *, timeout: float, interval: float = 0.5) -> Any:
     """Poll ``check`` until it returns something truthy; fail with what was awaited and the last value.
 
-    Exceptions from ``check`` count as "not yet" (a server still starting refuses connections)
-    but the last one is reported, so a timeout says why rather than just "timed out".
+    Connection errors from ``check`` count as "not yet" (a server still starting refuses
+    connections) and the last one is reported, so a timeout says why rather than just "timed
+    out". Any other exception (a dead component, a failed assertion) ends the wait at once.
     """
     deadline = time.monotonic() + timeout
     last: Any = None
