@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
+import pytest
 from cryptography.fernet import Fernet
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -30,8 +32,30 @@ os.environ.update(
 )
 os.environ.setdefault("WHATSAPP_TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")
 
+from airflow.sdk._shared.secrets_masker import reset_secrets_masker  # noqa: E402 (after the env above)
+
+
+@pytest.fixture(autouse=True)
+def fresh_secrets_masker() -> Iterator[None]:
+    """Every Airflow task process starts with an empty secrets masker; so does every test.
+
+    ``dag.test()`` runs tasks in this process, so without a reset each test would inherit
+    every earlier test's secrets, and the masker recompiles one pattern of all of them per
+    new secret: the suite would slow down quadratically.
+    """
+    yield
+    reset_secrets_masker()
+
+
 pytest_plugins = [
     "tests.support.simulator_fixtures",
     "tests.support.store_fixtures",
     "tests.support.airflow_fixtures",
 ]
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """The test-only AIRFLOW_HOME (metadata DB, logs) goes with the session."""
+    import shutil
+
+    shutil.rmtree(_AIRFLOW_HOME, ignore_errors=True)
