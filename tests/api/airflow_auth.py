@@ -18,7 +18,7 @@ PASSWORDS = {name: f"{name}-pw-{secrets.token_hex(4)}" for name in USERS}
 
 
 def auth_env(home: Path) -> dict[str, str]:
-    """Environment variables configuring SimpleAuthManager and the JWT signing secret."""
+    """Environment variables configuring SimpleAuthManager's users and their known passwords."""
     passwords_file = home / "simple_auth_manager_passwords.json"
     passwords_file.write_text(json.dumps(PASSWORDS))
     return {
@@ -28,8 +28,15 @@ def auth_env(home: Path) -> dict[str, str]:
         "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": ",".join(f"{u}:{r}" for u, r in USERS.items()),
         "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "False",
         "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(passwords_file),
-        "AIRFLOW__API_AUTH__JWT_SECRET": secrets.token_urlsafe(64),
     }
+
+
+def server_env(home: Path) -> dict[str, str]:
+    """For separate Airflow processes, which must all sign and check JWTs with one shared secret.
+
+    In-process tests set one only when none is configured yet (see ``tests/api/conftest.py``).
+    """
+    return {**auth_env(home), "AIRFLOW__API_AUTH__JWT_SECRET": secrets.token_urlsafe(64)}
 
 
 def leaked(body: str, secret_values: Iterable[str]) -> list[str]:

@@ -9,6 +9,7 @@ Each test gets its own PostgreSQL store schema and a reset simulator.
 from __future__ import annotations
 
 import os
+import secrets
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
@@ -27,7 +28,13 @@ from whatsapp.store import ChannelStore
 
 @pytest.fixture(scope="session")
 def airflow_auth_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
+    from airflow.configuration import conf
+
     env = auth_env(tmp_path_factory.mktemp("airflow-auth"))
+    # Airflow validates JWTs only against a configured secret. Keep one that is already set
+    # (a signer built earlier in the session may hold it); otherwise configure one now.
+    if not conf.get("api_auth", "jwt_secret", fallback=""):
+        env["AIRFLOW__API_AUTH__JWT_SECRET"] = secrets.token_urlsafe(64)
     with pytest.MonkeyPatch.context() as patch:
         for name, value in env.items():
             patch.setenv(name, value)

@@ -15,7 +15,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.api.airflow_auth import PASSWORDS, auth_env
+from tests.api.airflow_auth import PASSWORDS, server_env
 from tests.api.fleet_seed import SPECS, SeededChannel, seed_fleet
 from tests.support.simulator import RunningSimulator, SimulatorControl, free_port
 from tests.support.simulator_fixtures import graph_connection
@@ -84,7 +84,7 @@ def airflow(
     port = free_port()
     env = {
         **os.environ,
-        **auth_env(home),
+        **server_env(home),
         "AIRFLOW_HOME": str(home),
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
         "AIRFLOW__CORE__PLUGINS_FOLDER": str(home / "plugins"),
