@@ -4,6 +4,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+BROWSER := /usr/bin/chromedriver
 export WHATSAPP_TEST_DATABASE_URL ?= postgresql://postgres@127.0.0.1:5432/test
 
 .PHONY: demo test lint install clean lock
@@ -19,7 +20,11 @@ $(STAMP): requirements.txt constraints.txt pyproject.toml
 demo: $(STAMP)
 	$(BIN)/python -m include.demo
 
-test: $(STAMP)
+# Headless Chromium for the WhatsApp Health page test: Debian's packages (needs root, as CI has).
+$(BROWSER):
+	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver
+
+test: $(STAMP) $(BROWSER)
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest
 
