@@ -48,8 +48,8 @@ os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
 from sqlalchemy import create_engine, insert, text  # noqa: E402
 from sqlalchemy.engine import URL, make_url  # noqa: E402
 
+from include.graph_simulator.process import SimulatorProcess  # noqa: E402
 from tests.fleet.fleet_mix import SeededNumber, seed_simulator  # noqa: E402
-from tests.support.simulator import SimulatorProcess  # noqa: E402
 from tests.support.simulator_fixtures import GRAPH_CONN_ENV, graph_connection  # noqa: E402
 from whatsapp.store import ChannelStore, StoreTarget  # noqa: E402
 from whatsapp.store.schema import channels  # noqa: E402

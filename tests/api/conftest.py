@@ -18,10 +18,10 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
+from include.graph_simulator.process import SimulatorControl
 from tests.api.airflow_auth import PASSWORDS, auth_env
 from tests.api.fleet_seed import SeededChannel, secret_values, seed_fleet
 from tests.api.runs import RunView, delete_register_runs, register_runs_in_db
-from tests.support.simulator import SimulatorControl
 from whatsapp.hooks.graph import WhatsAppGraphHook
 from whatsapp.store import ChannelStore
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from tests.support.simulator import SimulatorControl
+from include.graph_simulator.process import SimulatorControl
 from whatsapp.errors import GraphApiError
 from whatsapp.hooks.graph import WhatsAppGraphHook
 from whatsapp.store import ChannelStore, HealthResult

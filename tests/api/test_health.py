@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from fastapi.testclient import TestClient
 
+from include.graph_simulator.process import SimulatorControl
 from tests.api.fleet_seed import SeededChannel
-from tests.support.simulator import SimulatorControl
 from whatsapp.domain.health import PhoneHealth
 from whatsapp.store import ChannelStore, HealthResult
 

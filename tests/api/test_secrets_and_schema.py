@@ -9,9 +9,9 @@ from fastapi.testclient import TestClient
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
+from include.graph_simulator.process import SimulatorControl
 from tests.api.airflow_auth import leaked
 from tests.api.fleet_seed import SeededChannel
-from tests.support.simulator import SimulatorControl
 
 
 def _every_response(

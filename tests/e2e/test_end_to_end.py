@@ -18,9 +18,9 @@ from typing import Any
 import httpx
 import pytest
 
+from include.graph_simulator.process import SimulatorControl
 from tests.e2e.rest import AirflowApi
 from tests.e2e.stack import AirflowStack, airflow_stack, wait_for
-from tests.support.simulator import SimulatorControl
 from whatsapp.store import ChannelStore, StoreTarget
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres]

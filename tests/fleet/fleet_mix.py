@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from tests.support.simulator import SimulatorControl
+from include.graph_simulator.process import SimulatorControl
 
 
 class Kind(StrEnum):

@@ -9,8 +9,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from include.graph_simulator.process import RunningSimulator, SimulatorControl
 from tests.fleet.fleet_mix import PENDING_KINDS, SPECS, Kind, SeededNumber, seed_simulator
-from tests.support.simulator import RunningSimulator, SimulatorControl
 from tests.support.simulator_fixtures import GRAPH_CONN_ENV, graph_connection
 from whatsapp.audit import AuditReport, naive_audit, run_audit
 from whatsapp.domain.registration import ReauthorizationReason, RegistrationState

@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from tests.support.simulator import SimulatorControl
+from include.graph_simulator.process import SimulatorControl
 from whatsapp.domain.registration import RegistrationState
 from whatsapp.store import ChannelStore
 

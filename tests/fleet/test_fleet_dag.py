@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 from sqlalchemy import text
 
+from include.graph_simulator.process import SimulatorControl
 from tests.fleet.fleet_mix import Kind, SeededNumber
 from tests.fleet.test_audit import seed
-from tests.support.simulator import SimulatorControl
 from whatsapp.store import ChannelStore
 
 pytestmark = pytest.mark.postgres

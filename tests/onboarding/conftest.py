@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from tests.support.simulator import SimulatorControl
+from include.graph_simulator.process import SimulatorControl
 from whatsapp.store import ChannelStore
 
 

@@ -16,8 +16,8 @@ from typing import Any
 import pytest
 from sqlalchemy import create_engine, inspect, select, table, text
 
+from include.graph_simulator.process import SimulatorControl
 from tests.onboarding.test_onboarding_dag import conf_for
-from tests.support.simulator import SimulatorControl
 from whatsapp.store import ChannelStore
 
 pytestmark = pytest.mark.postgres

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from tests.support.simulator import SimulatorControl
+from include.graph_simulator.process import SimulatorControl
 from whatsapp.triggers.display_name import DisplayNameTrigger
 
 pytestmark = pytest.mark.postgres

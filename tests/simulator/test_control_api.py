@@ -10,7 +10,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.support.simulator import SimulatorControl, SimulatorProcess
+from include.graph_simulator.process import SimulatorControl, SimulatorProcess
 
 
 def test_numbers_get_15_digit_ids_and_can_share_a_waba(sim: SimulatorControl) -> None:

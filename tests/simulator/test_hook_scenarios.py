@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from tests.support.simulator import SimulatorControl
+from include.graph_simulator.process import SimulatorControl
 from tests.support.simulator_fixtures import GRAPH_CONN_ENV, graph_connection
 from whatsapp.errors import ErrorKind, GraphApiError
 from whatsapp.hooks import graph as graph_module

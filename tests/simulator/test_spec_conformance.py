@@ -15,8 +15,8 @@ from typing import Any
 import httpx
 import pytest
 
+from include.graph_simulator.process import SimulatorControl
 from tests.support.openapi import validate_request, validate_response
-from tests.support.simulator import SimulatorControl
 
 TEMPLATES = [
     (re.compile(r"^/v\d+\.\d+/\d+/register$"), "/{Version}/{Phone-Number-ID}/register"),

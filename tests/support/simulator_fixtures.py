@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.support.simulator import RunningSimulator, SimulatorControl, SimulatorProcess
+from include.graph_simulator.process import RunningSimulator, SimulatorControl, SimulatorProcess
 
 GRAPH_CONN_ENV = "AIRFLOW_CONN_WHATSAPP_GRAPH_DEFAULT"
 CALLBACK_URL = "https://hooks.example.test/whatsapp"

@@ -15,9 +15,9 @@ from pathlib import Path
 import httpx
 import pytest
 
+from include.graph_simulator.process import RunningSimulator, SimulatorControl, free_port
 from tests.api.airflow_auth import PASSWORDS, server_env
 from tests.api.fleet_seed import SPECS, SeededChannel, seed_fleet
-from tests.support.simulator import RunningSimulator, SimulatorControl, free_port
 from tests.support.simulator_fixtures import graph_connection
 from tests.support.store_fixtures import connection_env_value
 from tests.ui.airflow_servers import AirflowServers, run_airflow
