@@ -14,6 +14,7 @@ from enum import StrEnum
 from typing import Any
 
 from include.graph_simulator.process import SimulatorControl
+from whatsapp.store import ChannelStore
 
 
 class Kind(StrEnum):
@@ -95,3 +96,19 @@ def seed_simulator(control: SimulatorControl, count: int, *, chunk: int = 20_000
                 display_phone_number=number["display_phone_number"],
                 access_token=tokens[number["waba_id"]],
             )
+
+
+def seed(sim: SimulatorControl, store: ChannelStore, count: int) -> dict[int, SeededNumber]:
+    """The mix in the simulator and, through the store's public API, one channel per number."""
+    by_channel = {}
+    for number in seed_simulator(sim, count):
+        channel = store.upsert_channel(
+            account_id=number.index + 1,
+            phone_number_id=number.phone_number_id,
+            waba_id=number.waba_id,
+            business_id=number.business_id,
+            access_token=number.access_token,
+            display_phone_number=number.display_phone_number,
+        )
+        by_channel[channel.id] = number
+    return by_channel

@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from include.graph_simulator.process import RunningSimulator, SimulatorControl
-from tests.fleet.fleet_mix import PENDING_KINDS, SPECS, Kind, SeededNumber, seed_simulator
+from tests.fleet.fleet_mix import PENDING_KINDS, SPECS, Kind, seed
 from tests.support.simulator_fixtures import GRAPH_CONN_ENV, graph_connection
 from whatsapp.audit import AuditReport, naive_audit, run_audit
 from whatsapp.domain.registration import ReauthorizationReason, RegistrationState
@@ -31,22 +31,6 @@ def graph(
     """The simulator as ``whatsapp_graph_default``, with a short timeout so timeout faults stay cheap."""
     monkeypatch.setenv(GRAPH_CONN_ENV, graph_connection(simulator_process.base_url, sim, timeout=1.5))
     return sim
-
-
-def seed(sim: SimulatorControl, store: ChannelStore, count: int) -> dict[int, SeededNumber]:
-    """The mix in the simulator and, through the store's public API, one channel per number."""
-    by_channel = {}
-    for number in seed_simulator(sim, count):
-        channel = store.upsert_channel(
-            account_id=number.index + 1,
-            phone_number_id=number.phone_number_id,
-            waba_id=number.waba_id,
-            business_id=number.business_id,
-            access_token=number.access_token,
-            display_phone_number=number.display_phone_number,
-        )
-        by_channel[channel.id] = number
-    return by_channel
 
 
 def audit(store: ChannelStore, now: datetime = NOW, **options: object) -> AuditReport:

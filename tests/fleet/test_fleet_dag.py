@@ -11,8 +11,7 @@ import pytest
 from sqlalchemy import text
 
 from include.graph_simulator.process import SimulatorControl
-from tests.fleet.fleet_mix import Kind, SeededNumber
-from tests.fleet.test_audit import seed
+from tests.fleet.fleet_mix import Kind, SeededNumber, seed
 from whatsapp.store import ChannelStore
 
 pytestmark = pytest.mark.postgres
