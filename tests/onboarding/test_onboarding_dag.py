@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from include.graph_simulator.process import SimulatorControl
+from whatsapp.domain.registration import ReauthorizationReason
 from whatsapp.triggers.display_name import DisplayNameTrigger
 
 pytestmark = pytest.mark.postgres
@@ -250,3 +251,43 @@ def test_bad_conf_fails_before_any_side_effect(
         onboarding(**conf)
     assert sim.calls() == []
     assert pg_store_env.fleet_status() == []
+
+
+def test_reauthorization_updates_the_token_and_clears_the_flag(
+    onboarding, sim: SimulatorControl, pg_store_env
+) -> None:
+    number = sim.add_number(name_status="APPROVED")
+    phone = number["phone_number_id"]
+    assert str(onboarding(**conf_for(number)).state) == "success"
+    channel = pg_store_env.get_channel_by_phone_number(phone)
+    old_token = pg_store_env.credentials(channel.id).access_token
+    sim.update_number(phone, token_state="expired")
+    pg_store_env.mark_reauthorization(channel.id, ReauthorizationReason.TOKEN_INVALID)
+
+    # The customer redoes Embedded Signup: a new code for the same WABA, for this inbox.
+    fresh = {**number, "code": sim.new_code(number["waba_id"])}
+    dag_run = onboarding(**conf_for(fresh, inbox_id=channel.inbox_id))
+    assert str(dag_run.state) == "success", task_states(dag_run)
+    after = pg_store_env.get_channel_by_phone_number(phone)
+    assert (after.id, after.inbox_id) == (channel.id, channel.inbox_id)  # updated, not duplicated
+    assert after.reauthorization_required is False and after.reauthorization_reason is None
+    assert after.provisioning == "provisioned" and after.registration_state.value == "registered"
+    assert pg_store_env.credentials(channel.id).access_token != old_token
+    assert len(sim.calls("/register$")) == 1  # already provisioned: the decision sends nothing new
+
+
+def test_reauthorization_of_another_inbox_fails_and_writes_nothing(
+    onboarding, sim: SimulatorControl, pg_store_env
+) -> None:
+    first = sim.add_number(name_status="APPROVED")
+    second = sim.add_number(name_status="APPROVED")
+    assert str(onboarding(**conf_for(first)).state) == "success"
+    channel = pg_store_env.get_channel_by_phone_number(first["phone_number_id"])
+    token_before = pg_store_env.credentials(channel.id).access_token
+
+    dag_run = onboarding(**conf_for(second, inbox_id=channel.inbox_id))  # inbox holds the first number
+    states = task_states(dag_run)
+    assert states["phone_info"] == "failed" and states["register"] == "upstream_failed"
+    assert pg_store_env.get_channel_by_phone_number(second["phone_number_id"]) is None
+    assert pg_store_env.credentials(channel.id).access_token == token_before
+    assert len(sim.calls("/register$")) == 1
