@@ -12,6 +12,7 @@ from sqlalchemy import text
 
 from include.graph_simulator.process import SimulatorControl
 from tests.fleet.fleet_mix import Kind, SeededNumber, seed
+from tests.support.airflow_fixtures import fresh_dag
 from whatsapp.store import ChannelStore
 
 pytestmark = pytest.mark.postgres
@@ -19,10 +20,8 @@ pytestmark = pytest.mark.postgres
 
 @pytest.fixture
 def fleet_run(dagbag: Any, graph_conn_env: str, pg_store_env: ChannelStore) -> Callable[..., Any]:
-    dag = dagbag.get_dag("whatsapp_fleet_health")
-
     def run(**conf: Any) -> Any:
-        return dag.test(run_conf=conf)
+        return fresh_dag("whatsapp_fleet_health").test(run_conf=conf)
 
     return run
 

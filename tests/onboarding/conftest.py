@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from include.graph_simulator.process import SimulatorControl
+from tests.support.airflow_fixtures import fresh_dag
 from whatsapp.store import ChannelStore
 
 
@@ -15,10 +16,9 @@ from whatsapp.store import ChannelStore
 def onboarding(
     dagbag: Any, graph_conn_env: str, pg_store_env: ChannelStore, sim: SimulatorControl
 ) -> Callable[..., Any]:
-    """Run ``whatsapp_onboarding`` once for a conf; returns the finished DagRun."""
-    dag = dagbag.get_dag("whatsapp_onboarding")
+    """Run ``whatsapp_onboarding`` once for a conf (a freshly parsed DAG each time); returns the DagRun."""
 
     def run(**conf: Any) -> Any:
-        return dag.test(run_conf=conf)
+        return fresh_dag("whatsapp_onboarding").test(run_conf=conf)
 
     return run

@@ -291,3 +291,13 @@ def test_reauthorization_of_another_inbox_fails_and_writes_nothing(
     assert pg_store_env.get_channel_by_phone_number(second["phone_number_id"]) is None
     assert pg_store_env.credentials(channel.id).access_token == token_before
     assert len(sim.calls("/register$")) == 1
+
+
+def test_reauthorization_of_an_unknown_inbox_fails_without_retry(
+    onboarding, sim: SimulatorControl, pg_store_env
+) -> None:
+    number = sim.add_number(name_status="APPROVED")
+    dag_run = onboarding(**conf_for(number, inbox_id=99))
+    (phone_info,) = [ti for ti in dag_run.get_task_instances() if ti.task_id == "phone_info"]
+    assert (str(phone_info.state), phone_info.try_number) == ("failed", 1)
+    assert pg_store_env.fleet_status() == []

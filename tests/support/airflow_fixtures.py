@@ -35,6 +35,20 @@ def dagbag(airflow_db: None) -> Any:
     return DagBag(dag_folder=str(DAGS_FOLDER))
 
 
+def fresh_dag(dag_id: str) -> Any:
+    """A newly parsed DAG for one ``dag.test()`` run.
+
+    ``dag.test()`` runs tasks in this process on the DAG's own task objects, and a run's conf
+    is merged into their params in place; a worker process starts fresh every time, so each
+    test run gets a fresh DAG too (its file is ``dags/<dag_id>.py``).
+    """
+    from airflow.dag_processing.dagbag import DagBag
+
+    bag = DagBag(dag_folder=str(DAGS_FOLDER / f"{dag_id}.py"))
+    assert not bag.import_errors, bag.import_errors
+    return bag.get_dag(dag_id)
+
+
 @pytest.fixture
 def pg_store_env(pg_store: ChannelStore, monkeypatch: pytest.MonkeyPatch) -> ChannelStore:
     """An isolated, migrated PostgreSQL store reachable as ``whatsapp_store_default``."""

@@ -105,7 +105,7 @@ class WhatsAppPhoneInfoOperator(WhatsAppBaseOperator):
         self.signup = signup
 
     def execute(self, context: Context) -> dict[str, Any]:
-        from whatsapp.store import ChannelConflictError
+        from whatsapp.store import ChannelConflictError, ChannelNotFoundError
 
         request = _signup_request(self, context)
         with self.open_store() as store:
@@ -137,7 +137,7 @@ class WhatsAppPhoneInfoOperator(WhatsAppBaseOperator):
                     verified_name=number.get("verified_name"),
                     inbox_id=request.inbox_id,
                 )
-            except ChannelConflictError as error:
+            except (ChannelConflictError, ChannelNotFoundError) as error:
                 self.fail("cannot save the channel", error)
             store.set_signup_phone_number(stored.code_digest, channel.phone_number_id)
         self.publish_link(context, channel.business_id, channel.waba_id)
