@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from datetime import datetime
+from operator import attrgetter
 from typing import Any
 
 from sqlalchemy import Boolean, Integer, Select, String, Text, and_, case, insert, or_, select, tuple_, update
@@ -58,19 +59,23 @@ _REASON_BY_ERROR_KIND = {
 }
 
 
+_health_values = attrgetter(*HEALTH_COLUMNS)
+
+
 def _result_row(result: HealthResult) -> dict[str, Any]:
     row: dict[str, Any] = {"channel_id": result.channel_id, "checked_at": result.checked_at}
     if result.health is not None:
         health = result.health
+        pending = health.is_pending
+        row.update(zip(HEALTH_COLUMNS, _health_values(health), strict=True))
         row.update(
             ok=True,
-            pending=health.is_pending,
+            pending=pending,
             needs_registration=health.needs_registration,
             provisioning=health.provisioning.value,
             display_phone_number=health.display_phone_number,
             verified_name=health.verified_name,
-            snapshot=dict(health.raw),
-            **{name: getattr(health, name) for name in HEALTH_COLUMNS},
+            snapshot=health.raw,
         )
     else:
         error = result.error if isinstance(result.error, CheckError) else CheckError.from_graph(result.error)
