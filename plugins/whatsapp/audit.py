@@ -103,7 +103,8 @@ class _Tally:
         self._started = time.monotonic()
         self._next_progress = progress_every
 
-    def add(self, target: AuditTarget, result: HealthResult) -> None:
+    def add(self, target: AuditTarget, result: HealthResult, *, stored: bool = True) -> None:
+        """Count one result; ``stored`` False: a newer check was kept, so nothing changed."""
         report = self.report
         if result.health is None:
             report.failed += 1
@@ -115,7 +116,7 @@ class _Tally:
             report.pending += 1
         else:
             report.provisioned += 1
-        for event in risky_transitions(target.before, result.health):
+        for event in risky_transitions(target.before, result.health) if stored else ():
             self.log.warning(
                 "Risky transition on channel %s (phone number %s): %s",
                 target.id,
@@ -310,9 +311,9 @@ class _FleetAudit:
     async def _flush(self, buffer: list[tuple[AuditTarget, HealthResult]]) -> None:
         if not buffer:
             return
-        for target, result in buffer:
-            self.tally.add(target, result)
         written = await asyncio.to_thread(self.store.record_health, [result for _, result in buffer])
+        for target, result in buffer:
+            self.tally.add(target, result, stored=target.id not in written.stale_channel_ids)
         self.tally.written(written.applied, written.stale)
 
 
@@ -408,7 +409,7 @@ def naive_audit(
     for page in pages:
         if limit is not None:
             page = page[: limit - tally.report.channels]
-        page_results = []
+        checked = []
         for target in page:
             tally.report.http_requests += 1
             try:
@@ -416,9 +417,10 @@ def naive_audit(
                 result = HealthResult(target.id, now, health=health)
             except GraphApiError as error:
                 result = _failed(target, error, now)
-            tally.add(target, result)
-            page_results.append(result)
-        written = store.record_health(page_results)
+            checked.append((target, result))
+        written = store.record_health([result for _, result in checked])
+        for target, result in checked:
+            tally.add(target, result, stored=target.id not in written.stale_channel_ids)
         tally.written(written.applied, written.stale)
         if limit is not None and tally.report.channels >= limit:
             break

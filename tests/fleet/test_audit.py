@@ -171,6 +171,7 @@ def test_an_older_snapshot_never_overwrites_a_newer_one(graph: SimulatorControl,
         graph.update_number(number.phone_number_id, status="BANNED")
     late = audit(store, NOW - timedelta(minutes=10))
     assert (late.audited, late.applied, late.stale) == (38, 0, 38)
+    assert late.risky_total == 0  # BANNED was seen, but by a check older than the stored one
     for channel_id in fleet:
         channel = store.get_channel_by_id(channel_id)
         assert channel.health == before[channel_id]

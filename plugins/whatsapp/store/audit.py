@@ -218,8 +218,11 @@ class AuditMixin(StoreBase):
         )
         failed = sum(1 for r in results if r.health is None)
         with self._transaction() as conn:
-            applied = conn.execute(applied_stmt).rowcount
+            applied = frozenset(conn.execute(applied_stmt.returning(channels.c.id)).scalars())
             if failed:
                 conn.execute(failed_stmt)
             conn.execute(history_stmt)
-        return HealthWriteResult(applied=applied, stale=len(results) - failed - applied, failed=failed)
+        stale = frozenset(r.channel_id for r in results if r.health is not None) - applied
+        return HealthWriteResult(
+            applied=len(applied), stale=len(stale), failed=failed, stale_channel_ids=stale
+        )

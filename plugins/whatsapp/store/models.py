@@ -131,11 +131,16 @@ class HealthResult:
 
 @dataclass(frozen=True, slots=True)
 class HealthWriteResult:
-    """What a bulk health write did: snapshots stored, snapshots older than the stored one, failures."""
+    """What a bulk health write did: snapshots stored, snapshots older than the stored one, failures.
+
+    ``stale_channel_ids`` name the refused snapshots, so callers never report a change that a
+    newer stored check already superseded.
+    """
 
     applied: int
     stale: int
     failed: int
+    stale_channel_ids: frozenset[int] = frozenset()
 
 
 @dataclass(frozen=True, slots=True)
