@@ -53,8 +53,9 @@ def whatsapp_fleet_health() -> None:
         shards="{{ params.audit_shards }}",
         stale_after_minutes="{{ params.stale_after_minutes }}",
     ).expand(shard=shards)
+    # A failed audit shard must not stop the retries: each one re-reads live health anyway.
     due = WhatsAppDueRegistrationsOperator(
-        task_id="due_registrations", limit="{{ params.max_registrations }}"
+        task_id="due_registrations", limit="{{ params.max_registrations }}", trigger_rule="all_done"
     )
     retry = WhatsAppRegisterOperator.partial(
         task_id="retry_registration",

@@ -59,6 +59,7 @@ def attempt_registration(
     channel_id: int,
     *,
     respect_backoff: bool,
+    respect_state: bool | None = None,
     run_id: str | None = None,
     now: datetime | None = None,
 ) -> RegistrationReport:
@@ -71,7 +72,9 @@ def attempt_registration(
     from whatsapp.store import HealthResult
 
     credentials = store.credentials(channel_id)
-    with store.claim_for_registration(channel_id, respect_backoff=respect_backoff, now=now) as claim:
+    with store.claim_for_registration(
+        channel_id, respect_backoff=respect_backoff, respect_state=respect_state, now=now
+    ) as claim:
         if claim is None:
             return RegistrationReport(
                 channel_id=channel_id,
@@ -108,11 +111,19 @@ def attempt_registration(
         if decision is Decision.REGISTER:
             log.info("Registering %s (%s attempts left in 72 h)", channel.phone_number_id, claim.budget_left)
             calls = 1
+            sent_at = pendulum.now("UTC")  # Meta counts the call from when it is sent
             try:
                 hook.register(channel.phone_number_id, credentials.access_token, credentials.pin)
             except GraphApiError as exc:
                 error = exc
-            outcome = claim.record_attempt(error, run_id=run_id)
+            except BaseException as exc:
+                # Sent, outcome unknown (task timeout, SIGTERM, a bug): it still spends budget.
+                unknown = GraphApiError.transport(
+                    f"outcome unknown ({type(exc).__name__})", operation="register"
+                )
+                claim.record_attempt(unknown, attempted_at=sent_at, run_id=run_id)
+                raise
+            outcome = claim.record_attempt(error, attempted_at=sent_at, run_id=run_id)
         else:
             outcome = outcome_of_decision(decision)
             claim.record_decision(outcome)

@@ -301,3 +301,18 @@ def test_reauthorization_of_an_unknown_inbox_fails_without_retry(
     (phone_info,) = [ti for ti in dag_run.get_task_instances() if ti.task_id == "phone_info"]
     assert (str(phone_info.state), phone_info.try_number) == ("failed", 1)
     assert pg_store_env.fleet_status() == []
+
+
+def test_a_malformed_graph_connection_fails_without_retry(
+    onboarding, sim: SimulatorControl, pg_store_env, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    number = sim.add_number(name_status="APPROVED")
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_WHATSAPP_GRAPH_DEFAULT",
+        '{"conn_type": "whatsapp_graph", "host": "http://127.0.0.1:9", "login": "1",'
+        ' "extra": {"batch_size": 99}}',
+    )
+    dag_run = onboarding(**conf_for(number))
+    (signup,) = [ti for ti in dag_run.get_task_instances() if ti.task_id == "exchange_and_save"]
+    assert (str(signup.state), signup.try_number) == ("failed", 1)
+    assert sim.calls() == [] and pg_store_env.fleet_status() == []

@@ -56,9 +56,20 @@ class WhatsAppBaseOperator(BaseOperator):
 
     @contextmanager
     def open_store(self) -> Iterator[ChannelStore]:
-        from whatsapp.store import ChannelStore
+        """The store, after both connections proved usable.
 
-        store = ChannelStore.from_conn_id(self.store_conn_id)
+        Configuration errors (a malformed Graph connection, no Fernet key, an unmigrated store)
+        fail without retry; an unreachable database is left to Airflow's retries.
+        """
+        from whatsapp.store import ChannelStore, EncryptionUnavailableError, StoreNotMigratedError
+
+        try:
+            _ = self.hook.settings
+            store = ChannelStore.from_conn_id(self.store_conn_id)
+            store.check_migrated()
+            _ = store.secrets  # every operator reads or writes a secret
+        except (ValueError, EncryptionUnavailableError, StoreNotMigratedError) as error:
+            self.fail("configuration", error)
         try:
             yield store
         finally:

@@ -15,9 +15,10 @@ if TYPE_CHECKING:
 class WhatsAppRegisterOperator(WhatsAppChannelOperator):
     """``POST /{phone_number_id}/register`` only when live health says it is needed and can succeed.
 
-    :param respect_backoff: the fleet DAG waits for ``next_attempt_at``; onboarding and the
-        manual "Complete registration" do not. A task *retry* never waits for the backoff it
-        just set (the retry is the backoff), and nothing ever exceeds the 72 h budget.
+    :param respect_backoff: the fleet DAG waits for ``next_attempt_at`` and leaves channels that
+        need a person alone; onboarding and the manual "Complete registration" do neither. A
+        task *retry* never waits for the backoff it just set (the retry is the backoff), and
+        nothing ever exceeds the 72 h budget.
     """
 
     def __init__(self, *, respect_backoff: bool = False, **kwargs: Any) -> None:
@@ -34,6 +35,7 @@ class WhatsAppRegisterOperator(WhatsAppChannelOperator):
                     store,
                     channel.id,
                     respect_backoff=self.respect_backoff and first_try,
+                    respect_state=self.respect_backoff,
                     run_id=context["run_id"],
                 )
             except RegistrationFailed as failure:

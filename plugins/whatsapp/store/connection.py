@@ -92,6 +92,11 @@ def resolve_target(conn_id: str = DEFAULT_STORE_CONN_ID) -> StoreTarget:
     try:
         conn = BaseHook.get_connection(conn_id)
     except AirflowNotFoundException:
+        if f"AIRFLOW_CONN_{conn_id.upper()}" in os.environ:
+            # Defined but unreadable: falling back would give every worker its own SQLite file.
+            raise StoreConnectionError(
+                f"store connection {conn_id!r} is set in AIRFLOW_CONN_{conn_id.upper()} but cannot be parsed"
+            ) from None
         return StoreTarget(URL.create("sqlite", database=str(default_sqlite_path())))
     except Exception as exc:  # a malformed AIRFLOW_CONN_... raises anything from URI/JSON parsing
         raise StoreConnectionError(f"store connection {conn_id!r} cannot be read: {exc}") from None

@@ -46,12 +46,14 @@ def _attempts_in_window(now: datetime) -> Any:
     )
 
 
-def _claimable(now: datetime, *, respect_backoff: bool) -> ColumnElement[bool]:
-    """Active and within the 72 h budget; with backoff also due, retryable and not waiting on a human."""
+def _claimable(now: datetime, *, respect_backoff: bool, respect_state: bool) -> ColumnElement[bool]:
+    """Active and within the 72 h budget; with backoff also due; with state also retryable and
+    not waiting on a human."""
     conditions = [channels.c.active.is_(True), _attempts_in_window(now) < REGISTER_BUDGET]
     if respect_backoff:
+        conditions.append(channels.c.next_attempt_at <= now)
+    if respect_state:
         conditions += [
-            channels.c.next_attempt_at <= now,
             channels.c.registration_state.in_(RETRYABLE_STATES),
             not_(func.coalesce(channels.c.reauthorization_reason, "").in_(HUMAN_REASONS)),
         ]
@@ -162,7 +164,7 @@ class RegistrationMixin(StoreBase):
                 channels.c.phone_number_id,
                 channels.c.display_phone_number,
             )
-            .where(_claimable(now, respect_backoff=True))
+            .where(_claimable(now, respect_backoff=True, respect_state=True))
             .order_by(channels.c.next_attempt_at, channels.c.id)
             .limit(limit)
         )
@@ -171,18 +173,29 @@ class RegistrationMixin(StoreBase):
 
     @contextmanager
     def claim_for_registration(
-        self, channel_id: int, *, respect_backoff: bool = True, now: datetime | None = None
+        self,
+        channel_id: int,
+        *,
+        respect_backoff: bool = True,
+        respect_state: bool | None = None,
+        now: datetime | None = None,
     ) -> Iterator[RegistrationClaim | None]:
         """Hold ``channel_id`` for one registration, or yield ``None`` if it is held or not claimable.
 
-        ``respect_backoff=False`` is the manual "Complete registration": it skips the backoff
-        and state checks, never the 72 h budget. Re-read live health *inside* the claim.
+        ``respect_backoff=False`` skips the ``next_attempt_at`` check (a task retry, the manual
+        "Complete registration"); ``respect_state`` (default: as ``respect_backoff``) keeps
+        channels that wait on a person out. Nothing skips the 72 h budget, which is checked
+        again under the lock. Re-read live health *inside* the claim.
         """
         now = utcnow(now)
+        respect_state = respect_backoff if respect_state is None else respect_state
         with self._transaction(immediate=True) as conn:
             row = conn.execute(
                 select(*PUBLIC_CHANNEL_COLUMNS)
-                .where(channels.c.id == channel_id, _claimable(now, respect_backoff=respect_backoff))
+                .where(
+                    channels.c.id == channel_id,
+                    _claimable(now, respect_backoff=respect_backoff, respect_state=respect_state),
+                )
                 .with_for_update(skip_locked=True, of=channels)
             ).one_or_none()
             if row is None:
@@ -196,7 +209,13 @@ class RegistrationMixin(StoreBase):
                 )
                 .order_by(registration_attempts.c.attempted_at)
             ).scalars()
-            claim = RegistrationClaim(channel_from_row(row), tuple(times), now, conn)
+            times = tuple(times)
+            if len(times) >= REGISTER_BUDGET:
+                # An attempt committed between the statement's snapshot and our lock: the
+                # budget query above could not see it, the locked re-read does.
+                yield None
+                return
+            claim = RegistrationClaim(channel_from_row(row), times, now, conn)
             try:
                 yield claim
             except BaseException:

@@ -75,11 +75,13 @@ def snapshot_registration_values(needs_registration: Expr, checked_at: Expr) -> 
     """What a successful health check says about registration.
 
     Provisioned and verified: ``registered`` (also when someone fixed it by hand in WhatsApp
-    Manager). Needs registration and never planned (``unknown``): ``scheduled`` now, so the fleet
-    DAG picks it up. Any other state is the registration flow's to move, not the audit's.
+    Manager). Needs registration but nothing planned (``unknown``, or ``registered`` and Meta
+    reads it as pending again): ``scheduled`` now, so the fleet DAG picks it up. Any other
+    state is the registration flow's to move, not the audit's.
     """
     state = channels.c.registration_state
-    never_planned = and_(needs_registration, state == RegistrationState.UNKNOWN.value)
+    unplanned = (RegistrationState.UNKNOWN.value, RegistrationState.REGISTERED.value)
+    never_planned = and_(needs_registration, state.in_(unplanned))
     return {
         "registration_state": case(
             (~needs_registration, RegistrationState.REGISTERED.value),
