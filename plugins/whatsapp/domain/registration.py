@@ -120,7 +120,7 @@ REGISTERED = Outcome(Action.DONE, RegistrationState.REGISTERED, None)
 
 
 #: Errors of any Graph call (not only ``/register``) that only the customer can fix.
-_REAUTHORIZATION_BY_KIND = {
+REAUTHORIZATION_BY_KIND: dict[ErrorKind, ReauthorizationReason] = {
     ErrorKind.TOKEN_INVALID: ReauthorizationReason.TOKEN_INVALID,
     ErrorKind.PERMISSION: ReauthorizationReason.PERMISSION_REVOKED,
 }
@@ -128,7 +128,7 @@ _REAUTHORIZATION_BY_KIND = {
 
 def reauthorization_for(kind: ErrorKind) -> ReauthorizationReason | None:
     """The reauthorization a failed Graph call calls for, if the customer must redo the signup."""
-    return _REAUTHORIZATION_BY_KIND.get(kind)
+    return REAUTHORIZATION_BY_KIND.get(kind)
 
 
 def outcome_of(error: GraphApiError | None) -> Outcome:

@@ -9,8 +9,7 @@ from typing import Any
 
 from sqlalchemy import Boolean, Integer, Select, String, Text, and_, case, insert, or_, select, tuple_, update
 
-from whatsapp.domain.registration import ReauthorizationReason
-from whatsapp.errors import ErrorKind
+from whatsapp.domain.registration import REAUTHORIZATION_BY_KIND, ReauthorizationReason
 from whatsapp.store.base import StoreBase, utcnow
 from whatsapp.store.models import AuditTarget, CheckError, HealthResult, HealthWriteResult
 from whatsapp.store.rowsource import json_rows
@@ -52,11 +51,6 @@ _RESULT_COLUMNS = (
     ("error_subcode", Integer()),
     ("error_message", Text()),
 )
-#: Error kinds of a failed health fetch that mean the customer must redo Embedded Signup.
-_REASON_BY_ERROR_KIND = {
-    ErrorKind.TOKEN_INVALID.value: ReauthorizationReason.TOKEN_INVALID.value,
-    ErrorKind.PERMISSION.value: ReauthorizationReason.PERMISSION_REVOKED.value,
-}
 
 
 _health_values = attrgetter(*HEALTH_COLUMNS)
@@ -188,7 +182,10 @@ class AuditMixin(StoreBase):
             )
         )
         failure_reason = case(
-            *((src.c.error_kind == kind, reason) for kind, reason in _REASON_BY_ERROR_KIND.items()),
+            *(
+                (src.c.error_kind == kind.value, reason.value)
+                for kind, reason in REAUTHORIZATION_BY_KIND.items()
+            ),
             else_=channels.c.reauthorization_reason,
         )
         failed_stmt = (
