@@ -26,7 +26,7 @@ from typing import Any
 
 from cryptography.fernet import Fernet
 
-from include.graph_simulator.process import SimulatorControl, SimulatorProcess
+from include.graph_simulator.process import SimulatorControl, SimulatorProcess, onboarding_conf
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEMO_HOME = REPO_ROOT / "build" / "demo"
@@ -93,14 +93,7 @@ def complete_review_when_polled(control: SimulatorControl, phone_number_id: str)
 def onboard(dag: Any, control: SimulatorControl, account_id: int, label: str, **state: Any) -> dict[str, Any]:
     number = control.add_number(**state)
     say(f"Signup {account_id} ({label}): phone number {number['phone_number_id']}")
-    conf = {
-        "account_id": account_id,
-        "code": number["code"],
-        "business_id": number["business_id"],
-        "waba_id": number["waba_id"],
-        "phone_number_id": number["phone_number_id"],
-        "name_poke_interval": 1,
-    }
+    conf = onboarding_conf(number, account_id=account_id, name_poke_interval=1)
     watcher = None
     if state.get("name_status") == "PENDING_REVIEW":
         watcher = complete_review_when_polled(control, number["phone_number_id"])

@@ -186,3 +186,15 @@ class SimulatorProcess(contextlib.AbstractContextManager["RunningSimulator"]):
     @property
     def returncode(self) -> int | None:
         return None if self._process is None else self._process.returncode
+
+
+def onboarding_conf(number: dict[str, Any], *, account_id: int = 1, **extra: Any) -> dict[str, Any]:
+    """The ``whatsapp_onboarding`` conf for a signup the simulator created (``add_number``)."""
+    return {
+        "account_id": account_id,
+        "code": number["code"],
+        "business_id": number["business_id"],
+        "waba_id": number["waba_id"],
+        "phone_number_id": number["phone_number_id"],
+        **extra,
+    }

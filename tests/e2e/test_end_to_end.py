@@ -18,7 +18,7 @@ from typing import Any
 import httpx
 import pytest
 
-from include.graph_simulator.process import SimulatorControl
+from include.graph_simulator.process import SimulatorControl, onboarding_conf
 from tests.e2e.rest import AirflowApi
 from tests.e2e.stack import AirflowStack, airflow_stack, wait_for
 from whatsapp.store import ChannelStore, StoreTarget
@@ -33,17 +33,6 @@ REVIEW_SECONDS = 3600
 #: Generous bounds for a loaded 2-core machine; the whole test normally takes 2-3 minutes.
 STARTUP_TIMEOUT = 120.0
 TASKS_TIMEOUT = 150.0
-
-
-def conf_for(number: dict[str, Any], **extra: Any) -> dict[str, Any]:
-    return {
-        "account_id": 1,
-        "code": number["code"],
-        "business_id": number["business_id"],
-        "waba_id": number["waba_id"],
-        "phone_number_id": number["phone_number_id"],
-        **extra,
-    }
 
 
 def calls_for(sim: SimulatorControl, pattern: str, method: str | None = None) -> list[dict[str, Any]]:
@@ -89,14 +78,14 @@ def run_scenario(stack: AirflowStack, api: AirflowApi, sim: SimulatorControl) ->
     review_phone = in_review["phone_number_id"]
 
     # 1. A bad conf is refused by the API itself: 400 naming the param, no run, no Graph call.
-    refused = api.trigger(ONBOARDING, conf_for(bad, account_id=0))
+    refused = api.trigger(ONBOARDING, onboarding_conf(bad, account_id=0))
     assert refused.status_code == 400, refused.text
     assert "account_id" in refused.text
     assert api.dag_runs(ONBOARDING) == []
 
     # 2. Two good signups at once.
-    approved_run = api.trigger_ok(ONBOARDING, conf_for(approved))
-    review_run = api.trigger_ok(ONBOARDING, conf_for(in_review, name_poke_interval=1))
+    approved_run = api.trigger_ok(ONBOARDING, onboarding_conf(approved))
+    review_run = api.trigger_ok(ONBOARDING, onboarding_conf(in_review, name_poke_interval=1))
 
     # 3. The in-review one waits in the triggerer, polling, without spending a register call.
     api.wait_for_task_state(ONBOARDING, review_run, "wait_for_display_name", "deferred", TASKS_TIMEOUT)

@@ -16,8 +16,7 @@ from typing import Any
 import pytest
 from sqlalchemy import create_engine, inspect, select, table, text
 
-from include.graph_simulator.process import SimulatorControl
-from tests.onboarding.test_onboarding_dag import conf_for
+from include.graph_simulator.process import SimulatorControl, onboarding_conf
 from whatsapp.store import ChannelStore
 
 pytestmark = pytest.mark.postgres
@@ -61,7 +60,7 @@ def test_secrets_appear_nowhere(
     wrong_pin = sim.add_number(name_status="APPROVED", pin="111111")
     declined = sim.add_number(name_status="DECLINED")
     for number in (approved, wrong_pin, declined):
-        onboarding(**conf_for(number))
+        onboarding(**onboarding_conf(number))
 
     secrets: dict[str, str] = {"app secret": sim.app_secret}
     for number in (approved, wrong_pin, declined):

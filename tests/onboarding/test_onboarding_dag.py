@@ -9,22 +9,11 @@ from typing import Any
 
 import pytest
 
-from include.graph_simulator.process import SimulatorControl
+from include.graph_simulator.process import SimulatorControl, onboarding_conf
 from whatsapp.domain.registration import ReauthorizationReason
 from whatsapp.triggers.display_name import DisplayNameTrigger
 
 pytestmark = pytest.mark.postgres
-
-
-def conf_for(number: dict[str, Any], **extra: Any) -> dict[str, Any]:
-    return {
-        "account_id": 1,
-        "code": number["code"],
-        "business_id": number["business_id"],
-        "waba_id": number["waba_id"],
-        "phone_number_id": number["phone_number_id"],
-        **extra,
-    }
 
 
 def task_states(dag_run: Any) -> dict[str, str]:
@@ -52,7 +41,7 @@ def graph_steps(sim: SimulatorControl, number: dict[str, Any]) -> list[str]:
 
 def test_approved_name_registers_once_in_order(onboarding, sim: SimulatorControl, pg_store_env) -> None:
     number = sim.add_number(name_status="APPROVED")
-    dag_run = onboarding(**conf_for(number))
+    dag_run = onboarding(**onboarding_conf(number))
     assert str(dag_run.state) == "success", task_states(dag_run)
     steps = graph_steps(sim, number)
     # exchange -> (save) -> phone info -> access check -> subscribe app, then override -> ... -> register once
@@ -118,7 +107,7 @@ def test_pending_name_defers_and_registers_after_review(
     phone = number["phone_number_id"]
     # Sensor poke + two trigger polls while in review, then the review completes.
     advance_when(f"/{phone}$", 3, lambda: sim.advance(3601))
-    dag_run = onboarding(**conf_for(number, name_poke_interval=1))
+    dag_run = onboarding(**onboarding_conf(number, name_poke_interval=1))
     assert str(dag_run.state) == "success", task_states(dag_run)
     assert trigger_runs == [{"status": "ready", "name_status": "APPROVED"}]  # it deferred and fired once
     register_calls = sim.calls(f"/{phone}/register$")
@@ -132,7 +121,7 @@ def test_review_outlasting_the_wait_hands_over_without_failing(
     onboarding, sim: SimulatorControl, pg_store_env, trigger_runs
 ) -> None:
     number = sim.add_number(name_status="PENDING_REVIEW", review_seconds=10**6)
-    dag_run = onboarding(**conf_for(number, name_poke_interval=1, name_wait_timeout=2))
+    dag_run = onboarding(**onboarding_conf(number, name_poke_interval=1, name_wait_timeout=2))
     assert str(dag_run.state) == "success", task_states(dag_run)
     assert trigger_runs[-1]["status"] == "timeout"
     assert sim.calls(f"/{number['phone_number_id']}/register$") == []
@@ -146,7 +135,7 @@ def test_already_provisioned_sends_no_register(onboarding, sim: SimulatorControl
     number = sim.add_number(
         name_status="APPROVED", platform_type="CLOUD_API", throughput_level="STANDARD", status="CONNECTED"
     )
-    dag_run = onboarding(**conf_for(number))
+    dag_run = onboarding(**onboarding_conf(number))
     assert str(dag_run.state) == "success", task_states(dag_run)
     assert sim.calls("/register$") == []
     channel = pg_store_env.get_channel_by_phone_number(number["phone_number_id"])
@@ -160,7 +149,7 @@ def test_certificate_not_ready_schedules_a_retry_without_looping(
 ) -> None:
     # name_status NONE: nothing to wait for, yet Meta cannot issue the certificate (100/2388001).
     number = sim.add_number(name_status="NONE")
-    dag_run = onboarding(**conf_for(number))
+    dag_run = onboarding(**onboarding_conf(number))
     assert str(dag_run.state) == "success", task_states(dag_run)
     assert len(sim.calls("/register$")) == 1
     channel = pg_store_env.get_channel_by_phone_number(number["phone_number_id"])
@@ -175,7 +164,7 @@ def test_certificate_not_ready_schedules_a_retry_without_looping(
 
 def test_declined_name_needs_attention(onboarding, sim: SimulatorControl, pg_store_env) -> None:
     number = sim.add_number(name_status="DECLINED")
-    dag_run = onboarding(**conf_for(number))
+    dag_run = onboarding(**onboarding_conf(number))
     states = task_states(dag_run)
     assert states["register"] == "failed" and states["check_health"] == "upstream_failed"
     assert sim.calls("/register$") == []
@@ -186,7 +175,7 @@ def test_declined_name_needs_attention(onboarding, sim: SimulatorControl, pg_sto
 
 def test_pin_mismatch_needs_attention(onboarding, sim: SimulatorControl, pg_store_env) -> None:
     number = sim.add_number(name_status="APPROVED", pin="111111")  # two-step verification set elsewhere
-    dag_run = onboarding(**conf_for(number))
+    dag_run = onboarding(**onboarding_conf(number))
     assert task_states(dag_run)["register"] == "failed"
     assert len(sim.calls("/register$")) == 1  # no retry on a permanent error
     channel = pg_store_env.get_channel_by_phone_number(number["phone_number_id"])
@@ -202,7 +191,7 @@ def test_expired_token_flags_reauthorization(
     phone = number["phone_number_id"]
     # The token dies while the run waits for the display name.
     advance_when(f"/{phone}$", 1, lambda: sim.update_number(phone, token_state="expired"))
-    dag_run = onboarding(**conf_for(number, name_poke_interval=1))
+    dag_run = onboarding(**onboarding_conf(number, name_poke_interval=1))
     assert task_states(dag_run)["wait_for_display_name"] == "failed"
     assert sim.calls("/register$") == []
     channel = pg_store_env.get_channel_by_phone_number(phone)
@@ -211,7 +200,7 @@ def test_expired_token_flags_reauthorization(
 
 def test_same_signup_twice_and_rerun_never_duplicate(onboarding, sim: SimulatorControl, pg_store_env) -> None:
     number = sim.add_number(name_status="APPROVED")
-    conf = conf_for(number)
+    conf = onboarding_conf(number)
     first = onboarding(**conf)
     second = onboarding(**conf)  # same code again: already exchanged, already provisioned
     assert (str(first.state), str(second.state)) == ("success", "success"), task_states(second)
@@ -242,7 +231,7 @@ def test_bad_conf_fails_before_any_side_effect(
 ) -> None:
     number = sim.add_number(name_status="APPROVED")
     sim.clear_calls()
-    conf = conf_for(number)
+    conf = onboarding_conf(number)
     if value is None:
         conf.pop(param)
     else:
@@ -258,7 +247,7 @@ def test_reauthorization_updates_the_token_and_clears_the_flag(
 ) -> None:
     number = sim.add_number(name_status="APPROVED")
     phone = number["phone_number_id"]
-    assert str(onboarding(**conf_for(number)).state) == "success"
+    assert str(onboarding(**onboarding_conf(number)).state) == "success"
     channel = pg_store_env.get_channel_by_phone_number(phone)
     old_token = pg_store_env.credentials(channel.id).access_token
     sim.update_number(phone, token_state="expired")
@@ -266,7 +255,7 @@ def test_reauthorization_updates_the_token_and_clears_the_flag(
 
     # The customer redoes Embedded Signup: a new code for the same WABA, for this inbox.
     fresh = {**number, "code": sim.new_code(number["waba_id"])}
-    dag_run = onboarding(**conf_for(fresh, inbox_id=channel.inbox_id))
+    dag_run = onboarding(**onboarding_conf(fresh, inbox_id=channel.inbox_id))
     assert str(dag_run.state) == "success", task_states(dag_run)
     after = pg_store_env.get_channel_by_phone_number(phone)
     assert (after.id, after.inbox_id) == (channel.id, channel.inbox_id)  # updated, not duplicated
@@ -281,11 +270,11 @@ def test_reauthorization_of_another_inbox_fails_and_writes_nothing(
 ) -> None:
     first = sim.add_number(name_status="APPROVED")
     second = sim.add_number(name_status="APPROVED")
-    assert str(onboarding(**conf_for(first)).state) == "success"
+    assert str(onboarding(**onboarding_conf(first)).state) == "success"
     channel = pg_store_env.get_channel_by_phone_number(first["phone_number_id"])
     token_before = pg_store_env.credentials(channel.id).access_token
 
-    dag_run = onboarding(**conf_for(second, inbox_id=channel.inbox_id))  # inbox holds the first number
+    dag_run = onboarding(**onboarding_conf(second, inbox_id=channel.inbox_id))  # inbox holds the first number
     states = task_states(dag_run)
     assert states["phone_info"] == "failed" and states["register"] == "upstream_failed"
     assert pg_store_env.get_channel_by_phone_number(second["phone_number_id"]) is None
@@ -297,7 +286,7 @@ def test_reauthorization_of_an_unknown_inbox_fails_without_retry(
     onboarding, sim: SimulatorControl, pg_store_env
 ) -> None:
     number = sim.add_number(name_status="APPROVED")
-    dag_run = onboarding(**conf_for(number, inbox_id=99))
+    dag_run = onboarding(**onboarding_conf(number, inbox_id=99))
     (phone_info,) = [ti for ti in dag_run.get_task_instances() if ti.task_id == "phone_info"]
     assert (str(phone_info.state), phone_info.try_number) == ("failed", 1)
     assert pg_store_env.fleet_status() == []
@@ -312,7 +301,7 @@ def test_a_malformed_graph_connection_fails_without_retry(
         '{"conn_type": "whatsapp_graph", "host": "http://127.0.0.1:9", "login": "1",'
         ' "extra": {"batch_size": 99}}',
     )
-    dag_run = onboarding(**conf_for(number))
+    dag_run = onboarding(**onboarding_conf(number))
     (signup,) = [ti for ti in dag_run.get_task_instances() if ti.task_id == "exchange_and_save"]
     assert (str(signup.state), signup.try_number) == ("failed", 1)
     assert sim.calls() == [] and pg_store_env.fleet_status() == []
