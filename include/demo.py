@@ -142,7 +142,7 @@ def seed_fleet(control: SimulatorControl) -> None:
     store = ChannelStore.from_conn_id("whatsapp_store_default")
     try:
         for i, number in enumerate(created["numbers"]):
-            store.upsert_channel(
+            store.channels.upsert(
                 account_id=100 + i,
                 phone_number_id=number["phone_number_id"],
                 waba_id=number["waba_id"],
@@ -157,19 +157,16 @@ def seed_fleet(control: SimulatorControl) -> None:
 
 def make_retry_due(phone_number_id: str) -> None:
     """Fast-forward the backoff (15 minutes) so the fleet run retries now."""
+    from dataclasses import replace
+
     import pendulum
 
-    from whatsapp.domain.registration import RegistrationState
     from whatsapp.store import ChannelStore
 
-    store = ChannelStore.from_conn_id("whatsapp_store_default")
-    try:
-        channel = store.get_channel_by_phone_number(phone_number_id)
-        store.set_registration_state(
-            channel.id, RegistrationState.SCHEDULED, next_attempt_at=pendulum.now("UTC")
-        )
-    finally:
-        store.dispose()
+    with ChannelStore.from_conn_id("whatsapp_store_default") as store:
+        channel = store.channels.by_phone_number(phone_number_id)
+        due_now = replace(channel.registration, next_attempt_at=pendulum.now("UTC"))
+        store.channels.save_registration(channel.id, due_now)
 
 
 def main() -> int:

@@ -116,7 +116,7 @@ class _Tally:
             report.pending += 1
         else:
             report.provisioned += 1
-        for event in risky_transitions(target.before, result.health) if stored else ():
+        for event in risky_transitions(target.watched, result.health) if stored else ():
             self.log.warning(
                 "Risky transition on channel %s (phone number %s): %s",
                 target.id,
@@ -311,7 +311,7 @@ class _FleetAudit:
     async def _flush(self, buffer: list[tuple[AuditTarget, HealthResult]]) -> None:
         if not buffer:
             return
-        written = await asyncio.to_thread(self.store.record_health, [result for _, result in buffer])
+        written = await asyncio.to_thread(self.store.health.record, [result for _, result in buffer])
         for target, result in buffer:
             self.tally.add(target, result, stored=target.id not in written.stale_channel_ids)
         self.tally.written(written.applied, written.stale)
@@ -359,7 +359,7 @@ async def audit_fleet(
         sleep=sleep,
         max_app_pause_wait_s=max_app_pause_wait_s,
     )
-    pages = store.iter_audit_pages(
+    pages = store.health.audit_pages(
         page_size=page_size, not_checked_since=stale_before, **_shard_kwargs(shard)
     )
     try:
@@ -403,7 +403,7 @@ def naive_audit(
     """
     started = time.monotonic()
     tally = _Tally(AuditReport(), log, PROGRESS_EVERY)
-    pages = store.iter_audit_pages(
+    pages = store.health.audit_pages(
         page_size=page_size, not_checked_since=stale_before, **_shard_kwargs(shard)
     )
     for page in pages:
@@ -418,7 +418,7 @@ def naive_audit(
             except GraphApiError as error:
                 result = _failed(target, error, now)
             checked.append((target, result))
-        written = store.record_health([result for _, result in checked])
+        written = store.health.record([result for _, result in checked])
         for target, result in checked:
             tally.add(target, result, stored=target.id not in written.stale_channel_ids)
         tally.written(written.applied, written.stale)

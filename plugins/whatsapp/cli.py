@@ -64,8 +64,8 @@ def format_table(rows: Sequence[dict[str, Any]], columns: Sequence[tuple[str, st
 def _status(store: Any, as_json: bool) -> int:
     from whatsapp.store import channel_api_dict
 
-    channels = [channel_api_dict(status) for status in store.fleet_status()]
-    summary = store.fleet_counts()
+    channels = [channel_api_dict(status) for status in store.fleet.statuses()]
+    summary = store.fleet.counts()
     if as_json:
         print(json.dumps({"channels": channels, "summary": summary}, indent=2))
         return 0
@@ -82,14 +82,14 @@ def _status(store: Any, as_json: bool) -> int:
 def _show(store: Any, account_id: int, inbox_id: int, as_json: bool) -> int:
     from whatsapp.store import attempt_dict, channel_api_dict, health_check_dict
 
-    status = store.channel_status(account_id, inbox_id)
+    status = store.fleet.channel_status(account_id, inbox_id)
     if status is None:
         print(f"whatsapp-fleet: no channel for account {account_id} inbox {inbox_id}", file=sys.stderr)
         return EXIT_NOT_FOUND
     detail = {
         "channel": channel_api_dict(status),
-        "attempts": [attempt_dict(a) for a in store.attempts(status.channel.id)],
-        "history": [health_check_dict(h) for h in store.history(status.channel.id)],
+        "attempts": [attempt_dict(a) for a in store.attempts.recent(status.channel.id)],
+        "history": [health_check_dict(h) for h in store.health.history(status.channel.id)],
     }
     if as_json:
         print(json.dumps(detail, indent=2))

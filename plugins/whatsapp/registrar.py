@@ -9,17 +9,18 @@ report into task success, retry or failure.
 from __future__ import annotations
 
 import logging
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import pendulum
 
-from whatsapp.domain.registration import Action, Decision, decide, outcome_of, outcome_of_decision
+from whatsapp.domain.registration import Action, Decision
 from whatsapp.errors import GraphApiError
 
 if TYPE_CHECKING:
     from whatsapp.domain.health import PhoneHealth
+    from whatsapp.domain.lifecycle import Transition
     from whatsapp.hooks.graph import WhatsAppGraphHook
     from whatsapp.store import ChannelStore
 
@@ -71,8 +72,8 @@ def attempt_registration(
     """
     from whatsapp.store import HealthResult
 
-    credentials = store.credentials(channel_id)
-    with store.claim_for_registration(
+    credentials = store.channels.credentials(channel_id)
+    with store.attempts.claim(
         channel_id, respect_backoff=respect_backoff, respect_state=respect_state, now=now
     ) as claim:
         if claim is None:
@@ -91,24 +92,15 @@ def attempt_registration(
         except GraphApiError as error:
             if error.retryable:
                 raise  # nothing recorded: a failed health read never leads to a register call
-            outcome = outcome_of(error)
-            claim.record_decision(outcome)
-            report = RegistrationReport(
-                channel_id=channel_id,
-                phone_number_id=channel.phone_number_id,
-                decision=None,
-                action=outcome.action.value,
-                state=outcome.state.value,
-                register_calls=0,
-                error=error.to_dict(),
-                message=f"health check before registering failed: {error}",
-            )
+            moved = claim.decide(error=error.kind)
+            report = _report(channel_id, channel.phone_number_id, moved, 0, error)
+            report = replace(report, message=f"health check before registering failed: {error}")
             raise RegistrationFailed(report, error) from None
 
-        decision = decide(health)
+        moved = claim.decide(health)
         error = None
         calls = 0
-        if decision is Decision.REGISTER:
+        if moved.register_now:
             log.info("Registering %s (%s attempts left in 72 h)", channel.phone_number_id, claim.budget_left)
             calls = 1
             sent_at = pendulum.now("UTC")  # Meta counts the call from when it is sent
@@ -123,36 +115,51 @@ def attempt_registration(
                 )
                 claim.record_attempt(unknown, attempted_at=sent_at, run_id=run_id)
                 raise
-            outcome = claim.record_attempt(error, attempted_at=sent_at, run_id=run_id)
-        else:
-            outcome = outcome_of_decision(decision)
-            claim.record_decision(outcome)
+            moved = replace(
+                claim.record_attempt(error, attempted_at=sent_at, run_id=run_id), decision=moved.decision
+            )
 
-    if decision is Decision.REGISTER and error is None:
+    registered = calls == 1 and error is None
+    if registered:
         health = _verify(hook, channel.phone_number_id, credentials.access_token) or health
     # After a successful call the read that decided is stale: store the verification instead.
-    if decision is not Decision.REGISTER or error is None:
-        store.record_health(
-            [HealthResult(channel_id=channel_id, checked_at=pendulum.now("UTC"), health=health)]
+    if calls == 0 or registered:
+        store.health.record(
+            [
+                HealthResult(
+                    channel_id=channel_id,
+                    checked_at=pendulum.now("UTC"),
+                    health=health,
+                    just_registered=registered,
+                )
+            ]
         )
-    stored = store.get_channel_by_id(channel_id)
+    stored = store.channels.by_id(channel_id)
+    report = _report(channel_id, channel.phone_number_id, moved, calls, error)
     due = stored.next_attempt_at if stored else None
-    report = RegistrationReport(
-        channel_id=channel_id,
-        phone_number_id=channel.phone_number_id,
-        decision=decision.value,
-        action=outcome.action.value,
-        state=outcome.state.value,
-        register_calls=calls,
-        next_attempt_at=due.isoformat() if due else None,
-        error=error.to_dict() if error else None,
-        message=_message(decision, outcome.action, error),
-    )
-    if error is not None and outcome.action is Action.RETRY_TASK:
+    report = replace(report, next_attempt_at=due.isoformat() if due else None)
+    assert moved.outcome is not None
+    if error is not None and moved.outcome.action is Action.RETRY_TASK:
         raise error
-    if outcome.action in (Action.NEEDS_ATTENTION, Action.REAUTHORIZE):
+    if moved.outcome.action in (Action.NEEDS_ATTENTION, Action.REAUTHORIZE):
         raise RegistrationFailed(report, error)
     return report
+
+
+def _report(
+    channel_id: int, phone_number_id: str, moved: Transition, calls: int, error: GraphApiError | None
+) -> RegistrationReport:
+    assert moved.outcome is not None
+    return RegistrationReport(
+        channel_id=channel_id,
+        phone_number_id=phone_number_id,
+        decision=None if moved.decision is None else moved.decision.value,
+        action=moved.outcome.action.value,
+        state=moved.outcome.state.value,
+        register_calls=calls,
+        error=error.to_dict() if error else None,
+        message=_message(moved.decision, moved.outcome.action, error),
+    )
 
 
 def _verify(hook: WhatsAppGraphHook, phone_number_id: str, token: str) -> PhoneHealth | None:
@@ -164,7 +171,7 @@ def _verify(hook: WhatsAppGraphHook, phone_number_id: str, token: str) -> PhoneH
         return None
 
 
-def _message(decision: Decision, action: Action, error: GraphApiError | None) -> str:
+def _message(decision: Decision | None, action: Action, error: GraphApiError | None) -> str:
     if decision is Decision.ALREADY_PROVISIONED:
         return "already provisioned: no register call sent"
     if decision is Decision.WAIT_FOR_DISPLAY_NAME:

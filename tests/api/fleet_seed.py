@@ -74,7 +74,7 @@ def seed_fleet(
     for key, spec in SPECS.items():
         number = sim.add_number(**spec)
         token = sim.new_token(number["waba_id"])
-        channel = store.upsert_channel(
+        channel = store.channels.upsert(
             account_id=ACCOUNT_ID,
             phone_number_id=number["phone_number_id"],
             waba_id=number["waba_id"],
@@ -84,7 +84,7 @@ def seed_fleet(
             verified_name=spec["verified_name"],
         )
         health = hook.get_phone_health(channel.phone_number_id, token)
-        store.record_health(
+        store.health.record(
             [HealthResult(channel_id=channel.id, checked_at=datetime.now(UTC), health=health)]
         )
         seeded[key] = SeededChannel(
@@ -95,8 +95,8 @@ def seed_fleet(
 
 
 def _failed_register_call(store: ChannelStore, hook: WhatsAppGraphHook, seeded: SeededChannel) -> None:
-    credentials = store.credentials(seeded.channel_id)
-    with store.claim_for_registration(seeded.channel_id, respect_backoff=False) as claim:
+    credentials = store.channels.credentials(seeded.channel_id)
+    with store.attempts.claim(seeded.channel_id, respect_backoff=False) as claim:
         assert claim is not None
         try:
             hook.register(credentials.phone_number_id, credentials.access_token, credentials.pin)
@@ -110,7 +110,7 @@ def secret_values(store: ChannelStore, sim: SimulatorControl, seeded: dict[str, 
     """Every secret of the seeded fleet: the store's view and the simulator's (PIN, verify token)."""
     secrets: set[str] = set()
     for channel in seeded.values():
-        credentials = store.credentials(channel.channel_id)
+        credentials = store.channels.credentials(channel.channel_id)
         secrets |= {credentials.access_token, credentials.pin, credentials.verify_token}
         number = sim.number(channel.phone_number_id)
         secrets |= {

@@ -73,7 +73,7 @@ def test_paging(api_client: TestClient, admin: dict[str, str], fleet: dict[str, 
 def test_inactive_channels_only_on_request(
     api_client: TestClient, admin: dict[str, str], fleet: dict[str, SeededChannel], pg_store_env: ChannelStore
 ) -> None:
-    pg_store_env.set_active(fleet["red"].channel_id, False)
+    pg_store_env.channels.set_active(fleet["red"].channel_id, False)
     assert fleet["red"].inbox_id not in _inboxes(api_client.get(FLEET, headers=admin).json())
     with_inactive = api_client.get(f"{FLEET}?include_inactive=true", headers=admin).json()
     assert fleet["red"].inbox_id in _inboxes(with_inactive)
@@ -82,7 +82,7 @@ def test_inactive_channels_only_on_request(
 def test_last_audit_is_the_fleet_dags_saved_summary(
     api_client: TestClient, admin: dict[str, str], fleet: dict[str, SeededChannel], pg_store_env: ChannelStore
 ) -> None:
-    saved = pg_store_env.save_fleet_summary(pg_store_env.fleet_counts())
+    saved = pg_store_env.fleet.save_summary(pg_store_env.fleet.counts())
     last = api_client.get(FLEET, headers=admin).json()["last_audit"]
     assert last["counts"] == saved.counts
     assert last["created_at"].endswith("Z")

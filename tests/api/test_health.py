@@ -125,7 +125,7 @@ def test_refresh_never_overwrites_a_newer_check(
             "quality_rating": "YELLOW",
         }
     )
-    pg_store_env.record_health([HealthResult(channel_id=healthy.channel_id, checked_at=later, health=newer)])
+    pg_store_env.health.record([HealthResult(channel_id=healthy.channel_id, checked_at=later, health=newer)])
 
     body = api_client.get(f"{healthy.path}/health?refresh=true", headers=admin).json()
 

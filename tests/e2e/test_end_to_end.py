@@ -135,19 +135,19 @@ def check_store(stack: AirflowStack, *numbers: dict[str, Any]) -> None:
     approved, in_review, bad = numbers
     store = store_of(stack)
     try:
-        assert len(store.fleet_status()) == 2
-        assert store.get_channel_by_phone_number(bad["phone_number_id"]) is None
+        assert len(store.fleet.statuses()) == 2
+        assert store.channels.by_phone_number(bad["phone_number_id"]) is None
         for number in (approved, in_review):
-            channel = store.get_channel_by_phone_number(number["phone_number_id"])
+            channel = store.channels.by_phone_number(number["phone_number_id"])
             assert channel is not None, number
             assert channel.account_id == 1 and channel.waba_id == number["waba_id"]
             assert channel.provisioning == "provisioned"
             assert channel.registration_state.value == "registered"
             assert channel.reauthorization_required is False
-            assert [a.outcome for a in store.attempts(channel.id)] == ["success"]
+            assert [a.outcome for a in store.attempts.recent(channel.id)] == ["success"]
             # One snapshot from the onboarding's health check, one from the fleet audit.
-            assert len(store.history(channel.id)) >= 2
-        summary = store.latest_fleet_summary()
+            assert len(store.health.history(channel.id)) >= 2
+        summary = store.fleet.latest_summary()
         assert summary is not None, "the fleet run stored no summary"
     finally:
         store.dispose()
@@ -176,7 +176,7 @@ def check_health_api(stack: AirflowStack, api: AirflowApi, *numbers: dict[str, A
     store = store_of(stack)
     try:
         inboxes = {
-            n["phone_number_id"]: store.get_channel_by_phone_number(n["phone_number_id"]) for n in numbers
+            n["phone_number_id"]: store.channels.by_phone_number(n["phone_number_id"]) for n in numbers
         }
     finally:
         store.dispose()

@@ -102,7 +102,7 @@ def seed(sim: SimulatorControl, store: ChannelStore, count: int) -> dict[int, Se
     """The mix in the simulator and, through the store's public API, one channel per number."""
     by_channel = {}
     for number in seed_simulator(sim, count):
-        channel = store.upsert_channel(
+        channel = store.channels.upsert(
             account_id=number.index + 1,
             phone_number_id=number.phone_number_id,
             waba_id=number.waba_id,

@@ -55,7 +55,7 @@ def test_mixed_fleet_ends_as_spec_says_in_batches_of_at_most_50(
     assert report.pending == sum(kinds[k] for k in PENDING_KINDS)
     assert report.provisioned == 200 - report.pending - report.failed
     for channel_id, number in fleet.items():
-        channel = store.get_channel_by_id(channel_id)
+        channel = store.channels.by_id(channel_id)
         assert channel is not None
         if number.kind is Kind.EXPIRED_TOKEN:
             assert channel.checked_at is None and channel.last_check_error.kind == "token_invalid"
@@ -100,9 +100,9 @@ def test_failed_sub_requests_fail_only_their_channel_and_the_next_run_audits_the
     assert first.errors_by_kind["transient"] == injected
     assert first.channels == first.audited + first.failed == 200
     assert first.applied == first.audited
-    failed = {t.id for page in store.iter_audit_pages(not_checked_since=NOW) for t in page}
+    failed = {t.id for page in store.health.audit_pages(not_checked_since=NOW) for t in page}
     assert len(failed) == first.failed
-    assert all(store.get_channel_by_id(i).last_check_error is not None for i in failed)
+    assert all(store.channels.by_id(i).last_check_error is not None for i in failed)
 
     graph.clear_faults()
     second = audit(store, NOW + timedelta(hours=1), stale_before=NOW, max_concurrency=2)
@@ -119,8 +119,8 @@ def test_a_batch_that_keeps_failing_records_each_of_its_channels_as_failed(
     assert (report.http_requests, report.batch_retries) == (5, 2)
     assert report.errors_by_kind["transient"] == 20
     assert report.channels == 60
-    first_batch = [t.id for page in store.iter_audit_pages(page_size=20) for t in page][:20]
-    errors = {store.get_channel_by_id(i).last_check_error.kind for i in first_batch}
+    first_batch = [t.id for page in store.health.audit_pages(page_size=20) for t in page][:20]
+    errors = {store.channels.by_id(i).last_check_error.kind for i in first_batch}
     assert errors == {"transient"}
 
 
@@ -130,7 +130,7 @@ def test_a_throttled_waba_is_paused_and_not_hammered(graph: SimulatorControl, st
     mine = [graph.add_number(waba_id=waba, **SPECS[Kind.PROVISIONED])["phone_number_id"] for _ in range(10)]
     token = graph.new_token(waba)
     for n, phone_number_id in enumerate(mine):
-        store.upsert_channel(
+        store.channels.upsert(
             account_id=1000 + n,
             phone_number_id=phone_number_id,
             waba_id=waba,
@@ -166,14 +166,14 @@ def test_an_app_throttle_longer_than_the_audit_may_wait_skips_the_rest(
 def test_an_older_snapshot_never_overwrites_a_newer_one(graph: SimulatorControl, store: ChannelStore) -> None:
     fleet = seed(graph, store, 40)
     audit(store)
-    before = {i: store.get_channel_by_id(i).health for i in fleet}
+    before = {i: store.channels.by_id(i).health for i in fleet}
     for number in fleet.values():
         graph.update_number(number.phone_number_id, status="BANNED")
     late = audit(store, NOW - timedelta(minutes=10))
     assert (late.audited, late.applied, late.stale) == (38, 0, 38)
     assert late.risky_total == 0  # BANNED was seen, but by a check older than the stored one
     for channel_id in fleet:
-        channel = store.get_channel_by_id(channel_id)
+        channel = store.channels.by_id(channel_id)
         assert channel.health == before[channel_id]
         assert channel.checked_at == (None if channel.health is None else NOW)
 
@@ -203,4 +203,4 @@ def test_a_batch_refused_for_the_apps_credentials_aborts_without_blaming_any_cha
     with pytest.raises(GraphApiError) as raised:
         audit(store)
     assert raised.value.kind is ErrorKind.TOKEN_INVALID
-    assert all(not store.get_channel_by_id(i).reauthorization_required for i in fleet)
+    assert all(not store.channels.by_id(i).reauthorization_required for i in fleet)

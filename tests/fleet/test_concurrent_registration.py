@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from include.graph_simulator.process import SimulatorControl
+from tests.store.helpers import set_registration
 from whatsapp.domain.registration import RegistrationState
 from whatsapp.store import ChannelStore
 
@@ -27,7 +28,7 @@ def _worker(barrier: multiprocessing.synchronize.Barrier, results: multiprocessi
 
     store = ChannelStore.from_conn_id("whatsapp_store_default")
     hook = WhatsAppGraphHook()
-    due = store.due_for_registration(limit=100)
+    due = store.attempts.due(limit=100)
     barrier.wait(timeout=30)
     actions = []
     for channel in due:
@@ -42,15 +43,18 @@ def test_two_workers_never_register_one_number_twice(
 ) -> None:
     numbers = [sim.add_number(name_status="APPROVED") for _ in range(6)]
     for number in numbers:
-        channel = pg_store_env.upsert_channel(
+        channel = pg_store_env.channels.upsert(
             account_id=1,
             phone_number_id=number["phone_number_id"],
             waba_id=number["waba_id"],
             business_id=number["business_id"],
             access_token=sim.new_token(number["waba_id"]),
         )
-        pg_store_env.set_registration_state(
-            channel.id, RegistrationState.SCHEDULED, next_attempt_at=datetime.now(UTC) - timedelta(seconds=1)
+        set_registration(
+            pg_store_env,
+            channel.id,
+            RegistrationState.SCHEDULED,
+            next_attempt_at=datetime.now(UTC) - timedelta(seconds=1),
         )
     sim.add_fault(kind="latency", path="/register$", latency_ms=300)
 
@@ -71,5 +75,5 @@ def test_two_workers_never_register_one_number_twice(
     calls = collections.Counter(c["path"].split("/")[-2] for c in sim.calls("/register$"))
     assert calls == {n["phone_number_id"]: 1 for n in numbers}
     for number in numbers:
-        channel = pg_store_env.get_channel_by_phone_number(number["phone_number_id"])
-        assert [a.outcome for a in pg_store_env.attempts(channel.id)] == ["success"]
+        channel = pg_store_env.channels.by_phone_number(number["phone_number_id"])
+        assert [a.outcome for a in pg_store_env.attempts.recent(channel.id)] == ["success"]

@@ -46,7 +46,7 @@ def time_travel(store: ChannelStore, hours: float) -> None:
 
 def states(store: ChannelStore, numbers: dict[int, SeededNumber]) -> dict[Kind, collections.Counter[tuple]]:
     by_kind: dict[Kind, collections.Counter[tuple]] = collections.defaultdict(collections.Counter)
-    for status in store.fleet_status():
+    for status in store.fleet.statuses():
         channel = status.channel
         reason = channel.reauthorization_reason.value if channel.reauthorization_reason else None
         by_kind[numbers[channel.id].kind][
@@ -82,8 +82,8 @@ def test_mixed_fleet_of_500_ends_as_the_spec_says(
         "failed": 25,
     }  # 50 registered + 50 waiting; 25 declined
     assert tis[("summary", -1)] == "success"
-    summary = pg_store_env.latest_fleet_summary().counts
-    assert summary == pg_store_env.fleet_counts()
+    summary = pg_store_env.fleet.latest_summary().counts
+    assert summary == pg_store_env.fleet.counts()
 
 
 def test_backoff_budget_and_due_only_retries(
@@ -93,7 +93,7 @@ def test_backoff_budget_and_due_only_retries(
     stuck = [sim.add_number(name_status="NONE") for _ in range(3)]
     waiting = sim.add_number(name_status="PENDING_REVIEW", review_seconds=3600)
     for number in [*stuck, waiting]:
-        pg_store_env.upsert_channel(
+        pg_store_env.channels.upsert(
             account_id=1,
             phone_number_id=number["phone_number_id"],
             waba_id=number["waba_id"],
@@ -118,6 +118,6 @@ def test_backoff_budget_and_due_only_retries(
     calls = register_calls(sim)
     assert {calls[n["phone_number_id"]] for n in stuck} == {8}
     for number in stuck:
-        channel = pg_store_env.get_channel_by_phone_number(number["phone_number_id"])
-        assert len(pg_store_env.attempts(channel.id)) == 8
+        channel = pg_store_env.channels.by_phone_number(number["phone_number_id"])
+        assert len(pg_store_env.attempts.recent(channel.id)) == 8
         assert channel.next_attempt_at is not None

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from include.graph_simulator.process import SimulatorControl
+from tests.store.helpers import set_registration
 from whatsapp.domain.registration import RegistrationState
 from whatsapp.hooks.graph import WhatsAppGraphHook
 from whatsapp.registrar import attempt_registration
@@ -25,14 +26,14 @@ class CrashAfterSending(WhatsAppGraphHook):
 
 def saved(sim: SimulatorControl, store: ChannelStore, state: RegistrationState, **number_state: object):
     number = sim.add_number(**number_state)
-    channel = store.upsert_channel(
+    channel = store.channels.upsert(
         account_id=1,
         phone_number_id=number["phone_number_id"],
         waba_id=number["waba_id"],
         business_id=number["business_id"],
         access_token=sim.new_token(number["waba_id"]),
     )
-    store.set_registration_state(channel.id, state, next_attempt_at=datetime.now(UTC) - timedelta(seconds=1))
+    set_registration(store, channel.id, state, next_attempt_at=datetime.now(UTC) - timedelta(seconds=1))
     return channel
 
 
@@ -43,9 +44,9 @@ def test_a_call_sent_before_a_crash_is_still_recorded(
     with pytest.raises(TimeoutError):
         attempt_registration(CrashAfterSending(), pg_store_env, channel.id, respect_backoff=True)
     assert len(sim.calls("/register$")) == 1
-    (attempt,) = pg_store_env.attempts(channel.id)
+    (attempt,) = pg_store_env.attempts.recent(channel.id)
     assert attempt.outcome == "transient" and "outcome unknown (TimeoutError)" in attempt.message
-    assert pg_store_env.get_channel_by_id(channel.id).registration_state is RegistrationState.SCHEDULED
+    assert pg_store_env.channels.by_id(channel.id).registration_state is RegistrationState.SCHEDULED
 
 
 def test_a_task_retry_skips_the_backoff_but_not_a_case_for_a_person(

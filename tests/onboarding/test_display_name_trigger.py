@@ -19,7 +19,7 @@ pytestmark = pytest.mark.postgres
 def saved_channel(sim: SimulatorControl, store: ChannelStore, **state: Any) -> tuple[Any, str]:
     number = sim.add_number(**state)
     token = sim.new_token(number["waba_id"])
-    channel = store.upsert_channel(
+    channel = store.channels.upsert(
         account_id=1,
         phone_number_id=number["phone_number_id"],
         waba_id=number["waba_id"],

@@ -73,8 +73,8 @@ def test_secrets_appear_nowhere(
         verify = (state.get("webhook_configuration") or {}).get("verify_token")
         if verify:
             secrets[f"verify token {number['phone_number_id']}"] = verify
-        channel = pg_store_env.get_channel_by_phone_number(number["phone_number_id"])
-        credentials = pg_store_env.credentials(channel.id)
+        channel = pg_store_env.channels.by_phone_number(number["phone_number_id"])
+        credentials = pg_store_env.channels.credentials(channel.id)
         secrets[f"stored pin {channel.id}"] = credentials.pin
         secrets[f"stored verify token {channel.id}"] = credentials.verify_token
     assert len(secrets) >= 12  # codes, tokens, PINs, verify tokens: the scan has something to find

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from include.graph_simulator.process import SimulatorControl, onboarding_conf
+from tests.store.helpers import flag
 from whatsapp.domain.registration import ReauthorizationReason
 from whatsapp.triggers.display_name import DisplayNameTrigger
 
@@ -49,16 +50,18 @@ def test_approved_name_registers_once_in_order(onboarding, sim: SimulatorControl
     assert steps.count("register") == 1
     assert steps.index("register") > steps.index("override")
     assert steps[-1] == "health"
-    channel = pg_store_env.get_channel_by_phone_number(number["phone_number_id"])
+    channel = pg_store_env.channels.by_phone_number(number["phone_number_id"])
     assert channel.provisioning == "provisioned"
     assert channel.registration_state.value == "registered"
     assert channel.reauthorization_required is False
     assert channel.waba_id == number["waba_id"] and channel.business_id == number["business_id"]
-    attempts = pg_store_env.attempts(channel.id)
+    attempts = pg_store_env.attempts.recent(channel.id)
     assert [a.outcome for a in attempts] == ["success"]
     state = sim.number(number["phone_number_id"])
     assert state["webhook_configuration"]["override_callback_uri"].endswith(number["phone_number_id"])
-    assert state["pin"] == pg_store_env.credentials(channel.id).pin  # the PIN we stored is the one Meta holds
+    assert (
+        state["pin"] == pg_store_env.channels.credentials(channel.id).pin
+    )  # the PIN we stored is the one Meta holds
 
 
 @pytest.fixture
@@ -112,9 +115,9 @@ def test_pending_name_defers_and_registers_after_review(
     assert trigger_runs == [{"status": "ready", "name_status": "APPROVED"}]  # it deferred and fired once
     register_calls = sim.calls(f"/{phone}/register$")
     assert len(register_calls) == 1 and register_calls[0]["status"] == 200  # none spent while pending
-    channel = pg_store_env.get_channel_by_phone_number(phone)
+    channel = pg_store_env.channels.by_phone_number(phone)
     assert channel.provisioning == "provisioned"
-    assert [a.outcome for a in pg_store_env.attempts(channel.id)] == ["success"]
+    assert [a.outcome for a in pg_store_env.attempts.recent(channel.id)] == ["success"]
 
 
 def test_review_outlasting_the_wait_hands_over_without_failing(
@@ -125,7 +128,7 @@ def test_review_outlasting_the_wait_hands_over_without_failing(
     assert str(dag_run.state) == "success", task_states(dag_run)
     assert trigger_runs[-1]["status"] == "timeout"
     assert sim.calls(f"/{number['phone_number_id']}/register$") == []
-    channel = pg_store_env.get_channel_by_phone_number(number["phone_number_id"])
+    channel = pg_store_env.channels.by_phone_number(number["phone_number_id"])
     assert channel.registration_state.value == "scheduled"
     assert channel.next_attempt_at is not None
     assert channel.reauthorization_reason.value == "registration_incomplete"
@@ -138,10 +141,10 @@ def test_already_provisioned_sends_no_register(onboarding, sim: SimulatorControl
     dag_run = onboarding(**onboarding_conf(number))
     assert str(dag_run.state) == "success", task_states(dag_run)
     assert sim.calls("/register$") == []
-    channel = pg_store_env.get_channel_by_phone_number(number["phone_number_id"])
+    channel = pg_store_env.channels.by_phone_number(number["phone_number_id"])
     assert channel.registration_state.value == "registered"
     assert channel.provisioning == "provisioned"
-    assert pg_store_env.attempts(channel.id) == []
+    assert pg_store_env.attempts.recent(channel.id) == []
 
 
 def test_certificate_not_ready_schedules_a_retry_without_looping(
@@ -152,8 +155,8 @@ def test_certificate_not_ready_schedules_a_retry_without_looping(
     dag_run = onboarding(**onboarding_conf(number))
     assert str(dag_run.state) == "success", task_states(dag_run)
     assert len(sim.calls("/register$")) == 1
-    channel = pg_store_env.get_channel_by_phone_number(number["phone_number_id"])
-    (attempt,) = pg_store_env.attempts(channel.id)
+    channel = pg_store_env.channels.by_phone_number(number["phone_number_id"])
+    (attempt,) = pg_store_env.attempts.recent(channel.id)
     assert (attempt.outcome, attempt.code, attempt.subcode) == ("display_name_not_ready", 100, 2388001)
     assert channel.registration_state.value == "scheduled"
     assert channel.next_attempt_at is not None
@@ -168,7 +171,7 @@ def test_declined_name_needs_attention(onboarding, sim: SimulatorControl, pg_sto
     states = task_states(dag_run)
     assert states["register"] == "failed" and states["check_health"] == "upstream_failed"
     assert sim.calls("/register$") == []
-    channel = pg_store_env.get_channel_by_phone_number(number["phone_number_id"])
+    channel = pg_store_env.channels.by_phone_number(number["phone_number_id"])
     assert channel.registration_state.value == "needs_attention"
     assert channel.reauthorization_reason.value == "registration_incomplete"
 
@@ -178,8 +181,8 @@ def test_pin_mismatch_needs_attention(onboarding, sim: SimulatorControl, pg_stor
     dag_run = onboarding(**onboarding_conf(number))
     assert task_states(dag_run)["register"] == "failed"
     assert len(sim.calls("/register$")) == 1  # no retry on a permanent error
-    channel = pg_store_env.get_channel_by_phone_number(number["phone_number_id"])
-    (attempt,) = pg_store_env.attempts(channel.id)
+    channel = pg_store_env.channels.by_phone_number(number["phone_number_id"])
+    (attempt,) = pg_store_env.attempts.recent(channel.id)
     assert (attempt.outcome, attempt.code) == ("pin_problem", 133005)
     assert channel.registration_state.value == "needs_attention"
 
@@ -194,7 +197,7 @@ def test_expired_token_flags_reauthorization(
     dag_run = onboarding(**onboarding_conf(number, name_poke_interval=1))
     assert task_states(dag_run)["wait_for_display_name"] == "failed"
     assert sim.calls("/register$") == []
-    channel = pg_store_env.get_channel_by_phone_number(phone)
+    channel = pg_store_env.channels.by_phone_number(phone)
     assert channel.reauthorization_required and channel.reauthorization_reason.value == "token_invalid"
 
 
@@ -206,7 +209,7 @@ def test_same_signup_twice_and_rerun_never_duplicate(onboarding, sim: SimulatorC
     assert (str(first.state), str(second.state)) == ("success", "success"), task_states(second)
     assert len(sim.calls("/oauth/access_token")) == 1
     assert len(sim.calls("/register$")) == 1
-    assert len(pg_store_env.fleet_status()) == 1
+    assert len(pg_store_env.fleet.statuses()) == 1
 
 
 @pytest.mark.parametrize(
@@ -239,7 +242,7 @@ def test_bad_conf_fails_before_any_side_effect(
     with pytest.raises(Exception, match=param):
         onboarding(**conf)
     assert sim.calls() == []
-    assert pg_store_env.fleet_status() == []
+    assert pg_store_env.fleet.statuses() == []
 
 
 def test_reauthorization_updates_the_token_and_clears_the_flag(
@@ -248,20 +251,20 @@ def test_reauthorization_updates_the_token_and_clears_the_flag(
     number = sim.add_number(name_status="APPROVED")
     phone = number["phone_number_id"]
     assert str(onboarding(**onboarding_conf(number)).state) == "success"
-    channel = pg_store_env.get_channel_by_phone_number(phone)
-    old_token = pg_store_env.credentials(channel.id).access_token
+    channel = pg_store_env.channels.by_phone_number(phone)
+    old_token = pg_store_env.channels.credentials(channel.id).access_token
     sim.update_number(phone, token_state="expired")
-    pg_store_env.mark_reauthorization(channel.id, ReauthorizationReason.TOKEN_INVALID)
+    flag(pg_store_env, channel.id, ReauthorizationReason.TOKEN_INVALID)
 
     # The customer redoes Embedded Signup: a new code for the same WABA, for this inbox.
     fresh = {**number, "code": sim.new_code(number["waba_id"])}
     dag_run = onboarding(**onboarding_conf(fresh, inbox_id=channel.inbox_id))
     assert str(dag_run.state) == "success", task_states(dag_run)
-    after = pg_store_env.get_channel_by_phone_number(phone)
+    after = pg_store_env.channels.by_phone_number(phone)
     assert (after.id, after.inbox_id) == (channel.id, channel.inbox_id)  # updated, not duplicated
     assert after.reauthorization_required is False and after.reauthorization_reason is None
     assert after.provisioning == "provisioned" and after.registration_state.value == "registered"
-    assert pg_store_env.credentials(channel.id).access_token != old_token
+    assert pg_store_env.channels.credentials(channel.id).access_token != old_token
     assert len(sim.calls("/register$")) == 1  # already provisioned: the decision sends nothing new
 
 
@@ -271,14 +274,14 @@ def test_reauthorization_of_another_inbox_fails_and_writes_nothing(
     first = sim.add_number(name_status="APPROVED")
     second = sim.add_number(name_status="APPROVED")
     assert str(onboarding(**onboarding_conf(first)).state) == "success"
-    channel = pg_store_env.get_channel_by_phone_number(first["phone_number_id"])
-    token_before = pg_store_env.credentials(channel.id).access_token
+    channel = pg_store_env.channels.by_phone_number(first["phone_number_id"])
+    token_before = pg_store_env.channels.credentials(channel.id).access_token
 
     dag_run = onboarding(**onboarding_conf(second, inbox_id=channel.inbox_id))  # inbox holds the first number
     states = task_states(dag_run)
     assert states["phone_info"] == "failed" and states["register"] == "upstream_failed"
-    assert pg_store_env.get_channel_by_phone_number(second["phone_number_id"]) is None
-    assert pg_store_env.credentials(channel.id).access_token == token_before
+    assert pg_store_env.channels.by_phone_number(second["phone_number_id"]) is None
+    assert pg_store_env.channels.credentials(channel.id).access_token == token_before
     assert len(sim.calls("/register$")) == 1
 
 
@@ -289,7 +292,7 @@ def test_reauthorization_of_an_unknown_inbox_fails_without_retry(
     dag_run = onboarding(**onboarding_conf(number, inbox_id=99))
     (phone_info,) = [ti for ti in dag_run.get_task_instances() if ti.task_id == "phone_info"]
     assert (str(phone_info.state), phone_info.try_number) == ("failed", 1)
-    assert pg_store_env.fleet_status() == []
+    assert pg_store_env.fleet.statuses() == []
 
 
 def test_a_malformed_graph_connection_fails_without_retry(
@@ -304,4 +307,4 @@ def test_a_malformed_graph_connection_fails_without_retry(
     dag_run = onboarding(**onboarding_conf(number))
     (signup,) = [ti for ti in dag_run.get_task_instances() if ti.task_id == "exchange_and_save"]
     assert (str(signup.state), signup.try_number) == ("failed", 1)
-    assert sim.calls() == [] and pg_store_env.fleet_status() == []
+    assert sim.calls() == [] and pg_store_env.fleet.statuses() == []

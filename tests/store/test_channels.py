@@ -7,14 +7,15 @@ import os
 import pytest
 from cryptography.fernet import Fernet
 
-from tests.store.helpers import NOW, add_channel
+from tests.store.helpers import NOW, add_channel, flag, set_registration
+from whatsapp.domain.lifecycle import TokenRenewed
 from whatsapp.domain.registration import ReauthorizationReason, RegistrationState
 from whatsapp.store import ChannelConflictError, ChannelNotFoundError, ChannelStore, code_digest
 
 
 def test_upsert_creates_then_updates_never_duplicates(store):
     first = add_channel(store, 1)
-    again = store.upsert_channel(
+    again = store.channels.upsert(
         account_id=1,
         phone_number_id=first.phone_number_id,
         waba_id="999",
@@ -24,8 +25,8 @@ def test_upsert_creates_then_updates_never_duplicates(store):
     assert again.id == first.id and again.inbox_id == first.inbox_id
     assert (again.waba_id, again.business_id) == ("999", "888")
     assert again.display_phone_number == first.display_phone_number  # not erased by a None
-    assert store.credentials(first.id).access_token == "EAAG-new-token"
-    assert len(store.fleet_status()) == 1
+    assert store.channels.credentials(first.id).access_token == "EAAG-new-token"
+    assert len(store.fleet.statuses()) == 1
 
 
 def test_inbox_ids_are_next_free_per_account(store):
@@ -35,16 +36,16 @@ def test_inbox_ids_are_next_free_per_account(store):
 
 def test_pin_and_verify_token_are_generated_once_and_kept(store):
     channel = add_channel(store, 1)
-    before = store.credentials(channel.id)
+    before = store.channels.credentials(channel.id)
     add_channel(store, 1)
-    after = store.credentials(channel.id)
+    after = store.channels.credentials(channel.id)
     assert before.pin == after.pin and len(before.pin) == 6 and before.pin.isdigit()
     assert before.verify_token == after.verify_token and len(before.verify_token) >= 24
 
 
 def test_credentials_never_print_their_values(store):
     channel = add_channel(store, 1)
-    credentials = store.credentials(channel.id)
+    credentials = store.channels.credentials(channel.id)
     for text in (repr(credentials), str(credentials), f"{credentials}"):
         for secret in (credentials.access_token, credentials.pin, credentials.verify_token):
             assert secret not in text
@@ -52,19 +53,19 @@ def test_credentials_never_print_their_values(store):
 
 def test_reads_and_lists_return_no_secret(store):
     channel = add_channel(store, 1)
-    credentials = store.credentials(channel.id)
-    shown = repr([store.get_channel(1, 1), store.get_channel_by_phone_number(channel.phone_number_id)])
-    shown += repr(store.fleet_status()) + repr(store.due_for_registration(now=NOW))
-    shown += repr(list(store.iter_audit_pages()))
+    credentials = store.channels.credentials(channel.id)
+    shown = repr([store.channels.get(1, 1), store.channels.by_phone_number(channel.phone_number_id)])
+    shown += repr(store.fleet.statuses()) + repr(store.attempts.due(now=NOW))
+    shown += repr(list(store.health.audit_pages()))
     for secret in (credentials.access_token, credentials.pin, credentials.verify_token):
         assert secret not in shown
 
 
 def test_reauthorization_updates_only_the_matching_channel(store):
     channel = add_channel(store, 1)
-    store.mark_reauthorization(channel.id, ReauthorizationReason.TOKEN_INVALID)
-    store.set_registration_state(channel.id, RegistrationState.REAUTHORIZATION_REQUIRED)
-    updated = store.upsert_channel(
+    flag(store, channel.id, ReauthorizationReason.TOKEN_INVALID)
+    set_registration(store, channel.id, RegistrationState.REAUTHORIZATION_REQUIRED)
+    updated = store.channels.upsert(
         account_id=1,
         inbox_id=channel.inbox_id,
         phone_number_id=channel.phone_number_id,
@@ -75,13 +76,13 @@ def test_reauthorization_updates_only_the_matching_channel(store):
     assert updated.id == channel.id
     assert not updated.reauthorization_required and updated.reauthorization_reason is None
     assert updated.registration_state is RegistrationState.UNKNOWN
-    assert store.credentials(channel.id).access_token == "EAAG-reauthorized"
+    assert store.channels.credentials(channel.id).access_token == "EAAG-reauthorized"
 
 
 def test_reauthorization_with_another_number_names_both_and_writes_nothing(store):
     channel = add_channel(store, 1)
     with pytest.raises(ChannelConflictError) as raised:
-        store.upsert_channel(
+        store.channels.upsert(
             account_id=1,
             inbox_id=channel.inbox_id,
             phone_number_id="555",
@@ -91,13 +92,13 @@ def test_reauthorization_with_another_number_names_both_and_writes_nothing(store
         )
     assert channel.phone_number_id in str(raised.value) and "555" in str(raised.value)
     assert "EAAG-other" not in str(raised.value)
-    assert store.credentials(channel.id).access_token == "EAAG-token-1"
-    assert store.get_channel_by_phone_number("555") is None
+    assert store.channels.credentials(channel.id).access_token == "EAAG-token-1"
+    assert store.channels.by_phone_number("555") is None
 
 
 def test_reauthorization_of_an_unknown_inbox_is_not_found(store):
     with pytest.raises(ChannelNotFoundError):
-        store.upsert_channel(
+        store.channels.upsert(
             account_id=1, inbox_id=9, phone_number_id="1", waba_id="2", business_id="3", access_token="t"
         )
 
@@ -106,32 +107,30 @@ def test_a_number_of_another_account_is_refused(store):
     add_channel(store, 1, account_id=1)
     with pytest.raises(ChannelConflictError, match="belongs to account 1"):
         add_channel(store, 1, account_id=2)
-    assert store.get_channel(2, 1) is None
+    assert store.channels.get(2, 1) is None
 
 
 def test_signup_token_first_write_wins(store):
     digest = code_digest("one-time-code")
-    assert store.stored_signup(digest) is None
-    saved = store.save_signup(
+    assert store.signups.get(digest) is None
+    saved = store.signups.save(
         digest, account_id=1, waba_id="2", business_id="3", access_token="EAAG-first", now=NOW
     )
-    again = store.save_signup(digest, account_id=1, waba_id="2", business_id="3", access_token="EAAG-second")
+    again = store.signups.save(digest, account_id=1, waba_id="2", business_id="3", access_token="EAAG-second")
     assert saved.access_token == again.access_token == "EAAG-first"
     assert "EAAG-first" not in repr(again)
-    store.set_signup_phone_number(digest, "106")
-    stored = store.stored_signup(digest)
+    store.signups.set_phone_number(digest, "106")
+    stored = store.signups.get(digest)
     assert stored is not None and stored.phone_number_id == "106" and stored.access_token == "EAAG-first"
 
 
 def test_reauthorization_flag_precedence(store):
     channel = add_channel(store, 1)
-    store.mark_reauthorization(channel.id, ReauthorizationReason.PERMISSION_REVOKED)
-    store.mark_reauthorization(channel.id, ReauthorizationReason.REGISTRATION_INCOMPLETE)
-    assert (
-        store.get_channel_by_id(channel.id).reauthorization_reason is ReauthorizationReason.PERMISSION_REVOKED
-    )
-    store.clear_reauthorization(channel.id)
-    cleared = store.get_channel_by_id(channel.id)
+    flag(store, channel.id, ReauthorizationReason.PERMISSION_REVOKED)
+    flag(store, channel.id, ReauthorizationReason.REGISTRATION_INCOMPLETE)
+    assert store.channels.by_id(channel.id).reauthorization_reason is ReauthorizationReason.PERMISSION_REVOKED
+    store.channels.apply(channel.id, TokenRenewed(NOW))  # only a new token clears a customer reason
+    cleared = store.channels.by_id(channel.id)
     assert not cleared.reauthorization_required and cleared.reauthorization_reason is None
 
 
@@ -144,5 +143,5 @@ def test_fernet_key_rotation_keeps_secrets_readable(store):
         patch.setenv("AIRFLOW__CORE__FERNET_KEY", rotated)
         get_fernet.cache_clear()
         after_rotation = ChannelStore(store.engine, store.target)
-        assert after_rotation.credentials(channel.id).access_token == "EAAG-token-1"
+        assert after_rotation.channels.credentials(channel.id).access_token == "EAAG-token-1"
     get_fernet.cache_clear()

@@ -52,7 +52,7 @@ def test_bad_connection_exits_2_with_one_line(conn_value, fragment):
 
 def test_status_table_json_and_show(store):
     channel = add_channel(store, 1)
-    store.record_health([HealthResult(channel.id, NOW, health=health(channel.phone_number_id))])
+    store.health.record([HealthResult(channel.id, NOW, health=health(channel.phone_number_id))])
     conn = connection_env_value(store.target)
 
     table = run(conn, "status")
@@ -61,7 +61,7 @@ def test_status_table_json_and_show(store):
     assert "channels: 1" in table.stdout
 
     body = json.loads(run(conn, "status", "--json").stdout)
-    assert body["summary"] == store.fleet_counts()
+    assert body["summary"] == store.fleet.counts()
     [shown] = body["channels"]
     assert shown["waba_id"] != shown["business_id"] and shown["registration"]["state"] == "registered"
 

@@ -26,7 +26,7 @@ def test_unmigrated_store_raises_a_clear_error(store_target):
     store = ChannelStore.from_target(store_target)
     try:
         with pytest.raises(StoreNotMigratedError, match="whatsapp-fleet migrate"):
-            store.get_channel(1, 1)
+            store.channels.get(1, 1)
     finally:
         store.dispose()
 
@@ -84,11 +84,11 @@ def test_undefined_connection_means_embedded_sqlite(monkeypatch):
 
 
 def test_store_conn_env_fixture_points_whatsapp_store_default_at_the_test_store(store_conn_env):
-    channel = store_conn_env.upsert_channel(
+    channel = store_conn_env.channels.upsert(
         account_id=1, phone_number_id="1", waba_id="2", business_id="3", access_token="t"
     )
     other = ChannelStore.from_conn_id()
     try:
-        assert other.get_channel_by_id(channel.id) == channel
+        assert other.channels.by_id(channel.id) == channel
     finally:
         other.dispose()

@@ -35,8 +35,8 @@ SPEC_KEYS = {
 
 def test_channel_api_dict_has_the_spec_shape(store):
     channel = add_channel(store, 1)
-    store.record_health([HealthResult(channel.id, NOW, health=health(channel.phone_number_id))])
-    body = channel_api_dict(store.channel_status(1, channel.inbox_id, now=NOW))
+    store.health.record([HealthResult(channel.id, NOW, health=health(channel.phone_number_id))])
+    body = channel_api_dict(store.fleet.channel_status(1, channel.inbox_id, now=NOW))
     assert set(body) == SPEC_KEYS
     assert body["checked_at"] == "2026-11-24T08:00:00Z"
     assert body["throughput"] == {"level": "STANDARD"} and body["provisioning"] == "provisioned"
@@ -55,13 +55,13 @@ def test_channel_api_dict_has_the_spec_shape(store):
 
 def test_fleet_counts_and_saved_summary(store):
     a, b, c = (add_channel(store, n) for n in range(3))
-    store.record_health(
+    store.health.record(
         [
             HealthResult(a.id, NOW, health=health(a.phone_number_id)),
             HealthResult(b.id, NOW, health=health(b.phone_number_id, **{**PENDING, "quality_rating": "RED"})),
         ]
     )
-    counts = store.fleet_counts()
+    counts = store.fleet.counts()
     assert counts == {
         "channels": 3,
         "provisioning": {"none": 1, "pending": 1, "provisioned": 1},
@@ -69,21 +69,21 @@ def test_fleet_counts_and_saved_summary(store):
         "reauthorization_reason": {"none": 2, "registration_incomplete": 1},
         "quality_rating": {"GREEN": 1, "RED": 1, "none": 1},
     }
-    assert store.latest_fleet_summary() is None
-    store.save_fleet_summary({"old": True}, now=NOW)
-    saved = store.save_fleet_summary(counts)
-    assert store.latest_fleet_summary() == saved
-    assert c.id not in {d.id for d in store.due_for_registration(now=NOW)}
+    assert store.fleet.latest_summary() is None
+    store.fleet.save_summary({"old": True}, now=NOW)
+    saved = store.fleet.save_summary(counts)
+    assert store.fleet.latest_summary() == saved
+    assert c.id not in {d.id for d in store.attempts.due(now=NOW)}
 
 
 def test_pg_dump_holds_no_plaintext_secret(pg_store):
     code = "AQD-one-time-signup-code-4242"
     token = "EAAG-plaintext-token-must-not-leak"
-    pg_store.save_signup(code_digest(code), account_id=1, waba_id="2", business_id="3", access_token=token)
-    channel = pg_store.upsert_channel(
+    pg_store.signups.save(code_digest(code), account_id=1, waba_id="2", business_id="3", access_token=token)
+    channel = pg_store.channels.upsert(
         account_id=1, phone_number_id="106", waba_id="2", business_id="3", access_token=token
     )
-    credentials = pg_store.credentials(channel.id)
+    credentials = pg_store.channels.credentials(channel.id)
     url = pg_store.target.url
     dump = subprocess.run(
         [

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, create_model
+
+from whatsapp.domain.health import PUBLIC_FIELDS, STORED_FIELDS
 
 
 class _Model(BaseModel):
@@ -32,10 +34,6 @@ class ErrorResponse(_Model):
     error: GraphError
 
 
-class Throughput(_Model):
-    level: str | None
-
-
 class Registration(_Model):
     state: str
     attempts_72h: int = Field(description="register calls sent in the rolling 72 h window")
@@ -48,24 +46,35 @@ class Links(_Model):
     whatsapp_manager: str
 
 
-class ChannelHealth(_Model):
-    """One channel's health: SPEC.md, "HTTP API"."""
+def _health_fields_model() -> type[_Model]:
+    """The health fields of the channel shape, derived from ``PUBLIC_FIELDS`` (nested paths included)."""
+    tree: dict[str, Any] = {}
+    for health_field in PUBLIC_FIELDS:
+        node = tree
+        for key in health_field.api_key_path[:-1]:
+            node = node.setdefault(key, {})
+        node[health_field.api_key_path[-1]] = health_field
+
+    def build(name: str, node: dict[str, Any]) -> type[_Model]:
+        fields: dict[str, Any] = {}
+        for key, value in node.items():
+            if isinstance(value, dict):
+                fields[key] = (build(key.title(), value), ...)
+            else:
+                fields[key] = (str | None, Field(description=value.label))
+        return create_model(name, __base__=_Model, **fields)
+
+    return build("HealthFields", tree)
+
+
+class ChannelHealth(_health_fields_model()):  # type: ignore[misc]
+    """One channel's health: SPEC.md, "HTTP API" (the health fields come from ``HEALTH_FIELDS``)."""
 
     account_id: int
     inbox_id: int
     phone_number_id: str
     waba_id: str
     business_id: str
-    display_phone_number: str | None
-    verified_name: str | None
-    name_status: str | None
-    code_verification_status: str | None
-    platform_type: str | None
-    throughput: Throughput
-    messaging_limit_tier: str | None
-    quality_rating: str | None
-    account_mode: str | None
-    status: str | None
     checked_at: str | None
     provisioning: str | None
     reauthorization_required: bool
@@ -90,20 +99,15 @@ class AttemptsResponse(_Model):
     attempts: list[Attempt]
 
 
-class HealthCheckEntry(_Model):
-    """One row of the health history: the stored health columns, or the error that replaced them."""
-
-    checked_at: str | None
-    name_status: str | None
-    code_verification_status: str | None
-    platform_type: str | None
-    throughput_level: str | None
-    messaging_limit_tier: str | None
-    quality_rating: str | None
-    status: str | None
-    account_mode: str | None
-    provisioning: str | None
-    error: GraphError | None
+HealthCheckEntry = create_model(
+    "HealthCheckEntry",
+    __base__=_Model,
+    __doc__="One row of the health history: the stored health columns, or the error that replaced them.",
+    checked_at=(str | None, ...),
+    **{f.name: (str | None, Field(description=f.label)) for f in STORED_FIELDS},
+    provisioning=(str | None, ...),
+    error=(GraphError | None, ...),
+)
 
 
 class HistoryResponse(_Model):

@@ -1,7 +1,14 @@
-"""The health of one WhatsApp phone number, parsed from the Graph phone-number node.
+"""The health of one WhatsApp phone number: one declaration, and the snapshot parsed from Graph.
 
-Graph adds enum values without notice, so every enum is kept as the string Meta sent:
-an unknown value is shown and stored, never a parse error.
+:data:`HEALTH_FIELDS` is the only list of health fields in the provider. Everything else is
+derived from it: the Graph ``fields=`` parameter (:func:`graph_fields`, by API version), the
+store's snapshot and history columns, the health API's pydantic model, and the labels and
+colours of the WhatsApp Health page (served by the API, never copied into JavaScript).
+Adding a field means adding one :class:`HealthField` here, plus an Alembic revision that adds
+its column.
+
+Graph adds enum values without notice, so every value is kept as the string Meta sent: an
+unknown value is shown (with :attr:`Severity.NEUTRAL`) and stored, never a parse error.
 """
 
 from __future__ import annotations
@@ -9,35 +16,192 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
+from functools import cache
 from typing import Any
 
-#: The one field list asked of ``GET /{phone_number_id}`` (single and batch).
-HEALTH_FIELDS: tuple[str, ...] = (
-    "display_phone_number",
-    "verified_name",
-    "name_status",
-    "new_name_status",
-    "code_verification_status",
-    "platform_type",
-    "throughput",
-    "messaging_limit_tier",
-    "whatsapp_business_manager_messaging_limit",
-    "quality_rating",
-    "status",
-    "account_mode",
-    "health_status",
-)
+
+class Severity(StrEnum):
+    """How a value reads to a person; the page colours it (green, grey, amber, red)."""
+
+    OK = "ok"
+    NEUTRAL = "neutral"
+    WARNING = "warning"
+    CRITICAL = "critical"
+
+
+#: Severities whose arrival on a watched field is reported once, when it happens.
+RISKY = frozenset({Severity.WARNING, Severity.CRITICAL})
 
 NOT_APPLICABLE = "NOT_APPLICABLE"
-
-#: Name states that let ``/register`` succeed (Meta has a certificate to issue).
-NAME_READY = frozenset({"APPROVED", "AVAILABLE_WITHOUT_REVIEW"})
 NAME_IN_REVIEW = "PENDING_REVIEW"
 NAME_DECLINED = "DECLINED"
 
-#: Transitions an operator must hear about once, when they happen.
-RISKY_QUALITY = frozenset({"YELLOW", "RED"})
-RISKY_STATUS = frozenset({"FLAGGED", "RESTRICTED", "BANNED", "RATE_LIMITED", "DISCONNECTED", "DELETED"})
+
+@dataclass(frozen=True, slots=True)
+class HealthField:
+    """One field of the phone-number node as the provider reads, stores, serves and shows it.
+
+    :param name: attribute, store column and API key (unless ``api_path`` says otherwise).
+    :param label: what the page calls it.
+    :param graph_field: the ``fields=`` entry that returns it.
+    :param path: where the value sits inside that Graph field (``throughput`` → ``("level",)``).
+    :param legacy_graph_field: the ``fields=`` entry used below ``since_version``.
+    :param since_version: the first Graph API major version that has ``graph_field``.
+    :param api_path: where the value sits in the health API's JSON (default: ``(name,)``).
+    :param severities: the known values and how they read; others are :attr:`Severity.NEUTRAL`.
+    :param watched: a change to a warning or critical value is reported once (logs, history).
+    :param stored: kept as a snapshot column on the channel and in the history.
+    :param public: part of the health API's channel shape and the page.
+    :param max_length: the store column's length.
+    """
+
+    name: str
+    label: str
+    graph_field: str
+    path: tuple[str, ...] = ()
+    legacy_graph_field: str | None = None
+    since_version: int = 0
+    api_path: tuple[str, ...] | None = None
+    severities: Mapping[str, Severity] = field(default_factory=dict)
+    watched: bool = False
+    stored: bool = True
+    public: bool = True
+    max_length: int = 64
+
+    @property
+    def api_key_path(self) -> tuple[str, ...]:
+        return self.api_path or (self.name,)
+
+    def severity(self, value: str | None) -> Severity:
+        if value is None:
+            return Severity.NEUTRAL
+        return self.severities.get(value, Severity.NEUTRAL)
+
+    def graph_field_for(self, api_major: int) -> str:
+        if api_major < self.since_version and self.legacy_graph_field:
+            return self.legacy_graph_field
+        return self.graph_field
+
+    def read(self, node: Mapping[str, Any]) -> str | None:
+        """The value in a Graph node, from the current or the legacy field, string or object form."""
+        for graph_name in (self.graph_field, self.legacy_graph_field):
+            if graph_name is None or graph_name not in node:
+                continue
+            value: Any = node[graph_name]
+            for key in self.path:
+                value = value.get(key) if isinstance(value, Mapping) else None
+            if isinstance(value, Mapping):  # an object form, e.g. {"current_limit": "TIER_2K"}
+                value = next((v for v in value.values() if isinstance(v, str)), None)
+            if value is not None and value != "":
+                return str(value)
+        return None
+
+
+_S = Severity
+#: Every health field, in the order the page shows them.
+HEALTH_FIELDS: tuple[HealthField, ...] = (
+    HealthField("display_phone_number", "Phone number", "display_phone_number", stored=False),
+    HealthField("verified_name", "Display name", "verified_name", stored=False, max_length=255),
+    HealthField(
+        "name_status",
+        "Name status",
+        "name_status",
+        severities={
+            "APPROVED": _S.OK,
+            "AVAILABLE_WITHOUT_REVIEW": _S.OK,
+            NAME_IN_REVIEW: _S.WARNING,
+            NAME_DECLINED: _S.CRITICAL,
+            "EXPIRED": _S.CRITICAL,
+            "NONE": _S.WARNING,
+        },
+    ),
+    HealthField(
+        "new_name_status",
+        "Name change",
+        "new_name_status",
+        severities={"APPROVED": _S.WARNING, NAME_IN_REVIEW: _S.NEUTRAL, NAME_DECLINED: _S.CRITICAL},
+        stored=False,
+        public=False,
+    ),
+    HealthField(
+        "code_verification_status",
+        "Verification",
+        "code_verification_status",
+        severities={"VERIFIED": _S.OK},
+    ),
+    HealthField(
+        "platform_type",
+        "Platform",
+        "platform_type",
+        severities={"CLOUD_API": _S.OK, "ON_PREMISE": _S.OK, NOT_APPLICABLE: _S.WARNING},
+    ),
+    HealthField(
+        "throughput_level",
+        "Throughput",
+        "throughput",
+        path=("level",),
+        api_path=("throughput", "level"),
+        severities={"STANDARD": _S.OK, "HIGH": _S.OK, NOT_APPLICABLE: _S.WARNING},
+    ),
+    HealthField(
+        "messaging_limit_tier",
+        "Messaging limit",
+        "whatsapp_business_manager_messaging_limit",
+        legacy_graph_field="messaging_limit_tier",
+        since_version=24,
+    ),
+    HealthField(
+        "quality_rating",
+        "Quality",
+        "quality_rating",
+        severities={"GREEN": _S.OK, "YELLOW": _S.WARNING, "RED": _S.CRITICAL},
+        watched=True,
+    ),
+    HealthField(
+        "status",
+        "Status",
+        "status",
+        severities={
+            "CONNECTED": _S.OK,
+            "FLAGGED": _S.CRITICAL,
+            "RESTRICTED": _S.CRITICAL,
+            "BANNED": _S.CRITICAL,
+            "RATE_LIMITED": _S.WARNING,
+            "DISCONNECTED": _S.CRITICAL,
+            "DELETED": _S.CRITICAL,
+        },
+        watched=True,
+    ),
+    HealthField("account_mode", "Account mode", "account_mode", severities={"LIVE": _S.OK}),
+    HealthField(
+        "can_send_message",
+        "Can send",
+        "health_status",
+        path=("can_send_message",),
+        severities={"AVAILABLE": _S.OK, "LIMITED": _S.WARNING, "BLOCKED": _S.CRITICAL},
+        stored=False,
+        public=False,
+    ),
+)
+
+FIELDS_BY_NAME: Mapping[str, HealthField] = {f.name: f for f in HEALTH_FIELDS}
+#: The fields of the health API's channel shape and of the page.
+PUBLIC_FIELDS: tuple[HealthField, ...] = tuple(f for f in HEALTH_FIELDS if f.public)
+#: The fields kept as columns on the channel (current snapshot) and in the history.
+STORED_FIELDS: tuple[HealthField, ...] = tuple(f for f in HEALTH_FIELDS if f.stored)
+STORED_NAMES: tuple[str, ...] = tuple(f.name for f in STORED_FIELDS)
+
+
+def api_major(api_version: str) -> int:
+    """``"v24.0"`` → 24."""
+    return int(api_version.lstrip("v").split(".")[0])
+
+
+@cache
+def graph_fields(api_version: str) -> tuple[str, ...]:
+    """The ``fields=`` of ``GET /{phone_number_id}`` (single and batch) for an API version."""
+    major = api_major(api_version)
+    return tuple(dict.fromkeys(f.graph_field_for(major) for f in HEALTH_FIELDS))
 
 
 class Provisioning(StrEnum):
@@ -47,29 +211,16 @@ class Provisioning(StrEnum):
     PENDING = "pending"
 
 
-def _text(node: Mapping[str, Any], key: str) -> str | None:
-    value = node.get(key)
-    if value is None or value == "":
-        return None
-    return str(value)
-
-
 @dataclass(frozen=True, slots=True)
 class PhoneHealth:
-    """A snapshot of the fields that decide provisioning and registration."""
+    """A snapshot of one number's health: the value of every :data:`HEALTH_FIELDS` entry.
+
+    The properties below are the fields the provider's own rules read; any other field is
+    reached with :meth:`get`, so a new field needs no change here.
+    """
 
     phone_number_id: str
-    display_phone_number: str | None = None
-    verified_name: str | None = None
-    name_status: str | None = None
-    new_name_status: str | None = None
-    code_verification_status: str | None = None
-    platform_type: str | None = None
-    throughput_level: str | None = None
-    messaging_limit_tier: str | None = None
-    quality_rating: str | None = None
-    status: str | None = None
-    account_mode: str | None = None
+    values: Mapping[str, str | None] = field(default_factory=dict)
     raw: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod
@@ -77,31 +228,27 @@ class PhoneHealth:
         """Parse the phone-number node exactly as Graph returns it (string keys)."""
         if "id" not in node:
             raise ValueError("phone number node has no 'id'")
-        throughput = node.get("throughput")
-        level = throughput.get("level") if isinstance(throughput, Mapping) else None
-        tier = _text(node, "messaging_limit_tier")
-        if tier is None:
-            limit = node.get("whatsapp_business_manager_messaging_limit")
-            tier = (
-                _text(limit, "current_limit")
-                if isinstance(limit, Mapping)
-                else _text(node, "whatsapp_business_manager_messaging_limit")
-            )
         return cls(
             phone_number_id=str(node["id"]),
-            display_phone_number=_text(node, "display_phone_number"),
-            verified_name=_text(node, "verified_name"),
-            name_status=_text(node, "name_status"),
-            new_name_status=_text(node, "new_name_status"),
-            code_verification_status=_text(node, "code_verification_status"),
-            platform_type=_text(node, "platform_type"),
-            throughput_level=None if level is None else str(level),
-            messaging_limit_tier=tier,
-            quality_rating=_text(node, "quality_rating"),
-            status=_text(node, "status"),
-            account_mode=_text(node, "account_mode"),
+            values={f.name: f.read(node) for f in HEALTH_FIELDS},
             raw=dict(node),
         )
+
+    def get(self, name: str) -> str | None:
+        if name not in FIELDS_BY_NAME:
+            raise KeyError(f"unknown health field {name!r}")
+        return self.values.get(name)
+
+    display_phone_number = property(lambda self: self.get("display_phone_number"))
+    verified_name = property(lambda self: self.get("verified_name"))
+    name_status = property(lambda self: self.get("name_status"))
+    new_name_status = property(lambda self: self.get("new_name_status"))
+    code_verification_status = property(lambda self: self.get("code_verification_status"))
+    platform_type = property(lambda self: self.get("platform_type"))
+    throughput_level = property(lambda self: self.get("throughput_level"))
+    messaging_limit_tier = property(lambda self: self.get("messaging_limit_tier"))
+    quality_rating = property(lambda self: self.get("quality_rating"))
+    status = property(lambda self: self.get("status"))
 
     @property
     def is_pending(self) -> bool:
@@ -116,33 +263,18 @@ class PhoneHealth:
     def needs_registration(self) -> bool:
         return self.code_verification_status != "VERIFIED" or self.is_pending
 
-    def to_public_dict(self) -> dict[str, Any]:
-        """The health fields of the API shape (SPEC.md), no raw node."""
-        return {
-            "phone_number_id": self.phone_number_id,
-            "display_phone_number": self.display_phone_number,
-            "verified_name": self.verified_name,
-            "name_status": self.name_status,
-            "code_verification_status": self.code_verification_status,
-            "platform_type": self.platform_type,
-            "throughput": {"level": self.throughput_level},
-            "messaging_limit_tier": self.messaging_limit_tier,
-            "quality_rating": self.quality_rating,
-            "account_mode": self.account_mode,
-            "status": self.status,
-            "provisioning": self.provisioning.value,
-        }
 
+def risky_transitions(before: Mapping[str, str | None] | PhoneHealth | None, after: PhoneHealth) -> list[str]:
+    """Describe the changes an operator must be told about, once, when they happen.
 
-def risky_transitions(before: PhoneHealth | None, after: PhoneHealth) -> list[str]:
-    """Describe the changes an operator must be told about, once, when they happen."""
+    ``before`` is the previous snapshot, or just its watched values (what the audit keeps).
+    """
     events: list[str] = []
-    if after.quality_rating in RISKY_QUALITY and (
-        before is None or before.quality_rating != after.quality_rating
-    ):
-        previous = before.quality_rating if before else None
-        events.append(f"quality_rating {previous} -> {after.quality_rating}")
-    if after.status in RISKY_STATUS and (before is None or before.status != after.status):
-        previous = before.status if before else None
-        events.append(f"status {previous} -> {after.status}")
+    for f in HEALTH_FIELDS:
+        if not f.watched:
+            continue
+        new = after.get(f.name)
+        old = None if before is None else (before.get(f.name))
+        if f.severity(new) in RISKY and (before is None or old != new):
+            events.append(f"{f.name} {old} -> {new}")
     return events

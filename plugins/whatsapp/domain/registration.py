@@ -131,11 +131,16 @@ def reauthorization_for(kind: ErrorKind) -> ReauthorizationReason | None:
     return REAUTHORIZATION_BY_KIND.get(kind)
 
 
-def outcome_of(error: GraphApiError | None) -> Outcome:
-    """The outcome table of SPEC.md: ``None`` means the register call succeeded."""
-    if error is None:
+def outcome_of_kind(kind: ErrorKind | None) -> Outcome:
+    """The outcome table of SPEC.md by error kind: ``None`` means the register call succeeded."""
+    if kind is None:
         return REGISTERED
-    return _OUTCOME_BY_KIND[error.kind]
+    return _OUTCOME_BY_KIND[kind]
+
+
+def outcome_of(error: GraphApiError | None) -> Outcome:
+    """The outcome of a register call's answer (``None``: it succeeded)."""
+    return outcome_of_kind(None if error is None else error.kind)
 
 
 def outcome_of_decision(decision: Decision) -> Outcome:

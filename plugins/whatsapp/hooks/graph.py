@@ -25,7 +25,7 @@ from airflow.sdk import BaseHook
 from airflow.sdk.log import mask_secret
 
 from whatsapp import DEFAULT_API_VERSION, DEFAULT_GRAPH_CONN_ID, DEFAULT_GRAPH_URL, GRAPH_CONN_TYPE
-from whatsapp.domain.health import HEALTH_FIELDS, PhoneHealth
+from whatsapp.domain.health import PhoneHealth, graph_fields
 from whatsapp.domain.usage import Usage
 from whatsapp.errors import GraphApiError
 
@@ -341,7 +341,7 @@ class WhatsAppGraphHook(BaseHook):
         return TokenInfo.from_graph(payload)
 
     def list_phone_numbers(
-        self, waba_id: str, access_token: str, fields: Sequence[str] = HEALTH_FIELDS
+        self, waba_id: str, access_token: str, fields: Sequence[str] | None = None
     ) -> list[dict[str, Any]]:
         """Every phone number of a WABA, following ``paging.next`` (without its embedded token)."""
         numbers: list[dict[str, Any]] = []
@@ -349,7 +349,7 @@ class WhatsAppGraphHook(BaseHook):
             "list_phone_numbers",
             "GET",
             self._url(f"{waba_id}/phone_numbers"),
-            params={"fields": ",".join(fields)},
+            params={"fields": ",".join(fields or self.health_fields)},
             token=access_token,
         )
         while True:
@@ -373,17 +373,22 @@ class WhatsAppGraphHook(BaseHook):
         return str(url.copy_remove_param("access_token"))
 
     def get_phone_health(
-        self, phone_number_id: str, access_token: str, fields: Sequence[str] = HEALTH_FIELDS
+        self, phone_number_id: str, access_token: str, fields: Sequence[str] | None = None
     ) -> PhoneHealth:
         payload = self._send(self._health_call(phone_number_id, access_token, fields))
         return PhoneHealth.from_graph(payload)
 
-    def _health_call(self, phone_number_id: str, access_token: str, fields: Sequence[str]) -> _Call:
+    @property
+    def health_fields(self) -> tuple[str, ...]:
+        """The health ``fields=`` for the connection's API version (``HEALTH_FIELDS`` decides)."""
+        return graph_fields(self.settings.api_version)
+
+    def _health_call(self, phone_number_id: str, access_token: str, fields: Sequence[str] | None) -> _Call:
         return _Call(
             "get_phone_health",
             "GET",
             self._url(str(phone_number_id)),
-            params={"fields": ",".join(fields)},
+            params={"fields": ",".join(fields or self.health_fields)},
             token=access_token,
         )
 
@@ -467,7 +472,7 @@ class WhatsAppGraphHook(BaseHook):
     # -- calls (async) -------------------------------------------------------------------
 
     async def aget_phone_health(
-        self, phone_number_id: str, access_token: str, fields: Sequence[str] = HEALTH_FIELDS
+        self, phone_number_id: str, access_token: str, fields: Sequence[str] | None = None
     ) -> PhoneHealth:
         await self.asettings()
         payload = await self._asend(self._health_call(phone_number_id, access_token, fields))
@@ -480,8 +485,9 @@ class WhatsAppGraphHook(BaseHook):
 
     # -- batch plumbing ------------------------------------------------------------------
 
-    def health_relative_url(self, phone_number_id: str, fields: Sequence[str] = HEALTH_FIELDS) -> str:
-        return f"{self.settings.api_version}/{phone_number_id}?fields={','.join(fields)}"
+    def health_relative_url(self, phone_number_id: str, fields: Sequence[str] | None = None) -> str:
+        asked = ",".join(fields or self.health_fields)
+        return f"{self.settings.api_version}/{phone_number_id}?fields={asked}"
 
     def _batch_call(self, requests: Sequence[BatchRequest]) -> _Call:
         if not requests:

@@ -7,12 +7,13 @@ from contextlib import contextmanager
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, NoReturn
 
+import pendulum
 from airflow.sdk import BaseOperator
 from airflow.sdk.exceptions import AirflowFailException
 
 from whatsapp import DEFAULT_GRAPH_CONN_ID, DEFAULT_STORE_CONN_ID
+from whatsapp.domain.lifecycle import GraphFailed
 from whatsapp.domain.links import whatsapp_manager_url
-from whatsapp.domain.registration import reauthorization_for
 from whatsapp.errors import GraphApiError
 from whatsapp.hooks.graph import WhatsAppGraphHook
 from whatsapp.links import WHATSAPP_MANAGER_XCOM_KEY, WhatsAppManagerLink
@@ -98,9 +99,8 @@ class WhatsAppBaseOperator(BaseOperator):
 
         With a channel, a dead token or revoked permission also flags it for reauthorization.
         """
-        reason = reauthorization_for(error.kind)
-        if reason is not None and store is not None and channel_id is not None:
-            store.mark_reauthorization(channel_id, reason)
+        if store is not None and channel_id is not None:
+            store.channels.apply(channel_id, GraphFailed(error.kind, pendulum.now("UTC")))
         if error.retryable:
             self.log.warning("%s failed transiently, the task will retry: %s", what, error)
             raise error
@@ -120,7 +120,7 @@ class WhatsAppChannelOperator(WhatsAppBaseOperator):
     def load_channel(self, store: ChannelStore, context: Context) -> Channel:
         if not isinstance(self.channel, Mapping) or "channel_id" not in self.channel:
             self.fail("bad channel reference", f"expected a mapping with 'channel_id', got {self.channel!r}")
-        channel = store.get_channel_by_id(int(self.channel["channel_id"]))
+        channel = store.channels.by_id(int(self.channel["channel_id"]))
         if channel is None:
             self.fail("unknown channel", f"no channel with id {self.channel['channel_id']}")
         self.publish_link(context, channel.business_id, channel.waba_id)

@@ -80,7 +80,7 @@ class WhatsAppDueRegistrationsOperator(WhatsAppBaseOperator):
     def execute(self, context: Context) -> list[dict[str, Any]]:
         limit = _positive_int(self, "limit", self.limit, minimum=0)
         with self.open_store() as store:
-            due = store.due_for_registration(limit=limit)
+            due = store.attempts.due(limit=limit)
         self.log.info("%d channel(s) due for a registration retry (cap %d)", len(due), limit)
         return [
             {
@@ -112,7 +112,7 @@ class WhatsAppResolveChannelOperator(WhatsAppBaseOperator):
         account_id = _positive_int(self, "account_id", self.account_id, minimum=1)
         inbox_id = _positive_int(self, "inbox_id", self.inbox_id, minimum=1)
         with self.open_store() as store:
-            channel = store.get_channel(account_id, inbox_id)
+            channel = store.channels.get(account_id, inbox_id)
         if channel is None:
             self.fail("unknown channel", f"no channel for account {account_id} inbox {inbox_id}")
         self.publish_link(context, channel.business_id, channel.waba_id)
@@ -124,7 +124,7 @@ class WhatsAppFleetSummaryOperator(WhatsAppBaseOperator):
 
     def execute(self, context: Context) -> dict[str, Any]:
         with self.open_store() as store:
-            counts = store.fleet_counts()
-            store.save_fleet_summary(counts)
+            counts = store.fleet.counts()
+            store.fleet.save_summary(counts)
         self.log.info("Fleet summary: %s", counts)
         return counts

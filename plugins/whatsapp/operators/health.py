@@ -13,9 +13,6 @@ from whatsapp.operators.base import WhatsAppChannelOperator
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
-#: Meta may read NOT_APPLICABLE for a while after a successful registration; look again then.
-VERIFY_AGAIN_AFTER = pendulum.duration(minutes=15)
-
 
 class WhatsAppHealthCheckOperator(WhatsAppChannelOperator):
     """The last onboarding step: leave the channel healthy or clearly flagged.
@@ -30,25 +27,24 @@ class WhatsAppHealthCheckOperator(WhatsAppChannelOperator):
         now = pendulum.now("UTC")
         with self.open_store() as store:
             channel = self.load_channel(store, context)
-            token = store.credentials(channel.id).access_token
+            token = store.channels.credentials(channel.id).access_token
             try:
                 health = self.hook.get_phone_health(channel.phone_number_id, token)
             except GraphApiError as error:
-                store.record_health([HealthResult(channel_id=channel.id, checked_at=now, error=error)])
+                store.health.record([HealthResult(channel_id=channel.id, checked_at=now, error=error)])
                 self.graph_failure(f"health of {channel.phone_number_id}", error)  # stored above, flags too
-            store.record_health([HealthResult(channel_id=channel.id, checked_at=now, health=health)])
             just_registered = channel.registration_state is RegistrationState.REGISTERED
+            result = HealthResult(
+                channel_id=channel.id, checked_at=now, health=health, just_registered=just_registered
+            )
+            store.health.record([result])
             if health.is_pending and just_registered:
-                store.clear_reauthorization(channel.id)
-                store.set_registration_state(
-                    channel.id, RegistrationState.SCHEDULED, next_attempt_at=now + VERIFY_AGAIN_AFTER
-                )
                 self.log.warning(
                     "Meta still reads %s as pending right after registering: "
                     "verification scheduled, not flagged",
                     channel.phone_number_id,
                 )
-            stored = store.get_channel_by_id(channel.id)
+            stored = store.channels.by_id(channel.id)
         summary = {
             "channel_id": channel.id,
             "phone_number_id": channel.phone_number_id,

@@ -9,6 +9,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+import pendulum
+
+from whatsapp.domain.lifecycle import CustomerMustReauthorize
 from whatsapp.domain.registration import ReauthorizationReason
 from whatsapp.domain.signup import InvalidSignupError, SignupRequest
 from whatsapp.errors import GraphApiError
@@ -70,14 +73,14 @@ class WhatsAppSignupOperator(WhatsAppBaseOperator):
         mask_secret(request.code)
         digest = code_digest(request.code)
         with self.open_store() as store:
-            if store.stored_signup(digest) is not None:
+            if store.signups.get(digest) is not None:
                 self.log.info("Signup code already exchanged by an earlier try: reusing its saved token")
             else:
                 try:
                     token = self.hook.exchange_code(request.code)
                 except GraphApiError as error:
                     self.graph_failure("exchanging the signup code", error)
-                store.save_signup(
+                store.signups.save(
                     digest,
                     account_id=request.account_id,
                     waba_id=request.waba_id,
@@ -109,7 +112,7 @@ class WhatsAppPhoneInfoOperator(WhatsAppBaseOperator):
 
         request = _signup_request(self, context)
         with self.open_store() as store:
-            stored = store.stored_signup(str(self.signup))
+            stored = store.signups.get(str(self.signup))
             if stored is None:
                 self.fail("no saved signup", "the signup step has not saved a token for this run's code")
             try:
@@ -117,7 +120,7 @@ class WhatsAppPhoneInfoOperator(WhatsAppBaseOperator):
             except GraphApiError as error:
                 # A reauthorization whose new token is already dead keeps its channel flagged.
                 existing = (
-                    store.get_channel(request.account_id, request.inbox_id) if request.inbox_id else None
+                    store.channels.get(request.account_id, request.inbox_id) if request.inbox_id else None
                 )
                 self.graph_failure(
                     f"listing the phone numbers of WABA {request.waba_id}",
@@ -127,7 +130,7 @@ class WhatsAppPhoneInfoOperator(WhatsAppBaseOperator):
                 )
             number = self._pick(numbers, request)
             try:
-                channel = store.upsert_channel(
+                channel = store.channels.upsert(
                     account_id=request.account_id,
                     phone_number_id=str(number["id"]),
                     waba_id=request.waba_id,
@@ -139,7 +142,7 @@ class WhatsAppPhoneInfoOperator(WhatsAppBaseOperator):
                 )
             except (ChannelConflictError, ChannelNotFoundError) as error:
                 self.fail("cannot save the channel", error)
-            store.set_signup_phone_number(stored.code_digest, channel.phone_number_id)
+            store.signups.set_phone_number(stored.code_digest, channel.phone_number_id)
         self.publish_link(context, channel.business_id, channel.waba_id)
         self.log.info(
             "Channel saved: account %s inbox %s, number %s (%s), name status %s",
@@ -177,16 +180,21 @@ class WhatsAppTokenAccessOperator(WhatsAppChannelOperator):
     def execute(self, context: Context) -> dict[str, Any]:
         with self.open_store() as store:
             channel = self.load_channel(store, context)
-            token = store.credentials(channel.id).access_token
+            token = store.channels.credentials(channel.id).access_token
+            now = pendulum.now("UTC")
             try:
                 info = self.hook.debug_token(token)
             except GraphApiError as error:
                 self.graph_failure("checking the token's access", error, store=store, channel_id=channel.id)
             if not info.is_valid:
-                store.mark_reauthorization(channel.id, ReauthorizationReason.TOKEN_INVALID)
+                store.channels.apply(
+                    channel.id, CustomerMustReauthorize(ReauthorizationReason.TOKEN_INVALID, now)
+                )
                 self.fail("token check", "debug_token says the business token is not valid")
             if not info.has_waba_access(channel.waba_id):
-                store.mark_reauthorization(channel.id, ReauthorizationReason.PERMISSION_REVOKED)
+                store.channels.apply(
+                    channel.id, CustomerMustReauthorize(ReauthorizationReason.PERMISSION_REVOKED, now)
+                )
                 self.fail(
                     "token check",
                     f"the token has no whatsapp_business_management or whatsapp_business_manage_events "
@@ -207,7 +215,7 @@ class WhatsAppWebhookSubscriptionOperator(WhatsAppChannelOperator):
     def execute(self, context: Context) -> dict[str, Any]:
         with self.open_store() as store:
             channel = self.load_channel(store, context)
-            credentials = store.credentials(channel.id)
+            credentials = store.channels.credentials(channel.id)
             callback_base = self.hook.settings.callback_url
             try:
                 self.hook.subscribe_app(channel.waba_id, credentials.access_token)

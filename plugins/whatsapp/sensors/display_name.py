@@ -18,8 +18,8 @@ from airflow.sdk.exceptions import AirflowFailException, AirflowSensorTimeout
 
 from whatsapp import DEFAULT_GRAPH_CONN_ID, DEFAULT_STORE_CONN_ID
 from whatsapp.domain.health import NAME_IN_REVIEW
+from whatsapp.domain.lifecycle import GraphFailed, NameReviewWaiting, NameWaitEnded
 from whatsapp.domain.links import whatsapp_manager_url
-from whatsapp.domain.registration import ReauthorizationReason, RegistrationState, reauthorization_for
 from whatsapp.domain.signup import DEFAULT_NAME_POKE_INTERVAL, DEFAULT_NAME_WAIT_TIMEOUT
 from whatsapp.errors import ErrorKind, GraphApiError
 from whatsapp.hooks.graph import WhatsAppGraphHook
@@ -91,11 +91,8 @@ class WhatsAppDisplayNameSensor(BaseSensorOperator):
         if self.poke(context):
             return {"name_status": self._last_status, "waited": False}
         channel_id = int(self.channel["channel_id"])
-        store = self._store()
-        try:
-            store.set_registration_state(channel_id, RegistrationState.AWAITING_DISPLAY_NAME)
-        finally:
-            store.dispose()
+        with self._store() as store:
+            store.channels.apply(channel_id, NameReviewWaiting(pendulum.now("UTC")))
         if self.deferrable:
             deadline = pendulum.now("UTC") + timedelta(seconds=wait_timeout)
             self.log.info(
@@ -132,7 +129,7 @@ class WhatsAppDisplayNameSensor(BaseSensorOperator):
         )
         store: ChannelStore = self._store()
         try:
-            token = store.credentials(int(self.channel["channel_id"])).access_token
+            token = store.channels.credentials(int(self.channel["channel_id"])).access_token
         finally:
             store.dispose()
         try:
@@ -141,9 +138,7 @@ class WhatsAppDisplayNameSensor(BaseSensorOperator):
             if error.retryable:
                 self.log.warning("Display-name check failed, will check again: %s", error)
                 return False
-            reason = reauthorization_for(error.kind)
-            if reason is not None:
-                self._flag(int(self.channel["channel_id"]), reason)
+            self._record_failure(int(self.channel["channel_id"]), error.kind)
             raise AirflowFailException(f"display-name check: {error}") from None
         self._last_status = health.name_status
         self.log.info("Display name of %s: %s", health.phone_number_id, health.name_status)
@@ -158,31 +153,22 @@ class WhatsAppDisplayNameSensor(BaseSensorOperator):
         if status == "timeout":
             return self._hand_over(int(self.channel["channel_id"]))
         error = event.get("error") or {}
-        reason = reauthorization_for(ErrorKind(error.get("type", ErrorKind.UNKNOWN.value)))
-        if reason is not None:
-            self._flag(int(self.channel["channel_id"]), reason)
+        self._record_failure(
+            int(self.channel["channel_id"]), ErrorKind(error.get("type", ErrorKind.UNKNOWN.value))
+        )
         raise AirflowFailException(
             f"display-name check failed: {error.get('message')} (type {error.get('type')}, "
             f"code {error.get('code')}/{error.get('subcode')})"
         )
 
-    def _flag(self, channel_id: int, reason: ReauthorizationReason) -> None:
-        store = self._store()
-        try:
-            store.mark_reauthorization(channel_id, reason)
-        finally:
-            store.dispose()
+    def _record_failure(self, channel_id: int, kind: ErrorKind) -> None:
+        with self._store() as store:
+            store.channels.apply(channel_id, GraphFailed(kind, pendulum.now("UTC")))
 
     def _hand_over(self, channel_id: int) -> dict[str, Any]:
         """The review outlasted the wait: the fleet DAG takes over; the signup does not fail."""
-        store = self._store()
-        try:
-            store.set_registration_state(
-                channel_id, RegistrationState.SCHEDULED, next_attempt_at=pendulum.now("UTC")
-            )
-            store.mark_reauthorization(channel_id, ReauthorizationReason.REGISTRATION_INCOMPLETE)
-        finally:
-            store.dispose()
+        with self._store() as store:
+            store.channels.apply(channel_id, NameWaitEnded(pendulum.now("UTC")))
         self.log.warning(
             "Display name still %s after the wait: registration handed to the fleet DAG", NAME_IN_REVIEW
         )

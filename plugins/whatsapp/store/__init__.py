@@ -6,6 +6,7 @@ Fernet key. Nothing else in the provider writes SQL.
 
 from __future__ import annotations
 
+from whatsapp.store.attempts import RegistrationClaim
 from whatsapp.store.connection import StoreTarget, resolve_target
 from whatsapp.store.crypto import code_digest
 from whatsapp.store.errors import (
@@ -32,7 +33,6 @@ from whatsapp.store.models import (
     RegistrationSummary,
     StoredSignup,
 )
-from whatsapp.store.registration import RegistrationClaim
 from whatsapp.store.store import ChannelStore
 from whatsapp.store.views import attempt_dict, channel_api_dict, health_check_dict
 

@@ -1,4 +1,8 @@
-"""Channels: create or update one per phone number, read them, hand out their secrets."""
+"""Channels: one row per phone number: identity, encrypted secrets, snapshot, registration.
+
+:class:`ChannelRepository` creates and updates channels, reads them, hands out their secrets
+and persists registration transitions decided by :mod:`whatsapp.domain.lifecycle`.
+"""
 
 from __future__ import annotations
 
@@ -6,22 +10,114 @@ import secrets as pysecrets
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, func, select, update
+from sqlalchemy import ColumnElement, Connection, Row, func, select, update
 from sqlalchemy.exc import IntegrityError
 
+from whatsapp.domain.health import HEALTH_FIELDS, PhoneHealth
+from whatsapp.domain.lifecycle import Event, Registration, TokenRenewed, Transition, transition
 from whatsapp.domain.registration import ReauthorizationReason, RegistrationState, generate_pin
-from whatsapp.store.base import PUBLIC_CHANNEL_COLUMNS, StoreBase, channel_from_row, utcnow
+from whatsapp.store.database import Database, utcnow
 from whatsapp.store.errors import ChannelConflictError, ChannelNotFoundError
-from whatsapp.store.models import Channel, Credentials
-from whatsapp.store.rules import new_token_values, reason_value, reauthorization_values
-from whatsapp.store.schema import channels
+from whatsapp.store.models import Channel, CheckError, Credentials
+from whatsapp.store.schema import HEALTH_COLUMNS, channels
 
 #: Concurrent creations for one account can pick the same next inbox id; the loser tries again.
 _INBOX_ID_RETRIES = 5
 
+#: Every channel column except the encrypted ones: what reads select, so secrets stay unread.
+PUBLIC_CHANNEL_COLUMNS = tuple(c for c in channels.c if not c.name.endswith("_enc"))
+#: The columns that hold a channel's :class:`~whatsapp.domain.lifecycle.Registration`.
+REGISTRATION_COLUMNS = (
+    channels.c.registration_state,
+    channels.c.reauthorization_reason,
+    channels.c.next_attempt_at,
+    channels.c.failures_in_a_row,
+)
 
-class ChannelsMixin(StoreBase):
-    def upsert_channel(
+
+def registration_from_row(row: Any) -> Registration:
+    reason = row.reauthorization_reason
+    return Registration(
+        state=RegistrationState(row.registration_state),
+        reason=None if reason is None else ReauthorizationReason(reason),
+        next_attempt_at=row.next_attempt_at,
+        failures_in_a_row=row.failures_in_a_row,
+    )
+
+
+def registration_values(registration: Registration) -> dict[str, Any]:
+    """The column values of a registration (the flag is derived from the reason, never set apart)."""
+    return {
+        "registration_state": registration.state.value,
+        "reauthorization_reason": None if registration.reason is None else registration.reason.value,
+        "reauthorization_required": registration.reauthorization_required,
+        "next_attempt_at": registration.next_attempt_at,
+        "failures_in_a_row": registration.failures_in_a_row,
+    }
+
+
+def check_error_from(row: Any, prefix: str = "") -> CheckError | None:
+    kind = getattr(row, f"{prefix}error_kind")
+    if kind is None:
+        return None
+    return CheckError(
+        kind,
+        getattr(row, f"{prefix}error_code"),
+        getattr(row, f"{prefix}error_subcode"),
+        getattr(row, f"{prefix}error_message"),
+    )
+
+
+def channel_from_row(row: Row[Any]) -> Channel:
+    """Build the public :class:`Channel` from a row of :data:`PUBLIC_CHANNEL_COLUMNS`."""
+    health = None
+    if row.checked_at is not None:
+        snapshot = row.snapshot or {}
+        health = PhoneHealth(
+            phone_number_id=row.phone_number_id,
+            values={
+                # Fields without a column are read back from the stored Graph node.
+                **{f.name: f.read(snapshot) for f in HEALTH_FIELDS if not f.stored},
+                "display_phone_number": row.display_phone_number,
+                "verified_name": row.verified_name,
+                **{name: getattr(row, name) for name in HEALTH_COLUMNS},
+            },
+            raw=snapshot,
+        )
+    registration = registration_from_row(row)
+    return Channel(
+        id=row.id,
+        account_id=row.account_id,
+        inbox_id=row.inbox_id,
+        phone_number_id=row.phone_number_id,
+        waba_id=row.waba_id,
+        business_id=row.business_id,
+        display_phone_number=row.display_phone_number,
+        verified_name=row.verified_name,
+        source=row.source,
+        active=row.active,
+        health=health,
+        checked_at=row.checked_at,
+        provisioning=row.provisioning,
+        last_check_error=check_error_from(row, "last_check_"),
+        last_check_failed_at=row.last_check_failed_at,
+        reauthorization_required=registration.reauthorization_required,
+        reauthorization_reason=registration.reason,
+        registration_state=registration.state,
+        next_attempt_at=registration.next_attempt_at,
+        failures_in_a_row=registration.failures_in_a_row,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+    )
+
+
+class ChannelRepository:
+    """The ``channels`` table."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def upsert(
         self,
         *,
         account_id: int,
@@ -48,20 +144,20 @@ class ChannelsMixin(StoreBase):
         changes: dict[str, Any] = {
             "waba_id": waba_id,
             "business_id": business_id,
-            "access_token_enc": self.secrets.encrypt(access_token),
+            "access_token_enc": self.db.secrets.encrypt(access_token),
             "active": True,
             "updated_at": now,
-            **new_token_values(),
         }
         if display_phone_number is not None:
             changes["display_phone_number"] = display_phone_number
         if verified_name is not None:
             changes["verified_name"] = verified_name
         if inbox_id is not None:
-            return self._reauthorize(account_id, inbox_id, phone_number_id, changes)
+            return self._reauthorize(account_id, inbox_id, phone_number_id, changes, now)
         for attempt in range(_INBOX_ID_RETRIES):
             try:
-                with self._transaction() as conn:
+                with self.db.transaction() as conn:
+                    changes.update(self._renewed(conn, channels.c.phone_number_id == phone_number_id, now))
                     return self._insert_or_update(conn, account_id, phone_number_id, source, changes, now)
             except IntegrityError:
                 if attempt == _INBOX_ID_RETRIES - 1:
@@ -91,17 +187,15 @@ class ChannelsMixin(StoreBase):
             "display_phone_number": changes.get("display_phone_number"),
             "verified_name": changes.get("verified_name"),
             "access_token_enc": changes["access_token_enc"],
-            "pin_enc": self.secrets.encrypt(generate_pin()),
-            "verify_token_enc": self.secrets.encrypt(pysecrets.token_urlsafe(24)),
+            "pin_enc": self.db.secrets.encrypt(generate_pin()),
+            "verify_token_enc": self.db.secrets.encrypt(pysecrets.token_urlsafe(24)),
             "source": source,
             "active": True,
-            "reauthorization_required": False,
-            "registration_state": RegistrationState.UNKNOWN.value,
-            "failures_in_a_row": 0,
+            **registration_values(Registration()),
             "created_at": now,
             "updated_at": now,
         }
-        stmt = self.insert(channels).values(new_row)
+        stmt = self.db.insert(channels).values(new_row)
         stmt = stmt.on_conflict_do_update(
             index_elements=["phone_number_id"],
             set_=changes,
@@ -117,19 +211,25 @@ class ChannelsMixin(StoreBase):
             )
         return channel_from_row(row)
 
+    def _renewed(self, conn: Connection, where: ColumnElement[bool], now: datetime) -> dict[str, Any]:
+        """The registration columns after a new token (nothing when the channel does not exist yet)."""
+        row = conn.execute(select(*REGISTRATION_COLUMNS).where(where).with_for_update()).one_or_none()
+        if row is None:
+            return {}
+        return registration_values(transition(registration_from_row(row), TokenRenewed(now)).registration)
+
     def _reauthorize(
-        self, account_id: int, inbox_id: int, phone_number_id: str, changes: dict[str, Any]
+        self, account_id: int, inbox_id: int, phone_number_id: str, changes: dict[str, Any], now: datetime
     ) -> Channel:
-        with self._transaction() as conn:
+        with self.db.transaction() as conn:
+            target = (
+                (channels.c.account_id == account_id)
+                & (channels.c.inbox_id == inbox_id)
+                & (channels.c.phone_number_id == phone_number_id)
+            )
+            changes = {**changes, **self._renewed(conn, target, now)}
             row = conn.execute(
-                update(channels)
-                .where(
-                    channels.c.account_id == account_id,
-                    channels.c.inbox_id == inbox_id,
-                    channels.c.phone_number_id == phone_number_id,
-                )
-                .values(changes)
-                .returning(*PUBLIC_CHANNEL_COLUMNS)
+                update(channels).where(target).values(changes).returning(*PUBLIC_CHANNEL_COLUMNS)
             ).one_or_none()
             if row is not None:
                 return channel_from_row(row)
@@ -146,22 +246,22 @@ class ChannelsMixin(StoreBase):
         )
 
     def _channel_where(self, *conditions: ColumnElement[bool]) -> Channel | None:
-        with self._connect() as conn:
+        with self.db.connect() as conn:
             row = conn.execute(select(*PUBLIC_CHANNEL_COLUMNS).where(*conditions)).one_or_none()
         return None if row is None else channel_from_row(row)
 
-    def get_channel(self, account_id: int, inbox_id: int) -> Channel | None:
+    def get(self, account_id: int, inbox_id: int) -> Channel | None:
         return self._channel_where(channels.c.account_id == account_id, channels.c.inbox_id == inbox_id)
 
-    def get_channel_by_phone_number(self, phone_number_id: str) -> Channel | None:
+    def by_phone_number(self, phone_number_id: str) -> Channel | None:
         return self._channel_where(channels.c.phone_number_id == phone_number_id)
 
-    def get_channel_by_id(self, channel_id: int) -> Channel | None:
+    def by_id(self, channel_id: int) -> Channel | None:
         return self._channel_where(channels.c.id == channel_id)
 
     def credentials(self, channel_id: int) -> Credentials:
         """The channel's token, PIN and verify token, decrypted: the only way they leave the store."""
-        with self._connect() as conn:
+        with self.db.connect() as conn:
             row = conn.execute(
                 select(
                     channels.c.phone_number_id,
@@ -175,49 +275,49 @@ class ChannelsMixin(StoreBase):
         return Credentials(
             channel_id=channel_id,
             phone_number_id=row.phone_number_id,
-            access_token=self.secrets.decrypt(row.access_token_enc),
-            pin=self.secrets.decrypt(row.pin_enc),
-            verify_token=self.secrets.decrypt(row.verify_token_enc),
+            access_token=self.db.secrets.decrypt(row.access_token_enc),
+            pin=self.db.secrets.decrypt(row.pin_enc),
+            verify_token=self.db.secrets.decrypt(row.verify_token_enc),
         )
 
     def _update_channel(self, channel_id: int, values: dict[str, Any]) -> None:
-        with self._transaction() as conn:
+        with self.db.transaction() as conn:
             result = conn.execute(update(channels).where(channels.c.id == channel_id).values(values))
         if result.rowcount == 0:
             raise ChannelNotFoundError(f"no channel with id {channel_id}")
 
-    def mark_reauthorization(
-        self, channel_id: int, reason: ReauthorizationReason, *, now: datetime | None = None
-    ) -> None:
-        """Flag the channel; ``registration_incomplete`` never hides a reason that needs the customer."""
-        self._update_channel(
-            channel_id, {**reauthorization_values(reason_value(reason)), "updated_at": utcnow(now)}
-        )
+    def apply(self, channel_id: int, event: Event, *, conn: Connection | None = None) -> Transition:
+        """Feed ``event`` to the channel's registration state machine and persist where it leads.
 
-    def clear_reauthorization(self, channel_id: int, *, now: datetime | None = None) -> None:
-        """Clear the flag whatever its reason (a person or a reauthorization resolved it)."""
-        self._update_channel(
-            channel_id,
-            {"reauthorization_required": False, "reauthorization_reason": None, "updated_at": utcnow(now)},
-        )
+        The row is locked while deciding, so two writers never base a move on the same old state.
+        With ``conn`` it runs inside the caller's transaction.
+        """
+        if conn is None:
+            with self.db.transaction(immediate=True) as own:
+                return self.apply(channel_id, event, conn=own)
+        row = conn.execute(
+            select(*REGISTRATION_COLUMNS).where(channels.c.id == channel_id).with_for_update()
+        ).one_or_none()
+        if row is None:
+            raise ChannelNotFoundError(f"no channel with id {channel_id}")
+        moved = transition(registration_from_row(row), event)
+        self.save_registration(channel_id, moved.registration, conn=conn)
+        return moved
 
-    def set_registration_state(
+    def save_registration(
         self,
         channel_id: int,
-        state: RegistrationState,
+        registration: Registration,
         *,
-        next_attempt_at: datetime | None = None,
+        conn: Connection | None = None,
         now: datetime | None = None,
     ) -> None:
-        """Move the registration state outside a claim (e.g. the sensor's timeout hands over to the fleet)."""
-        values: dict[str, Any] = {
-            "registration_state": state.value,
-            "next_attempt_at": next_attempt_at,
-            "updated_at": utcnow(now),
-        }
-        if state is RegistrationState.REGISTERED:
-            values["failures_in_a_row"] = 0
-        self._update_channel(channel_id, values)
+        """Persist a registration as it is (a transition's result, or a fixture's starting point)."""
+        values = {**registration_values(registration), "updated_at": utcnow(now)}
+        if conn is None:
+            self._update_channel(channel_id, values)
+            return
+        conn.execute(update(channels).where(channels.c.id == channel_id).values(values))
 
     def set_active(self, channel_id: int, active: bool, *, now: datetime | None = None) -> None:
         """Deactivated channels are neither audited nor retried, and keep their history."""

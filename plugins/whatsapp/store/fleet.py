@@ -9,20 +9,18 @@ from typing import Any
 from sqlalchemy import ColumnElement, Row, func, insert, select
 
 from whatsapp.domain.registration import REGISTER_WINDOW
-from whatsapp.store.base import PUBLIC_CHANNEL_COLUMNS, StoreBase, channel_from_row, check_error_from, utcnow
+from whatsapp.store.channels import PUBLIC_CHANNEL_COLUMNS, channel_from_row
+from whatsapp.store.database import Database, utcnow
 from whatsapp.store.models import (
     ATTEMPT_SUCCESS,
     ChannelStatus,
     CheckError,
     FleetSummary,
-    HealthCheck,
     RegistrationSummary,
 )
 from whatsapp.store.schema import (
-    HEALTH_COLUMNS,
     channels,
     fleet_summaries,
-    health_checks,
     registration_attempts,
 )
 
@@ -52,7 +50,12 @@ def _status_from_row(row: Row[Any]) -> ChannelStatus:
     )
 
 
-class FleetMixin(StoreBase):
+class FleetRepository:
+    """Read models over the whole fleet, and the ``fleet_summaries`` table."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
     def _statuses(self, now: datetime, *conditions: ColumnElement[bool]) -> list[ChannelStatus]:
         """Channels joined with their attempt count in the window and their last attempt (one query)."""
         per_channel = (
@@ -83,7 +86,7 @@ class FleetMixin(StoreBase):
             .where(*conditions)
             .order_by(channels.c.account_id, channels.c.inbox_id)
         )
-        with self._connect() as conn:
+        with self.db.connect() as conn:
             return [_status_from_row(row) for row in conn.execute(query)]
 
     def channel_status(
@@ -95,31 +98,11 @@ class FleetMixin(StoreBase):
         )
         return found[0] if found else None
 
-    def fleet_status(self, *, now: datetime | None = None) -> list[ChannelStatus]:
+    def statuses(self, *, now: datetime | None = None) -> list[ChannelStatus]:
         """Every channel (active or not) by account and inbox, for the fleet table."""
         return self._statuses(utcnow(now))
 
-    def history(self, channel_id: int, *, limit: int = 50) -> list[HealthCheck]:
-        """The channel's health checks, newest first."""
-        query = (
-            select(health_checks)
-            .where(health_checks.c.channel_id == channel_id)
-            .order_by(health_checks.c.checked_at.desc(), health_checks.c.id.desc())
-            .limit(limit)
-        )
-        with self._connect() as conn:
-            return [
-                HealthCheck(
-                    channel_id=row.channel_id,
-                    checked_at=row.checked_at,
-                    fields={name: getattr(row, name) for name in HEALTH_COLUMNS},
-                    provisioning=row.provisioning,
-                    error=check_error_from(row),
-                )
-                for row in conn.execute(query)
-            ]
-
-    def fleet_counts(self) -> dict[str, Any]:
+    def counts(self) -> dict[str, Any]:
         """Counts of active channels by provisioning, registration state, reauthorization reason, quality.
 
         One grouped query; the shape is what the summary task returns and the health page shows.
@@ -128,23 +111,23 @@ class FleetMixin(StoreBase):
         query = select(*columns, func.count()).where(channels.c.active.is_(True)).group_by(*columns)
         counters: dict[str, Counter[str]] = {key: Counter() for key, _ in SUMMARY_DIMENSIONS}
         total = 0
-        with self._connect() as conn:
+        with self.db.connect() as conn:
             for *values, count in conn.execute(query):
                 total += count
                 for (key, _), value in zip(SUMMARY_DIMENSIONS, values, strict=True):
                     counters[key][value or "none"] += count
         return {"channels": total, **{key: dict(sorted(c.items())) for key, c in counters.items()}}
 
-    def save_fleet_summary(self, counts: dict[str, Any], *, now: datetime | None = None) -> FleetSummary:
+    def save_summary(self, counts: dict[str, Any], *, now: datetime | None = None) -> FleetSummary:
         summary = FleetSummary(created_at=utcnow(now), counts=counts)
-        with self._transaction() as conn:
+        with self.db.transaction() as conn:
             conn.execute(insert(fleet_summaries).values(created_at=summary.created_at, counts=counts))
         return summary
 
-    def latest_fleet_summary(self) -> FleetSummary | None:
+    def latest_summary(self) -> FleetSummary | None:
         query = select(fleet_summaries).order_by(
             fleet_summaries.c.created_at.desc(), fleet_summaries.c.id.desc()
         )
-        with self._connect() as conn:
+        with self.db.connect() as conn:
             row = conn.execute(query.limit(1)).one_or_none()
         return None if row is None else FleetSummary(created_at=row.created_at, counts=row.counts)

@@ -6,11 +6,13 @@ Secrets leave the store only inside :class:`Credentials` and :class:`StoredSignu
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from whatsapp.domain.health import PhoneHealth
+from whatsapp.domain.lifecycle import Registration
 from whatsapp.domain.registration import ReauthorizationReason, RegistrationState
 from whatsapp.errors import GraphApiError
 
@@ -59,6 +61,13 @@ class Channel:
     failures_in_a_row: int
     created_at: datetime
     updated_at: datetime
+
+    @property
+    def registration(self) -> Registration:
+        """The lifecycle's view of this channel (what :func:`~whatsapp.domain.lifecycle.transition` moves)."""
+        return Registration(
+            self.registration_state, self.reauthorization_reason, self.next_attempt_at, self.failures_in_a_row
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,12 +126,14 @@ class HealthCheck:
 
 @dataclass(frozen=True, slots=True)
 class HealthResult:
-    """Input of :meth:`ChannelStore.record_health`: a fetched snapshot, or the error that replaced it."""
+    """Input of :meth:`HealthRepository.record`: a fetched snapshot, or the error that replaced it."""
 
     channel_id: int
     checked_at: datetime
     health: PhoneHealth | None = None
     error: GraphApiError | CheckError | None = None
+    #: Read right after a successful register: Meta may still lag ("verify again soon").
+    just_registered: bool = False
 
     def __post_init__(self) -> None:
         if (self.health is None) == (self.error is None):
@@ -151,13 +162,8 @@ class AuditTarget:
     phone_number_id: str
     waba_id: str
     access_token: str = field(repr=False)
-    quality_rating: str | None
-    status: str | None
-
-    @property
-    def before(self) -> PhoneHealth:
-        """The stored fields that ``risky_transitions`` compares a new snapshot with."""
-        return PhoneHealth(self.phone_number_id, quality_rating=self.quality_rating, status=self.status)
+    #: The stored values of the watched health fields, what ``risky_transitions`` compares with.
+    watched: Mapping[str, str | None] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)

@@ -28,6 +28,8 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
 
+from whatsapp.domain.health import STORED_FIELDS, STORED_NAMES
+
 
 class UtcDateTime(TypeDecorator[datetime]):
     """Aware UTC datetimes in and out, on both dialects.
@@ -57,23 +59,15 @@ class UtcDateTime(TypeDecorator[datetime]):
 Id = BigInteger().with_variant(Integer(), "sqlite")
 Json = JSON().with_variant(JSONB(), "postgresql")
 
-#: The snapshot columns shared by ``channels`` (current) and ``health_checks`` (history).
-HEALTH_COLUMNS: tuple[str, ...] = (
-    "name_status",
-    "code_verification_status",
-    "platform_type",
-    "throughput_level",
-    "messaging_limit_tier",
-    "quality_rating",
-    "status",
-    "account_mode",
-)
+#: The snapshot columns shared by ``channels`` (current) and ``health_checks`` (history): one per
+#: stored field of the health declaration (``whatsapp.domain.health.HEALTH_FIELDS``).
+HEALTH_COLUMNS: tuple[str, ...] = STORED_NAMES
 #: A failed health fetch, as columns: what kind, Graph code/subcode, and Graph's message.
 ERROR_COLUMNS: tuple[str, ...] = ("error_kind", "error_code", "error_subcode", "error_message")
 
 
 def _health_columns() -> list[Column[Any]]:
-    return [Column(name, String(64)) for name in HEALTH_COLUMNS]
+    return [Column(f.name, String(f.max_length)) for f in STORED_FIELDS]
 
 
 def _error_columns(prefix: str = "") -> list[Column[Any]]:

@@ -1,23 +1,45 @@
-"""``ChannelStore``: the one object DAGs, the API, the UI and the CLI use to reach the fleet's data."""
+"""``ChannelStore``: the one object DAGs, the API, the UI and the CLI use to reach the fleet's data.
+
+It composes one repository per table over a shared :class:`~whatsapp.store.database.Database`
+(no mixins, no hidden shared state) and is a context manager that closes its connections::
+
+    with ChannelStore.from_conn_id() as store:
+        channel = store.channels.by_id(7)
+        store.channels.apply(channel.id, NameReviewWaiting(now))
+"""
 
 from __future__ import annotations
 
+from types import TracebackType
+
+from sqlalchemy import Engine
+
 from whatsapp import DEFAULT_STORE_CONN_ID
-from whatsapp.store.audit import AuditMixin
-from whatsapp.store.channels import ChannelsMixin
+from whatsapp.store.attempts import AttemptRepository
+from whatsapp.store.channels import ChannelRepository
 from whatsapp.store.connection import StoreTarget, create_store_engine, resolve_target
-from whatsapp.store.fleet import FleetMixin
+from whatsapp.store.crypto import SecretBox
+from whatsapp.store.database import Database
+from whatsapp.store.fleet import FleetRepository
+from whatsapp.store.health_checks import HealthRepository
 from whatsapp.store.migrations import migrate
-from whatsapp.store.registration import RegistrationMixin
-from whatsapp.store.signups import SignupsMixin
+from whatsapp.store.signups import SignupRepository
 
 
-class ChannelStore(SignupsMixin, ChannelsMixin, AuditMixin, RegistrationMixin, FleetMixin):
-    """All SQL of the provider, behind typed methods (each area lives in its own module).
+class ChannelStore:
+    """All SQL of the provider, one repository per table.
 
     Operations check once per instance that the schema is migrated and raise
     :class:`~whatsapp.store.errors.StoreNotMigratedError` otherwise.
     """
+
+    def __init__(self, engine: Engine, target: StoreTarget | None = None, secrets: SecretBox | None = None):
+        self.db = Database(engine, target, secrets)
+        self.signups = SignupRepository(self.db)
+        self.channels = ChannelRepository(self.db)
+        self.health = HealthRepository(self.db)
+        self.attempts = AttemptRepository(self.db)
+        self.fleet = FleetRepository(self.db)
 
     @classmethod
     def from_target(cls, target: StoreTarget) -> ChannelStore:
@@ -28,9 +50,39 @@ class ChannelStore(SignupsMixin, ChannelsMixin, AuditMixin, RegistrationMixin, F
         """The store named by an Airflow connection (embedded SQLite when it is not defined)."""
         return cls.from_target(resolve_target(conn_id))
 
-    def migrate(self) -> list[int]:
-        """Apply pending migrations; returns the versions applied (empty when already current)."""
-        with self._connection_errors():
-            applied = migrate(self.engine, self.target.schema)
-        self._schema_checked = True
+    @property
+    def engine(self) -> Engine:
+        return self.db.engine
+
+    @property
+    def target(self) -> StoreTarget:
+        return self.db.target
+
+    @property
+    def secrets(self) -> SecretBox:
+        return self.db.secrets
+
+    @property
+    def dialect(self) -> str:
+        return self.db.dialect
+
+    def check_migrated(self) -> None:
+        self.db.check_migrated()
+
+    def migrate(self) -> list:
+        """Apply pending migrations; returns what was applied (empty when already current)."""
+        with self.db.connection_errors():
+            applied = migrate(self.db.engine, self.db.target.schema)
+        self.db.mark_migrated()
         return applied
+
+    def dispose(self) -> None:
+        self.db.dispose()
+
+    def __enter__(self) -> ChannelStore:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.dispose()

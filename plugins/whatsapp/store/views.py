@@ -5,8 +5,12 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from whatsapp.domain.health import PUBLIC_FIELDS
 from whatsapp.domain.links import whatsapp_manager_url
 from whatsapp.store.models import ChannelStatus, HealthCheck, RegistrationAttempt
+
+#: Kept on the channel itself (Graph may omit them from a read; the last known value stays).
+_IDENTITY = frozenset({"display_phone_number", "verified_name"})
 
 
 def isoformat(value: datetime | None) -> str | None:
@@ -19,23 +23,20 @@ def isoformat(value: datetime | None) -> str | None:
 def channel_api_dict(status: ChannelStatus) -> dict[str, Any]:
     """One channel in the health API's shape (SPEC.md, "HTTP API"): ids, health, flags, registration."""
     channel, registration = status.channel, status.registration
-    health = channel.health
-    return {
+    shape: dict[str, Any] = {
         "account_id": channel.account_id,
         "inbox_id": channel.inbox_id,
         "phone_number_id": channel.phone_number_id,
         "waba_id": channel.waba_id,
         "business_id": channel.business_id,
-        "display_phone_number": channel.display_phone_number,
-        "verified_name": channel.verified_name,
-        "name_status": health and health.name_status,
-        "code_verification_status": health and health.code_verification_status,
-        "platform_type": health and health.platform_type,
-        "throughput": {"level": health and health.throughput_level},
-        "messaging_limit_tier": health and health.messaging_limit_tier,
-        "quality_rating": health and health.quality_rating,
-        "account_mode": health and health.account_mode,
-        "status": health and health.status,
+    }
+    for health_field in PUBLIC_FIELDS:
+        value = channel.health.get(health_field.name) if channel.health else None
+        if health_field.name in _IDENTITY:
+            value = getattr(channel, health_field.name)
+        _put(shape, health_field.api_key_path, value)
+    return {
+        **shape,
         "checked_at": isoformat(channel.checked_at),
         "provisioning": channel.provisioning,
         "reauthorization_required": channel.reauthorization_required,
@@ -49,6 +50,12 @@ def channel_api_dict(status: ChannelStatus) -> dict[str, Any]:
         },
         "links": {"whatsapp_manager": whatsapp_manager_url(channel.business_id, channel.waba_id)},
     }
+
+
+def _put(shape: dict[str, Any], path: tuple[str, ...], value: Any) -> None:
+    for key in path[:-1]:
+        shape = shape.setdefault(key, {})
+    shape[path[-1]] = value
 
 
 def attempt_dict(attempt: RegistrationAttempt) -> dict[str, Any]:

@@ -93,6 +93,6 @@ class DisplayNameTrigger(BaseTrigger):
 
         store = ChannelStore.from_conn_id(self.store_conn_id)
         try:
-            return store.credentials(self.channel_id).access_token
+            return store.channels.credentials(self.channel_id).access_token
         finally:
             store.dispose()

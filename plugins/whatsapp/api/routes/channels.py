@@ -40,7 +40,7 @@ Limit = Annotated[int, Query(ge=1, le=500)]
 
 
 def _channel(store: ChannelStore, account_id: int, inbox_id: int) -> Channel:
-    channel = store.get_channel(account_id, inbox_id)
+    channel = store.channels.get(account_id, inbox_id)
     if channel is None:
         raise HTTPException(
             status.HTTP_404_NOT_FOUND, f"no channel for account {account_id} inbox {inbox_id}"
@@ -49,7 +49,7 @@ def _channel(store: ChannelStore, account_id: int, inbox_id: int) -> Channel:
 
 
 def _health(store: ChannelStore, account_id: int, inbox_id: int) -> ChannelHealth:
-    channel_status = store.channel_status(account_id, inbox_id)
+    channel_status = store.fleet.channel_status(account_id, inbox_id)
     if channel_status is None:  # deleted between the two reads
         raise HTTPException(
             status.HTTP_404_NOT_FOUND, f"no channel for account {account_id} inbox {inbox_id}"
@@ -81,14 +81,14 @@ def get_health(
     channel = _channel(store, account_id, inbox_id)
     if refresh:
         checked_at = datetime.now(UTC)
-        token = store.credentials(channel.id).access_token
+        token = store.channels.credentials(channel.id).access_token
         try:
             live = hook.get_phone_health(channel.phone_number_id, token)
         except GraphApiError as error:
-            store.record_health([HealthResult(channel_id=channel.id, checked_at=checked_at, error=error)])
+            store.health.record([HealthResult(channel_id=channel.id, checked_at=checked_at, error=error)])
             body = ErrorResponse(error=GraphError.model_validate(error.to_dict()))
             return JSONResponse(status_code=status.HTTP_502_BAD_GATEWAY, content=body.model_dump())
-        store.record_health([HealthResult(channel_id=channel.id, checked_at=checked_at, health=live)])
+        store.health.record([HealthResult(channel_id=channel.id, checked_at=checked_at, health=live)])
     return _health(store, account_id, inbox_id)
 
 
@@ -97,7 +97,7 @@ def get_attempts(account_id: int, inbox_id: int, store: StoreDep, limit: Limit =
     """Register calls sent for this channel, newest first, with the Graph error each got."""
     channel = _channel(store, account_id, inbox_id)
     return AttemptsResponse.model_validate(
-        {"attempts": [attempt_dict(a) for a in store.attempts(channel.id, limit=limit)]}
+        {"attempts": [attempt_dict(a) for a in store.attempts.recent(channel.id, limit=limit)]}
     )
 
 
@@ -106,7 +106,7 @@ def get_history(account_id: int, inbox_id: int, store: StoreDep, limit: Limit = 
     """Health checks of this channel (quality, name status, status...), newest first."""
     channel = _channel(store, account_id, inbox_id)
     return HistoryResponse.model_validate(
-        {"history": [health_check_dict(c) for c in store.history(channel.id, limit=limit)]}
+        {"history": [health_check_dict(c) for c in store.health.history(channel.id, limit=limit)]}
     )
 
 

@@ -64,14 +64,14 @@ def get_fleet(
         }.items()
         if values
     }
-    rows = [channel_api_dict(s) for s in store.fleet_status() if include_inactive or s.channel.active]
+    rows = [channel_api_dict(s) for s in store.fleet.statuses() if include_inactive or s.channel.active]
     matching = [row for row in rows if all(_value(row, FILTERS[n]) in v for n, v in wanted.items())]
-    summary = store.latest_fleet_summary()
+    summary = store.fleet.latest_summary()
     return FleetResponse.model_validate(
         {
             "total": len(matching),
             "channels": matching[offset : offset + limit],
-            "counts": store.fleet_counts(),
+            "counts": store.fleet.counts(),
             "last_audit": summary
             and LastAudit(created_at=isoformat(summary.created_at), counts=summary.counts),
         }

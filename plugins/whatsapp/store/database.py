@@ -1,4 +1,8 @@
-"""The store's plumbing shared by every operation: engine, lazy schema check, secrets, row mapping."""
+"""The store's plumbing every repository shares: the engine, the lazy schema check, secrets, transactions.
+
+Repositories receive one :class:`Database` (composition, not inheritance): the only state they
+share is here, in plain sight.
+"""
 
 from __future__ import annotations
 
@@ -7,79 +11,22 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Row, Table
+from sqlalchemy import Connection, Engine, Table
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import OperationalError
 
-from whatsapp.domain.health import PhoneHealth
-from whatsapp.domain.registration import ReauthorizationReason, RegistrationState
 from whatsapp.store.connection import SQLITE_BEGIN_KEY, StoreTarget
 from whatsapp.store.crypto import SecretBox
 from whatsapp.store.errors import StoreConnectionError
 from whatsapp.store.migrations import require_migrated
-from whatsapp.store.models import Channel, CheckError
-from whatsapp.store.schema import HEALTH_COLUMNS, channels
-
-#: Every channel column except the encrypted ones: what reads select, so secrets stay unread.
-PUBLIC_CHANNEL_COLUMNS = tuple(c for c in channels.c if not c.name.endswith("_enc"))
 
 
 def utcnow(now: datetime | None = None) -> datetime:
     return now if now is not None else datetime.now(UTC)
 
 
-def check_error_from(row: Any, prefix: str = "") -> CheckError | None:
-    kind = getattr(row, f"{prefix}error_kind")
-    if kind is None:
-        return None
-    return CheckError(
-        kind,
-        getattr(row, f"{prefix}error_code"),
-        getattr(row, f"{prefix}error_subcode"),
-        getattr(row, f"{prefix}error_message"),
-    )
-
-
-def channel_from_row(row: Row[Any]) -> Channel:
-    """Build the public :class:`Channel` from a row of :data:`PUBLIC_CHANNEL_COLUMNS`."""
-    health = None
-    if row.checked_at is not None:
-        health = PhoneHealth(
-            phone_number_id=row.phone_number_id,
-            display_phone_number=row.display_phone_number,
-            verified_name=row.verified_name,
-            **{name: getattr(row, name) for name in HEALTH_COLUMNS},
-            raw=row.snapshot or {},
-        )
-    reason = row.reauthorization_reason
-    return Channel(
-        id=row.id,
-        account_id=row.account_id,
-        inbox_id=row.inbox_id,
-        phone_number_id=row.phone_number_id,
-        waba_id=row.waba_id,
-        business_id=row.business_id,
-        display_phone_number=row.display_phone_number,
-        verified_name=row.verified_name,
-        source=row.source,
-        active=row.active,
-        health=health,
-        checked_at=row.checked_at,
-        provisioning=row.provisioning,
-        last_check_error=check_error_from(row, "last_check_"),
-        last_check_failed_at=row.last_check_failed_at,
-        reauthorization_required=row.reauthorization_required,
-        reauthorization_reason=None if reason is None else ReauthorizationReason(reason),
-        registration_state=RegistrationState(row.registration_state),
-        next_attempt_at=row.next_attempt_at,
-        failures_in_a_row=row.failures_in_a_row,
-        created_at=row.created_at,
-        updated_at=row.updated_at,
-    )
-
-
-class StoreBase:
-    """Holds the engine; every operation goes through :meth:`_connect` or :meth:`_transaction`."""
+class Database:
+    """One store database: connections, transactions and the Fernet box, checked once for migration."""
 
     def __init__(self, engine: Engine, target: StoreTarget | None = None, secrets: SecretBox | None = None):
         self.engine = engine
@@ -100,12 +47,15 @@ class StoreBase:
 
     def check_migrated(self) -> None:
         """Raise :class:`StoreNotMigratedError` (or :class:`StoreConnectionError`) unless ready."""
-        with self._connection_errors():
+        with self.connection_errors():
             require_migrated(self.engine, self.target.describe())
         self._schema_checked = True
 
+    def mark_migrated(self) -> None:
+        self._schema_checked = True
+
     @contextmanager
-    def _connection_errors(self) -> Iterator[None]:
+    def connection_errors(self) -> Iterator[None]:
         """Wrap connecting (not queries): there, any operational error means the store is unreachable."""
         try:
             yield
@@ -120,17 +70,17 @@ class StoreBase:
     def _open(self) -> Connection:
         if not self._schema_checked:
             self.check_migrated()
-        with self._connection_errors():
+        with self.connection_errors():
             return self.engine.connect()
 
     @contextmanager
-    def _connect(self) -> Iterator[Connection]:
+    def connect(self) -> Iterator[Connection]:
         """A connection for reads (autobegin; nothing is committed)."""
         with self._open() as conn:
             yield conn
 
     @contextmanager
-    def _transaction(self, *, immediate: bool = False) -> Iterator[Connection]:
+    def transaction(self, *, immediate: bool = False) -> Iterator[Connection]:
         """One transaction, committed on success; ``immediate`` takes SQLite's write lock up front."""
         with self._open() as conn:
             if immediate and self.dialect == "sqlite":

@@ -11,28 +11,38 @@ still due and within budget, so once the winner has recorded its attempt the los
 from __future__ import annotations
 
 import random
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, and_, func, insert, not_, select, update
+from sqlalchemy import ColumnElement, Connection, and_, func, insert, not_, select
 
-from whatsapp.domain.registration import (
-    REGISTER_BUDGET,
-    REGISTER_WINDOW,
-    Outcome,
-    RegistrationState,
-    budget_left,
-    next_attempt_at,
-    outcome_of,
+from whatsapp.domain.health import PhoneHealth
+from whatsapp.domain.lifecycle import (
+    CUSTOMER_REASONS,
+    RETRYABLE_STATES,
+    ReadyToDecide,
+    RegisterAnswered,
+    Registration,
+    Transition,
+    transition,
 )
-from whatsapp.errors import GraphApiError
-from whatsapp.store.base import PUBLIC_CHANNEL_COLUMNS, StoreBase, channel_from_row, utcnow
+from whatsapp.domain.registration import REGISTER_BUDGET, REGISTER_WINDOW, budget_left
+from whatsapp.errors import ErrorKind, GraphApiError
+from whatsapp.store.channels import (
+    PUBLIC_CHANNEL_COLUMNS,
+    channel_from_row,
+    registration_from_row,
+    registration_values,
+)
+from whatsapp.store.database import Database, utcnow
 from whatsapp.store.models import ATTEMPT_SUCCESS, Channel, DueChannel, RegistrationAttempt
-from whatsapp.store.rules import HUMAN_REASONS, RETRYABLE_STATES, reason_value, reauthorization_values
 from whatsapp.store.schema import channels, registration_attempts
+
+_RETRYABLE = tuple(state.value for state in RETRYABLE_STATES)
+_CUSTOMER = tuple(reason.value for reason in CUSTOMER_REASONS)
 
 
 def _attempts_in_window(now: datetime) -> Any:
@@ -48,14 +58,14 @@ def _attempts_in_window(now: datetime) -> Any:
 
 def _claimable(now: datetime, *, respect_backoff: bool, respect_state: bool) -> ColumnElement[bool]:
     """Active and within the 72 h budget; with backoff also due; with state also retryable and
-    not waiting on a human."""
+    not waiting on the customer (the lifecycle's ``Registration.retryable``, as a filter)."""
     conditions = [channels.c.active.is_(True), _attempts_in_window(now) < REGISTER_BUDGET]
     if respect_backoff:
         conditions.append(channels.c.next_attempt_at <= now)
     if respect_state:
         conditions += [
-            channels.c.registration_state.in_(RETRYABLE_STATES),
-            not_(func.coalesce(channels.c.reauthorization_reason, "").in_(HUMAN_REASONS)),
+            channels.c.registration_state.in_(_RETRYABLE),
+            not_(func.coalesce(channels.c.reauthorization_reason, "").in_(_CUSTOMER)),
         ]
     return and_(*conditions)
 
@@ -65,12 +75,13 @@ class RegistrationClaim:
     """Held while a worker registers one channel; records the result in the claim's transaction.
 
     Record exactly once: :meth:`record_attempt` after a register call was sent (success or
-    error), or :meth:`record_decision` when the fresh health check says no call is needed or
-    possible. The attempt is committed even if the caller raises afterwards (for a task retry),
-    so the 72 h budget counts every call that was sent.
+    error), or :meth:`decide` when the fresh health check says no call is needed or possible.
+    The attempt is committed even if the caller raises afterwards (for a task retry), so the
+    72 h budget counts every call that was sent.
     """
 
     channel: Channel
+    registration: Registration
     attempt_times: tuple[datetime, ...]
     now: datetime
     _conn: Connection = field(repr=False)
@@ -84,6 +95,24 @@ class RegistrationClaim:
     def budget_left(self) -> int:
         return budget_left(self.attempt_times, self.now)
 
+    def decide(
+        self,
+        health: PhoneHealth | None = None,
+        *,
+        error: ErrorKind | None = None,
+        rng: random.Random | None = None,
+    ) -> Transition:
+        """Feed the live read (or its permanent error) to the state machine.
+
+        When it says :class:`~whatsapp.domain.lifecycle.RegisterNow` nothing is recorded yet:
+        send the call, then :meth:`record_attempt`. Otherwise its new state is recorded.
+        """
+        event = ReadyToDecide(self.now, health=health, error=error, attempt_times=self.attempt_times)
+        moved = transition(self.registration, event, rng=rng)
+        if not moved.register_now:
+            self._save(moved)
+        return moved
+
     def record_attempt(
         self,
         error: GraphApiError | None,
@@ -91,69 +120,51 @@ class RegistrationClaim:
         attempted_at: datetime | None = None,
         run_id: str | None = None,
         rng: random.Random | None = None,
-    ) -> Outcome:
-        """Record one sent register call (``error`` None = success) and set the state it leads to."""
+    ) -> Transition:
+        """Record one sent register call (``error`` None = success) and the state it leads to."""
         attempted_at = attempted_at or self.now
-        outcome = outcome_of(error)
-        failures = 0 if error is None else self.failures_in_a_row + 1
-        times = (*self.attempt_times, attempted_at)
-        due = next_attempt_at(
-            outcome, now=attempted_at, failures_in_a_row=failures, attempt_times=times, rng=rng
+        event = RegisterAnswered(
+            None if error is None else error.kind, attempted_at, (*self.attempt_times, attempted_at)
         )
-        self._mark_recorded()
+        moved = transition(self.registration, event, rng=rng)
+        assert moved.outcome is not None
         self._conn.execute(
             insert(registration_attempts).values(
                 channel_id=self.channel.id,
                 attempted_at=attempted_at,
                 outcome=ATTEMPT_SUCCESS if error is None else error.kind.value,
-                resulting_state=outcome.state.value,
+                resulting_state=moved.outcome.state.value,
                 code=None if error is None else error.code,
                 subcode=None if error is None else error.subcode,
                 message=None if error is None else error.message,
                 run_id=run_id,
             )
         )
-        self._apply(outcome, due, failures, attempted_at)
-        return outcome
+        self._save(moved)
+        return moved
 
-    def record_decision(self, outcome: Outcome, *, rng: random.Random | None = None) -> datetime | None:
-        """Set the state for a decision that sent no call (provisioned, name in review, declined).
-
-        Returns the next attempt time (backoff for a name still in review).
-        """
-        failures = 0 if outcome.state is RegistrationState.REGISTERED else self.failures_in_a_row
-        due = next_attempt_at(
-            outcome, now=self.now, failures_in_a_row=failures, attempt_times=self.attempt_times, rng=rng
-        )
-        self._mark_recorded()
-        self._apply(outcome, due, failures, self.now)
-        return due
-
-    def _mark_recorded(self) -> None:
+    def _save(self, moved: Transition) -> None:
         if self.recorded:
             raise RuntimeError("a registration claim records one result")
         self.recorded = True
-
-    def _apply(self, outcome: Outcome, due: datetime | None, failures: int, now: datetime) -> None:
         self._conn.execute(
-            update(channels)
+            channels.update()
             .where(channels.c.id == self.channel.id)
-            .values(
-                registration_state=outcome.state.value,
-                next_attempt_at=due,
-                failures_in_a_row=failures,
-                updated_at=now,
-                **reauthorization_values(reason_value(outcome.reauthorization)),
-            )
+            .values(**registration_values(moved.registration), updated_at=self.now)
         )
 
 
-class RegistrationMixin(StoreBase):
-    def due_for_registration(self, *, limit: int = 100, now: datetime | None = None) -> list[DueChannel]:
+class AttemptRepository:
+    """The ``registration_attempts`` table, and the per-channel claim that writes it."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def due(self, *, limit: int = 100, now: datetime | None = None) -> list[DueChannel]:
         """Channels the fleet DAG should retry now, oldest due first, at most ``limit``.
 
-        Due: active, ``next_attempt_at`` passed, state scheduled / awaiting display name / blocked,
-        fewer than ``REGISTER_BUDGET`` attempts in the last 72 h, no reason needing the customer.
+        Due: active, ``next_attempt_at`` passed, a retryable state, fewer than
+        ``REGISTER_BUDGET`` attempts in the last 72 h, no reason needing the customer.
         """
         now = utcnow(now)
         query = (
@@ -168,11 +179,11 @@ class RegistrationMixin(StoreBase):
             .order_by(channels.c.next_attempt_at, channels.c.id)
             .limit(limit)
         )
-        with self._connect() as conn:
+        with self.db.connect() as conn:
             return [DueChannel(*row) for row in conn.execute(query)]
 
     @contextmanager
-    def claim_for_registration(
+    def claim(
         self,
         channel_id: int,
         *,
@@ -189,7 +200,7 @@ class RegistrationMixin(StoreBase):
         """
         now = utcnow(now)
         respect_state = respect_backoff if respect_state is None else respect_state
-        with self._transaction(immediate=True) as conn:
+        with self.db.transaction(immediate=True) as conn:
             row = conn.execute(
                 select(*PUBLIC_CHANNEL_COLUMNS)
                 .where(
@@ -201,21 +212,22 @@ class RegistrationMixin(StoreBase):
             if row is None:
                 yield None
                 return
-            times = conn.execute(
-                select(registration_attempts.c.attempted_at)
-                .where(
-                    registration_attempts.c.channel_id == channel_id,
-                    registration_attempts.c.attempted_at > now - REGISTER_WINDOW,
-                )
-                .order_by(registration_attempts.c.attempted_at)
-            ).scalars()
-            times = tuple(times)
+            times = tuple(
+                conn.execute(
+                    select(registration_attempts.c.attempted_at)
+                    .where(
+                        registration_attempts.c.channel_id == channel_id,
+                        registration_attempts.c.attempted_at > now - REGISTER_WINDOW,
+                    )
+                    .order_by(registration_attempts.c.attempted_at)
+                ).scalars()
+            )
             if len(times) >= REGISTER_BUDGET:
                 # An attempt committed between the statement's snapshot and our lock: the
                 # budget query above could not see it, the locked re-read does.
                 yield None
                 return
-            claim = RegistrationClaim(channel_from_row(row), times, now, conn)
+            claim = RegistrationClaim(channel_from_row(row), registration_from_row(row), times, now, conn)
             try:
                 yield claim
             except BaseException:
@@ -224,7 +236,7 @@ class RegistrationMixin(StoreBase):
                 conn.commit()  # keep the sent call's attempt; the caller's exception still propagates
                 raise
 
-    def attempts(self, channel_id: int, *, limit: int = 50) -> list[RegistrationAttempt]:
+    def recent(self, channel_id: int, *, limit: int = 50) -> Sequence[RegistrationAttempt]:
         """The channel's register calls, newest first."""
         query = (
             select(registration_attempts)
@@ -232,7 +244,7 @@ class RegistrationMixin(StoreBase):
             .order_by(registration_attempts.c.attempted_at.desc(), registration_attempts.c.id.desc())
             .limit(limit)
         )
-        with self._connect() as conn:
+        with self.db.connect() as conn:
             return [
                 RegistrationAttempt(
                     channel_id=row.channel_id,

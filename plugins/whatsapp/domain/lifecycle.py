@@ -1,0 +1,335 @@
+"""The registration lifecycle of a channel: one state machine, fed by every part of the provider.
+
+A channel's registration is four stored facts (:class:`Registration`). They move only through
+:func:`transition`: the onboarding steps, the display-name sensor, the fleet audit, the
+registration path shared by every DAG and the API all describe what they saw as an *event*,
+and the store persists the :class:`Transition` it returns without deciding anything itself.
+
+Rules that live here and nowhere else:
+
+* **Reauthorization precedence.** ``token_invalid`` and ``permission_revoked`` need the
+  customer to redo Embedded Signup: only a new token removes them, never a health read that
+  happens to succeed (reads need fewer permissions than ``/register``). ``registration_incomplete``
+  follows the facts: raised while Meta reads the number as pending, cleared once provisioned.
+* **What a health read says about registration.** Provisioned and verified: ``registered``
+  (also when someone fixed it by hand in WhatsApp Manager). Needs registration but nothing is
+  planned: ``scheduled`` now, so the fleet picks it up. Right after a successful register Meta
+  may still read the number as pending: "verify again soon", not a flag.
+* **What a register answer or a decision without a call leads to**: the outcome table and
+  backoff of :mod:`whatsapp.domain.registration`.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+
+from whatsapp.domain.health import PhoneHealth, Severity
+from whatsapp.domain.registration import (
+    Decision,
+    Outcome,
+    ReauthorizationReason,
+    RegistrationState,
+    decide,
+    next_attempt_at,
+    outcome_of_decision,
+    outcome_of_kind,
+    reauthorization_for,
+)
+from whatsapp.errors import ErrorKind
+
+#: Reasons that need the customer; facts about provisioning never clear them.
+CUSTOMER_REASONS = frozenset({ReauthorizationReason.TOKEN_INVALID, ReauthorizationReason.PERMISSION_REVOKED})
+#: States the fleet retries on its own once ``next_attempt_at`` has passed.
+RETRYABLE_STATES = frozenset(
+    {RegistrationState.SCHEDULED, RegistrationState.AWAITING_DISPLAY_NAME, RegistrationState.BLOCKED}
+)
+#: Meta may read NOT_APPLICABLE for a while after a successful registration; look again then.
+VERIFY_AGAIN_AFTER = timedelta(minutes=15)
+
+#: How each state and reason reads on the page (served by the API with the health fields).
+STATE_SEVERITY: dict[RegistrationState, Severity] = {
+    RegistrationState.REGISTERED: Severity.OK,
+    RegistrationState.UNKNOWN: Severity.NEUTRAL,
+    RegistrationState.AWAITING_DISPLAY_NAME: Severity.WARNING,
+    RegistrationState.SCHEDULED: Severity.WARNING,
+    RegistrationState.BLOCKED: Severity.WARNING,
+    RegistrationState.NEEDS_ATTENTION: Severity.CRITICAL,
+    RegistrationState.REAUTHORIZATION_REQUIRED: Severity.CRITICAL,
+}
+REASON_SEVERITY: dict[ReauthorizationReason, Severity] = {
+    ReauthorizationReason.REGISTRATION_INCOMPLETE: Severity.WARNING,
+    ReauthorizationReason.TOKEN_INVALID: Severity.CRITICAL,
+    ReauthorizationReason.PERMISSION_REVOKED: Severity.CRITICAL,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Registration:
+    """What the store keeps about one channel's registration."""
+
+    state: RegistrationState = RegistrationState.UNKNOWN
+    reason: ReauthorizationReason | None = None
+    next_attempt_at: datetime | None = None
+    failures_in_a_row: int = 0
+
+    @property
+    def reauthorization_required(self) -> bool:
+        return self.reason is not None
+
+    @property
+    def waits_on_customer(self) -> bool:
+        return self.reason in CUSTOMER_REASONS
+
+    @property
+    def retryable(self) -> bool:
+        """The fleet may retry it without a person (backoff and budget still apply)."""
+        return self.state in RETRYABLE_STATES and not self.waits_on_customer
+
+
+# ---- events: what a part of the provider saw --------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class HealthRead:
+    """A successful health read (audit, onboarding, API refresh, after registering)."""
+
+    health: PhoneHealth
+    at: datetime
+    just_registered: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class GraphFailed:
+    """A Graph call about the channel failed; only errors that need the customer change anything."""
+
+    kind: ErrorKind
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class CustomerMustReauthorize:
+    """A check outside Graph's error codes (``debug_token``) found the token unusable."""
+
+    reason: ReauthorizationReason
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class ReadyToDecide:
+    """Live health read under a registration claim: decide whether to call ``/register``.
+
+    ``error`` instead of ``health`` when that read failed permanently: no call, and the
+    channel takes the error's outcome (a dead token → ``reauthorization_required``).
+    """
+
+    at: datetime
+    health: PhoneHealth | None = None
+    error: ErrorKind | None = None
+    attempt_times: Sequence[datetime] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class RegisterAnswered:
+    """A register call was sent; ``error`` is the Graph error kind, ``None`` for success."""
+
+    error: ErrorKind | None
+    at: datetime
+    attempt_times: Sequence[datetime] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class NameReviewWaiting:
+    """The onboarding sensor starts waiting for Meta's display-name review."""
+
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class NameWaitEnded:
+    """The onboarding wait outlasted its timeout: the fleet takes the channel over."""
+
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class TokenRenewed:
+    """A new Embedded Signup token for the channel (reauthorization)."""
+
+    at: datetime
+
+
+Event = (
+    HealthRead
+    | GraphFailed
+    | CustomerMustReauthorize
+    | ReadyToDecide
+    | RegisterAnswered
+    | NameReviewWaiting
+    | NameWaitEnded
+    | TokenRenewed
+)
+
+
+# ---- effects: what the caller carries out -----------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class RegisterNow:
+    """Send ``POST /{phone_number_id}/register`` now (then feed :class:`RegisterAnswered`)."""
+
+
+@dataclass(frozen=True, slots=True)
+class ScheduleAt:
+    """The fleet retries at ``at``."""
+
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class FlagForPerson:
+    """Someone must act: the customer (reauthorize) or an operator (``needs_attention``)."""
+
+    state: RegistrationState
+    reason: ReauthorizationReason | None
+
+
+Effect = RegisterNow | ScheduleAt | FlagForPerson
+
+
+@dataclass(frozen=True, slots=True)
+class Transition:
+    registration: Registration
+    effects: tuple[Effect, ...] = ()
+    decision: Decision | None = None
+    outcome: Outcome | None = None
+
+    @property
+    def register_now(self) -> bool:
+        return any(isinstance(e, RegisterNow) for e in self.effects)
+
+
+# ---- the machine ------------------------------------------------------------------------------
+
+
+def with_reason(
+    current: ReauthorizationReason | None, new: ReauthorizationReason | None
+) -> ReauthorizationReason | None:
+    """Apply ``new`` (``None`` = "no incomplete registration") with the customer reasons' precedence."""
+    if new in CUSTOMER_REASONS:
+        return new
+    if current in CUSTOMER_REASONS:
+        return current
+    return new
+
+
+def _effects(registration: Registration, previous: Registration) -> tuple[Effect, ...]:
+    effects: list[Effect] = []
+    if registration.next_attempt_at is not None and registration.next_attempt_at != previous.next_attempt_at:
+        effects.append(ScheduleAt(registration.next_attempt_at))
+    needs_person = (
+        registration.state
+        in (
+            RegistrationState.NEEDS_ATTENTION,
+            RegistrationState.REAUTHORIZATION_REQUIRED,
+        )
+        or registration.waits_on_customer
+    )
+    if needs_person and (registration.state, registration.reason) != (previous.state, previous.reason):
+        effects.append(FlagForPerson(registration.state, registration.reason))
+    return tuple(effects)
+
+
+def _apply_outcome(
+    current: Registration,
+    outcome: Outcome,
+    *,
+    at: datetime,
+    failures: int,
+    attempt_times: Sequence[datetime],
+    rng: random.Random | None,
+) -> Registration:
+    due = next_attempt_at(outcome, now=at, failures_in_a_row=failures, attempt_times=attempt_times, rng=rng)
+    return Registration(
+        state=outcome.state,
+        reason=with_reason(current.reason, outcome.reauthorization),
+        next_attempt_at=due,
+        failures_in_a_row=failures,
+    )
+
+
+def _health_read(current: Registration, event: HealthRead) -> Registration:
+    health = event.health
+    if not health.needs_registration:
+        return Registration(RegistrationState.REGISTERED, with_reason(current.reason, None), None, 0)
+    if event.just_registered and current.state is RegistrationState.REGISTERED:
+        # Meta lags behind a successful register: look again soon, raise no flag.
+        return replace(
+            current,
+            state=RegistrationState.SCHEDULED,
+            reason=with_reason(current.reason, None),
+            next_attempt_at=event.at + VERIFY_AGAIN_AFTER,
+        )
+    reason = with_reason(
+        current.reason, ReauthorizationReason.REGISTRATION_INCOMPLETE if health.is_pending else None
+    )
+    if current.state in (RegistrationState.UNKNOWN, RegistrationState.REGISTERED):
+        # Needs registration and nothing is planned: the fleet picks it up now.
+        return replace(current, state=RegistrationState.SCHEDULED, reason=reason, next_attempt_at=event.at)
+    return replace(current, reason=reason)
+
+
+def transition(current: Registration, event: Event, *, rng: random.Random | None = None) -> Transition:
+    """The new registration and the effects the caller carries out, for one event."""
+    decision: Decision | None = None
+    outcome: Outcome | None = None
+    match event:
+        case HealthRead():
+            new = _health_read(current, event)
+        case GraphFailed(kind=kind):
+            customer_reason = reauthorization_for(kind)
+            new = (
+                current
+                if customer_reason is None
+                else replace(current, reason=with_reason(current.reason, customer_reason))
+            )
+        case CustomerMustReauthorize(reason=reason):
+            new = replace(current, reason=with_reason(current.reason, reason))
+        case ReadyToDecide(health=None, error=kind, at=at, attempt_times=times):
+            outcome = outcome_of_kind(kind or ErrorKind.UNKNOWN)
+            new = _apply_outcome(
+                current, outcome, at=at, failures=current.failures_in_a_row, attempt_times=times, rng=rng
+            )
+        case ReadyToDecide(health=PhoneHealth() as health, at=at, attempt_times=times):
+            decision = decide(health)
+            if decision is Decision.REGISTER:
+                return Transition(current, (RegisterNow(),), decision=decision)
+            outcome = outcome_of_decision(decision)
+            failures = 0 if outcome.state is RegistrationState.REGISTERED else current.failures_in_a_row
+            new = _apply_outcome(current, outcome, at=at, failures=failures, attempt_times=times, rng=rng)
+        case RegisterAnswered(error=kind, at=at, attempt_times=times):
+            outcome = outcome_of_kind(kind)
+            failures = 0 if kind is None else current.failures_in_a_row + 1
+            new = _apply_outcome(current, outcome, at=at, failures=failures, attempt_times=times, rng=rng)
+        case NameReviewWaiting():
+            new = replace(current, state=RegistrationState.AWAITING_DISPLAY_NAME)
+        case NameWaitEnded(at=at):
+            new = replace(
+                current,
+                state=RegistrationState.SCHEDULED,
+                next_attempt_at=at,
+                reason=with_reason(current.reason, ReauthorizationReason.REGISTRATION_INCOMPLETE),
+            )
+        case TokenRenewed():
+            reason = None if current.waits_on_customer else current.reason
+            state = (
+                RegistrationState.UNKNOWN
+                if current.state is RegistrationState.REAUTHORIZATION_REQUIRED
+                else current.state
+            )
+            new = replace(current, state=state, reason=reason)
+        case _:
+            raise TypeError(f"not a registration event: {event!r}")
+    return Transition(new, _effects(new, current), decision=decision, outcome=outcome)
