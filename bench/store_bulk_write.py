@@ -82,7 +82,7 @@ def _results(ids: list[int], checked_at: datetime) -> list[HealthResult]:
 
 def _timed(store: ChannelStore, results: list[HealthResult]) -> tuple[float, int]:
     started = time.perf_counter()
-    written = store.record_health(results)
+    written = store.health.record(results)
     return round(time.perf_counter() - started, 3), written.applied
 
 
