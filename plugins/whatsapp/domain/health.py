@@ -30,8 +30,6 @@ HEALTH_FIELDS: tuple[str, ...] = (
 
 NOT_APPLICABLE = "NOT_APPLICABLE"
 
-#: Name states that let ``/register`` succeed (Meta has a certificate to issue).
-NAME_READY = frozenset({"APPROVED", "AVAILABLE_WITHOUT_REVIEW"})
 NAME_IN_REVIEW = "PENDING_REVIEW"
 NAME_DECLINED = "DECLINED"
 
