@@ -14,6 +14,7 @@ install: $(STAMP)
 $(STAMP): requirements.txt constraints.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check uv==0.13.8
+	rm -rf plugins/*.egg-info  # left by the old setuptools build: Airflow saw the plugin twice
 	$(BIN)/uv pip install --quiet --python $(BIN)/python -r requirements.txt -c constraints.txt -e .
 	touch $(STAMP)
 

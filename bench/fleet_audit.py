@@ -131,7 +131,8 @@ def throwaway_schema(raw_url: str) -> Iterator[StoreTarget]:
 def _child(mode: str, target: StoreTarget, options: dict[str, Any], pipe: Any) -> None:
     """Runs in a fresh process: one audit, then its wall time, report and peak RSS back to the parent."""
     os.dup2(2, 1)  # task logs go to stderr: stdout carries the one JSON line
-    from whatsapp.audit import naive_audit, run_audit
+    from bench.naive_audit import naive_audit
+    from whatsapp.audit import run_audit
     from whatsapp.hooks.graph import WhatsAppGraphHook
 
     store = ChannelStore.from_target(target)

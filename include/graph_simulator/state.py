@@ -20,7 +20,6 @@ CLOCK_START = datetime(2026, 1, 5, 8, 0, tzinfo=UTC).timestamp()
 DEFAULT_APP_ID = "1234567890123456"
 DEFAULT_APP_SECRET = "sim-app-secret"
 SCOPE_MANAGEMENT = "whatsapp_business_management"
-SCOPE_MANAGE_EVENTS = "whatsapp_business_manage_events"
 SCOPE_MESSAGING = "whatsapp_business_messaging"
 TOKEN_STATES = ("valid", "expired", "revoked", "no_permission")
 

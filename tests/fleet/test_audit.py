@@ -9,10 +9,11 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from bench.naive_audit import naive_audit
 from include.graph_simulator.process import RunningSimulator, SimulatorControl
 from tests.fleet.fleet_mix import PENDING_KINDS, SPECS, Kind, seed
 from tests.support.simulator_fixtures import GRAPH_CONN_ENV, graph_connection
-from whatsapp.audit import AuditReport, naive_audit, run_audit
+from whatsapp.audit import AuditReport, run_audit
 from whatsapp.domain.registration import ReauthorizationReason, RegistrationState
 from whatsapp.errors import ErrorKind, GraphApiError
 from whatsapp.hooks.graph import WhatsAppGraphHook

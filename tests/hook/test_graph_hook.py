@@ -9,12 +9,15 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import subprocess
+import sys
 from collections.abc import Callable, Iterator
 
 import httpx
 import pytest
 from airflow.sdk._shared.secrets_masker import redact
 
+from include.graph_simulator.process import SimulatorControl
 from tests.unit import graph_errors as g
 from whatsapp.errors import ErrorKind, GraphApiError
 from whatsapp.hooks.graph import BatchRequest, WhatsAppGraphHook
@@ -216,7 +219,7 @@ def test_usage_headers_are_exposed() -> None:
     hook = Recorder(lambda r: ok({"id": "42"}, headers)).hook()
     hook.get_phone_health("42", TOKEN)
     assert hook.last_usage.app_call_count == 40
-    assert hook.last_usage.peak == 81
+    assert [(b.business_id, b.call_count) for b in hook.last_usage.business] == [("555", 81)]
 
 
 def _batch_answer(request: httpx.Request) -> httpx.Response:
@@ -254,7 +257,8 @@ def test_batch_carries_per_request_tokens_and_decodes_each_answer() -> None:
     sent = json.loads(dict(httpx.QueryParams(request.content.decode()))["batch"])
     tokens = [s["relative_url"].rsplit("access_token=", 1)[1] for s in sent]
     assert tokens == [TOKEN, OTHER_TOKEN, TOKEN]
-    assert results[0].body["id"] == "1" and results[0].error is None and results[0].usage.peak == 10
+    assert results[0].body["id"] == "1" and results[0].error is None
+    assert [(b.business_id, b.call_count) for b in results[0].usage.business] == [("555", 10)]
     assert results[1].error is not None and results[1].error.kind is ErrorKind.TOKEN_INVALID
     assert results[2].status is None and results[2].error.kind is ErrorKind.TRANSIENT
 
@@ -311,6 +315,77 @@ def test_no_secret_in_logs_or_exception_text(all_logs: Callable[[], str]) -> Non
     assert "Graph register: POST /v24.0/42/register" in logged  # the hook does log its calls ...
     for secret in SECRETS:
         assert all(secret not in text for text in texts), "a secret leaked"  # ... never a secret
+
+
+def test_httpx_logs_the_hooks_requests_without_their_query_string(caplog: pytest.LogCaptureFixture) -> None:
+    """httpx's own INFO line ("HTTP Request: GET <url>") never carries the query-string secrets."""
+    caplog.set_level(logging.INFO, logger="httpx")
+    body = {"access_token": TOKEN, "data": {"app_id": APP_ID, "is_valid": True}}
+    graph = Recorder(lambda r: ok(body))
+    hook = graph.hook()
+    hook.exchange_code(CODE)
+    hook.debug_token(OTHER_TOKEN)
+    assert "client_secret" in str(graph.requests[0].url) and OTHER_TOKEN in str(graph.requests[1].url)
+
+    async def health() -> None:
+        hook = WhatsAppGraphHook(async_transport=httpx.MockTransport(lambda r: ok({"id": "42"})))
+        try:
+            await hook.aget_phone_health("42", TOKEN)
+        finally:
+            await hook.aclose()
+
+    asyncio.run(health())
+    lines = [r.getMessage() for r in caplog.records if r.name == "httpx"]
+    assert lines == [
+        'HTTP Request: GET https://graph.test/v24.0/oauth/access_token "HTTP/1.1 200 OK"',
+        'HTTP Request: GET https://graph.test/v24.0/debug_token "HTTP/1.1 200 OK"',
+        'HTTP Request: GET https://graph.test/v24.0/42 "HTTP/1.1 200 OK"',
+    ]
+
+
+def test_other_httpx_clients_log_as_before(caplog: pytest.LogCaptureFixture) -> None:
+    """The hook's filter on the httpx logger touches the hook's own requests only."""
+    Recorder(lambda r: ok({"access_token": TOKEN})).hook().exchange_code(CODE)  # installs the filter
+    caplog.set_level(logging.INFO, logger="httpx")
+    with httpx.Client(transport=httpx.MockTransport(lambda r: ok({}))) as client:
+        client.get("https://example.test/search?q=kept")
+    assert [r.getMessage() for r in caplog.records if r.name == "httpx"] == [
+        'HTTP Request: GET https://example.test/search?q=kept "HTTP/1.1 200 OK"'
+    ]
+
+
+def test_importing_the_hook_leaves_logging_alone() -> None:
+    """No level or filter set on httpx/httpcore by an import: Airflow's or the user's config decides."""
+    script = (
+        "import logging, airflow.sdk\n"
+        "def state():\n"
+        "    loggers = [logging.getLogger(name) for name in ('httpx', 'httpcore')]\n"
+        "    return [(logger.level, logger.filters[:]) for logger in loggers]\n"
+        "before = state()\n"
+        "import whatsapp.hooks.graph\n"
+        "print(before == state(), before)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.splitlines()[-1].startswith("True "), result.stdout
+
+
+def test_no_secret_in_httpx_or_httpcore_debug_logs_over_loopback(
+    caplog: pytest.LogCaptureFixture, sim: SimulatorControl, graph_conn_env: str
+) -> None:
+    """A real HTTP stack (the simulator): httpcore's DEBUG trace holds no URL, headers or body either."""
+    caplog.set_level(logging.DEBUG, logger="httpx")
+    caplog.set_level(logging.DEBUG, logger="httpcore")
+    number = sim.add_number()
+    hook = WhatsAppGraphHook()
+    token = hook.exchange_code(number["code"])
+    hook.debug_token(token)
+    hook.get_phone_health(number["phone_number_id"], token)
+    hook.close()
+    logged = "\n".join(r.getMessage() for r in caplog.records if r.name.startswith(("httpx", "httpcore")))
+    assert "HTTP Request: GET" in logged and "send_request_headers" in logged
+    for secret in (sim.app_secret, number["code"], token):
+        assert secret not in logged
 
 
 def test_connection_fields_are_validated_with_names(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -75,8 +75,10 @@ def test_usage_headers() -> None:
             ' "estimated_time_to_regain_access": 3}]}',
         }
     )
-    assert usage.app_call_count == 28
-    assert usage.business[0].business_id == "102290129340398"
-    assert usage.peak == 95
+    assert (usage.app_call_count, usage.app_total_time, usage.app_total_cputime) == (28, 25, 25)
+    (business,) = usage.business
+    assert business.business_id == "102290129340398"
+    assert (business.call_count, business.total_cputime, business.total_time) == (95, 10, 12)
+    assert business.peak == 95  # what pauses a WABA (pacing)
     assert usage.regain_access_seconds == 180
-    assert Usage.from_headers({"x-app-usage": "not json"}).peak == 0
+    assert Usage.from_headers({"x-app-usage": "not json"}) == Usage()

@@ -94,10 +94,6 @@ class Pacer:
         self._app_pct = 0.0
         self._paused_until: dict[str, float] = {}
 
-    @property
-    def app_usage_pct(self) -> float:
-        return self._app_pct
-
     def observe_usage(self, usage: Usage) -> None:
         """Take in one answer's usage headers (the latest answer wins; they only move slowly)."""
         app_pct = max(usage.app_call_count, usage.app_total_cputime, usage.app_total_time)

@@ -47,13 +47,6 @@ class Usage:
     business: tuple[BusinessUsage, ...] = field(default_factory=tuple)
 
     @property
-    def peak(self) -> float:
-        """The highest percentage reported: what throttling decisions look at."""
-        values = [self.app_call_count, self.app_total_cputime, self.app_total_time]
-        values.extend(b.peak for b in self.business)
-        return max(values)
-
-    @property
     def regain_access_seconds(self) -> float:
         return max((b.regain_access_minutes * 60.0 for b in self.business), default=0.0)
 

@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -32,10 +34,42 @@ from whatsapp.errors import GraphApiError
 #: Meta's hard limit on sub-requests per batch.
 MAX_BATCH_SIZE = 50
 
-# httpx logs every request URL at INFO. Two Graph calls carry secrets in the query string
-# (Meta's design), so the URL must never reach a log; the hook logs its own redacted line.
-for _noisy in ("httpx", "httpcore"):
-    logging.getLogger(_noisy).setLevel(logging.WARNING)
+#: Set while this hook sends a request, in that thread or asyncio task only.
+_SENDING: ContextVar[bool] = ContextVar("whatsapp_graph_sending", default=False)
+
+
+class _HookUrlsWithoutQuery(logging.Filter):
+    """Drops the query string from httpx's "HTTP Request: <method> <url>" line for the hook's calls.
+
+    httpx logs every request URL at INFO, and two Graph calls carry secrets in the query string
+    (Meta's design: the code exchange and ``debug_token``). Raising the httpx logger's level
+    would silence every other httpx user of the process; this filter changes nothing outside
+    :data:`_SENDING`, and the hook logs its own line (operation and path) anyway.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if _SENDING.get() and isinstance(record.args, tuple):
+            record.args = tuple(
+                arg.copy_with(query=None) if isinstance(arg, httpx.URL) else arg for arg in record.args
+            )
+        return True
+
+
+@contextmanager
+def _sending() -> Iterator[None]:
+    """Marks one of the hook's requests for :class:`_HookUrlsWithoutQuery`."""
+    marker = _SENDING.set(True)
+    try:
+        yield
+    finally:
+        _SENDING.reset(marker)
+
+
+def _redact_hook_urls_in_httpx_log() -> None:
+    """Installs the filter once per process; called when the hook makes its first client."""
+    httpx_logger = logging.getLogger("httpx")
+    if not any(isinstance(f, _HookUrlsWithoutQuery) for f in httpx_logger.filters):
+        httpx_logger.addFilter(_HookUrlsWithoutQuery())
 
 
 @dataclass(frozen=True, slots=True)
@@ -213,6 +247,7 @@ class WhatsAppGraphHook(BaseHook):
         return f"{s.base_url}/{s.api_version}/{path.lstrip('/')}"
 
     def _client_options(self) -> dict[str, Any]:
+        _redact_hook_urls_in_httpx_log()
         s = self.settings
         return {
             "timeout": httpx.Timeout(s.timeout, connect=min(10.0, s.timeout)),
@@ -270,7 +305,8 @@ class WhatsAppGraphHook(BaseHook):
         # Task-side calls are few and each is a step an operator wants to see; log the path only.
         self.log.info("Graph %s: %s %s", call.operation, call.method, httpx.URL(call.url).path)
         try:
-            response = self.get_conn().request(call.method, call.url, **self._request_kwargs(call))
+            with _sending():
+                response = self.get_conn().request(call.method, call.url, **self._request_kwargs(call))
         except httpx.TransportError as exc:
             raise _transport_error(call, exc) from None
         return self._decode(call, response)
@@ -279,9 +315,10 @@ class WhatsAppGraphHook(BaseHook):
         # Async calls come by the thousand in a fleet audit: debug level, path only.
         self.log.debug("Graph %s: %s %s", call.operation, call.method, httpx.URL(call.url).path)
         try:
-            response = await self.get_async_conn().request(
-                call.method, call.url, **self._request_kwargs(call)
-            )
+            with _sending():
+                response = await self.get_async_conn().request(
+                    call.method, call.url, **self._request_kwargs(call)
+                )
         except httpx.TransportError as exc:
             raise _transport_error(call, exc) from None
         return self._decode(call, response)
@@ -392,19 +429,17 @@ class WhatsAppGraphHook(BaseHook):
             token=access_token,
         )
 
-    @staticmethod
-    def subscribe_app_body() -> dict[str, Any]:
-        """Subscribe with the app's own callback; the phone-level override comes after."""
-        return {}
-
     def subscribe_app(self, waba_id: str, access_token: str) -> None:
-        """Subscribe this app to the WABA's webhooks; must precede any callback override."""
+        """Subscribe this app to the WABA's webhooks; must precede any callback override.
+
+        An empty body subscribes with the app's own callback; the phone-level override comes after.
+        """
         self._send(
             _Call(
                 "subscribe_app",
                 "POST",
                 self._url(f"{waba_id}/subscribed_apps"),
-                json=self.subscribe_app_body(),
+                json={},
                 token=access_token,
             )
         )
