@@ -382,7 +382,7 @@ def _unified_cert_status(name_status: str) -> str:
 FieldGetter = Callable[[SimState, Number, float], Any]
 
 #: Every field Meta documents for the WhatsApp Business Phone Number node; ``None`` = left out.
-_FIELDS: dict[str, FieldGetter] = {
+PHONE_FIELDS: dict[str, FieldGetter] = {
     "id": lambda s, n, v: n.phone_number_id,
     "account_mode": lambda s, n, v: n.account_mode,
     "certificate": lambda s, n, v: _certificate(n) if n.name_status in NAME_READY else None,
@@ -418,7 +418,7 @@ _FIELDS: dict[str, FieldGetter] = {
 
 
 def parse_fields(
-    raw: Any, default: tuple[str, ...], known: Mapping[str, Any] = _FIELDS, node_type: str = PHONE_NODE
+    raw: Any, default: tuple[str, ...], known: Mapping[str, Any] = PHONE_FIELDS, node_type: str = PHONE_NODE
 ) -> list[str]:
     """``a,b{c,d},e`` -> ``[a, b, e]``; unknown names raise Meta's error 100."""
     if not raw:
@@ -448,7 +448,7 @@ def _node(state: SimState, number: Number, names: list[str], version: float) -> 
     number.refresh(state.clock.now())
     node = {}
     for name in names:
-        value = _FIELDS[name](state, number, version)
+        value = PHONE_FIELDS[name](state, number, version)
         if value is not None:  # Graph leaves out fields that have no value
             node[name] = value
     node["id"] = number.phone_number_id
