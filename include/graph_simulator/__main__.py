@@ -34,6 +34,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--waba-hourly-budget", type=int, default=5000, help="calls per WABA per hour")
     parser.add_argument("--app-hourly-budget", type=int, default=1_000_000, help="calls per app per hour")
     parser.add_argument("--clock-speed", type=float, default=0.0, help="simulated seconds per wall second")
+    parser.add_argument(
+        "--require-appsecret-proof",
+        action="store_true",
+        help='like Meta\'s "Require App Secret": business-token calls need a valid appsecret_proof',
+    )
     return parser.parse_args(argv)
 
 
@@ -56,6 +61,7 @@ def main(argv: list[str] | None = None) -> None:
         waba_hourly_budget=args.waba_hourly_budget,
         app_hourly_budget=args.app_hourly_budget,
         clock_speed=args.clock_speed,
+        require_appsecret_proof=args.require_appsecret_proof,
     )
     app = create_app(config, load_seed(args.seed) if args.seed else None)
     sock = socket.socket(socket.AF_INET6 if ":" in args.host else socket.AF_INET, socket.SOCK_STREAM)

@@ -26,6 +26,7 @@ from include.graph_simulator.graph import (
     Answer,
     GraphRequest,
     business_usage_entry,
+    check_appsecret_proof,
     dispatch,
     error_answer,
     target_waba,
@@ -160,6 +161,15 @@ async def with_faults(sim: Simulator, request: GraphRequest, handler: Handler, *
         return Answer(500, errors.server_error().body(), usage_headers(sim.state, None), fault="http_500")
     if fault.kind == "throttle":
         return _throttle_answer(sim, request, fault)
+    if fault.kind == "graph_error":
+        exc = errors.whatsapp_error(fault.http_status, fault.code, fault.details, subcode=fault.subcode)
+        exc.is_transient = fault.http_status >= 500
+        return Answer(
+            exc.status,
+            exc.body(),
+            usage_headers(sim.state, target_waba(sim.state, request)),
+            fault="graph_error",
+        )
     answer = await handler(request)  # malformed_json: the real answer, cut in half
     text = answer.text()
     answer.raw = text[: max(1, len(text) // 2)]
@@ -179,6 +189,7 @@ def _parse_sub_request(item: Any, envelope: GraphRequest) -> GraphRequest:
     if isinstance(item.get("body"), str):
         params.update(parse_qsl(item["body"], keep_blank_values=True))
     token = params.pop("access_token", None)
+    proof = params.pop("appsecret_proof", None)
     return GraphRequest(
         method=str(item.get("method") or "GET").upper(),
         path=path,
@@ -187,6 +198,9 @@ def _parse_sub_request(item: Any, envelope: GraphRequest) -> GraphRequest:
         base_url=envelope.base_url,
         version=version or envelope.version,
         token_in_query=token is not None,
+        # The top-level proof covers the top-level token only; a sub-request that brings
+        # its own access_token must bring the proof for that token too.
+        proof=proof if token else proof or envelope.proof,
     )
 
 
@@ -216,8 +230,10 @@ async def run_batch(sim: Simulator, envelope: GraphRequest, log: dict[str, Any])
         raise errors.invalid_param(
             f"(#100) Too many requests in batch message. Maximum batch size is {MAX_BATCH}"
         )
-    if envelope.token and envelope.token != state.app_token() and envelope.token not in state.tokens:
-        raise errors.invalid_token()
+    if envelope.token and envelope.token != state.app_token():
+        if envelope.token not in state.tokens:
+            raise errors.invalid_token()
+        check_appsecret_proof(state, envelope.token, envelope.proof)
     subs = [_parse_sub_request(item, envelope) for item in batch]
     sim.stats.sub_requests += len(subs)
 
@@ -273,6 +289,7 @@ async def graph_entry(http: Request) -> Response:
         params: dict[str, Any] = {**dict(http.query_params), **body}
         header_token = bearer(http)
         query_token = params.pop("access_token", None)
+        proof = params.pop("appsecret_proof", None)
         request = GraphRequest(
             method=http.method,
             path=path,
@@ -281,6 +298,7 @@ async def graph_entry(http: Request) -> Response:
             base_url=f"{http.url.scheme}://{http.url.netloc}",
             version=version,
             token_in_query=header_token is None and query_token is not None,
+            proof=None if proof is None else str(proof),
         )
         if state.config.latency_ms:
             await asyncio.sleep(state.config.latency_ms / 1000.0)

@@ -10,7 +10,7 @@ import re
 from typing import TYPE_CHECKING, Any, Literal
 
 from fastapi import APIRouter, Body, HTTPException, Request
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from include.graph_simulator.faults import FAULT_KINDS
 from include.graph_simulator.numbers import SpecError, create_number, number_view, update_number
@@ -43,6 +43,8 @@ class _Spec(BaseModel):
     scope: str | None = None
     subscribed: bool | None = None
     pin: str | None = Field(default=None, pattern=r"^\d{6}$")
+    locked: bool | None = None
+    needs_reverification: bool | None = None
 
 
 class NumberSpec(_Spec):
@@ -78,8 +80,11 @@ class FaultSpec(BaseModel):
     seed: int = 0
     latency_ms: float = Field(default=1000.0, ge=0)
     timeout_seconds: float | None = Field(default=None, gt=0)
-    code: Literal[4, 80007] = 80007
+    code: int = Field(default=80007, ge=0)
     regain_minutes: int = Field(default=5, ge=1)
+    subcode: int | None = Field(default=None, ge=0)
+    http_status: int = Field(default=400, ge=400, le=599)
+    details: str | None = None
 
     @field_validator("path")
     @classmethod
@@ -87,6 +92,12 @@ class FaultSpec(BaseModel):
         if value is not None:
             re.compile(value)
         return value
+
+    @model_validator(mode="after")
+    def _throttle_codes(self) -> FaultSpec:
+        if self.kind == "throttle" and self.code not in (4, 80007):
+            raise ValueError("a throttle fault answers code 4 or 80007")
+        return self
 
 
 class ConfigUpdate(BaseModel):
@@ -98,6 +109,7 @@ class ConfigUpdate(BaseModel):
     app_hourly_budget: int | None = Field(default=None, ge=1)
     timeout_fault_seconds: float | None = Field(default=None, gt=0)
     clock_speed: float | None = Field(default=None, ge=0)
+    require_appsecret_proof: bool | None = None
 
 
 class ClockAdvance(BaseModel):

@@ -137,3 +137,49 @@ def server_error() -> GraphError:
         "An unexpected error has occurred. Please retry your request later.",
         is_transient=True,
     )
+
+
+#: Titles of Meta's error codes (Cloud API error-code page); the ``message`` Graph sends for them.
+TITLES: dict[int, str] = {
+    1: "API Unknown",
+    2: "API Service",
+    4: "Application request limit reached",
+    10: "Permission Denied",
+    100: "Invalid parameter",
+    190: "Access token has expired",
+    200: "Permissions error",
+    80007: "Rate limit issues",
+    130429: "Rate limit hit",
+    131000: "Something went wrong",
+    131009: "Parameter value is not valid",
+    131031: "Account has been locked",
+    133000: "Incomplete Deregistration",
+    133004: "Server Temporarily Unavailable",
+    133005: "Two step verification PIN Mismatch",
+    133006: "Phone number re-verification needed",
+    133008: "Too Many two step verification PIN Guesses",
+    133009: "Two step verification PIN Guessed Too Fast",
+    133010: "Account not registered",
+    133015: "Please wait a few minutes before attempting to register this phone number",
+    133016: "Account register deregister rate limit exceeded",
+}
+
+
+def whatsapp_error(status: int, code: int, details: str | None, *, subcode: int | None = None) -> GraphError:
+    """A Cloud API error as Graph sends it: ``(#code) Title`` plus ``error_data.details``."""
+    message = f"(#{code}) {TITLES.get(code, 'Graph API error')}"
+    error_data = None if details is None else {"messaging_product": "whatsapp", "details": details}
+    return GraphError(status, code, message, subcode=subcode, error_data=error_data)
+
+
+def appsecret_proof_missing() -> GraphError:
+    """Meta's answer when "Require App Secret" is on and the call carries no proof."""
+    return GraphError(
+        400, 100, "API calls from the server require an appsecret_proof argument", type="GraphMethodException"
+    )
+
+
+def appsecret_proof_invalid() -> GraphError:
+    return GraphError(
+        400, 100, "Invalid appsecret_proof provided in the API argument", type="GraphMethodException"
+    )

@@ -1,4 +1,4 @@
-"""Injected faults: latency, HTTP 500, timeouts, throttling and broken JSON, on demand.
+"""Injected faults: latency, HTTP 500, timeouts, throttling, broken JSON and any Graph error.
 
 A fault matches a request (top-level or batch sub-request alike) by path regex, method,
 phone number id and a deterministic ``share`` of the calls; ``count`` makes it one-shot
@@ -14,7 +14,7 @@ from typing import Any
 
 from include.graph_simulator.graph import GraphRequest
 
-FAULT_KINDS = ("latency", "http_500", "timeout", "throttle", "malformed_json")
+FAULT_KINDS = ("latency", "http_500", "timeout", "throttle", "malformed_json", "graph_error")
 
 
 @dataclass(slots=True)
@@ -29,8 +29,11 @@ class Fault:
     seed: int = 0
     latency_ms: float = 1000.0
     timeout_seconds: float | None = None
-    code: int = 80007
+    code: int = 80007  # throttle: 4 or 80007; graph_error: any Graph code
     regain_minutes: int = 5
+    subcode: int | None = None  # graph_error only, like the three below
+    http_status: int = 400
+    details: str | None = None
     applied: int = 0
     _pattern: re.Pattern[str] | None = field(default=None, repr=False)
     _rng: random.Random = field(default_factory=random.Random, repr=False)
@@ -67,6 +70,9 @@ class Fault:
             "timeout_seconds": self.timeout_seconds,
             "code": self.code,
             "regain_minutes": self.regain_minutes,
+            "subcode": self.subcode,
+            "http_status": self.http_status,
+            "details": self.details,
             "applied": self.applied,
         }
 

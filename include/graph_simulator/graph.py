@@ -8,12 +8,17 @@ OpenAPI spec in ``shared/reference/meta-openapi`` (see README.md for the deviati
 from __future__ import annotations
 
 import base64
+import hashlib
+import hmac
 import json
+import math
 import re
-from collections.abc import Callable
+import uuid
+from collections import deque
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 from include.graph_simulator import errors
 from include.graph_simulator.errors import GraphError
@@ -22,8 +27,26 @@ from include.graph_simulator.state import SCOPE_MESSAGING, Number, SimState, Tok
 
 VERSION_RE = re.compile(r"^v\d+\.\d+$")
 PIN_RE = re.compile(r"^\d{6}$")
-REGISTER_LIMIT = 10
+REGISTER_LIMIT = 10  # per number per rolling 72 h, register and deregister counted apart
 REGISTER_BLOCK_SECONDS = 72 * 3600.0
+#: 133015: registering again this soon after a deregistration ("wait a few minutes": 5).
+REREGISTER_WAIT_SECONDS = 300.0
+#: Two-step PIN guessing: 133009 for a wrong PIN this soon after the last wrong one, 133008
+#: (and a lockout) at the PIN_GUESS_LIMIT-th wrong PIN within the window.
+PIN_TOO_FAST_SECONDS = 30.0
+PIN_GUESS_LIMIT = 5
+PIN_GUESS_WINDOW_SECONDS = 3600.0
+PIN_LOCK_SECONDS = 3600.0
+#: Meta: 10 display-name change requests per number in 30 days.
+NAME_CHANGE_LIMIT = 10
+NAME_CHANGE_WINDOW = 30 * 24 * 3600.0
+MAX_CALLBACK_URI_LENGTH = 200
+#: From this version on the messaging limit is a string and ``messaging_limit_tier`` is gone.
+MESSAGING_LIMIT_STRING_VERSION = 24.0
+LATEST_VERSION = 99.0
+NAME_READY = frozenset({"APPROVED", "AVAILABLE_WITHOUT_REVIEW"})
+PHONE_NODE = "WhatsAppBusinessPhoneNumber"
+WABA_NODE = "WhatsAppBusinessAccount"
 #: What ``GET /{phone_number_id}`` answers without ``fields`` (the spec's defaults).
 DEFAULT_NODE_FIELDS = ("display_phone_number", "verified_name", "quality_rating")
 #: The spec marks these required on every ``/{waba_id}/phone_numbers`` item.
@@ -51,6 +74,7 @@ class GraphRequest:
     base_url: str
     version: str = ""
     token_in_query: bool = False
+    proof: str | None = None  # appsecret_proof sent with this call (or inherited in a batch)
 
     @property
     def segments(self) -> list[str]:
@@ -154,12 +178,13 @@ def _route(state: SimState, request: GraphRequest) -> Any:
         return _debug_token(state, request)
     if len(segments) == 1:
         number = state.numbers.get(segments[0])
-        if number is None:
-            raise errors.no_such_object(segments[0], method)
-        if method == "GET":
+        if number is not None and method == "GET":
             return _phone_node(state, request, number)
-        if method == "POST":
+        if number is not None and method == "POST":
             return _update_phone(state, request, number)
+        if segments[0] in state.wabas and method == "GET":
+            return _waba_node(state, request, segments[0])
+        raise errors.no_such_object(segments[0], method)
     if len(segments) == 2:
         handler = _EDGES.get((segments[1], method))
         if handler is not None:
@@ -183,7 +208,23 @@ def _business_token(state: SimState, request: GraphRequest) -> Token:
         raise errors.invalid_token(463)
     if token.state == "revoked":
         raise errors.invalid_token(460)
+    check_appsecret_proof(state, request.token, request.proof)
     return token
+
+
+def appsecret_proof(app_secret: str, access_token: str) -> str:
+    """hex HMAC-SHA256 of the access token keyed with the app secret (Meta's definition)."""
+    return hmac.new(app_secret.encode(), access_token.encode(), hashlib.sha256).hexdigest()
+
+
+def check_appsecret_proof(state: SimState, access_token: str, proof: str | None) -> None:
+    """With "Require App Secret" on, a business-token call without a valid proof is refused."""
+    if not state.config.require_appsecret_proof:
+        return
+    if not proof:
+        raise errors.appsecret_proof_missing()
+    if not hmac.compare_digest(str(proof), appsecret_proof(state.config.app_secret, access_token)):
+        raise errors.appsecret_proof_invalid()
 
 
 def _authorize(state: SimState, request: GraphRequest, waba_id: str, object_id: str) -> None:
@@ -268,7 +309,15 @@ def _debug_token(state: SimState, request: GraphRequest) -> dict[str, Any]:
 # -- phone number node --------------------------------------------------------------------
 
 
-def _health_status(state: SimState, number: Number) -> dict[str, Any]:
+def api_version(request: GraphRequest) -> float:
+    """``v23.0`` -> 23.0; an unversioned call gets the newest behaviour (Meta: the app's default)."""
+    try:
+        return float(request.version.lstrip("v")) if request.version else LATEST_VERSION
+    except ValueError:
+        return LATEST_VERSION
+
+
+def _health_status(state: SimState, number: Number, version: float) -> dict[str, Any]:
     waba = state.wabas[number.waba_id]
     registered = number.platform_type == "CLOUD_API" and number.status == "CONNECTED"
     phone: dict[str, Any] = {"entity_type": "PHONE_NUMBER", "id": number.phone_number_id}
@@ -285,16 +334,19 @@ def _health_status(state: SimState, number: Number) -> dict[str, Any]:
                 "possible_solution": "Register the phone number with POST /{phone_number_id}/register.",
             }
         ]
-    entities = [
-        phone,
+    entities = [phone, *_account_entities(state, waba)]
+    return {"can_send_message": phone["can_send_message"], "entities": entities}
+
+
+def _account_entities(state: SimState, waba: Waba) -> list[dict[str, Any]]:
+    return [
         {"entity_type": "WABA", "id": waba.waba_id, "can_send_message": "AVAILABLE"},
         {"entity_type": "BUSINESS", "id": waba.business_id, "can_send_message": "AVAILABLE"},
         {"entity_type": "APP", "id": state.config.app_id, "can_send_message": "AVAILABLE"},
     ]
-    return {"can_send_message": phone["can_send_message"], "entities": entities}
 
 
-def _webhook_configuration(state: SimState, number: Number) -> dict[str, str]:
+def _webhook_configuration(state: SimState, number: Number, version: float) -> dict[str, str]:
     waba = state.wabas[number.waba_id]
     config = {}
     if number.webhook_override_uri:
@@ -304,28 +356,70 @@ def _webhook_configuration(state: SimState, number: Number) -> dict[str, str]:
     return config
 
 
-_FIELDS: dict[str, Callable[[SimState, Number], Any]] = {
-    "id": lambda s, n: n.phone_number_id,
-    "display_phone_number": lambda s, n: n.display_phone_number,
-    "verified_name": lambda s, n: n.verified_name,
-    "name_status": lambda s, n: n.name_status,
-    "new_name_status": lambda s, n: n.new_name_status,
-    "code_verification_status": lambda s, n: n.code_verification_status,
-    "platform_type": lambda s, n: n.platform_type,
-    "throughput": lambda s, n: {"level": n.throughput_level},
-    "messaging_limit_tier": lambda s, n: n.messaging_limit_tier,
-    "whatsapp_business_manager_messaging_limit": lambda s, n: {"current_limit": n.messaging_limit_tier},
-    "quality_rating": lambda s, n: n.quality_rating,
-    "status": lambda s, n: n.status,
-    "account_mode": lambda s, n: n.account_mode,
-    "is_official_business_account": lambda s, n: n.is_official_business_account,
+def _messaging_limit(state: SimState, number: Number, version: float) -> Any:
+    """A string such as ``TIER_2K`` from v24.0 on; the object form ``{"current_limit"}`` before."""
+    if version >= MESSAGING_LIMIT_STRING_VERSION:
+        return number.messaging_limit_tier
+    return {"current_limit": number.messaging_limit_tier}
+
+
+def _legacy_tier(state: SimState, number: Number, version: float) -> str | None:
+    """Deprecated on v24.0+ (Meta: request ``whatsapp_business_manager_messaging_limit``):
+    still accepted there, but left out of the answer."""
+    return number.messaging_limit_tier if version < MESSAGING_LIMIT_STRING_VERSION else None
+
+
+def _certificate(number: Number) -> str:
+    return base64.b64encode(f"sim-cert:{number.phone_number_id}:{number.verified_name}".encode()).decode()
+
+
+def _unified_cert_status(name_status: str) -> str:
+    if name_status in NAME_READY:
+        return "APPROVED"
+    return "NAME_PENDING_REVIEW" if name_status == "PENDING_REVIEW" else "NAME_NOT_APPROVED"
+
+
+FieldGetter = Callable[[SimState, Number, float], Any]
+
+#: Every field Meta documents for the WhatsApp Business Phone Number node; ``None`` = left out.
+PHONE_FIELDS: dict[str, FieldGetter] = {
+    "id": lambda s, n, v: n.phone_number_id,
+    "account_mode": lambda s, n, v: n.account_mode,
+    "certificate": lambda s, n, v: _certificate(n) if n.name_status in NAME_READY else None,
+    "code_verification_status": lambda s, n, v: n.code_verification_status,
+    "conversational_automation": lambda s, n, v: {"enable_welcome_message": False, "id": n.phone_number_id},
+    "country_code": lambda s, n, v: "US",
+    "country_dial_code": lambda s, n, v: "1",
+    "display_phone_number": lambda s, n, v: n.display_phone_number,
+    "eligibility_for_api_business_global_search": lambda s, n, v: "NON_ELIGIBLE_UNDEFINED_COUNTRY",
     "health_status": _health_status,
+    "host_platform": lambda s, n, v: n.platform_type,
+    "is_official_business_account": lambda s, n, v: n.is_official_business_account,
+    "is_on_biz_app": lambda s, n, v: False,
+    "is_pin_enabled": lambda s, n, v: n.pin is not None,
+    "is_preverified_number": lambda s, n, v: False,
+    "last_onboarded_time": lambda s, n, v: iso(n.created_at),
+    "messaging_limit_tier": _legacy_tier,
+    "name_status": lambda s, n, v: n.name_status,
+    "new_certificate": lambda s, n, v: _certificate(n) if n.new_name_status == "APPROVED" else None,
+    "new_display_name": lambda s, n, v: n.new_display_name,
+    "new_name_status": lambda s, n, v: n.new_name_status,
+    "platform_type": lambda s, n, v: n.platform_type,
+    "quality_rating": lambda s, n, v: n.quality_rating,
+    "quality_score": lambda s, n, v: {"score": n.quality_rating},
+    "search_visibility": lambda s, n, v: "VISIBLE",
+    "status": lambda s, n, v: n.status,
+    "throughput": lambda s, n, v: {"level": n.throughput_level},
+    "unified_cert_status": lambda s, n, v: _unified_cert_status(n.name_status),
+    "verified_name": lambda s, n, v: n.verified_name,
     "webhook_configuration": _webhook_configuration,
-    "last_onboarded_time": lambda s, n: iso(n.created_at),
+    "whatsapp_business_manager_messaging_limit": _messaging_limit,
 }
 
 
-def parse_fields(raw: Any, default: tuple[str, ...]) -> list[str]:
+def parse_fields(
+    raw: Any, default: tuple[str, ...], known: Mapping[str, Any] = PHONE_FIELDS, node_type: str = PHONE_NODE
+) -> list[str]:
     """``a,b{c,d},e`` -> ``[a, b, e]``; unknown names raise Meta's error 100."""
     if not raw:
         return list(default)
@@ -343,17 +437,20 @@ def parse_fields(raw: Any, default: tuple[str, ...]) -> list[str]:
         elif depth == 0:
             current += char
     for name in names:
-        if name not in _FIELDS:
+        if name not in known:
             raise errors.invalid_param(
-                f"(#100) Tried accessing nonexisting field ({name}) "
-                "on node type (WhatsAppBusinessPhoneNumber)"
+                f"(#100) Tried accessing nonexisting field ({name}) on node type ({node_type})"
             )
     return names
 
 
-def _node(state: SimState, number: Number, names: list[str]) -> dict[str, Any]:
+def _node(state: SimState, number: Number, names: list[str], version: float) -> dict[str, Any]:
     number.refresh(state.clock.now())
-    node = {name: _FIELDS[name](state, number) for name in names}
+    node = {}
+    for name in names:
+        value = PHONE_FIELDS[name](state, number, version)
+        if value is not None:  # Graph leaves out fields that have no value
+            node[name] = value
     node["id"] = number.phone_number_id
     return node
 
@@ -361,7 +458,7 @@ def _node(state: SimState, number: Number, names: list[str]) -> dict[str, Any]:
 def _phone_node(state: SimState, request: GraphRequest, number: Number) -> dict[str, Any]:
     names = parse_fields(request.params.get("fields"), DEFAULT_NODE_FIELDS)
     _authorize(state, request, number.waba_id, number.phone_number_id)
-    return _node(state, number, names)
+    return _node(state, number, names, api_version(request))
 
 
 def _json_param(value: Any) -> Any:
@@ -374,8 +471,26 @@ def _json_param(value: Any) -> Any:
     return value
 
 
+def _callback_uri(value: Any, verify_token: Any) -> str | None:
+    """An alternate callback URL as Meta accepts it: https, at most 200 characters, with a
+    verify token. An empty value means "remove the override"."""
+    uri = str(value or "").strip()
+    if not uri:
+        return None
+    parts = urlsplit(uri)
+    if parts.scheme != "https" or not parts.netloc:
+        raise errors.invalid_param("(#100) Param override_callback_uri must be a valid https URL")
+    if len(uri) > MAX_CALLBACK_URI_LENGTH:
+        raise errors.invalid_param(
+            f"(#100) Param override_callback_uri must be at most {MAX_CALLBACK_URI_LENGTH} characters long"
+        )
+    if not verify_token:
+        raise errors.invalid_param("(#100) Param verify_token is required with override_callback_uri")
+    return uri
+
+
 def _update_phone(state: SimState, request: GraphRequest, number: Number) -> dict[str, Any]:
-    """Phone-level webhook override and two-step PIN (``POST /{phone_number_id}``)."""
+    """``POST /{phone_number_id}``: phone-level webhook override, two-step PIN, new display name."""
     _authorize(state, request, number.waba_id, number.phone_number_id)
     params = request.params
     if "webhook_configuration" in params:
@@ -387,16 +502,43 @@ def _update_phone(state: SimState, request: GraphRequest, number: Number) -> dic
                 "(#100) Before override the current callback uri, your app must be subscribed to receive "
                 "messages for WhatsApp Business Account"
             )
-        uri = config.get("override_callback_uri")
-        if uri and not config.get("verify_token"):
-            raise errors.invalid_param("(#100) Param verify_token is required with override_callback_uri")
-        number.webhook_override_uri = uri or None
-        number.webhook_verify_token = config.get("verify_token") if uri else None
+        uri = _callback_uri(config.get("override_callback_uri"), config.get("verify_token"))
+        number.webhook_override_uri = uri
+        number.webhook_verify_token = str(config["verify_token"]) if uri else None
     if "pin" in params:
         if not PIN_RE.match(str(params["pin"])):
             raise errors.invalid_param("(#100) Param pin must be 6 characters long.")
         number.pin = str(params["pin"])
+    if "new_display_name" in params:
+        _request_name_change(state, number, str(params["new_display_name"]).strip())
     return {"success": True}
+
+
+def _request_name_change(state: SimState, number: Number, name: str) -> None:
+    """Start a display-name review; Meta allows 10 requests per number in 30 days."""
+    if not 2 <= len(name) <= 75:
+        raise errors.invalid_param("(#100) Param new_display_name must be between 2 and 75 characters long")
+    now = state.clock.now()
+    number.refresh(now)
+    if attempts_in_window(number.name_change_requests, now, NAME_CHANGE_WINDOW) >= NAME_CHANGE_LIMIT:
+        raise errors.invalid_param(
+            f"(#100) Display name change limit reached: {NAME_CHANGE_LIMIT} requests per 30 days"
+        )
+    number.name_change_requests.append(now)
+    number.new_display_name = name
+    number.new_name_status = "PENDING_REVIEW"
+    number.new_name_approved_at = None
+    number.new_name_review_at = now + number.review_seconds
+
+
+def _in_window_or_block(attempts: deque[float], blocked_until: float | None, now: float) -> float | None:
+    """Count a register/deregister call; the new block end once the 10-per-72 h limit is passed."""
+    attempts.append(now)
+    if blocked_until is not None and now < blocked_until:
+        raise _register_limit()
+    if attempts_in_window(attempts, now) > REGISTER_LIMIT:
+        return now + REGISTER_BLOCK_SECONDS
+    return None
 
 
 def _register(state: SimState, request: GraphRequest, phone_number_id: str) -> dict[str, Any]:
@@ -406,11 +548,9 @@ def _register(state: SimState, request: GraphRequest, phone_number_id: str) -> d
         raise errors.no_such_object(phone_number_id, "POST")
     _authorize(state, request, number.waba_id, phone_number_id)
     now = state.clock.now()
-    number.register_attempts.append(now)
-    if number.register_blocked_until is not None and now < number.register_blocked_until:
-        raise _register_limit()
-    if attempts_in_window(number, now) > REGISTER_LIMIT:
-        number.register_blocked_until = now + REGISTER_BLOCK_SECONDS
+    blocked = _in_window_or_block(number.register_attempts, number.register_blocked_until, now)
+    if blocked is not None:
+        number.register_blocked_until = blocked
         raise _register_limit()
     params = request.params
     if str(params.get("messaging_product") or "").lower() != "whatsapp":
@@ -419,7 +559,19 @@ def _register(state: SimState, request: GraphRequest, phone_number_id: str) -> d
     if not PIN_RE.match(pin):
         raise errors.invalid_param("(#100) Param pin must be 6 characters long.")
     number.refresh(now)
-    if number.name_status not in ("APPROVED", "AVAILABLE_WITHOUT_REVIEW"):
+    _refuse_locked(number)
+    if number.needs_reverification:
+        raise errors.whatsapp_error(
+            400, 133006, "Phone number needs to be verified before registering. Verify it, then register."
+        )
+    if number.deregistered_at is not None and now < number.deregistered_at + REREGISTER_WAIT_SECONDS:
+        raise errors.whatsapp_error(
+            400,
+            133015,
+            "The phone number you are attempting to register was recently deleted, and deletion has not "
+            f"yet completed. Wait {int(REREGISTER_WAIT_SECONDS // 60)} minutes before re-trying the request.",
+        )
+    if number.name_status not in NAME_READY:
         raise GraphError(
             400,
             100,
@@ -428,30 +580,107 @@ def _register(state: SimState, request: GraphRequest, phone_number_id: str) -> d
             user_title="Cannot Create Certificate",
             user_msg="Your display name could not be processed. Please edit your display name and try again.",
         )
-    if number.pin is not None and pin != number.pin:
-        raise GraphError(
-            400,
-            133005,
-            "Two step verification PIN Mismatch",
-            user_title="Two step verification PIN Mismatch",
-            user_msg="The two step verification PIN you entered is incorrect.",
-        )
+    _check_pin(number, pin, now)
     number.pin = pin
     number.platform_type = "CLOUD_API"
     number.throughput_level = "STANDARD"
     number.status = "CONNECTED"
     number.code_verification_status = "VERIFIED"
+    number.deregistered_at = None
+    if number.new_name_status == "APPROVED" and number.new_display_name:
+        # Registering again within the window makes the approved new name the number's name.
+        number.verified_name = number.new_display_name
+        number.name_status = "APPROVED"
+        number.new_name_status = "NONE"
+        number.new_display_name = number.new_name_approved_at = None
+    return {"success": True}
+
+
+def _refuse_locked(number: Number) -> None:
+    if number.locked:
+        raise errors.whatsapp_error(
+            403,
+            131031,
+            "The WhatsApp Business Account associated with this phone number has been restricted or "
+            "disabled for violating a platform policy, or the data in the request could not be verified.",
+        )
+
+
+def _check_pin(number: Number, pin: str, now: float) -> None:
+    """Two-step PIN: mismatch 133005; wrong guesses too fast 133009; too many 133008 (locks)."""
+    if number.pin_locked_until is not None and now < number.pin_locked_until:
+        raise _pin_guesses(number.pin_locked_until - now)
+    if number.pin is None or pin == number.pin:
+        number.pin_failures.clear()
+        return
+    previous = number.pin_failures[-1] if number.pin_failures else None
+    attempts_in_window(number.pin_failures, now, PIN_GUESS_WINDOW_SECONDS)
+    number.pin_failures.append(now)
+    if len(number.pin_failures) >= PIN_GUESS_LIMIT:
+        number.pin_locked_until = now + PIN_LOCK_SECONDS
+        number.pin_failures.clear()
+        raise _pin_guesses(PIN_LOCK_SECONDS)
+    if previous is not None and now - previous < PIN_TOO_FAST_SECONDS:
+        raise errors.whatsapp_error(
+            400,
+            133009,
+            "Two step verification PIN was entered too quickly. "
+            f"Try again after {_duration(previous + PIN_TOO_FAST_SECONDS - now)}.",
+        )
+    raise errors.whatsapp_error(
+        400, 133005, "Two step verification PIN incorrect. Verify the PIN included in the request."
+    )
+
+
+def _pin_guesses(wait_seconds: float) -> GraphError:
+    return errors.whatsapp_error(
+        400,
+        133008,
+        "Too many two step verification PIN guesses for this phone number. "
+        f"Try again after {_duration(wait_seconds)}.",
+    )
+
+
+def _duration(seconds: float) -> str:
+    """``3600`` -> ``60 minutes``; under two minutes in seconds (the wait Meta puts in details)."""
+    seconds = max(1, math.ceil(seconds))
+    return f"{seconds} seconds" if seconds < 120 else f"{math.ceil(seconds / 60)} minutes"
+
+
+def _deregister(state: SimState, request: GraphRequest, phone_number_id: str) -> dict[str, Any]:
+    """``POST /{phone_number_id}/deregister``: its own 10 per 72 h; 133010 if not registered."""
+    number = state.numbers.get(phone_number_id)
+    if number is None:
+        raise errors.no_such_object(phone_number_id, "POST")
+    _authorize(state, request, number.waba_id, phone_number_id)
+    now = state.clock.now()
+    blocked = _in_window_or_block(number.deregister_attempts, number.deregister_blocked_until, now)
+    if blocked is not None:
+        number.deregister_blocked_until = blocked
+        raise _register_limit()
+    number.refresh(now)
+    _refuse_locked(number)
+    if number.platform_type != "CLOUD_API":
+        raise errors.whatsapp_error(
+            400, 133010, "Phone number not registered on the WhatsApp Business Platform."
+        )
+    number.platform_type = "NOT_APPLICABLE"
+    number.throughput_level = "NOT_APPLICABLE"
+    number.status = "DISCONNECTED"
+    number.deregistered_at = now
     return {"success": True}
 
 
 def _register_limit() -> GraphError:
-    return GraphError(
+    error = errors.whatsapp_error(
         400,
         133016,
-        "Account register deregister rate limit exceeded",
-        user_title="Too many register attempts",
-        user_msg="This number was registered or deregistered too many times. Try again in 72 hours.",
+        "Registration or Deregistration failed because there were too many attempts for this phone number "
+        "in a short period of time. Try again in 72 hours.",
     )
+    error.user_title = "Too many register attempts"
+    error.user_msg = "This number was registered or deregistered too many times. Try again in 72 hours."
+    return error
 
 
 # -- WABA edges ---------------------------------------------------------------------------
@@ -494,7 +723,8 @@ def _phone_numbers(state: SimState, request: GraphRequest, waba_id: str) -> dict
     else:
         start = 0
     end = min(start + limit, total)
-    data = [_node(state, state.numbers[pid], names) for pid in waba.number_ids[start:end]]
+    version = api_version(request)
+    data = [_node(state, state.numbers[pid], names, version) for pid in waba.number_ids[start:end]]
     if not data:
         return {"data": []}
     paging: dict[str, Any] = {"cursors": {"before": _cursor(start), "after": _cursor(end - 1)}}
@@ -513,6 +743,8 @@ def _page_url(request: GraphRequest, waba_id: str, limit: int, **cursor: str) ->
     query.update(cursor)
     if request.token_in_query and request.token:
         query["access_token"] = request.token  # Meta echoes a query-string token into paging URLs
+        if request.proof:
+            query["appsecret_proof"] = request.proof
     version = f"/{request.version}" if request.version else ""
     return f"{request.base_url}{version}/{waba_id}/phone_numbers?{urlencode(query)}"
 
@@ -537,13 +769,16 @@ def _list_subscribed_apps(state: SimState, request: GraphRequest, waba_id: str) 
 
 
 def _subscribe_app(state: SimState, request: GraphRequest, waba_id: str) -> dict[str, Any]:
+    """Subscribe; with ``override_callback_uri`` also set the WABA's alternate callback.
+
+    Meta treats a POST without ``override_callback_uri`` as "delete the alternate callback"
+    (webhook overrides, "Delete WABA alternate callback"), so subscribing again with ``{}``
+    removes an override that was there.
+    """
     waba = _waba(state, request, waba_id)
-    uri = request.params.get("override_callback_uri")
-    if uri:
-        if not request.params.get("verify_token"):
-            raise errors.invalid_param("(#100) Param verify_token is required with override_callback_uri")
-        waba.override_callback_uri = str(uri)
-        waba.verify_token = str(request.params["verify_token"])
+    uri = _callback_uri(request.params.get("override_callback_uri"), request.params.get("verify_token"))
+    waba.override_callback_uri = uri
+    waba.verify_token = str(request.params["verify_token"]) if uri else None
     waba.subscribed = True
     return {"success": True}
 
@@ -555,10 +790,73 @@ def _unsubscribe_app(state: SimState, request: GraphRequest, waba_id: str) -> di
     return {"success": True}
 
 
+def _waba_fields() -> dict[str, Callable[[SimState, Waba], Any]]:
+    def subscribed_apps(state: SimState, waba: Waba) -> dict[str, Any]:
+        return {"data": [_subscribed_app_entry(state, waba)] if waba.subscribed else []}
+
+    def phone_numbers(state: SimState, waba: Waba) -> dict[str, Any]:
+        numbers = (state.numbers[pid] for pid in waba.number_ids)
+        return {
+            "data": [
+                {
+                    "id": n.phone_number_id,
+                    "display_phone_number": n.display_phone_number,
+                    "verified_name": n.verified_name,
+                }
+                for n in numbers
+            ]
+        }
+
+    owner = lambda s, w: {"id": w.business_id, "name": f"Sim Business {w.business_id[-4:]}"}  # noqa: E731
+    return {
+        "id": lambda s, w: w.waba_id,
+        "account_review_status": lambda s, w: "APPROVED",
+        "business_verification_status": lambda s, w: "verified",
+        "country": lambda s, w: "US",
+        "currency": lambda s, w: "USD",
+        "disable_marketing_messages_on_cloud_api": lambda s, w: False,
+        "health_status": lambda s, w: {"can_send_message": "AVAILABLE", "entities": _account_entities(s, w)},
+        "is_enabled_for_insights": lambda s, w: True,
+        "is_shared_with_partners": lambda s, w: True,
+        "marketing_messages_lite_api_status": lambda s, w: "INELIGIBLE",
+        "marketing_messages_onboarding_status": lambda s, w: "INELIGIBLE_COUNTRY_NOT_SUPPORTED",
+        "message_template_namespace": lambda s, w: str(uuid.uuid5(uuid.NAMESPACE_OID, w.waba_id)),
+        "name": lambda s, w: w.name,
+        "on_behalf_of_business_info": lambda s, w: {**owner(s, w), "status": "APPROVED", "type": "SELF"},
+        "owner_business_info": owner,
+        "ownership_type": lambda s, w: "CLIENT_OWNED",
+        "phone_numbers": phone_numbers,
+        "primary_funding_id": lambda s, w: None,
+        "purchase_order_number": lambda s, w: None,
+        "status": lambda s, w: "ACTIVE",
+        "subscribed_apps": subscribed_apps,
+        "timezone_id": lambda s, w: "1",
+    }
+
+
+_WABA_FIELDS = _waba_fields()
+#: What ``GET /{waba_id}`` answers without ``fields`` (Meta's reference example).
+DEFAULT_WABA_FIELDS = ("id", "name", "timezone_id", "message_template_namespace")
+
+
+def _waba_node(state: SimState, request: GraphRequest, waba_id: str) -> dict[str, Any]:
+    """``GET /{waba_id}``: the WhatsApp Business Account's details, fields as asked."""
+    names = parse_fields(request.params.get("fields"), DEFAULT_WABA_FIELDS, _WABA_FIELDS, WABA_NODE)
+    waba = _waba(state, request, waba_id)
+    node = {}
+    for name in names:
+        value = _WABA_FIELDS[name](state, waba)
+        if value is not None:
+            node[name] = value
+    node["id"] = waba.waba_id
+    return node
+
+
 _EDGES: dict[tuple[str, str], Callable[[SimState, GraphRequest, str], Any]] = {
     ("phone_numbers", "GET"): _phone_numbers,
     ("subscribed_apps", "GET"): _list_subscribed_apps,
     ("subscribed_apps", "POST"): _subscribe_app,
     ("subscribed_apps", "DELETE"): _unsubscribe_app,
     ("register", "POST"): _register,
+    ("deregister", "POST"): _deregister,
 }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import deque
 from typing import Any
 
 from include.graph_simulator.state import Number, SimState, Waba, iso
@@ -22,8 +23,9 @@ NUMBER_ATTRIBUTES = (
     "account_mode",
     "is_official_business_account",
     "pin",
+    "locked",
+    "needs_reverification",
 )
-DEFAULT_REVIEW_SECONDS = 3600.0
 REGISTER_WINDOW_SECONDS = 72 * 3600.0
 
 
@@ -46,6 +48,7 @@ def _waba_for(state: SimState, spec: dict[str, Any]) -> Waba:
         waba = Waba(
             waba_id=waba_id or state.next_id("1"),
             business_id=business_id or state.next_id("5"),
+            name=f"Sim WhatsApp Business Account {len(state.wabas) + 1}",
         )
         state.wabas[waba.waba_id] = waba
     if spec.get("scope"):
@@ -73,9 +76,10 @@ def create_number(state: SimState, spec: dict[str, Any]) -> Number:
     for key in NUMBER_ATTRIBUTES:
         if spec.get(key) is not None:
             setattr(number, key, spec[key])
+    if spec.get("review_seconds") is not None:
+        number.review_seconds = float(spec["review_seconds"])
     if number.name_status == "PENDING_REVIEW":
-        review_seconds = spec.get("review_seconds")
-        number.review_at = now + (DEFAULT_REVIEW_SECONDS if review_seconds is None else review_seconds)
+        number.review_at = now + number.review_seconds
     state.numbers[number.phone_number_id] = number
     waba.number_ids.append(number.phone_number_id)
     return number
@@ -88,11 +92,19 @@ def update_number(state: SimState, number: Number, changes: dict[str, Any]) -> N
     for key in NUMBER_ATTRIBUTES:
         if key in changes:
             setattr(number, key, changes[key])
+    if changes.get("review_seconds") is not None:
+        number.review_seconds = float(changes["review_seconds"])
     if changes.get("name_status") == "PENDING_REVIEW" or "review_seconds" in changes:
-        review_seconds = changes.get("review_seconds")
-        number.review_at = now + (DEFAULT_REVIEW_SECONDS if review_seconds is None else review_seconds)
+        number.review_at = now + number.review_seconds
     elif "name_status" in changes:
         number.review_at = None
+    if "new_name_status" in changes:
+        # A decision taken through /_sim ends a pending name-change review at once.
+        number.new_name_review_at = None
+        if changes["new_name_status"] == "APPROVED":
+            number.new_name_approved_at = now
+        elif changes["new_name_status"] in ("DECLINED", "NONE", "EXPIRED"):
+            number.new_name_approved_at = None
     waba = state.wabas[number.waba_id]
     if changes.get("scope"):
         waba.scope = changes["scope"]
@@ -102,14 +114,14 @@ def update_number(state: SimState, number: Number, changes: dict[str, Any]) -> N
         for token in state.tokens_by_waba.get(number.waba_id, []):
             token.state = changes["token_state"]
     if changes.get("clear_register_attempts"):
-        number.register_attempts.clear()
-        number.register_blocked_until = None
+        for attempts in (number.register_attempts, number.deregister_attempts, number.pin_failures):
+            attempts.clear()
+        number.register_blocked_until = number.deregister_blocked_until = number.pin_locked_until = None
 
 
-def attempts_in_window(number: Number, now: float) -> int:
-    """Register calls in the rolling 72 h window ending now (old ones are dropped)."""
-    attempts = number.register_attempts
-    while attempts and attempts[0] <= now - REGISTER_WINDOW_SECONDS:
+def attempts_in_window(attempts: deque[float], now: float, window: float = REGISTER_WINDOW_SECONDS) -> int:
+    """Calls in the rolling window ending now (older ones are dropped from ``attempts``)."""
+    while attempts and attempts[0] <= now - window:
         attempts.popleft()
     return len(attempts)
 
@@ -144,11 +156,22 @@ def number_view(state: SimState, number: Number) -> dict[str, Any]:
             "verify_token": number.webhook_verify_token,
         },
         "register_attempts": [iso(t) for t in number.register_attempts],
-        "register_attempts_72h": attempts_in_window(number, now),
-        "register_blocked_until": (
-            None if number.register_blocked_until is None else iso(number.register_blocked_until)
-        ),
+        "register_attempts_72h": attempts_in_window(number.register_attempts, now),
+        "register_blocked_until": _iso_or_none(number.register_blocked_until),
+        "deregister_attempts_72h": attempts_in_window(number.deregister_attempts, now),
+        "deregister_blocked_until": _iso_or_none(number.deregister_blocked_until),
+        "deregistered_at": _iso_or_none(number.deregistered_at),
+        "pin_failures": len(number.pin_failures),
+        "pin_locked_until": _iso_or_none(number.pin_locked_until),
+        "locked": number.locked,
+        "needs_reverification": number.needs_reverification,
+        "review_seconds": number.review_seconds,
+        "new_display_name": number.new_display_name,
+        "new_name_review_at": _iso_or_none(number.new_name_review_at),
+        "new_name_approved_at": _iso_or_none(number.new_name_approved_at),
+        "name_change_requests_30d": len(number.name_change_requests),
         "waba": {
+            "name": waba.name,
             "subscribed": waba.subscribed,
             "scope": waba.scope,
             "override_callback_uri": waba.override_callback_uri,
@@ -161,3 +184,7 @@ def number_view(state: SimState, number: Number) -> dict[str, Any]:
         ],
         "codes": [code for code, waba_id in state.codes.items() if waba_id == waba.waba_id],
     }
+
+
+def _iso_or_none(ts: float | None) -> str | None:
+    return None if ts is None else iso(ts)

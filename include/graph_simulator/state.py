@@ -22,6 +22,8 @@ DEFAULT_APP_SECRET = "sim-app-secret"
 SCOPE_MANAGEMENT = "whatsapp_business_management"
 SCOPE_MESSAGING = "whatsapp_business_messaging"
 TOKEN_STATES = ("valid", "expired", "revoked", "no_permission")
+#: Meta: an approved display-name change must be followed by a new registration within 14 days.
+NAME_CHANGE_WINDOW_SECONDS = 14 * 24 * 3600.0
 
 
 @dataclass(slots=True)
@@ -37,6 +39,8 @@ class SimulatorConfig:
     app_hourly_budget: int = 1_000_000
     timeout_fault_seconds: float = 60.0
     clock_speed: float = 0.0
+    #: Meta's app setting "Require App Secret": business-token calls need ``appsecret_proof``.
+    require_appsecret_proof: bool = False
 
     def copy(self) -> SimulatorConfig:
         return SimulatorConfig(**{f.name: getattr(self, f.name) for f in fields(self)})
@@ -122,6 +126,7 @@ class RollingCounter:
 class Waba:
     waba_id: str
     business_id: str
+    name: str = "Sim WhatsApp Business Account"
     scope: str = SCOPE_MANAGEMENT
     subscribed: bool = False
     override_callback_uri: str | None = None
@@ -156,13 +161,46 @@ class Number:
     webhook_verify_token: str | None = None
     register_attempts: deque[float] = field(default_factory=deque)
     register_blocked_until: float | None = None
+    deregister_attempts: deque[float] = field(default_factory=deque)
+    deregister_blocked_until: float | None = None
+    deregistered_at: float | None = None
+    #: Wrong two-step PINs sent to ``/register`` (rolling window) and the lockout they caused.
+    pin_failures: deque[float] = field(default_factory=deque)
+    pin_locked_until: float | None = None
+    #: Causes of register errors a test sets through ``/_sim``: 131031 and 133006.
+    locked: bool = False
+    needs_reverification: bool = False
+    #: Display-name change: the name asked for, its review, and when it was approved.
+    review_seconds: float = 3600.0
+    new_display_name: str | None = None
+    new_name_review_at: float | None = None
+    new_name_approved_at: float | None = None
+    name_change_requests: deque[float] = field(default_factory=deque)
 
     def refresh(self, now: float) -> None:
-        """Finish the display-name review once its time has come (evaluated lazily on read)."""
+        """Finish due reviews and lapse stale name changes (evaluated lazily on every read).
+
+        An approved new display name must be made effective by registering the number again
+        within :data:`NAME_CHANGE_WINDOW_SECONDS` of the approval, or the change lapses.
+        """
         if self.review_at is not None and now >= self.review_at:
             if self.name_status == "PENDING_REVIEW":
                 self.name_status = self.review_outcome
             self.review_at = None
+        if self.new_name_review_at is not None and now >= self.new_name_review_at:
+            if self.new_name_status == "PENDING_REVIEW":
+                self.new_name_status = self.review_outcome
+                if self.review_outcome == "APPROVED":
+                    self.new_name_approved_at = self.new_name_review_at
+            self.new_name_review_at = None
+        if (
+            self.new_name_status == "APPROVED"
+            and self.new_name_approved_at is not None
+            and now > self.new_name_approved_at + NAME_CHANGE_WINDOW_SECONDS
+        ):
+            self.new_name_status = "EXPIRED"
+            self.new_display_name = None
+            self.new_name_approved_at = None
 
 
 @dataclass(slots=True)
