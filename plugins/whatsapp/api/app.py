@@ -14,7 +14,7 @@ from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 
 from whatsapp import __version__
-from whatsapp.api.routes import channels, fleet, page
+from whatsapp.api.routes import channels, fleet, page, vocabulary
 from whatsapp.api.security import authenticated_user
 from whatsapp.store import ChannelNotFoundError, StoreError
 from whatsapp.ui import STATIC_DIR
@@ -50,6 +50,7 @@ def create_app() -> FastAPI:
     api = APIRouter(prefix=API_PREFIX, dependencies=[Depends(authenticated_user)])
     api.include_router(channels.router)
     api.include_router(fleet.router)
+    api.include_router(vocabulary.router)
     app.include_router(api)
     app.include_router(page.router)
     app.mount("/ui/static", StaticFiles(directory=STATIC_DIR), name="static")

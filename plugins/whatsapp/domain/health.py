@@ -211,6 +211,12 @@ class Provisioning(StrEnum):
     PENDING = "pending"
 
 
+PROVISIONING_SEVERITY: Mapping[Provisioning, Severity] = {
+    Provisioning.PROVISIONED: Severity.OK,
+    Provisioning.PENDING: Severity.WARNING,
+}
+
+
 @dataclass(frozen=True, slots=True)
 class PhoneHealth:
     """A snapshot of one number's health: the value of every :data:`HEALTH_FIELDS` entry.

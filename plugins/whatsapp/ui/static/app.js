@@ -9,16 +9,10 @@ const AIRFLOW_API = "../../api/v2";
 const REGISTER_DAG = "whatsapp_register_channel";
 const RUN_POLL_MS = 3000;
 const RUN_POLL_LIMIT = 60;
-const FILTERS = {
-  provisioning: ["provisioned", "pending"],
-  quality_rating: ["GREEN", "YELLOW", "RED", "UNKNOWN", "none"],
-  name_status: ["APPROVED", "AVAILABLE_WITHOUT_REVIEW", "PENDING_REVIEW", "DECLINED", "none"],
-  registration_state: [
-    "registered", "scheduled", "awaiting_display_name", "blocked", "needs_attention",
-    "reauthorization_required", "unknown",
-  ],
-  reauthorization_reason: ["none", "registration_incomplete", "token_invalid", "permission_revoked"],
-};
+// Labels, severities and filter values come from the API (GET /api/v1/vocabulary), derived from
+// the provider's one health declaration: the page keeps no copy of any enum.
+let VOCABULARY = null;
+const COLOUR = { ok: "green", neutral: "grey", warning: "amber", critical: "red" };
 
 // ---- small DOM helpers ----------------------------------------------------------------------
 
@@ -46,33 +40,27 @@ function notice(message) {
   box.replaceChildren(...(message ? [message] : []));
 }
 
-// ---- badges: colours of SPEC.md, "UI" --------------------------------------------------------
+// ---- badges: colours from the vocabulary's severities --------------------------------------------
 
-const GREEN_NAMES = new Set(["APPROVED", "AVAILABLE_WITHOUT_REVIEW"]);
+function severities(field) {
+  if (field in VOCABULARY && field !== "health_fields" && field !== "filters") return VOCABULARY[field];
+  const health = VOCABULARY.health_fields.find((f) => f.name === field);
+  return health ? health.severities : {};
+}
 
 function tone(field, value) {
   if (value === null || value === undefined) return "grey";
-  if (field === "quality_rating") return { GREEN: "green", YELLOW: "amber", RED: "red" }[value] || "grey";
-  if (field === "name_status") {
-    if (GREEN_NAMES.has(value)) return "green";
-    return { PENDING_REVIEW: "amber", DECLINED: "red" }[value] || "grey";
-  }
-  if (field === "provisioning") return value === "provisioned" ? "green" : "amber";
-  if (field === "registration_state") {
-    if (value === "registered") return "green";
-    return ["needs_attention", "reauthorization_required"].includes(value) ? "red" : "amber";
-  }
-  if (field === "status") {
-    if (value === "CONNECTED") return "green";
-    return ["FLAGGED", "RESTRICTED", "BANNED", "DISCONNECTED", "DELETED"].includes(value) ? "red" : "amber";
-  }
-  // platform, throughput, tier, account mode: NOT_APPLICABLE is how Meta shows "not registered".
-  return value === "NOT_APPLICABLE" ? "amber" : "grey";
+  return COLOUR[severities(field)[value] || "neutral"];
 }
 
 function badge(field, value) {
   return el("span", { class: `badge badge-${tone(field, value)}`, "data-field": field }, dash(value));
 }
+
+// A health field's value in the channel shape (``throughput.level`` is nested).
+const valueAt = (shape, path) => path.reduce((node, key) => (node == null ? null : node[key]), shape);
+// The badge-worthy health fields (identity fields are shown as text).
+const badgeFields = () => VOCABULARY.health_fields.filter((f) => !["display_phone_number", "verified_name"].includes(f.name));
 
 // ---- API ------------------------------------------------------------------------------------
 
@@ -104,13 +92,14 @@ async function api(path, options = {}) {
 
 // ---- routing: #/ (fleet, with filters in the query) and #/channels/<account>/<inbox> ----------
 
-function route() {
+async function route() {
   notice("");
+  if (!VOCABULARY) VOCABULARY = await api(`${API}/vocabulary`);
   const hash = location.hash.replace(/^#/, "") || "/";
   const [path, query = ""] = hash.split("?");
   const channel = path.match(/^\/channels\/(\d+)\/(\d+)$/);
   const render = channel ? renderChannel(channel[1], channel[2]) : renderFleet(new URLSearchParams(query));
-  render.catch((error) => notice(`Could not load: ${error.message}`));
+  await render.catch((error) => notice(`Could not load: ${error.message}`));
 }
 
 // ---- the fleet ------------------------------------------------------------------------------
@@ -137,7 +126,7 @@ function filterBar(params) {
     location.hash = `#/?${next}`;
   };
   return el("form", { class: "filters", "data-testid": "filters", onsubmit: (e) => e.preventDefault() },
-    Object.entries(FILTERS).map(([field, values]) =>
+    Object.entries(VOCABULARY.filters).map(([field, values]) =>
       el("label", {}, field.replace(/_/g, " "),
         el("select", { "data-filter": field, onchange: apply },
           el("option", { value: "" }, "any"),
@@ -151,26 +140,20 @@ function fleetRow(c) {
     el("td", { class: "nowrap" },
       el("a", { href: `#/channels/${c.account_id}/${c.inbox_id}` }, dash(c.display_phone_number))),
     el("td", {}, dash(c.verified_name)),
-    el("td", {}, badge("quality_rating", c.quality_rating)),
-    el("td", {}, badge("name_status", c.name_status)),
-    el("td", {}, badge("status", c.status)),
-    el("td", {}, badge("platform_type", c.platform_type)),
-    el("td", {}, badge("throughput", c.throughput.level)),
-    el("td", {}, badge("messaging_limit_tier", c.messaging_limit_tier)),
-    el("td", {}, badge("account_mode", c.account_mode)),
+    badgeFields().map((f) => el("td", {}, badge(f.name, valueAt(c, f.api_path)))),
     el("td", {}, badge("provisioning", c.provisioning)),
     el("td", {}, badge("registration_state", c.registration.state)),
     el("td", { class: "nowrap" }, when(c.checked_at)));
 }
 
 async function renderFleet(params) {
-  const query = new URLSearchParams([...params].filter(([key, value]) => key in FILTERS && value));
+  const query = new URLSearchParams([...params].filter(([key, value]) => key in VOCABULARY.filters && value));
   const data = await api(`${API}/fleet?${query}`);
   const audit = data.last_audit;
   document.getElementById("last-audit").textContent = audit
     ? `Last fleet audit: ${when(audit.created_at)}` : "No fleet audit summary yet";
-  const headers = ["Account", "Inbox", "Phone", "Name", "Quality", "Name status", "Status", "Platform",
-    "Throughput", "Tier", "Mode", "Provisioning", "Registration", "Checked"];
+  const headers = ["Account", "Inbox", "Phone", "Name", ...badgeFields().map((f) => f.label), "Provisioning",
+    "Registration", "Checked"];
   show(el("div", {},
     summary(data.counts),
     filterBar(params),
@@ -296,13 +279,7 @@ async function renderChannel(accountId, inboxId, refresh = false) {
       refreshButton,
       el("span", { class: "muted" }, `Checked ${when(h.checked_at)}`)),
     el("div", { class: "badges", "data-testid": "badges" },
-      labelled("Quality", badge("quality_rating", h.quality_rating)),
-      labelled("Name status", badge("name_status", h.name_status)),
-      labelled("Status", badge("status", h.status)),
-      labelled("Platform", badge("platform_type", h.platform_type)),
-      labelled("Throughput", badge("throughput", h.throughput.level)),
-      labelled("Tier", badge("messaging_limit_tier", h.messaging_limit_tier)),
-      labelled("Account mode", badge("account_mode", h.account_mode)),
+      badgeFields().map((f) => labelled(f.label, badge(f.name, valueAt(h, f.api_path)))),
       labelled("Provisioning", badge("provisioning", h.provisioning)),
       labelled("Registration", badge("registration_state", h.registration.state))),
     needsRegistration(h) ? registrationBanner(h) : null,

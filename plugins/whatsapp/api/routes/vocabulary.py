@@ -1,0 +1,75 @@
+"""What the page needs to label, colour and filter values: derived from the domain, served once.
+
+The page keeps no copy of an enum or a colour rule: health fields come from ``HEALTH_FIELDS``,
+registration states and reasons from the lifecycle, so a new field or state shows up by itself.
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+from pydantic import BaseModel
+
+from whatsapp.domain.health import PROVISIONING_SEVERITY, PUBLIC_FIELDS, Severity
+from whatsapp.domain.lifecycle import REASON_SEVERITY, STATE_SEVERITY
+
+router = APIRouter(tags=["vocabulary"])
+
+#: What a filter's "no value" option is called, in the API and on the page.
+NO_VALUE = "none"
+
+
+class HealthFieldInfo(BaseModel):
+    name: str
+    label: str
+    api_path: list[str]
+    severities: dict[str, Severity]
+    watched: bool
+
+
+class Vocabulary(BaseModel):
+X
+
+    health_fields: list[HealthFieldInfo]
+    provisioning: dict[str, Severity]
+    registration_state: dict[str, Severity]
+    reauthorization_reason: dict[str, Severity]
+    filters: dict[str, list[str]]
+
+
+def build_vocabulary() -> Vocabulary:
+    fields = [
+        HealthFieldInfo(
+            name=f.name,
+            label=f.label,
+            api_path=list(f.api_key_path),
+            severities=dict(f.severities),
+            watched=f.watched,
+        )
+        for f in PUBLIC_FIELDS
+    ]
+    provisioning = {p.value: s for p, s in PROVISIONING_SEVERITY.items()}
+    states = {state.value: s for state, s in STATE_SEVERITY.items()}
+    reasons = {reason.value: s for reason, s in REASON_SEVERITY.items()}
+    filtered_fields = {f.name: [*f.severities, NO_VALUE] for f in fields if f.name in _FILTERED_HEALTH_FIELDS}
+    return Vocabulary(
+        health_fields=fields,
+        provisioning=provisioning,
+        registration_state=states,
+        reauthorization_reason=reasons,
+        filters={
+            "provisioning": list(provisioning),
+            **filtered_fields,
+            "registration_state": list(states),
+            "reauthorization_reason": [NO_VALUE, *reasons],
+        },
+    )
+
+
+#: Health fields the fleet API filters on (see ``routes/fleet.py``).
+_FILTERED_HEALTH_FIELDS = ("quality_rating", "name_status", "status")
+
+
+@router.get("/vocabulary", response_model=Vocabulary)
+def get_vocabulary() -> Vocabulary:
+    """Labels, severities and filter values of every badge the page shows."""
+    return build_vocabulary()
