@@ -132,7 +132,7 @@ def _child(mode: str, target: StoreTarget, options: dict[str, Any], pipe: Any) -
     """Runs in a fresh process: one audit, then its wall time, report and peak RSS back to the parent."""
     os.dup2(2, 1)  # task logs go to stderr: stdout carries the one JSON line
     from bench.naive_audit import naive_audit
-    from whatsapp.audit import run_audit
+    from whatsapp.fleet_audit import run_audit
     from whatsapp.hooks.graph import WhatsAppGraphHook
 
     store = ChannelStore.from_target(target)

@@ -1,6 +1,6 @@
 """The benchmark's baseline: one sequential GET per channel, no batching, no pacing.
 
-``bench/fleet_audit.py --naive`` measures it against :func:`whatsapp.audit.run_audit` on the same
+``bench/fleet_audit.py --naive`` measures it against :func:`whatsapp.fleet_audit.run_audit` on the same
 data. It is not production code, so it lives here; it reuses the audit's private tally and
 failure helpers on purpose, so that results are counted and stored exactly as the real audit
 does and the difference measured is the Graph traffic alone.
@@ -12,7 +12,8 @@ import logging
 import time
 from datetime import datetime
 
-from whatsapp.audit import (
+from whatsapp.errors import GraphApiError
+from whatsapp.fleet_audit import (
     DEFAULT_PAGE_SIZE,
     PROGRESS_EVERY,
     AuditReport,
@@ -20,7 +21,6 @@ from whatsapp.audit import (
     _shard_kwargs,
     _Tally,
 )
-from whatsapp.errors import GraphApiError
 from whatsapp.hooks.graph import WhatsAppGraphHook
 from whatsapp.store import ChannelStore, HealthResult
 
@@ -38,7 +38,7 @@ def naive_audit(
     limit: int | None = None,
     log: logging.Logger = logger,
 ) -> AuditReport:
-    """One sequential GET per channel; stores each page in bulk like :func:`whatsapp.audit.audit_fleet`.
+    """One sequential GET per channel; stores each page in bulk like :func:`whatsapp.fleet_audit.audit_fleet`.
 
     ``limit`` stops after that many channels (a measured sample).
     """

@@ -110,6 +110,6 @@ def get_provider_info() -> dict[str, Any]:
                 "python-modules": ["whatsapp.triggers.display_name"],
             }
         ],
-        "extra-links": ["whatsapp.links.WhatsAppManagerLink"],
+        "extra-links": ["whatsapp.extra_links.WhatsAppManagerLink"],
         "plugins": [{"name": "whatsapp", "plugin-class": "whatsapp.plugin.WhatsAppPlugin"}],
     }

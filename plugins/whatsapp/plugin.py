@@ -13,7 +13,7 @@ from urllib.parse import quote
 
 from airflow.plugins_manager import AirflowPlugin
 
-from whatsapp.links import WhatsAppManagerLink
+from whatsapp.extra_links import WhatsAppManagerLink
 
 if TYPE_CHECKING:
     from fastapi import FastAPI

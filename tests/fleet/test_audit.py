@@ -13,9 +13,9 @@ from bench.naive_audit import naive_audit
 from include.graph_simulator.process import RunningSimulator, SimulatorControl
 from tests.fleet.fleet_mix import PENDING_KINDS, SPECS, Kind, seed
 from tests.support.simulator_fixtures import GRAPH_CONN_ENV, graph_connection
-from whatsapp.audit import AuditReport, run_audit
 from whatsapp.domain.registration import ReauthorizationReason, RegistrationState
 from whatsapp.errors import ErrorKind, GraphApiError
+from whatsapp.fleet_audit import AuditReport, run_audit
 from whatsapp.hooks.graph import WhatsAppGraphHook
 from whatsapp.store import ChannelStore
 
@@ -47,7 +47,7 @@ def test_mixed_fleet_ends_as_spec_says_in_batches_of_at_most_50(
 ) -> None:
     fleet = seed(graph, store, 200)
     graph.clear_calls()
-    with caplog.at_level(logging.WARNING, logger="whatsapp.audit"):
+    with caplog.at_level(logging.WARNING, logger="whatsapp.fleet_audit"):
         report = audit(store, max_concurrency=4)
 
     kinds = Counter(number.kind for number in fleet.values())

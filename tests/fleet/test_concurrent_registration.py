@@ -23,7 +23,7 @@ pytestmark = pytest.mark.postgres
 
 def _worker(barrier: multiprocessing.synchronize.Barrier, results: multiprocessing.Queue) -> None:
     from whatsapp.hooks.graph import WhatsAppGraphHook
-    from whatsapp.registrar import attempt_registration
+    from whatsapp.register_channel import attempt_registration
     from whatsapp.store import ChannelStore
 
     store = ChannelStore.from_conn_id("whatsapp_store_default")

@@ -35,8 +35,8 @@ def trigger_for(channel: Any, deadline: datetime, poke_interval: float = 0.2) ->
         phone_number_id=channel.phone_number_id,
         deadline=deadline.isoformat(),
         poke_interval=poke_interval,
-        graph_conn_id="whatsapp_graph_default",
-        store_conn_id="whatsapp_store_default",
+        whatsapp_graph_conn_id="whatsapp_graph_default",
+        whatsapp_store_conn_id="whatsapp_store_default",
     )
 
 
@@ -59,8 +59,8 @@ def test_serializes_ids_only_and_a_restart_resumes_the_same_wait(
         "phone_number_id",
         "deadline",
         "poke_interval",
-        "graph_conn_id",
-        "store_conn_id",
+        "whatsapp_graph_conn_id",
+        "whatsapp_store_conn_id",
     }
     # A triggerer restart rebuilds the trigger from the same kwargs: same absolute deadline.
     restarted = DisplayNameTrigger(**kwargs)

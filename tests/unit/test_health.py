@@ -7,7 +7,7 @@ import json
 import pytest
 
 from whatsapp.domain.health import PhoneHealth, risky_transitions
-from whatsapp.domain.links import whatsapp_manager_url
+from whatsapp.domain.manager_url import whatsapp_manager_url
 from whatsapp.domain.usage import Usage
 
 # As in Meta's OpenAPI spec example for GET /{Phone-Number-ID}, plus throughput and platform.

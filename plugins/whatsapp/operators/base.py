@@ -13,10 +13,10 @@ from airflow.sdk.exceptions import AirflowFailException
 
 from whatsapp import DEFAULT_GRAPH_CONN_ID, DEFAULT_STORE_CONN_ID
 from whatsapp.domain.lifecycle import GraphFailed
-from whatsapp.domain.links import whatsapp_manager_url
+from whatsapp.domain.manager_url import whatsapp_manager_url
 from whatsapp.errors import GraphApiError
+from whatsapp.extra_links import WHATSAPP_MANAGER_XCOM_KEY, WhatsAppManagerLink
 from whatsapp.hooks.graph import WhatsAppGraphHook
-from whatsapp.links import WHATSAPP_MANAGER_XCOM_KEY, WhatsAppManagerLink
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -43,17 +43,17 @@ class WhatsAppBaseOperator(BaseOperator):
     def __init__(
         self,
         *,
-        graph_conn_id: str = DEFAULT_GRAPH_CONN_ID,
-        store_conn_id: str = DEFAULT_STORE_CONN_ID,
+        whatsapp_graph_conn_id: str = DEFAULT_GRAPH_CONN_ID,
+        whatsapp_store_conn_id: str = DEFAULT_STORE_CONN_ID,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        self.graph_conn_id = graph_conn_id
-        self.store_conn_id = store_conn_id
+        self.whatsapp_graph_conn_id = whatsapp_graph_conn_id
+        self.whatsapp_store_conn_id = whatsapp_store_conn_id
 
     @cached_property
     def hook(self) -> WhatsAppGraphHook:
-        return WhatsAppGraphHook(self.graph_conn_id)
+        return WhatsAppGraphHook(self.whatsapp_graph_conn_id)
 
     @contextmanager
     def open_store(self) -> Iterator[ChannelStore]:
@@ -66,7 +66,7 @@ class WhatsAppBaseOperator(BaseOperator):
 
         try:
             _ = self.hook.settings
-            store = ChannelStore.from_conn_id(self.store_conn_id)
+            store = ChannelStore.from_conn_id(self.whatsapp_store_conn_id)
             store.check_migrated()
             _ = store.secrets  # every operator reads or writes a secret
         except (ValueError, EncryptionUnavailableError, StoreNotMigratedError) as error:

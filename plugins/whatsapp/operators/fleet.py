@@ -51,7 +51,7 @@ class WhatsAppFleetAuditOperator(WhatsAppBaseOperator):
         self.stale_after_minutes = stale_after_minutes
 
     def execute(self, context: Context) -> dict[str, Any]:
-        from whatsapp.audit import run_audit
+        from whatsapp.fleet_audit import run_audit
 
         shards = _positive_int(self, "shards", self.shards, minimum=1)
         shard = _positive_int(self, "shard", self.shard)

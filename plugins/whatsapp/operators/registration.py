@@ -1,4 +1,7 @@
-"""Register one channel through the shared registrar (onboarding, fleet retries, manual DAG)."""
+"""Register one channel through the one registration path, ``register_channel.py``.
+
+Used by onboarding, the fleet retries and the manual register DAG.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from whatsapp.errors import GraphApiError
 from whatsapp.operators.base import WhatsAppChannelOperator
-from whatsapp.registrar import RegistrationFailed, attempt_registration
+from whatsapp.register_channel import RegistrationFailed, attempt_registration
 
 if TYPE_CHECKING:
     from airflow.sdk import Context

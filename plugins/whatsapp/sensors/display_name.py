@@ -19,11 +19,11 @@ from airflow.sdk.exceptions import AirflowFailException, AirflowSensorTimeout
 from whatsapp import DEFAULT_GRAPH_CONN_ID, DEFAULT_STORE_CONN_ID
 from whatsapp.domain.health import NAME_IN_REVIEW
 from whatsapp.domain.lifecycle import GraphFailed, NameReviewWaiting, NameWaitEnded
-from whatsapp.domain.links import whatsapp_manager_url
+from whatsapp.domain.manager_url import whatsapp_manager_url
 from whatsapp.domain.signup import DEFAULT_NAME_POKE_INTERVAL, DEFAULT_NAME_WAIT_TIMEOUT
 from whatsapp.errors import ErrorKind, GraphApiError
+from whatsapp.extra_links import WHATSAPP_MANAGER_XCOM_KEY, WhatsAppManagerLink
 from whatsapp.hooks.graph import WhatsAppGraphHook
-from whatsapp.links import WHATSAPP_MANAGER_XCOM_KEY, WhatsAppManagerLink
 from whatsapp.triggers.display_name import DisplayNameTrigger
 
 if TYPE_CHECKING:
@@ -50,8 +50,8 @@ class WhatsAppDisplayNameSensor(BaseSensorOperator):
         name_poke_interval: int | str = DEFAULT_NAME_POKE_INTERVAL,
         name_wait_timeout: int | str = DEFAULT_NAME_WAIT_TIMEOUT,
         deferrable: bool = True,
-        graph_conn_id: str = DEFAULT_GRAPH_CONN_ID,
-        store_conn_id: str = DEFAULT_STORE_CONN_ID,
+        whatsapp_graph_conn_id: str = DEFAULT_GRAPH_CONN_ID,
+        whatsapp_store_conn_id: str = DEFAULT_STORE_CONN_ID,
         **kwargs: Any,
     ) -> None:
         kwargs.setdefault("mode", "poke")
@@ -60,13 +60,13 @@ class WhatsAppDisplayNameSensor(BaseSensorOperator):
         self.name_poke_interval = name_poke_interval
         self.name_wait_timeout = name_wait_timeout
         self.deferrable = deferrable
-        self.graph_conn_id = graph_conn_id
-        self.store_conn_id = store_conn_id
+        self.whatsapp_graph_conn_id = whatsapp_graph_conn_id
+        self.whatsapp_store_conn_id = whatsapp_store_conn_id
         self._last_status: str | None = None
 
     @cached_property
     def hook(self) -> WhatsAppGraphHook:
-        return WhatsAppGraphHook(self.graph_conn_id)
+        return WhatsAppGraphHook(self.whatsapp_graph_conn_id)
 
     def _seconds(self, name: str) -> int:
         value = getattr(self, name)
@@ -83,7 +83,7 @@ class WhatsAppDisplayNameSensor(BaseSensorOperator):
     def _store(self) -> Any:
         from whatsapp.store import ChannelStore
 
-        return ChannelStore.from_conn_id(self.store_conn_id)
+        return ChannelStore.from_conn_id(self.whatsapp_store_conn_id)
 
     def execute(self, context: Context) -> Any:
         poke_interval = self._seconds("name_poke_interval")
@@ -106,8 +106,8 @@ class WhatsAppDisplayNameSensor(BaseSensorOperator):
                     phone_number_id=str(self.channel["phone_number_id"]),
                     deadline=deadline.isoformat(),
                     poke_interval=float(poke_interval),
-                    graph_conn_id=self.graph_conn_id,
-                    store_conn_id=self.store_conn_id,
+                    whatsapp_graph_conn_id=self.whatsapp_graph_conn_id,
+                    whatsapp_store_conn_id=self.whatsapp_store_conn_id,
                 ),
                 method_name="execute_complete",
             )

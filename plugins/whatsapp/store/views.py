@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from whatsapp.domain.health import PUBLIC_FIELDS
-from whatsapp.domain.links import whatsapp_manager_url
+from whatsapp.domain.manager_url import whatsapp_manager_url
 from whatsapp.store.models import ChannelStatus, HealthCheck, RegistrationAttempt
 
 #: Kept on the channel itself (Graph may omit them from a read; the last known value stays).

@@ -36,16 +36,16 @@ class DisplayNameTrigger(BaseTrigger):
         phone_number_id: str,
         deadline: str,
         poke_interval: float,
-        graph_conn_id: str,
-        store_conn_id: str,
+        whatsapp_graph_conn_id: str,
+        whatsapp_store_conn_id: str,
     ) -> None:
         super().__init__()
         self.channel_id = channel_id
         self.phone_number_id = phone_number_id
         self.deadline = deadline
         self.poke_interval = poke_interval
-        self.graph_conn_id = graph_conn_id
-        self.store_conn_id = store_conn_id
+        self.whatsapp_graph_conn_id = whatsapp_graph_conn_id
+        self.whatsapp_store_conn_id = whatsapp_store_conn_id
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
         return (
@@ -55,15 +55,15 @@ class DisplayNameTrigger(BaseTrigger):
                 "phone_number_id": self.phone_number_id,
                 "deadline": self.deadline,
                 "poke_interval": self.poke_interval,
-                "graph_conn_id": self.graph_conn_id,
-                "store_conn_id": self.store_conn_id,
+                "whatsapp_graph_conn_id": self.whatsapp_graph_conn_id,
+                "whatsapp_store_conn_id": self.whatsapp_store_conn_id,
             },
         )
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
         deadline: datetime = pendulum.parse(self.deadline)  # type: ignore[assignment]
         token = await asyncio.to_thread(self._read_token)
-        hook = WhatsAppGraphHook(self.graph_conn_id)
+        hook = WhatsAppGraphHook(self.whatsapp_graph_conn_id)
         try:
             while True:
                 wait = self.poke_interval
@@ -91,7 +91,7 @@ class DisplayNameTrigger(BaseTrigger):
     def _read_token(self) -> str:
         from whatsapp.store import ChannelStore
 
-        store = ChannelStore.from_conn_id(self.store_conn_id)
+        store = ChannelStore.from_conn_id(self.whatsapp_store_conn_id)
         try:
             return store.channels.credentials(self.channel_id).access_token
         finally:

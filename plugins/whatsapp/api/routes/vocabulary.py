@@ -27,7 +27,7 @@ class HealthFieldInfo(BaseModel):
 
 
 class Vocabulary(BaseModel):
-X
+    """Every value the page shows as a badge, with its severity, and the fleet filters' values."""
 
     health_fields: list[HealthFieldInfo]
     provisioning: dict[str, Severity]

@@ -10,7 +10,7 @@ from include.graph_simulator.process import SimulatorControl
 from tests.store.helpers import set_registration
 from whatsapp.domain.registration import RegistrationState
 from whatsapp.hooks.graph import WhatsAppGraphHook
-from whatsapp.registrar import attempt_registration
+from whatsapp.register_channel import attempt_registration
 from whatsapp.store import ChannelStore
 
 pytestmark = pytest.mark.postgres
