@@ -28,8 +28,8 @@ class ChannelStore(SignupsMixin, ChannelsMixin, AuditMixin, RegistrationMixin, F
         """The store named by an Airflow connection (embedded SQLite when it is not defined)."""
         return cls.from_target(resolve_target(conn_id))
 
-    def migrate(self) -> list[int]:
-        """Apply pending migrations; returns the versions applied (empty when already current)."""
+    def migrate(self) -> list[str]:
+        """Apply pending migrations; returns the revisions applied (empty when already current)."""
         with self._connection_errors():
             applied = migrate(self.engine, self.target.schema)
         self._schema_checked = True
