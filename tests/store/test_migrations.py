@@ -10,16 +10,23 @@ from typing import Any
 import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
+from alembic.operations import Operations
 from alembic.runtime.migration import MigrationContext
 from cryptography.fernet import Fernet
-from sqlalchemy import Connection, Engine, inspect, text
+from sqlalchemy import Connection, Engine, String, inspect, text
 
 from tests.store.fixtures.make_v1_store import FIXTURE_FERNET_KEY
 from tests.store.test_cli import run
 from tests.support.store_fixtures import connection_env_value
 from whatsapp.store import HEAD_REVISION, ChannelStore, StoreNotMigratedError, StoreTarget
 from whatsapp.store.connection import create_store_engine
-from whatsapp.store.migrations import alembic_config, current_revision, migrate, require_migrated
+from whatsapp.store.migrations import (
+    _migration_transaction,
+    alembic_config,
+    current_revision,
+    migrate,
+    require_migrated,
+)
 from whatsapp.store.schema import metadata
 
 FIXTURES = Path(__file__).with_name("fixtures")
@@ -191,10 +198,19 @@ def test_a_store_migrated_by_a_newer_provider_is_not_touched(engine, store_targe
             call()
 
 
-def test_sqlite_foreign_keys_are_back_on_after_migrating(sqlite_target):
+def test_a_sqlite_batch_rebuild_keeps_the_rows_that_reference_the_table(sqlite_target):
+    """A batch revision drops and recreates ``channels``: with foreign keys on, SQLite would
+    cascade that drop to every registration attempt."""
     engine = create_store_engine(sqlite_target)
     try:
+        _load_v1_store(sqlite_target, engine)
         migrate(engine)
+        before = _rows(engine)
+        with _migration_transaction(engine, None) as conn:
+            ops = Operations(MigrationContext.configure(conn))
+            with ops.batch_alter_table("channels", recreate="always") as batch:
+                batch.alter_column("verified_name", type_=String(300))
+        assert _rows(engine) == before
         with engine.connect() as conn:
             assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar_one() == 1
     finally:
