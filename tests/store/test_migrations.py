@@ -12,6 +12,7 @@ from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.operations import Operations
 from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from cryptography.fernet import Fernet
 from sqlalchemy import Connection, Engine, String, inspect, text
 
@@ -21,6 +22,7 @@ from tests.support.store_fixtures import connection_env_value
 from whatsapp.store import HEAD_REVISION, ChannelStore, StoreNotMigratedError, StoreTarget
 from whatsapp.store.connection import create_store_engine
 from whatsapp.store.migrations import (
+    REVISIONS,
     _migration_transaction,
     alembic_config,
     current_revision,
@@ -31,7 +33,7 @@ from whatsapp.store.schema import metadata
 
 FIXTURES = Path(__file__).with_name("fixtures")
 V1_TABLES = ("channels", "signups", "health_checks", "registration_attempts", "fleet_summaries")
-ALL_REVISIONS = [f"{n:04d}" for n in range(1, int(HEAD_REVISION) + 1)]
+ALL_REVISIONS = list(REVISIONS)
 
 
 def _diffs(conn: Connection) -> list[Any]:
@@ -62,6 +64,15 @@ def _shape(conn: Connection) -> dict[str, Any]:
             ),
         }
     return shape
+
+
+def test_revision_files_are_one_numbered_line_that_alembic_agrees_with():
+    scripts = ScriptDirectory.from_config(alembic_config())
+    history = [script.revision for script in reversed(list(scripts.walk_revisions()))]
+    assert history == ALL_REVISIONS == [f"{n:04d}" for n in range(1, len(ALL_REVISIONS) + 1)]
+    assert scripts.get_current_head() == HEAD_REVISION
+    for script in scripts.walk_revisions():
+        assert Path(script.path).name.startswith(f"{script.revision}_")
 
 
 @pytest.fixture

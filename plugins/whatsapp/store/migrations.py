@@ -18,20 +18,20 @@ same transaction as the rest of the upgrade.
 
 from __future__ import annotations
 
+import re
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from functools import cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import Script, ScriptDirectory
 from sqlalchemy import Connection, Engine, inspect, text
 
 from whatsapp.store.connection import SQLITE_BEGIN_KEY
 from whatsapp.store.errors import StoreNotMigratedError
+
+if TYPE_CHECKING:
+    from alembic.config import Config
 
 _SCRIPT_LOCATION = Path(__file__).with_name("alembic")
 #: Any constant works; it only has to be the same for every process migrating this store.
@@ -40,10 +40,22 @@ _MIGRATION_LOCK_KEY = 0x77A7_5A99
 _LEGACY_VERSION_TABLE = "schema_migrations"
 _V1_TABLES = frozenset({"channels", "signups", "health_checks", "registration_attempts", "fleet_summaries"})
 _V1_REVISION = "0001"
+_VERSION_TABLE = "alembic_version"
+
+#: Every revision, oldest first, read from the file names (``NNNN_slug.py``, one linear history;
+#: a test checks Alembic agrees). Importing Alembic is left to :func:`migrate`: the store is
+#: imported by every task, which only needs :func:`require_migrated`'s one query.
+REVISIONS: tuple[str, ...] = tuple(
+    sorted(m[1] for f in (_SCRIPT_LOCATION / "versions").glob("*.py") if (m := re.match(r"(\d{4})_", f.name)))
+)
+#: The newest revision shipped with this provider: a store is usable only at this revision.
+HEAD_REVISION: str = REVISIONS[-1]
 
 
 def alembic_config(connection: Connection | None = None) -> Config:
     """Alembic's configuration for the store, built in code (``env.py`` uses ``connection``)."""
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", str(_SCRIPT_LOCATION))
     config.set_main_option("file_template", "%%(rev)s_%%(slug)s")
@@ -51,24 +63,10 @@ def alembic_config(connection: Connection | None = None) -> Config:
     return config
 
 
-@cache
-def _scripts() -> ScriptDirectory:
-    return ScriptDirectory.from_config(alembic_config())
-
-
-def _head() -> str:
-    head = _scripts().get_current_head()
-    if head is None:
-        raise RuntimeError(f"no Alembic revisions under {_SCRIPT_LOCATION}")
-    return head
-
-
-#: The newest revision shipped with this provider: a store is usable only at this revision.
-HEAD_REVISION: str = _head()
-
-
 def _revision_of(conn: Connection) -> str | None:
-    return MigrationContext.configure(conn).get_current_revision()
+    if not inspect(conn).has_table(_VERSION_TABLE):
+        return None
+    return conn.execute(text(f"SELECT version_num FROM {_VERSION_TABLE}")).scalar_one_or_none()
 
 
 def current_revision(engine: Engine) -> str | None:
@@ -77,19 +75,16 @@ def current_revision(engine: Engine) -> str | None:
         return _revision_of(conn)
 
 
-def _unknown(revision: str | None) -> bool:
-    return revision is not None and revision not in {s.revision for s in _scripts().walk_revisions()}
-
-
 def _pending(current: str | None) -> list[str]:
     """Revisions after ``current`` up to head, oldest first."""
-    if _unknown(current):
+    if current is None:
+        return list(REVISIONS)
+    if current not in REVISIONS:
         raise StoreNotMigratedError(
             f"the store is at revision {current}, newer than this provider knows ({HEAD_REVISION}): "
             "upgrade the provider"
         )
-    revisions = _scripts().iterate_revisions(HEAD_REVISION, current or "base")
-    return [script.revision for script in reversed(list(revisions))]
+    return list(REVISIONS[REVISIONS.index(current) + 1 :])
 
 
 def _adopt_legacy_store(conn: Connection) -> None:
@@ -99,7 +94,7 @@ def _adopt_legacy_store(conn: Connection) -> None:
     other ``schema_migrations`` content is refused rather than guessed at.
     """
     tables = set(inspect(conn).get_table_names())
-    if _LEGACY_VERSION_TABLE not in tables or "alembic_version" in tables:
+    if _LEGACY_VERSION_TABLE not in tables or _VERSION_TABLE in tables:
         return
     version = conn.execute(text(f"SELECT MAX(version) FROM {_LEGACY_VERSION_TABLE}")).scalar_one()
     if version != 1 or not _V1_TABLES.issubset(tables):
@@ -107,7 +102,10 @@ def _adopt_legacy_store(conn: Connection) -> None:
             f"the store's {_LEGACY_VERSION_TABLE} says version {version} with tables "
             f"{sorted(tables & _V1_TABLES)}; only a complete version 1 store can be upgraded"
         )
-    MigrationContext.configure(conn).stamp(_scripts(), _V1_REVISION)
+    from alembic.runtime.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+
+    MigrationContext.configure(conn).stamp(ScriptDirectory.from_config(alembic_config()), _V1_REVISION)
 
 
 @contextmanager
@@ -152,6 +150,8 @@ def migrate(engine: Engine, schema: str | None = None) -> list[str]:
         _adopt_legacy_store(conn)
         pending = _pending(_revision_of(conn))
         if pending:
+            from alembic import command
+
             command.upgrade(alembic_config(conn), HEAD_REVISION)
         return pending
 
@@ -160,8 +160,7 @@ def require_migrated(engine: Engine, where: str) -> None:
     """Raise :class:`StoreNotMigratedError` unless the store is at :data:`HEAD_REVISION`."""
     revision = current_revision(engine)
     if revision != HEAD_REVISION:
-        if _unknown(revision):
-            _pending(revision)  # raises: a newer provider migrated this store
+        _pending(revision)  # raises if a newer provider migrated this store
         raise StoreNotMigratedError(
             f"channel store at {where} is at revision {revision or 'none'}, needs {HEAD_REVISION}: "
             "run `whatsapp-fleet migrate`"
@@ -170,6 +169,9 @@ def require_migrated(engine: Engine, where: str) -> None:
 
 def new_revision(message: str) -> str:
     """Write the next revision, autogenerated against the store ``whatsapp_store_default``."""
+    from alembic import command
+    from alembic.script import Script
+
     next_id = f"{int(HEAD_REVISION) + 1:04d}"
     script = command.revision(alembic_config(), message=message, autogenerate=True, rev_id=next_id)
     if not isinstance(script, Script):
