@@ -120,7 +120,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         store = ChannelStore.from_conn_id(args.conn_id)
         if args.command == "migrate":
             applied = store.migrate()
-            print(f"migrated to version(s) {applied}" if applied else "already up to date")
+            print(f"migrated to revision(s) {', '.join(applied)}" if applied else "already up to date")
             return 0
         if args.command == "status":
             return _status(store, args.json)

@@ -31,7 +31,7 @@ def _assert_one_line_error(result: subprocess.CompletedProcess[str], fragment: s
 def test_migrate_twice_is_a_no_op(store_target):
     conn = connection_env_value(store_target)
     first, second = run(conn, "migrate"), run(conn, "migrate")
-    assert first.returncode == 0 and "version(s) [1]" in first.stdout
+    assert first.returncode == 0 and "migrated to revision(s) 0001, " in first.stdout
     assert second.returncode == 0 and "already up to date" in second.stdout
 
 

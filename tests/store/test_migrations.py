@@ -1,23 +1,96 @@
-"""Versioned migrations, the migrated check, and reading the store connection."""
+"""Alembic migrations: head equals ``schema.py``, upgrades keep v1 data, concurrent callers, the check."""
 
 from __future__ import annotations
 
-import json
+import multiprocessing
+import sqlite3
+from pathlib import Path
+from typing import Any
 
 import pytest
-from airflow.sdk import Connection
+from alembic import command
+from alembic.autogenerate import compare_metadata
+from alembic.operations import Operations
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from cryptography.fernet import Fernet
+from sqlalchemy import Connection, Engine, String, inspect, text
 
-from whatsapp.store import LATEST_VERSION, ChannelStore, StoreConnectionError, StoreNotMigratedError
-from whatsapp.store.connection import default_sqlite_path, resolve_target, target_from_connection
-from whatsapp.store.migrations import current_version
+from tests.store.fixtures.make_v1_store import FIXTURE_FERNET_KEY
+from tests.store.test_cli import run
+from tests.support.store_fixtures import connection_env_value
+from whatsapp.store import HEAD_REVISION, ChannelStore, StoreNotMigratedError, StoreTarget
+from whatsapp.store.connection import create_store_engine
+from whatsapp.store.migrations import (
+    REVISIONS,
+    _migration_transaction,
+    alembic_config,
+    current_revision,
+    migrate,
+    require_migrated,
+)
+from whatsapp.store.schema import metadata
+
+FIXTURES = Path(__file__).with_name("fixtures")
+V1_TABLES = ("channels", "signups", "health_checks", "registration_attempts", "fleet_summaries")
+ALL_REVISIONS = list(REVISIONS)
+
+
+def _diffs(conn: Connection) -> list[Any]:
+    """What autogenerate would write for this database against ``schema.metadata``."""
+    return compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True}), metadata)
+
+
+def _shape(conn: Connection) -> dict[str, Any]:
+    """Everything about the store's tables a migration can change, in a comparable form."""
+    insp = inspect(conn)
+    shape: dict[str, Any] = {}
+    for table in sorted(set(insp.get_table_names()) - {"alembic_version"}):
+        shape[table] = {
+            "columns": [
+                (c["name"], str(c["type"]), c["nullable"], c.get("autoincrement"))
+                for c in insp.get_columns(table)
+            ],
+            "pk": insp.get_pk_constraint(table)["constrained_columns"],
+            "indexes": sorted(
+                (i["name"], tuple(i["column_names"]), i["unique"]) for i in insp.get_indexes(table)
+            ),
+            "unique": sorted(
+                (u["name"], tuple(u["column_names"])) for u in insp.get_unique_constraints(table)
+            ),
+            "fks": sorted(
+                (tuple(f["constrained_columns"]), f["referred_table"], str(f["options"]))
+                for f in insp.get_foreign_keys(table)
+            ),
+        }
+    return shape
+
+
+def test_revision_files_are_one_numbered_line_that_alembic_agrees_with():
+    scripts = ScriptDirectory.from_config(alembic_config())
+    history = [script.revision for script in reversed(list(scripts.walk_revisions()))]
+    assert history == ALL_REVISIONS == [f"{n:04d}" for n in range(1, len(ALL_REVISIONS) + 1)]
+    assert scripts.get_current_head() == HEAD_REVISION
+    for script in scripts.walk_revisions():
+        assert Path(script.path).name.startswith(f"{script.revision}_")
+
+
+@pytest.fixture
+def engine(store_target: StoreTarget) -> Any:
+    engine = create_store_engine(store_target)
+    if not store_target.is_sqlite:
+        with engine.begin() as conn:  # pg_target's schema exists; make sure nothing else is visible
+            assert conn.execute(text("SELECT current_schema()")).scalar_one() == store_target.schema
+    yield engine
+    engine.dispose()
 
 
 def test_migrate_applies_once_then_is_a_no_op(store_target):
     store = ChannelStore.from_target(store_target)
     try:
-        assert store.migrate() == list(range(1, LATEST_VERSION + 1))
+        assert store.migrate() == ALL_REVISIONS
         assert store.migrate() == []
-        assert current_version(store.engine) == LATEST_VERSION
+        assert current_revision(store.engine) == HEAD_REVISION
     finally:
         store.dispose()
 
@@ -25,70 +98,153 @@ def test_migrate_applies_once_then_is_a_no_op(store_target):
 def test_unmigrated_store_raises_a_clear_error(store_target):
     store = ChannelStore.from_target(store_target)
     try:
-        with pytest.raises(StoreNotMigratedError, match="whatsapp-fleet migrate"):
+        with pytest.raises(StoreNotMigratedError, match="whatsapp-fleet migrate") as raised:
             store.channels.get(1, 1)
+        assert f"revision none, needs {HEAD_REVISION}" in str(raised.value)
     finally:
         store.dispose()
 
 
-def test_postgres_connection_maps_to_psycopg2_url_and_schema():
-    conn = Connection(
-        conn_id="x",
-        conn_type="postgres",
-        host="db",
-        port=5433,
-        login="u",
-        password="p@ss",
-        schema="fleet",
-        extra=json.dumps({"schema": "whatsapp"}),
-    )
-    target = target_from_connection(conn)
-    assert target.url.drivername == "postgresql+psycopg2"
-    assert (target.url.host, target.url.port, target.url.database, target.url.password) == (
-        "db",
-        5433,
-        "fleet",
-        "p@ss",
-    )
-    assert target.schema == "whatsapp"
-    assert "p@ss" not in target.describe()
+def test_head_equals_schema_metadata_and_the_check_sees_a_difference(engine, store_target):
+    migrate(engine, store_target.schema)
+    with engine.connect() as conn:
+        assert _diffs(conn) == []
+    with engine.begin() as conn:
+        conn.execute(text("DROP INDEX ix_channels_next_attempt_at"))
+    with engine.connect() as conn:
+        assert [d[0] for d in _diffs(conn)] == ["add_index"]
 
 
-@pytest.mark.parametrize(
-    ("conn", "path"),
-    [
-        (Connection(conn_id="x", conn_type="sqlite", host="/tmp/a.db"), "/tmp/a.db"),
-        (Connection(conn_id="x", conn_type="sqlite", schema="/tmp/b.db"), "/tmp/b.db"),
-    ],
-)
-def test_sqlite_connection_takes_the_file_from_host_or_uri_path(conn, path):
-    assert target_from_connection(conn).url.database == path
+def test_upgrading_step_by_step_equals_a_fresh_create_all(engine):
+    for revision in ALL_REVISIONS:
+        with engine.begin() as conn:
+            command.upgrade(alembic_config(conn), revision)
+            assert MigrationContext.configure(conn).get_current_revision() == revision
+    with engine.connect() as conn:
+        assert _diffs(conn) == []
+        stepwise = _shape(conn)
+    with engine.begin() as conn:
+        metadata.drop_all(conn)
+        conn.execute(text("DROP TABLE alembic_version"))
+        assert inspect(conn).get_table_names() == []
+        metadata.create_all(conn)
+    with engine.connect() as conn:
+        assert _shape(conn) == stepwise
+        assert set(stepwise) == set(V1_TABLES)
 
 
-@pytest.mark.parametrize(
-    "conn",
-    [
-        Connection(conn_id="x", conn_type="mysql", host="db"),
-        Connection(conn_id="x", conn_type="postgres", host="db", extra=json.dumps({"schema": "a;drop"})),
-    ],
-)
-def test_unsupported_or_unsafe_connections_are_refused(conn):
-    with pytest.raises(StoreConnectionError):
-        target_from_connection(conn)
-
-
-def test_undefined_connection_means_embedded_sqlite(monkeypatch):
-    monkeypatch.delenv("AIRFLOW_CONN_WHATSAPP_STORE_DEFAULT", raising=False)
-    target = resolve_target()
-    assert target.is_sqlite and target.url.database == str(default_sqlite_path())
-
-
-def test_store_conn_env_fixture_points_whatsapp_store_default_at_the_test_store(store_conn_env):
-    channel = store_conn_env.channels.upsert(
-        account_id=1, phone_number_id="1", waba_id="2", business_id="3", access_token="t"
-    )
-    other = ChannelStore.from_conn_id()
+def _load_v1_store(target: StoreTarget, engine: Engine) -> None:
+    """Restore the dump of a store written by the v1 code (see ``fixtures/make_v1_store.py``)."""
+    if target.is_sqlite:
+        db = sqlite3.connect(target.url.database)
+        try:
+            db.executescript((FIXTURES / "v1_store.sqlite.sql").read_text())
+        finally:
+            db.close()
+        return
+    raw = engine.raw_connection()
     try:
-        assert other.channels.by_id(channel.id) == channel
+        with raw.cursor() as cursor:  # the dump's own SETs and INSERTs, as psql would run them
+            cursor.execute((FIXTURES / "v1_store.sql").read_text())
+        raw.commit()
     finally:
-        other.dispose()
+        raw.close()
+
+
+def _rows(engine: Engine) -> dict[str, list[tuple[Any, ...]]]:
+    with engine.connect() as conn:
+        return {
+            table: [tuple(r) for r in conn.execute(text(f"SELECT * FROM {table} ORDER BY 1"))]
+            for table in V1_TABLES
+        }
+
+
+def test_a_v1_store_with_rows_is_upgraded_by_the_cli_without_loss(engine, store_target):
+    _load_v1_store(store_target, engine)
+    before = _rows(engine)
+    assert {table: len(rows) for table, rows in before.items()} == {
+        "channels": 3,
+        "signups": 2,
+        "health_checks": 4,
+        "registration_attempts": 2,
+        "fleet_summaries": 1,
+    }
+    with pytest.raises(StoreNotMigratedError, match="whatsapp-fleet migrate"):
+        require_migrated(engine, "the v1 fixture")
+
+    result = run(connection_env_value(store_target), "migrate")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == f"migrated to revision(s) {', '.join(ALL_REVISIONS[1:])}"
+
+    assert _rows(engine) == before
+    require_migrated(engine, "the upgraded v1 fixture")
+    with engine.connect() as conn:
+        assert "schema_migrations" not in inspect(conn).get_table_names()
+        assert _diffs(conn) == []
+        token = conn.execute(text("SELECT access_token_enc FROM channels WHERE id = 1")).scalar_one()
+    assert Fernet(FIXTURE_FERNET_KEY.encode()).decrypt(token.encode()) == b"EAAG-fixture-token-1"
+    assert migrate(engine, store_target.schema) == []
+
+
+def test_a_legacy_store_at_an_unknown_version_is_refused(sqlite_target):
+    engine = create_store_engine(sqlite_target)
+    try:
+        _load_v1_store(sqlite_target, engine)
+        with engine.begin() as conn:
+            conn.execute(text("UPDATE schema_migrations SET version = 2"))
+        with pytest.raises(StoreNotMigratedError, match="says version 2"):
+            migrate(engine)
+        with engine.connect() as conn:
+            assert "alembic_version" not in inspect(conn).get_table_names()
+    finally:
+        engine.dispose()
+
+
+def test_a_store_migrated_by_a_newer_provider_is_not_touched(engine, store_target):
+    migrate(engine, store_target.schema)
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE alembic_version SET version_num = '9999'"))
+    for call in (lambda: migrate(engine, store_target.schema), lambda: require_migrated(engine, "here")):
+        with pytest.raises(StoreNotMigratedError, match="9999, newer than this provider knows"):
+            call()
+
+
+def test_a_sqlite_batch_rebuild_keeps_the_rows_that_reference_the_table(sqlite_target):
+    """A batch revision drops and recreates ``channels``: with foreign keys on, SQLite would
+    cascade that drop to every registration attempt."""
+    engine = create_store_engine(sqlite_target)
+    try:
+        _load_v1_store(sqlite_target, engine)
+        migrate(engine)
+        before = _rows(engine)
+        with _migration_transaction(engine, None) as conn:
+            ops = Operations(MigrationContext.configure(conn))
+            with ops.batch_alter_table("channels", recreate="always") as batch:
+                batch.alter_column("verified_name", type_=String(300))
+        assert _rows(engine) == before
+        with engine.connect() as conn:
+            assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar_one() == 1
+    finally:
+        engine.dispose()
+
+
+def _migrate_in_process(target: StoreTarget, barrier: Any) -> list[str]:
+    engine = create_store_engine(target)
+    try:
+        barrier.wait()
+        return migrate(engine, target.schema)
+    finally:
+        engine.dispose()
+
+
+def test_two_processes_migrating_at_once_apply_each_revision_once(engine, store_target):
+    context = multiprocessing.get_context("spawn")
+    barrier = context.Manager().Barrier(2)
+    with context.Pool(2) as pool:
+        results = [pool.apply_async(_migrate_in_process, (store_target, barrier)) for _ in range(2)]
+        applied = sorted(r.get(timeout=120) for r in results)
+    assert applied == [[], ALL_REVISIONS]
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalars().all() == [
+            HEAD_REVISION
+        ]

@@ -17,7 +17,7 @@ from whatsapp.store.errors import (
     StoreError,
     StoreNotMigratedError,
 )
-from whatsapp.store.migrations import LATEST_VERSION
+from whatsapp.store.migrations import HEAD_REVISION
 from whatsapp.store.models import (
     AuditTarget,
     Channel,
@@ -37,7 +37,7 @@ from whatsapp.store.store import ChannelStore
 from whatsapp.store.views import attempt_dict, channel_api_dict, health_check_dict
 
 __all__ = [
-    "LATEST_VERSION",
+    "HEAD_REVISION",
     "AuditTarget",
     "Channel",
     "ChannelConflictError",

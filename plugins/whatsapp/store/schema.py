@@ -1,4 +1,4 @@
-"""The store's tables, as SQLAlchemy Core metadata (the latest version; see ``migrations.py``).
+"""The store's tables, as SQLAlchemy Core metadata: the result of the newest Alembic revision.
 
 Tables carry no schema name: on PostgreSQL the connection's ``search_path`` picks the schema,
 so tests and tenants can keep whole stores side by side in one database.
@@ -80,14 +80,6 @@ def _error_columns(prefix: str = "") -> list[Column[Any]]:
 
 
 metadata = MetaData()
-
-schema_migrations = Table(
-    "schema_migrations",
-    metadata,
-    Column("version", Integer, primary_key=True, autoincrement=False),
-    Column("name", String(100), nullable=False),
-    Column("applied_at", UtcDateTime, nullable=False),
-)
 
 channels = Table(
     "channels",
@@ -172,6 +164,3 @@ fleet_summaries = Table(
     Column("created_at", UtcDateTime, nullable=False),
     Column("counts", Json, nullable=False),
 )
-
-#: The tables created by migration 1, in dependency order.
-V1_TABLES: tuple[Table, ...] = (channels, signups, health_checks, registration_attempts, fleet_summaries)

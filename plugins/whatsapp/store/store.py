@@ -69,8 +69,8 @@ class ChannelStore:
     def check_migrated(self) -> None:
         self.db.check_migrated()
 
-    def migrate(self) -> list:
-        """Apply pending migrations; returns what was applied (empty when already current)."""
+    def migrate(self) -> list[str]:
+        """Apply pending migrations; returns the revisions applied (empty when already current)."""
         with self.db.connection_errors():
             applied = migrate(self.db.engine, self.db.target.schema)
         self.db.mark_migrated()
