@@ -13,7 +13,7 @@ from sqlalchemy import insert, select
 
 from whatsapp.store import fleet_listing
 from whatsapp.store.base import StoreBase, check_error_from, utcnow
-from whatsapp.store.fleet_listing import FleetPage, FleetQuery
+from whatsapp.store.fleet_listing import FleetOverview, FleetPage, FleetQuery
 from whatsapp.store.models import ChannelStatus, FleetSummary, HealthCheck
 from whatsapp.store.schema import HEALTH_COLUMNS, channels, fleet_summaries, health_checks
 
@@ -41,6 +41,11 @@ class FleetMixin(StoreBase):
         """One page of the filtered, sorted fleet and the filtered total (see ``fleet_listing``)."""
         with self._connect() as conn:
             return fleet_listing.list_fleet(conn, query, utcnow(now))
+
+    def fleet_overview(self, query: FleetQuery, *, now: datetime | None = None) -> FleetOverview:
+        """The page, the live counts and the last saved summary, read on one connection."""
+        with self._connect() as conn:
+            return fleet_listing.fleet_overview(conn, query, utcnow(now))
 
     def history(self, channel_id: int, *, limit: int = 50) -> list[HealthCheck]:
         """The channel's health checks, newest first."""
@@ -74,9 +79,5 @@ class FleetMixin(StoreBase):
         return summary
 
     def latest_fleet_summary(self) -> FleetSummary | None:
-        query = select(fleet_summaries).order_by(
-            fleet_summaries.c.created_at.desc(), fleet_summaries.c.id.desc()
-        )
         with self._connect() as conn:
-            row = conn.execute(query.limit(1)).one_or_none()
-        return None if row is None else FleetSummary(created_at=row.created_at, counts=row.counts)
+            return fleet_listing.latest_fleet_summary(conn)

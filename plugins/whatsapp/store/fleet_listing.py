@@ -25,8 +25,14 @@ from sqlalchemy.sql.elements import UnaryExpression
 
 from whatsapp.domain.registration import REGISTER_WINDOW
 from whatsapp.store.base import PUBLIC_CHANNEL_COLUMNS, channel_from_row
-from whatsapp.store.models import ATTEMPT_SUCCESS, ChannelStatus, CheckError, RegistrationSummary
-from whatsapp.store.schema import channels, needs_action_rank, registration_attempts
+from whatsapp.store.models import (
+    ATTEMPT_SUCCESS,
+    ChannelStatus,
+    CheckError,
+    FleetSummary,
+    RegistrationSummary,
+)
+from whatsapp.store.schema import channels, fleet_summaries, needs_action_rank, registration_attempts
 
 #: The word filters and counts use for a missing value (SQL NULL).
 NONE = "none"
@@ -142,10 +148,47 @@ class FleetPage:
     rows: tuple[ChannelStatus, ...]
 
 
-def list_fleet(conn: Connection, query: FleetQuery, now: datetime) -> FleetPage:
-    """The page ``query`` asks for, its rows' registration summaries, and the filtered total."""
+@dataclass(frozen=True, slots=True)
+class FleetOverview:
+    """Everything the fleet table shows: the page, the live counts and the last saved summary."""
+
+    page: FleetPage
+    counts: dict[str, Any]
+    last_summary: FleetSummary | None
+
+
+def fleet_overview(conn: Connection, query: FleetQuery, now: datetime) -> FleetOverview:
+    """The fleet table's data on one connection (one pool checkout and ping per request, not three).
+
+    When the counts already hold the filtered total (no filter, or values of one counted
+    dimension, active channels only), it is taken from them instead of counting again.
+    """
+    counts = fleet_counts(conn)
+    page = list_fleet(conn, query, now, total=_total_from_counts(query, counts))
+    return FleetOverview(page, counts, latest_fleet_summary(conn))
+
+
+def _total_from_counts(query: FleetQuery, counts: dict[str, Any]) -> int | None:
+    if query.include_inactive:
+        return None
+    filters = query.filters()
+    if not filters:
+        return int(counts["channels"])
+    if len(filters) == 1:
+        ((name, values),) = filters.items()
+        if name in counts:
+            return sum(counts[name].get(value, 0) for value in set(values))
+    return None
+
+
+def list_fleet(conn: Connection, query: FleetQuery, now: datetime, *, total: int | None = None) -> FleetPage:
+    """The page ``query`` asks for, its rows' registration summaries, and the filtered total.
+
+    ``total`` is counted (one indexed ``count(*)``) unless the caller already knows it.
+    """
     conditions = query.conditions()
-    total = conn.execute(select(func.count()).select_from(channels).where(*conditions)).scalar_one()
+    if total is None:
+        total = conn.execute(select(func.count()).select_from(channels).where(*conditions)).scalar_one()
     rows = select_statuses(
         conn, conditions, query.order_by(), now=now, limit=query.limit, offset=query.offset
     )
@@ -237,3 +280,10 @@ def fleet_counts(conn: Connection) -> dict[str, Any]:
         for (key, _), value in zip(SUMMARY_DIMENSIONS, values, strict=True):
             counters[key][value or NONE] += count
     return {"channels": total, **{key: dict(sorted(c.items())) for key, c in counters.items()}}
+
+
+def latest_fleet_summary(conn: Connection) -> FleetSummary | None:
+    """The summary the fleet DAG saved last, if any."""
+    query = select(fleet_summaries).order_by(fleet_summaries.c.created_at.desc(), fleet_summaries.c.id.desc())
+    row = conn.execute(query.limit(1)).one_or_none()
+    return None if row is None else FleetSummary(created_at=row.created_at, counts=row.counts)

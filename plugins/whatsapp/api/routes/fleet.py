@@ -30,7 +30,7 @@ from whatsapp.store.views import isoformat
 router = APIRouter(tags=["fleet"])
 
 #: Fleet requests served at once per API server worker process (the others queue, threadless).
-LISTING_THREADS = 4
+LISTING_THREADS = 2
 _limiter: RunVar[CapacityLimiter] = RunVar("whatsapp_fleet_limiter")
 
 
@@ -46,14 +46,13 @@ def _listing_limiter() -> CapacityLimiter:
 
 def _fleet_json(query: FleetQuery) -> bytes:
     """The whole response body, built in a worker thread: queries, validation and JSON encoding."""
-    store = channel_store()
-    page = store.list_fleet(query)
-    summary = store.latest_fleet_summary()
+    overview = channel_store().fleet_overview(query)
+    summary = overview.last_summary
     response = FleetResponse.model_validate(
         {
-            "total": page.total,
-            "channels": [channel_api_dict(status) for status in page.rows],
-            "counts": store.fleet_counts(),
+            "total": overview.page.total,
+            "channels": [channel_api_dict(status) for status in overview.page.rows],
+            "counts": overview.counts,
             "last_audit": summary
             and LastAudit(created_at=isoformat(summary.created_at), counts=summary.counts),
         }
