@@ -72,6 +72,7 @@ OTHER_QUERIES: dict[str, str] = {
     "pending_by_next_try": "provisioning=pending&sort=next_attempt_at&limit=50",
     "scheduled_page_100": "registration_state=scheduled&sort=needs_action&limit=50&offset=5000",
     "everything_by_account": "limit=50",
+    "by_phone_number_desc": "sort=display_phone_number&order=desc&limit=50",
 }
 
 #: Per kind of ``fleet_mix``: (provisioning, registration_state, reauthorization_reason,

@@ -33,7 +33,12 @@ MIGRATION = (
     Path(__file__).resolve().parents[2]
     / "plugins/whatsapp/store/alembic/versions/0002_fleet_listing_indexes.py"
 )
-LISTING_INDEXES = ("ix_channels_needs_action", "ix_channels_state_needs_action", "ix_channels_summary")
+LISTING_INDEXES = (
+    "ix_channels_needs_action",
+    "ix_channels_state_needs_action",
+    "ix_channels_display_phone_number",
+    "ix_channels_summary",
+)
 
 
 @dataclass(frozen=True)
@@ -305,6 +310,7 @@ def test_fleet_query_refuses_what_it_cannot_run(kwargs: dict[str, Any], error: t
         (FleetQuery(), "ix_channels_needs_action"),
         (FleetQuery(registration_state=("scheduled",)), "ix_channels_state_needs_action"),
         (FleetQuery(registration_state=("scheduled",), order="desc"), "ix_channels_state_needs_action"),
+        (FleetQuery(sort="display_phone_number"), "ix_channels_display_phone_number"),
     ],
 )
 def test_the_page_query_can_use_its_index(pg_store: ChannelStore, query: FleetQuery, index: str) -> None:

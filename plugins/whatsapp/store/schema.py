@@ -181,7 +181,8 @@ channels = Table(
 )
 # The fleet listing's indexes (``fleet_listing.py``), partial on active channels as the listing's
 # default filter and the counts are: the default page (needs action first), the same within one
-# registration state (the page's usual filter), and an index-only scan for the grouped counts.
+# registration state (the page's usual filter), the phone number sort, and an index-only scan for
+# the grouped counts. (``checked_at`` and ``next_attempt_at`` sorts use the indexes above.)
 Index(
     "ix_channels_needs_action",
     needs_action_rank(channels.c),
@@ -196,6 +197,13 @@ Index(
     needs_action_rank(channels.c),
     channels.c.account_id,
     channels.c.inbox_id,
+    postgresql_where=channels.c.active.is_(True),
+    sqlite_where=channels.c.active.is_(True),
+)
+Index(
+    "ix_channels_display_phone_number",
+    channels.c.display_phone_number,
+    channels.c.id,
     postgresql_where=channels.c.active.is_(True),
     sqlite_where=channels.c.active.is_(True),
 )

@@ -1,4 +1,4 @@
-"""Fleet listing indexes: needs-action order, the same within a registration state, grouped counts.
+"""Fleet listing indexes: needs-action order (also within a state), phone number order, counts.
 
 Partial on active channels, as the fleet listing's default filter and the counts are. The
 expression is ``whatsapp.store.schema.needs_action_rank`` written out, because a migration must
@@ -40,6 +40,7 @@ INDEXES: dict[str, list[str | sa.TextClause]] = {
         "account_id",
         "inbox_id",
     ],
+    "ix_channels_display_phone_number": ["display_phone_number", "id"],
     "ix_channels_summary": ["provisioning", "registration_state", "reauthorization_reason", "quality_rating"],
 }
 
