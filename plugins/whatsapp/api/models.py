@@ -121,7 +121,7 @@ class LastAudit(_Model):
 
 
 #: The fleet table's sort keys, as the API documents and validates them (``fleet_listing.SORTS``).
-FleetSort = StrEnum("FleetSort", {key: key for key in SORTS})  # type: ignore[misc]
+FleetSort = StrEnum("FleetSort", {key: key for key in SORTS})
 
 _FILTER_HELP = "repeat to match any of several values; `none` matches a missing value"
 
@@ -136,7 +136,7 @@ class FleetParams(_Model):
     name_status: list[str] = Field(default_factory=list, description=_FILTER_HELP)
     status: list[str] = Field(default_factory=list, description=_FILTER_HELP)
     include_inactive: bool = False
-    sort: FleetSort = Field(  # type: ignore[valid-type]
+    sort: FleetSort = Field(
         FleetSort("account"),
         description="`needs_action` puts reauthorization, attention, blocked, scheduled and names in "
         "review first; the default keeps the table's historic account/inbox order",
