@@ -13,6 +13,7 @@ from tests.api.fleet_seed import SeededChannel
 # not exist: authentication is checked before anything is looked up).
 API_ROUTES = [
     ("GET", "/whatsapp/api/v1/fleet"),
+    ("GET", "/whatsapp/api/v1/vocabulary"),
     ("GET", "/whatsapp/api/v1/accounts/1/inboxes/1/health"),
     ("GET", "/whatsapp/api/v1/accounts/1/inboxes/1/health?refresh=true"),
     ("GET", "/whatsapp/api/v1/accounts/1/inboxes/1/attempts"),

@@ -91,3 +91,56 @@ def test_last_audit_is_the_fleet_dags_saved_summary(
 def test_empty_store(api_client: TestClient, admin: dict[str, str], pg_store_env: ChannelStore) -> None:
     body = api_client.get(FLEET, headers=admin).json()
     assert (body["total"], body["channels"], body["counts"]["channels"]) == (0, [], 0)
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "sort=phone_number_id",
+        "sort=needs_action&order=sideways",
+        "limit=501",
+        "offset=-1",
+        "include_inactive=maybe",
+    ],
+)
+def test_bad_parameters_are_422(
+    api_client: TestClient, admin: dict[str, str], fleet: dict[str, SeededChannel], query: str
+) -> None:
+    response = api_client.get(f"{FLEET}?{query}", headers=admin)
+    assert response.status_code == 422, response.text
+
+
+def test_needs_action_sort_puts_incomplete_registrations_first(
+    api_client: TestClient, admin: dict[str, str], fleet: dict[str, SeededChannel]
+) -> None:
+    body = api_client.get(f"{FLEET}?sort=needs_action", headers=admin).json()
+    states = [c["registration"]["state"] for c in body["channels"]]
+    assert states == ["scheduled"] * 3 + ["registered"] * 3
+    assert _inboxes(body) == [fleet[k].inbox_id for k in ("pending", "in_review", "declined")] + [
+        fleet[k].inbox_id for k in ("healthy", "yellow", "red")
+    ]
+    reverse = api_client.get(f"{FLEET}?sort=needs_action&order=desc", headers=admin).json()
+    assert _inboxes(reverse) == _inboxes(body)[::-1]
+
+
+def test_pages_of_a_sorted_filter_cover_it_once(
+    api_client: TestClient, admin: dict[str, str], fleet: dict[str, SeededChannel]
+) -> None:
+    query = f"{FLEET}?provisioning=provisioned&provisioning=pending&sort=display_phone_number&order=desc"
+    everything = api_client.get(query, headers=admin).json()
+    paged = []
+    for offset in range(0, everything["total"], 4):
+        page = api_client.get(f"{query}&limit=4&offset={offset}", headers=admin).json()
+        assert page["total"] == everything["total"] == len(SPECS)
+        paged += _inboxes(page)
+    assert paged == _inboxes(everything)
+    assert sorted(paged) == sorted(c.inbox_id for c in fleet.values())
+
+
+def test_attempts_of_the_page_are_in_the_rows(
+    api_client: TestClient, admin: dict[str, str], fleet: dict[str, SeededChannel]
+) -> None:
+    body = api_client.get(f"{FLEET}?name_status=PENDING_REVIEW", headers=admin).json()
+    (row,) = body["channels"]
+    assert row["registration"]["attempts_72h"] == 1
+    assert row["registration"]["last_error"]["subcode"] == 2388001

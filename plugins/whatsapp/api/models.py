@@ -8,11 +8,13 @@ pydantic drops keys a model does not declare.
 
 from __future__ import annotations
 
-from typing import Any
+from enum import StrEnum
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
 from whatsapp.domain.health import PUBLIC_FIELDS, STORED_FIELDS
+from whatsapp.store.fleet_listing import FILTER_COLUMNS, MAX_LIMIT, SORTS, FleetQuery
 
 
 class _Model(BaseModel):
@@ -119,6 +121,43 @@ class LastAudit(_Model):
 
     created_at: str | None
     counts: dict[str, Any]
+
+
+#: The fleet table's sort keys, as the API documents and validates them (``fleet_listing.SORTS``).
+FleetSort = StrEnum("FleetSort", {key: key for key in SORTS})
+
+_FILTER_HELP = "repeat to match any of several values; `none` matches a missing value"
+
+
+class FleetParams(_Model):
+    """Query parameters of ``GET /fleet``: filters by state, sort, and the page."""
+
+    provisioning: list[str] = Field(default_factory=list, description=_FILTER_HELP)
+    registration_state: list[str] = Field(default_factory=list, description=_FILTER_HELP)
+    reauthorization_reason: list[str] = Field(default_factory=list, description=_FILTER_HELP)
+    quality_rating: list[str] = Field(default_factory=list, description=_FILTER_HELP)
+    name_status: list[str] = Field(default_factory=list, description=_FILTER_HELP)
+    status: list[str] = Field(default_factory=list, description=_FILTER_HELP)
+    include_inactive: bool = False
+    sort: FleetSort = Field(
+        FleetSort("account"),
+        description="`needs_action` puts reauthorization, attention, blocked, scheduled and names in "
+        "review first; the default keeps the table's historic account/inbox order",
+    )
+    order: Literal["asc", "desc"] = "asc"
+    limit: int = Field(50, ge=1, le=MAX_LIMIT)
+    offset: int = Field(0, ge=0)
+
+    def to_query(self) -> FleetQuery:
+        filters = {name: tuple(getattr(self, name)) for name in FILTER_COLUMNS}
+        return FleetQuery(
+            **filters,
+            include_inactive=self.include_inactive,
+            sort=self.sort.value,
+            order=self.order,
+            limit=self.limit,
+            offset=self.offset,
+        )
 
 
 class FleetResponse(_Model):

@@ -14,6 +14,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     Column,
+    ColumnElement,
     DateTime,
     ForeignKey,
     Index,
@@ -23,12 +24,17 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    case,
+    literal_column,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
+from sqlalchemy.sql.elements import Grouping
 from sqlalchemy.types import TypeDecorator
 
 from whatsapp.domain.health import STORED_FIELDS, STORED_NAMES
+from whatsapp.domain.lifecycle import CUSTOMER_REASONS
+from whatsapp.domain.registration import RegistrationState
 
 
 class UtcDateTime(TypeDecorator[datetime]):
@@ -79,6 +85,50 @@ def _error_columns(prefix: str = "") -> list[Column[Any]]:
     ]
 
 
+#: "Needs action" order of the fleet table: the customer must sign up again (state, or a reason
+#: only the customer can fix), then a person must act, then Meta's block, then automatic retries,
+#: then names in review; everything else (registered, unknown) last.
+NEEDS_ACTION_ORDER: tuple[RegistrationState, ...] = (
+    RegistrationState.REAUTHORIZATION_REQUIRED,
+    RegistrationState.NEEDS_ATTENTION,
+    RegistrationState.BLOCKED,
+    RegistrationState.SCHEDULED,
+    RegistrationState.AWAITING_DISPLAY_NAME,
+)
+_CUSTOMER_REASONS = tuple(sorted(reason.value for reason in CUSTOMER_REASONS))
+
+
+def needs_action_rank(c: Any) -> ColumnElement[int]:
+    """0 (most urgent) .. 5 (nothing to do) for a row of ``channels`` (``c`` = its columns).
+
+    Used both by the fleet listing's ORDER BY and by the expression indexes below; constants are
+    rendered inline (not bound) so PostgreSQL matches the query's expression to the index's.
+    """
+
+    def const(value: str | int) -> ColumnElement[Any]:
+        if isinstance(value, str):  # enum values: plain words, safe to quote inline
+            if not value.isidentifier():
+                raise ValueError(f"not a plain enum value: {value!r}")
+            return literal_column(f"'{value}'")
+        return literal_column(str(value))
+
+    # Parenthesized: PostgreSQL needs an index expression in parentheses.
+    return Grouping(
+        case(
+            (
+                (c.registration_state == const(NEEDS_ACTION_ORDER[0].value))
+                | c.reauthorization_reason.in_([const(reason) for reason in _CUSTOMER_REASONS]),
+                const(0),
+            ),
+            *(
+                (c.registration_state == const(state.value), const(rank))
+                for rank, state in enumerate(NEEDS_ACTION_ORDER[1:], start=1)
+            ),
+            else_=const(len(NEEDS_ACTION_ORDER)),
+        )
+    )
+
+
 metadata = MetaData()
 
 channels = Table(
@@ -114,6 +164,43 @@ channels = Table(
     UniqueConstraint("account_id", "inbox_id", name="uq_channels_account_inbox"),
     Index("ix_channels_checked_at_id", "checked_at", "id"),
     Index("ix_channels_next_attempt_at", "next_attempt_at"),
+)
+# The fleet listing's indexes (``fleet_listing.py``), partial on active channels as the listing's
+# default filter and the counts are: the default page (needs action first), the same within one
+# registration state (the page's usual filter), the phone number sort, and an index-only scan for
+# the grouped counts. (``checked_at`` and ``next_attempt_at`` sorts use the indexes above.)
+Index(
+    "ix_channels_needs_action",
+    needs_action_rank(channels.c),
+    channels.c.account_id,
+    channels.c.inbox_id,
+    postgresql_where=channels.c.active.is_(True),
+    sqlite_where=channels.c.active.is_(True),
+)
+Index(
+    "ix_channels_state_needs_action",
+    channels.c.registration_state,
+    needs_action_rank(channels.c),
+    channels.c.account_id,
+    channels.c.inbox_id,
+    postgresql_where=channels.c.active.is_(True),
+    sqlite_where=channels.c.active.is_(True),
+)
+Index(
+    "ix_channels_display_phone_number",
+    channels.c.display_phone_number,
+    channels.c.id,
+    postgresql_where=channels.c.active.is_(True),
+    sqlite_where=channels.c.active.is_(True),
+)
+Index(
+    "ix_channels_summary",
+    channels.c.provisioning,
+    channels.c.registration_state,
+    channels.c.reauthorization_reason,
+    channels.c.quality_rating,
+    postgresql_where=channels.c.active.is_(True),
+    sqlite_where=channels.c.active.is_(True),
 )
 
 signups = Table(

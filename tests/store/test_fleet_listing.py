@@ -1,0 +1,365 @@
+"""The fleet listing in SQL: filters, "none", sorts, stable paging, totals, attempts of the page only.
+
+One small fleet with every state the listing distinguishes is written straight into the
+``channels`` table (the listing reads states; how they are reached is the registration and audit
+tests' business), on PostgreSQL and SQLite.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import event, insert, select, text, update
+from sqlalchemy.dialects import postgresql
+
+from tests.store.helpers import NOW, add_channel
+from whatsapp.store import ChannelStore
+from whatsapp.store.channels import PUBLIC_CHANNEL_COLUMNS
+from whatsapp.store.fleet_listing import (
+    MAX_LIMIT,
+    SORTS,
+    FleetQuery,
+    fleet_overview,
+)
+from whatsapp.store.schema import channels, registration_attempts
+
+MIGRATION = (
+    Path(__file__).resolve().parents[2]
+    / "plugins/whatsapp/store/alembic/versions/0003_fleet_listing_indexes.py"
+)
+LISTING_INDEXES = (
+    "ix_channels_needs_action",
+    "ix_channels_state_needs_action",
+    "ix_channels_display_phone_number",
+    "ix_channels_summary",
+)
+
+
+@dataclass(frozen=True)
+class Spec:
+    """What one seeded channel holds; ``None`` = NULL. ``rank`` is its expected needs-action rank."""
+
+    state: str
+    rank: int
+    reason: str | None = None
+    provisioning: str | None = "provisioned"
+    quality: str | None = "GREEN"
+    name_status: str | None = "APPROVED"
+    status: str | None = "CONNECTED"
+    checked: bool = True
+    next_in_min: int | None = None
+    active: bool = True
+
+
+INCOMPLETE = "registration_incomplete"
+#: Inbox n+1 holds SPECS[n]; the order is deliberately not the needs-action order.
+SPECS: tuple[Spec, ...] = (
+    Spec("registered", 5),
+    Spec("scheduled", 3, INCOMPLETE, "pending", name_status="PENDING_REVIEW", next_in_min=30),
+    Spec("needs_attention", 1, INCOMPLETE, "pending", name_status="DECLINED", status="PENDING"),
+    Spec("registered", 5, quality="YELLOW"),
+    Spec("reauthorization_required", 0, "token_invalid", quality=None, checked=False),
+    Spec("blocked", 2, INCOMPLETE, "pending", next_in_min=600),
+    Spec("registered", 0, "permission_revoked", quality="RED", status="FLAGGED"),
+    Spec("awaiting_display_name", 4, INCOMPLETE, "pending", next_in_min=5),
+    Spec("scheduled", 3, INCOMPLETE, "pending", next_in_min=10),
+    Spec("unknown", 5, provisioning=None, quality=None, name_status=None, status=None, checked=False),
+    Spec("registered", 5, active=False),
+    Spec("scheduled", 3, INCOMPLETE, "pending", next_in_min=10),
+)
+
+
+@dataclass(frozen=True)
+class Seeded:
+    ids: tuple[int, ...]  # channel id of SPECS[n]
+
+    def spec_of(self, channel_id: int) -> Spec:
+        return SPECS[self.ids.index(channel_id)]
+
+
+def _values(spec: Spec, n: int) -> dict[str, Any]:
+    return {
+        "registration_state": spec.state,
+        "reauthorization_reason": spec.reason,
+        "reauthorization_required": spec.reason is not None,
+        "provisioning": spec.provisioning,
+        "quality_rating": spec.quality,
+        "name_status": spec.name_status,
+        "status": spec.status,
+        # Checked channels: newest first by inbox, so time order differs from inbox order.
+        "checked_at": NOW - timedelta(minutes=n) if spec.checked else None,
+        "next_attempt_at": None if spec.next_in_min is None else NOW + timedelta(minutes=spec.next_in_min),
+        "active": spec.active,
+        # Phone numbers in reverse inbox order, one missing.
+        "display_phone_number": None if n == 3 else f"+1555{99 - n:04d}",
+    }
+
+
+@pytest.fixture
+def seeded(store: ChannelStore) -> Seeded:
+    ids = []
+    for n, spec in enumerate(SPECS):
+        channel = add_channel(store, n)
+        with store.engine.begin() as conn:
+            conn.execute(update(channels).where(channels.c.id == channel.id).values(**_values(spec, n)))
+        ids.append(channel.id)
+    return Seeded(tuple(ids))
+
+
+def _page(store: ChannelStore, **kwargs: Any) -> tuple[int, list[int]]:
+    page = store.fleet.page(FleetQuery(**kwargs), now=NOW)
+    return page.total, [status.channel.id for status in page.rows]
+
+
+def _expected(seeded: Seeded, keep: Any, *, include_inactive: bool = False) -> set[int]:
+    return {
+        channel_id
+        for channel_id, spec in zip(seeded.ids, SPECS, strict=True)
+        if (spec.active or include_inactive) and keep(spec)
+    }
+
+
+@pytest.mark.parametrize(
+    ("filters", "keep"),
+    [
+        ({"provisioning": ("pending",)}, lambda s: s.provisioning == "pending"),
+        ({"registration_state": ("scheduled", "blocked")}, lambda s: s.state in ("scheduled", "blocked")),
+        ({"reauthorization_reason": ("token_invalid",)}, lambda s: s.reason == "token_invalid"),
+        ({"quality_rating": ("RED", "YELLOW")}, lambda s: s.quality in ("RED", "YELLOW")),
+        ({"name_status": ("DECLINED",)}, lambda s: s.name_status == "DECLINED"),
+        ({"status": ("FLAGGED",)}, lambda s: s.status == "FLAGGED"),
+        ({"reauthorization_reason": ("none",)}, lambda s: s.reason is None),
+        ({"quality_rating": ("none", "RED")}, lambda s: s.quality in (None, "RED")),
+        ({"provisioning": ("none",)}, lambda s: s.provisioning is None),
+        (
+            {"provisioning": ("pending",), "registration_state": ("scheduled",)},
+            lambda s: s.provisioning == "pending" and s.state == "scheduled",
+        ),
+        ({"status": ("no-such-status",)}, lambda s: False),
+    ],
+)
+def test_each_filter_and_none_matches_null(
+    store: ChannelStore, seeded: Seeded, filters: dict[str, tuple[str, ...]], keep: Any
+) -> None:
+    total, ids = _page(store, **filters, sort="account", limit=MAX_LIMIT)
+    expected = _expected(seeded, keep)
+    assert set(ids) == expected
+    assert total == len(expected)
+    with store.engine.connect() as conn:  # the total the overview takes from the counts agrees
+        overview = fleet_overview(conn, FleetQuery(**filters), NOW)
+    assert overview.page.total == len(expected)
+
+
+def test_inactive_channels_only_on_request(store: ChannelStore, seeded: Seeded) -> None:
+    inactive = seeded.ids[SPECS.index(next(s for s in SPECS if not s.active))]
+    total, ids = _page(store, limit=MAX_LIMIT)
+    assert inactive not in ids and total == len(SPECS) - 1
+    total, ids = _page(store, include_inactive=True, limit=MAX_LIMIT)
+    assert inactive in ids and total == len(SPECS)
+    with store.engine.connect() as conn:
+        overview = fleet_overview(conn, FleetQuery(include_inactive=True, status=("CONNECTED",)), NOW)
+    assert overview.page.total == len(
+        _expected(seeded, lambda s: s.status == "CONNECTED", include_inactive=True)
+    )
+
+
+def test_needs_action_first_is_the_default_order(store: ChannelStore, seeded: Seeded) -> None:
+    _, ids = _page(store, limit=MAX_LIMIT)
+    ranks = [seeded.spec_of(i).rank for i in ids]
+    assert ranks == sorted(ranks)
+    assert ranks[0] == 0 and ranks[-1] == 5
+    # Within one rank: by account and inbox (inbox n+1 holds SPECS[n], so by position in SPECS).
+    for rank in set(ranks):
+        same = [i for i in ids if seeded.spec_of(i).rank == rank]
+        assert same == sorted(same, key=seeded.ids.index)
+    _, descending = _page(store, order="desc", limit=MAX_LIMIT)
+    assert descending == ids[::-1]
+
+
+def _nulls_last(value: Any) -> tuple[bool, Any]:
+    return (value is None, "" if value is None else value)
+
+
+@pytest.mark.parametrize(
+    ("sort", "key"),
+    [
+        ("account", lambda v: v["inbox"]),
+        ("checked_at", lambda v: (v["checked_at"] is None, v["checked_at"] or NOW)),
+        ("next_attempt_at", lambda v: (v["next_attempt_at"] is None, v["next_attempt_at"] or NOW)),
+        (
+            "display_phone_number",
+            lambda v: (v["display_phone_number"] is None, v["display_phone_number"] or ""),
+        ),
+    ],
+)
+def test_sorts_put_missing_values_last_ascending(
+    store: ChannelStore, seeded: Seeded, sort: str, key: Any
+) -> None:
+    _, ids = _page(store, sort=sort, limit=MAX_LIMIT)
+    values = {
+        channel_id: {**_values(spec, n), "inbox": n}
+        for n, (channel_id, spec) in enumerate(zip(seeded.ids, SPECS, strict=True))
+    }
+    # Ties (equal values) are broken by id or inbox, both follow SPECS order here.
+    assert ids == sorted(ids, key=lambda i: (key(values[i]), seeded.ids.index(i)))
+    _, descending = _page(store, sort=sort, order="desc", limit=MAX_LIMIT)
+    assert descending == ids[::-1]
+
+
+@pytest.mark.parametrize("sort", sorted(SORTS))
+@pytest.mark.parametrize("order", ["asc", "desc"])
+def test_paging_is_stable(store: ChannelStore, seeded: Seeded, sort: str, order: str) -> None:
+    total, everything = _page(store, sort=sort, order=order, limit=MAX_LIMIT)
+    pages = []
+    for offset in range(0, total + 3, 3):
+        page_total, ids = _page(store, sort=sort, order=order, limit=3, offset=offset)
+        assert page_total == total
+        pages.extend(ids)
+    assert pages == everything  # no channel twice, none missing, same order
+    assert len(set(pages)) == total == len(SPECS) - 1
+
+
+def test_attempts_are_summarized_for_the_page_only(store: ChannelStore, seeded: Seeded) -> None:
+    target = seeded.ids[1]
+    rows = [
+        (NOW - timedelta(hours=80), "display_name_not_ready", 100, 2388001),  # outside 72 h
+        (NOW - timedelta(hours=5), "display_name_not_ready", 100, 2388001),
+        (NOW - timedelta(hours=1), "pin_problem", 100, 2388002),
+    ]
+    with store.engine.begin() as conn:
+        for channel_id in seeded.ids:
+            for at, outcome, code, subcode in rows:
+                conn.execute(
+                    insert(registration_attempts).values(
+                        channel_id=channel_id,
+                        attempted_at=at,
+                        outcome=outcome,
+                        resulting_state="scheduled",
+                        code=code,
+                        subcode=subcode,
+                        message="m",
+                    )
+                )
+    statements: list[tuple[str, Any]] = []
+
+    def record(conn: Any, cursor: Any, statement: str, parameters: Any, *args: Any) -> None:
+        statements.append((statement, parameters))
+
+    event.listen(store.engine, "before_cursor_execute", record)
+    try:
+        page = store.fleet.page(
+            FleetQuery(registration_state=("scheduled",), sort="account", limit=1), now=NOW
+        )
+    finally:
+        event.remove(store.engine, "before_cursor_execute", record)
+    (status,) = page.rows
+    assert status.channel.id == target and page.total == 3
+    registration = status.registration
+    assert registration.attempts_72h == 2
+    assert registration.last_attempt_at == NOW - timedelta(hours=1)
+    assert registration.last_error is not None and registration.last_error.subcode == 2388002
+    attempt_queries = [(s, p) for s, p in statements if "registration_attempts" in s]
+    assert len(attempt_queries) == 1
+    statement, parameters = attempt_queries[0]
+    bound_ids = [v for v in _flatten(parameters) if v in seeded.ids]
+    assert bound_ids == [target], f"attempts aggregated beyond the page: {statement} {parameters}"
+
+
+def _flatten(parameters: Any) -> Iterator[Any]:
+    values = parameters.values() if isinstance(parameters, dict) else parameters
+    for value in values:
+        if isinstance(value, list | tuple):
+            yield from value
+        else:
+            yield value
+
+
+def test_fleet_status_and_channel_status_keep_their_shape(store: ChannelStore, seeded: Seeded) -> None:
+    every = store.fleet.statuses(now=NOW)
+    assert [s.channel.id for s in every] == list(seeded.ids), "every channel, inactive too, by inbox"
+    one = store.fleet.channel_status(1, every[3].channel.inbox_id, now=NOW)
+    assert one == every[3]
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error"),
+    [
+        ({"sort": "phone_number_id"}, ValueError),
+        ({"order": "up"}, ValueError),
+        ({"limit": 0}, ValueError),
+        ({"limit": MAX_LIMIT + 1}, ValueError),
+        ({"offset": -1}, ValueError),
+        ({"status": "FLAGGED"}, TypeError),
+    ],
+)
+def test_fleet_query_refuses_what_it_cannot_run(kwargs: dict[str, Any], error: type[Exception]) -> None:
+    with pytest.raises(error):
+        FleetQuery(**kwargs)
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize(
+    ("query", "index"),
+    [
+        (FleetQuery(), "ix_channels_needs_action"),
+        (FleetQuery(registration_state=("scheduled",)), "ix_channels_state_needs_action"),
+        (FleetQuery(registration_state=("scheduled",), order="desc"), "ix_channels_state_needs_action"),
+        (FleetQuery(sort="display_phone_number"), "ix_channels_display_phone_number"),
+    ],
+)
+def test_the_page_query_can_use_its_index(pg_store: ChannelStore, query: FleetQuery, index: str) -> None:
+    """The ORDER BY expression is the index's expression (a mismatch would need a sort).
+
+    A dozen rows never make PostgreSQL choose an index on its own; with sequential scans and
+    sorts disabled, a plan through the index proves the planner matches it. The 100,000-row
+    plans are in ``bench/fleet_api.py``'s commit message.
+    """
+    statement = (
+        select(*PUBLIC_CHANNEL_COLUMNS).where(*query.conditions()).order_by(*query.order_by()).limit(50)
+    )
+    sql = str(statement.compile(dialect=postgresql.dialect(), compile_kwargs={"literal_binds": True}))
+    with pg_store.engine.connect() as conn:
+        conn.execute(text("SET LOCAL enable_seqscan = off"))
+        conn.execute(text("SET LOCAL enable_sort = off"))
+        conn.execute(text("SET LOCAL enable_incremental_sort = off"))
+        plan = "\n".join(row[0] for row in conn.execute(text(f"EXPLAIN {sql}")))
+    assert f"Index Scan {'Backward ' if query.order == 'desc' else ''}using {index}" in plan, plan
+    assert "Sort" not in plan, plan
+
+
+def _index_definitions(conn: Any) -> dict[str, str]:
+    rows = conn.execute(
+        text(
+            "SELECT indexname, indexdef FROM pg_indexes "
+            "WHERE schemaname = current_schema() AND indexname = ANY(:names)"
+        ),
+        {"names": list(LISTING_INDEXES)},
+    )
+    return dict(rows.all())
+
+
+@pytest.mark.postgres
+def test_migration_0002_builds_the_indexes_schema_py_declares(pg_store: ChannelStore) -> None:
+    from alembic.migration import MigrationContext
+    from alembic.operations import Operations
+
+    spec = importlib.util.spec_from_file_location("fleet_listing_indexes_0002", MIGRATION)
+    assert spec is not None and spec.loader is not None
+    migration = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(migration)
+    assert (migration.revision, migration.down_revision) == ("0003", "0002")
+
+    with pg_store.engine.begin() as conn:
+        declared = _index_definitions(conn)  # created from schema.py by the store's migration
+        assert set(declared) == set(LISTING_INDEXES)
+        with Operations.context(MigrationContext.configure(conn)):
+            migration.downgrade()
+            assert _index_definitions(conn) == {}
+            migration.upgrade()
+        assert _index_definitions(conn) == declared
