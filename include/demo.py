@@ -174,7 +174,8 @@ def main() -> int:
     prepare_home()
     say("Migrating Airflow's metadata database (SQLite) ...")
     migrate_airflow()
-    with SimulatorProcess() as simulator:
+    # Like a Meta app with "Require App Secret" on: every business-token call needs appsecret_proof.
+    with SimulatorProcess("--require-appsecret-proof") as simulator:
         control = simulator.control
         say(f"Graph API simulator at {simulator.base_url}")
         graph_connection(simulator.base_url, control)

@@ -231,8 +231,12 @@ class _FleetAudit:
     def _drop_paused_wabas(self, chunk: list[AuditTarget]) -> list[AuditTarget]:
         sendable = []
         for target in chunk:
-            if self.pacer.paused_for(target.waba_id) > 0:
-                self._skip([target], target.waba_id)
+            # Meta keys X-Business-Use-Case-Usage by the WABA or by the business portfolio.
+            paused = next(
+                (s for s in (target.waba_id, target.business_id) if self.pacer.paused_for(s) > 0), None
+            )
+            if paused is not None:
+                self._skip([target], paused)
             else:
                 sendable.append(target)
         return sendable

@@ -7,6 +7,7 @@ over a real loopback server.
 from __future__ import annotations
 
 import asyncio
+import hmac
 import json
 import logging
 import subprocess
@@ -20,7 +21,7 @@ from airflow.sdk._shared.secrets_masker import redact
 from include.graph_simulator.process import SimulatorControl
 from tests.unit import graph_errors as g
 from whatsapp.errors import ErrorKind, GraphApiError
-from whatsapp.hooks.graph import BatchRequest, WhatsAppGraphHook
+from whatsapp.hooks.graph import READ_ATTEMPTS, BatchRequest, TokenInfo, WhatsAppGraphHook, appsecret_proof
 
 APP_ID = "9988776655"
 APP_SECRET = "app-secret-s3cr3t-value"
@@ -153,11 +154,12 @@ def test_write_calls_send_json_bodies_with_bearer_token() -> None:
     hook.register("42", TOKEN, PIN)
     paths = [(r.method, r.url.path) for r in graph.requests]
     assert paths == [
+        ("GET", "/v24.0/555/subscribed_apps"),  # read first: subscribing again would drop an override
         ("POST", "/v24.0/555/subscribed_apps"),
         ("POST", "/v24.0/42"),
         ("POST", "/v24.0/42/register"),
     ]
-    bodies = [json.loads(r.content) for r in graph.requests]
+    bodies = [json.loads(r.content) for r in graph.requests if r.method == "POST"]
     assert bodies[1] == {
         "webhook_configuration": {
             "override_callback_uri": "https://hooks.example.test/wa",
@@ -255,8 +257,12 @@ def test_batch_carries_per_request_tokens_and_decodes_each_answer() -> None:
     (request,) = graph.requests
     assert request.url.path == "/v24.0/"
     sent = json.loads(dict(httpx.QueryParams(request.content.decode()))["batch"])
-    tokens = [s["relative_url"].rsplit("access_token=", 1)[1] for s in sent]
-    assert tokens == [TOKEN, OTHER_TOKEN, TOKEN]
+    credentials = [httpx.URL(s["relative_url"]).params for s in sent]
+    assert [c["access_token"] for c in credentials] == [TOKEN, OTHER_TOKEN, TOKEN]
+    # Each sub-request carries the proof of its own token.
+    assert [c["appsecret_proof"] for c in credentials] == [
+        appsecret_proof(APP_SECRET, t) for t in (TOKEN, OTHER_TOKEN, TOKEN)
+    ]
     assert results[0].body["id"] == "1" and results[0].error is None
     assert [(b.business_id, b.call_count) for b in results[0].usage.business] == [("555", 10)]
     assert results[1].error is not None and results[1].error.kind is ErrorKind.TOKEN_INVALID
@@ -426,6 +432,76 @@ def test_request_bodies_validate_against_metas_openapi_spec() -> None:
         "/{Version}/{Phone-Number-ID}",
         "/{Version}/{Phone-Number-ID}/register",
     ]
-    for request, template in zip(graph.requests, templates, strict=True):
+    posts = [r for r in graph.requests if r.method == "POST"]
+    for request, template in zip(posts, templates, strict=True):
         assert request.headers["content-type"] == "application/json"
         validate_request("POST", template, json.loads(request.content))
+
+
+def test_business_token_calls_carry_the_appsecret_proof_and_app_token_calls_do_not() -> None:
+    graph = Recorder(
+        lambda r: ok({"data": {"is_valid": True}} if "debug_token" in r.url.path else {"id": "42"})
+    )
+    hook = graph.hook()
+    hook.get_phone_health("42", TOKEN)
+    hook.debug_token(TOKEN)
+    health_call, debug_call = graph.requests
+    assert health_call.url.params["appsecret_proof"] == appsecret_proof(APP_SECRET, TOKEN)
+    assert (
+        appsecret_proof(APP_SECRET, TOKEN)
+        == hmac.new(APP_SECRET.encode(), TOKEN.encode(), "sha256").hexdigest()
+    )
+    assert "appsecret_proof" not in debug_call.url.params  # the app token needs none
+
+
+def test_transient_read_errors_are_retried_in_the_hook_writes_never() -> None:
+    answers = iter([fail(500, g.UNKNOWN_TRANSIENT), ok({"id": "42"})])
+    graph = Recorder(lambda r: next(answers))
+    assert graph.hook().get_phone_health("42", TOKEN).phone_number_id == "42"
+    assert len(graph.requests) == 2
+
+    graph = Recorder(lambda r: fail(500, g.UNKNOWN_TRANSIENT))
+    with pytest.raises(GraphApiError) as raised:
+        graph.hook().register("42", TOKEN, PIN)
+    assert raised.value.kind is ErrorKind.TRANSIENT
+    assert len(graph.requests) == 1  # /register spends Meta's budget: never resent by the hook
+
+    graph = Recorder(lambda r: fail(500, g.UNKNOWN_TRANSIENT))
+    with pytest.raises(GraphApiError):
+        graph.hook().get_phone_health("42", TOKEN)
+    assert len(graph.requests) == READ_ATTEMPTS
+
+
+def test_permanent_read_errors_are_not_retried() -> None:
+    graph = Recorder(lambda r: fail(401, g.TOKEN_EXPIRED))
+    with pytest.raises(GraphApiError):
+        graph.hook().get_phone_health("42", TOKEN)
+    assert len(graph.requests) == 1
+
+
+def test_an_app_already_subscribed_keeps_its_waba_override() -> None:
+    subscribed = {
+        "data": [
+            {
+                "whatsapp_business_api_data": {"id": APP_ID, "name": "app"},
+                "override_callback_uri": "https://alt.example.test/wa",
+            }
+        ]
+    }
+    graph = Recorder(lambda r: ok(subscribed if r.method == "GET" else {"success": True}))
+    hook = graph.hook()
+    assert hook.subscribe_app("555", TOKEN) is False
+    assert [r.method for r in graph.requests] == ["GET"]  # no POST that would drop the override
+
+
+@pytest.mark.parametrize("target_ids", [None, []], ids=["absent", "empty"])
+def test_debug_token_scopes_without_target_ids_cover_every_waba(target_ids: list[str] | None) -> None:
+    entry: dict[str, object] = {"scope": "whatsapp_business_management"}
+    if target_ids is not None:
+        entry["target_ids"] = target_ids
+    info = TokenInfo.from_graph({"data": {"is_valid": True, "granular_scopes": [entry]}})
+    assert info.has_waba_access("102290129340398")
+    narrow = TokenInfo.from_graph(
+        {"data": {"is_valid": True, "granular_scopes": [{**entry, "target_ids": ["1"]}]}}
+    )
+    assert not narrow.has_waba_access("102290129340398")

@@ -28,6 +28,7 @@ def graph_steps(sim: SimulatorControl, number: dict[str, Any]) -> list[str]:
         ("GET", "/oauth/access_token"): "exchange",
         ("GET", f"/{waba}/phone_numbers"): "phone_numbers",
         ("GET", "/debug_token"): "debug_token",
+        ("GET", f"/{waba}/subscribed_apps"): "subscribed_apps",
         ("POST", f"/{waba}/subscribed_apps"): "subscribe_app",
         ("POST", f"/{phone}"): "override",
         ("GET", f"/{phone}"): "health",
@@ -46,7 +47,14 @@ def test_approved_name_registers_once_in_order(onboarding, sim: SimulatorControl
     assert str(dag_run.state) == "success", task_states(dag_run)
     steps = graph_steps(sim, number)
     # exchange -> (save) -> phone info -> access check -> subscribe app, then override -> ... -> register once
-    assert steps[:5] == ["exchange", "phone_numbers", "debug_token", "subscribe_app", "override"]
+    assert steps[:6] == [
+        "exchange",
+        "phone_numbers",
+        "debug_token",
+        "subscribed_apps",
+        "subscribe_app",
+        "override",
+    ]
     assert steps.count("register") == 1
     assert steps.index("register") > steps.index("override")
     assert steps[-1] == "health"

@@ -18,7 +18,7 @@ from include.graph_simulator.process import SimulatorControl
 from tests.support.simulator_fixtures import GRAPH_CONN_ENV, graph_connection
 from whatsapp.errors import ErrorKind, GraphApiError
 from whatsapp.hooks import graph as graph_module
-from whatsapp.hooks.graph import BatchRequest, WhatsAppGraphHook
+from whatsapp.hooks.graph import READ_ATTEMPTS, BatchRequest, WhatsAppGraphHook
 
 PIN = "135790"
 HOUR = 3600
@@ -296,10 +296,17 @@ def test_injected_latency_overlaps_across_concurrent_calls(
 
 def test_http_500_is_transient_and_count_limits_it(sim: SimulatorControl, hook: WhatsAppGraphHook) -> None:
     number, token = signup(sim, hook)
-    sim.add_fault(kind="http_500", method="GET", path=r"^/\d+$", count=1)
+    # A read is resent by the hook: it fails only when every one of its tries meets the 500.
+    sim.add_fault(kind="http_500", method="GET", path=r"^/\d+$", count=READ_ATTEMPTS)
     error = graph_error(hook.get_phone_health, number["phone_number_id"], token)
     assert (error.http_status, error.kind, error.is_transient) == (500, ErrorKind.TRANSIENT, True)
     hook.get_phone_health(number["phone_number_id"], token)
+    assert sim.faults()[0]["applied"] == READ_ATTEMPTS
+    sim.clear_faults()
+    sim.add_fault(kind="http_500", method="GET", path=r"^/\d+$", count=1)
+    assert (
+        hook.get_phone_health(number["phone_number_id"], token).phone_number_id == number["phone_number_id"]
+    )
     assert sim.faults()[0]["applied"] == 1
 
 
@@ -320,7 +327,8 @@ def test_timeouts_whole_request_and_batch_sub_request(
         started = time.perf_counter()
         error = graph_error(hook.get_phone_health, slow, requests[1].access_token)
         assert error.kind is ErrorKind.TRANSIENT and "timed out" in error.message
-        assert time.perf_counter() - started < 1.5
+        # Each try gives up at the client timeout (0.5 s), not the server's 2 s; reads get READ_ATTEMPTS.
+        assert time.perf_counter() - started < READ_ATTEMPTS * 1.5
     finally:
         hook.close()
 

@@ -44,7 +44,12 @@ def graph_connection(base_url: str, control: SimulatorControl, **extra: object) 
 def graph_conn_env(
     monkeypatch: pytest.MonkeyPatch, simulator_process: RunningSimulator, sim: SimulatorControl
 ) -> str:
-    """Points ``whatsapp_graph_default`` at the simulator; returns the connection JSON."""
+    """Points ``whatsapp_graph_default`` at the simulator; returns the connection JSON.
+
+    The simulator then refuses business-token calls without a valid ``appsecret_proof``, as
+    Meta does for apps with "Require App Secret" on: every DAG test runs that way.
+    """
+    sim.configure(require_appsecret_proof=True)
     value = graph_connection(simulator_process.base_url, sim)
     monkeypatch.setenv(GRAPH_CONN_ENV, value)
     return value

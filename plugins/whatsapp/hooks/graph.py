@@ -13,6 +13,8 @@ with Airflow's secrets masker; batch sub-request tokens are not (see ``_batch_ca
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import logging
 from collections.abc import Iterator, Mapping, Sequence
@@ -25,14 +27,40 @@ from typing import Any
 import httpx
 from airflow.sdk import BaseHook
 from airflow.sdk.log import mask_secret
+from tenacity import AsyncRetrying, Retrying, retry_if_exception, stop_after_attempt, wait_exponential_jitter
 
 from whatsapp import DEFAULT_API_VERSION, DEFAULT_GRAPH_CONN_ID, DEFAULT_GRAPH_URL, GRAPH_CONN_TYPE
 from whatsapp.domain.health import PhoneHealth, graph_fields
 from whatsapp.domain.usage import Usage
-from whatsapp.errors import GraphApiError
+from whatsapp.errors import ErrorKind, GraphApiError
 
 #: Meta's hard limit on sub-requests per batch.
 MAX_BATCH_SIZE = 50
+#: Tries of a call safe to resend before its transient error reaches the caller (a task retry
+#: costs minutes; a 500 from Graph usually clears in a second).
+READ_ATTEMPTS = 3
+#: Waits between those tries: exponential from this many seconds, jittered, at most 2 s.
+READ_RETRY_WAIT_S = 0.25
+
+
+def _retry_reads(call: _Call) -> dict[str, Any]:
+    """tenacity's policy for one call: retry transient failures of calls safe to resend."""
+    return {
+        "stop": stop_after_attempt(READ_ATTEMPTS if call.safe_to_resend else 1),
+        "wait": wait_exponential_jitter(initial=READ_RETRY_WAIT_S, max=2.0),
+        "retry": retry_if_exception(lambda e: isinstance(e, GraphApiError) and e.kind is ErrorKind.TRANSIENT),
+        "reraise": True,
+    }
+
+
+def appsecret_proof(app_secret: str, access_token: str) -> str:
+    """hex HMAC-SHA256 of the access token keyed with the app secret.
+
+    Apps with "Require App Secret" on refuse business-token calls without it (Meta, "Securing
+    requests": https://developers.facebook.com/docs/graph-api/securing-requests/).
+    """
+    return hmac.new(app_secret.encode(), access_token.encode(), hashlib.sha256).hexdigest()
+
 
 #: Set while this hook sends a request, in that thread or asyncio task only.
 _SENDING: ContextVar[bool] = ContextVar("whatsapp_graph_sending", default=False)
@@ -133,10 +161,14 @@ class TokenInfo:
 
     #: Either scope lets the app manage the WABA; newer Embedded Signup tokens carry the second.
     WABA_SCOPES = ("whatsapp_business_management", "whatsapp_business_manage_events")
+    #: In ``granular_scopes``: the scope came without ``target_ids``, which means every asset
+    #: the token can reach (Meta's ``debug_token`` reference).
+    EVERY_ASSET = "*"
 
     def has_waba_access(self, waba_id: str) -> bool:
         return self.is_valid and any(
-            str(waba_id) in self.granular_scopes.get(scope, ()) for scope in self.WABA_SCOPES
+            str(waba_id) in ids or self.EVERY_ASSET in ids
+            for ids in (self.granular_scopes.get(scope, ()) for scope in self.WABA_SCOPES)
         )
 
     @classmethod
@@ -145,7 +177,7 @@ class TokenInfo:
         expires = data.get("expires_at")
         granular: dict[str, tuple[str, ...]] = {}
         for entry in data.get("granular_scopes") or []:
-            ids = tuple(str(t) for t in entry.get("target_ids") or ())
+            ids = tuple(str(t) for t in entry.get("target_ids") or ()) or (cls.EVERY_ASSET,)
             granular[str(entry.get("scope"))] = granular.get(str(entry.get("scope")), ()) + ids
         return cls(
             is_valid=bool(data.get("is_valid")),
@@ -185,6 +217,12 @@ class _Call:
     json: Any = None
     data: Mapping[str, Any] | None = None
     token: str | None = field(default=None, repr=False)
+    #: Sending it twice does no harm, so transient failures are retried in the hook within
+    #: seconds (:data:`READ_ATTEMPTS`): reads, a batch of reads, and writes that set a value
+    #: (subscribe, the webhook override). Never ``/register`` or ``/deregister``: each call
+    #: spends Meta's 10 per 72 h. The code exchange is resent too: Meta spends no code on a
+    #: 5xx, and after a timeout a second try is no worse than the task retry that would follow.
+    safe_to_resend: bool = False
 
 
 def _transport_error(call: _Call, exc: httpx.TransportError) -> GraphApiError:
@@ -290,35 +328,52 @@ class WhatsAppGraphHook(BaseHook):
 
     # -- transport -----------------------------------------------------------------------
 
+    def _proof(self, token: str) -> str:
+        return appsecret_proof(self.settings.app_secret, token)
+
     def _request_kwargs(self, call: _Call) -> dict[str, Any]:
+        """URL, headers and body of one call; the URL's own query (a paging cursor) is kept."""
         headers = {"Authorization": f"Bearer {call.token}"} if call.token else {}
+        params = dict(call.params or {})
         if call.token:
             mask_secret(call.token)
+            if call.token != self.settings.app_token:  # the app token needs no proof
+                params["appsecret_proof"] = self._proof(call.token)
         return {
-            "params": call.params,
+            "url": httpx.URL(call.url).copy_merge_params(params),
             "json": call.json,
             "data": call.data,
             "headers": headers,
         }
 
     def _send(self, call: _Call) -> Any:
+        for attempt in Retrying(**_retry_reads(call)):
+            with attempt:
+                return self._send_once(call)
+        raise AssertionError("unreachable: tenacity reraises")
+
+    async def _asend(self, call: _Call) -> Any:
+        async for attempt in AsyncRetrying(**_retry_reads(call)):
+            with attempt:
+                return await self._asend_once(call)
+        raise AssertionError("unreachable: tenacity reraises")
+
+    def _send_once(self, call: _Call) -> Any:
         # Task-side calls are few and each is a step an operator wants to see; log the path only.
         self.log.info("Graph %s: %s %s", call.operation, call.method, httpx.URL(call.url).path)
         try:
             with _sending():
-                response = self.get_conn().request(call.method, call.url, **self._request_kwargs(call))
+                response = self.get_conn().request(call.method, **self._request_kwargs(call))
         except httpx.TransportError as exc:
             raise _transport_error(call, exc) from None
         return self._decode(call, response)
 
-    async def _asend(self, call: _Call) -> Any:
+    async def _asend_once(self, call: _Call) -> Any:
         # Async calls come by the thousand in a fleet audit: debug level, path only.
         self.log.debug("Graph %s: %s %s", call.operation, call.method, httpx.URL(call.url).path)
         try:
             with _sending():
-                response = await self.get_async_conn().request(
-                    call.method, call.url, **self._request_kwargs(call)
-                )
+                response = await self.get_async_conn().request(call.method, **self._request_kwargs(call))
         except httpx.TransportError as exc:
             raise _transport_error(call, exc) from None
         return self._decode(call, response)
@@ -355,6 +410,7 @@ class WhatsAppGraphHook(BaseHook):
                 "GET",
                 self._url("oauth/access_token"),
                 params={"client_id": s.app_id, "client_secret": s.app_secret, "code": code},
+                safe_to_resend=True,
             )
         )
         token = payload.get("access_token") if isinstance(payload, Mapping) else None
@@ -373,6 +429,7 @@ class WhatsAppGraphHook(BaseHook):
                 self._url("debug_token"),
                 params={"input_token": access_token},
                 token=self.settings.app_token,
+                safe_to_resend=True,
             )
         )
         return TokenInfo.from_graph(payload)
@@ -388,6 +445,7 @@ class WhatsAppGraphHook(BaseHook):
             self._url(f"{waba_id}/phone_numbers"),
             params={"fields": ",".join(fields or self.health_fields)},
             token=access_token,
+            safe_to_resend=True,
         )
         while True:
             payload = self._send(call)
@@ -395,7 +453,7 @@ class WhatsAppGraphHook(BaseHook):
             next_url = self._next_page_url((payload.get("paging") or {}).get("next"))
             if next_url is None:
                 return numbers
-            call = _Call("list_phone_numbers", "GET", next_url, token=access_token)
+            call = _Call("list_phone_numbers", "GET", next_url, token=access_token, safe_to_resend=True)
 
     def _next_page_url(self, next_url: str | None) -> str | None:
         """Follow ``paging.next`` only to our own Graph host, and drop its ``access_token``."""
@@ -427,13 +485,29 @@ class WhatsAppGraphHook(BaseHook):
             self._url(str(phone_number_id)),
             params={"fields": ",".join(fields or self.health_fields)},
             token=access_token,
+            safe_to_resend=True,
         )
 
-    def subscribe_app(self, waba_id: str, access_token: str) -> None:
-        """Subscribe this app to the WABA's webhooks; must precede any callback override.
+    def subscribe_app(self, waba_id: str, access_token: str) -> bool:
+        """Subscribe this app to the WABA's webhooks (it must precede any callback override).
 
-        An empty body subscribes with the app's own callback; the phone-level override comes after.
+        Meta reads ``POST subscribed_apps`` without ``override_callback_uri`` as "remove the WABA's
+        alternate callback" (Webhook overrides:
+        https://developers.facebook.com/documentation/business-messaging/whatsapp/webhooks/override/),
+        so an app that is already subscribed is left as it is, override included. Returns whether
+        a subscription was made.
         """
+        subscribed = self.list_subscribed_apps(waba_id, access_token)
+        if any(
+            str((app.get("whatsapp_business_api_data") or {}).get("id")) == self.settings.app_id
+            for app in subscribed
+        ):
+            self.log.info(
+                "App %s already subscribed to WABA %s: its callback settings are kept",
+                self.settings.app_id,
+                waba_id,
+            )
+            return False
         self._send(
             _Call(
                 "subscribe_app",
@@ -441,12 +515,20 @@ class WhatsAppGraphHook(BaseHook):
                 self._url(f"{waba_id}/subscribed_apps"),
                 json={},
                 token=access_token,
+                safe_to_resend=True,
             )
         )
+        return True
 
     def list_subscribed_apps(self, waba_id: str, access_token: str) -> list[dict[str, Any]]:
         payload = self._send(
-            _Call("list_subscribed_apps", "GET", self._url(f"{waba_id}/subscribed_apps"), token=access_token)
+            _Call(
+                "list_subscribed_apps",
+                "GET",
+                self._url(f"{waba_id}/subscribed_apps"),
+                token=access_token,
+                safe_to_resend=True,
+            )
         )
         return list(payload.get("data") or [])
 
@@ -468,6 +550,7 @@ class WhatsAppGraphHook(BaseHook):
                 self._url(str(phone_number_id)),
                 json=self.webhook_override_body(callback_uri, verify_token),
                 token=access_token,
+                safe_to_resend=True,
             )
         )
 
@@ -534,19 +617,21 @@ class WhatsAppGraphHook(BaseHook):
             # Not registered with the secrets masker: a fleet audit carries thousands of tokens, and
             # the masker recompiles one pattern of all secrets per new one (quadratic, and one
             # supervisor message each). These tokens only travel in the POST body, never logged.
+            # Each sub-request brings its own token, so its own proof: the top-level one covers
+            # only the top-level (app) token.
             separator = "&" if "?" in request.relative_url else "?"
-            batch.append(
-                {
-                    "method": "GET",
-                    "relative_url": f"{request.relative_url}{separator}access_token={request.access_token}",
-                }
+            credentials = (
+                f"access_token={request.access_token}&appsecret_proof={self._proof(request.access_token)}"
             )
+            batch.append({"method": "GET", "relative_url": f"{request.relative_url}{separator}{credentials}"})
         return _Call(
             "batch",
             "POST",
             f"{self.settings.base_url}/{self.settings.api_version}/",
             data={"batch": json.dumps(batch), "include_headers": "true"},
             token=self.settings.app_token,
+            # A batch of GETs, but the fleet audit owns its retries: it counts them and paces
+            # them with the usage headers, which a resend inside the hook would bypass.
         )
 
     def _batch_results(self, payload: Any, expected: int) -> list[BatchResult]:

@@ -54,6 +54,7 @@ _AUDIT_COLUMNS = (
     channels.c.id,
     channels.c.phone_number_id,
     channels.c.waba_id,
+    channels.c.business_id,
     channels.c.access_token_enc,
     channels.c.checked_at,
     *(channels.c[name] for name in WATCHED_COLUMNS),
@@ -211,6 +212,7 @@ class HealthRepository:
                     id=row.id,
                     phone_number_id=row.phone_number_id,
                     waba_id=row.waba_id,
+                    business_id=row.business_id,
                     access_token=self.db.secrets.decrypt(row.access_token_enc),
                     watched={name: getattr(row, name) for name in WATCHED_COLUMNS},
                 )

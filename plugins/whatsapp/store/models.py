@@ -161,6 +161,7 @@ class AuditTarget:
     id: int
     phone_number_id: str
     waba_id: str
+    business_id: str
     access_token: str = field(repr=False)
     #: The stored values of the watched health fields, what ``risky_transitions`` compares with.
     watched: Mapping[str, str | None] = field(default_factory=dict)
