@@ -45,7 +45,7 @@ def test_a_call_sent_before_a_crash_is_still_recorded(
         attempt_registration(CrashAfterSending(), pg_store_env, channel.id, respect_backoff=True)
     assert len(sim.calls("/register$")) == 1
     (attempt,) = pg_store_env.attempts.recent(channel.id)
-    assert attempt.outcome == "unknown" and "outcome unknown (TimeoutError)" in attempt.message
+    assert attempt.outcome == "no_answer" and "outcome unknown (TimeoutError)" in attempt.message
     stored = pg_store_env.channels.by_id(channel.id)
     assert stored.registration_state is RegistrationState.SCHEDULED
     # The answer was lost: the next attempt waits two minutes and reads health first.

@@ -23,7 +23,7 @@ with its answer after, so no call Meta counts is ever missing from the 72 h budg
 
 An intent nobody completed (the worker was killed, the store was down) counts against the
 budget like any call. Once it is older than ``ANSWER_LOST_WAIT`` the next claim marks it
-``unknown`` and that attempt's health read decides: provisioned → ``registered``, no call.
+``no_answer`` and that attempt's health read decides: provisioned → ``registered``, no call.
 Two racing workers therefore send one call per number: the loser finds the row locked, the
 intent in flight, or the winner's outcome (registered, or backing off).
 """
@@ -64,9 +64,9 @@ from whatsapp.store.connection import SQLITE_BEGIN_KEY
 from whatsapp.store.database import Database, utcnow
 from whatsapp.store.errors import StoreConnectionError, StoreError
 from whatsapp.store.models import (
+    ATTEMPT_NO_ANSWER,
     ATTEMPT_SENT,
     ATTEMPT_SUCCESS,
-    ATTEMPT_UNKNOWN,
     Channel,
     DueChannel,
     RegistrationAttempt,
@@ -77,7 +77,7 @@ log = logging.getLogger(__name__)
 
 _RETRYABLE = tuple(state.value for state in RETRYABLE_STATES)
 _CUSTOMER = tuple(reason.value for reason in CUSTOMER_REASONS)
-_UNANSWERED = (ATTEMPT_SENT, ATTEMPT_UNKNOWN)
+_UNANSWERED = (ATTEMPT_SENT, ATTEMPT_NO_ANSWER)
 #: Completing an attempt: tries, and the pause before each retry (about 15 s in all).
 STORE_WRITE_DELAYS_S = (0.5, 1.0, 2.0, 4.0, 8.0)
 
@@ -221,7 +221,7 @@ class RegistrationClaim:
         """Record the answer of the sent register call (``error`` None = success) and its state.
 
         A :class:`GraphApiError` without an HTTP status (``answered`` False) is a lost answer:
-        outcome ``unknown``. After :meth:`write_ahead` the intent row is completed in a new
+        outcome ``no_answer``. After :meth:`write_ahead` the intent row is completed in a new
         transaction, retried on store errors; :class:`AttemptNotRecordedError` if it never lands.
         """
         self._mark_recorded()
@@ -325,7 +325,7 @@ def _answer(moved: Transition, error: GraphApiError | None) -> dict[str, Any]:
     if error is None:
         outcome = ATTEMPT_SUCCESS
     elif not error.answered:
-        outcome = ATTEMPT_UNKNOWN
+        outcome = ATTEMPT_NO_ANSWER
     else:
         outcome = error.kind.value
     return {
@@ -451,7 +451,7 @@ class AttemptRepository:
                 registration_attempts.c.channel_id == channel_id,
                 registration_attempts.c.outcome == ATTEMPT_SENT,
             )
-            .values(outcome=ATTEMPT_UNKNOWN, message="no answer recorded: the worker or the store was lost")
+            .values(outcome=ATTEMPT_NO_ANSWER, message="no answer recorded: the worker or the store was lost")
         )
         times = tuple(sorted(at for at, _ in recent))
         return RegistrationClaim(
@@ -461,13 +461,13 @@ class AttemptRepository:
     def unanswered_until(self, channel_id: int, *, now: datetime | None = None) -> datetime | None:
         """When the wait after the channel's latest lost answer ends, if still ahead.
 
-        Only answers known to be lost (``unknown``): an intent still ``sent`` is another worker's
+        Only answers known to be lost (``no_answer``): an intent still ``sent`` is another worker's
         call in flight, which is that worker's to complete.
         """
         now = utcnow(now)
         query = select(func.max(registration_attempts.c.attempted_at)).where(
             registration_attempts.c.channel_id == channel_id,
-            registration_attempts.c.outcome == ATTEMPT_UNKNOWN,
+            registration_attempts.c.outcome == ATTEMPT_NO_ANSWER,
             registration_attempts.c.attempted_at > now - ANSWER_LOST_WAIT,
         )
         with self.db.connect() as conn:
