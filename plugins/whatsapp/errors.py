@@ -8,15 +8,23 @@ transport failures into :class:`GraphApiError` with ``http_status`` ``None``.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
+from datetime import timedelta
 from enum import StrEnum
 from typing import Any
 
 
 class ErrorKind(StrEnum):
-    DISPLAY_NAME_NOT_READY = "display_name_not_ready"
-    REGISTER_LIMIT = "register_limit"
-    PIN_PROBLEM = "pin_problem"
+    """What a Graph error means to this project (the register outcome table keys on it)."""
+
+    DISPLAY_NAME_NOT_READY = "display_name_not_ready"  # 100/2388001
+    REGISTER_TOO_SOON = "register_too_soon"  # 133015: wait a few minutes (recently deregistered)
+    REGISTER_LIMIT = "register_limit"  # 133016: 10 register calls per number per 72 h
+    PIN_PROBLEM = "pin_problem"  # 133005: the two-step PIN differs from the number's
+    PIN_LOCKED = "pin_locked"  # 133008/133009: PIN guessed too often / too fast; Meta names the wait
+    NEEDS_REVERIFICATION = "needs_reverification"  # 133006: the number must be verified again (OTP)
+    ACCOUNT_LOCKED = "account_locked"  # 131031: the business account is locked
     TOKEN_INVALID = "token_invalid"
     PERMISSION = "permission"
     THROTTLED = "throttled"
@@ -30,10 +38,13 @@ _BY_CODE_AND_SUBCODE: Mapping[tuple[int, int], ErrorKind] = {
     (100, 2388001): ErrorKind.DISPLAY_NAME_NOT_READY,
 }
 _BY_CODE: Mapping[int, ErrorKind] = {
+    133015: ErrorKind.REGISTER_TOO_SOON,
     133016: ErrorKind.REGISTER_LIMIT,
     133005: ErrorKind.PIN_PROBLEM,
-    133008: ErrorKind.PIN_PROBLEM,
-    133009: ErrorKind.PIN_PROBLEM,
+    133008: ErrorKind.PIN_LOCKED,
+    133009: ErrorKind.PIN_LOCKED,
+    133006: ErrorKind.NEEDS_REVERIFICATION,
+    131031: ErrorKind.ACCOUNT_LOCKED,
     190: ErrorKind.TOKEN_INVALID,
     0: ErrorKind.PERMISSION,
     3: ErrorKind.PERMISSION,
@@ -48,8 +59,10 @@ _BY_CODE: Mapping[int, ErrorKind] = {
     # Code 1 ("API Unknown") is also how Meta reports a wrong client secret on the code
     # exchange: it is transient only when Meta says so (is_transient / HTTP 5xx).
     2: ErrorKind.TRANSIENT,
-    133004: ErrorKind.TRANSIENT,
+    131000: ErrorKind.TRANSIENT,  # "Something went wrong"
+    133004: ErrorKind.TRANSIENT,  # "Server temporarily unavailable"
     100: ErrorKind.INVALID_REQUEST,
+    131009: ErrorKind.INVALID_REQUEST,  # "Parameter value is not valid"
 }
 
 #: Kinds worth retrying soon without a person: the same call may succeed in minutes.
@@ -80,6 +93,25 @@ def classify(
     return ErrorKind.UNKNOWN
 
 
+_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+_DURATION = re.compile(
+    r"(\d+(?:\.\d+)?)\s*(seconds?|secs?|s|minutes?|mins?|m|hours?|hrs?|hr|h|days?|d)\b", re.IGNORECASE
+)
+
+
+def wait_in_details(details: str | None) -> timedelta | None:
+    """The wait Meta names in ``error_data.details`` (133008/133009), or ``None`` if it names none.
+
+    Meta documents "try again after the time in details" without a format; seen and simulated:
+    "Try again after 60 minutes.", "... after 30 seconds.", "wait 1 hour and 30 minutes",
+    "try again in 2 hrs", "5m". Every number-with-unit is added up; text without one is ``None``.
+    """
+    if not details:
+        return None
+    total = sum(float(amount) * _UNIT_SECONDS[unit[0].lower()] for amount, unit in _DURATION.findall(details))
+    return timedelta(seconds=total) if total > 0 else None
+
+
 def _int_or_none(value: Any) -> int | None:
     try:
         return None if value is None else int(value)
@@ -107,8 +139,10 @@ class GraphApiError(Exception):
         is_transient: bool = False,
         retry_after_s: float | None = None,
         operation: str | None = None,
+        details: str | None = None,
     ) -> None:
         self.message = message
+        self.details = details
         self.http_status = http_status
         self.code = code
         self.subcode = subcode
@@ -141,6 +175,7 @@ class GraphApiError(Exception):
                 retry_after_s=retry_after_s,
             )
         error_data = error.get("error_data")
+        details = error_data.get("details") if isinstance(error_data, Mapping) else None
         if retry_after_s is None and isinstance(error_data, Mapping):
             minutes = _int_or_none(error_data.get("estimated_time_to_regain_access"))
             retry_after_s = None if minutes is None else minutes * 60.0
@@ -156,6 +191,7 @@ class GraphApiError(Exception):
             is_transient=bool(error.get("is_transient", False)),
             retry_after_s=retry_after_s,
             operation=operation,
+            details=None if details is None else str(details),
         )
 
     @classmethod
@@ -166,6 +202,16 @@ class GraphApiError(Exception):
     @property
     def retryable(self) -> bool:
         return self.kind in RETRYABLE_KINDS
+
+    @property
+    def answered(self) -> bool:
+        """Graph answered (any HTTP status); ``False``: timeout or lost connection, outcome unknown."""
+        return self.http_status is not None
+
+    @property
+    def wait(self) -> timedelta | None:
+        """The wait Meta names in ``error_data.details`` (see :func:`wait_in_details`)."""
+        return wait_in_details(self.details)
 
     def to_dict(self) -> dict[str, Any]:
         """The API's structured error (SPEC.md: ``{"type", "message", "code", "subcode"}``)."""

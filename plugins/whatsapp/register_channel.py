@@ -1,9 +1,11 @@
 """One registration attempt for one channel: the single path every DAG and the API share.
 
 Claim the channel (one worker per number), re-read live health under the claim, apply the
-pure decision, send ``/register`` only when it can succeed, and record the call and the
-state it leads to in the claim's transaction. Airflow-free: operators translate the
-report into task success, retry or failure.
+pure decision, and send ``/register`` only when it can succeed: the attempt is committed
+before the request leaves and completed with its answer after (write-ahead, see
+:mod:`whatsapp.store.attempts`), so every call Meta counts is in the store even when the
+worker dies mid-call. Airflow-free: operators translate the report into task success,
+retry or failure.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import pendulum
 
-from whatsapp.domain.registration import Action, Decision
+from whatsapp.domain.registration import Action, Decision, Outcome
 from whatsapp.errors import GraphApiError
 
 if TYPE_CHECKING:
@@ -23,6 +25,7 @@ if TYPE_CHECKING:
     from whatsapp.domain.lifecycle import Transition
     from whatsapp.hooks.graph import WhatsAppGraphHook
     from whatsapp.store import ChannelStore
+    from whatsapp.store.attempts import RegistrationClaim
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +43,7 @@ class RegistrationReport:
     next_attempt_at: str | None = None
     error: dict[str, Any] | None = None
     message: str = ""
+    attention: str | None = None  # the Attention a person acts on (domain/registration.py)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -77,15 +81,7 @@ def attempt_registration(
         channel_id, respect_backoff=respect_backoff, respect_state=respect_state, now=now
     ) as claim:
         if claim is None:
-            return RegistrationReport(
-                channel_id=channel_id,
-                phone_number_id=credentials.phone_number_id,
-                decision=None,
-                action="skipped",
-                state=None,
-                register_calls=0,
-                message="not claimable now: not due, 72 h budget spent, or held by another run",
-            )
+            return _not_claimed(store, channel_id, credentials.phone_number_id, now)
         channel = claim.channel
         try:
             health = hook.get_phone_health(channel.phone_number_id, credentials.access_token)
@@ -103,47 +99,87 @@ def attempt_registration(
         if moved.register_now:
             log.info("Registering %s (%s attempts left in 72 h)", channel.phone_number_id, claim.budget_left)
             calls = 1
-            sent_at = pendulum.now("UTC")  # Meta counts the call from when it is sent
+            # Committed before the request leaves; Meta counts the call from when it is sent.
+            claim.write_ahead(attempted_at=pendulum.now("UTC"), run_id=run_id)
             try:
                 hook.register(channel.phone_number_id, credentials.access_token, credentials.pin)
             except GraphApiError as exc:
                 error = exc
             except BaseException as exc:
-                # Sent, outcome unknown (task timeout, SIGTERM, a bug): it still spends budget.
-                unknown = GraphApiError.transport(
-                    f"outcome unknown ({type(exc).__name__})", operation="register"
-                )
-                claim.record_attempt(unknown, attempted_at=sent_at, run_id=run_id)
+                # Sent, answer unknown (task timeout, SIGTERM, a bug): record it as such if we can;
+                # if not, the committed intent still counts and the next attempt reconciles.
+                _record_lost_answer(claim, exc)
                 raise
-            moved = replace(
-                claim.record_attempt(error, attempted_at=sent_at, run_id=run_id), decision=moved.decision
-            )
+            moved = replace(claim.record_attempt(error), decision=moved.decision)
 
     registered = calls == 1 and error is None
-    if registered:
-        health = _verify(hook, channel.phone_number_id, credentials.access_token) or health
-    # After a successful call the read that decided is stale: store the verification instead.
     if calls == 0 or registered:
-        store.health.record(
-            [
-                HealthResult(
-                    channel_id=channel_id,
-                    checked_at=pendulum.now("UTC"),
-                    health=health,
-                    just_registered=registered,
-                )
-            ]
-        )
+        # After a successful call the read that decided is stale: store the verification instead,
+        # and only if it worked (a failed read never moves a channel Meta accepted backwards).
+        checked = _verify(hook, channel.phone_number_id, credentials.access_token) if registered else health
+        if checked is not None:
+            store.health.record(
+                [
+                    HealthResult(
+                        channel_id=channel_id,
+                        checked_at=pendulum.now("UTC"),
+                        health=checked,
+                        just_registered=registered,
+                    )
+                ]
+            )
     stored = store.channels.by_id(channel_id)
     report = _report(channel_id, channel.phone_number_id, moved, calls, error)
     due = stored.next_attempt_at if stored else None
     report = replace(report, next_attempt_at=due.isoformat() if due else None)
     assert moved.outcome is not None
-    if error is not None and moved.outcome.action is Action.RETRY_TASK:
+    if error is not None and moved.outcome.action in (Action.RETRY_TASK, Action.RECONCILE):
         raise error
     if moved.outcome.action in (Action.NEEDS_ATTENTION, Action.REAUTHORIZE):
         raise RegistrationFailed(report, error)
     return report
+
+
+#: ``RegistrationReport.action`` when an earlier call's answer is still unknown (not claimable).
+AWAITING_ANSWER = "awaiting_answer"
+
+
+def _not_claimed(
+    store: ChannelStore, channel_id: int, phone_number_id: str, now: datetime | None
+) -> RegistrationReport:
+    """Why the claim was refused, when it is the wait after an unanswered call: tasks retry that."""
+    until = store.attempts.unanswered_until(channel_id, now=now)
+    if until is not None:
+        return RegistrationReport(
+            channel_id=channel_id,
+            phone_number_id=phone_number_id,
+            decision=None,
+            action=AWAITING_ANSWER,
+            state=None,
+            register_calls=0,
+            next_attempt_at=until.isoformat(),
+            message=(
+                "an earlier register call is in flight or its answer was lost: no new call before "
+                f"{until.isoformat()}, then Meta's health decides"
+            ),
+        )
+    return RegistrationReport(
+        channel_id=channel_id,
+        phone_number_id=phone_number_id,
+        decision=None,
+        action="skipped",
+        state=None,
+        register_calls=0,
+        message="not claimable now: not due, 72 h budget spent, or held by another run",
+    )
+
+
+def _record_lost_answer(claim: RegistrationClaim, exc: BaseException) -> None:
+    lost = GraphApiError.transport(f"outcome unknown ({type(exc).__name__})", operation="register")
+    try:
+        claim.record_attempt(lost)
+    except Exception as failure:  # the original exception matters more; the intent is committed
+        log.error("Could not record the lost register answer for channel %s: %s", claim.channel.id, failure)
 
 
 def _report(
@@ -158,7 +194,8 @@ def _report(
         state=moved.outcome.state.value,
         register_calls=calls,
         error=error.to_dict() if error else None,
-        message=_message(moved.decision, moved.outcome.action, error),
+        message=_message(moved.decision, moved.outcome, error),
+        attention=None if moved.outcome.attention is None else moved.outcome.attention.value,
     )
 
 
@@ -171,19 +208,22 @@ def _verify(hook: WhatsAppGraphHook, phone_number_id: str, token: str) -> PhoneH
         return None
 
 
-def _message(decision: Decision | None, action: Action, error: GraphApiError | None) -> str:
+def _message(decision: Decision | None, outcome: Outcome, error: GraphApiError | None) -> str:
     if decision is Decision.ALREADY_PROVISIONED:
         return "already provisioned: no register call sent"
     if decision is Decision.WAIT_FOR_DISPLAY_NAME:
         return "display name still in review: no register call spent, retry scheduled"
-    if decision is Decision.DISPLAY_NAME_DECLINED:
-        return "display name DECLINED: edit it in WhatsApp Manager, then complete registration"
+    if outcome.advice is not None and error is None:
+        return outcome.advice
     if error is None:
         return "registered"
-    return {
-        Action.BACKOFF: f"register failed, retry scheduled with backoff: {error}",
-        Action.BLOCKED: f"Meta's register limit reached, blocked until the 72 h window reopens: {error}",
-        Action.NEEDS_ATTENTION: f"register failed and needs a person: {error}",
-        Action.REAUTHORIZE: f"register failed, the customer must reauthorize: {error}",
-        Action.RETRY_TASK: f"register failed transiently, retrying: {error}",
-    }[action]
+    what = {
+        Action.BACKOFF: "register failed, retry scheduled",
+        Action.BLOCKED: "Meta's register limit reached, blocked until the 72 h window reopens",
+        Action.NEEDS_ATTENTION: "register failed and needs a person",
+        Action.REAUTHORIZE: "register failed, the customer must reauthorize",
+        Action.RETRY_TASK: "register failed transiently, retrying",
+        Action.RECONCILE: "register sent but its answer was lost; Meta's health decides the next step",
+    }[outcome.action]
+    advice = f" ({outcome.advice})" if outcome.advice else ""
+    return f"{what}{advice}: {error}"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import collections
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -12,7 +12,9 @@ from sqlalchemy import text
 
 from include.graph_simulator.process import SimulatorControl
 from tests.fleet.fleet_mix import Kind, SeededNumber, seed
+from tests.store.helpers import set_registration
 from tests.support.airflow_fixtures import fresh_dag
+from whatsapp.domain.registration import RegistrationState
 from whatsapp.store import ChannelStore
 
 pytestmark = pytest.mark.postgres
@@ -121,3 +123,35 @@ def test_backoff_budget_and_due_only_retries(
         channel = pg_store_env.channels.by_phone_number(number["phone_number_id"])
         assert len(pg_store_env.attempts.recent(channel.id)) == 8
         assert channel.next_attempt_at is not None
+
+
+def test_provisioned_numbers_meta_reports_expired_or_not_verified_get_no_register_call(
+    fleet_run, sim: SimulatorControl, pg_store_env: ChannelStore
+) -> None:
+    """SPEC.md "revised": a live number is never registered for its ``code_verification_status``."""
+    live = {"platform_type": "CLOUD_API", "throughput_level": "STANDARD", "status": "CONNECTED"}
+    numbers = [
+        sim.add_number(name_status="APPROVED", code_verification_status=status, **live)
+        for status in ("EXPIRED", "NOT_VERIFIED") * 10
+    ]
+    for i, number in enumerate(numbers):
+        channel = pg_store_env.channels.upsert(
+            account_id=1,
+            phone_number_id=number["phone_number_id"],
+            waba_id=number["waba_id"],
+            business_id=number["business_id"],
+            access_token=sim.new_token(number["waba_id"]),
+        )
+        if i % 2:  # half of them even look due for a retry (as an older release left them)
+            set_registration(
+                pg_store_env, channel.id, RegistrationState.SCHEDULED, next_attempt_at=datetime.now(UTC)
+            )
+    for _ in range(10):
+        fleet_run()
+        time_travel(pg_store_env, hours=13)
+    assert register_calls(sim) == {}
+    assert sim.calls("/register$") == []
+    for status in pg_store_env.fleet.statuses():
+        assert status.channel.registration_state is RegistrationState.REGISTERED
+        assert status.channel.provisioning == "provisioned" and not status.channel.reauthorization_required
+        assert status.registration.attempts_72h == 0

@@ -45,8 +45,12 @@ def test_a_call_sent_before_a_crash_is_still_recorded(
         attempt_registration(CrashAfterSending(), pg_store_env, channel.id, respect_backoff=True)
     assert len(sim.calls("/register$")) == 1
     (attempt,) = pg_store_env.attempts.recent(channel.id)
-    assert attempt.outcome == "transient" and "outcome unknown (TimeoutError)" in attempt.message
-    assert pg_store_env.channels.by_id(channel.id).registration_state is RegistrationState.SCHEDULED
+    assert attempt.outcome == "no_answer" and "outcome unknown (TimeoutError)" in attempt.message
+    stored = pg_store_env.channels.by_id(channel.id)
+    assert stored.registration_state is RegistrationState.SCHEDULED
+    # The answer was lost: the next attempt waits two minutes and reads health first.
+    assert timedelta(minutes=2) - timedelta(seconds=5) <= stored.next_attempt_at - attempt.attempted_at
+    assert stored.next_attempt_at - attempt.attempted_at <= timedelta(minutes=2)
 
 
 def test_a_task_retry_skips_the_backoff_but_not_a_case_for_a_person(

@@ -20,6 +20,34 @@ PIN_TOO_MANY_GUESSES = """{"error": {"message": "(#133008) Too Many two step ver
  "type": "OAuthException", "code": 133008, "fbtrace_id": "C2"}}"""
 PIN_GUESSED_TOO_FAST = """{"error": {"message": "(#133009) Two step verification PIN Guessed Too Fast",
  "type": "OAuthException", "code": 133009, "fbtrace_id": "C3"}}"""
+# Meta's error-code page: 133008/133009 "Try again after the time specified in the details
+# response parameter" (https://developers.facebook.com/docs/whatsapp/cloud-api/support/error-codes).
+PIN_TOO_MANY_GUESSES_WITH_WAIT = """{"error": {"message": "(#133008) Too Many two step verification PIN Guesses",
+ "type": "OAuthException", "code": 133008, "error_data": {"messaging_product": "whatsapp",
+ "details": "Too many two step verification PIN guesses for this phone number. Try again after 60 minutes."},
+ "fbtrace_id": "C4"}}"""
+PIN_GUESSED_TOO_FAST_WITH_WAIT = """{"error": {"message": "(#133009) Two step verification PIN Guessed Too Fast",
+ "type": "OAuthException", "code": 133009, "error_data": {"messaging_product": "whatsapp",
+ "details": "Two step verification PIN was entered too quickly. Try again after 30 seconds."},
+ "fbtrace_id": "C5"}}"""
+NEEDS_REVERIFICATION = """{"error": {"message": "(#133006) Phone number re-verification needed",
+ "type": "OAuthException", "code": 133006, "error_data": {"messaging_product": "whatsapp",
+ "details": "Phone number needs to be verified before registering. Verify it, then register."},
+ "fbtrace_id": "C6"}}"""
+REGISTER_TOO_SOON = """{"error": {"message":
+ "(#133015) Please wait a few minutes before attempting to register this phone number", "type": "OAuthException",
+ "code": 133015, "error_data": {"messaging_product": "whatsapp", "details":
+ "The phone number you are attempting to register was recently deleted. Wait 5 minutes before re-trying the request."},
+ "fbtrace_id": "C7"}}"""
+NOT_REGISTERED = """{"error": {"message": "(#133010) Account not registered", "type": "OAuthException",
+ "code": 133010, "error_data": {"messaging_product": "whatsapp",
+ "details": "Phone number not registered on the WhatsApp Business Platform."}, "fbtrace_id": "C8"}}"""
+SOMETHING_WENT_WRONG = """{"error": {"message": "(#131000) Something went wrong", "type": "OAuthException",
+ "code": 131000, "error_data": {"messaging_product": "whatsapp", "details": "Something went wrong"},
+ "fbtrace_id": "C9"}}"""
+PARAMETER_VALUE_INVALID = """{"error": {"message": "(#131009) Parameter value is not valid",
+ "type": "OAuthException", "code": 131009, "error_data": {"messaging_product": "whatsapp",
+ "details": "Param pin must be 6 characters long."}, "fbtrace_id": "C10"}}"""
 TOKEN_EXPIRED = """{"error": {"message": "Error validating access token: Session has expired on Tuesday.",
  "type": "OAuthException", "code": 190, "error_subcode": 463, "fbtrace_id": "D1"}}"""
 TOKEN_INVALID = (

@@ -160,6 +160,53 @@ def test_register_answered(
         assert moved.registration.reason is None
 
 
+@pytest.mark.parametrize(
+    ("event", "state", "failures", "next_at"),
+    [
+        # 133008/133009: the wait Meta names in details, not the backoff
+        (RegisterAnswered(ErrorKind.PIN_LOCKED, NOW, (NOW,), wait=timedelta(minutes=42)), S.SCHEDULED, 3, 42),
+        (RegisterAnswered(ErrorKind.PIN_LOCKED, NOW, (NOW,)), S.SCHEDULED, 3, 60),
+        # 133015: a short wait that is not a failure streak
+        (RegisterAnswered(ErrorKind.REGISTER_TOO_SOON, NOW, (NOW,)), S.SCHEDULED, 2, 5),
+        # the answer was lost: counts as sent, look again (health first) after two minutes
+        (RegisterAnswered(ErrorKind.TRANSIENT, NOW, (NOW,), answered=False), S.SCHEDULED, 3, 2),
+        # a wait in details means nothing to a row without a fixed wait
+        (
+            RegisterAnswered(ErrorKind.PIN_PROBLEM, NOW, (NOW,), wait=timedelta(minutes=1)),
+            S.NEEDS_ATTENTION,
+            3,
+            None,
+        ),
+    ],
+)
+def test_register_answers_with_their_own_wait(
+    event: RegisterAnswered, state: RegistrationState, failures: int, next_at: int | None
+) -> None:
+    before = Registration(S.SCHEDULED, R.REGISTRATION_INCOMPLETE, NOW, 2)
+    moved = transition(before, event, rng=random.Random(1)).registration
+    assert (moved.state, moved.failures_in_a_row) == (state, failures)
+    assert moved.next_attempt_at == (None if next_at is None else NOW + timedelta(minutes=next_at))
+    assert moved.reason is R.REGISTRATION_INCOMPLETE
+
+
+@pytest.mark.parametrize("verification", ["EXPIRED", "NOT_VERIFIED", "UNVERIFIED", None])
+def test_a_provisioned_number_is_registered_whatever_its_verification_status(
+    verification: str | None,
+) -> None:
+    live = PhoneHealth(
+        "1",
+        {
+            "code_verification_status": verification,
+            "platform_type": "CLOUD_API",
+            "throughput_level": "STANDARD",
+        },
+    )
+    before = Registration(S.SCHEDULED, R.REGISTRATION_INCOMPLETE, NOW, 2)
+    assert transition(before, HealthRead(live, NOW)).registration == Registration(S.REGISTERED, None, None, 0)
+    decided = transition(before, ReadyToDecide(NOW, health=live))
+    assert decided.decision is Decision.ALREADY_PROVISIONED and not decided.register_now
+
+
 def test_onboarding_wait_and_hand_over() -> None:
     waiting = transition(Registration(), NameReviewWaiting(NOW)).registration
     assert waiting.state is S.AWAITING_DISPLAY_NAME

@@ -11,8 +11,13 @@ import pytest
 from tests.unit import graph_errors as g
 from whatsapp.domain.health import PhoneHealth, Provisioning
 from whatsapp.domain.registration import (
+    ANSWER_LOST,
+    ANSWER_LOST_WAIT,
+    ATTENTION_ACTIONS,
+    OUTCOME_BY_KIND,
     REGISTER_BUDGET,
     Action,
+    Attention,
     Decision,
     ReauthorizationReason,
     RegistrationState,
@@ -25,7 +30,7 @@ from whatsapp.domain.registration import (
     outcome_of_decision,
     window_reopens_at,
 )
-from whatsapp.errors import GraphApiError
+from whatsapp.errors import ErrorKind, GraphApiError
 
 NOW = datetime(2026, 11, 24, 8, 0, tzinfo=UTC)
 
@@ -59,12 +64,14 @@ def node(
         # not needed -> skip, nothing sent
         (node(), Decision.ALREADY_PROVISIONED),
         (node(throughput="HIGH"), Decision.ALREADY_PROVISIONED),
-        # pending via platform_type, via throughput only (Chatwoot's symbol-key bug), unverified code
+        # pending via platform_type, via throughput only (Chatwoot's symbol-key bug)
         (node(platform="NOT_APPLICABLE"), Decision.REGISTER),
         (node(throughput="NOT_APPLICABLE"), Decision.REGISTER),
-        (node(verification="NOT_VERIFIED"), Decision.REGISTER),
-        (node(verification="EXPIRED"), Decision.REGISTER),
-        (node(verification="UNVERIFIED"), Decision.REGISTER),
+        # revised (SPEC.md): a provisioned number is never registered for its verification status
+        (node(verification="NOT_VERIFIED"), Decision.ALREADY_PROVISIONED),
+        (node(verification="EXPIRED"), Decision.ALREADY_PROVISIONED),
+        (node(verification="UNVERIFIED"), Decision.ALREADY_PROVISIONED),
+        (node(platform="NOT_APPLICABLE", verification="EXPIRED"), Decision.REGISTER),
         # name in review -> wait, no register call spent
         (node(platform="NOT_APPLICABLE", name="PENDING_REVIEW"), Decision.WAIT_FOR_DISPLAY_NAME),
         (node(throughput="NOT_APPLICABLE", name="PENDING_REVIEW"), Decision.WAIT_FOR_DISPLAY_NAME),
@@ -109,14 +116,14 @@ def test_pending_is_provisioning_pending() -> None:
         ),
         (
             g.PIN_TOO_MANY_GUESSES,
-            Action.NEEDS_ATTENTION,
-            RegistrationState.NEEDS_ATTENTION,
+            Action.BACKOFF,
+            RegistrationState.SCHEDULED,
             ReauthorizationReason.REGISTRATION_INCOMPLETE,
         ),
         (
             g.PIN_GUESSED_TOO_FAST,
-            Action.NEEDS_ATTENTION,
-            RegistrationState.NEEDS_ATTENTION,
+            Action.BACKOFF,
+            RegistrationState.SCHEDULED,
             ReauthorizationReason.REGISTRATION_INCOMPLETE,
         ),
         (
@@ -188,9 +195,141 @@ def test_outcome_table(
     assert (outcome.action, outcome.state, outcome.reauthorization) == (action, state, reason)
 
 
-def test_outcome_of_http_5xx_and_timeout_is_transient() -> None:
+def test_outcome_of_http_5xx_is_transient_and_a_lost_answer_reconciles() -> None:
     assert outcome_of(GraphApiError.from_response(503, None)).action is Action.RETRY_TASK
-    assert outcome_of(GraphApiError.transport("timed out")).action is Action.RETRY_TASK
+    lost = outcome_of(GraphApiError.transport("timed out"))
+    assert (lost.action, lost.state, lost.wait) == (
+        Action.RECONCILE,
+        RegistrationState.SCHEDULED,
+        ANSWER_LOST_WAIT,
+    )
+    assert lost is ANSWER_LOST
+
+
+S = RegistrationState
+A = Action
+AT = Attention
+INCOMPLETE = ReauthorizationReason.REGISTRATION_INCOMPLETE
+
+#: SPEC.md's outcome table, one row per Graph error body: (status, body, action, state,
+#: reason, attention, next attempt after NOW (None: no automatic retry), counts as a failure).
+FULL_TABLE = [
+    (400, g.DISPLAY_NAME_NOT_READY, A.BACKOFF, S.SCHEDULED, INCOMPLETE, None, "backoff", True),
+    (400, g.REGISTER_TOO_SOON, A.BACKOFF, S.SCHEDULED, INCOMPLETE, None, timedelta(minutes=5), False),
+    (400, g.REGISTER_LIMIT, A.BLOCKED, S.BLOCKED, INCOMPLETE, None, timedelta(hours=72), True),
+    (
+        400,
+        g.PIN_TOO_MANY_GUESSES_WITH_WAIT,
+        A.BACKOFF,
+        S.SCHEDULED,
+        INCOMPLETE,
+        None,
+        timedelta(hours=1),
+        True,
+    ),
+    (
+        400,
+        g.PIN_GUESSED_TOO_FAST_WITH_WAIT,
+        A.BACKOFF,
+        S.SCHEDULED,
+        INCOMPLETE,
+        None,
+        timedelta(seconds=30),
+        True,
+    ),
+    (400, g.PIN_TOO_MANY_GUESSES, A.BACKOFF, S.SCHEDULED, INCOMPLETE, None, timedelta(hours=1), True),
+    (400, g.PIN_MISMATCH, A.NEEDS_ATTENTION, S.NEEDS_ATTENTION, INCOMPLETE, AT.PIN_MISMATCH, None, True),
+    (
+        400,
+        g.NEEDS_REVERIFICATION,
+        A.NEEDS_ATTENTION,
+        S.NEEDS_ATTENTION,
+        INCOMPLETE,
+        AT.NEEDS_REVERIFICATION,
+        None,
+        True,
+    ),
+    (403, g.ACCOUNT_LOCKED, A.NEEDS_ATTENTION, S.NEEDS_ATTENTION, INCOMPLETE, AT.ACCOUNT_LOCKED, None, True),
+    (
+        401,
+        g.TOKEN_EXPIRED,
+        A.REAUTHORIZE,
+        S.REAUTHORIZATION_REQUIRED,
+        ReauthorizationReason.TOKEN_INVALID,
+        None,
+        None,
+        True,
+    ),
+    (
+        400,
+        g.NOT_SUPPORTED,
+        A.REAUTHORIZE,
+        S.REAUTHORIZATION_REQUIRED,
+        ReauthorizationReason.PERMISSION_REVOKED,
+        None,
+        None,
+        True,
+    ),
+    (
+        403,
+        g.NO_PERMISSION_TO_REGISTER,
+        A.REAUTHORIZE,
+        S.REAUTHORIZATION_REQUIRED,
+        ReauthorizationReason.PERMISSION_REVOKED,
+        None,
+        None,
+        True,
+    ),
+    (400, g.APP_RATE_LIMIT, A.RETRY_TASK, S.SCHEDULED, INCOMPLETE, None, "backoff", True),
+    (400, g.USER_RATE_LIMIT, A.RETRY_TASK, S.SCHEDULED, INCOMPLETE, None, "backoff", True),
+    (400, g.PAGE_RATE_LIMIT, A.RETRY_TASK, S.SCHEDULED, INCOMPLETE, None, "backoff", True),
+    (400, g.CUSTOM_RATE_LIMIT, A.RETRY_TASK, S.SCHEDULED, INCOMPLETE, None, "backoff", True),
+    (429, g.WABA_RATE_LIMIT, A.RETRY_TASK, S.SCHEDULED, INCOMPLETE, None, "backoff", True),
+    (400, g.THROUGHPUT_LIMIT, A.RETRY_TASK, S.SCHEDULED, INCOMPLETE, None, "backoff", True),
+    (400, g.SOMETHING_WENT_WRONG, A.RETRY_TASK, S.SCHEDULED, INCOMPLETE, None, "backoff", True),
+    (503, g.SERVICE_UNAVAILABLE, A.RETRY_TASK, S.SCHEDULED, INCOMPLETE, None, "backoff", True),
+    (500, g.UNKNOWN_TRANSIENT, A.RETRY_TASK, S.SCHEDULED, INCOMPLETE, None, "backoff", True),
+    (400, g.INVALID_PARAMETER, A.NEEDS_ATTENTION, S.NEEDS_ATTENTION, INCOMPLETE, AT.GRAPH_ERROR, None, True),
+    (
+        400,
+        g.PARAMETER_VALUE_INVALID,
+        A.NEEDS_ATTENTION,
+        S.NEEDS_ATTENTION,
+        INCOMPLETE,
+        AT.GRAPH_ERROR,
+        None,
+        True,
+    ),
+    (400, g.NOT_REGISTERED, A.NEEDS_ATTENTION, S.NEEDS_ATTENTION, INCOMPLETE, AT.GRAPH_ERROR, None, True),
+]
+
+
+@pytest.mark.parametrize(
+    ("status", "raw", "action", "state", "reason", "attention", "after", "streak"),
+    FULL_TABLE,
+    ids=[f"{row[0]}-{g.load(row[1])['error']['code']}-{i}" for i, row in enumerate(FULL_TABLE)],
+)
+def test_full_outcome_table(status, raw, action, state, reason, attention, after, streak) -> None:
+    error = GraphApiError.from_response(status, g.load(raw), operation="register")
+    outcome = outcome_of(error)
+    assert (outcome.action, outcome.state, outcome.reauthorization) == (action, state, reason)
+    assert outcome.attention is attention and outcome.streak is streak
+    assert (outcome.advice is not None) is (attention is not None)
+    due = next_attempt_at(
+        outcome, now=NOW, failures_in_a_row=1, attempt_times=[NOW], rng=random.Random(3), wait=error.wait
+    )
+    if after is None:
+        assert due is None
+    elif after == "backoff":
+        assert timedelta(minutes=13.5) <= due - NOW <= timedelta(minutes=16.5)
+    else:
+        assert due - NOW == after
+
+
+def test_every_error_kind_has_an_outcome_and_every_attention_an_action() -> None:
+    assert set(OUTCOME_BY_KIND) == set(ErrorKind)
+    assert set(ATTENTION_ACTIONS) == set(Attention)
+    assert all(text.strip() for text in ATTENTION_ACTIONS.values())
 
 
 def test_success_is_registered_and_clears_reauthorization() -> None:
@@ -206,6 +345,7 @@ def test_outcome_of_decisions_without_a_call() -> None:
     assert outcome_of_decision(Decision.ALREADY_PROVISIONED).state is RegistrationState.REGISTERED
     assert outcome_of_decision(Decision.WAIT_FOR_DISPLAY_NAME).state is RegistrationState.SCHEDULED
     assert outcome_of_decision(Decision.DISPLAY_NAME_DECLINED).state is RegistrationState.NEEDS_ATTENTION
+    assert outcome_of_decision(Decision.DISPLAY_NAME_DECLINED).attention is Attention.DISPLAY_NAME_DECLINED
     with pytest.raises(ValueError, match="sends a register call"):
         outcome_of_decision(Decision.REGISTER)
 

@@ -267,7 +267,12 @@ class PhoneHealth:
 
     @property
     def needs_registration(self) -> bool:
-        return self.code_verification_status != "VERIFIED" or self.is_pending
+        """Only a pending number needs ``/register`` (SPEC.md, "Registration decision — revised").
+
+        ``code_verification_status`` plays no part: Meta reports ``EXPIRED``/``NOT_VERIFIED`` on
+        numbers live for months, and registering them only spends the 72 h budget.
+        """
+        return self.is_pending
 
 
 def risky_transitions(before: Mapping[str, str | None] | PhoneHealth | None, after: PhoneHealth) -> list[str]:

@@ -11,12 +11,15 @@ Rules that live here and nowhere else:
   customer to redo Embedded Signup: only a new token removes them, never a health read that
   happens to succeed (reads need fewer permissions than ``/register``). ``registration_incomplete``
   follows the facts: raised while Meta reads the number as pending, cleared once provisioned.
-* **What a health read says about registration.** Provisioned and verified: ``registered``
-  (also when someone fixed it by hand in WhatsApp Manager). Needs registration but nothing is
-  planned: ``scheduled`` now, so the fleet picks it up. Right after a successful register Meta
-  may still read the number as pending: "verify again soon", not a flag.
+* **What a health read says about registration.** Provisioned: ``registered`` whatever
+  ``code_verification_status`` says (also when someone fixed it by hand in WhatsApp Manager).
+  Needs registration but nothing is planned: ``scheduled`` now, so the fleet picks it up.
+  Right after a successful register Meta may still read the number as pending: "verify again
+  soon", not a flag.
 * **What a register answer or a decision without a call leads to**: the outcome table and
-  backoff of :mod:`whatsapp.domain.registration`.
+  backoff of :mod:`whatsapp.domain.registration`. A call whose answer was lost counts as sent
+  (``RegisterAnswered(answered=False)``): ``scheduled`` a short wait ahead, and the next
+  attempt's health read decides whether another call is needed.
 """
 
 from __future__ import annotations
@@ -133,11 +136,17 @@ class ReadyToDecide:
 
 @dataclass(frozen=True, slots=True)
 class RegisterAnswered:
-    """A register call was sent; ``error`` is the Graph error kind, ``None`` for success."""
+    """A register call was sent; ``error`` is the Graph error kind, ``None`` for success.
+
+    ``wait``: the time Meta named in the error's ``details`` (133008/133009, 133015);
+    ``answered=False``: no answer came back (timeout, lost connection, the worker died).
+    """
 
     error: ErrorKind | None
     at: datetime
     attempt_times: Sequence[datetime] = ()
+    wait: timedelta | None = None
+    answered: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -250,8 +259,11 @@ def _apply_outcome(
     failures: int,
     attempt_times: Sequence[datetime],
     rng: random.Random | None,
+    wait: timedelta | None = None,
 ) -> Registration:
-    due = next_attempt_at(outcome, now=at, failures_in_a_row=failures, attempt_times=attempt_times, rng=rng)
+    due = next_attempt_at(
+        outcome, now=at, failures_in_a_row=failures, attempt_times=attempt_times, rng=rng, wait=wait
+    )
     return Registration(
         state=outcome.state,
         reason=with_reason(current.reason, outcome.reauthorization),
@@ -309,10 +321,15 @@ def transition(current: Registration, event: Event, *, rng: random.Random | None
             outcome = outcome_of_decision(decision)
             failures = 0 if outcome.state is RegistrationState.REGISTERED else current.failures_in_a_row
             new = _apply_outcome(current, outcome, at=at, failures=failures, attempt_times=times, rng=rng)
-        case RegisterAnswered(error=kind, at=at, attempt_times=times):
-            outcome = outcome_of_kind(kind)
-            failures = 0 if kind is None else current.failures_in_a_row + 1
-            new = _apply_outcome(current, outcome, at=at, failures=failures, attempt_times=times, rng=rng)
+        case RegisterAnswered(error=kind, at=at, attempt_times=times, wait=wait, answered=answered):
+            outcome = outcome_of_kind(kind, answered=answered)
+            if outcome.state is RegistrationState.REGISTERED:
+                failures = 0
+            else:
+                failures = current.failures_in_a_row + (1 if outcome.streak else 0)
+            new = _apply_outcome(
+                current, outcome, at=at, failures=failures, attempt_times=times, rng=rng, wait=wait
+            )
         case NameReviewWaiting():
             new = replace(current, state=RegistrationState.AWAITING_DISPLAY_NAME)
         case NameWaitEnded(at=at):

@@ -33,8 +33,14 @@ class Decision(StrEnum):
 
 
 def decide(health: PhoneHealth) -> Decision:
-    """The registration decision of SPEC.md, on a freshly fetched health snapshot."""
+    """The registration decision of SPEC.md ("revised"), on a freshly fetched health snapshot.
+
+    Only a pending number is registered (:attr:`PhoneHealth.needs_registration`); a provisioned
+    one never is because of its ``code_verification_status``.
+    """
     if not health.needs_registration:
+        # The one exception SPEC.md allows, an approved display-name change that needs a new
+        # register call (issue 15), gets its own Decision here, before this return.
         return Decision.ALREADY_PROVISIONED
     if health.name_status == NAME_IN_REVIEW:
         return Decision.WAIT_FOR_DISPLAY_NAME
@@ -70,53 +76,103 @@ class Action(StrEnum):
     NEEDS_ATTENTION = "needs_attention"  # a person must act; no automatic retry
     REAUTHORIZE = "reauthorize"  # the customer must redo Embedded Signup
     RETRY_TASK = "retry_task"  # transient: Airflow task retries, then domain backoff
+    RECONCILE = "reconcile"  # the answer was lost: counts as sent, Meta's health decides next
+
+
+class Attention(StrEnum):
+    """Why a person must act, one per situation the page shows a banner for."""
+
+    DISPLAY_NAME_DECLINED = "display_name_declined"
+    PIN_MISMATCH = "pin_mismatch"
+    NEEDS_REVERIFICATION = "needs_reverification"
+    ACCOUNT_LOCKED = "account_locked"
+    GRAPH_ERROR = "graph_error"  # invalid or unknown: Graph's message is kept with the attempt
+
+
+#: What the person does about each situation (shown with the attempt, and on the page).
+ATTENTION_ACTIONS: dict[Attention, str] = {
+    Attention.DISPLAY_NAME_DECLINED: (
+        "Meta declined the display name: edit it in WhatsApp Manager, then complete registration"
+    ),
+    Attention.PIN_MISMATCH: (
+        "the number already has another two-step verification PIN: reset the PIN in WhatsApp Manager "
+        "(turn two-step verification off), then complete registration"
+    ),
+    Attention.NEEDS_REVERIFICATION: (
+        "Meta wants the phone number verified again: verify it with a code (SMS or voice) in "
+        "WhatsApp Manager, then complete registration"
+    ),
+    Attention.ACCOUNT_LOCKED: (
+        "the WhatsApp Business Account is locked or restricted: see Account quality in Meta Business "
+        "Suite, then complete registration"
+    ),
+    Attention.GRAPH_ERROR: "Meta refused the register call: read its message, fix the cause, then retry",
+}
+
+#: 133015 ("wait a few minutes"): the simulator and Meta's error page say 5 minutes.
+REGISTER_TOO_SOON_WAIT = timedelta(minutes=5)
+#: 133008/133009 when ``error_data.details`` names no wait.
+PIN_LOCK_DEFAULT_WAIT = timedelta(hours=1)
+#: A register call whose answer was lost: the next attempt waits this long and reads health first.
+ANSWER_LOST_WAIT = timedelta(minutes=2)
 
 
 @dataclass(frozen=True, slots=True)
 class Outcome:
+    """One row of the outcome table.
+
+    ``wait`` replaces the exponential backoff by a fixed delay (a wait Meta names in the error's
+    ``details`` wins over it); ``streak`` says whether the answer counts toward ``failures_in_a_row``.
+    """
+
     action: Action
     state: RegistrationState
     reauthorization: ReauthorizationReason | None = None
+    attention: Attention | None = None
+    wait: timedelta | None = None
+    streak: bool = True
+
+    @property
+    def advice(self) -> str | None:
+        """What a person does, for outcomes that need one."""
+        return None if self.attention is None else ATTENTION_ACTIONS[self.attention]
 
 
-_OUTCOME_BY_KIND: dict[ErrorKind, Outcome] = {
-    ErrorKind.DISPLAY_NAME_NOT_READY: Outcome(
-        Action.BACKOFF, RegistrationState.SCHEDULED, ReauthorizationReason.REGISTRATION_INCOMPLETE
+_S = RegistrationState
+_INCOMPLETE = ReauthorizationReason.REGISTRATION_INCOMPLETE
+
+
+def _attention(attention: Attention) -> Outcome:
+    return Outcome(Action.NEEDS_ATTENTION, _S.NEEDS_ATTENTION, _INCOMPLETE, attention=attention)
+
+
+_RETRY_TASK = Outcome(Action.RETRY_TASK, _S.SCHEDULED, _INCOMPLETE)
+
+#: The outcome table of SPEC.md, by error kind (the kinds come from ``errors.py``'s code table).
+OUTCOME_BY_KIND: dict[ErrorKind, Outcome] = {
+    ErrorKind.DISPLAY_NAME_NOT_READY: Outcome(Action.BACKOFF, _S.SCHEDULED, _INCOMPLETE),
+    ErrorKind.REGISTER_TOO_SOON: Outcome(
+        Action.BACKOFF, _S.SCHEDULED, _INCOMPLETE, wait=REGISTER_TOO_SOON_WAIT, streak=False
     ),
-    ErrorKind.REGISTER_LIMIT: Outcome(
-        Action.BLOCKED, RegistrationState.BLOCKED, ReauthorizationReason.REGISTRATION_INCOMPLETE
-    ),
-    ErrorKind.PIN_PROBLEM: Outcome(
-        Action.NEEDS_ATTENTION,
-        RegistrationState.NEEDS_ATTENTION,
-        ReauthorizationReason.REGISTRATION_INCOMPLETE,
-    ),
+    ErrorKind.REGISTER_LIMIT: Outcome(Action.BLOCKED, _S.BLOCKED, _INCOMPLETE),
+    ErrorKind.PIN_LOCKED: Outcome(Action.BACKOFF, _S.SCHEDULED, _INCOMPLETE, wait=PIN_LOCK_DEFAULT_WAIT),
+    ErrorKind.PIN_PROBLEM: _attention(Attention.PIN_MISMATCH),
+    ErrorKind.NEEDS_REVERIFICATION: _attention(Attention.NEEDS_REVERIFICATION),
+    ErrorKind.ACCOUNT_LOCKED: _attention(Attention.ACCOUNT_LOCKED),
     ErrorKind.TOKEN_INVALID: Outcome(
-        Action.REAUTHORIZE, RegistrationState.REAUTHORIZATION_REQUIRED, ReauthorizationReason.TOKEN_INVALID
+        Action.REAUTHORIZE, _S.REAUTHORIZATION_REQUIRED, ReauthorizationReason.TOKEN_INVALID
     ),
     ErrorKind.PERMISSION: Outcome(
-        Action.REAUTHORIZE,
-        RegistrationState.REAUTHORIZATION_REQUIRED,
-        ReauthorizationReason.PERMISSION_REVOKED,
+        Action.REAUTHORIZE, _S.REAUTHORIZATION_REQUIRED, ReauthorizationReason.PERMISSION_REVOKED
     ),
-    ErrorKind.THROTTLED: Outcome(
-        Action.RETRY_TASK, RegistrationState.SCHEDULED, ReauthorizationReason.REGISTRATION_INCOMPLETE
-    ),
-    ErrorKind.TRANSIENT: Outcome(
-        Action.RETRY_TASK, RegistrationState.SCHEDULED, ReauthorizationReason.REGISTRATION_INCOMPLETE
-    ),
-    ErrorKind.INVALID_REQUEST: Outcome(
-        Action.NEEDS_ATTENTION,
-        RegistrationState.NEEDS_ATTENTION,
-        ReauthorizationReason.REGISTRATION_INCOMPLETE,
-    ),
-    ErrorKind.UNKNOWN: Outcome(
-        Action.NEEDS_ATTENTION,
-        RegistrationState.NEEDS_ATTENTION,
-        ReauthorizationReason.REGISTRATION_INCOMPLETE,
-    ),
+    ErrorKind.THROTTLED: _RETRY_TASK,
+    ErrorKind.TRANSIENT: _RETRY_TASK,
+    ErrorKind.INVALID_REQUEST: _attention(Attention.GRAPH_ERROR),
+    ErrorKind.UNKNOWN: _attention(Attention.GRAPH_ERROR),
 }
-REGISTERED = Outcome(Action.DONE, RegistrationState.REGISTERED, None)
+REGISTERED = Outcome(Action.DONE, _S.REGISTERED, None)
+#: No answer (timeout, connection lost, worker killed): the call counts as sent.
+ANSWER_LOST = Outcome(Action.RECONCILE, _S.SCHEDULED, _INCOMPLETE, wait=ANSWER_LOST_WAIT)
 
 
 #: Errors of any Graph call (not only ``/register``) that only the customer can fix.
@@ -131,16 +187,23 @@ def reauthorization_for(kind: ErrorKind) -> ReauthorizationReason | None:
     return REAUTHORIZATION_BY_KIND.get(kind)
 
 
-def outcome_of_kind(kind: ErrorKind | None) -> Outcome:
-    """The outcome table of SPEC.md by error kind: ``None`` means the register call succeeded."""
+def outcome_of_kind(kind: ErrorKind | None, *, answered: bool = True) -> Outcome:
+    """The outcome table of SPEC.md by error kind: ``None`` means the register call succeeded.
+
+    ``answered=False``: no answer came back (the kind is then only how the loss surfaced).
+    """
+    if not answered:
+        return ANSWER_LOST
     if kind is None:
         return REGISTERED
-    return _OUTCOME_BY_KIND[kind]
+    return OUTCOME_BY_KIND[kind]
 
 
 def outcome_of(error: GraphApiError | None) -> Outcome:
     """The outcome of a register call's answer (``None``: it succeeded)."""
-    return outcome_of_kind(None if error is None else error.kind)
+    if error is None:
+        return REGISTERED
+    return outcome_of_kind(error.kind, answered=error.answered)
 
 
 def outcome_of_decision(decision: Decision) -> Outcome:
@@ -152,15 +215,9 @@ def outcome_of_decision(decision: Decision) -> Outcome:
     if decision is Decision.ALREADY_PROVISIONED:
         return REGISTERED
     if decision is Decision.WAIT_FOR_DISPLAY_NAME:
-        return Outcome(
-            Action.BACKOFF, RegistrationState.SCHEDULED, ReauthorizationReason.REGISTRATION_INCOMPLETE
-        )
+        return Outcome(Action.BACKOFF, _S.SCHEDULED, _INCOMPLETE)
     if decision is Decision.DISPLAY_NAME_DECLINED:
-        return Outcome(
-            Action.NEEDS_ATTENTION,
-            RegistrationState.NEEDS_ATTENTION,
-            ReauthorizationReason.REGISTRATION_INCOMPLETE,
-        )
+        return _attention(Attention.DISPLAY_NAME_DECLINED)
     raise ValueError(f"decision {decision} sends a register call; use outcome_of()")
 
 
@@ -198,13 +255,21 @@ def next_attempt_at(
     attempt_times: Sequence[datetime],
     budget: int = REGISTER_BUDGET,
     rng: random.Random | None = None,
+    wait: timedelta | None = None,
 ) -> datetime | None:
-    """When the fleet DAG may try again, honouring backoff, Meta's block and our budget."""
+    """When the fleet DAG may try again, honouring backoff, Meta's block and our budget.
+
+    ``wait``: the time Meta named in the error (``error_data.details``); it replaces the fixed
+    wait of the rows that have one (133008/133009, 133015) and is ignored by the others.
+    """
     if outcome.action in (Action.DONE, Action.NEEDS_ATTENTION, Action.REAUTHORIZE):
         return None
     if outcome.action is Action.BLOCKED:
         return window_reopens_at(attempt_times, now) or now + REGISTER_WINDOW
-    due = now + backoff_delay(max(1, failures_in_a_row), rng)
+    if outcome.wait is not None:
+        due = now + (wait or outcome.wait)
+    else:
+        due = now + backoff_delay(max(1, failures_in_a_row), rng)
     if budget_left(attempt_times, now, budget) == 0:
         reopens = window_reopens_at(attempt_times, now)
         if reopens is not None:

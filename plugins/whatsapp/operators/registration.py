@@ -7,9 +7,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from airflow.sdk.exceptions import AirflowException
+
 from whatsapp.errors import GraphApiError
 from whatsapp.operators.base import WhatsAppChannelOperator
-from whatsapp.register_channel import RegistrationFailed, attempt_registration
+from whatsapp.register_channel import AWAITING_ANSWER, RegistrationFailed, attempt_registration
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -21,7 +23,9 @@ class WhatsAppRegisterOperator(WhatsAppChannelOperator):
     :param respect_backoff: the fleet DAG waits for ``next_attempt_at`` and leaves channels that
         need a person alone; onboarding and the manual "Complete registration" do neither. A
         task *retry* never waits for the backoff it just set (the retry is the backoff), and
-        nothing ever exceeds the 72 h budget.
+        nothing ever exceeds the 72 h budget. A call whose answer was lost makes the task retry;
+        a retry that comes before the wait after it has passed retries again (the fleet's first
+        try leaves it to a later run).
     """
 
     def __init__(self, *, respect_backoff: bool = False, **kwargs: Any) -> None:
@@ -46,4 +50,6 @@ class WhatsAppRegisterOperator(WhatsAppChannelOperator):
             except GraphApiError as error:
                 self.graph_failure(f"registration of {channel.phone_number_id}", error)
         self.log.info("Registration of %s: %s", channel.phone_number_id, report.message)
+        if report.action == AWAITING_ANSWER and not (self.respect_backoff and first_try):
+            raise AirflowException(f"registration of {channel.phone_number_id}: {report.message}")
         return report.to_dict()

@@ -92,6 +92,10 @@ class RegistrationAttempt:
 
 #: ``RegistrationAttempt.outcome`` of a register call Meta accepted; failures store the error kind.
 ATTEMPT_SUCCESS = "success"
+#: The write-ahead intent, committed before the call leaves; completed with the answer after.
+ATTEMPT_SENT = "sent"
+#: A call whose answer never came (timeout, lost connection, dead worker): it counts as sent.
+ATTEMPT_NO_ANSWER = "no_answer"
 
 
 @dataclass(frozen=True, slots=True)
