@@ -12,7 +12,7 @@ from enum import StrEnum
 from typing import Annotated, Any, Literal
 
 from fastapi import Path
-from pydantic import BaseModel, ConfigDict, Field, create_model
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, create_model
 
 from whatsapp.domain.health import PUBLIC_FIELDS, STORED_FIELDS
 from whatsapp.domain.signup import ACCOUNT_ID, INBOX_ID, SIGNUP_FIELDS
@@ -135,17 +135,20 @@ class LastAudit(_Model):
 FleetSort = StrEnum("FleetSort", {key: key for key in SORTS})
 
 _FILTER_HELP = "repeat to match any of several values; `none` matches a missing value"
+#: A filter value: a state word, so short and without control characters (a NUL byte would
+#: otherwise reach the database driver and fail the request with a 500).
+FilterValue = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[^\x00-\x1f\x7f]+$")]
 
 
 class FleetParams(_Model):
     """Query parameters of ``GET /fleet``: filters by state, sort, and the page."""
 
-    provisioning: list[str] = Field(default_factory=list, description=_FILTER_HELP)
-    registration_state: list[str] = Field(default_factory=list, description=_FILTER_HELP)
-    reauthorization_reason: list[str] = Field(default_factory=list, description=_FILTER_HELP)
-    quality_rating: list[str] = Field(default_factory=list, description=_FILTER_HELP)
-    name_status: list[str] = Field(default_factory=list, description=_FILTER_HELP)
-    status: list[str] = Field(default_factory=list, description=_FILTER_HELP)
+    provisioning: list[FilterValue] = Field(default_factory=list, description=_FILTER_HELP)
+    registration_state: list[FilterValue] = Field(default_factory=list, description=_FILTER_HELP)
+    reauthorization_reason: list[FilterValue] = Field(default_factory=list, description=_FILTER_HELP)
+    quality_rating: list[FilterValue] = Field(default_factory=list, description=_FILTER_HELP)
+    name_status: list[FilterValue] = Field(default_factory=list, description=_FILTER_HELP)
+    status: list[FilterValue] = Field(default_factory=list, description=_FILTER_HELP)
     include_inactive: bool = False
     sort: FleetSort = Field(
         FleetSort("account"),
@@ -198,7 +201,9 @@ SignupBody = create_model(
         rule.name: (
             Any,
             Field(
-                ... if rule.required else None, description=rule.description, json_schema_extra=rule.schema()
+                ... if rule.required else None,
+                description=rule.description,
+                json_schema_extra=rule.schema(nullable=not rule.required),
             ),
         )
         for rule in SIGNUP_FIELDS
