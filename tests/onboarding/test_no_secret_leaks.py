@@ -26,8 +26,9 @@ from whatsapp.store import ChannelStore
 pytestmark = pytest.mark.postgres
 
 
-def metadata_db_text(skip: tuple[str, ...] = ("dag_run",)) -> str:
-    engine = create_engine(os.environ["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"])
+def metadata_db_text(skip: tuple[str, ...] = ("dag_run",), url: str | None = None) -> str:
+    """Every row of every table of Airflow's metadata database (this process's, or at ``url``)."""
+    engine = create_engine(url or os.environ["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"])
     chunks = []
     with engine.connect() as conn:
         for name in inspect(conn).get_table_names():
@@ -47,8 +48,9 @@ def store_dump(store: ChannelStore) -> str:
     return subprocess.run(command, check=True, capture_output=True, text=True, timeout=120).stdout
 
 
-def log_files_text() -> str:
-    logs = Path(os.environ["AIRFLOW_HOME"]) / "logs"
+def log_files_text(root: Path | None = None) -> str:
+    """Every file under ``root`` (default: this process's Airflow task logs)."""
+    logs = root or Path(os.environ["AIRFLOW_HOME"]) / "logs"
     return "\n".join(p.read_text(errors="replace") for p in logs.rglob("*") if p.is_file())
 
 
