@@ -14,6 +14,7 @@ from typing import Any
 
 from airflow.api_fastapi.common.dagbag import DagBagDep
 from airflow.api_fastapi.common.db.common import SessionDep
+from airflow.models import Log
 from fastapi import APIRouter, Depends, Request, status
 from fastapi.exceptions import RequestValidationError
 
@@ -68,8 +69,6 @@ def receive_signup(
         raise RequestValidationError(
             [{"type": "value_error", "loc": ("body", error.field), "msg": str(error)}]
         ) from None
-    from airflow.models import Log
-
     pending = store.signups.receive(signup)
     try:
         run_id = signup_run_id(signup.ids.account_id, pending.signup_id)
