@@ -215,6 +215,25 @@ signups = Table(
     Column("created_at", UtcDateTime, nullable=False),
 )
 
+#: Signups received by ``POST /whatsapp/api/v1/signups``, waiting for their onboarding run. The
+#: code is kept encrypted only until it is exchanged, refused or past Meta's lifetime (then
+#: ``code_enc`` is NULL); the digest stays so a re-run finds the token ``signups`` saved for it.
+signup_intake = Table(
+    "signup_intake",
+    metadata,
+    Column("signup_id", String(32), primary_key=True),
+    Column("account_id", BigInteger, nullable=False),
+    Column("business_id", String(32), nullable=False),
+    Column("waba_id", String(32), nullable=False),
+    Column("phone_number_id", String(32)),
+    Column("inbox_id", BigInteger),
+    Column("code_digest", String(64), nullable=False),
+    Column("code_enc", Text),
+    Column("received_at", UtcDateTime, nullable=False),
+    Column("dag_run_id", String(250)),
+    Index("ix_signup_intake_received_at", "received_at"),
+)
+
 health_checks = Table(
     "health_checks",
     metadata,
