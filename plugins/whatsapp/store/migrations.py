@@ -43,11 +43,16 @@ _V1_TABLES = frozenset({"channels", "signups", "health_checks", "registration_at
 _V1_REVISION = "0001"
 _VERSION_TABLE = "alembic_version"
 
-#: Every revision, oldest first, read from the file names (``NNNN_slug.py``, one linear history;
-#: a test checks Alembic agrees). Importing Alembic is left to :func:`migrate`: the store is
-#: imported by every task, which only needs :func:`require_migrated`'s one query.
+#: Every revision, oldest first, read from the files' ``revision = "NNNN"`` lines (``NNNN_slug.py``,
+#: one linear history; a test checks Alembic agrees). Importing Alembic is left to :func:`migrate`:
+#: the store is imported by every task, which only needs :func:`require_migrated`'s one query.
+_REVISION_LINE = re.compile(r'^revision(?:: str)? = "(\w+)"', re.MULTILINE)
 REVISIONS: tuple[str, ...] = tuple(
-    sorted(m[1] for f in (_SCRIPT_LOCATION / "versions").glob("*.py") if (m := re.match(r"(\d{4})_", f.name)))
+    sorted(
+        m[1]
+        for f in (_SCRIPT_LOCATION / "versions").glob("[0-9][0-9][0-9][0-9]_*.py")
+        if (m := _REVISION_LINE.search(f.read_text()))
+    )
 )
 #: The newest revision shipped with this provider: a store is usable only at this revision.
 HEAD_REVISION: str = REVISIONS[-1]
@@ -173,7 +178,7 @@ def new_revision(message: str) -> str:
     from alembic import command
     from alembic.script import Script
 
-    next_id = f"{int(HEAD_REVISION) + 1:04d}"
+    next_id = f"{int(HEAD_REVISION[:4]) + 1:04d}"
     script = command.revision(alembic_config(), message=message, autogenerate=True, rev_id=next_id)
     if not isinstance(script, Script):
         raise RuntimeError(f"alembic wrote no single revision: {script!r}")
