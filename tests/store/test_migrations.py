@@ -243,12 +243,13 @@ def test_a_sqlite_batch_rebuild_keeps_the_rows_that_reference_the_table(sqlite_t
     try:
         _load_v1_store(sqlite_target, engine)
         migrate(engine)
-        before = _rows(engine)
+        columns = _columns(engine)
+        before = _rows(engine, columns)
         with _migration_transaction(engine, None) as conn:
             ops = Operations(MigrationContext.configure(conn))
             with ops.batch_alter_table("channels", recreate="always") as batch:
                 batch.alter_column("verified_name", type_=String(300))
-        assert _rows(engine, v1_columns) == before
+        assert _rows(engine, columns) == before
         with engine.connect() as conn:
             assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar_one() == 1
     finally:
