@@ -42,6 +42,8 @@ BIN = Path(sys.executable).parent
 ADMIN_USER = "admin"
 #: Lines of each process log printed when the test fails.
 TAIL_LINES = 60
+#: The Graph connection's ``webhook_verify_token`` (Meta's subscription check answers with it).
+WEBHOOK_VERIFY_TOKEN = "e2e-webhook-verify-token"
 
 
 def _free_port() -> int:
@@ -273,7 +275,11 @@ def airflow_env(stack: AirflowStack, home: Path, plugins: Path) -> dict[str, str
                 "host": stack.graph_base_url,
                 "login": "1234567890123456",
                 "password": "sim-app-secret",
-                "extra": {"api_version": "v24.0", "callback_url": stack.callback_url},
+                "extra": {
+                    "api_version": "v24.0",
+                    "callback_url": stack.callback_url,
+                    "webhook_verify_token": WEBHOOK_VERIFY_TOKEN,
+                },
             }
         ),
         "AIRFLOW_CONN_WHATSAPP_STORE_DEFAULT": json.dumps(
