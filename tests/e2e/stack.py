@@ -220,7 +220,8 @@ def _new_run_dir() -> Path:
 
 def _base_env() -> dict[str, str]:
     """Only what a process needs from the outside world; nothing Airflow- or test-specific."""
-    keep = ("PATH", "HOME", "LANG", "LC_ALL", "TZ", "TMPDIR", "USER")
+    # PYTHONPATH: a git worktree puts its own ``plugins`` before the venv's editable install.
+    keep = ("PATH", "HOME", "LANG", "LC_ALL", "TZ", "TMPDIR", "USER", "PYTHONPATH")
     env = {key: os.environ[key] for key in keep if key in os.environ}
     env["PATH"] = f"{BIN}{os.pathsep}{env.get('PATH', '/usr/bin:/bin')}"
     env["PYTHONUNBUFFERED"] = "1"
