@@ -9,7 +9,7 @@ Starts the end-to-end stack of ``tests/e2e/stack.py`` (api-server, scheduler wit
 LocalExecutor, dag-processor, triggerer, fresh PostgreSQL databases, the Graph simulator),
 points the simulator's webhooks at ``/whatsapp/webhooks/meta`` and onboards N numbers whose
 display names are in review, with ``name_poke_interval`` 600 s. Once a number's sensor is
-deferred, the simulator (clock at wall speed) approves its name after a random 5-40 s and sends
+waiting (its registration ``awaiting_display_name``), the simulator (clock at wall speed) approves its name after a random 5-40 s and sends
 the signed webhook. Measured from the simulator's own logs: seconds from the approval to the
 ``POST /register`` call, and the Graph reads of the number between the two (its
 ``GET /{phone_number_id}``: the waiting trigger's and the register flow's own health read under
@@ -30,7 +30,7 @@ import os
 import random
 import statistics
 import sys
-import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +44,8 @@ os.environ.setdefault("AIRFLOW__CORE__FERNET_KEY", Fernet.generate_key().decode(
 from include.graph_simulator.process import SimulatorControl, onboarding_conf  # noqa: E402
 from tests.e2e.rest import AirflowApi  # noqa: E402
 from tests.e2e.stack import airflow_stack, wait_for  # noqa: E402
+from whatsapp.domain.registration import RegistrationState  # noqa: E402
+from whatsapp.store import ChannelStore, StoreTarget  # noqa: E402
 
 ONBOARDING = "whatsapp_onboarding"
 CALLBACK_URL = "https://hooks.example.test/whatsapp"
@@ -55,11 +57,21 @@ def percentile(values: list[float], share: float) -> float:
     return ordered[min(len(ordered) - 1, max(0, round(share * len(ordered) + 0.5) - 1))]
 
 
-def _approve_when_deferred(
-    api: AirflowApi, sim: SimulatorControl, run_id: str, phone: str, rng: random.Random
+def _approve_once_waiting(
+    store: ChannelStore, sim: SimulatorControl, phones: list[str], rng: random.Random
 ) -> None:
-    api.wait_for_task_state(ONBOARDING, run_id, "wait_for_display_name", "deferred", TIMEOUT)
-    sim.update_number(phone, review_seconds=rng.uniform(5, 40))
+    """Approve each number 5-40 s after its sensor started waiting (one store query a second, not N polls)."""
+    left = set(phones)
+    deadline = time.monotonic() + TIMEOUT
+    while left and time.monotonic() < deadline:
+        for phone in sorted(left):
+            channel = store.channels.by_phone_number(phone)
+            if channel is not None and channel.registration_state is RegistrationState.AWAITING_DISPLAY_NAME:
+                sim.update_number(phone, review_seconds=rng.uniform(5, 40))
+                left.discard(phone)
+        time.sleep(1.0)
+    if left:
+        raise RuntimeError(f"{len(left)} numbers never started waiting for their name")
 
 
 def measure(
@@ -72,17 +84,7 @@ def measure(
         api.trigger_ok(ONBOARDING, onboarding_conf(n, account_id=account_id, name_poke_interval=poke))
         for n in numbers
     ]
-    approvers = [
-        threading.Thread(
-            target=_approve_when_deferred,
-            args=(api, sim, run, n["phone_number_id"], random.Random(rng.random())),
-        )
-        for run, n in zip(runs, numbers, strict=True)
-    ]
-    for thread in approvers:
-        thread.start()
-    for thread in approvers:
-        thread.join()
+    _approve_once_waiting(store, sim, [n["phone_number_id"] for n in numbers], rng)
     states = api.wait_for_runs(ONBOARDING, runs, TIMEOUT)
     failed = {run: state for run, state in states.items() if state != "success"}
     if failed:
@@ -116,6 +118,7 @@ def main() -> None:
     with airflow_stack(pg_url, CALLBACK_URL, fernet_key=os.environ["AIRFLOW__CORE__FERNET_KEY"]) as stack:
         sim = SimulatorControl(stack.graph_base_url)
         api = AirflowApi(stack)
+        store = ChannelStore.from_target(StoreTarget(stack.store_url, stack.store_schema))
         try:
             wait_for("the simulator", lambda: sim.clock(), timeout=30)
             api.wait_until_up(180)
@@ -129,6 +132,7 @@ def main() -> None:
                 api, sim, args.fallback_numbers or args.numbers, args.fallback_poke, account_id=2, seed=2
             )
         finally:
+            store.dispose()
             api.close()
             sim.close()
     latencies = [r["latency_s"] for r in pushed]
