@@ -135,8 +135,15 @@ def main() -> None:
             sim.configure(webhook_url=f"{stack.api_url}/whatsapp/webhooks/meta", clock_speed=1.0)
             pushed = measure(api, store, sim, args.numbers, 600, account_id=1, seed=1)
             sim.configure(webhook_drop=1.0)
+            print(f"with webhooks: {pushed}", file=sys.stderr, flush=True)
             fallback = measure(
-                api, sim, args.fallback_numbers or args.numbers, args.fallback_poke, account_id=2, seed=2
+                api,
+                store,
+                sim,
+                args.fallback_numbers or args.numbers,
+                args.fallback_poke,
+                account_id=2,
+                seed=2,
             )
         finally:
             store.dispose()
