@@ -117,6 +117,7 @@ HealthCheckEntry = create_model(
     **{f.name: (str | None, Field(description=f.label)) for f in STORED_FIELDS},
     provisioning=(str | None, ...),
     error=(GraphError | None, ...),
+    event=(str | None, Field(None, description="what Meta pushed (a webhook); null for a Graph read")),
 )
 
 

@@ -245,6 +245,8 @@ health_checks = Table(
     *_health_columns(),
     Column("provisioning", String(16)),
     *_error_columns(),
+    # What Meta pushed (``whatsapp.domain.webhooks.WebhookChange.describe``); NULL for a Graph read.
+    Column("event", Text),
     Index("ix_health_checks_channel_checked", "channel_id", "checked_at"),
 )
 
@@ -269,4 +271,26 @@ fleet_summaries = Table(
     Column("id", Id, primary_key=True, autoincrement=True),
     Column("created_at", UtcDateTime, nullable=False),
     Column("counts", Json, nullable=False),
+)
+
+# Meta webhooks (issue 14): every change received, once (``change_key``), and what it led to.
+webhook_events = Table(
+    "webhook_events",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("change_key", String(64), nullable=False),
+    Column("field", String(64), nullable=False),
+    Column("waba_id", String(32), nullable=False),
+    Column("display_phone_number", String(32)),
+    # The number's channel for phone-number fields (NULL for WABA-wide events or unknown numbers).
+    Column("channel_id", Id),
+    Column("event", String(64)),
+    Column("detail", Text),
+    Column("value", Json, nullable=False),
+    Column("occurred_at", UtcDateTime, nullable=False),
+    Column("received_at", UtcDateTime, nullable=False),
+    # The risky transitions this change reported (reported once: a redelivery is a duplicate).
+    Column("reported", Json),
+    UniqueConstraint("change_key", name="uq_webhook_events_change_key"),
+    Index("ix_webhook_events_channel_field_received", "channel_id", "field", "received_at"),
 )

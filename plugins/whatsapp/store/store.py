@@ -24,6 +24,7 @@ from whatsapp.store.fleet import FleetRepository
 from whatsapp.store.health_checks import HealthRepository
 from whatsapp.store.migrations import migrate
 from whatsapp.store.signups import SignupRepository
+from whatsapp.store.webhooks import WebhookRepository
 
 
 class ChannelStore:
@@ -40,6 +41,7 @@ class ChannelStore:
         self.health = HealthRepository(self.db)
         self.attempts = AttemptRepository(self.db)
         self.fleet = FleetRepository(self.db)
+        self.webhooks = WebhookRepository(self.db)
 
     @classmethod
     def from_target(cls, target: StoreTarget) -> ChannelStore:
