@@ -32,8 +32,10 @@ if TYPE_CHECKING:
 
 #: Transient Graph failures while waiting are retried at this pace (not the poke interval).
 TRANSIENT_RETRY_SECONDS = 30.0
-#: How often the store is asked whether Meta's decision arrived by webhook.
-STORE_WATCH_SECONDS = 3.0
+#: How often the store is asked whether Meta's decision arrived by webhook: one indexed
+#: primary-key read per waiting number, so a second is cheap for hundreds of waiting numbers
+#: and keeps approval → register within a few seconds.
+STORE_WATCH_SECONDS = 1.0
 
 
 @functools.lru_cache(maxsize=4)
