@@ -15,6 +15,7 @@ import pytest
 import schemathesis
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
+from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
 
 from include.graph_simulator.process import SimulatorControl
@@ -79,7 +80,12 @@ def test_no_route_answers_a_server_error(
     for operation in operations:
         for mode in MODES:
             seen = statuses.setdefault(f"{mode.value} {operation.label}", set())
-            no_server_error(client, operation, mode, bearer["admin"], seen)()
+            try:
+                no_server_error(client, operation, mode, bearer["admin"], seen)()
+            except Unsatisfiable:
+                # A route whose schema admits every input (Meta's webhook receiver takes a raw
+                # body and optional query) has no invalid request to generate.
+                assert mode is GenerationMode.NEGATIVE, operation.label
     print({label: sorted(codes) for label, codes in sorted(statuses.items())})
     assert any(200 <= code < 300 for label, codes in statuses.items() for code in codes if "signups" in label)
     assert any(code == 422 for codes in statuses.values() for code in codes)

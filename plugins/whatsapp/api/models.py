@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, create_mod
 
 from whatsapp.domain.health import PUBLIC_FIELDS, STORED_FIELDS
 from whatsapp.domain.signup import ACCOUNT_ID, INBOX_ID, SIGNUP_FIELDS
-from whatsapp.store.fleet_listing import FILTER_COLUMNS, MAX_LIMIT, SORTS, FleetQuery
+from whatsapp.store.fleet_listing import FILTER_COLUMNS, MAX_LIMIT, MAX_OFFSET, SORTS, FleetQuery
 
 
 class _Model(BaseModel):
@@ -158,7 +158,7 @@ class FleetParams(_Model):
     )
     order: Literal["asc", "desc"] = "asc"
     limit: int = Field(50, ge=1, le=MAX_LIMIT)
-    offset: int = Field(0, ge=0)
+    offset: int = Field(0, ge=0, le=MAX_OFFSET)
 
     def to_query(self) -> FleetQuery:
         filters = {name: tuple(getattr(self, name)) for name in FILTER_COLUMNS}

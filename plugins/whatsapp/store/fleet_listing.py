@@ -37,6 +37,8 @@ from whatsapp.store.schema import channels, fleet_summaries, needs_action_rank, 
 #: The word filters and counts use for a missing value (SQL NULL).
 NONE = "none"
 MAX_LIMIT = 500
+#: SQL's OFFSET is a bigint; past the largest row id a page is empty anyway.
+MAX_OFFSET = 2**63 - 1
 #: Page ids per attempt-aggregate query when a caller lists without a limit (CLI, tests).
 _ID_CHUNK = 1000
 
@@ -111,8 +113,8 @@ class FleetQuery:
             raise ValueError(f"order must be 'asc' or 'desc', not {self.order!r}")
         if not 1 <= self.limit <= MAX_LIMIT:
             raise ValueError(f"limit must be between 1 and {MAX_LIMIT}")
-        if self.offset < 0:
-            raise ValueError("offset must be >= 0")
+        if not 0 <= self.offset <= MAX_OFFSET:
+            raise ValueError(f"offset must be within 0 … {MAX_OFFSET}")
         for name in FILTER_COLUMNS:
             if isinstance(getattr(self, name), str):
                 raise TypeError(f"{name} is a tuple of values, not a string")
