@@ -29,9 +29,17 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
-from whatsapp.domain.health import PhoneHealth, Severity
+from whatsapp.domain.health import NAME_DECLINED, NAME_IN_REVIEW, PhoneHealth, Severity
 from whatsapp.domain.registration import (
+    ATTENTION_ACTIONS,
+    NAME_CHANGE_LAPSED,
+    NAME_CHANGE_WINDOW,
+    NEW_NAME_APPROVED,
+    NEW_NAME_EXPIRED,
+    REGISTER_DECISIONS,
+    Attention,
     Decision,
+    NameChange,
     Outcome,
     ReauthorizationReason,
     RegistrationState,
@@ -77,6 +85,9 @@ class Registration:
     reason: ReauthorizationReason | None = None
     next_attempt_at: datetime | None = None
     failures_in_a_row: int = 0
+    #: A live number's display-name change (issue 15) and, once approved, its 14-day deadline.
+    name_change: NameChange | None = None
+    name_change_deadline: datetime | None = None
 
     @property
     def reauthorization_required(self) -> bool:
@@ -170,6 +181,26 @@ class TokenRenewed:
     at: datetime
 
 
+# ---- events of issue 15: display-name changes of live numbers, offboarding --------------------
+
+
+@dataclass(frozen=True, slots=True)
+class NameChangeRequested:
+    """Meta accepted a ``new_display_name`` request; its review outcome arrives with health reads."""
+
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Offboarded:
+    """The number was deregistered and the channel deactivated: nothing is planned any more.
+
+    A later onboarding of the same number starts from ``unknown`` (its history stays).
+    """
+
+    at: datetime
+
+
 Event = (
     HealthRead
     | GraphFailed
@@ -179,6 +210,8 @@ Event = (
     | NameReviewWaiting
     | NameWaitEnded
     | TokenRenewed
+    | NameChangeRequested
+    | Offboarded
 )
 
 
@@ -205,7 +238,15 @@ class FlagForPerson:
     reason: ReauthorizationReason | None
 
 
-Effect = RegisterNow | ScheduleAt | FlagForPerson
+@dataclass(frozen=True, slots=True)
+class FlagNameChange:
+    """A live number's display-name change lapsed or was declined: someone must ask again."""
+
+    name_change: NameChange
+    advice: str
+
+
+Effect = RegisterNow | ScheduleAt | FlagForPerson | FlagNameChange
 
 
 @dataclass(frozen=True, slots=True)
@@ -248,6 +289,9 @@ def _effects(registration: Registration, previous: Registration) -> tuple[Effect
     )
     if needs_person and (registration.state, registration.reason) != (previous.state, previous.reason):
         effects.append(FlagForPerson(registration.state, registration.reason))
+    flagged = registration.name_change
+    if flagged in NAME_CHANGE_ADVICE and flagged != previous.name_change:
+        effects.append(FlagNameChange(flagged, NAME_CHANGE_ADVICE[flagged]))
     return tuple(effects)
 
 
@@ -264,7 +308,8 @@ def _apply_outcome(
     due = next_attempt_at(
         outcome, now=at, failures_in_a_row=failures, attempt_times=attempt_times, rng=rng, wait=wait
     )
-    return Registration(
+    return replace(
+        current,
         state=outcome.state,
         reason=with_reason(current.reason, outcome.reauthorization),
         next_attempt_at=due,
@@ -275,7 +320,7 @@ def _apply_outcome(
 def _health_read(current: Registration, event: HealthRead) -> Registration:
     health = event.health
     if not health.needs_registration:
-        return Registration(RegistrationState.REGISTERED, with_reason(current.reason, None), None, 0)
+        return _provisioned_read(current, event)
     if event.just_registered and current.state is RegistrationState.REGISTERED:
         # Meta lags behind a successful register: look again soon, raise no flag.
         return replace(
@@ -316,11 +361,18 @@ def transition(current: Registration, event: Event, *, rng: random.Random | None
             )
         case ReadyToDecide(health=PhoneHealth() as health, at=at, attempt_times=times):
             decision = decide(health)
-            if decision is Decision.REGISTER:
+            if decision is Decision.REGISTER_NEW_NAME and _name_change_lapsed(current, at):
+                outcome = NAME_CHANGE_LAPSED
+                new = replace(
+                    _apply_outcome(current, outcome, at=at, failures=0, attempt_times=times, rng=rng),
+                    name_change=NameChange.LAPSED,
+                )
+            elif decision in REGISTER_DECISIONS:
                 return Transition(current, (RegisterNow(),), decision=decision)
-            outcome = outcome_of_decision(decision)
-            failures = 0 if outcome.state is RegistrationState.REGISTERED else current.failures_in_a_row
-            new = _apply_outcome(current, outcome, at=at, failures=failures, attempt_times=times, rng=rng)
+            else:
+                outcome = outcome_of_decision(decision)
+                failures = 0 if outcome.state is RegistrationState.REGISTERED else current.failures_in_a_row
+                new = _apply_outcome(current, outcome, at=at, failures=failures, attempt_times=times, rng=rng)
         case RegisterAnswered(error=kind, at=at, attempt_times=times, wait=wait, answered=answered):
             outcome = outcome_of_kind(kind, answered=answered)
             if outcome.state is RegistrationState.REGISTERED:
@@ -347,6 +399,78 @@ def transition(current: Registration, event: Event, *, rng: random.Random | None
                 else current.state
             )
             new = replace(current, state=state, reason=reason)
+        case NameChangeRequested():
+            new = replace(current, name_change=NameChange.REQUESTED, name_change_deadline=None)
+        case Offboarded():
+            new = Registration()
         case _:
             raise TypeError(f"not a registration event: {event!r}")
     return Transition(new, _effects(new, current), decision=decision, outcome=outcome)
+
+
+# ---- display-name changes of live numbers (issue 15) ------------------------------------------
+#
+# Meta: once a display-name change is approved the number must register again within 14 days,
+# or the change lapses (https://developers.facebook.com/documentation/business-messaging/whatsapp/display-names/,
+# SPEC.md "After onboarding"). Graph's phone node carries ``new_name_status`` but no approval
+# time, so the deadline counts from the first read (or webhook) that shows the approval: the
+# fleet audits every hour, so it is at most an audit interval later than Meta's. No register
+# call is sent once it has passed, whatever Graph still shows.
+
+#: What a person does about a name change that needs one (the page, the CLI, notifications).
+NAME_CHANGE_ADVICE: dict[NameChange, str] = {
+    NameChange.LAPSED: ATTENTION_ACTIONS[Attention.NAME_CHANGE_LAPSED],
+    NameChange.DECLINED: ATTENTION_ACTIONS[Attention.NAME_CHANGE_DECLINED],
+}
+NAME_CHANGE_SEVERITY: dict[NameChange, Severity] = {
+    NameChange.REQUESTED: Severity.NEUTRAL,
+    NameChange.APPROVED: Severity.WARNING,
+    NameChange.LAPSED: Severity.CRITICAL,
+    NameChange.DECLINED: Severity.CRITICAL,
+}
+
+
+def _name_change_lapsed(current: Registration, at: datetime) -> bool:
+    deadline = current.name_change_deadline
+    return current.name_change is NameChange.APPROVED and deadline is not None and at >= deadline
+
+
+def name_change_seen(current: Registration, status: str | None, at: datetime) -> Registration:
+    """The name change after a read of ``new_name_status`` (``None``: Meta shows none open).
+
+    An approval starts the 14 days once (a later read keeps the first deadline); an approved
+    change that disappears before its deadline was applied by a registration (ours or a
+    person's in WhatsApp Manager), after it, it lapsed. Lapsed and declined stay flagged until
+    a new request.
+    """
+    kept = current.name_change
+    if status == NEW_NAME_APPROVED:
+        if kept is NameChange.APPROVED and current.name_change_deadline is not None:
+            if _name_change_lapsed(current, at):
+                return replace(current, name_change=NameChange.LAPSED)
+            return current
+        return replace(current, name_change=NameChange.APPROVED, name_change_deadline=at + NAME_CHANGE_WINDOW)
+    if status == NAME_IN_REVIEW:
+        return replace(current, name_change=NameChange.REQUESTED, name_change_deadline=None)
+    if status == NAME_DECLINED:
+        return replace(current, name_change=NameChange.DECLINED, name_change_deadline=None)
+    if status == NEW_NAME_EXPIRED or (kept is NameChange.APPROVED and _name_change_lapsed(current, at)):
+        return replace(current, name_change=NameChange.LAPSED)
+    if kept is NameChange.APPROVED:
+        return replace(current, name_change=None, name_change_deadline=None)
+    return current
+
+
+def _provisioned_read(current: Registration, event: HealthRead) -> Registration:
+    """A live number: registered, unless an approved name change needs a register call first."""
+    seen = name_change_seen(
+        replace(current, reason=with_reason(current.reason, None)), event.health.new_name_status, event.at
+    )
+    if seen.name_change is not NameChange.APPROVED:
+        return replace(seen, state=RegistrationState.REGISTERED, next_attempt_at=None, failures_in_a_row=0)
+    if seen.state in (RegistrationState.UNKNOWN, RegistrationState.REGISTERED):
+        # Schedule the re-registration now (the fleet's retries pick it up in the same run); right
+        # after our own register call Meta may still show the approval: look again soon.
+        wait = VERIFY_AGAIN_AFTER if event.just_registered else timedelta(0)
+        return replace(seen, state=RegistrationState.SCHEDULED, next_attempt_at=event.at + wait)
+    return seen  # already scheduled, backing off, blocked or waiting on a person: keep that
