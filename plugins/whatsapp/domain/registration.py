@@ -20,6 +20,12 @@ from whatsapp.errors import ErrorKind, GraphApiError
 #: always stay for a person working in WhatsApp Manager.
 REGISTER_WINDOW = timedelta(hours=72)
 REGISTER_BUDGET = 8
+#: Meta's other per-number limits (issue 15). Name changes: 10 per 30 days, all ours to spend (a
+#: person asks for each one). Deregistration: 10 per 72 h; like /register we spend at most 8.
+NAME_CHANGE_LIMIT_WINDOW = timedelta(days=30)
+NAME_CHANGE_BUDGET = 10
+DEREGISTER_WINDOW = timedelta(hours=72)
+DEREGISTER_BUDGET = 8
 BACKOFF_BASE = timedelta(minutes=15)
 BACKOFF_CAP = timedelta(hours=12)
 BACKOFF_JITTER = 0.10

@@ -22,6 +22,7 @@ from whatsapp.store.crypto import SecretBox
 from whatsapp.store.database import Database
 from whatsapp.store.fleet import FleetRepository
 from whatsapp.store.health_checks import HealthRepository
+from whatsapp.store.lifecycle_calls import LifecycleCallRepository
 from whatsapp.store.migrations import migrate
 from whatsapp.store.signups import SignupRepository
 
@@ -40,6 +41,7 @@ class ChannelStore:
         self.health = HealthRepository(self.db)
         self.attempts = AttemptRepository(self.db)
         self.fleet = FleetRepository(self.db)
+        self.lifecycle_calls = LifecycleCallRepository(self.db)
 
     @classmethod
     def from_target(cls, target: StoreTarget) -> ChannelStore:
