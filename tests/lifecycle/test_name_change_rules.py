@@ -124,6 +124,16 @@ def test_decide_registers_a_live_number_only_for_an_approved_name_change() -> No
             None,
         ),
         (Registration(S.REGISTERED, name_change=N.DECLINED), None, NOW, S.REGISTERED, N.DECLINED, None, None),
+        # an approval still shown after the lapse is the lapsed one: no new deadline, no call
+        (
+            Registration(S.REGISTERED, name_change=N.LAPSED, name_change_deadline=DEADLINE),
+            "APPROVED",
+            DEADLINE + timedelta(hours=1),
+            S.REGISTERED,
+            N.LAPSED,
+            DEADLINE,
+            None,
+        ),
     ],
 )
 def test_health_reads_of_a_live_number(before, status, at, state, name_change, deadline, next_at) -> None:

@@ -441,10 +441,14 @@ def name_change_seen(current: Registration, status: str | None, at: datetime) ->
     An approval starts the 14 days once (a later read keeps the first deadline); an approved
     change that disappears before its deadline was applied by a registration (ours or a
     person's in WhatsApp Manager), after it, it lapsed. Lapsed and declined stay flagged until
-    a new request.
+    a new request (an approval shown after a lapse is taken for the lapsed one).
     """
     kept = current.name_change
     if status == NEW_NAME_APPROVED:
+        if kept is NameChange.LAPSED:
+            # Still the lapsed approval (Graph lags, or we are past our own deadline): a new one
+            # comes after a new request, which resets the change to ``requested``.
+            return current
         if kept is NameChange.APPROVED and current.name_change_deadline is not None:
             if _name_change_lapsed(current, at):
                 return replace(current, name_change=NameChange.LAPSED)
@@ -474,3 +478,32 @@ def _provisioned_read(current: Registration, event: HealthRead) -> Registration:
         wait = VERIFY_AGAIN_AFTER if event.just_registered else timedelta(0)
         return replace(seen, state=RegistrationState.SCHEDULED, next_attempt_at=event.at + wait)
     return seen  # already scheduled, backing off, blocked or waiting on a person: keep that
+
+
+#: Meta's length limits for ``new_display_name`` (the OpenAPI spec of the Business Messaging API
+#: v23.0, ``new_display_name``: minLength 2, maxLength 75; the simulator enforces the same).
+DISPLAY_NAME_MIN_LENGTH = 2
+DISPLAY_NAME_MAX_LENGTH = 75
+
+
+class DisplayNameInvalid(ValueError):
+    """The requested display name breaks a rule Meta documents; nothing was sent."""
+
+
+def validate_display_name(name: str) -> str:
+    """The name as it will be sent (outer whitespace trimmed), or :class:`DisplayNameInvalid`.
+
+    Checked here: the documented length (2-75 characters), and no control characters or line
+    breaks (a profile name is one line). Meta's naming guidelines (no generic terms, consistent
+    branding, sparing capitals) are judgements its review makes; a declined name comes back as
+    ``new_name_status DECLINED`` and is flagged.
+    """
+    trimmed = name.strip()
+    if not DISPLAY_NAME_MIN_LENGTH <= len(trimmed) <= DISPLAY_NAME_MAX_LENGTH:
+        raise DisplayNameInvalid(
+            f"a display name has {DISPLAY_NAME_MIN_LENGTH} to {DISPLAY_NAME_MAX_LENGTH} characters, "
+            f"this one {len(trimmed)}"
+        )
+    if any(not ch.isprintable() for ch in trimmed):
+        raise DisplayNameInvalid("a display name is one line without control characters")
+    return trimmed
