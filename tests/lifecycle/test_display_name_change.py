@@ -9,6 +9,7 @@ import pytest
 
 from include.graph_simulator.process import SimulatorControl
 from tests.lifecycle.conftest import add_live_channel, shift_store_clock, task_states
+from whatsapp.cli import main as whatsapp_fleet
 from whatsapp.domain.registration import NAME_CHANGE_WINDOW, NameChange, RegistrationState
 from whatsapp.store import ChannelStore
 from whatsapp.store.lifecycle_calls import NAME_CHANGE
@@ -73,7 +74,7 @@ def test_renamed_and_approved_is_registered_again_by_the_next_fleet_run(
 
 
 def test_meta_refusing_2388001_twice_then_accepting_inside_the_window(
-    run_dag, sim: SimulatorControl, pg_store_env: ChannelStore
+    run_dag, sim: SimulatorControl, pg_store_env: ChannelStore, capsys: pytest.CaptureFixture[str]
 ) -> None:
     number, channel_id = request_and_approve(run_dag, sim, pg_store_env)
     pid = number["phone_number_id"]
@@ -91,6 +92,12 @@ def test_meta_refusing_2388001_twice_then_accepting_inside_the_window(
     view = shown(pg_store_env, channel_id)
     assert view["name_change"]["deadline"] is not None
     assert view["notes"] == [view["name_change"]["text"]] and "approved — re-register by" in view["notes"][0]
+
+    assert whatsapp_fleet(["show", "1", str(view["inbox_id"])]) == 0
+    assert (
+        f"NOTE: name change ({NEW_NAME}) approved — re-register by {deadline:%Y-%m-%d}"
+        in capsys.readouterr().out
+    )
 
     run_dag("whatsapp_fleet_health")  # inside the backoff: nothing is due
     assert len(register_calls(sim, pid)) == 1

@@ -8,6 +8,7 @@ import pytest
 
 from include.graph_simulator.process import SimulatorControl, onboarding_conf
 from tests.lifecycle.conftest import add_live_channel, task_states
+from whatsapp.cli import main as whatsapp_fleet
 from whatsapp.domain.registration import DEREGISTER_BUDGET, RegistrationState
 from whatsapp.store import ChannelStore, channel_api_dict
 from whatsapp.store.fleet_listing import FleetQuery
@@ -31,7 +32,7 @@ def listed(store: ChannelStore, include_inactive: bool) -> set[int]:
 
 
 def test_offboarding_two_channels_of_one_waba_then_onboarding_one_again(
-    run_dag, sim: SimulatorControl, pg_store_env: ChannelStore
+    run_dag, sim: SimulatorControl, pg_store_env: ChannelStore, capsys: pytest.CaptureFixture[str]
 ) -> None:
     first, channel_a = add_live_channel(sim, pg_store_env, subscribed=True)
     second, channel_b = add_live_channel(sim, pg_store_env, waba_id=first["waba_id"])
@@ -56,6 +57,10 @@ def test_offboarding_two_channels_of_one_waba_then_onboarding_one_again(
     assert len(view["notes"]) == 1 and view["notes"][0].startswith(
         f"offboarded on {view['offboarded_at'][:10]} "
     )
+
+    assert whatsapp_fleet(["show", "1", str(channel_a.inbox_id)]) == 0
+    shown = capsys.readouterr().out
+    assert f"NOTE: {view['notes'][0]}" in shown and "offboard: trigger whatsapp_offboard_channel" in shown
 
     # The next audit and the fleet view skip it (unless asked); a second offboarding sends nothing.
     sim.clear_calls()
