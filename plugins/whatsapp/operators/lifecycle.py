@@ -15,7 +15,6 @@ import pendulum
 from whatsapp.domain.lifecycle import DisplayNameInvalid, NameChangeRequested, validate_display_name
 from whatsapp.errors import GraphApiError
 from whatsapp.operators.base import WhatsAppChannelOperator
-from whatsapp.store.lifecycle_calls import DEREGISTER, NAME_CHANGE, CallRefusedError
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -42,6 +41,8 @@ class WhatsAppChangeDisplayNameOperator(WhatsAppChannelOperator):
         self.new_display_name = new_display_name
 
     def execute(self, context: Context) -> dict[str, Any]:
+        from whatsapp.store.lifecycle_calls import NAME_CHANGE  # the store is not imported at parse time
+
         try:
             name = validate_display_name(str(self.new_display_name))
         except DisplayNameInvalid as invalid:
@@ -75,6 +76,8 @@ class WhatsAppDeregisterOperator(WhatsAppChannelOperator):
     """
 
     def execute(self, context: Context) -> dict[str, Any]:
+        from whatsapp.store.lifecycle_calls import DEREGISTER
+
         with self.open_store() as store:
             channel = self.load_channel(store, context)
             if channel.offboarded_at is not None and not channel.active:
@@ -132,6 +135,8 @@ def _spend(
     done_codes: frozenset[int] = frozenset(),
 ) -> None:
     """Record the intent (refused: fail, nothing sent), send, record the answer, map errors."""
+    from whatsapp.store.lifecycle_calls import CallRefusedError
+
     try:
         call_id = store.lifecycle_calls.begin(channel.id, call, detail=detail, run_id=run_id)
     except CallRefusedError as refused:
