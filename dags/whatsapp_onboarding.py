@@ -1,7 +1,10 @@
 """One run per Embedded Signup: exchange, save, check, subscribe, wait for the name, register, verify.
 
-Trigger with conf ``{"account_id", "code", "business_id", "waba_id"[, "phone_number_id",
-"inbox_id", "name_poke_interval", "name_wait_timeout"]}``. This file only wires: the
+Started by the signup intake (``POST /whatsapp/api/v1/signups``) with conf ``{"signup_id"}``:
+the code stays encrypted in the channel store. Triggering with the signup itself, conf
+``{"account_id", "code", "business_id", "waba_id"[, "phone_number_id", "inbox_id"]}``, also
+works, but then the code is in the run's conf for everyone who may read this DAG's runs.
+Either form takes ``name_poke_interval`` and ``name_wait_timeout``. This file only wires: the
 steps live in the ``whatsapp`` provider.
 """
 
@@ -10,6 +13,7 @@ from __future__ import annotations
 from airflow.sdk import Param, dag
 
 from whatsapp.defaults import GRAPH_TASK_DEFAULTS
+from whatsapp.domain.signup import ONBOARDING_FIELDS
 from whatsapp.operators.health import WhatsAppHealthCheckOperator
 from whatsapp.operators.onboarding import (
     WhatsAppPhoneInfoOperator,
@@ -21,8 +25,6 @@ from whatsapp.operators.onboarding import (
 from whatsapp.operators.registration import WhatsAppRegisterOperator
 from whatsapp.sensors.display_name import WhatsAppDisplayNameSensor
 
-DIGITS = "^[0-9]+$"
-
 
 @dag(
     dag_id="whatsapp_onboarding",
@@ -32,29 +34,13 @@ DIGITS = "^[0-9]+$"
     tags=["whatsapp"],
     doc_md=__doc__,
     default_args=GRAPH_TASK_DEFAULTS,
+    # One Param per accepted key, its JSON schema built from the rules the first task enforces
+    # (whatsapp.domain.signup), so the trigger form and the REST API refuse what the task would.
     params={
-        "account_id": Param(type="integer", minimum=1, description="Tenant that owns the channel"),
-        "code": Param(type="string", minLength=1, description="Embedded Signup code (secret, single use)"),
-        "business_id": Param(type="string", pattern=DIGITS, description="Meta business portfolio id"),
-        "waba_id": Param(type="string", pattern=DIGITS, description="WhatsApp Business Account id"),
-        "phone_number_id": Param(
-            None,
-            type=["null", "string"],
-            pattern=DIGITS,
-            description="Number to onboard (default: the WABA's first)",
-        ),
-        "inbox_id": Param(
-            None, type=["null", "integer"], minimum=1, description="Reauthorize this existing channel"
-        ),
-        "name_poke_interval": Param(
-            600, type="integer", minimum=1, description="Seconds between name checks"
-        ),
-        "name_wait_timeout": Param(
-            172800,
-            type="integer",
-            minimum=1,
-            description="Seconds to wait before handing over to the fleet DAG",
-        ),
+        rule.name: Param(
+            rule.default, **rule.schema(nullable=rule.default is None), description=rule.description
+        )
+        for rule in ONBOARDING_FIELDS
     },
     render_template_as_native_obj=True,
 )

@@ -39,6 +39,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         action="store_true",
         help='like Meta\'s "Require App Secret": business-token calls need a valid appsecret_proof',
     )
+    parser.add_argument(
+        "--webhook-url",
+        help="send signed Meta webhooks (name decisions, quality changes, account events) here",
+    )
     return parser.parse_args(argv)
 
 
@@ -62,6 +66,7 @@ def main(argv: list[str] | None = None) -> None:
         app_hourly_budget=args.app_hourly_budget,
         clock_speed=args.clock_speed,
         require_appsecret_proof=args.require_appsecret_proof,
+        webhook_url=args.webhook_url,
     )
     app = create_app(config, load_seed(args.seed) if args.seed else None)
     sock = socket.socket(socket.AF_INET6 if ":" in args.host else socket.AF_INET, socket.SOCK_STREAM)

@@ -33,6 +33,7 @@ from include.graph_simulator.graph import (
     usage_headers,
 )
 from include.graph_simulator.state import SimState, SimulatorConfig, iso
+from include.graph_simulator.webhooks import WebhookSender
 
 MAX_BATCH = 50
 CALL_LOG_SIZE = 200_000
@@ -62,6 +63,7 @@ class Simulator:
         self.faults = FaultBook()
         self.calls: deque[dict[str, Any]] = deque(maxlen=CALL_LOG_SIZE)
         self.stats = Stats()
+        self.webhooks = WebhookSender(self)
         self._seq = 0
 
     def log(self, entry: dict[str, Any]) -> None:
@@ -331,4 +333,12 @@ def create_app(
         apply_bulk(app.state.sim.state, seed)
     app.include_router(router)
     app.add_api_route("/{full_path:path}", graph_entry, methods=["GET", "POST", "DELETE"])
+
+    @app.middleware("http")
+    async def _webhook_watcher(request: Request, call_next: Any) -> Response:
+        """Uvicorn runs without lifespan: the webhook watcher starts with the first request."""
+        app.state.sim.webhooks.ensure_watching()
+        response: Response = await call_next(request)
+        return response
+
     return app

@@ -110,6 +110,22 @@ class ConfigUpdate(BaseModel):
     timeout_fault_seconds: float | None = Field(default=None, gt=0)
     clock_speed: float | None = Field(default=None, ge=0)
     require_appsecret_proof: bool | None = None
+    webhook_url: str | None = None
+    webhook_delay_ms: float | None = Field(default=None, ge=0)
+    webhook_copies: int | None = Field(default=None, ge=1, le=10)
+    webhook_drop: float | None = Field(default=None, ge=0.0, le=1.0)
+
+
+class AccountUpdateSpec(BaseModel):
+    """An ``account_update`` as Meta sends it (``violation_info`` / ``ban_info`` when given)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    waba_id: str = Field(pattern=r"^\d+$")
+    event: str = Field(min_length=1)
+    violation_type: str | None = None
+    waba_ban_state: str | None = None
+    waba_ban_date: str | None = None
 
 
 class ClockAdvance(BaseModel):
@@ -260,6 +276,25 @@ async def change_config(request: Request, update: ConfigUpdate) -> dict[str, Any
     if "clock_speed" in changes:
         sim.state.clock.set_speed(changes["clock_speed"])
     return sim.state.config.as_dict()
+
+
+@router.get("/webhooks")
+async def webhooks(request: Request) -> list[dict[str, Any]]:
+    """Every notification decided since the reset: what, when, and each delivery's answer."""
+    return list(_sim(request).webhooks.log)
+
+
+@router.post("/webhooks/account_update")
+async def account_update(request: Request, spec: AccountUpdateSpec) -> dict[str, Any]:
+    sim = _sim(request)
+    if spec.waba_id not in sim.state.wabas:
+        raise HTTPException(404, f"no WABA {spec.waba_id}")
+    value: dict[str, Any] = {"event": spec.event}
+    if spec.violation_type:
+        value["violation_info"] = {"violation_type": spec.violation_type}
+    if spec.waba_ban_state:
+        value["ban_info"] = {"waba_ban_state": spec.waba_ban_state, "waba_ban_date": spec.waba_ban_date or ""}
+    return sim.webhooks.emit("account_update", spec.waba_id, value)
 
 
 @router.post("/faults")

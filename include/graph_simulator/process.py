@@ -85,6 +85,14 @@ class SimulatorControl:
     def configure(self, **settings: Any) -> dict[str, Any]:
         return self._call("POST", "/config", json=settings)
 
+    def webhooks(self) -> list[dict[str, Any]]:
+        return self._call("GET", "/webhooks")
+
+    def account_update(self, waba_id: str, event: str, **details: Any) -> dict[str, Any]:
+        return self._call(
+            "POST", "/webhooks/account_update", json={"waba_id": waba_id, "event": event, **details}
+        )
+
     def add_fault(self, **spec: Any) -> dict[str, Any]:
         return self._call("POST", "/faults", json=spec)
 

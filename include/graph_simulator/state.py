@@ -41,6 +41,11 @@ class SimulatorConfig:
     clock_speed: float = 0.0
     #: Meta's app setting "Require App Secret": business-token calls need ``appsecret_proof``.
     require_appsecret_proof: bool = False
+    #: Where signed webhooks go (``None``: none are sent), and how (see ``webhooks.py``).
+    webhook_url: str | None = None
+    webhook_delay_ms: float = 0.0
+    webhook_copies: int = 1
+    webhook_drop: float = 0.0
 
     def copy(self) -> SimulatorConfig:
         return SimulatorConfig(**{f.name: getattr(self, f.name) for f in fields(self)})

@@ -66,6 +66,15 @@ def get_provider_info() -> dict[str, Any]:
                         "description": "Public base URL set as the phone-level webhook override",
                         "schema": {"type": ["string", "null"], "format": "url"},
                     },
+                    "webhook_verify_token": {
+                        "label": "Webhook verify token",
+                        "description": (
+                            "The Verify Token set in the Meta app's webhook settings; "
+                            "GET /whatsapp/webhooks/meta answers Meta's check with it"
+                        ),
+                        # format "password": Airflow's form shows it as a secret and masks it.
+                        "schema": {"type": ["string", "null"], "format": "password"},
+                    },
                     "timeout": {
                         "label": "Timeout (s)",
                         "description": "Per-request timeout in seconds",

@@ -19,6 +19,7 @@ API_ROUTES = [
     ("GET", "/whatsapp/api/v1/accounts/1/inboxes/1/attempts"),
     ("GET", "/whatsapp/api/v1/accounts/1/inboxes/1/history"),
     ("POST", "/whatsapp/api/v1/accounts/1/inboxes/1/register"),
+    ("POST", "/whatsapp/api/v1/signups"),
 ]
 
 

@@ -42,6 +42,8 @@ BIN = Path(sys.executable).parent
 ADMIN_USER = "admin"
 #: Lines of each process log printed when the test fails.
 TAIL_LINES = 60
+#: The Graph connection's ``webhook_verify_token`` (Meta's subscription check answers with it).
+WEBHOOK_VERIFY_TOKEN = "e2e-webhook-verify-token"
 
 
 def _free_port() -> int:
@@ -218,7 +220,8 @@ def _new_run_dir() -> Path:
 
 def _base_env() -> dict[str, str]:
     """Only what a process needs from the outside world; nothing Airflow- or test-specific."""
-    keep = ("PATH", "HOME", "LANG", "LC_ALL", "TZ", "TMPDIR", "USER")
+    # PYTHONPATH: a git worktree puts its own ``plugins`` before the venv's editable install.
+    keep = ("PATH", "HOME", "LANG", "LC_ALL", "TZ", "TMPDIR", "USER", "PYTHONPATH")
     env = {key: os.environ[key] for key in keep if key in os.environ}
     env["PATH"] = f"{BIN}{os.pathsep}{env.get('PATH', '/usr/bin:/bin')}"
     env["PYTHONUNBUFFERED"] = "1"
@@ -273,7 +276,11 @@ def airflow_env(stack: AirflowStack, home: Path, plugins: Path) -> dict[str, str
                 "host": stack.graph_base_url,
                 "login": "1234567890123456",
                 "password": "sim-app-secret",
-                "extra": {"api_version": "v24.0", "callback_url": stack.callback_url},
+                "extra": {
+                    "api_version": "v24.0",
+                    "callback_url": stack.callback_url,
+                    "webhook_verify_token": WEBHOOK_VERIFY_TOKEN,
+                },
             }
         ),
         "AIRFLOW_CONN_WHATSAPP_STORE_DEFAULT": json.dumps(

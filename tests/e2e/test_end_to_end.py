@@ -7,6 +7,9 @@ metadata and the channel store, and the Graph API simulator. Three signups go in
 still in review (it must wait *deferred in the triggerer* and register only after the review
 ends), one with a bad conf (refused at the door). Then the fleet health DAG runs, and the
 store, the provider's health API and the simulator's request log must all tell the same story.
+Last, a fourth signup goes in through the signup intake (``POST /whatsapp/api/v1/signups``) and,
+once onboarded, Airflow's metadata database (every table, ``dag_run`` and ``log`` included),
+every log the stack wrote and a dump of the store are scanned for secrets.
 """
 
 from __future__ import annotations
@@ -21,6 +24,14 @@ import pytest
 from include.graph_simulator.process import SimulatorControl, onboarding_conf
 from tests.e2e.rest import AirflowApi
 from tests.e2e.stack import AirflowStack, airflow_stack, wait_for
+from tests.onboarding.test_no_secret_leaks import (
+    leaks_in,
+    log_files_text,
+    metadata_db_text,
+    number_secrets,
+    store_dump,
+    stored_ciphertexts,
+)
 from whatsapp.store import ChannelStore, StoreTarget
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres]
@@ -129,6 +140,10 @@ def run_scenario(stack: AirflowStack, api: AirflowApi, sim: SimulatorControl) ->
     check_simulator_log(sim, approved, in_review, bad, review_end)
     check_health_api(stack, api, approved, in_review)
 
+    # 5. A signup through the intake, then a scan of everything the stack kept for secrets.
+    check_intake_leaves_no_secret(stack, api, sim, raw_numbers=[approved, in_review])
+    phase(started, "intake signup onboarded, no secret found anywhere")
+
 
 def check_store(stack: AirflowStack, *numbers: dict[str, Any]) -> None:
     """Both good numbers provisioned and registered once, audited by the fleet run; the bad one absent."""
@@ -191,3 +206,47 @@ def check_health_api(stack: AirflowStack, api: AirflowApi, *numbers: dict[str, A
         assert health["registration"]["state"] == "registered"
         unauthenticated = httpx.get(f"{stack.api_url}{path}", timeout=30)
         assert unauthenticated.status_code == 401, unauthenticated.text
+
+
+def check_intake_leaves_no_secret(
+    stack: AirflowStack, api: AirflowApi, sim: SimulatorControl, raw_numbers: list[dict[str, Any]]
+) -> None:
+    """Onboard a number through the intake; then no code, token, PIN, verify token or app secret
+    (nor a ciphertext of one in a log) is in the metadata database, the logs or the store dump.
+
+    The raw-conf signups' codes are in their ``dag_run.conf`` and the event log by design (the
+    README says who can read them there); every other secret of theirs is scanned for too.
+    """
+    number = sim.add_number(name_status="APPROVED")
+    body = {"account_id": 2, **{k: number[k] for k in ("code", "business_id", "waba_id", "phone_number_id")}}
+    answer = api.ok("POST", "/whatsapp/api/v1/signups", json=body)
+    store = store_of(stack)
+    try:
+        ciphertexts = stored_ciphertexts(store)  # the code's too, unless the run already spent it
+        states = api.wait_for_runs(ONBOARDING, [answer["dag_run_id"]], TASKS_TIMEOUT)
+        assert states[answer["dag_run_id"]] == "success", api.task_states(ONBOARDING, answer["dag_run_id"])
+        pending = store.signups.pending(answer["signup_id"])
+        assert pending is not None and not pending.code_held  # spent and deleted
+        ciphertexts.update(stored_ciphertexts(store))
+        secrets = {"app secret": "sim-app-secret", **number_secrets(sim, store, number)}
+        for other in raw_numbers:
+            secrets.update(
+                {
+                    what: value
+                    for what, value in number_secrets(sim, store, other).items()
+                    if not what.startswith("code")
+                }
+            )
+        dump = store_dump(store)
+    finally:
+        store.dispose()
+    run = api.ok("GET", f"/api/v2/dags/{ONBOARDING}/dagRuns/{answer['dag_run_id']}")
+    assert run["conf"] == {"signup_id": answer["signup_id"]}
+    logs = {"stack logs": log_files_text(stack.run_dir)}
+    meta = metadata_db_text(
+        skip=(), url=stack.pg_admin_url.set(database=stack.meta_db).render_as_string(False)
+    )
+    assert answer["signup_id"] in meta and "whatsapp_signup_intake" in meta  # dag_run and log were read
+    assert "Channel saved" in logs["stack logs"]  # ... and the intake run's task logs
+    assert leaks_in({**logs, "metadata database": meta, "store dump": dump}, secrets) == []
+    assert leaks_in({**logs, "metadata database": meta}, ciphertexts) == []

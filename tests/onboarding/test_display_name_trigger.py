@@ -61,6 +61,7 @@ def test_serializes_ids_only_and_a_restart_resumes_the_same_wait(
         "poke_interval",
         "whatsapp_graph_conn_id",
         "whatsapp_store_conn_id",
+        "waiting_since",
     }
     # A triggerer restart rebuilds the trigger from the same kwargs: same absolute deadline.
     restarted = DisplayNameTrigger(**kwargs)

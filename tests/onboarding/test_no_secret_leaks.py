@@ -1,8 +1,11 @@
 """After real onboarding runs, no code, token, PIN, verify token or app secret is anywhere it shouldn't be.
 
 Scanned: everything the runs printed or logged, every table of Airflow's metadata database
-(XCom, rendered template fields, triggers, task instances, ...) except ``dag_run``, whose
-``conf`` is how the single-use code arrives, the task log files, and a ``pg_dump`` of the store.
+(XCom, rendered template fields, triggers, task instances, the event log, ...), the task log
+files, and a ``pg_dump`` of the store. Runs given the raw code in their conf have it in
+``dag_run`` by design, so that table is left out for them; runs started from the signup intake
+(conf ``{"signup_id"}``) are scanned everywhere, ``dag_run`` included, and the store's
+ciphertexts of their secrets must not be in any log either.
 """
 
 from __future__ import annotations
@@ -17,17 +20,19 @@ import pytest
 from sqlalchemy import create_engine, inspect, select, table, text
 
 from include.graph_simulator.process import SimulatorControl, onboarding_conf
+from whatsapp.domain.signup import Signup
 from whatsapp.store import ChannelStore
 
 pytestmark = pytest.mark.postgres
 
 
-def metadata_db_text() -> str:
-    engine = create_engine(os.environ["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"])
+def metadata_db_text(skip: tuple[str, ...] = ("dag_run",), url: str | None = None) -> str:
+    """Every row of every table of Airflow's metadata database (this process's, or at ``url``)."""
+    engine = create_engine(url or os.environ["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"])
     chunks = []
     with engine.connect() as conn:
         for name in inspect(conn).get_table_names():
-            if name == "dag_run":
+            if name in skip:
                 continue
             columns = [c["name"] for c in inspect(conn).get_columns(name)]
             rows = conn.execute(select(*(text(f'"{c}"') for c in columns)).select_from(table(name))).all()
@@ -43,9 +48,52 @@ def store_dump(store: ChannelStore) -> str:
     return subprocess.run(command, check=True, capture_output=True, text=True, timeout=120).stdout
 
 
-def log_files_text() -> str:
-    logs = Path(os.environ["AIRFLOW_HOME"]) / "logs"
+def log_files_text(root: Path | None = None) -> str:
+    """Every file under ``root`` (default: this process's Airflow task logs)."""
+    logs = root or Path(os.environ["AIRFLOW_HOME"]) / "logs"
     return "\n".join(p.read_text(errors="replace") for p in logs.rglob("*") if p.is_file())
+
+
+def number_secrets(sim: SimulatorControl, store: ChannelStore, number: dict[str, Any]) -> dict[str, str]:
+    """The code, every token, the PIN and verify token Meta and the store hold for one number."""
+    phone = number["phone_number_id"]
+    state = sim.number(phone)
+    secrets = {f"code {phone}": number["code"]}
+    for i, token in enumerate(state["tokens"]):
+        secrets[f"token {i} {phone}"] = token["access_token"]
+    if state.get("pin"):
+        secrets[f"pin {phone}"] = state["pin"]
+    verify = (state.get("webhook_configuration") or {}).get("verify_token")
+    if verify:
+        secrets[f"verify token {phone}"] = verify
+    channel = store.channels.by_phone_number(phone)
+    credentials = store.channels.credentials(channel.id)
+    secrets[f"stored pin {channel.id}"] = credentials.pin
+    secrets[f"stored verify token {channel.id}"] = credentials.verify_token
+    return secrets
+
+
+def stored_ciphertexts(store: ChannelStore) -> dict[str, str]:
+    """Every encrypted value in the store (tokens, PINs, verify tokens, codes still held)."""
+    chunks: dict[str, str] = {}
+    with store.engine.connect() as conn:
+        conn.exec_driver_sql(f'SET search_path TO "{store.target.schema}"')
+        for name in inspect(conn).get_table_names():
+            columns = [c["name"] for c in inspect(conn).get_columns(name) if c["name"].endswith("_enc")]
+            for column in columns:
+                for (value,) in conn.execute(select(text(f'"{column}"')).select_from(table(name))):
+                    if value:
+                        chunks[f"{name}.{column} ...{value[-12:]}"] = value
+    return chunks
+
+
+def leaks_in(places: dict[str, str], secrets: dict[str, str]) -> list[str]:
+    return [
+        f"{what} in {where}"
+        for where, body in places.items()
+        for what, value in secrets.items()
+        if value in body
+    ]
 
 
 def test_secrets_appear_nowhere(
@@ -64,19 +112,7 @@ def test_secrets_appear_nowhere(
 
     secrets: dict[str, str] = {"app secret": sim.app_secret}
     for number in (approved, wrong_pin, declined):
-        state = sim.number(number["phone_number_id"])
-        secrets[f"code {number['phone_number_id']}"] = number["code"]
-        for i, token in enumerate(state["tokens"]):
-            secrets[f"token {i} {number['phone_number_id']}"] = token["access_token"]
-        if state.get("pin"):
-            secrets[f"pin {number['phone_number_id']}"] = state["pin"]
-        verify = (state.get("webhook_configuration") or {}).get("verify_token")
-        if verify:
-            secrets[f"verify token {number['phone_number_id']}"] = verify
-        channel = pg_store_env.channels.by_phone_number(number["phone_number_id"])
-        credentials = pg_store_env.channels.credentials(channel.id)
-        secrets[f"stored pin {channel.id}"] = credentials.pin
-        secrets[f"stored verify token {channel.id}"] = credentials.verify_token
+        secrets.update(number_secrets(sim, pg_store_env, number))
     assert len(secrets) >= 12  # codes, tokens, PINs, verify tokens: the scan has something to find
 
     output = "".join(capfd.readouterr())
@@ -91,10 +127,38 @@ def test_secrets_appear_nowhere(
     task_logs = places["printed output"] + places["task log files"] + places["logging"]
     assert "Graph register: POST" in task_logs and "Channel saved" in task_logs  # ... and the tasks' logs
     assert "CREATE TABLE" in places["store dump"]
-    leaks = [
-        f"{what} in {where}"
-        for where, body in places.items()
-        for what, value in secrets.items()
-        if value in body
-    ]
-    assert leaks == []
+    assert leaks_in(places, secrets) == []
+
+
+def test_intake_signups_leave_no_secret_anywhere_dag_run_and_event_log_included(
+    onboarding: Any,
+    sim: SimulatorControl,
+    pg_store_env: ChannelStore,
+    caplog: pytest.LogCaptureFixture,
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    numbers = [sim.add_number(name_status="APPROVED"), sim.add_number(name_status="APPROVED", pin="111111")]
+    ciphertexts: dict[str, str] = {}
+    for number in numbers:
+        keys = ("code", "business_id", "waba_id", "phone_number_id")
+        signup = Signup.from_mapping({"account_id": 1, **{key: number[key] for key in keys}})
+        signup_id = pg_store_env.signups.receive(signup).signup_id
+        ciphertexts.update(stored_ciphertexts(pg_store_env))  # the code's, before the run spends it
+        onboarding(signup_id=signup_id)
+    ciphertexts.update(stored_ciphertexts(pg_store_env))
+    assert sum(1 for key in ciphertexts if key.startswith("signup_intake.code_enc")) == 2
+
+    secrets: dict[str, str] = {"app secret": sim.app_secret}
+    for number in numbers:
+        secrets.update(number_secrets(sim, pg_store_env, number))
+    logs = {
+        "printed output": "".join(capfd.readouterr()),
+        "logging": caplog.text,
+        "task log files": log_files_text(),
+    }
+    places = {**logs, "metadata database": metadata_db_text(skip=()), "store dump": store_dump(pg_store_env)}
+    assert "signup_id" in places["metadata database"]  # dag_run.conf is in the scan
+    assert "Channel saved" in places["printed output"] + places["task log files"] + places["logging"]
+    assert leaks_in(places, secrets) == []
+    assert leaks_in({**logs, "metadata database": places["metadata database"]}, ciphertexts) == []

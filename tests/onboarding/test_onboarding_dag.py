@@ -220,39 +220,6 @@ def test_same_signup_twice_and_rerun_never_duplicate(onboarding, sim: SimulatorC
     assert len(pg_store_env.fleet.statuses()) == 1
 
 
-@pytest.mark.parametrize(
-    ("param", "value"),
-    [
-        ("account_id", None),
-        ("account_id", 0),
-        ("code", None),
-        ("code", ""),
-        ("business_id", None),
-        ("business_id", "12ab"),
-        ("waba_id", None),
-        ("waba_id", "not-digits"),
-        ("phone_number_id", "12-34"),
-        ("inbox_id", "seven"),
-        ("name_poke_interval", 0),
-        ("name_wait_timeout", -5),
-    ],
-)
-def test_bad_conf_fails_before_any_side_effect(
-    onboarding, sim: SimulatorControl, pg_store_env, param: str, value: Any
-) -> None:
-    number = sim.add_number(name_status="APPROVED")
-    sim.clear_calls()
-    conf = onboarding_conf(number)
-    if value is None:
-        conf.pop(param)
-    else:
-        conf[param] = value
-    with pytest.raises(Exception, match=param):
-        onboarding(**conf)
-    assert sim.calls() == []
-    assert pg_store_env.fleet.statuses() == []
-
-
 def test_reauthorization_updates_the_token_and_clears_the_flag(
     onboarding, sim: SimulatorControl, pg_store_env
 ) -> None:

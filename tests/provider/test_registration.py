@@ -43,8 +43,15 @@ def test_connection_form_shows_the_custom_fields() -> None:
         "timeout",
         "max_concurrency",
         "batch_size",
+        "webhook_verify_token",
     }
     assert meta.extra_fields["batch_size"]["schema"]["maximum"] == 50
+    # the verify token is a secret: shown as a password field and masked by Airflow
+    assert meta.extra_fields["webhook_verify_token"]["schema"]["format"] == "password"
+    from airflow.providers_manager import ProvidersManager
+
+    widgets = ProvidersManager().connection_form_widgets
+    assert widgets["extra__whatsapp_graph__webhook_verify_token"].is_sensitive
     assert meta.standard_fields.host.title == "Graph base URL"
     assert meta.standard_fields.password.title == "App secret"
     assert meta.standard_fields.port.hidden is True

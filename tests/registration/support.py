@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import collections
+import json
+import os
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -11,7 +13,9 @@ import httpx
 
 from include.graph_simulator.process import SimulatorControl
 from tests.store.helpers import set_registration
+from tests.support.simulator_fixtures import GRAPH_CONN_ENV
 from whatsapp.domain.registration import RegistrationState
+from whatsapp.hooks.graph import appsecret_proof
 from whatsapp.store import ChannelStore
 from whatsapp.store.models import Channel
 
@@ -44,9 +48,14 @@ def due_channel(sim: SimulatorControl, store: ChannelStore, **number_state: Any)
 
 
 def direct_call(base_url: str, seeded: Seeded, action: str, pin: str = "000000") -> dict[str, Any]:
-    """``POST /{id}/register`` or ``/deregister`` straight at the simulator (a person in WhatsApp Manager)."""
+    """``POST /{id}/register`` or ``/deregister`` straight at the simulator (a person in WhatsApp Manager).
+
+    Signed with the app secret of the test connection, as the simulator may require it.
+    """
+    app_secret = json.loads(os.environ[GRAPH_CONN_ENV])["password"]
     response = httpx.post(
         f"{base_url}/v24.0/{seeded.number['phone_number_id']}/{action}",
+        params={"appsecret_proof": appsecret_proof(app_secret, seeded.token)},
         json={"messaging_product": "whatsapp", "pin": pin},
         headers={"Authorization": f"Bearer {seeded.token}"},
         timeout=10,

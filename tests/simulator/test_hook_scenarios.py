@@ -383,3 +383,24 @@ def test_secrets_never_reach_the_request_log(sim: SimulatorControl, hook: WhatsA
     for secret in (token, PIN, number["code"], sim.app_secret, "verify-secret"):
         assert secret not in log
     assert sim.number(number["phone_number_id"])["pin"] == PIN
+
+
+def test_a_wrong_app_secret_makes_meta_refuse_the_proof(
+    sim: SimulatorControl, simulator_process: Any, hook: WhatsAppGraphHook, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With "Require App Secret" on, a proof made with another secret is refused and never resent."""
+    number, token = signup(sim, hook)
+    assert (
+        hook.get_phone_health(number["phone_number_id"], token).phone_number_id == number["phone_number_id"]
+    )
+    connection = json.loads(graph_connection(simulator_process.base_url, sim))
+    monkeypatch.setenv(GRAPH_CONN_ENV, json.dumps({**connection, "password": "not-the-app-secret"}))
+    wrong = WhatsAppGraphHook()
+    try:
+        error = graph_error(wrong.get_phone_health, number["phone_number_id"], token)
+    finally:
+        wrong.close()
+    assert (error.code, error.http_status) == (100, 400)
+    assert "appsecret_proof" in error.message
+    refused = [c for c in sim.calls() if c["path"].endswith(number["phone_number_id"]) and c["status"] == 400]
+    assert len(refused) == 1  # a permanent error: not resent by the hook

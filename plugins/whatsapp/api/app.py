@@ -10,11 +10,12 @@ import logging
 
 from airflow.api_fastapi.common.dagbag import create_dag_bag
 from fastapi import APIRouter, Depends, FastAPI, Request, status
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 
 from whatsapp import __version__
-from whatsapp.api.routes import channels, fleet, page, vocabulary
+from whatsapp.api.routes import channels, fleet, page, signups, vocabulary, webhooks
 from whatsapp.api.security import authenticated_user
 from whatsapp.store import ChannelNotFoundError, StoreError
 from whatsapp.ui import STATIC_DIR
@@ -35,6 +36,20 @@ async def _store_error(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
+async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
+    """FastAPI's 422 shape without ``input``/``ctx``: a refused body may hold the signup code."""
+    assert isinstance(exc, RequestValidationError)
+    detail = [
+        {
+            "type": str(error.get("type", "value_error")),
+            "loc": list(error.get("loc", ())),
+            "msg": error.get("msg", ""),
+        }
+        for error in exc.errors()
+    ]
+    return JSONResponse(status_code=status.HTTP_422_UNPROCESSABLE_CONTENT, content={"detail": detail})
+
+
 def create_app() -> FastAPI:
     app = FastAPI(
         title="WhatsApp fleet health",
@@ -51,8 +66,12 @@ def create_app() -> FastAPI:
     api.include_router(channels.router)
     api.include_router(fleet.router)
     api.include_router(vocabulary.router)
+    api.include_router(signups.router)
     app.include_router(api)
+    # Meta's webhook receiver: no Airflow login (Meta signs instead), outside the /api/v1 router.
+    app.include_router(webhooks.router)
     app.include_router(page.router)
     app.mount("/ui/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.add_exception_handler(StoreError, _store_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
     return app

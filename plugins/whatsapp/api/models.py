@@ -9,16 +9,24 @@ pydantic drops keys a model does not declare.
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, create_model
+from fastapi import Path
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, create_model
 
 from whatsapp.domain.health import PUBLIC_FIELDS, STORED_FIELDS
+from whatsapp.domain.signup import ACCOUNT_ID, INBOX_ID, SIGNUP_FIELDS
 from whatsapp.store.fleet_listing import FILTER_COLUMNS, MAX_LIMIT, SORTS, FleetQuery
 
 
 class _Model(BaseModel):
     model_config = ConfigDict(extra="ignore")
+
+
+#: A channel's ids in a path, within what the store holds (``BIGINT``): larger ones are a 422,
+#: never a database error.
+AccountIdPath = Annotated[int, Path(ge=ACCOUNT_ID.minimum, le=ACCOUNT_ID.maximum)]
+InboxIdPath = Annotated[int, Path(ge=INBOX_ID.minimum, le=INBOX_ID.maximum)]
 
 
 class GraphError(_Model):
@@ -126,6 +134,7 @@ HealthCheckEntry = create_model(
     **{f.name: (str | None, Field(description=f.label)) for f in STORED_FIELDS},
     provisioning=(str | None, ...),
     error=(GraphError | None, ...),
+    event=(str | None, Field(None, description="what Meta pushed (a webhook); null for a Graph read")),
 )
 
 
@@ -144,17 +153,20 @@ class LastAudit(_Model):
 FleetSort = StrEnum("FleetSort", {key: key for key in SORTS})
 
 _FILTER_HELP = "repeat to match any of several values; `none` matches a missing value"
+#: A filter value: a state word, so short and without control characters (a NUL byte would
+#: otherwise reach the database driver and fail the request with a 500).
+FilterValue = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[^\x00-\x1f\x7f]+$")]
 
 
 class FleetParams(_Model):
     """Query parameters of ``GET /fleet``: filters by state, sort, and the page."""
 
-    provisioning: list[str] = Field(default_factory=list, description=_FILTER_HELP)
-    registration_state: list[str] = Field(default_factory=list, description=_FILTER_HELP)
-    reauthorization_reason: list[str] = Field(default_factory=list, description=_FILTER_HELP)
-    quality_rating: list[str] = Field(default_factory=list, description=_FILTER_HELP)
-    name_status: list[str] = Field(default_factory=list, description=_FILTER_HELP)
-    status: list[str] = Field(default_factory=list, description=_FILTER_HELP)
+    provisioning: list[FilterValue] = Field(default_factory=list, description=_FILTER_HELP)
+    registration_state: list[FilterValue] = Field(default_factory=list, description=_FILTER_HELP)
+    reauthorization_reason: list[FilterValue] = Field(default_factory=list, description=_FILTER_HELP)
+    quality_rating: list[FilterValue] = Field(default_factory=list, description=_FILTER_HELP)
+    name_status: list[FilterValue] = Field(default_factory=list, description=_FILTER_HELP)
+    status: list[FilterValue] = Field(default_factory=list, description=_FILTER_HELP)
     include_inactive: bool = False
     sort: FleetSort = Field(
         FleetSort("account"),
@@ -194,3 +206,45 @@ class RegisterResponse(_Model):
     state: str
     dag_paused: bool = Field(description="the DAG is paused: the run stays queued until it is unpaused")
     url: str = Field(description="the run in the Airflow UI grid")
+
+
+#: The intake's body as documented: each field's schema comes from ``whatsapp.domain.signup``,
+#: which also checks the values (types included: a field is ``Any`` here so that every rule, and
+#: every message, is the domain's). Unknown keys and missing required keys are refused here.
+SignupBody = create_model(
+    "SignupBody",
+    __config__=ConfigDict(extra="forbid"),
+    __doc__="An Embedded Signup's result, as the page that ran the flow received it.",
+    **{
+        rule.name: (
+            Any,
+            Field(
+                ... if rule.required else None,
+                description=rule.description,
+                json_schema_extra=rule.schema(nullable=not rule.required),
+            ),
+        )
+        for rule in SIGNUP_FIELDS
+    },
+)
+
+
+class SignupResponse(_Model):
+    """A stored signup and the ``whatsapp_onboarding`` run queued for it."""
+
+    signup_id: str = Field(description="the signup in the channel store (the run's only conf key)")
+    dag_run_id: str
+
+
+class ValidationErrorItem(_Model):
+    """One refused field: ``loc`` is ``["body", field]`` (or a path/query parameter)."""
+
+    type: str
+    loc: list[str | int]
+    msg: str
+
+
+class ValidationErrorResponse(_Model):
+    """Body of a 422. Never echoes the refused input (it may hold the signup code)."""
+
+    detail: list[ValidationErrorItem]

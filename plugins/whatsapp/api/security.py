@@ -1,4 +1,4 @@
-"""Who may call the API: Airflow's own users, through Airflow's own security helpers.
+"""Who may call the API, and from where: Airflow's own users, through Airflow's own security helpers.
 
 Airflow does not protect a plugin's FastAPI app by itself, so every route depends on
 :func:`authenticated_user`. It delegates to ``airflow.api_fastapi.core_api.security.get_user``,
@@ -6,20 +6,32 @@ which accepts exactly what the Airflow UI and public API accept: the UI's ``_tok
 ``Authorization: Bearer <jwt>`` from ``POST /auth/token``. One deliberate difference: Airflow
 answers a forged token with 403; SPEC.md promises 401 for every missing or invalid credential,
 and 403 only for a real user lacking a permission, so the forged case is re-labelled here.
+
+A browser sends the ``_token`` cookie with any request to the API server, including one a
+foreign page makes it send, so every state-changing route depends on
+:func:`same_origin_if_cookie`: when the cookie (not a Bearer header, which no foreign page can
+add) authenticates the call, its ``Origin`` (or, lacking one, its ``Referer``) must be the API
+server's own origin: ``[api] base_url`` when configured, else the origin the request was sent
+to (a forged request cannot choose the victim browser's ``Host``).
 """
 
 from __future__ import annotations
 
 from typing import Annotated
+from urllib.parse import urlsplit
 
+from airflow.api_fastapi.auth.managers.base_auth_manager import COOKIE_NAME_JWT_TOKEN
 from airflow.api_fastapi.auth.managers.models.base_user import BaseUser
 from airflow.api_fastapi.auth.managers.models.resource_details import DagAccessEntity
 from airflow.api_fastapi.core_api.security import bearer_scheme, get_user, oauth2_scheme, requires_access_dag
-from fastapi import Depends, HTTPException, Request, status
+from airflow.configuration import conf
+from fastapi import Depends, HTTPException, Query, Request, status
 from fastapi.security import HTTPAuthorizationCredentials
 
 #: The DAG the register route triggers; its run permission is what the route requires.
 REGISTER_DAG_ID = "whatsapp_register_channel"
+#: The DAG the signup intake triggers; same rule.
+ONBOARDING_DAG_ID = "whatsapp_onboarding"
 
 _CHALLENGE = {"WWW-Authenticate": "Bearer"}
 
@@ -61,3 +73,62 @@ async def user_or_none(
 requires_register_access = requires_access_dag(
     method="POST", access_entity=DagAccessEntity.RUN, param_dag_id=REGISTER_DAG_ID
 )
+
+#: Triggering an onboarding run needs the same on ``whatsapp_onboarding``.
+requires_onboarding_access = requires_access_dag(
+    method="POST", access_entity=DagAccessEntity.RUN, param_dag_id=ONBOARDING_DAG_ID
+)
+
+
+def _origin_of(url: str) -> str | None:
+    """``scheme://host[:port]`` of a URL, lower-cased; None for anything that is not http(s)."""
+    parts = urlsplit(url.strip())
+    if parts.scheme.lower() not in ("http", "https") or not parts.netloc:
+        return None
+    return f"{parts.scheme}://{parts.netloc}".lower()
+
+
+def own_origin(request: Request) -> str | None:
+    """The API server's origin: ``[api] base_url``'s, else the one this request was sent to."""
+    base_url = conf.get("api", "base_url", fallback=None)
+    if base_url:
+        return _origin_of(base_url)
+    host = request.headers.get("host")
+    return _origin_of(f"{request.url.scheme}://{host}") if host else None
+
+
+def _cookie_authenticated(request: Request) -> bool:
+    """True when :func:`get_user` takes the user from the cookie: no Bearer header came with it."""
+    scheme, _, _ = request.headers.get("authorization", "").partition(" ")
+    return scheme.lower() != "bearer" and COOKIE_NAME_JWT_TOKEN in request.cookies
+
+
+async def same_origin_if_cookie(request: Request) -> None:
+    """Refuse (403) a cookie-authenticated call whose ``Origin``/``Referer`` is not our own origin."""
+    if not _cookie_authenticated(request):
+        return
+    claimed = request.headers.get("origin") or request.headers.get("referer")
+    expected = own_origin(request)
+    if claimed is None or expected is None or _origin_of(claimed) != expected:
+        raise HTTPException(
+            status.HTTP_403_FORBIDDEN,
+            "cross-site request refused: a call authenticated by the session cookie must come from "
+            "the Airflow UI's own origin (or authenticate with a Bearer token)",
+        )
+
+
+async def refresh_requested(
+    request: Request,
+    user: UserDep,
+    refresh: Annotated[
+        bool, Query(description="fetch live health from Graph first, and store it (needs register access)")
+    ] = False,
+) -> bool:
+    """``refresh=true`` spends Graph calls and writes the store: it needs what registering needs."""
+    if refresh:
+        await same_origin_if_cookie(request)
+        requires_register_access(request, user)
+    return refresh
+
+
+RefreshDep = Annotated[bool, Depends(refresh_requested)]

@@ -1,18 +1,19 @@
-"""Queue a ``whatsapp_register_channel`` run exactly as Airflow's ``POST /api/v2/dags/{id}/dagRuns`` does.
+"""Queue a DAG run exactly as Airflow's ``POST /api/v2/dags/{id}/dagRuns`` does.
 
 Same checks (DAG known, not stale, no import errors, manual runs allowed), same
 ``TriggerDAGRunPostBody.validate_context`` for run id and data interval, same
-``SerializedDAG.create_dagrun`` call; on top of it, the one rule Airflow cannot know: at most
-one queued or running run per channel. The check and the insert happen under a row lock on
-the DAG (``SELECT ... FOR UPDATE`` where the metadata database has row locks), so two clicks
-on *Complete registration* cannot both start a run.
+``SerializedDAG.create_dagrun`` call. On top of it, for ``whatsapp_register_channel``, the one
+rule Airflow cannot know: at most one queued or running run per channel. The check and the
+insert happen under a row lock on the DAG (``SELECT ... FOR UPDATE`` where the metadata database
+has row locks), so two clicks on *Complete registration* cannot both start a run.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlsplit
 
 from airflow.api_fastapi.common.dagbag import get_latest_version_of_dag
@@ -26,7 +27,7 @@ from airflow.utils.types import DagRunTriggeredByType, DagRunType
 from fastapi import HTTPException, status
 from sqlalchemy import select
 
-from whatsapp.api.security import REGISTER_DAG_ID
+from whatsapp.api.security import ONBOARDING_DAG_ID, REGISTER_DAG_ID
 
 if TYPE_CHECKING:
     from airflow.api_fastapi.auth.managers.models.base_user import BaseUser
@@ -51,10 +52,16 @@ def register_run_id(account_id: int, inbox_id: int, now: datetime | None = None)
     return f"register__{account_id}_{inbox_id}__{stamp}"
 
 
-def grid_url(run_id: str) -> str:
+def signup_run_id(account_id: int, signup_id: str, now: datetime | None = None) -> str:
+    """An intake's onboarding run: which account, which signup (a prefix of its id), when."""
+    stamp = (now or datetime.now(UTC)).strftime("%Y%m%dT%H%M%S.%fZ")
+    return f"signup__{account_id}_{signup_id[:8]}__{stamp}"
+
+
+def grid_url(run_id: str, dag_id: str = REGISTER_DAG_ID) -> str:
     """The run in the Airflow UI grid, under ``[api] base_url``'s path when Airflow is not at the root."""
     root = urlsplit(conf.get("api", "base_url", fallback="") or "/").path.rstrip("/")
-    return f"{root}/dags/{REGISTER_DAG_ID}/runs/{quote(run_id, safe='')}"
+    return f"{root}/dags/{dag_id}/runs/{quote(run_id, safe='')}"
 
 
 def active_run_for(session: Session, account_id: int, inbox_id: int) -> DagRun | None:
@@ -69,20 +76,18 @@ def active_run_for(session: Session, account_id: int, inbox_id: int) -> DagRun |
     return None
 
 
-def _lock_dag_model(session: Session) -> DagModel:
-    query = select(DagModel).where(~DagModel.is_stale, DagModel.dag_id == REGISTER_DAG_ID).limit(1)
+def _lock_dag_model(session: Session, dag_id: str) -> DagModel:
+    query = select(DagModel).where(~DagModel.is_stale, DagModel.dag_id == dag_id).limit(1)
     dag_model = session.scalar(with_row_locks(query, session=session, key_share=False))
     if dag_model is None:
         raise HTTPException(
             status.HTTP_503_SERVICE_UNAVAILABLE,
-            f"DAG {REGISTER_DAG_ID} is not known to Airflow yet: is the dag-processor running?",
+            f"DAG {dag_id} is not known to Airflow yet: is the dag-processor running?",
         )
     if dag_model.has_import_errors:
-        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, f"DAG {REGISTER_DAG_ID} has import errors")
+        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, f"DAG {dag_id} has import errors")
     if dag_model.allowed_run_types is not None and DagRunType.MANUAL not in dag_model.allowed_run_types:
-        raise HTTPException(
-            status.HTTP_503_SERVICE_UNAVAILABLE, f"DAG {REGISTER_DAG_ID} allows no manual runs"
-        )
+        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, f"DAG {dag_id} allows no manual runs")
     return dag_model
 
 
@@ -96,19 +101,54 @@ def trigger_register_run(
     from_ui: bool,
 ) -> QueuedRun:
     """Create the QUEUED run (the scheduler starts it); 409 if the channel already has one."""
-    dag_model = _lock_dag_model(session)
-    running = active_run_for(session, account_id, inbox_id)
-    if running is not None:
+
+    def one_per_channel(_: DagModel) -> None:
+        running = active_run_for(session, account_id, inbox_id)
+        if running is not None:
+            raise HTTPException(
+                status.HTTP_409_CONFLICT,
+                f"a registration run for this channel is already {running.state}: {running.run_id}",
+            )
+
+    return queue_run(
+        dag_bag=dag_bag,
+        session=session,
+        user=user,
+        dag_id=REGISTER_DAG_ID,
+        run_id=register_run_id(account_id, inbox_id),
+        conf={"account_id": account_id, "inbox_id": inbox_id},
+        from_ui=from_ui,
+        check=one_per_channel,
+    )
+
+
+def refuse_if_paused(dag_model: DagModel) -> None:
+    """For the intake: a run of a paused DAG would start after the signup code expired (30 s)."""
+    if dag_model.is_paused:
         raise HTTPException(
             status.HTTP_409_CONFLICT,
-            f"a registration run for this channel is already {running.state}: {running.run_id}",
+            f"DAG {ONBOARDING_DAG_ID} is paused: its run would start after the signup code expired; "
+            "unpause it and have the customer sign up again",
         )
-    dag = get_latest_version_of_dag(dag_bag, REGISTER_DAG_ID, session)
-    body = TriggerDAGRunPostBody(
-        dag_run_id=register_run_id(account_id, inbox_id),
-        logical_date=None,
-        conf={"account_id": account_id, "inbox_id": inbox_id},
-    )
+
+
+def queue_run(
+    *,
+    dag_bag: DBDagBag,
+    session: Session,
+    user: BaseUser,
+    dag_id: str,
+    run_id: str,
+    conf: dict[str, Any],
+    from_ui: bool,
+    check: Callable[[DagModel], None] | None = None,
+) -> QueuedRun:
+    """Create a QUEUED manual run under the DAG's row lock, after ``check`` (which may raise)."""
+    dag_model = _lock_dag_model(session, dag_id)
+    if check is not None:
+        check(dag_model)
+    dag = get_latest_version_of_dag(dag_bag, dag_id, session)
+    body = TriggerDAGRunPostBody(dag_run_id=run_id, logical_date=None, conf=conf)
     params = body.validate_context(dag)
     run = dag.create_dagrun(
         run_id=params["run_id"],

@@ -181,6 +181,35 @@ class TokenRenewed:
     at: datetime
 
 
+# ---- Meta webhook events (issue 14) ------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class NameReviewDecided:
+    """Meta's ``phone_number_name_update``: APPROVED, REJECTED (and why), DEFERRED, PENDING."""
+
+    decision: str
+    at: datetime
+    rejection_reason: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class QualityChanged:
+    """Meta's ``phone_number_quality_update``: quality lives in the snapshot, never in registration."""
+
+    event: str
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class AccountEvent:
+    """Meta's ``account_update`` for the channel's WABA (``ban_state`` for ``DISABLED_UPDATE``)."""
+
+    event: str
+    at: datetime
+    ban_state: str | None = None
+
+
 # ---- events of issue 15: display-name changes of live numbers, offboarding --------------------
 
 
@@ -210,6 +239,9 @@ Event = (
     | NameReviewWaiting
     | NameWaitEnded
     | TokenRenewed
+    | NameReviewDecided
+    | QualityChanged
+    | AccountEvent
     | NameChangeRequested
     | Offboarded
 )
@@ -239,6 +271,11 @@ class FlagForPerson:
 
 
 @dataclass(frozen=True, slots=True)
+class EndNameWait:
+    """Meta decided the name while the onboarding sensor waits: its trigger sees the decision in the store."""
+
+
+@dataclass(frozen=True, slots=True)
 class FlagNameChange:
     """A live number's display-name change lapsed or was declined: someone must ask again."""
 
@@ -246,7 +283,7 @@ class FlagNameChange:
     advice: str
 
 
-Effect = RegisterNow | ScheduleAt | FlagForPerson | FlagNameChange
+Effect = RegisterNow | ScheduleAt | FlagForPerson | EndNameWait | FlagNameChange
 
 
 @dataclass(frozen=True, slots=True)
@@ -399,6 +436,8 @@ def transition(current: Registration, event: Event, *, rng: random.Random | None
                 else current.state
             )
             new = replace(current, state=state, reason=reason)
+        case NameReviewDecided() | QualityChanged() | AccountEvent():
+            return _meta_transition(current, event)
         case NameChangeRequested():
             new = replace(current, name_change=NameChange.REQUESTED, name_change_deadline=None)
         case Offboarded():
@@ -406,6 +445,69 @@ def transition(current: Registration, event: Event, *, rng: random.Random | None
         case _:
             raise TypeError(f"not a registration event: {event!r}")
     return Transition(new, _effects(new, current), decision=decision, outcome=outcome)
+
+
+# ---- Meta webhook events: what each does to a registration (issue 14) --------------------------
+
+#: A name approval registers at once the numbers the fleet holds for it.
+_FLEET_WAITS_FOR_NAME = frozenset({RegistrationState.SCHEDULED})
+#: ``account_update`` events after which only the customer can give the app access again.
+ACCOUNT_EVENTS_FOR_CUSTOMER = frozenset({"PARTNER_REMOVED", "PARTNER_APP_UNINSTALLED"})
+#: ``account_update`` events a person must look at (``DISABLED_UPDATE`` unless it reinstates).
+ACCOUNT_EVENTS_FOR_OPERATOR = frozenset(
+    {"ACCOUNT_VIOLATION", "ACCOUNT_RESTRICTION", "ACCOUNT_DELETED", "ACCOUNT_OFFBOARDED", "DISABLED_UPDATE"}
+)
+_NOT_A_BAN = frozenset({"REINSTATE"})
+
+
+def _meta_transition(
+    current: Registration, event: NameReviewDecided | QualityChanged | AccountEvent
+) -> Transition:
+    """Meta's pushed events: a decided name wakes whoever waits for it; account trouble flags the channel.
+
+    * ``APPROVED`` while the onboarding sensor waits (``awaiting_display_name``): the state stays,
+      the sensor's trigger sees the decision in the store (:class:`EndNameWait`) and the onboarding
+      registers; while the fleet holds it (``scheduled``): due now and :class:`RegisterNow`.
+    * ``REJECTED`` before registration: ``needs_attention`` (the reason is in the event's history).
+      A registered number keeps its state: the rejection was of an edit, the old name stays.
+    * ``DEFERRED``/``PENDING`` and quality events: recorded, registration unchanged.
+    * ``account_update``: partner access removed → the customer must reauthorize
+      (``permission_revoked``); a violation, restriction, ban or deletion → ``needs_attention``.
+    """
+    extra: tuple[Effect, ...] = ()
+    new = current
+    waiting = current.state is RegistrationState.AWAITING_DISPLAY_NAME
+    match event:
+        case NameReviewDecided(decision="APPROVED", at=at):
+            if waiting:
+                extra = (EndNameWait(),)
+            elif current.state in _FLEET_WAITS_FOR_NAME and not current.waits_on_customer:
+                new = replace(current, next_attempt_at=at)
+                extra = (RegisterNow(),)
+        case NameReviewDecided(decision="REJECTED"):
+            if current.state not in (
+                RegistrationState.REGISTERED,
+                RegistrationState.REAUTHORIZATION_REQUIRED,
+            ):
+                new = replace(
+                    current,
+                    state=RegistrationState.NEEDS_ATTENTION,
+                    reason=with_reason(current.reason, ReauthorizationReason.REGISTRATION_INCOMPLETE),
+                    next_attempt_at=None,
+                )
+                extra = (EndNameWait(),) if waiting else ()
+        case AccountEvent(event=name) if name in ACCOUNT_EVENTS_FOR_CUSTOMER:
+            new = replace(
+                current, reason=with_reason(current.reason, ReauthorizationReason.PERMISSION_REVOKED)
+            )
+        case AccountEvent(event=name, ban_state=ban) if (
+            name in ACCOUNT_EVENTS_FOR_OPERATOR and ban not in _NOT_A_BAN
+        ):
+            if current.state is not RegistrationState.REAUTHORIZATION_REQUIRED:
+                new = replace(current, state=RegistrationState.NEEDS_ATTENTION, next_attempt_at=None)
+        case _:
+            pass
+    return Transition(new, _effects(new, current) + extra)
 
 
 # ---- display-name changes of live numbers (issue 15) ------------------------------------------

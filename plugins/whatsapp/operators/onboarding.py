@@ -1,8 +1,10 @@
 """The onboarding steps before registration: validate, exchange + save, phone info, access, webhooks.
 
 Each operator does one step of SPEC.md's list, is safe to retry and to re-run, and passes
-only ids on. The signup code is read from the run's params at execute time, never as a
-template field, so it is not rendered into Airflow's rendered-fields table.
+only ids on. A run's signup is either stored by the intake (conf ``{"signup_id"}``: the code is
+read from the store, encrypted there, only by the exchange step) or given raw in the conf; the
+code is read at execute time, never as a template field, so it is not rendered into Airflow's
+rendered-fields table.
 """
 
 from __future__ import annotations
@@ -13,53 +15,78 @@ import pendulum
 
 from whatsapp.domain.lifecycle import CustomerMustReauthorize
 from whatsapp.domain.registration import ReauthorizationReason
-from whatsapp.domain.signup import InvalidSignupError, SignupRequest
+from whatsapp.domain.signup import CODE_LIFETIME, InvalidSignupError, OnboardingConf, SignupIds
 from whatsapp.errors import GraphApiError
 from whatsapp.operators.base import MANAGER_LINK, WhatsAppBaseOperator, WhatsAppChannelOperator, channel_ref
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
+    from whatsapp.store import ChannelStore
+    from whatsapp.store.signups import PendingSignup
 
-def _signup_request(operator: WhatsAppBaseOperator, context: Context) -> SignupRequest:
+
+def _onboarding_conf(operator: WhatsAppBaseOperator, context: Context) -> OnboardingConf:
     try:
-        return SignupRequest.from_params(context["params"])
+        return OnboardingConf.from_params(context["params"])
     except InvalidSignupError as error:
         operator.fail("invalid onboarding conf", error)
 
 
+def _pending_signup(operator: WhatsAppBaseOperator, store: ChannelStore, signup_id: str) -> PendingSignup:
+    pending = store.signups.pending(signup_id)
+    if pending is None:
+        operator.fail("unknown signup", f"no signup {signup_id} in the channel store")
+    return pending
+
+
+def _signup_ids(operator: WhatsAppBaseOperator, conf: OnboardingConf, store: ChannelStore) -> SignupIds:
+    """The signup's ids: from the conf, or from the intake's row for a ``signup_id``."""
+    if conf.signup is not None:
+        return conf.signup.ids
+    return _pending_signup(operator, store, str(conf.signup_id)).ids
+
+
 class WhatsAppValidateSignupOperator(WhatsAppBaseOperator):
-    """Step 1: reject a bad conf before any Graph call or store write, naming the param."""
+    """Step 1: reject a bad conf before any Graph call or store write, naming the param.
+
+    For a ``signup_id`` it also checks the intake stored that signup (the intake validated
+    its fields with the same rules).
+    """
 
     operator_extra_links = MANAGER_LINK
 
     def execute(self, context: Context) -> dict[str, Any]:
         from airflow.sdk.log import mask_secret
 
-        request = _signup_request(self, context)
-        mask_secret(request.code)
+        conf = _onboarding_conf(self, context)
+        if conf.signup is not None:
+            mask_secret(conf.signup.code)
+            ids = conf.signup.ids
+        else:
+            with self.open_store() as store:
+                ids = _signup_ids(self, conf, store)
         self.log.info(
-            "Onboarding account %s, WABA %s (business %s), number %s%s",
-            request.account_id,
-            request.waba_id,
-            request.business_id,
-            request.phone_number_id or "(the WABA's first)",
-            f", reauthorizing inbox {request.inbox_id}" if request.inbox_id else "",
+            "Onboarding account %s, WABA %s (business %s), number %s%s%s",
+            ids.account_id,
+            ids.waba_id,
+            ids.business_id,
+            ids.phone_number_id or "(the WABA's first)",
+            f", reauthorizing inbox {ids.inbox_id}" if ids.inbox_id else "",
+            f", signup {conf.signup_id} from the intake" if conf.signup_id else "",
         )
-        self.publish_link(context, request.business_id, request.waba_id)
-        return {
-            "account_id": request.account_id,
-            "waba_id": request.waba_id,
-            "business_id": request.business_id,
-        }
+        self.publish_link(context, ids.business_id, ids.waba_id)
+        return {"account_id": ids.account_id, "waba_id": ids.waba_id, "business_id": ids.business_id}
 
 
 class WhatsAppSignupOperator(WhatsAppBaseOperator):
     """Step 2: exchange the single-use code for a token and save it encrypted, once.
 
     The store remembers the token under the code's digest, so a retry after a successful
-    exchange, or a second run for the same signup, never spends the code again.
-    Returns the code's digest (not a secret: a one-way hash of a spent code).
+    exchange, or a second run for the same signup, never spends the code again. An intake
+    signup's code is deleted from the store once spent or refused by Meta, and when read more
+    than Meta's 30 s lifetime after it arrived (the task then fails: the customer must sign up
+    again). Returns the code's digest (not a secret: a one-way hash of a spent code).
     """
 
     operator_extra_links = MANAGER_LINK
@@ -69,27 +96,49 @@ class WhatsAppSignupOperator(WhatsAppBaseOperator):
 
         from whatsapp.store import code_digest
 
-        request = _signup_request(self, context)
-        mask_secret(request.code)
-        digest = code_digest(request.code)
+        conf = _onboarding_conf(self, context)
         with self.open_store() as store:
+            code: str | None
+            if conf.signup is not None:
+                ids, code, digest = conf.signup.ids, conf.signup.code, code_digest(conf.signup.code)
+            else:
+                pending = _pending_signup(self, store, str(conf.signup_id))
+                ids, code, digest = pending.ids, None, pending.code_digest  # code read only if needed
             if store.signups.get(digest) is not None:
                 self.log.info("Signup code already exchanged by an earlier try: reusing its saved token")
             else:
+                if code is None:
+                    code = self._stored_code(store, str(conf.signup_id))
+                mask_secret(code)
                 try:
-                    token = self.hook.exchange_code(request.code)
+                    token = self.hook.exchange_code(code)
                 except GraphApiError as error:
+                    if conf.signup_id is not None and not error.retryable:
+                        store.signups.forget_code(conf.signup_id)  # Meta refused it: it is of no use
                     self.graph_failure("exchanging the signup code", error)
                 store.signups.save(
                     digest,
-                    account_id=request.account_id,
-                    waba_id=request.waba_id,
-                    business_id=request.business_id,
+                    account_id=ids.account_id,
+                    waba_id=ids.waba_id,
+                    business_id=ids.business_id,
                     access_token=token,
                 )
                 self.log.info("Exchanged the signup code and saved the token (encrypted)")
-        self.publish_link(context, request.business_id, request.waba_id)
+            if conf.signup_id is not None:
+                store.signups.forget_code(conf.signup_id)
+        self.publish_link(context, ids.business_id, ids.waba_id)
         return digest
+
+    def _stored_code(self, store: ChannelStore, signup_id: str) -> str:
+        code = store.signups.take_code(signup_id)
+        if code is None:
+            self.fail(
+                "signup code unavailable",
+                f"the code of signup {signup_id} is gone: not exchanged within Meta's "
+                f"{int(CODE_LIFETIME.total_seconds())} s lifetime, or refused by Meta earlier "
+                "(it is deleted then); the customer must complete Embedded Signup again",
+            )
+        return code
 
 
 class WhatsAppPhoneInfoOperator(WhatsAppBaseOperator):
@@ -110,8 +159,9 @@ class WhatsAppPhoneInfoOperator(WhatsAppBaseOperator):
     def execute(self, context: Context) -> dict[str, Any]:
         from whatsapp.store import ChannelConflictError, ChannelNotFoundError
 
-        request = _signup_request(self, context)
+        conf = _onboarding_conf(self, context)
         with self.open_store() as store:
+            request = _signup_ids(self, conf, store)
             stored = store.signups.get(str(self.signup))
             if stored is None:
                 self.fail("no saved signup", "the signup step has not saved a token for this run's code")
@@ -154,7 +204,7 @@ class WhatsAppPhoneInfoOperator(WhatsAppBaseOperator):
         )
         return channel_ref(channel)
 
-    def _pick(self, numbers: list[dict[str, Any]], request: SignupRequest) -> dict[str, Any]:
+    def _pick(self, numbers: list[dict[str, Any]], request: SignupIds) -> dict[str, Any]:
         if not numbers:
             self.fail("no phone number", f"WABA {request.waba_id} has no phone numbers")
         if request.phone_number_id is None:

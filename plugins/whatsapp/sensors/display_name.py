@@ -91,8 +91,9 @@ class WhatsAppDisplayNameSensor(BaseSensorOperator):
         if self.poke(context):
             return {"name_status": self._last_status, "waited": False}
         channel_id = int(self.channel["channel_id"])
+        waiting_since = pendulum.now("UTC")
         with self._store() as store:
-            store.channels.apply(channel_id, NameReviewWaiting(pendulum.now("UTC")))
+            store.channels.apply(channel_id, NameReviewWaiting(waiting_since))
         if self.deferrable:
             deadline = pendulum.now("UTC") + timedelta(seconds=wait_timeout)
             self.log.info(
@@ -108,6 +109,7 @@ class WhatsAppDisplayNameSensor(BaseSensorOperator):
                     poke_interval=float(poke_interval),
                     whatsapp_graph_conn_id=self.whatsapp_graph_conn_id,
                     whatsapp_store_conn_id=self.whatsapp_store_conn_id,
+                    waiting_since=waiting_since.isoformat(),
                 ),
                 method_name="execute_complete",
             )
@@ -148,7 +150,9 @@ class WhatsAppDisplayNameSensor(BaseSensorOperator):
         """Resume after the trigger fired: ready, timed out (hand over), or a permanent error."""
         status = event.get("status")
         if status == "ready":
-            self.log.info("Display name review over: %s", event.get("name_status"))
+            self.log.info(
+                "Display name review over: %s (from %s)", event.get("name_status"), event.get("source")
+            )
             return {"name_status": event.get("name_status"), "waited": True}
         if status == "timeout":
             return self._hand_over(int(self.channel["channel_id"]))

@@ -340,6 +340,7 @@ class HealthRepository:
                     fields={name: getattr(row, name) for name in HEALTH_COLUMNS},
                     provisioning=row.provisioning,
                     error=check_error_from(row),
+                    event=row.event,
                 )
                 for row in conn.execute(query)
             ]

@@ -134,6 +134,8 @@ class HealthCheck:
     fields: dict[str, str | None]
     provisioning: str | None
     error: CheckError | None
+    #: What Meta pushed (a webhook), or ``None`` for a Graph read.
+    event: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

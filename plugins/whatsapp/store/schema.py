@@ -219,6 +219,25 @@ signups = Table(
     Column("created_at", UtcDateTime, nullable=False),
 )
 
+#: Signups received by ``POST /whatsapp/api/v1/signups``, waiting for their onboarding run. The
+#: code is kept encrypted only until it is exchanged, refused or past Meta's lifetime (then
+#: ``code_enc`` is NULL); the digest stays so a re-run finds the token ``signups`` saved for it.
+signup_intake = Table(
+    "signup_intake",
+    metadata,
+    Column("signup_id", String(32), primary_key=True),
+    Column("account_id", BigInteger, nullable=False),
+    Column("business_id", String(32), nullable=False),
+    Column("waba_id", String(32), nullable=False),
+    Column("phone_number_id", String(32)),
+    Column("inbox_id", BigInteger),
+    Column("code_digest", String(64), nullable=False),
+    Column("code_enc", Text),
+    Column("received_at", UtcDateTime, nullable=False),
+    Column("dag_run_id", String(250)),
+    Index("ix_signup_intake_received_at", "received_at"),
+)
+
 health_checks = Table(
     "health_checks",
     metadata,
@@ -230,6 +249,8 @@ health_checks = Table(
     *_health_columns(),
     Column("provisioning", String(16)),
     *_error_columns(),
+    # What Meta pushed (``whatsapp.domain.webhooks.WebhookChange.describe``); NULL for a Graph read.
+    Column("event", Text),
     Index("ix_health_checks_channel_checked", "channel_id", "checked_at"),
 )
 
@@ -254,6 +275,28 @@ fleet_summaries = Table(
     Column("id", Id, primary_key=True, autoincrement=True),
     Column("created_at", UtcDateTime, nullable=False),
     Column("counts", Json, nullable=False),
+)
+
+# Meta webhooks (issue 14): every change received, once (``change_key``), and what it led to.
+webhook_events = Table(
+    "webhook_events",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("change_key", String(64), nullable=False),
+    Column("field", String(64), nullable=False),
+    Column("waba_id", String(32), nullable=False),
+    Column("display_phone_number", String(32)),
+    # The number's channel for phone-number fields (NULL for WABA-wide events or unknown numbers).
+    Column("channel_id", Id),
+    Column("event", String(64)),
+    Column("detail", Text),
+    Column("value", Json, nullable=False),
+    Column("occurred_at", UtcDateTime, nullable=False),
+    Column("received_at", UtcDateTime, nullable=False),
+    # The risky transitions this change reported (reported once: a redelivery is a duplicate).
+    Column("reported", Json),
+    UniqueConstraint("change_key", name="uq_webhook_events_change_key"),
+    Index("ix_webhook_events_channel_field_received", "channel_id", "field", "received_at"),
 )
 
 #: Graph calls about a channel's lifecycle other than ``/register`` (issue 15), each counted

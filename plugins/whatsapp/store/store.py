@@ -25,6 +25,7 @@ from whatsapp.store.health_checks import HealthRepository
 from whatsapp.store.lifecycle_calls import LifecycleCallRepository
 from whatsapp.store.migrations import migrate
 from whatsapp.store.signups import SignupRepository
+from whatsapp.store.webhooks import WebhookRepository
 
 
 class ChannelStore:
@@ -41,6 +42,7 @@ class ChannelStore:
         self.health = HealthRepository(self.db)
         self.attempts = AttemptRepository(self.db)
         self.fleet = FleetRepository(self.db)
+        self.webhooks = WebhookRepository(self.db)
         self.lifecycle_calls = LifecycleCallRepository(self.db)
 
     @classmethod

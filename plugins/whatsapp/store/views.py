@@ -117,4 +117,5 @@ def health_check_dict(check: HealthCheck) -> dict[str, Any]:
         **check.fields,
         "provisioning": check.provisioning,
         "error": check.error and check.error.to_dict(),
+        "event": check.event,
     }

@@ -1,32 +1,57 @@
 """Waits in the triggerer, not on a worker, while Meta reviews a display name.
 
-The trigger serializes ids and connection ids only: it reads the channel's token from the
-store itself, so no secret sits in the trigger table, and a restarted triggerer resumes
-from the same absolute deadline.
+Two sources, one wait. Meta's ``phone_number_name_update`` webhook, stored by the receiver
+route, is read from the store every :data:`STORE_WATCH_SECONDS` (one indexed query, no Graph
+call): an approval ends the wait within seconds. Graph is still read every ``poke_interval``
+as the fallback for webhooks that are late, lost or not configured.
+
+The trigger serializes ids, times and connection ids only: it reads the channel's token from
+the store itself, so no secret sits in the trigger table, and a restarted triggerer resumes
+from the same absolute deadline and still sees decisions stored since the wait began.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
+import time
 from collections.abc import AsyncIterator
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pendulum
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
-from whatsapp.domain.health import NAME_IN_REVIEW
+from whatsapp.domain.health import NAME_DECLINED, NAME_IN_REVIEW
+from whatsapp.domain.webhooks import REJECTED
 from whatsapp.errors import GraphApiError
 from whatsapp.hooks.graph import WhatsAppGraphHook
 
+if TYPE_CHECKING:
+    from whatsapp.store import ChannelStore, StoreTarget
+
 #: Transient Graph failures while waiting are retried at this pace (not the poke interval).
 TRANSIENT_RETRY_SECONDS = 30.0
+#: How often the store is asked whether Meta's decision arrived by webhook: one indexed
+#: primary-key read per waiting number, so a second is cheap for hundreds of waiting numbers
+#: and keeps approval → register within a few seconds.
+STORE_WATCH_SECONDS = 1.0
+
+
+@functools.lru_cache(maxsize=4)
+def _store_for(target: StoreTarget) -> ChannelStore:
+    """One store (one connection pool) per target and triggerer process, shared by every trigger."""
+    from whatsapp.store import ChannelStore
+
+    return ChannelStore.from_target(target)
 
 
 class DisplayNameTrigger(BaseTrigger):
     """Fires when ``name_status`` leaves ``PENDING_REVIEW``, on a permanent error, or at the deadline.
 
-    Events: ``{"status": "ready" | "timeout" | "error", "name_status": ..., "error": {...}}``.
+    Events: ``{"status": "ready" | "timeout" | "error", "name_status": ..., "error": {...}}``;
+    plus ``"source": "webhook"`` when the decision came from the store rather than Graph.
+    ``waiting_since``: decisions stored from then on count (default: when the trigger starts).
     """
 
     def __init__(
@@ -38,8 +63,10 @@ class DisplayNameTrigger(BaseTrigger):
         poke_interval: float,
         whatsapp_graph_conn_id: str,
         whatsapp_store_conn_id: str,
+        waiting_since: str | None = None,
     ) -> None:
         super().__init__()
+        self.waiting_since = waiting_since or pendulum.now("UTC").isoformat()
         self.channel_id = channel_id
         self.phone_number_id = phone_number_id
         self.deadline = deadline
@@ -57,6 +84,7 @@ class DisplayNameTrigger(BaseTrigger):
                 "poke_interval": self.poke_interval,
                 "whatsapp_graph_conn_id": self.whatsapp_graph_conn_id,
                 "whatsapp_store_conn_id": self.whatsapp_store_conn_id,
+                "waiting_since": self.waiting_since,
             },
         )
 
@@ -64,29 +92,53 @@ class DisplayNameTrigger(BaseTrigger):
         deadline: datetime = pendulum.parse(self.deadline)  # type: ignore[assignment]
         token = await asyncio.to_thread(self._read_token)
         hook = WhatsAppGraphHook(self.whatsapp_graph_conn_id)
+        next_graph_read = time.monotonic()
         try:
             while True:
-                wait = self.poke_interval
-                try:
-                    health = await hook.aget_phone_health(self.phone_number_id, token)
-                except GraphApiError as error:
-                    if not error.retryable:
-                        yield TriggerEvent({"status": "error", "error": error.to_dict()})
-                        return
-                    self.log.warning("Display-name check failed, retrying: %s", error)
-                    wait = min(self.poke_interval, TRANSIENT_RETRY_SECONDS)
-                else:
-                    if health.name_status != NAME_IN_REVIEW:
-                        yield TriggerEvent({"status": "ready", "name_status": health.name_status})
-                        return
-                    self.log.info("Display name of %s still %s", self.phone_number_id, health.name_status)
+                if time.monotonic() >= next_graph_read:
+                    wait = self.poke_interval
+                    try:
+                        health = await hook.aget_phone_health(self.phone_number_id, token)
+                    except GraphApiError as error:
+                        if not error.retryable:
+                            yield TriggerEvent({"status": "error", "error": error.to_dict()})
+                            return
+                        self.log.warning("Display-name check failed, retrying: %s", error)
+                        wait = min(self.poke_interval, TRANSIENT_RETRY_SECONDS)
+                    else:
+                        if health.name_status != NAME_IN_REVIEW:
+                            yield TriggerEvent({"status": "ready", "name_status": health.name_status})
+                            return
+                        self.log.info("Display name of %s still %s", self.phone_number_id, health.name_status)
+                    next_graph_read = time.monotonic() + wait
+                decision = await asyncio.to_thread(self._stored_decision)
+                if decision is not None:
+                    name_status = NAME_DECLINED if decision == REJECTED else decision
+                    self.log.info("Meta's webhook says the name of %s is %s", self.phone_number_id, decision)
+                    yield TriggerEvent({"status": "ready", "name_status": name_status, "source": "webhook"})
+                    return
                 remaining = (deadline - pendulum.now("UTC")).total_seconds()
                 if remaining <= 0:
                     yield TriggerEvent({"status": "timeout", "name_status": NAME_IN_REVIEW})
                     return
-                await asyncio.sleep(min(wait, remaining))
+                until_graph = max(0.0, next_graph_read - time.monotonic())
+                await asyncio.sleep(min(STORE_WATCH_SECONDS, until_graph, remaining))
         finally:
             await hook.aclose()
+
+    def _stored_decision(self) -> str | None:
+        """Meta's decision received by webhook since the wait began; a store hiccup is "not yet"."""
+        from whatsapp.store import StoreError, resolve_target
+
+        try:
+            store = _store_for(resolve_target(self.whatsapp_store_conn_id))
+            return store.webhooks.name_decision(
+                self.channel_id,
+                since=pendulum.parse(self.waiting_since),  # type: ignore[arg-type]
+            )
+        except StoreError as error:
+            self.log.warning("Could not read webhook decisions (Graph stays the fallback): %s", error)
+            return None
 
     def _read_token(self) -> str:
         from whatsapp.store import ChannelStore

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
@@ -9,18 +10,27 @@ from airflow.api_fastapi.common.dagbag import DagBagDep
 from airflow.api_fastapi.common.db.common import SessionDep
 from airflow.api_fastapi.logging.decorators import action_logging
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from whatsapp.api.deps import HookDep, StoreDep
 from whatsapp.api.models import (
+    AccountIdPath,
     AttemptsResponse,
     ChannelHealth,
     ErrorResponse,
     GraphError,
     HistoryResponse,
+    InboxIdPath,
     RegisterResponse,
 )
-from whatsapp.api.security import REGISTER_DAG_ID, UserDep, requires_register_access
+from whatsapp.api.security import (
+    REGISTER_DAG_ID,
+    RefreshDep,
+    UserDep,
+    requires_register_access,
+    same_origin_if_cookie,
+)
 from whatsapp.api.trigger import grid_url, trigger_register_run
 from whatsapp.domain.registration import Decision, decide
 from whatsapp.errors import GraphApiError
@@ -37,6 +47,25 @@ router = APIRouter(prefix="/accounts/{account_id}/inboxes/{inbox_id}", tags=["ch
 
 _NOT_FOUND = {status.HTTP_404_NOT_FOUND: {"description": "no channel for this account and inbox"}}
 Limit = Annotated[int, Query(ge=1, le=500)]
+
+
+async def no_request_body(request: Request) -> None:
+    """The register route takes no body: anything but nothing (or ``{}``) is a 422, never a 500.
+
+    Runs before Airflow's ``action_logging``, which parses a JSON body for the audit log and
+    fails with a 500 on one that is not JSON.
+    """
+    raw = (await request.body()).strip()
+    if not raw:
+        return
+    try:
+        empty = json.loads(raw) == {}
+    except ValueError:
+        empty = False
+    if not empty:
+        raise RequestValidationError(
+            [{"type": "no_body", "loc": ("body",), "msg": "this route takes no request body"}]
+        )
 
 
 def _channel(store: ChannelStore, account_id: int, inbox_id: int) -> Channel:
@@ -66,13 +95,16 @@ def _health(store: ChannelStore, account_id: int, inbox_id: int) -> ChannelHealt
     },
 )
 def get_health(
-    account_id: int,
-    inbox_id: int,
+    account_id: AccountIdPath,
+    inbox_id: InboxIdPath,
     store: StoreDep,
     hook: HookDep,
-    refresh: Annotated[bool, Query(description="fetch live health from Graph first, and store it")] = False,
+    refresh: RefreshDep,
 ) -> Any:
     """The stored health of one channel; with ``refresh=true`` read from Graph and stored first.
+
+    Refreshing spends Graph calls and writes the store, so it needs what registering needs
+    (403 for a viewer) and, with the session cookie, a same-origin request.
 
     A refreshed snapshot goes through the store's newer-wins write, so it never overwrites a
     check the fleet DAG stored in the meantime. A Graph failure is stored too (it may flag the
@@ -93,7 +125,9 @@ def get_health(
 
 
 @router.get("/attempts", response_model=AttemptsResponse, responses=_NOT_FOUND)
-def get_attempts(account_id: int, inbox_id: int, store: StoreDep, limit: Limit = 50) -> AttemptsResponse:
+def get_attempts(
+    account_id: AccountIdPath, inbox_id: InboxIdPath, store: StoreDep, limit: Limit = 50
+) -> AttemptsResponse:
     """Register calls sent for this channel, newest first, with the Graph error each got."""
     channel = _channel(store, account_id, inbox_id)
     return AttemptsResponse.model_validate(
@@ -102,7 +136,9 @@ def get_attempts(account_id: int, inbox_id: int, store: StoreDep, limit: Limit =
 
 
 @router.get("/history", response_model=HistoryResponse, responses=_NOT_FOUND)
-def get_history(account_id: int, inbox_id: int, store: StoreDep, limit: Limit = 50) -> HistoryResponse:
+def get_history(
+    account_id: AccountIdPath, inbox_id: InboxIdPath, store: StoreDep, limit: Limit = 50
+) -> HistoryResponse:
     """Health checks of this channel (quality, name status, status...), newest first."""
     channel = _channel(store, account_id, inbox_id)
     return HistoryResponse.model_validate(
@@ -120,13 +156,15 @@ def get_history(account_id: int, inbox_id: int, store: StoreDep, limit: Limit = 
         status.HTTP_409_CONFLICT: {"description": "not needed, or a run for this channel is queued/running"},
     },
     dependencies=[
+        Depends(same_origin_if_cookie),
+        Depends(no_request_body),
         Depends(requires_register_access),
         Depends(action_logging(event="whatsapp_complete_registration")),
     ],
 )
 def register(
-    account_id: int,
-    inbox_id: int,
+    account_id: AccountIdPath,
+    inbox_id: InboxIdPath,
     request: Request,
     store: StoreDep,
     user: UserDep,

@@ -1,8 +1,8 @@
 """Display-name changes and offboarding (issue 15): the channel's name change, its deadline and
 offboarding time; ``lifecycle_calls`` for the name-change and deregister calls and their budgets.
 
-Revision ID: 0004
-Revises: 0003
+Revision ID: 0006
+Revises: 0005
 """
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ from alembic import op
 
 from whatsapp.store.schema import Id, UtcDateTime
 
-revision = "0004"  # the brief asked "0004l": see the commit message
-down_revision = "0003"
+revision = "0006"  # the brief asked "0004l": renumbered after main took 0004 and 0005
+down_revision = "0005"
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,172 @@
+"""Display-name approval → register latency with Meta webhooks, on a running Airflow.
+
+Usage::
+
+    PYTHONPATH=plugins:. .venv/bin/python bench/name_approval_latency.py            # 20 numbers
+    PYTHONPATH=plugins:. .venv/bin/python bench/name_approval_latency.py --numbers 30 --fallback-poke 20
+
+Starts the end-to-end stack of ``tests/e2e/stack.py`` (api-server, scheduler with
+LocalExecutor, dag-processor, triggerer, fresh PostgreSQL databases, the Graph simulator),
+points the simulator's webhooks at ``/whatsapp/webhooks/meta`` and onboards N numbers whose
+display names are in review, with ``name_poke_interval`` 600 s. Once a number's sensor waits
+(registration ``awaiting_display_name``), the simulator (clock at wall speed) approves its name
+after a random 5-40 s and sends the signed webhook. Measured from the simulator's own logs:
+seconds from the approval to the ``POST /register`` call, and the Graph reads of the number
+between the two (its
+``GET /{phone_number_id}``: the waiting trigger's and the register flow's own health read under
+its claim, which SPEC.md requires before every register call).
+
+Then the same with every webhook dropped and ``name_poke_interval`` ``--fallback-poke`` (20 s):
+the fallback poll alone (``fallback_p95_s``).
+
+Prints ONE JSON line: ``{"numbers", "p50_s", "p95_s", "max_s", "graph_reads_per_number",
+"wait_reads_per_number", "fallback_p95_s", "fallback_poke_s"}``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import statistics
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(REPO), str(REPO / "plugins")]
+
+from cryptography.fernet import Fernet  # noqa: E402
+
+os.environ.setdefault("AIRFLOW__CORE__FERNET_KEY", Fernet.generate_key().decode())
+
+from include.graph_simulator.process import SimulatorControl, onboarding_conf  # noqa: E402
+from tests.e2e.rest import AirflowApi  # noqa: E402
+from tests.e2e.stack import airflow_stack, wait_for  # noqa: E402
+from whatsapp.domain.registration import RegistrationState  # noqa: E402
+from whatsapp.store import ChannelStore, StoreTarget  # noqa: E402
+
+ONBOARDING = "whatsapp_onboarding"
+CALLBACK_URL = "https://hooks.example.test/whatsapp"
+TIMEOUT = 600.0
+
+
+def percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(share * len(ordered) + 0.5) - 1))]
+
+
+def _approve_once_waiting(
+    store: ChannelStore, sim: SimulatorControl, phones: list[str], rng: random.Random
+) -> None:
+    """Approve each number 5-40 s after its sensor waits (one store read a second, not a REST poll each)."""
+    left = set(phones)
+    deadline = time.monotonic() + TIMEOUT
+    while left and time.monotonic() < deadline:
+        for phone in sorted(left):
+            channel = store.channels.by_phone_number(phone)
+            if channel is not None and channel.registration_state is RegistrationState.AWAITING_DISPLAY_NAME:
+                sim.update_number(phone, review_seconds=rng.uniform(5, 40))
+                left.discard(phone)
+        time.sleep(1.0)
+    if left:
+        raise RuntimeError(f"{len(left)} numbers never started waiting for their name")
+
+
+def measure(
+    api: AirflowApi,
+    store: ChannelStore,
+    sim: SimulatorControl,
+    count: int,
+    poke: int,
+    account_id: int,
+    seed: int,
+) -> list[dict[str, Any]]:
+    """Onboard ``count`` numbers in review; approve each at a random moment once it waits; time it."""
+    rng = random.Random(seed)
+    numbers = [sim.add_number(name_status="PENDING_REVIEW", review_seconds=10**7) for _ in range(count)]
+    runs = [
+        api.trigger_ok(ONBOARDING, onboarding_conf(n, account_id=account_id, name_poke_interval=poke))
+        for n in numbers
+    ]
+    _approve_once_waiting(store, sim, [n["phone_number_id"] for n in numbers], rng)
+    states = api.wait_for_runs(ONBOARDING, runs, TIMEOUT)
+    failed = {run: state for run, state in states.items() if state != "success"}
+    if failed:
+        raise RuntimeError(f"onboarding runs did not succeed: {failed}")
+    decided = {
+        w["phone_number_id"]: w["decided_wall_time"]
+        for w in sim.webhooks()
+        if w["field"] == "phone_number_name_update"
+    }
+    results = []
+    for number in numbers:
+        phone = number["phone_number_id"]
+        register = [c for c in sim.calls(f"/{phone}/register$") if c["method"] == "POST"]
+        approved_at, registered_at = decided[phone], register[0]["wall_time"]
+        reads = [
+            c
+            for c in sim.calls(f"/{phone}$")
+            if c["method"] == "GET" and approved_at <= c["wall_time"] <= registered_at
+        ]
+        results.append({"latency_s": registered_at - approved_at, "reads": len(reads)})
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--numbers", type=int, default=20)
+    parser.add_argument("--fallback-numbers", type=int, default=None, help="default: --numbers")
+    parser.add_argument("--fallback-poke", type=int, default=20)
+    args = parser.parse_args()
+    pg_url = os.environ.get("WHATSAPP_TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")
+    with airflow_stack(pg_url, CALLBACK_URL, fernet_key=os.environ["AIRFLOW__CORE__FERNET_KEY"]) as stack:
+        sim = SimulatorControl(stack.graph_base_url)
+        api = AirflowApi(stack)
+        store = ChannelStore.from_target(StoreTarget(stack.store_url, stack.store_schema))
+        try:
+            wait_for("the simulator", lambda: sim.clock(), timeout=30)
+            api.wait_until_up(180)
+            api.login()
+            api.wait_for_dag(ONBOARDING, 180)
+            api.unpause(ONBOARDING)
+            sim.configure(webhook_url=f"{stack.api_url}/whatsapp/webhooks/meta", clock_speed=1.0)
+            pushed = measure(api, store, sim, args.numbers, 600, account_id=1, seed=1)
+            sim.configure(webhook_drop=1.0)
+            print(f"with webhooks: {pushed}", file=sys.stderr, flush=True)
+            fallback = measure(
+                api,
+                store,
+                sim,
+                args.fallback_numbers or args.numbers,
+                args.fallback_poke,
+                account_id=2,
+                seed=2,
+            )
+        finally:
+            store.dispose()
+            api.close()
+            sim.close()
+    latencies = [r["latency_s"] for r in pushed]
+    reads = [r["reads"] for r in pushed]
+    print(
+        json.dumps(
+            {
+                "numbers": len(pushed),
+                "p50_s": round(statistics.median(latencies), 2),
+                "p95_s": round(percentile(latencies, 0.95), 2),
+                "max_s": round(max(latencies), 2),
+                "graph_reads_per_number": round(sum(reads) / len(reads), 2),
+                # the register flow reads health once under its claim before every register call
+                "wait_reads_per_number": round(sum(max(0, r - 1) for r in reads) / len(reads), 2),
+                "fallback_p95_s": round(percentile([r["latency_s"] for r in fallback], 0.95), 2),
+                "fallback_poke_s": args.fallback_poke,
+            }
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,102 @@
+"""What a careless or hostile client found (issue 13): each is now a 4xx, never a 500 or a side effect."""
+
+from __future__ import annotations
+
+import pytest
+from fastapi.testclient import TestClient
+
+from include.graph_simulator.process import SimulatorControl
+from tests.api.fleet_seed import SeededChannel
+
+
+@pytest.mark.parametrize("raw", [b"x", b"[1]", b'{"account_id": 1}', b"{"], ids=repr)
+def test_register_with_a_body_is_a_422_not_a_500(
+    api_client: TestClient,
+    bearer: dict[str, dict[str, str]],
+    fleet: dict[str, SeededChannel],
+    register_runs,
+    raw: bytes,
+) -> None:
+    headers = {**bearer["admin"], "Content-Type": "application/json"}
+    response = api_client.post(f"{fleet['pending'].path}/register", content=raw, headers=headers)
+    assert response.status_code == 422, response.text
+    assert register_runs() == []
+
+
+def test_register_with_an_empty_json_object_still_works(
+    api_client: TestClient, bearer: dict[str, dict[str, str]], fleet: dict[str, SeededChannel], register_runs
+) -> None:
+    response = api_client.post(f"{fleet['pending'].path}/register", json={}, headers=bearer["admin"])
+    assert response.status_code == 202, response.text
+
+
+@pytest.mark.parametrize("account_id", [0, -1, 2**63, 10**30])
+def test_ids_beyond_what_the_store_holds_are_a_422(
+    api_client: TestClient, bearer: dict[str, dict[str, str]], account_id: int
+) -> None:
+    for method, suffix in (("GET", "health"), ("GET", "attempts"), ("GET", "history"), ("POST", "register")):
+        path = f"/whatsapp/api/v1/accounts/{account_id}/inboxes/1/{suffix}"
+        response = api_client.request(method, path, headers=bearer["admin"])
+        assert response.status_code == 422, (path, response.text)
+
+
+def test_redirects_never_use_the_host_header(api_client: TestClient) -> None:
+    evil = {"Host": "evil.example"}
+    for path in ("/whatsapp/ui", "/whatsapp/ui/", "/whatsapp/ui/?channel=1/2"):
+        response = api_client.get(path, headers=evil, follow_redirects=False)
+        assert response.status_code in (302, 307), (path, response.status_code)
+        location = response.headers["location"]
+        assert "evil.example" not in location and location.startswith("/"), (path, location)
+
+
+def test_a_cookie_register_from_another_origin_is_refused_but_bearer_is_not(
+    api_client: TestClient,
+    tokens: dict[str, str],
+    bearer: dict[str, dict[str, str]],
+    fleet: dict[str, SeededChannel],
+    register_runs,
+) -> None:
+    path = f"{fleet['pending'].path}/register"
+    foreign = {"Origin": "https://evil.example"}
+    api_client.cookies.set("_token", tokens["admin"])
+    try:
+        refused = api_client.post(path, headers=foreign)
+        no_origin = api_client.post(path)
+    finally:
+        api_client.cookies.clear()
+    assert (refused.status_code, no_origin.status_code) == (403, 403), refused.text
+    assert register_runs() == []
+    # A Bearer token is never sent by a browser on its own: the origin does not matter.
+    accepted = api_client.post(path, headers={**bearer["admin"], **foreign})
+    assert accepted.status_code == 202, accepted.text
+
+
+def test_refresh_needs_register_access(
+    api_client: TestClient,
+    bearer: dict[str, dict[str, str]],
+    fleet: dict[str, SeededChannel],
+    sim: SimulatorControl,
+) -> None:
+    channel = fleet["pending"]
+    sim.clear_calls()
+    viewer = api_client.get(f"{channel.path}/health?refresh=true", headers=bearer["viewer"])
+    assert viewer.status_code == 403, viewer.text
+    assert sim.calls() == []  # no Graph call spent, nothing stored
+    assert api_client.get(f"{channel.path}/health", headers=bearer["viewer"]).status_code == 200
+    operator = api_client.get(f"{channel.path}/health?refresh=true", headers=bearer["operator"])
+    assert operator.status_code == 200, operator.text
+    assert sim.calls() != []
+
+
+def test_a_cookie_refresh_from_another_origin_is_refused(
+    api_client: TestClient, tokens: dict[str, str], fleet: dict[str, SeededChannel], sim: SimulatorControl
+) -> None:
+    path = f"{fleet['pending'].path}/health?refresh=true"
+    sim.clear_calls()
+    api_client.cookies.set("_token", tokens["admin"])
+    try:
+        refused = api_client.get(path, headers={"Referer": "https://evil.example/"})
+        accepted = api_client.get(path, headers={"Referer": "http://testserver/whatsapp/ui/"})
+    finally:
+        api_client.cookies.clear()
+    assert (refused.status_code, accepted.status_code) == (403, 200), refused.text

@@ -1,0 +1,156 @@
+"""Meta's webhook payloads (shapes from Meta's reference pages), signature and verification."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+
+import pytest
+
+from whatsapp.domain.webhooks import (
+    AccountUpdate,
+    NameDecision,
+    QualityUpdate,
+    WebhookPayloadError,
+    digits,
+    health_values,
+    parse_notification,
+    sign,
+    signature_matches,
+    verification_answer,
+)
+
+RECEIVED = datetime(2026, 11, 25, 8, 0, tzinfo=UTC)
+SECRET = "app-secret"
+
+
+def notification(
+    field: str, value: dict[str, object], *, waba: str = "102290129340398", time: int = 1764057600
+) -> bytes:
+    body = {
+        "object": "whatsapp_business_account",
+        "entry": [{"id": waba, "time": time, "changes": [{"value": value, "field": field}]}],
+    }
+    return json.dumps(body).encode()
+
+
+def test_name_update_as_meta_documents_it() -> None:
+    body = notification(
+        "phone_number_name_update",
+        {
+            "display_phone_number": "15550783881",
+            "decision": "REJECTED",
+            "requested_verified_name": "Lucky Shrub",
+            "rejection_reason": "NAME_FORMAT_UNACCEPTABLE",
+        },
+    )
+    [change] = parse_notification(body, RECEIVED)
+    assert change.field == "phone_number_name_update"
+    assert change.waba_id == "102290129340398"
+    assert change.occurred_at == datetime.fromtimestamp(1764057600, UTC)
+    assert change.parsed == NameDecision("15550783881", "REJECTED", "Lucky Shrub", "NAME_FORMAT_UNACCEPTABLE")
+    assert change.describe() == "phone_number_name_update: REJECTED (NAME_FORMAT_UNACCEPTABLE)"
+
+
+def test_quality_update_prefers_the_portfolio_limit() -> None:
+    body = notification(
+        "phone_number_quality_update",
+        {
+            "display_phone_number": "15550783881",
+            "event": "DOWNGRADE",
+            "old_limit": "TIER_10K",
+            "current_limit": "TIER_1K",
+            "max_daily_conversations_per_business": "TIER_2K",
+        },
+    )
+    [change] = parse_notification(body, RECEIVED)
+    assert change.parsed == QualityUpdate("15550783881", "DOWNGRADE", "TIER_2K", "TIER_10K")
+    assert health_values(change.parsed, None) == {"messaging_limit_tier": "TIER_2K"}
+
+
+def test_account_update_with_ban_info_and_violation() -> None:
+    ban = parse_notification(
+        notification(
+            "account_update",
+            {
+                "event": "DISABLED_UPDATE",
+                "ban_info": {"waba_ban_state": "DISABLE", "waba_ban_date": "November 25, 2026"},
+            },
+        ),
+        RECEIVED,
+    )[0]
+    assert ban.parsed == AccountUpdate("DISABLED_UPDATE", None, "DISABLE", "November 25, 2026")
+    violation = parse_notification(
+        notification(
+            "account_update", {"event": "ACCOUNT_VIOLATION", "violation_info": {"violation_type": "SCAM"}}
+        ),
+        RECEIVED,
+    )[0]
+    assert violation.parsed == AccountUpdate("ACCOUNT_VIOLATION", "SCAM")
+    assert violation.describe() == "account_update: ACCOUNT_VIOLATION (SCAM)"
+
+
+def test_other_fields_are_kept_unparsed_and_keys_tell_redeliveries_apart() -> None:
+    body = notification("messages", {"messaging_product": "whatsapp"})
+    [change] = parse_notification(body, RECEIVED)
+    assert change.parsed is None
+    assert parse_notification(body, RECEIVED)[0].key == change.key
+    assert (
+        parse_notification(notification("messages", {"messaging_product": "whatsapp"}, time=1), RECEIVED)[
+            0
+        ].key
+        != change.key
+    )
+
+
+@pytest.mark.parametrize(
+    "body",
+    [b"not json", b"[]", b'{"entry": {}}', b'{"entry": [{"changes": 1}]}', b'{"entry": [{"changes": [1]}]}'],
+)
+def test_not_a_notification(body: bytes) -> None:
+    with pytest.raises(WebhookPayloadError):
+        parse_notification(body, RECEIVED)
+
+
+@pytest.mark.parametrize(
+    ("parsed", "stored", "values"),
+    [
+        (NameDecision("1", "APPROVED"), "PENDING_REVIEW", {"name_status": "APPROVED"}),
+        (NameDecision("1", "REJECTED", None, "x"), None, {"name_status": "DECLINED"}),
+        (NameDecision("1", "REJECTED", None, "x"), "APPROVED", {}),  # an edit of an approved name
+        (NameDecision("1", "DEFERRED"), "PENDING_REVIEW", {}),
+        (QualityUpdate("1", "FLAGGED"), None, {"quality_rating": "RED", "status": "FLAGGED"}),
+        (
+            QualityUpdate("1", "UNFLAGGED", "TIER_250"),
+            None,
+            {"status": "CONNECTED", "messaging_limit_tier": "TIER_250"},
+        ),
+        (AccountUpdate("ACCOUNT_DELETED"), None, {}),
+    ],
+)
+def test_health_values(parsed: object, stored: str | None, values: dict[str, str]) -> None:
+    assert health_values(parsed, stored) == values  # type: ignore[arg-type]
+
+
+def test_signature_is_hmac_sha256_of_the_raw_body() -> None:
+    body = b'{"entry": []}'
+    header = sign(body, SECRET)
+    assert header.startswith("sha256=") and len(header) == 7 + 64
+    assert signature_matches(body, header, SECRET)
+    assert not signature_matches(body + b" ", header, SECRET)
+    assert not signature_matches(body, header, "other")
+    assert not signature_matches(body, None, SECRET)
+    assert not signature_matches(body, "sha1=abc", SECRET)
+    assert not signature_matches(body, header, "")
+
+
+def test_verification() -> None:
+    ok = {"hub.mode": "subscribe", "hub.verify_token": "vt", "hub.challenge": "1158201444"}
+    assert verification_answer(ok, "vt") == "1158201444"
+    assert verification_answer({**ok, "hub.verify_token": "no"}, "vt") is None
+    assert verification_answer({**ok, "hub.mode": "unsubscribe"}, "vt") is None
+    assert verification_answer(ok, None) is None
+
+
+def test_digits() -> None:
+    assert digits("+1 555-078-3881") == digits("15550783881") == "15550783881"

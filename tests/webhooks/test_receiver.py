@@ -1,0 +1,101 @@
+"""The receiver route in the plugin app: verification, signature, 1 MiB cap, duplicates, no login."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+
+import pytest
+from fastapi.testclient import TestClient
+
+from include.graph_simulator.process import RunningSimulator, SimulatorControl
+from tests.support.simulator_fixtures import GRAPH_CONN_ENV, graph_connection
+from whatsapp.api.routes import webhooks as route
+from whatsapp.domain.webhooks import sign
+from whatsapp.store import ChannelStore
+
+pytestmark = pytest.mark.postgres
+
+URL = "/webhooks/meta"
+VERIFY_TOKEN = "verify-me-please"
+WABA = "102290129340398"
+
+
+@pytest.fixture
+def client(
+    pg_store_env: ChannelStore,
+    simulator_process: RunningSimulator,
+    sim: SimulatorControl,
+    monkeypatch: pytest.MonkeyPatch,
+) -> Iterator[TestClient]:
+    monkeypatch.setenv(
+        GRAPH_CONN_ENV, graph_connection(simulator_process.base_url, sim, webhook_verify_token=VERIFY_TOKEN)
+    )
+    route._cache.clear()
+    from whatsapp.api.app import create_app
+
+    with TestClient(create_app()) as test_client:
+        yield test_client
+    route._cache.clear()
+
+
+def body_for(decision: str = "APPROVED", time_: int = 1764057600) -> bytes:
+    value = {"display_phone_number": "15550783881", "decision": decision, "requested_verified_name": "Shrub"}
+    entry = {"id": WABA, "time": time_, "changes": [{"value": value, "field": "phone_number_name_update"}]}
+    return json.dumps({"object": "whatsapp_business_account", "entry": [entry]}).encode()
+
+
+def post(client: TestClient, body: bytes, signature: str | None) -> int:
+    headers = {"Content-Type": "application/json"}
+    if signature is not None:
+        headers["X-Hub-Signature-256"] = signature
+    return client.post(URL, content=body, headers=headers).status_code
+
+
+def test_verification_needs_our_token(client: TestClient) -> None:
+    ok = client.get(
+        URL, params={"hub.mode": "subscribe", "hub.verify_token": VERIFY_TOKEN, "hub.challenge": "42"}
+    )
+    assert (ok.status_code, ok.text) == (200, "42")
+    wrong = client.get(
+        URL, params={"hub.mode": "subscribe", "hub.verify_token": "nope", "hub.challenge": "42"}
+    )
+    assert wrong.status_code == 403 and "42" not in wrong.text
+
+
+def test_signed_change_is_stored_once_and_forged_or_huge_bodies_change_nothing(
+    client: TestClient, pg_store_env: ChannelStore, sim: SimulatorControl
+) -> None:
+    channel = pg_store_env.channels.upsert(
+        account_id=1,
+        phone_number_id="301",
+        waba_id=WABA,
+        business_id="5",
+        access_token="EAA",
+        display_phone_number="+1 555-078-3881",
+    )
+    body = body_for("REJECTED")
+    assert post(client, body, None) == 401
+    assert post(client, body, sign(body, "not-the-secret")) == 401
+    huge = b" " * (2 << 20)
+    assert post(client, huge, sign(huge, sim.app_secret)) == 413
+    assert pg_store_env.health.history(channel.id) == []
+    started = time.perf_counter()
+    response = client.post(URL, content=body, headers={"X-Hub-Signature-256": sign(body, sim.app_secret)})
+    elapsed = time.perf_counter() - started
+    assert response.status_code == 200 and response.json() == {"received": 1, "duplicates": 0}
+    print(f"signed webhook answered in {elapsed * 1000:.1f} ms")
+    stored = pg_store_env.channels.by_id(channel.id)
+    assert stored is not None and stored.registration_state.value == "needs_attention"
+    replay = client.post(URL, content=body, headers={"X-Hub-Signature-256": sign(body, sim.app_secret)})
+    assert replay.status_code == 200 and replay.json() == {"received": 1, "duplicates": 1}
+    assert [h.event for h in pg_store_env.health.history(channel.id)] == [
+        "phone_number_name_update: REJECTED"
+    ]
+    # no Graph call was made for any of it
+    assert sim.calls() == []
+
+
+def test_signed_garbage_is_400(client: TestClient, sim: SimulatorControl) -> None:
+    assert post(client, b"[1]", sign(b"[1]", sim.app_secret)) == 400

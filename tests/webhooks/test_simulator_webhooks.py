@@ -1,0 +1,91 @@
+"""The simulator sends signed, Meta-shaped webhooks; delivery can be delayed, duplicated or dropped."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import pytest
+
+from include.graph_simulator.process import SimulatorControl
+from whatsapp.domain.webhooks import parse_notification, signature_matches
+
+
+class Receiver:
+    def __init__(self) -> None:
+        self.bodies: list[tuple[bytes, str | None]] = []
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                outer.bodies.append((body, self.headers.get("X-Hub-Signature-256")))
+                self.send_response(200)
+                self.end_headers()
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def wait(self, count: int, timeout: float = 5.0) -> list[dict[str, Any]]:
+        deadline = time.monotonic() + timeout
+        while len(self.bodies) < count and time.monotonic() < deadline:
+            time.sleep(0.02)
+        return [json.loads(body) for body, _ in self.bodies]
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    rec = Receiver()
+    yield rec
+    rec.server.shutdown()
+
+
+def test_review_quality_and_account_events_are_signed_and_shaped_like_meta(
+    sim: SimulatorControl, receiver: Receiver
+) -> None:
+    sim.configure(webhook_url=receiver.url)
+    number = sim.add_number(name_status="PENDING_REVIEW", review_seconds=60, quality_rating="GREEN")
+    sim.clock()  # any request starts the watcher; let it see the number once
+    time.sleep(0.3)
+    sim.advance(61)
+    [name] = receiver.wait(1)
+    change = name["entry"][0]["changes"][0]
+    assert name["object"] == "whatsapp_business_account" and name["entry"][0]["id"] == number["waba_id"]
+    assert change["field"] == "phone_number_name_update"
+    assert change["value"]["decision"] == "APPROVED"
+    assert change["value"]["display_phone_number"] == "".join(
+        c for c in number["display_phone_number"] if c.isdigit()
+    )
+    sim.update_number(number["phone_number_id"], quality_rating="RED", messaging_limit_tier="TIER_1K")
+    sim.account_update(number["waba_id"], "ACCOUNT_VIOLATION", violation_type="SCAM")
+    bodies = receiver.wait(4)
+    fields = sorted(b["entry"][0]["changes"][0]["field"] for b in bodies[1:])
+    assert fields == ["account_update", "phone_number_quality_update", "phone_number_quality_update"]
+    for body, header in receiver.bodies:
+        assert signature_matches(body, header, sim.app_secret)
+        assert parse_notification(body, datetime.now(UTC))[0].parsed
+
+
+def test_delivery_can_be_dropped_or_duplicated(sim: SimulatorControl, receiver: Receiver) -> None:
+    sim.configure(webhook_url=receiver.url, webhook_drop=1.0)
+    number = sim.add_number()
+    sim.account_update(number["waba_id"], "ACCOUNT_DELETED")
+    time.sleep(0.3)
+    assert receiver.bodies == []
+    assert sim.webhooks()[0]["dropped"] is True
+    sim.configure(webhook_drop=0.0, webhook_copies=2, webhook_delay_ms=200)
+    started = time.monotonic()
+    sim.account_update(number["waba_id"], "ACCOUNT_DELETED")
+    assert len(receiver.wait(2)) == 2
+    assert time.monotonic() - started >= 0.2
+    assert receiver.bodies[0] == receiver.bodies[1]
+    assert [d["status"] for d in sim.webhooks()[1]["deliveries"]] == [200, 200]
