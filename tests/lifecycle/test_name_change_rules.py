@@ -12,6 +12,7 @@ from whatsapp.domain.lifecycle import (
     FlagNameChange,
     HealthRead,
     NameChangeRequested,
+    NameReviewDecided,
     Offboarded,
     ReadyToDecide,
     RegisterAnswered,
@@ -195,3 +196,19 @@ def test_name_change_requested_and_offboarded() -> None:
     )
     busy = approved(S.SCHEDULED, reason=ReauthorizationReason.TOKEN_INVALID, next_attempt_at=NOW)
     assert transition(busy, Offboarded(NOW)).registration == Registration()
+
+
+def test_metas_webhook_decision_on_a_requested_change_of_a_live_number() -> None:
+    requested = Registration(S.REGISTERED, name_change=N.REQUESTED)
+    approved_now = transition(requested, NameReviewDecided("APPROVED", NOW))
+    assert approved_now.register_now
+    assert approved_now.registration == Registration(
+        S.SCHEDULED, next_attempt_at=NOW, name_change=N.APPROVED, name_change_deadline=DEADLINE
+    )
+    rejected = transition(requested, NameReviewDecided("REJECTED", NOW, rejection_reason="generic"))
+    assert rejected.registration == Registration(S.REGISTERED, name_change=N.DECLINED)
+    assert [type(e) for e in rejected.effects] == [FlagNameChange]
+    # No change of ours open: the webhook helper's rules apply unchanged (a registered number stays).
+    assert transition(
+        Registration(S.REGISTERED), NameReviewDecided("REJECTED", NOW)
+    ).registration == Registration(S.REGISTERED)

@@ -474,6 +474,9 @@ def _meta_transition(
     * ``account_update``: partner access removed → the customer must reauthorize
       (``permission_revoked``); a violation, restriction, ban or deletion → ``needs_attention``.
     """
+    renamed = _live_name_change_decided(current, event)  # issue 15: a live number's edit
+    if renamed is not None:
+        return renamed
     extra: tuple[Effect, ...] = ()
     new = current
     waiting = current.state is RegistrationState.AWAITING_DISPLAY_NAME
@@ -565,6 +568,30 @@ def name_change_seen(current: Registration, status: str | None, at: datetime) ->
     if kept is NameChange.APPROVED:
         return replace(current, name_change=None, name_change_deadline=None)
     return current
+
+
+def _live_name_change_decided(
+    current: Registration, event: NameReviewDecided | QualityChanged | AccountEvent
+) -> Transition | None:
+    """Meta's decision on a name change we requested for a registered number (webhook).
+
+    Approved: the 14 days count from Meta's decision time, the re-registration is due now and
+    :class:`RegisterNow` starts it; rejected: ``declined``, flagged. Anything else: ``None``.
+    """
+    if not (
+        isinstance(event, NameReviewDecided)
+        and current.state is RegistrationState.REGISTERED
+        and current.name_change is NameChange.REQUESTED
+    ):
+        return None
+    if event.decision == NEW_NAME_APPROVED:
+        seen = name_change_seen(current, NEW_NAME_APPROVED, event.at)
+        new = replace(seen, state=RegistrationState.SCHEDULED, next_attempt_at=event.at)
+        return Transition(new, (*_effects(new, current), RegisterNow()))
+    if event.decision == "REJECTED":
+        new = replace(current, name_change=NameChange.DECLINED, name_change_deadline=None)
+        return Transition(new, _effects(new, current))
+    return None
 
 
 def _provisioned_read(current: Registration, event: HealthRead) -> Registration:
