@@ -104,6 +104,7 @@ def get_provider_info() -> dict[str, Any]:
                     "whatsapp.operators.registration",
                     "whatsapp.operators.health",
                     "whatsapp.operators.fleet",
+                    "whatsapp.operators.lifecycle",
                 ],
             }
         ],

@@ -31,6 +31,19 @@ _TABLE_COLUMNS: tuple[tuple[str, str], ...] = (
 )
 
 
+#: ``show``'s reminder of the two flows after onboarding (issue 15).
+LIFECYCLE_HELP = (
+    "after onboarding:\n"
+    "  rename: trigger whatsapp_change_display_name {account_id, inbox_id, new_display_name}\n"
+    "    (2-75 characters, 10 per 30 days); once Meta approves, the fleet DAG registers the number\n"
+    "    again before the deadline (approval + 14 days), or the change lapses and must be requested again.\n"
+    "  offboard: trigger whatsapp_offboard_channel {account_id, inbox_id}: deregisters the number\n"
+    "    (Meta: 10 per 72 h), deactivates the channel (kept with its history, skipped by audits) and\n"
+    "    unsubscribes the app from the WABA when no other active channel uses it; onboarding the number\n"
+    "    again reactivates it."
+)
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="whatsapp-fleet", description=__doc__.splitlines()[0])
     parser.add_argument("--conn-id", default="whatsapp_store_default", help="Airflow connection of the store")
@@ -95,7 +108,10 @@ def _show(store: Any, account_id: int, inbox_id: int, as_json: bool) -> int:
         print(json.dumps(detail, indent=2))
         return 0
     for key, value in detail["channel"].items():
-        print(f"{key}: {json.dumps(value) if isinstance(value, dict) else value}")
+        print(f"{key}: {json.dumps(value) if isinstance(value, dict | list) else value}")
+    for note in detail["channel"]["notes"]:
+        print(f"NOTE: {note}")
+    print(f"\n{LIFECYCLE_HELP}")
     print("\nregistration attempts (newest first)")
     print(
         format_table(

@@ -18,6 +18,8 @@ SPEC_KEYS = {
     "messaging_limit_tier", "quality_rating", "account_mode", "status", "checked_at", "provisioning",
     "reauthorization_required", "reauthorization_reason", "registration", "links",
 }  # fmt: skip
+#: Issue 15 ("After onboarding"): the API shows name changes and offboarding.
+LIFECYCLE_KEYS = {"active", "offboarded_at", "name_change", "notes"}
 REGISTRATION_KEYS = {"state", "attempts_72h", "last_attempt_at", "last_error", "next_attempt_at"}
 
 
@@ -35,7 +37,13 @@ def test_health_has_the_spec_shape(
     assert response.status_code == 200, response.text
     body = response.json()
     # SPEC's example, plus any public health field declared since (HEALTH_FIELDS grows the shape).
-    assert set(body) == SPEC_KEYS | {f.api_key_path[0] for f in PUBLIC_FIELDS}
+    assert set(body) == SPEC_KEYS | LIFECYCLE_KEYS | {f.api_key_path[0] for f in PUBLIC_FIELDS}
+    assert (body["active"], body["offboarded_at"], body["name_change"], body["notes"]) == (
+        True,
+        None,
+        None,
+        [],
+    )
     assert set(body["registration"]) == REGISTRATION_KEYS
     assert body["account_id"] == healthy.account_id and body["inbox_id"] == healthy.inbox_id
     assert body["phone_number_id"] == healthy.phone_number_id

@@ -8,7 +8,13 @@ from typing import Any
 
 from tests.support.airflow_fixtures import DAGS_FOLDER
 
-EXPECTED_DAGS = {"whatsapp_onboarding", "whatsapp_fleet_health", "whatsapp_register_channel"}
+EXPECTED_DAGS = {
+    "whatsapp_onboarding",
+    "whatsapp_fleet_health",
+    "whatsapp_register_channel",
+    "whatsapp_change_display_name",
+    "whatsapp_offboard_channel",
+}
 
 
 def test_dagbag_has_no_import_errors(dagbag: Any) -> None:

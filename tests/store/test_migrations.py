@@ -35,8 +35,8 @@ FIXTURES = Path(__file__).with_name("fixtures")
 V1_TABLES = ("channels", "signups", "health_checks", "registration_attempts", "fleet_summaries")
 ALL_REVISIONS = list(REVISIONS)
 #: Tables revisions after 0001 created.
-#: Tables later revisions add: 0004 the signup intake, 0005 Meta's webhook events.
-LATER_TABLES = ("signup_intake", "webhook_events")
+#: Tables later revisions add: 0004 the signup intake, 0005 Meta's webhook events, 0006 lifecycle calls.
+LATER_TABLES = ("signup_intake", "webhook_events", "lifecycle_calls")
 
 
 def _diffs(conn: Connection) -> list[Any]:

@@ -39,7 +39,8 @@ def test_channel_api_dict_has_the_spec_shape(store):
     store.health.record([HealthResult(channel.id, NOW, health=health(channel.phone_number_id))])
     body = channel_api_dict(store.fleet.channel_status(1, channel.inbox_id, now=NOW))
     # SPEC's example, plus any public health field declared since (HEALTH_FIELDS grows the shape).
-    assert set(body) == SPEC_KEYS | {f.api_key_path[0] for f in PUBLIC_FIELDS}
+    lifecycle = {"active", "offboarded_at", "name_change", "notes"}  # issue 15
+    assert set(body) == SPEC_KEYS | lifecycle | {f.api_key_path[0] for f in PUBLIC_FIELDS}
     assert body["checked_at"] == "2026-11-24T08:00:00Z"
     assert body["throughput"] == {"level": "STANDARD"} and body["provisioning"] == "provisioned"
     assert body["registration"] == {

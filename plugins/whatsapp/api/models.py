@@ -56,6 +56,17 @@ class Links(_Model):
     whatsapp_manager: str
 
 
+class NameChange(_Model):
+    """A live number's display-name change (issue 15)."""
+
+    status: str = Field(description="requested, approved, lapsed or declined")
+    new_display_name: str | None
+    deadline: str | None = Field(
+        description="approved changes: register again before this (approval + 14 days)"
+    )
+    text: str
+
+
 def _health_fields_model() -> type[_Model]:
     """The health fields of the channel shape, derived from ``PUBLIC_FIELDS`` (nested paths included)."""
     tree: dict[str, Any] = {}
@@ -91,6 +102,12 @@ class ChannelHealth(_health_fields_model()):  # type: ignore[misc]
     reauthorization_reason: str | None
     registration: Registration
     links: Links
+    active: bool = True
+    offboarded_at: str | None = None
+    name_change: NameChange | None = None
+    notes: list[str] = Field(
+        default_factory=list, description="name change and offboarding, in words (what the page shows)"
+    )
 
 
 class Attempt(_Model):

@@ -123,6 +123,8 @@ HEALTH_FIELDS: tuple[HealthField, ...] = (
         stored=False,
         public=False,
     ),
+    # Shown while a change is open; kept in the stored Graph node (issue 15), not as a column.
+    HealthField("new_display_name", "New display name", "new_display_name", stored=False, public=False),
     HealthField(
         "code_verification_status",
         "Verification",
@@ -249,6 +251,7 @@ class PhoneHealth:
     verified_name = property(lambda self: self.get("verified_name"))
     name_status = property(lambda self: self.get("name_status"))
     new_name_status = property(lambda self: self.get("new_name_status"))
+    new_display_name = property(lambda self: self.get("new_display_name"))
     code_verification_status = property(lambda self: self.get("code_verification_status"))
     platform_type = property(lambda self: self.get("platform_type"))
     throughput_level = property(lambda self: self.get("throughput_level"))

@@ -29,9 +29,17 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
-from whatsapp.domain.health import PhoneHealth, Severity
+from whatsapp.domain.health import NAME_DECLINED, NAME_IN_REVIEW, PhoneHealth, Severity
 from whatsapp.domain.registration import (
+    ATTENTION_ACTIONS,
+    NAME_CHANGE_LAPSED,
+    NAME_CHANGE_WINDOW,
+    NEW_NAME_APPROVED,
+    NEW_NAME_EXPIRED,
+    REGISTER_DECISIONS,
+    Attention,
     Decision,
+    NameChange,
     Outcome,
     ReauthorizationReason,
     RegistrationState,
@@ -77,6 +85,9 @@ class Registration:
     reason: ReauthorizationReason | None = None
     next_attempt_at: datetime | None = None
     failures_in_a_row: int = 0
+    #: A live number's display-name change (issue 15) and, once approved, its 14-day deadline.
+    name_change: NameChange | None = None
+    name_change_deadline: datetime | None = None
 
     @property
     def reauthorization_required(self) -> bool:
@@ -199,6 +210,26 @@ class AccountEvent:
     ban_state: str | None = None
 
 
+# ---- events of issue 15: display-name changes of live numbers, offboarding --------------------
+
+
+@dataclass(frozen=True, slots=True)
+class NameChangeRequested:
+    """Meta accepted a ``new_display_name`` request; its review outcome arrives with health reads."""
+
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Offboarded:
+    """The number was deregistered and the channel deactivated: nothing is planned any more.
+
+    A later onboarding of the same number starts from ``unknown`` (its history stays).
+    """
+
+    at: datetime
+
+
 Event = (
     HealthRead
     | GraphFailed
@@ -211,6 +242,8 @@ Event = (
     | NameReviewDecided
     | QualityChanged
     | AccountEvent
+    | NameChangeRequested
+    | Offboarded
 )
 
 
@@ -242,7 +275,15 @@ class EndNameWait:
     """Meta decided the name while the onboarding sensor waits: its trigger sees the decision in the store."""
 
 
-Effect = RegisterNow | ScheduleAt | FlagForPerson | EndNameWait
+@dataclass(frozen=True, slots=True)
+class FlagNameChange:
+    """A live number's display-name change lapsed or was declined: someone must ask again."""
+
+    name_change: NameChange
+    advice: str
+
+
+Effect = RegisterNow | ScheduleAt | FlagForPerson | EndNameWait | FlagNameChange
 
 
 @dataclass(frozen=True, slots=True)
@@ -285,6 +326,9 @@ def _effects(registration: Registration, previous: Registration) -> tuple[Effect
     )
     if needs_person and (registration.state, registration.reason) != (previous.state, previous.reason):
         effects.append(FlagForPerson(registration.state, registration.reason))
+    flagged = registration.name_change
+    if flagged in NAME_CHANGE_ADVICE and flagged != previous.name_change:
+        effects.append(FlagNameChange(flagged, NAME_CHANGE_ADVICE[flagged]))
     return tuple(effects)
 
 
@@ -301,7 +345,8 @@ def _apply_outcome(
     due = next_attempt_at(
         outcome, now=at, failures_in_a_row=failures, attempt_times=attempt_times, rng=rng, wait=wait
     )
-    return Registration(
+    return replace(
+        current,
         state=outcome.state,
         reason=with_reason(current.reason, outcome.reauthorization),
         next_attempt_at=due,
@@ -312,7 +357,7 @@ def _apply_outcome(
 def _health_read(current: Registration, event: HealthRead) -> Registration:
     health = event.health
     if not health.needs_registration:
-        return Registration(RegistrationState.REGISTERED, with_reason(current.reason, None), None, 0)
+        return _provisioned_read(current, event)
     if event.just_registered and current.state is RegistrationState.REGISTERED:
         # Meta lags behind a successful register: look again soon, raise no flag.
         return replace(
@@ -353,11 +398,18 @@ def transition(current: Registration, event: Event, *, rng: random.Random | None
             )
         case ReadyToDecide(health=PhoneHealth() as health, at=at, attempt_times=times):
             decision = decide(health)
-            if decision is Decision.REGISTER:
+            if decision is Decision.REGISTER_NEW_NAME and _name_change_lapsed(current, at):
+                outcome = NAME_CHANGE_LAPSED
+                new = replace(
+                    _apply_outcome(current, outcome, at=at, failures=0, attempt_times=times, rng=rng),
+                    name_change=NameChange.LAPSED,
+                )
+            elif decision in REGISTER_DECISIONS:
                 return Transition(current, (RegisterNow(),), decision=decision)
-            outcome = outcome_of_decision(decision)
-            failures = 0 if outcome.state is RegistrationState.REGISTERED else current.failures_in_a_row
-            new = _apply_outcome(current, outcome, at=at, failures=failures, attempt_times=times, rng=rng)
+            else:
+                outcome = outcome_of_decision(decision)
+                failures = 0 if outcome.state is RegistrationState.REGISTERED else current.failures_in_a_row
+                new = _apply_outcome(current, outcome, at=at, failures=failures, attempt_times=times, rng=rng)
         case RegisterAnswered(error=kind, at=at, attempt_times=times, wait=wait, answered=answered):
             outcome = outcome_of_kind(kind, answered=answered)
             if outcome.state is RegistrationState.REGISTERED:
@@ -386,6 +438,10 @@ def transition(current: Registration, event: Event, *, rng: random.Random | None
             new = replace(current, state=state, reason=reason)
         case NameReviewDecided() | QualityChanged() | AccountEvent():
             return _meta_transition(current, event)
+        case NameChangeRequested():
+            new = replace(current, name_change=NameChange.REQUESTED, name_change_deadline=None)
+        case Offboarded():
+            new = Registration()
         case _:
             raise TypeError(f"not a registration event: {event!r}")
     return Transition(new, _effects(new, current), decision=decision, outcome=outcome)
@@ -418,6 +474,9 @@ def _meta_transition(
     * ``account_update``: partner access removed → the customer must reauthorize
       (``permission_revoked``); a violation, restriction, ban or deletion → ``needs_attention``.
     """
+    renamed = _live_name_change_decided(current, event)  # issue 15: a live number's edit
+    if renamed is not None:
+        return renamed
     extra: tuple[Effect, ...] = ()
     new = current
     waiting = current.state is RegistrationState.AWAITING_DISPLAY_NAME
@@ -452,3 +511,128 @@ def _meta_transition(
         case _:
             pass
     return Transition(new, _effects(new, current) + extra)
+
+
+# ---- display-name changes of live numbers (issue 15) ------------------------------------------
+#
+# Meta: once a display-name change is approved the number must register again within 14 days,
+# or the change lapses (https://developers.facebook.com/documentation/business-messaging/whatsapp/display-names/,
+# SPEC.md "After onboarding"). Graph's phone node carries ``new_name_status`` but no approval
+# time, so the deadline counts from the first read (or webhook) that shows the approval: the
+# fleet audits every hour, so it is at most an audit interval later than Meta's. No register
+# call is sent once it has passed, whatever Graph still shows.
+
+#: What a person does about a name change that needs one (the page, the CLI, notifications).
+NAME_CHANGE_ADVICE: dict[NameChange, str] = {
+    NameChange.LAPSED: ATTENTION_ACTIONS[Attention.NAME_CHANGE_LAPSED],
+    NameChange.DECLINED: ATTENTION_ACTIONS[Attention.NAME_CHANGE_DECLINED],
+}
+NAME_CHANGE_SEVERITY: dict[NameChange, Severity] = {
+    NameChange.REQUESTED: Severity.NEUTRAL,
+    NameChange.APPROVED: Severity.WARNING,
+    NameChange.LAPSED: Severity.CRITICAL,
+    NameChange.DECLINED: Severity.CRITICAL,
+}
+
+
+def _name_change_lapsed(current: Registration, at: datetime) -> bool:
+    deadline = current.name_change_deadline
+    return current.name_change is NameChange.APPROVED and deadline is not None and at >= deadline
+
+
+def name_change_seen(current: Registration, status: str | None, at: datetime) -> Registration:
+    """The name change after a read of ``new_name_status`` (``None``: Meta shows none open).
+
+    An approval starts the 14 days once (a later read keeps the first deadline); an approved
+    change that disappears before its deadline was applied by a registration (ours or a
+    person's in WhatsApp Manager), after it, it lapsed. Lapsed and declined stay flagged until
+    a new request (an approval shown after a lapse is taken for the lapsed one).
+    """
+    kept = current.name_change
+    if status == NEW_NAME_APPROVED:
+        if kept is NameChange.LAPSED:
+            # Still the lapsed approval (Graph lags, or we are past our own deadline): a new one
+            # comes after a new request, which resets the change to ``requested``.
+            return current
+        if kept is NameChange.APPROVED and current.name_change_deadline is not None:
+            if _name_change_lapsed(current, at):
+                return replace(current, name_change=NameChange.LAPSED)
+            return current
+        return replace(current, name_change=NameChange.APPROVED, name_change_deadline=at + NAME_CHANGE_WINDOW)
+    if status == NAME_IN_REVIEW:
+        return replace(current, name_change=NameChange.REQUESTED, name_change_deadline=None)
+    if status == NAME_DECLINED:
+        return replace(current, name_change=NameChange.DECLINED, name_change_deadline=None)
+    if status == NEW_NAME_EXPIRED or (kept is NameChange.APPROVED and _name_change_lapsed(current, at)):
+        return replace(current, name_change=NameChange.LAPSED)
+    if kept is NameChange.APPROVED:
+        return replace(current, name_change=None, name_change_deadline=None)
+    return current
+
+
+def _live_name_change_decided(
+    current: Registration, event: NameReviewDecided | QualityChanged | AccountEvent
+) -> Transition | None:
+    """Meta's decision on a name change we requested for a registered number (webhook).
+
+    Approved: the 14 days count from Meta's decision time, the re-registration is due now and
+    :class:`RegisterNow` starts it; rejected: ``declined``, flagged. Anything else: ``None``.
+    """
+    if not (
+        isinstance(event, NameReviewDecided)
+        and current.state is RegistrationState.REGISTERED
+        and current.name_change is NameChange.REQUESTED
+    ):
+        return None
+    if event.decision == NEW_NAME_APPROVED:
+        seen = name_change_seen(current, NEW_NAME_APPROVED, event.at)
+        new = replace(seen, state=RegistrationState.SCHEDULED, next_attempt_at=event.at)
+        return Transition(new, (*_effects(new, current), RegisterNow()))
+    if event.decision == "REJECTED":
+        new = replace(current, name_change=NameChange.DECLINED, name_change_deadline=None)
+        return Transition(new, _effects(new, current))
+    return None
+
+
+def _provisioned_read(current: Registration, event: HealthRead) -> Registration:
+    """A live number: registered, unless an approved name change needs a register call first."""
+    seen = name_change_seen(
+        replace(current, reason=with_reason(current.reason, None)), event.health.new_name_status, event.at
+    )
+    if seen.name_change is not NameChange.APPROVED:
+        return replace(seen, state=RegistrationState.REGISTERED, next_attempt_at=None, failures_in_a_row=0)
+    if seen.state in (RegistrationState.UNKNOWN, RegistrationState.REGISTERED):
+        # Schedule the re-registration now (the fleet's retries pick it up in the same run); right
+        # after our own register call Meta may still show the approval: look again soon.
+        wait = VERIFY_AGAIN_AFTER if event.just_registered else timedelta(0)
+        return replace(seen, state=RegistrationState.SCHEDULED, next_attempt_at=event.at + wait)
+    return seen  # already scheduled, backing off, blocked or waiting on a person: keep that
+
+
+#: Meta's length limits for ``new_display_name`` (the OpenAPI spec of the Business Messaging API
+#: v23.0, ``new_display_name``: minLength 2, maxLength 75; the simulator enforces the same).
+DISPLAY_NAME_MIN_LENGTH = 2
+DISPLAY_NAME_MAX_LENGTH = 75
+
+
+class DisplayNameInvalid(ValueError):
+    """The requested display name breaks a rule Meta documents; nothing was sent."""
+
+
+def validate_display_name(name: str) -> str:
+    """The name as it will be sent (outer whitespace trimmed), or :class:`DisplayNameInvalid`.
+
+    Checked here: the documented length (2-75 characters), and no control characters or line
+    breaks (a profile name is one line). Meta's naming guidelines (no generic terms, consistent
+    branding, sparing capitals) are judgements its review makes; a declined name comes back as
+    ``new_name_status DECLINED`` and is flagged.
+    """
+    trimmed = name.strip()
+    if not DISPLAY_NAME_MIN_LENGTH <= len(trimmed) <= DISPLAY_NAME_MAX_LENGTH:
+        raise DisplayNameInvalid(
+            f"a display name has {DISPLAY_NAME_MIN_LENGTH} to {DISPLAY_NAME_MAX_LENGTH} characters, "
+            f"this one {len(trimmed)}"
+        )
+    if any(not ch.isprintable() for ch in trimmed):
+        raise DisplayNameInvalid("a display name is one line without control characters")
+    return trimmed

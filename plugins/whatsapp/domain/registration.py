@@ -20,6 +20,12 @@ from whatsapp.errors import ErrorKind, GraphApiError
 #: always stay for a person working in WhatsApp Manager.
 REGISTER_WINDOW = timedelta(hours=72)
 REGISTER_BUDGET = 8
+#: Meta's other per-number limits (issue 15). Name changes: 10 per 30 days, all ours to spend (a
+#: person asks for each one). Deregistration: 10 per 72 h; like /register we spend at most 8.
+NAME_CHANGE_LIMIT_WINDOW = timedelta(days=30)
+NAME_CHANGE_BUDGET = 10
+DEREGISTER_WINDOW = timedelta(hours=72)
+DEREGISTER_BUDGET = 8
 BACKOFF_BASE = timedelta(minutes=15)
 BACKOFF_CAP = timedelta(hours=12)
 BACKOFF_JITTER = 0.10
@@ -30,6 +36,27 @@ class Decision(StrEnum):
     WAIT_FOR_DISPLAY_NAME = "wait_for_display_name"
     DISPLAY_NAME_DECLINED = "display_name_declined"
     REGISTER = "register"
+    #: A live number whose display-name change Meta approved: it must register again (issue 15).
+    REGISTER_NEW_NAME = "register_new_name"
+
+
+#: The decisions that send ``POST /{phone_number_id}/register``.
+REGISTER_DECISIONS = frozenset({Decision.REGISTER, Decision.REGISTER_NEW_NAME})
+#: Meta: after a display-name change is approved the number must register again within 14 days,
+#: or the change lapses (https://developers.facebook.com/documentation/business-messaging/whatsapp/display-names/).
+NAME_CHANGE_WINDOW = timedelta(days=14)
+#: ``new_name_status`` values Meta (and the simulator) report for a display-name change.
+NEW_NAME_APPROVED = "APPROVED"
+NEW_NAME_EXPIRED = "EXPIRED"
+
+
+class NameChange(StrEnum):
+    """Where a live number's display-name change stands; stored on the channel with its deadline."""
+
+    REQUESTED = "requested"  # sent to Meta, or Meta shows it in review
+    APPROVED = "approved"  # approved: register again before the deadline (approval + 14 days)
+    LAPSED = "lapsed"  # not registered within 14 days: the change is void, ask again
+    DECLINED = "declined"  # Meta declined the new name: the number keeps its current one
 
 
 def decide(health: PhoneHealth) -> Decision:
@@ -39,8 +66,10 @@ def decide(health: PhoneHealth) -> Decision:
     one never is because of its ``code_verification_status``.
     """
     if not health.needs_registration:
-        # The one exception SPEC.md allows, an approved display-name change that needs a new
-        # register call (issue 15), gets its own Decision here, before this return.
+        # The one exception SPEC.md allows: an approved display-name change takes effect only
+        # with a new register call (issue 15). The 14-day deadline is the lifecycle's to check.
+        if health.new_name_status == NEW_NAME_APPROVED:
+            return Decision.REGISTER_NEW_NAME
         return Decision.ALREADY_PROVISIONED
     if health.name_status == NAME_IN_REVIEW:
         return Decision.WAIT_FOR_DISPLAY_NAME
@@ -87,6 +116,8 @@ class Attention(StrEnum):
     NEEDS_REVERIFICATION = "needs_reverification"
     ACCOUNT_LOCKED = "account_locked"
     GRAPH_ERROR = "graph_error"  # invalid or unknown: Graph's message is kept with the attempt
+    NAME_CHANGE_LAPSED = "name_change_lapsed"  # approved, not registered within 14 days
+    NAME_CHANGE_DECLINED = "name_change_declined"  # Meta declined a live number's new name
 
 
 #: What the person does about each situation (shown with the attempt, and on the page).
@@ -107,6 +138,14 @@ ATTENTION_ACTIONS: dict[Attention, str] = {
         "Suite, then complete registration"
     ),
     Attention.GRAPH_ERROR: "Meta refused the register call: read its message, fix the cause, then retry",
+    Attention.NAME_CHANGE_LAPSED: (
+        "the approved display-name change lapsed (not registered within 14 days of approval): the number "
+        "keeps its old name; request the new name again (whatsapp_change_display_name)"
+    ),
+    Attention.NAME_CHANGE_DECLINED: (
+        "Meta declined the new display name: the number keeps its current name; follow Meta's display "
+        "name guidelines and request another name (whatsapp_change_display_name)"
+    ),
 }
 
 #: 133015 ("wait a few minutes"): the simulator and Meta's error page say 5 minutes.
@@ -171,6 +210,8 @@ OUTCOME_BY_KIND: dict[ErrorKind, Outcome] = {
     ErrorKind.UNKNOWN: _attention(Attention.GRAPH_ERROR),
 }
 REGISTERED = Outcome(Action.DONE, _S.REGISTERED, None)
+#: An approved name change whose 14 days are over: no register call, the number stays live.
+NAME_CHANGE_LAPSED = Outcome(Action.DONE, _S.REGISTERED, None, attention=Attention.NAME_CHANGE_LAPSED)
 #: No answer (timeout, connection lost, worker killed): the call counts as sent.
 ANSWER_LOST = Outcome(Action.RECONCILE, _S.SCHEDULED, _INCOMPLETE, wait=ANSWER_LOST_WAIT)
 

@@ -666,3 +666,41 @@ class WhatsAppGraphHook(BaseHook):
             )
             return BatchResult(status, None, usage, error)
         return BatchResult(status, body, usage)
+
+    # ---- issue 15: display-name changes and offboarding (added by the "lifecycle" helper) -------
+    # Neither name-change requests nor deregistrations are resent in the hook: each one spends a
+    # per-number allowance Meta keeps (10 per 30 days, 10 per 72 h), and both are recorded
+    # write-ahead by the caller (store.lifecycle_calls). Unsubscribing is idempotent: resent.
+
+    def request_display_name(self, phone_number_id: str, access_token: str, new_display_name: str) -> None:
+        """``POST /{phone_number_id}`` with ``new_display_name``: Meta reviews it; once approved the
+        number must register again within 14 days (the fleet does that)."""
+        self._send(
+            _Call(
+                "request_display_name",
+                "POST",
+                self._url(str(phone_number_id)),
+                json={"new_display_name": new_display_name},
+                token=access_token,
+            )
+        )
+
+    def deregister(self, phone_number_id: str, access_token: str) -> None:
+        """``POST /{phone_number_id}/deregister``; every call counts against Meta's 10 per 72 h."""
+        self._send(
+            _Call(
+                "deregister", "POST", self._url(f"{phone_number_id}/deregister"), json={}, token=access_token
+            )
+        )
+
+    def unsubscribe_app(self, waba_id: str, access_token: str) -> None:
+        """``DELETE /{waba_id}/subscribed_apps``: this app stops receiving the WABA's webhooks."""
+        self._send(
+            _Call(
+                "unsubscribe_app",
+                "DELETE",
+                self._url(f"{waba_id}/subscribed_apps"),
+                token=access_token,
+                safe_to_resend=True,
+            )
+        )

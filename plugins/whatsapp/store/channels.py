@@ -14,8 +14,8 @@ from sqlalchemy import ColumnElement, Connection, Row, func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from whatsapp.domain.health import HEALTH_FIELDS, PhoneHealth
-from whatsapp.domain.lifecycle import Event, Registration, TokenRenewed, Transition, transition
-from whatsapp.domain.registration import ReauthorizationReason, RegistrationState, generate_pin
+from whatsapp.domain.lifecycle import Event, Offboarded, Registration, TokenRenewed, Transition, transition
+from whatsapp.domain.registration import NameChange, ReauthorizationReason, RegistrationState, generate_pin
 from whatsapp.store.database import Database, utcnow
 from whatsapp.store.errors import ChannelConflictError, ChannelNotFoundError
 from whatsapp.store.models import Channel, CheckError, Credentials
@@ -32,6 +32,8 @@ REGISTRATION_COLUMNS = (
     channels.c.reauthorization_reason,
     channels.c.next_attempt_at,
     channels.c.failures_in_a_row,
+    channels.c.name_change,
+    channels.c.name_change_deadline,
 )
 
 
@@ -42,6 +44,8 @@ def registration_from_row(row: Any) -> Registration:
         reason=None if reason is None else ReauthorizationReason(reason),
         next_attempt_at=row.next_attempt_at,
         failures_in_a_row=row.failures_in_a_row,
+        name_change=None if row.name_change is None else NameChange(row.name_change),
+        name_change_deadline=row.name_change_deadline,
     )
 
 
@@ -53,6 +57,8 @@ def registration_values(registration: Registration) -> dict[str, Any]:
         "reauthorization_required": registration.reauthorization_required,
         "next_attempt_at": registration.next_attempt_at,
         "failures_in_a_row": registration.failures_in_a_row,
+        "name_change": None if registration.name_change is None else registration.name_change.value,
+        "name_change_deadline": registration.name_change_deadline,
     }
 
 
@@ -108,6 +114,9 @@ def channel_from_row(row: Row[Any]) -> Channel:
         failures_in_a_row=registration.failures_in_a_row,
         created_at=row.created_at,
         updated_at=row.updated_at,
+        name_change=registration.name_change,
+        name_change_deadline=registration.name_change_deadline,
+        offboarded_at=row.offboarded_at,
     )
 
 
@@ -145,7 +154,9 @@ class ChannelRepository:
             "waba_id": waba_id,
             "business_id": business_id,
             "access_token_enc": self.db.secrets.encrypt(access_token),
+            # A new onboarding of an offboarded number makes it active again, history kept.
             "active": True,
+            "offboarded_at": None,
             "updated_at": now,
         }
         if display_phone_number is not None:
@@ -322,3 +333,25 @@ class ChannelRepository:
     def set_active(self, channel_id: int, active: bool, *, now: datetime | None = None) -> None:
         """Deactivated channels are neither audited nor retried, and keep their history."""
         self._update_channel(channel_id, {"active": active, "updated_at": utcnow(now)})
+
+    def offboard(self, channel_id: int, *, now: datetime | None = None) -> Channel:
+        """Deactivate an offboarded channel (issue 15): skipped by audits, retries and the default
+        fleet view, its registration reset by the lifecycle, its history kept."""
+        now = utcnow(now)
+        with self.db.transaction(immediate=True) as conn:
+            self.apply(channel_id, Offboarded(now), conn=conn)
+            row = conn.execute(
+                update(channels)
+                .where(channels.c.id == channel_id)
+                .values(active=False, offboarded_at=now, updated_at=now)
+                .returning(*PUBLIC_CHANNEL_COLUMNS)
+            ).one()
+        return channel_from_row(row)
+
+    def others_active_on_waba(self, waba_id: str, channel_id: int) -> int:
+        """Active channels of the WABA other than ``channel_id``: the app stays subscribed while any."""
+        query = select(func.count()).where(
+            channels.c.waba_id == waba_id, channels.c.id != channel_id, channels.c.active.is_(True)
+        )
+        with self.db.connect() as conn:
+            return int(conn.execute(query).scalar_one())

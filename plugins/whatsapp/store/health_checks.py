@@ -66,6 +66,8 @@ _REGISTRATION_TYPES = (
     ("reauthorization_required", Boolean()),
     ("next_attempt_at", UtcDateTime()),
     ("failures_in_a_row", Integer()),
+    ("name_change", String()),
+    ("name_change_deadline", UtcDateTime()),
 )
 _SNAPSHOT_TYPES = (
     ("channel_id", Id),

@@ -13,7 +13,7 @@ from typing import Any
 
 from whatsapp.domain.health import PhoneHealth
 from whatsapp.domain.lifecycle import Registration
-from whatsapp.domain.registration import ReauthorizationReason, RegistrationState
+from whatsapp.domain.registration import NameChange, ReauthorizationReason, RegistrationState
 from whatsapp.errors import GraphApiError
 
 
@@ -61,12 +61,20 @@ class Channel:
     failures_in_a_row: int
     created_at: datetime
     updated_at: datetime
+    name_change: NameChange | None = None
+    name_change_deadline: datetime | None = None
+    offboarded_at: datetime | None = None
 
     @property
     def registration(self) -> Registration:
         """The lifecycle's view of this channel (what :func:`~whatsapp.domain.lifecycle.transition` moves)."""
         return Registration(
-            self.registration_state, self.reauthorization_reason, self.next_attempt_at, self.failures_in_a_row
+            self.registration_state,
+            self.reauthorization_reason,
+            self.next_attempt_at,
+            self.failures_in_a_row,
+            self.name_change,
+            self.name_change_deadline,
         )
 
 

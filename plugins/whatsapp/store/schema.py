@@ -160,6 +160,10 @@ channels = Table(
     Column("failures_in_a_row", Integer, nullable=False, default=0),
     Column("created_at", UtcDateTime, nullable=False),
     Column("updated_at", UtcDateTime, nullable=False),
+    # Issue 15: a live number's display-name change and its 14-day deadline (lifecycle), offboarding.
+    Column("name_change", String(16)),
+    Column("name_change_deadline", UtcDateTime),
+    Column("offboarded_at", UtcDateTime),
     UniqueConstraint("phone_number_id", name="uq_channels_phone_number_id"),
     UniqueConstraint("account_id", "inbox_id", name="uq_channels_account_inbox"),
     Index("ix_channels_checked_at_id", "checked_at", "id"),
@@ -293,4 +297,23 @@ webhook_events = Table(
     Column("reported", Json),
     UniqueConstraint("change_key", name="uq_webhook_events_change_key"),
     Index("ix_webhook_events_channel_field_received", "channel_id", "field", "received_at"),
+)
+
+#: Graph calls about a channel's lifecycle other than ``/register`` (issue 15), each counted
+#: against its own Meta limit: ``name_change`` (10 per 30 days) and ``deregister`` (10 per 72 h).
+#: Written ahead like register attempts (``sent`` before the call, the answer after).
+lifecycle_calls = Table(
+    "lifecycle_calls",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("channel_id", Id, ForeignKey("channels.id", ondelete="CASCADE"), nullable=False),
+    Column("call", String(16), nullable=False),
+    Column("sent_at", UtcDateTime, nullable=False),
+    Column("outcome", String(32), nullable=False),
+    Column("detail", String(255)),  # the requested display name; never a secret
+    Column("code", Integer),
+    Column("subcode", Integer),
+    Column("message", Text),
+    Column("run_id", String(250)),
+    Index("ix_lifecycle_calls_channel_call_at", "channel_id", "call", "sent_at"),
 )

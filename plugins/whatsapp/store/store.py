@@ -22,6 +22,7 @@ from whatsapp.store.crypto import SecretBox
 from whatsapp.store.database import Database
 from whatsapp.store.fleet import FleetRepository
 from whatsapp.store.health_checks import HealthRepository
+from whatsapp.store.lifecycle_calls import LifecycleCallRepository
 from whatsapp.store.migrations import migrate
 from whatsapp.store.signups import SignupRepository
 from whatsapp.store.webhooks import WebhookRepository
@@ -42,6 +43,7 @@ class ChannelStore:
         self.attempts = AttemptRepository(self.db)
         self.fleet = FleetRepository(self.db)
         self.webhooks = WebhookRepository(self.db)
+        self.lifecycle_calls = LifecycleCallRepository(self.db)
 
     @classmethod
     def from_target(cls, target: StoreTarget) -> ChannelStore:

@@ -6,8 +6,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 from whatsapp.domain.health import PUBLIC_FIELDS
+from whatsapp.domain.lifecycle import NAME_CHANGE_ADVICE
 from whatsapp.domain.manager_url import whatsapp_manager_url
-from whatsapp.store.models import ChannelStatus, HealthCheck, RegistrationAttempt
+from whatsapp.domain.registration import NameChange
+from whatsapp.store.models import Channel, ChannelStatus, HealthCheck, RegistrationAttempt
 
 #: Kept on the channel itself (Graph may omit them from a read; the last known value stays).
 _IDENTITY = frozenset({"display_phone_number", "verified_name"})
@@ -49,7 +51,46 @@ def channel_api_dict(status: ChannelStatus) -> dict[str, Any]:
             "next_attempt_at": isoformat(registration.next_attempt_at),
         },
         "links": {"whatsapp_manager": whatsapp_manager_url(channel.business_id, channel.waba_id)},
+        "active": channel.active,
+        "offboarded_at": isoformat(channel.offboarded_at),
+        "name_change": name_change_dict(channel),
+        "notes": lifecycle_notes(channel),
     }
+
+
+def _day(value: datetime | None) -> str:
+    return "?" if value is None else value.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def name_change_dict(channel: Channel) -> dict[str, Any] | None:
+    """A live number's display-name change (issue 15): status, the name, the deadline, in words."""
+    change = channel.name_change
+    if change is None:
+        return None
+    new_name = channel.health.get("new_display_name") if channel.health else None
+    named = f" ({new_name})" if new_name else ""
+    deadline = _day(channel.name_change_deadline)
+    text = {
+        NameChange.REQUESTED: f"name change{named} in review at Meta",
+        NameChange.APPROVED: f"name change{named} approved — re-register by {deadline}",
+    }.get(change) or f"name change {change.value}: {NAME_CHANGE_ADVICE[change]}"
+    return {
+        "status": change.value,
+        "new_display_name": new_name,
+        "deadline": isoformat(channel.name_change_deadline),
+        "text": text,
+    }
+
+
+def lifecycle_notes(channel: Channel) -> list[str]:
+    """The plain lines the API, the CLI and the page show about name changes and offboarding."""
+    notes = []
+    if channel.offboarded_at is not None and not channel.active:
+        notes.append(f"offboarded on {_day(channel.offboarded_at)}")
+    change = name_change_dict(channel)
+    if change is not None:
+        notes.append(change["text"])
+    return notes
 
 
 def _put(shape: dict[str, Any], path: tuple[str, ...], value: Any) -> None:

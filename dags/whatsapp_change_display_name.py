@@ -1,0 +1,47 @@
+"""Ask Meta for a new display name for a live channel (Meta allows 10 changes per 30 days).
+
+Trigger with conf ``{"account_id": 1, "inbox_id": 7, "new_display_name": "Acme Support"}``.
+The name is checked (2-75 characters, one line) and the allowance counted before anything is
+sent. Meta reviews the name; once approved the number must register again within 14 days,
+which the hourly fleet DAG does (the deadline shows on the page and in ``whatsapp-fleet show``).
+"""
+
+from __future__ import annotations
+
+from airflow.sdk import Param, dag
+
+from whatsapp.defaults import GRAPH_TASK_DEFAULTS
+from whatsapp.operators.fleet import WhatsAppResolveChannelOperator
+from whatsapp.operators.lifecycle import WhatsAppChangeDisplayNameOperator
+
+
+@dag(
+    dag_id="whatsapp_change_display_name",
+    schedule=None,
+    catchup=False,
+    tags=["whatsapp"],
+    doc_md=__doc__,
+    default_args=GRAPH_TASK_DEFAULTS,
+    params={
+        "account_id": Param(type="integer", minimum=1, description="Tenant that owns the channel"),
+        "inbox_id": Param(type="integer", minimum=1, description="The channel's inbox"),
+        "new_display_name": Param(
+            type="string", minLength=2, maxLength=75, description="The name Meta should review"
+        ),
+    },
+)
+def whatsapp_change_display_name() -> None:
+    channel = WhatsAppResolveChannelOperator(
+        task_id="resolve_channel",
+        account_id="{{ params.account_id }}",
+        inbox_id="{{ params.inbox_id }}",
+        retries=0,
+    )
+    WhatsAppChangeDisplayNameOperator(
+        task_id="request_display_name",
+        channel=channel.output,
+        new_display_name="{{ params.new_display_name }}",
+    )
+
+
+whatsapp_change_display_name()
