@@ -88,4 +88,8 @@ def test_delivery_can_be_dropped_or_duplicated(sim: SimulatorControl, receiver: 
     assert len(receiver.wait(2)) == 2
     assert time.monotonic() - started >= 0.2
     assert receiver.bodies[0] == receiver.bodies[1]
+    # The simulator logs a delivery once the receiver has answered it: give the second one a moment.
+    deadline = time.monotonic() + 5
+    while len(sim.webhooks()[1]["deliveries"]) < 2 and time.monotonic() < deadline:
+        time.sleep(0.05)
     assert [d["status"] for d in sim.webhooks()[1]["deliveries"]] == [200, 200]
