@@ -1,0 +1,172 @@
+"""The provider on CeleryExecutor: two ``airflow celery worker`` processes share every DAG's tasks.
+
+Same stack as ``test_end_to_end.py`` (``airflow_stack(executor=CELERY_EXECUTOR)``): Redis on
+127.0.0.1:6379 as broker, PostgreSQL as result backend, metadata database and channel store,
+the settings docker-compose.yaml uses. Each worker reports its own name as the task instances'
+``hostname``, so the test can tell that both ran audit shards and registration retries; since
+they are separate processes with separate environments, the only state they can share is the
+PostgreSQL store (no worker-local SQLite file is ever created).
+"""
+
+from __future__ import annotations
+
+import collections
+import os
+import time
+from typing import Any
+
+import pytest
+
+from include.graph_simulator.process import SimulatorControl, onboarding_conf
+from tests.e2e.rest import AirflowApi
+from tests.e2e.stack import CELERY_EXECUTOR, AirflowStack, airflow_stack, wait_for
+from tests.fleet.fleet_mix import SPECS, Kind
+from whatsapp.store import ChannelStore, StoreTarget
+
+pytestmark = [pytest.mark.slow, pytest.mark.postgres]
+
+ONBOARDING = "whatsapp_onboarding"
+FLEET = "whatsapp_fleet_health"
+REGISTER = "whatsapp_register_channel"
+CALLBACK_URL = "https://hooks.example.test/whatsapp"
+WORKERS = {"worker-1", "worker-2"}
+AUDIT_SHARDS = 4
+#: Seeded channels: healthy ones for the audit, never-registered ones the fleet run retries.
+PROVISIONED, PENDING, IN_REVIEW = 8, 6, 2
+STARTUP_TIMEOUT = 150.0
+TASKS_TIMEOUT = 180.0
+
+
+def store_of(stack: AirflowStack) -> ChannelStore:
+    return ChannelStore.from_target(StoreTarget(stack.store_url, stack.store_schema))
+
+
+@pytest.mark.timeout(480)
+def test_two_celery_workers_share_onboarding_fleet_and_register(pg_url: str) -> None:
+    started = time.monotonic()
+    fernet_key = os.environ["AIRFLOW__CORE__FERNET_KEY"]
+    with airflow_stack(pg_url, CALLBACK_URL, fernet_key=fernet_key, executor=CELERY_EXECUTOR) as stack:
+        sim = SimulatorControl(stack.graph_base_url)
+        api = AirflowApi(stack)
+        try:
+            run_scenario(stack, api, sim, started)
+        finally:
+            api.close()
+            sim.close()
+    print(f"Celery end-to-end test took {time.monotonic() - started:.0f}s; logs in {stack.run_dir}")
+
+
+def phase(started: float, what: str) -> None:
+    print(f"[celery +{time.monotonic() - started:5.1f}s] {what}")
+
+
+def hostnames(tis: list[dict[str, Any]], task_id: str) -> collections.Counter[str]:
+    return collections.Counter(ti["hostname"] for ti in tis if ti["task_id"] == task_id)
+
+
+def run_scenario(stack: AirflowStack, api: AirflowApi, sim: SimulatorControl, started: float) -> None:
+    wait_for("the Graph API simulator", lambda: sim.clock(), timeout=30)
+    api.wait_until_up(STARTUP_TIMEOUT)
+    api.login()
+    for dag_id in (ONBOARDING, FLEET, REGISTER):
+        api.wait_for_dag(dag_id, STARTUP_TIMEOUT)
+        api.unpause(dag_id)
+    for worker in sorted(WORKERS):
+        stack.wait_for_log(worker, ("ready",), timeout=STARTUP_TIMEOUT)
+    phase(started, "Airflow and both Celery workers up")
+
+    # 1. Onboarding through a worker.
+    approved = sim.add_number(name_status="APPROVED")
+    onboarding_run = api.trigger_ok(ONBOARDING, onboarding_conf(approved))
+    assert api.wait_for_runs(ONBOARDING, [onboarding_run], TASKS_TIMEOUT)[onboarding_run] == "success", (
+        api.task_states(ONBOARDING, onboarding_run)
+    )
+    onboarding_hosts = {ti["hostname"] for ti in api.task_instances(ONBOARDING, onboarding_run)}
+    assert onboarding_hosts <= WORKERS, onboarding_hosts
+    phase(started, f"onboarded on {sorted(onboarding_hosts)}")
+
+    # 2. A fleet to audit in 4 shards, with never-registered numbers to retry (one mapped task each).
+    seeded = seed_channels(stack, sim)
+    fleet_run = api.trigger_ok(FLEET, {"audit_shards": AUDIT_SHARDS})
+    assert api.wait_for_runs(FLEET, [fleet_run], TASKS_TIMEOUT)[fleet_run] == "success", api.task_states(
+        FLEET, fleet_run
+    )
+    tis = api.task_instances(FLEET, fleet_run)
+    assert {ti["state"] for ti in tis} == {"success"}, api.task_states(FLEET, fleet_run)
+    audit_hosts, retry_hosts = hostnames(tis, "audit"), hostnames(tis, "retry_registration")
+    assert sum(audit_hosts.values()) == AUDIT_SHARDS
+    assert sum(retry_hosts.values()) == PENDING + IN_REVIEW
+    assert set(audit_hosts) == WORKERS, f"audit shards ran on {audit_hosts}"
+    assert set(retry_hosts) == WORKERS, f"registration retries ran on {retry_hosts}"
+    phase(started, f"fleet run: audit shards on {dict(audit_hosts)}, retries on {dict(retry_hosts)}")
+
+    # 3. Review over for one waiting number: the register DAG ("Complete registration") on a worker.
+    sim.advance(SPECS[Kind.NAME_IN_REVIEW]["review_seconds"] + 1)
+    waiting = seeded[Kind.NAME_IN_REVIEW][0]
+    register_run = api.trigger_ok(
+        REGISTER, {"account_id": waiting["account_id"], "inbox_id": waiting["inbox_id"]}
+    )
+    assert api.wait_for_runs(REGISTER, [register_run], TASKS_TIMEOUT)[register_run] == "success", (
+        api.task_states(REGISTER, register_run)
+    )
+    assert {ti["hostname"] for ti in api.task_instances(REGISTER, register_run)} <= WORKERS
+    phase(started, "register DAG done")
+
+    check_shared_store(stack, sim, approved, seeded)
+
+
+def seed_channels(stack: AirflowStack, sim: SimulatorControl) -> dict[Kind, list[dict[str, Any]]]:
+    """Channels as earlier signups left them, written through the store's public API."""
+    seeded: dict[Kind, list[dict[str, Any]]] = collections.defaultdict(list)
+    store = store_of(stack)
+    try:
+        for kind, count in (
+            (Kind.PROVISIONED, PROVISIONED),
+            (Kind.PENDING, PENDING),
+            (Kind.NAME_IN_REVIEW, IN_REVIEW),
+        ):
+            for _ in range(count):
+                number = sim.add_number(**SPECS[kind])
+                channel = store.channels.upsert(
+                    account_id=2,
+                    phone_number_id=number["phone_number_id"],
+                    waba_id=number["waba_id"],
+                    business_id=number["business_id"],
+                    access_token=sim.new_token(number["waba_id"]),
+                    display_phone_number=number["display_phone_number"],
+                )
+                seeded[kind].append(
+                    {**number, "account_id": channel.account_id, "inbox_id": channel.inbox_id}
+                )
+    finally:
+        store.dispose()
+    return seeded
+
+
+def check_shared_store(
+    stack: AirflowStack,
+    sim: SimulatorControl,
+    approved: dict[str, Any],
+    seeded: dict[Kind, list[dict[str, Any]]],
+) -> None:
+    """What the workers did is in the one PostgreSQL store; no SQLite file appeared anywhere."""
+    store = store_of(stack)
+    try:
+        statuses = {s.channel.phone_number_id: s for s in store.fleet.statuses()}
+        assert len(statuses) == 1 + PROVISIONED + PENDING + IN_REVIEW
+        registered = [approved, *seeded[Kind.PENDING], seeded[Kind.NAME_IN_REVIEW][0]]
+        for number in registered:
+            channel = statuses[number["phone_number_id"]].channel
+            assert channel.registration_state.value == "registered", number["phone_number_id"]
+        still_waiting = statuses[seeded[Kind.NAME_IN_REVIEW][1]["phone_number_id"]].channel
+        assert still_waiting.registration_state.value == "scheduled"
+        for number in seeded[Kind.PROVISIONED]:
+            assert len(store.health.history(statuses[number["phone_number_id"]].channel.id)) == 1
+        assert store.fleet.latest_summary() is not None
+    finally:
+        store.dispose()
+    calls = collections.Counter(
+        c["path"].split("/")[-2] for c in sim.calls("/register$") if c["status"] == 200
+    )
+    assert calls == {n["phone_number_id"]: 1 for n in registered}
+    assert not list(stack.run_dir.rglob("*.db")), "a worker-local SQLite file was created"
