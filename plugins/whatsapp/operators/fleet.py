@@ -1,21 +1,50 @@
-"""Fleet operators: audit health in batches, pick due registrations, summarise.
+"""Fleet operators: audit health in batches, pick due registrations, retry them, summarise.
 
-The registration retries themselves reuse :class:`WhatsAppRegisterOperator`, mapped one
-task per channel, so the fleet and onboarding share one registration path.
+The registration retries go through ``attempt_registration``, the one path onboarding and the
+register DAG use too. A backlog is split into at most ``max_tasks`` mapped tasks: one channel
+per task (named by its number) while the backlog fits, chunks of consecutive channels beyond
+that, so 5,000 due numbers drain in one run without 5,000 task start-ups.
 """
 
 from __future__ import annotations
 
+import math
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 import pendulum
+from airflow.sdk.exceptions import AirflowException
 
 from whatsapp.errors import GraphApiError
 from whatsapp.operators.base import MANAGER_LINK, WhatsAppBaseOperator
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
+
+    from whatsapp.store import ChannelStore
+
+#: Channels of one retry task registered at once: each spends most of its time waiting for Graph.
+REGISTER_THREADS = 8
+#: Rendered as each retry task's name in the grid: its number, or the first and last of a chunk.
+RETRY_MAP_INDEX_TEMPLATE = (
+    "{% set c = task.channels %}{{ c[0]['display_phone_number'] }}"
+    "{% if c | length > 1 %} .. {{ c[-1]['display_phone_number'] }} ({{ c | length }}){% endif %}"
+)
+
+
+def chunk_evenly(items: list[Any], max_chunks: int) -> list[list[Any]]:
+    """Split ``items`` in order into at most ``max_chunks`` lists whose sizes differ by at most one."""
+    if not items:
+        return []
+    count = min(len(items), max_chunks)
+    size, extra = divmod(len(items), count)
+    chunks, start = [], 0
+    for index in range(count):
+        end = start + size + (1 if index < extra else 0)
+        chunks.append(items[start:end])
+        start = end
+    return chunks
 
 
 def _positive_int(operator: WhatsAppBaseOperator, name: str, value: Any, minimum: int = 0) -> int:
@@ -69,29 +98,113 @@ class WhatsAppFleetAuditOperator(WhatsAppBaseOperator):
 
 
 class WhatsAppDueRegistrationsOperator(WhatsAppBaseOperator):
-    """List channels whose registration retry is due and within budget, as channel refs to map over."""
+    """Channels whose registration retry is due and within budget, in at most ``max_tasks`` chunks.
 
-    template_fields = ("limit",)
+    Returns a list of chunks (lists of channel refs) to map :class:`WhatsAppRegisterChannelsOperator`
+    over: one channel per chunk while ``limit`` due channels fit in ``max_tasks`` tasks.
+    """
 
-    def __init__(self, *, limit: int | str = 100, **kwargs: Any) -> None:
+    template_fields = ("limit", "max_tasks")
+
+    def __init__(self, *, limit: int | str = 100, max_tasks: int | str = 200, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.limit = limit
+        self.max_tasks = max_tasks
 
-    def execute(self, context: Context) -> list[dict[str, Any]]:
+    def execute(self, context: Context) -> list[list[dict[str, Any]]]:
         limit = _positive_int(self, "limit", self.limit, minimum=0)
+        max_tasks = _positive_int(self, "max_tasks", self.max_tasks, minimum=1)
         with self.open_store() as store:
             due = store.attempts.due(limit=limit)
-        self.log.info("%d channel(s) due for a registration retry (cap %d)", len(due), limit)
-        return [
-            {
-                "channel_id": channel.id,
-                "account_id": channel.account_id,
-                "inbox_id": channel.inbox_id,
-                "phone_number_id": channel.phone_number_id,
-                "display_phone_number": channel.display_phone_number or channel.phone_number_id,
-            }
-            for channel in due
-        ]
+        chunks = chunk_evenly(
+            [
+                {
+                    "channel_id": channel.id,
+                    "account_id": channel.account_id,
+                    "inbox_id": channel.inbox_id,
+                    "phone_number_id": channel.phone_number_id,
+                    "display_phone_number": channel.display_phone_number or channel.phone_number_id,
+                }
+                for channel in due
+            ],
+            max_tasks,
+        )
+        self.log.info(
+            "%d channel(s) due for a registration retry (cap %d), in %d task(s) of up to %d",
+            len(due),
+            limit,
+            len(chunks),
+            math.ceil(len(due) / len(chunks)) if chunks else 0,
+        )
+        return chunks
+
+
+class WhatsAppRegisterChannelsOperator(WhatsAppBaseOperator):
+    """Registration retries for a chunk of due channels, each through ``attempt_registration``.
+
+    Per channel exactly as a single registration task: the first try respects the backoff,
+    channels waiting on a person are left alone, nothing exceeds the 72 h budget. After every
+    channel of the chunk had its turn, a transient failure (or an unanswered earlier call) makes
+    the task retry, which re-claims only channels still in a retryable state; otherwise a channel
+    that needs a person fails the task without retry. Each channel's outcome is in the log and
+    the returned reports.
+    """
+
+    template_fields = ("channels",)
+
+    def __init__(
+        self, *, channels: list[dict[str, Any]] | Any, threads: int = REGISTER_THREADS, **kwargs: Any
+    ) -> None:
+        super().__init__(**kwargs)
+        self.channels = channels
+        self.threads = threads
+
+    def execute(self, context: Context) -> list[dict[str, Any]]:
+        refs = self.channels if isinstance(self.channels, list) else [self.channels]
+        if not refs or not all(isinstance(ref, dict) and "channel_id" in ref for ref in refs):
+            self.fail("bad channel references", f"expected a list of channel refs, got {self.channels!r}")
+        first_try = context["ti"].try_number <= 1
+        with self.open_store() as store, ThreadPoolExecutor(min(self.threads, len(refs))) as pool:
+            results = list(
+                pool.map(lambda ref: self._register(store, ref, first_try, context["run_id"]), refs)
+            )
+        retry = [ref["display_phone_number"] for ref, kind, _ in results if kind == "retry"]
+        person = [f"{ref['display_phone_number']}: {text}" for ref, kind, text in results if kind == "person"]
+        if retry:
+            raise AirflowException(f"registration of {', '.join(retry)} will be retried")
+        if person:
+            self.fail("registration needs a person", "; ".join(person))
+        return [report for _, kind, report in results if kind == "done"]
+
+    def _register(
+        self, store: ChannelStore, ref: dict[str, Any], first_try: bool, run_id: str
+    ) -> tuple[dict[str, Any], str, Any]:
+        """One channel: ``(ref, "done", report)``, ``(ref, "retry", why)`` or ``(ref, "person", why)``."""
+        from whatsapp.register_channel import AWAITING_ANSWER, RegistrationFailed, attempt_registration
+
+        number = ref["display_phone_number"]
+        try:
+            report = attempt_registration(
+                self.hook,
+                store,
+                int(ref["channel_id"]),
+                respect_backoff=first_try,
+                respect_state=True,
+                run_id=run_id,
+            )
+        except RegistrationFailed as failure:
+            self.log.error("Registration of %s needs a person: %s", number, failure.report.message)
+            return ref, "person", failure.report.message
+        except GraphApiError as error:
+            if not error.retryable:
+                self.log.error("Registration of %s failed: %s", number, error)
+                return ref, "person", str(error)
+            self.log.warning("Registration of %s failed transiently: %s", number, error)
+            return ref, "retry", str(error)
+        self.log.info("Registration of %s: %s", number, report.message)
+        if report.action == AWAITING_ANSWER and not first_try:
+            return ref, "retry", report.message
+        return ref, "done", report.to_dict()
 
 
 class WhatsAppResolveChannelOperator(WhatsAppBaseOperator):
