@@ -43,11 +43,14 @@ _V1_TABLES = frozenset({"channels", "signups", "health_checks", "registration_at
 _V1_REVISION = "0001"
 _VERSION_TABLE = "alembic_version"
 
-#: Every revision, oldest first, read from the file names (``NNNN_slug.py``, one linear history;
-#: a test checks Alembic agrees). Importing Alembic is left to :func:`migrate`: the store is
-#: imported by every task, which only needs :func:`require_migrated`'s one query.
+#: Every revision, oldest first: the ``revision = "..."`` of each ``NNNN_slug.py`` in file-name
+#: order (one linear history; a test checks Alembic agrees). Importing Alembic is left to
+#: :func:`migrate`: the store is imported by every task, which only needs one query.
 REVISIONS: tuple[str, ...] = tuple(
-    sorted(m[1] for f in (_SCRIPT_LOCATION / "versions").glob("*.py") if (m := re.match(r"(\d{4})_", f.name)))
+    m[1]
+    for f in sorted((_SCRIPT_LOCATION / "versions").glob("*.py"))
+    if re.match(r"\d{4}_", f.name)
+    and (m := re.search(r"^revision(?:: str)? = \"([^\"]+)\"", f.read_text(), re.M))
 )
 #: The newest revision shipped with this provider: a store is usable only at this revision.
 HEAD_REVISION: str = REVISIONS[-1]

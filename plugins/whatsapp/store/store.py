@@ -23,6 +23,7 @@ from whatsapp.store.database import Database
 from whatsapp.store.fleet import FleetRepository
 from whatsapp.store.health_checks import HealthRepository
 from whatsapp.store.migrations import migrate
+from whatsapp.store.operations import OperationsRepository
 from whatsapp.store.signups import SignupRepository
 
 
@@ -40,6 +41,7 @@ class ChannelStore:
         self.health = HealthRepository(self.db)
         self.attempts = AttemptRepository(self.db)
         self.fleet = FleetRepository(self.db)
+        self.operations = OperationsRepository(self.db)
 
     @classmethod
     def from_target(cls, target: StoreTarget) -> ChannelStore:
