@@ -5,6 +5,11 @@ registrations (up to ``max_registrations``) map over at most ``max_retry_tasks``
 number (named by it) while they fit, chunks of consecutive numbers (named by the first and last)
 beyond that, so a backlog of thousands drains in one run. Retried by Airflow on transient Graph
 errors, never beyond Meta's budget (8 calls per number per 72 h).
+
+The summary is published as the ``whatsapp_fleet_summary`` Asset (DAGs scheduled on it run after
+each fleet run) and as ``whatsapp.*`` metrics; channels that newly need a person are announced
+once through the configured notifiers (``whatsapp.notifiers``); health history older than
+``history_days`` is pruned.
 """
 
 from __future__ import annotations
@@ -19,6 +24,8 @@ from whatsapp.operators.fleet import (
     WhatsAppDueRegistrationsOperator,
     WhatsAppFleetAuditOperator,
     WhatsAppFleetSummaryOperator,
+    WhatsAppNotifyFlagsOperator,
+    WhatsAppPruneHistoryOperator,
     WhatsAppRegisterChannelsOperator,
 )
 
@@ -50,6 +57,9 @@ from whatsapp.operators.fleet import (
             maximum=1024,  # Airflow's [core] max_map_length
             description="Mapped retry tasks per run; more due numbers are chunked across them",
         ),
+        "history_days": Param(
+            90, type="integer", minimum=1, description="Days of health history and summaries to keep"
+        ),
     },
 )
 def whatsapp_fleet_health() -> None:
@@ -74,9 +84,13 @@ def whatsapp_fleet_health() -> None:
         task_id="retry_registration", map_index_template=RETRY_MAP_INDEX_TEMPLATE
     ).expand(channels=due.output)
     summary = WhatsAppFleetSummaryOperator(task_id="summary", trigger_rule="all_done")
+    notify = WhatsAppNotifyFlagsOperator(task_id="notify_flags")
+    prune = WhatsAppPruneHistoryOperator(
+        task_id="prune_history", history_days="{{ params.history_days }}", trigger_rule="all_done"
+    )
 
     audit >> due
-    retry >> summary
+    retry >> summary >> [notify, prune]
 
 
 whatsapp_fleet_health()

@@ -357,11 +357,13 @@ def airflow_stack(
     executor: str = LOCAL_EXECUTOR,
     celery_workers: int = 2,
     extra_env: dict[str, str] | None = None,
+    simulator_args: tuple[str, ...] = (),
 ) -> Iterator[AirflowStack]:
     """Start the simulator, create and migrate the databases, start the four Airflow components.
 
     With ``executor=CELERY_EXECUTOR`` also ``celery_workers`` Celery workers (``worker-1``, ...).
-    ``extra_env`` is added to every component's environment (e.g. StatsD settings).
+    ``extra_env`` is added to every component's environment (e.g. StatsD settings);
+    ``simulator_args`` go to the simulator (e.g. ``("--latency-ms", "100")``).
 
     Cleanup is in ``finally`` here (not in a fixture finalizer) so it also runs on a failed
     assertion, a pytest-timeout and Ctrl-C: every process stopped, both databases dropped. On
@@ -408,6 +410,7 @@ def airflow_stack(
             "include.graph_simulator",
             "--port",
             str(sim_port),
+            *simulator_args,
             cwd=REPO_ROOT,
         )
         airflow = str(BIN / "airflow")

@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING, Any
 import pendulum
 from airflow.sdk.exceptions import AirflowException
 
+from whatsapp import metrics
+from whatsapp.assets import FLEET_SUMMARY
 from whatsapp.errors import GraphApiError
 from whatsapp.operators.base import MANAGER_LINK, WhatsAppBaseOperator
 
@@ -93,7 +95,9 @@ class WhatsAppFleetAuditOperator(WhatsAppBaseOperator):
                     self.hook, store, now=now, stale_before=stale_before, shard=(shard, shards), log=self.log
                 )
             except GraphApiError as error:
+                metrics.graph_errors(error.kind)
                 self.graph_failure("fleet audit", error)
+        metrics.audit_finished(report.wall_s, report.errors_by_kind)
         return report.to_dict()
 
 
@@ -193,14 +197,18 @@ class WhatsAppRegisterChannelsOperator(WhatsAppBaseOperator):
                 run_id=run_id,
             )
         except RegistrationFailed as failure:
+            metrics.register_outcome(failure.report.action)
             self.log.error("Registration of %s needs a person: %s", number, failure.report.message)
             return ref, "person", failure.report.message
         except GraphApiError as error:
+            metrics.graph_errors(error.kind)
+            metrics.register_outcome("retry_task" if error.retryable else "failed")
             if not error.retryable:
                 self.log.error("Registration of %s failed: %s", number, error)
                 return ref, "person", str(error)
             self.log.warning("Registration of %s failed transiently: %s", number, error)
             return ref, "retry", str(error)
+        metrics.register_outcome(report.action)
         self.log.info("Registration of %s: %s", number, report.message)
         if report.action == AWAITING_ANSWER and not first_try:
             return ref, "retry", report.message
@@ -233,11 +241,71 @@ class WhatsAppResolveChannelOperator(WhatsAppBaseOperator):
 
 
 class WhatsAppFleetSummaryOperator(WhatsAppBaseOperator):
-    """Counts by provisioning, registration state, reauthorization reason and quality; stored for the page."""
+    """Counts by provisioning, registration state, reauthorization reason and quality.
+
+    Stored for the page, sent as ``whatsapp.channels.*`` gauges, and published as the
+    :data:`~whatsapp.assets.FLEET_SUMMARY` Asset (the counts in the event's extra), so DAGs
+    scheduled on it run after each fleet run.
+    """
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("outlets", [FLEET_SUMMARY])
+        super().__init__(**kwargs)
 
     def execute(self, context: Context) -> dict[str, Any]:
         with self.open_store() as store:
             counts = store.fleet.counts()
             store.fleet.save_summary(counts)
+        metrics.fleet_counts(counts)
+        context["outlet_events"][FLEET_SUMMARY].extra = counts
         self.log.info("Fleet summary: %s", counts)
         return counts
+
+
+class WhatsAppNotifyFlagsOperator(WhatsAppBaseOperator):
+    """Announce, once, the channels that newly need a person (``whatsapp.notifiers``).
+
+    Sends one message listing them through every configured notifier, then records the flags
+    as announced; a failed send fails the task (Airflow retries) and records nothing, so the
+    flags are announced by the retry or the next run. Without any notifier configured the
+    list is only logged and kept for when one is.
+    """
+
+    def execute(self, context: Context) -> dict[str, Any]:
+        from whatsapp.notifiers import configured_notifiers, flags_message
+
+        with self.open_store() as store:
+            flagged = store.operations.not_yet_notified()
+            if not flagged:
+                self.log.info("No channel newly needs a person")
+                return {"flagged": 0, "notified": 0}
+            text = flags_message(flagged)
+            notifiers = configured_notifiers(text)
+            self.log.info("%s", text)
+            if not notifiers:
+                self.log.warning(
+                    "No notification connection is defined: %d flag(s) kept for later", len(flagged)
+                )
+                return {"flagged": len(flagged), "notified": 0}
+            for notifier in notifiers:
+                notifier(context)
+            store.operations.mark_notified(flagged)
+        return {"flagged": len(flagged), "notified": len(notifiers)}
+
+
+class WhatsAppPruneHistoryOperator(WhatsAppBaseOperator):
+    """Delete health snapshots and fleet summaries older than ``history_days`` (the latest summary stays)."""
+
+    template_fields = ("history_days",)
+
+    def __init__(self, *, history_days: int | str = 90, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.history_days = history_days
+
+    def execute(self, context: Context) -> dict[str, int]:
+        days = _positive_int(self, "history_days", self.history_days, minimum=1)
+        before = pendulum.now("UTC") - timedelta(days=days)
+        with self.open_store() as store:
+            pruned = store.operations.prune_history(before)
+        self.log.info("Pruned history older than %d days (before %s): %s", days, before.isoformat(), pruned)
+        return pruned
