@@ -6,13 +6,21 @@ the settings docker-compose.yaml uses. Each worker reports its own name as the t
 ``hostname``, so the test can tell that both ran audit shards and registration retries; since
 they are separate processes with separate environments, the only state they can share is the
 PostgreSQL store (no worker-local SQLite file is ever created).
+
+Operations ride along: StatsD is on (a UDP listener here receives Airflow's metrics, the
+provider's ``whatsapp.*`` among them), and ``whatsapp_fleet_digest``, scheduled on the fleet
+summary Asset, must run after the fleet run.
 """
 
 from __future__ import annotations
 
 import collections
 import os
+import socket
+import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import pytest
@@ -28,6 +36,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.postgres]
 ONBOARDING = "whatsapp_onboarding"
 FLEET = "whatsapp_fleet_health"
 REGISTER = "whatsapp_register_channel"
+DIGEST = "whatsapp_fleet_digest"
 CALLBACK_URL = "https://hooks.example.test/whatsapp"
 WORKERS = {"worker-1", "worker-2"}
 AUDIT_SHARDS = 4
@@ -41,18 +50,69 @@ def store_of(stack: AirflowStack) -> ChannelStore:
     return ChannelStore.from_target(StoreTarget(stack.store_url, stack.store_schema))
 
 
+class StatsdListener:
+    """Collects the StatsD datagrams sent to a UDP port on loopback (``name:value|type`` lines)."""
+
+    def __init__(self) -> None:
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.settimeout(0.2)
+        self.port = int(self.sock.getsockname()[1])
+        self.lines: list[str] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._receive, daemon=True)
+
+    def _receive(self) -> None:
+        while not self._stop.is_set():
+            try:
+                data = self.sock.recv(65535)
+            except TimeoutError:
+                continue
+            self.lines.extend(data.decode("utf-8", "replace").splitlines())
+
+    def whatsapp(self) -> list[tuple[str, str, str]]:
+        """``(name, value, type)`` of every ``airflow.whatsapp.*`` metric received so far."""
+        found = []
+        for line in list(self.lines):
+            name, _, rest = line.partition(":")
+            if name.startswith("airflow.whatsapp."):
+                value, _, kind = rest.partition("|")
+                found.append((name.removeprefix("airflow."), value, kind.split("|")[0]))
+        return found
+
+    @contextmanager
+    def running(self) -> Iterator[StatsdListener]:
+        self._thread.start()
+        try:
+            yield self
+        finally:
+            self._stop.set()
+            self._thread.join(timeout=5)
+            self.sock.close()
+
+
 @pytest.mark.timeout(480)
 def test_two_celery_workers_share_onboarding_fleet_and_register(pg_url: str) -> None:
     started = time.monotonic()
     fernet_key = os.environ["AIRFLOW__CORE__FERNET_KEY"]
-    with airflow_stack(pg_url, CALLBACK_URL, fernet_key=fernet_key, executor=CELERY_EXECUTOR) as stack:
-        sim = SimulatorControl(stack.graph_base_url)
-        api = AirflowApi(stack)
-        try:
-            run_scenario(stack, api, sim, started)
-        finally:
-            api.close()
-            sim.close()
+    with StatsdListener().running() as statsd:
+        statsd_env = {
+            "AIRFLOW__METRICS__STATSD_ON": "True",
+            "AIRFLOW__METRICS__STATSD_HOST": "127.0.0.1",
+            "AIRFLOW__METRICS__STATSD_PORT": str(statsd.port),
+            "AIRFLOW__METRICS__STATSD_PREFIX": "airflow",
+        }
+        with airflow_stack(
+            pg_url, CALLBACK_URL, fernet_key=fernet_key, executor=CELERY_EXECUTOR, extra_env=statsd_env
+        ) as stack:
+            sim = SimulatorControl(stack.graph_base_url)
+            api = AirflowApi(stack)
+            try:
+                run_scenario(stack, api, sim, started)
+                check_metrics(statsd)
+            finally:
+                api.close()
+                sim.close()
     print(f"Celery end-to-end test took {time.monotonic() - started:.0f}s; logs in {stack.run_dir}")
 
 
@@ -68,7 +128,7 @@ def run_scenario(stack: AirflowStack, api: AirflowApi, sim: SimulatorControl, st
     wait_for("the Graph API simulator", lambda: sim.clock(), timeout=30)
     api.wait_until_up(STARTUP_TIMEOUT)
     api.login()
-    for dag_id in (ONBOARDING, FLEET, REGISTER):
+    for dag_id in (ONBOARDING, FLEET, REGISTER, DIGEST):
         api.wait_for_dag(dag_id, STARTUP_TIMEOUT)
         api.unpause(dag_id)
     for worker in sorted(WORKERS):
@@ -100,6 +160,13 @@ def run_scenario(stack: AirflowStack, api: AirflowApi, sim: SimulatorControl, st
     assert set(retry_hosts) == WORKERS, f"registration retries ran on {retry_hosts}"
     phase(started, f"fleet run: audit shards on {dict(audit_hosts)}, retries on {dict(retry_hosts)}")
 
+    # The summary Asset the fleet run updated schedules the digest DAG.
+    digest_runs = wait_for("a whatsapp_fleet_digest run", lambda: api.dag_runs(DIGEST), timeout=60)
+    assert [run["run_type"] for run in digest_runs] == ["asset_triggered"], digest_runs
+    (digest_run,) = [run["dag_run_id"] for run in digest_runs]
+    assert api.wait_for_runs(DIGEST, [digest_run], TASKS_TIMEOUT)[digest_run] == "success"
+    phase(started, "asset-triggered digest run done")
+
     # 3. Review over for one waiting number: the register DAG ("Complete registration") on a worker.
     sim.advance(SPECS[Kind.NAME_IN_REVIEW]["review_seconds"] + 1)
     waiting = seeded[Kind.NAME_IN_REVIEW][0]
@@ -113,6 +180,26 @@ def run_scenario(stack: AirflowStack, api: AirflowApi, sim: SimulatorControl, st
     phase(started, "register DAG done")
 
     check_shared_store(stack, sim, approved, seeded)
+
+
+def check_metrics(statsd: StatsdListener) -> None:
+    """The provider's metrics reached StatsD under Airflow's prefix: counts by state, register outcomes."""
+    metrics = wait_for(
+        "whatsapp metrics over StatsD",
+        lambda: (
+            (m := statsd.whatsapp()) and any(name.startswith("whatsapp.register.") for name, _, _ in m) and m
+        ),
+        timeout=30,
+    )
+    gauges = {name: int(float(value)) for name, value, kind in metrics if kind == "g"}
+    # After the fleet run: all registered but the 2 numbers whose name is in review.
+    assert gauges["whatsapp.channels.registration_state.registered"] == 1 + PROVISIONED + PENDING, gauges
+    assert gauges["whatsapp.channels.total"] == 1 + PROVISIONED + PENDING + IN_REVIEW
+    outcomes = collections.Counter(
+        name for name, _, kind in metrics if kind == "c" and name.startswith("whatsapp.register.")
+    )
+    assert sum(outcomes.values()) >= PENDING + IN_REVIEW, outcomes
+    assert any(name == "whatsapp.audit.duration" and kind == "ms" for name, _, kind in metrics)
 
 
 def seed_channels(stack: AirflowStack, sim: SimulatorControl) -> dict[Kind, list[dict[str, Any]]]:

@@ -27,7 +27,8 @@ if TYPE_CHECKING:
     from whatsapp.store import ChannelStore
 
 #: Channels of one retry task registered at once: each spends most of its time waiting for Graph.
-REGISTER_THREADS = 8
+#: Each holds a store connection: 8 tasks x 8 threads exhausted PostgreSQL's default 100.
+REGISTER_THREADS = 4
 #: Rendered as each retry task's name in the grid: its number, or the first and last of a chunk.
 RETRY_MAP_INDEX_TEMPLATE = (
     "{% set c = task.channels %}{{ c[0]['display_phone_number'] }}"
