@@ -42,6 +42,8 @@ BATCH_RETRY_BASE_S = 0.5
 MAX_APP_PAUSE_WAIT_S = 120.0
 #: How often an idle sender re-reads the pacing decision while fewer senders are allowed.
 IDLE_POLL_S = 0.25
+#: Batches in flight when an audit starts; pacing then adapts up to the connection's max_concurrency.
+INITIAL_CONCURRENCY = 8
 PROGRESS_EVERY = 5000
 #: Risky transitions kept in the report (all are logged); the report goes to XCom.
 REPORT_RISKY_LIMIT = 20
@@ -66,6 +68,7 @@ class AuditReport:
     risky_total: int = 0
     risky: list[str] = field(default_factory=list)
     paused: dict[str, float] = field(default_factory=dict)
+    peak_concurrency: int = 0
     wall_s: float = 0.0
 
     @property
@@ -89,6 +92,7 @@ class AuditReport:
             "risky_total": self.risky_total,
             "risky": list(self.risky),
             "paused": {scope: round(left, 1) for scope, left in self.paused.items()},
+            "peak_concurrency": self.peak_concurrency,
             "wall_s": round(self.wall_s, 3),
         }
 
@@ -274,6 +278,7 @@ class _FleetAudit:
         attempt = 1
         while True:
             self.report.http_requests += 1
+            sent = time.monotonic()
             try:
                 answers = await self.hook.abatch_get(requests)
             except GraphApiError as error:
@@ -294,6 +299,7 @@ class _FleetAudit:
                 return [(t, _failed(t, error, self.now)) for t in targets]
             # No await since the answer was decoded: the hook's last usage is this batch's.
             self.pacer.observe_usage(self.hook.last_usage)
+            self.pacer.observe_latency(time.monotonic() - sent)
             return [self._observe(t, a) for t, a in zip(targets, answers, strict=True)]
 
     def _observe(self, target: AuditTarget, item: BatchResult) -> tuple[AuditTarget, HealthResult]:
@@ -343,8 +349,9 @@ async def audit_fleet(
     :param now: the check time stored on every result (the store keeps the newest check).
     :param shard: ``(k, n)``: only channels with ``id % n == k``, so n mapped tasks share a fleet.
     :param batch_size: / :param max_concurrency: default to the Graph connection's settings;
-        the connection's ``max_concurrency`` also caps the HTTP connections, so a larger value
-        here only queues requests.
+        ``max_concurrency`` is the most batches in flight: the audit starts with
+        ``INITIAL_CONCURRENCY`` and pacing adapts between 1 and it. The connection's value also
+        caps the HTTP/1.1 connections, so a larger value here only queues requests.
     Runs inside the caller's event loop; the hook's async client must belong to that loop.
     """
     settings = await hook.asettings()
@@ -352,12 +359,13 @@ async def audit_fleet(
     if not 1 <= batch_size <= settings.batch_size:
         raise ValueError(f"batch_size must be 1..{settings.batch_size}, got {batch_size}")
     started = time.monotonic()
+    ceiling = max_concurrency or settings.max_concurrency
     tally = _Tally(AuditReport(), log, progress_every)
     audit = _FleetAudit(
         hook,
         store,
         now=now,
-        pacer=Pacer(max_concurrency or settings.max_concurrency, clock, pacing),
+        pacer=Pacer(ceiling, clock, pacing, initial=min(INITIAL_CONCURRENCY, ceiling)),
         page_size=page_size,
         tally=tally,
         sleep=sleep,
@@ -372,6 +380,7 @@ async def audit_fleet(
         raise group.exceptions[0] from None
     report = tally.report
     report.paused = audit.pacer.paused()
+    report.peak_concurrency = audit.pacer.peak_level
     report.wall_s = time.monotonic() - started
     log.info("Fleet audit done: %s", report.to_dict())
     return report
