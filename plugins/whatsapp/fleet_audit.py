@@ -40,8 +40,6 @@ MAX_BATCH_ATTEMPTS = 3
 BATCH_RETRY_BASE_S = 0.5
 #: App-wide pauses up to this long are waited out; longer ones skip the rest of the run.
 MAX_APP_PAUSE_WAIT_S = 120.0
-#: How often an idle sender re-reads the pacing decision while fewer senders are allowed.
-IDLE_POLL_S = 0.25
 #: Batches in flight when an audit starts; pacing then adapts up to the connection's max_concurrency.
 INITIAL_CONCURRENCY = 8
 PROGRESS_EVERY = 5000
@@ -199,6 +197,8 @@ class _FleetAudit:
         self.sleep = sleep
         self.max_app_pause_wait_s = max_app_pause_wait_s
         self._announced_pauses: set[str] = set()
+        self._in_flight = 0
+        self._slot_freed = asyncio.Event()
 
     async def run(self, pages: Iterator[list[AuditTarget]], batch_size: int) -> None:
         senders = self.pacer.max_concurrency
@@ -208,7 +208,7 @@ class _FleetAudit:
         )
         async with asyncio.TaskGroup() as group:
             writer = group.create_task(self._write(results))
-            workers = [group.create_task(self._send_loop(i, batches, results)) for i in range(senders)]
+            workers = [group.create_task(self._send_loop(batches, results)) for _ in range(senders)]
             while (page := await asyncio.to_thread(next, pages, None)) is not None:
                 for start in range(0, len(page), batch_size):
                     await batches.put(page[start : start + batch_size])
@@ -220,17 +220,16 @@ class _FleetAudit:
 
     async def _send_loop(
         self,
-        index: int,
         batches: asyncio.Queue[list[AuditTarget] | None],
         results: asyncio.Queue[list[tuple[AuditTarget, HealthResult]] | None],
     ) -> None:
         while (chunk := await batches.get()) is not None:
             sendable = self._drop_paused_wabas(chunk)
-            if sendable and not await self._wait_turn(index):
+            if sendable and not await self._wait_turn():
                 self._skip(sendable, APP_SCOPE)
                 sendable = []
             if sendable:
-                await results.put(await self._audit_batch(index, sendable))
+                await results.put(await self._audit_batch(sendable))
 
     def _drop_paused_wabas(self, chunk: list[AuditTarget]) -> list[AuditTarget]:
         sendable = []
@@ -253,24 +252,33 @@ class _FleetAudit:
             who = "the app" if scope == APP_SCOPE else f"WABA {scope}"
             self.log.warning("Graph throttled %s for %.0f s more: skipping its channels this run", who, left)
 
-    async def _wait_turn(self, index: int) -> bool:
-        """Wait until pacing lets sender ``index`` send; False if the app pause is too long to wait."""
+    async def _wait_turn(self) -> bool:
+        """Take an in-flight slot once pacing allows; False if the app pause is too long to wait.
+
+        Any sender may take a free slot (the level moves while batches are out, so no sender
+        owns one); a full house waits for the next batch to come back, which is also the only
+        moment the level can change. Release with :meth:`_release`.
+        """
         while True:
             decision = self.pacer.decide()
             if decision.concurrency == 0:
                 if decision.delay_s > self.max_app_pause_wait_s:
                     return False
                 await self.sleep(decision.delay_s)
-            elif index >= decision.concurrency:
-                await self.sleep(max(decision.delay_s, IDLE_POLL_S))
+            elif self._in_flight >= decision.concurrency:
+                self._slot_freed.clear()
+                await self._slot_freed.wait()
             else:
+                self._in_flight += 1
                 if decision.delay_s:
                     await self.sleep(decision.delay_s)
                 return True
 
-    async def _audit_batch(
-        self, index: int, targets: list[AuditTarget]
-    ) -> list[tuple[AuditTarget, HealthResult]]:
+    def _release(self) -> None:
+        self._in_flight -= 1
+        self._slot_freed.set()
+
+    async def _audit_batch(self, targets: list[AuditTarget]) -> list[tuple[AuditTarget, HealthResult]]:
         """Send one batch (retrying whole-batch failures) and turn it into per-channel results."""
         requests = [
             BatchRequest(self.hook.health_relative_url(t.phone_number_id), t.access_token) for t in targets
@@ -280,7 +288,10 @@ class _FleetAudit:
             self.report.http_requests += 1
             sent = time.monotonic()
             try:
-                answers = await self.hook.abatch_get(requests)
+                try:
+                    answers = await self.hook.abatch_get(requests)
+                finally:
+                    self._release()
             except GraphApiError as error:
                 self.pacer.observe_error(error, None)
                 if not error.retryable:
@@ -290,7 +301,7 @@ class _FleetAudit:
                 if attempt < MAX_BATCH_ATTEMPTS:
                     self.report.batch_retries += 1
                     await self.sleep(BATCH_RETRY_BASE_S * 2 ** (attempt - 1) * random.uniform(0.8, 1.2))
-                    if await self._wait_turn(index):
+                    if await self._wait_turn():
                         attempt += 1
                         continue
                 self.log.warning(
