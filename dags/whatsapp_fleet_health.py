@@ -1,8 +1,15 @@
 """Hourly: audit every channel's health, retry stuck registrations with backoff, summarise.
 
-Audit shards map over ``audit_shards`` so several workers share a large fleet; each due
-registration is its own mapped task (named by its display phone number), retried by
-Airflow on transient Graph errors, never beyond Meta's budget (8 calls per number per 72 h).
+Audit shards map over ``audit_shards`` so several workers share a large fleet. Due
+registrations (up to ``max_registrations``) map over at most ``max_retry_tasks`` tasks: one per
+number (named by it) while they fit, chunks of consecutive numbers (named by the first and last)
+beyond that, so a backlog of thousands drains in one run. Retried by Airflow on transient Graph
+errors, never beyond Meta's budget (8 calls per number per 72 h).
+
+The summary is published as the ``whatsapp_fleet_summary`` Asset (DAGs scheduled on it run after
+each fleet run) and as ``whatsapp.*`` metrics; channels that newly need a person are announced
+once through the configured notifiers (``whatsapp.notifiers``); health history older than
+``history_days`` is pruned.
 """
 
 from __future__ import annotations
@@ -13,11 +20,14 @@ from airflow.sdk import Param, dag, task
 
 from whatsapp.defaults import GRAPH_TASK_DEFAULTS
 from whatsapp.operators.fleet import (
+    RETRY_MAP_INDEX_TEMPLATE,
     WhatsAppDueRegistrationsOperator,
     WhatsAppFleetAuditOperator,
     WhatsAppFleetSummaryOperator,
+    WhatsAppNotifyFlagsOperator,
+    WhatsAppPruneHistoryOperator,
+    WhatsAppRegisterChannelsOperator,
 )
-from whatsapp.operators.registration import WhatsAppRegisterOperator
 
 
 @dag(
@@ -38,7 +48,17 @@ from whatsapp.operators.registration import WhatsAppRegisterOperator
         ),
         "audit_shards": Param(1, type="integer", minimum=1, maximum=64, description="Mapped audit tasks"),
         "max_registrations": Param(
-            100, type="integer", minimum=0, description="Registration retries per run"
+            10_000, type="integer", minimum=0, description="Registration retries per run"
+        ),
+        "max_retry_tasks": Param(
+            200,
+            type="integer",
+            minimum=1,
+            maximum=1024,  # Airflow's [core] max_map_length
+            description="Mapped retry tasks per run; more due numbers are chunked across them",
+        ),
+        "history_days": Param(
+            90, type="integer", minimum=1, description="Days of health history and summaries to keep"
         ),
     },
 )
@@ -55,17 +75,22 @@ def whatsapp_fleet_health() -> None:
     ).expand(shard=shards)
     # A failed audit shard must not stop the retries: each one re-reads live health anyway.
     due = WhatsAppDueRegistrationsOperator(
-        task_id="due_registrations", limit="{{ params.max_registrations }}", trigger_rule="all_done"
+        task_id="due_registrations",
+        limit="{{ params.max_registrations }}",
+        max_tasks="{{ params.max_retry_tasks }}",
+        trigger_rule="all_done",
     )
-    retry = WhatsAppRegisterOperator.partial(
-        task_id="retry_registration",
-        respect_backoff=True,
-        map_index_template="{{ task.channel['display_phone_number'] }}",
-    ).expand(channel=due.output)
+    retry = WhatsAppRegisterChannelsOperator.partial(
+        task_id="retry_registration", map_index_template=RETRY_MAP_INDEX_TEMPLATE
+    ).expand(channels=due.output)
     summary = WhatsAppFleetSummaryOperator(task_id="summary", trigger_rule="all_done")
+    notify = WhatsAppNotifyFlagsOperator(task_id="notify_flags")
+    prune = WhatsAppPruneHistoryOperator(
+        task_id="prune_history", history_days="{{ params.history_days }}", trigger_rule="all_done"
+    )
 
     audit >> due
-    retry >> summary
+    retry >> summary >> [notify, prune]
 
 
 whatsapp_fleet_health()

@@ -40,8 +40,8 @@ MAX_BATCH_ATTEMPTS = 3
 BATCH_RETRY_BASE_S = 0.5
 #: App-wide pauses up to this long are waited out; longer ones skip the rest of the run.
 MAX_APP_PAUSE_WAIT_S = 120.0
-#: How often an idle sender re-reads the pacing decision while fewer senders are allowed.
-IDLE_POLL_S = 0.25
+#: Batches in flight when an audit starts; pacing then adapts up to the connection's max_concurrency.
+INITIAL_CONCURRENCY = 8
 PROGRESS_EVERY = 5000
 #: Risky transitions kept in the report (all are logged); the report goes to XCom.
 REPORT_RISKY_LIMIT = 20
@@ -66,6 +66,7 @@ class AuditReport:
     risky_total: int = 0
     risky: list[str] = field(default_factory=list)
     paused: dict[str, float] = field(default_factory=dict)
+    peak_concurrency: int = 0
     wall_s: float = 0.0
 
     @property
@@ -89,6 +90,7 @@ class AuditReport:
             "risky_total": self.risky_total,
             "risky": list(self.risky),
             "paused": {scope: round(left, 1) for scope, left in self.paused.items()},
+            "peak_concurrency": self.peak_concurrency,
             "wall_s": round(self.wall_s, 3),
         }
 
@@ -195,6 +197,8 @@ class _FleetAudit:
         self.sleep = sleep
         self.max_app_pause_wait_s = max_app_pause_wait_s
         self._announced_pauses: set[str] = set()
+        self._in_flight = 0
+        self._slot_freed = asyncio.Event()
 
     async def run(self, pages: Iterator[list[AuditTarget]], batch_size: int) -> None:
         senders = self.pacer.max_concurrency
@@ -204,7 +208,7 @@ class _FleetAudit:
         )
         async with asyncio.TaskGroup() as group:
             writer = group.create_task(self._write(results))
-            workers = [group.create_task(self._send_loop(i, batches, results)) for i in range(senders)]
+            workers = [group.create_task(self._send_loop(batches, results)) for _ in range(senders)]
             while (page := await asyncio.to_thread(next, pages, None)) is not None:
                 for start in range(0, len(page), batch_size):
                     await batches.put(page[start : start + batch_size])
@@ -216,17 +220,16 @@ class _FleetAudit:
 
     async def _send_loop(
         self,
-        index: int,
         batches: asyncio.Queue[list[AuditTarget] | None],
         results: asyncio.Queue[list[tuple[AuditTarget, HealthResult]] | None],
     ) -> None:
         while (chunk := await batches.get()) is not None:
             sendable = self._drop_paused_wabas(chunk)
-            if sendable and not await self._wait_turn(index):
+            if sendable and not await self._wait_turn():
                 self._skip(sendable, APP_SCOPE)
                 sendable = []
             if sendable:
-                await results.put(await self._audit_batch(index, sendable))
+                await results.put(await self._audit_batch(sendable))
 
     def _drop_paused_wabas(self, chunk: list[AuditTarget]) -> list[AuditTarget]:
         sendable = []
@@ -249,24 +252,33 @@ class _FleetAudit:
             who = "the app" if scope == APP_SCOPE else f"WABA {scope}"
             self.log.warning("Graph throttled %s for %.0f s more: skipping its channels this run", who, left)
 
-    async def _wait_turn(self, index: int) -> bool:
-        """Wait until pacing lets sender ``index`` send; False if the app pause is too long to wait."""
+    async def _wait_turn(self) -> bool:
+        """Take an in-flight slot once pacing allows; False if the app pause is too long to wait.
+
+        Any sender may take a free slot (the level moves while batches are out, so no sender
+        owns one); a full house waits for the next batch to come back, which is also the only
+        moment the level can change. Release with :meth:`_release`.
+        """
         while True:
             decision = self.pacer.decide()
             if decision.concurrency == 0:
                 if decision.delay_s > self.max_app_pause_wait_s:
                     return False
                 await self.sleep(decision.delay_s)
-            elif index >= decision.concurrency:
-                await self.sleep(max(decision.delay_s, IDLE_POLL_S))
+            elif self._in_flight >= decision.concurrency:
+                self._slot_freed.clear()
+                await self._slot_freed.wait()
             else:
+                self._in_flight += 1
                 if decision.delay_s:
                     await self.sleep(decision.delay_s)
                 return True
 
-    async def _audit_batch(
-        self, index: int, targets: list[AuditTarget]
-    ) -> list[tuple[AuditTarget, HealthResult]]:
+    def _release(self) -> None:
+        self._in_flight -= 1
+        self._slot_freed.set()
+
+    async def _audit_batch(self, targets: list[AuditTarget]) -> list[tuple[AuditTarget, HealthResult]]:
         """Send one batch (retrying whole-batch failures) and turn it into per-channel results."""
         requests = [
             BatchRequest(self.hook.health_relative_url(t.phone_number_id), t.access_token) for t in targets
@@ -274,8 +286,12 @@ class _FleetAudit:
         attempt = 1
         while True:
             self.report.http_requests += 1
+            sent = time.monotonic()
             try:
-                answers = await self.hook.abatch_get(requests)
+                try:
+                    answers = await self.hook.abatch_get(requests)
+                finally:
+                    self._release()
             except GraphApiError as error:
                 self.pacer.observe_error(error, None)
                 if not error.retryable:
@@ -285,7 +301,7 @@ class _FleetAudit:
                 if attempt < MAX_BATCH_ATTEMPTS:
                     self.report.batch_retries += 1
                     await self.sleep(BATCH_RETRY_BASE_S * 2 ** (attempt - 1) * random.uniform(0.8, 1.2))
-                    if await self._wait_turn(index):
+                    if await self._wait_turn():
                         attempt += 1
                         continue
                 self.log.warning(
@@ -294,6 +310,7 @@ class _FleetAudit:
                 return [(t, _failed(t, error, self.now)) for t in targets]
             # No await since the answer was decoded: the hook's last usage is this batch's.
             self.pacer.observe_usage(self.hook.last_usage)
+            self.pacer.observe_latency(time.monotonic() - sent)
             return [self._observe(t, a) for t, a in zip(targets, answers, strict=True)]
 
     def _observe(self, target: AuditTarget, item: BatchResult) -> tuple[AuditTarget, HealthResult]:
@@ -343,8 +360,9 @@ async def audit_fleet(
     :param now: the check time stored on every result (the store keeps the newest check).
     :param shard: ``(k, n)``: only channels with ``id % n == k``, so n mapped tasks share a fleet.
     :param batch_size: / :param max_concurrency: default to the Graph connection's settings;
-        the connection's ``max_concurrency`` also caps the HTTP connections, so a larger value
-        here only queues requests.
+        ``max_concurrency`` is the most batches in flight: the audit starts with
+        ``INITIAL_CONCURRENCY`` and pacing adapts between 1 and it. The connection's value also
+        caps the HTTP/1.1 connections, so a larger value here only queues requests.
     Runs inside the caller's event loop; the hook's async client must belong to that loop.
     """
     settings = await hook.asettings()
@@ -352,12 +370,13 @@ async def audit_fleet(
     if not 1 <= batch_size <= settings.batch_size:
         raise ValueError(f"batch_size must be 1..{settings.batch_size}, got {batch_size}")
     started = time.monotonic()
+    ceiling = max_concurrency or settings.max_concurrency
     tally = _Tally(AuditReport(), log, progress_every)
     audit = _FleetAudit(
         hook,
         store,
         now=now,
-        pacer=Pacer(max_concurrency or settings.max_concurrency, clock, pacing),
+        pacer=Pacer(ceiling, clock, pacing, initial=min(INITIAL_CONCURRENCY, ceiling)),
         page_size=page_size,
         tally=tally,
         sleep=sleep,
@@ -372,6 +391,7 @@ async def audit_fleet(
         raise group.exceptions[0] from None
     report = tally.report
     report.paused = audit.pacer.paused()
+    report.peak_concurrency = audit.pacer.peak_level
     report.wall_s = time.monotonic() - started
     log.info("Fleet audit done: %s", report.to_dict())
     return report

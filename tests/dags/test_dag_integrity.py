@@ -7,6 +7,7 @@ import sys
 from typing import Any
 
 from tests.support.airflow_fixtures import DAGS_FOLDER
+from whatsapp.operators.fleet import RETRY_MAP_INDEX_TEMPLATE
 
 EXPECTED_DAGS = {
     "whatsapp_onboarding",
@@ -68,7 +69,9 @@ def test_fleet_dag_shape(dagbag: Any) -> None:
     dag = dagbag.get_dag("whatsapp_fleet_health")
     assert dag.max_active_runs == 1 and dag.catchup is False
     retry = dag.get_task("retry_registration")
-    assert retry.map_index_template == "{{ task.channel['display_phone_number'] }}"
-    assert dag.params["max_registrations"] == 100
+    assert retry.map_index_template == RETRY_MAP_INDEX_TEMPLATE
+    # A backlog drains in one run: up to 10,000 numbers over at most 200 mapped tasks (< max_map_length).
+    assert dag.params["max_registrations"] == 10_000
+    assert dag.params["max_retry_tasks"] == 200
     manual = dagbag.get_dag("whatsapp_register_channel")
     assert manual.schedule is None and manual.get_task("register").respect_backoff is False

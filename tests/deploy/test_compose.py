@@ -298,3 +298,30 @@ def test_docker_compose_config_validates(tmp_path: Path) -> None:
             },
         )
         assert result.returncode == 0, result.stderr
+
+
+def test_compose_uses_the_celery_settings_the_end_to_end_test_proves(services: dict[str, Any]) -> None:
+    """tests/e2e/test_celery.py runs two workers on exactly these settings (tests/e2e/stack.py)."""
+    from sqlalchemy.engine import make_url
+
+    from tests.e2e.stack import CELERY_BROKER_URL, CELERY_EXECUTOR, CELERY_RESULT_BACKEND_SCHEME
+
+    proven_broker = make_url(CELERY_BROKER_URL)
+    for name in AIRFLOW_SERVICES:
+        env = services[name]["environment"]
+        assert env["AIRFLOW__CORE__EXECUTOR"] == CELERY_EXECUTOR, name
+        broker = make_url(env["AIRFLOW__CELERY__BROKER_URL"])
+        assert (broker.drivername, broker.port, broker.database) == (
+            proven_broker.drivername,
+            proven_broker.port,
+            proven_broker.database,
+        ), name
+        backend = env["AIRFLOW__CELERY__RESULT_BACKEND"]
+        assert backend.startswith(f"{CELERY_RESULT_BACKEND_SCHEME}://"), name
+        # Results in the metadata database, as in the test.
+        meta = make_url(env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"])
+        assert make_url(backend.removeprefix("db+")).database == meta.database, name
+        # The store is PostgreSQL: the embedded SQLite default is refused under Celery.
+        assert json.loads(env["AIRFLOW_CONN_WHATSAPP_STORE_DEFAULT"])["conn_type"] == "postgres", name
+    pins = REQUIREMENTS.read_text()
+    assert re.search(r"^apache-airflow-providers-celery==", pins, re.M), "the image lacks the Celery provider"

@@ -83,6 +83,22 @@ class AirflowApi:
     def run_state(self, dag_id: str, run_id: str) -> str:
         return str(self.ok("GET", f"/api/v2/dags/{dag_id}/dagRuns/{run_id}")["state"])
 
+    def task_instances(self, dag_id: str, run_id: str) -> list[dict[str, Any]]:
+        """Every task instance of a run as the API returns it (state, map index, hostname, ...).
+
+        Paged: the API returns at most ``[api] maximum_page_limit`` (100) per request.
+        """
+        found: list[dict[str, Any]] = []
+        while True:
+            body = self.ok(
+                "GET",
+                f"/api/v2/dags/{dag_id}/dagRuns/{run_id}/taskInstances",
+                params={"limit": 100, "offset": len(found)},
+            )
+            found.extend(body["task_instances"])
+            if not body["task_instances"] or len(found) >= body["total_entries"]:
+                return found
+
     def task_states(self, dag_id: str, run_id: str) -> dict[str, str | None]:
         """``{task_id or task_id[map_index]: state}`` for every task instance of a run."""
         body = self.ok("GET", f"/api/v2/dags/{dag_id}/dagRuns/{run_id}/taskInstances")

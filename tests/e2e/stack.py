@@ -9,6 +9,11 @@ Everything is isolated per run: fresh PostgreSQL databases (dropped afterwards),
 process's, whose ``AIRFLOW_*`` variables belong to the in-process tests). Every process runs
 in its own session so stopping it reaches its children (executor workers, task supervisors,
 API workers) too.
+
+``executor="CeleryExecutor"`` adds ``celery_workers`` ``airflow celery worker`` processes (Redis
+on 127.0.0.1:6379 as broker, the metadata database as result backend, a queue of their own so
+concurrent runs never take each other's tasks). Each worker reports its own name as the task
+instances' ``hostname`` (:mod:`tests.e2e.worker_identity`), as separate machines would.
 """
 
 from __future__ import annotations
@@ -44,6 +49,16 @@ ADMIN_USER = "admin"
 TAIL_LINES = 60
 #: The Graph connection's ``webhook_verify_token`` (Meta's subscription check answers with it).
 WEBHOOK_VERIFY_TOKEN = "e2e-webhook-verify-token"
+LOCAL_EXECUTOR = "LocalExecutor"
+CELERY_EXECUTOR = "CeleryExecutor"
+#: The Celery settings docker-compose.yaml must share with the test (tests/deploy checks it):
+#: the broker is Redis, database 0; results go to the metadata database through SQLAlchemy.
+CELERY_BROKER_URL = "redis://127.0.0.1:6379/0"
+CELERY_RESULT_BACKEND_SCHEME = "db+postgresql"
+#: Worker processes per Celery worker: two workers x two slots on a loaded 2-core machine.
+CELERY_WORKER_CONCURRENCY = 2
+#: Names a worker gives itself as the task instances' hostname (see worker_identity.py).
+WORKER_NAME_ENV = "WHATSAPP_E2E_WORKER"
 
 
 def _free_port() -> int:
@@ -151,14 +166,19 @@ class AirflowStack:
     def store_url(self) -> URL:
         return self.pg_admin_url.set(database=self.store_db)
 
-    def start(self, name: str, *args: str, cwd: Path | None = None) -> ManagedProcess:
-        """Start ``args`` in a new session (its own process group), output to ``<name>.log``."""
+    def start(
+        self, name: str, *args: str, cwd: Path | None = None, env: dict[str, str] | None = None
+    ) -> ManagedProcess:
+        """Start ``args`` in a new session (its own process group), output to ``<name>.log``.
+
+        ``env`` adds to (or overrides) the stack's environment for this process only.
+        """
         log_path = self.run_dir / f"{name}.log"
         log_file = log_path.open("ab")
         popen = subprocess.Popen(
             list(args),
             cwd=cwd or self.run_dir,
-            env=self.env,
+            env={**self.env, **(env or {})},
             stdin=subprocess.DEVNULL,
             stdout=log_file,
             stderr=subprocess.STDOUT,
@@ -225,7 +245,35 @@ def _base_env() -> dict[str, str]:
     env = {key: os.environ[key] for key in keep if key in os.environ}
     env["PATH"] = f"{BIN}{os.pathsep}{env.get('PATH', '/usr/bin:/bin')}"
     env["PYTHONUNBUFFERED"] = "1"
+    # This checkout's provider and test helpers, whatever the venv's editable install points at.
+    env["PYTHONPATH"] = f"{REPO_ROOT / 'plugins'}{os.pathsep}{REPO_ROOT}"
     return env
+
+
+def celery_env(stack: AirflowStack, queue: str) -> dict[str, str]:
+    """What CeleryExecutor adds for every component (the same settings as docker-compose.yaml)."""
+    meta = stack.pg_admin_url.set(drivername="postgresql", database=stack.meta_db)
+    backend = f"db+{meta.render_as_string(hide_password=False)}"
+    assert backend.startswith(f"{CELERY_RESULT_BACKEND_SCHEME}://"), backend
+    return {
+        "AIRFLOW__CORE__EXECUTOR": CELERY_EXECUTOR,
+        "AIRFLOW__CELERY__BROKER_URL": CELERY_BROKER_URL,
+        "AIRFLOW__CELERY__RESULT_BACKEND": backend,
+        "AIRFLOW__CELERY__WORKER_CONCURRENCY": str(CELERY_WORKER_CONCURRENCY),
+        "AIRFLOW__OPERATORS__DEFAULT_QUEUE": queue,
+        "AIRFLOW__CORE__HOSTNAME_CALLABLE": "tests.e2e.worker_identity.hostname",
+    }
+
+
+def _forget_queue(queue: str) -> None:
+    """Drop what kombu leaves in Redis for a queue (its binding set); the queue itself is empty."""
+    import redis
+
+    client = redis.Redis.from_url(CELERY_BROKER_URL, socket_timeout=5)
+    try:
+        client.delete(queue, f"_kombu.binding.{queue}")
+    finally:
+        client.close()
 
 
 def airflow_env(stack: AirflowStack, home: Path, plugins: Path) -> dict[str, str]:
@@ -308,8 +356,21 @@ def _admin_execute(url: URL, *statements: str) -> None:
 
 
 @contextlib.contextmanager
-def airflow_stack(pg_url: str, callback_url: str, *, fernet_key: str) -> Iterator[AirflowStack]:
+def airflow_stack(
+    pg_url: str,
+    callback_url: str,
+    *,
+    fernet_key: str,
+    executor: str = LOCAL_EXECUTOR,
+    celery_workers: int = 2,
+    extra_env: dict[str, str] | None = None,
+    simulator_args: tuple[str, ...] = (),
+) -> Iterator[AirflowStack]:
     """Start the simulator, create and migrate the databases, start the four Airflow components.
+
+    With ``executor=CELERY_EXECUTOR`` also ``celery_workers`` Celery workers (``worker-1``, ...).
+    ``extra_env`` is added to every component's environment (e.g. StatsD settings);
+    ``simulator_args`` go to the simulator (e.g. ``("--latency-ms", "100")``).
 
     Cleanup is in ``finally`` here (not in a fixture finalizer) so it also runs on a failed
     assertion, a pytest-timeout and Ctrl-C: every process stopped, both databases dropped. On
@@ -337,7 +398,13 @@ def airflow_stack(pg_url: str, callback_url: str, *, fernet_key: str) -> Iterato
     plugins.mkdir(parents=True)
     # SimpleAuthManager reads passwords from this file and only generates ones for missing users.
     (home / "passwords.json").write_text(json.dumps({ADMIN_USER: stack.admin_password}))
+    if executor not in (LOCAL_EXECUTOR, CELERY_EXECUTOR):
+        raise ValueError(f"unsupported executor {executor!r}")
+    queue = f"wa_e2e_{suffix}"
     stack.env = airflow_env(stack, home, plugins)
+    if executor == CELERY_EXECUTOR:
+        stack.env.update(celery_env(stack, queue))
+    stack.env.update(extra_env or {})
     created: list[str] = []
     try:
         for database in (stack.meta_db, stack.store_db):
@@ -350,6 +417,7 @@ def airflow_stack(pg_url: str, callback_url: str, *, fernet_key: str) -> Iterato
             "include.graph_simulator",
             "--port",
             str(sim_port),
+            *simulator_args,
             cwd=REPO_ROOT,
         )
         airflow = str(BIN / "airflow")
@@ -359,6 +427,24 @@ def airflow_stack(pg_url: str, callback_url: str, *, fernet_key: str) -> Iterato
         stack.start("scheduler", airflow, "scheduler")
         stack.start("dag-processor", airflow, "dag-processor")
         stack.start("triggerer", airflow, "triggerer")
+        if executor == CELERY_EXECUTOR:
+            for number in range(1, celery_workers + 1):
+                name = f"worker-{number}"
+                stack.start(
+                    name,
+                    airflow,
+                    "celery",
+                    "worker",
+                    "--celery-hostname",
+                    f"{name}@{queue}",
+                    "--without-mingle",
+                    "--without-gossip",
+                    # Two workers on one machine: each serves its task logs on its own port.
+                    env={
+                        WORKER_NAME_ENV: name,
+                        "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(_free_port()),
+                    },
+                )
         yield stack
     except BaseException:
         print(f"\nend-to-end stack logs: {run_dir}\n{stack.tails()}", file=sys.stderr)
@@ -369,3 +455,5 @@ def airflow_stack(pg_url: str, callback_url: str, *, fernet_key: str) -> Iterato
         finally:
             for database in created:
                 _admin_execute(stack.pg_admin_url, f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+            if executor == CELERY_EXECUTOR:
+                _forget_queue(queue)

@@ -88,6 +88,30 @@ def test_mixed_fleet_of_500_ends_as_the_spec_says(
     assert summary == pg_store_env.fleet.counts()
 
 
+def test_a_backlog_beyond_max_retry_tasks_drains_in_one_run_in_named_chunks(
+    fleet_run, sim: SimulatorControl, pg_store_env: ChannelStore
+) -> None:
+    numbers = seed(sim, pg_store_env, 200)  # 20 never registered with an approved name
+    pending = {n.phone_number_id for n in numbers.values() if n.kind is Kind.PENDING}
+    dag_run = fleet_run(max_retry_tasks=3)
+    retries = [ti for ti in dag_run.get_task_instances() if ti.task_id == "retry_registration"]
+    # 20 pending + 20 in review + 10 declined due: 3 chunks of 17, 17 and 16, each named by its ends.
+    assert sorted(len(ti.rendered_map_index.split(" .. ")) for ti in retries) == [2, 2, 2]
+    assert sorted(int(ti.rendered_map_index.rsplit("(", 1)[1].rstrip(")")) for ti in retries) == [16, 17, 17]
+    assert register_calls(sim) == {phone: 1 for phone in pending}  # one call per number, in one run
+    by_kind = states(pg_store_env, numbers)
+    assert by_kind[Kind.PENDING] == {("provisioned", "registered", None): 20}
+    assert by_kind[Kind.NAME_DECLINED] == {("pending", "needs_attention", "registration_incomplete"): 10}
+
+
+def test_chunks_are_even_and_keep_the_order() -> None:
+    from whatsapp.operators.fleet import chunk_evenly
+
+    assert chunk_evenly(list(range(7)), 3) == [[0, 1, 2], [3, 4], [5, 6]]
+    assert chunk_evenly(list(range(2)), 200) == [[0], [1]]
+    assert chunk_evenly([], 5) == []
+
+
 def test_backoff_budget_and_due_only_retries(
     fleet_run, sim: SimulatorControl, pg_store_env: ChannelStore
 ) -> None:

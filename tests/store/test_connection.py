@@ -106,6 +106,17 @@ def test_undefined_connection_means_embedded_sqlite(monkeypatch):
     assert target.is_sqlite and target.url.database == str(default_sqlite_path())
 
 
+@pytest.mark.parametrize(
+    "executor", ["CeleryExecutor", "LocalExecutor,CeleryExecutor", "k8s:airflow.x.KubernetesExecutor"]
+)
+def test_embedded_sqlite_default_is_refused_when_tasks_run_on_other_machines(monkeypatch, executor):
+    monkeypatch.delenv("AIRFLOW_CONN_WHATSAPP_STORE_DEFAULT", raising=False)
+    monkeypatch.setenv("AIRFLOW__CORE__EXECUTOR", executor)
+    with pytest.raises(StoreConnectionError, match=r"define 'whatsapp_store_default'.*postgres") as raised:
+        resolve_target()
+    assert "Executor" in str(raised.value) and "SQLite" in str(raised.value)
+
+
 def test_store_conn_env_fixture_points_whatsapp_store_default_at_the_test_store(store_conn_env):
     channel = store_conn_env.channels.upsert(
         account_id=1, phone_number_id="1", waba_id="2", business_id="3", access_token="t"

@@ -33,10 +33,11 @@ from whatsapp.store.schema import metadata
 
 FIXTURES = Path(__file__).with_name("fixtures")
 V1_TABLES = ("channels", "signups", "health_checks", "registration_attempts", "fleet_summaries")
+#: Tables later revisions added.
 ALL_REVISIONS = list(REVISIONS)
 #: Tables revisions after 0001 created.
 #: Tables later revisions add: 0004 the signup intake, 0005 Meta's webhook events, 0006 lifecycle calls.
-LATER_TABLES = ("signup_intake", "webhook_events", "lifecycle_calls")
+LATER_TABLES = ("signup_intake", "webhook_events", "lifecycle_calls", "notified_flags")
 
 
 def _diffs(conn: Connection) -> list[Any]:

@@ -158,3 +158,41 @@ def test_policy_rejects_inconsistent_thresholds(kwargs: dict[str, float]) -> Non
 def test_pacer_needs_one_sender() -> None:
     with pytest.raises(ValueError):
         Pacer(0, FakeClock())
+
+
+def test_the_level_climbs_while_batches_come_back_in_time_and_usage_is_low() -> None:
+    pacer = Pacer(64, FakeClock(), initial=8)
+    assert pacer.decide().concurrency == 8
+    for _ in range(100):
+        pacer.observe_latency(0.1)
+    assert pacer.decide().concurrency == 64 and pacer.peak_level == 64
+
+
+def test_usage_above_slow_from_stops_the_climb_and_caps_the_level() -> None:
+    pacer = Pacer(64, FakeClock(), initial=8)
+    pacer.observe_usage(app_usage(70))
+    for _ in range(100):
+        pacer.observe_latency(0.1)
+    assert pacer.level == 8
+    assert pacer.decide().concurrency == 8  # the policy would allow 32 at 70 %: the level is lower
+
+
+def test_slow_batches_take_a_quarter_off_and_throttling_halves() -> None:
+    pacer = Pacer(64, FakeClock(), initial=40)
+    pacer.observe_latency(0.1)  # fastest seen; in time: 41
+    pacer.observe_latency(0.25)  # > 2x the fastest and > 50 ms slower: saturation
+    assert pacer.level == 30
+    pacer.observe_latency(0.19)  # under 2x: in time again
+    assert pacer.level == 31
+    pacer.observe_error(graph_error(4), None)  # app-wide throttling
+    assert pacer.level == 15
+    for _ in range(200):
+        pacer.observe_latency(0.4)  # always slow now: down to one, never zero
+    assert pacer.level == 1
+
+
+def test_tiny_latencies_jittering_by_a_large_factor_are_not_saturation() -> None:
+    pacer = Pacer(16, FakeClock(), initial=8)
+    pacer.observe_latency(0.002)
+    pacer.observe_latency(0.02)  # 10x, but only 18 ms slower
+    assert pacer.level == 10

@@ -14,6 +14,12 @@ health checks) or one customer's WABA for up to an hour, so the audit backs off 
   channels are skipped while other customers' channels go on at full speed. One WABA's
   percentage never slows the fleet, because only that WABA's few channels spend it.
 
+"Full speed" adapts too (additive increase, multiplicative decrease): the audit starts with a
+few batches in flight and adds one for every batch answered in time while app usage is below
+``slow_from_pct``, up to ``max_concurrency``; a batch slower than ``latency_factor`` times the
+fastest seen (Graph or this worker is saturated) takes a quarter off, a throttling error halves
+it. So the pace follows what Meta answers, not a fixed number.
+
 Pure: no HTTP, no Airflow, no wall clock. The caller feeds observations and a clock.
 """
 
@@ -42,12 +48,18 @@ class PacingPolicy:
     pause_at_pct: float = 100.0
     max_delay_s: float = 1.0
     default_pause_s: float = 60.0
+    #: A batch slower than this many times the fastest one seen means saturation: back off.
+    latency_factor: float = 2.0
+    #: ... but only when it is also this much slower (tiny latencies jitter by large factors).
+    latency_slack_s: float = 0.05
 
     def __post_init__(self) -> None:
         if not 0 <= self.slow_from_pct < self.slowest_at_pct <= self.pause_at_pct:
             raise ValueError("need 0 <= slow_from_pct < slowest_at_pct <= pause_at_pct")
         if self.max_delay_s < 0 or self.default_pause_s <= 0:
             raise ValueError("max_delay_s must be >= 0 and default_pause_s > 0")
+        if self.latency_factor <= 1 or self.latency_slack_s < 0:
+            raise ValueError("latency_factor must be > 1 and latency_slack_s >= 0")
 
     def concurrency_for(self, usage_pct: float, max_concurrency: int) -> int:
         """Batches allowed in flight at this app usage (0 means paused)."""
@@ -77,14 +89,21 @@ class PacingDecision:
 
 
 class Pacer:
-    """Remembers the latest usage and the pauses in force; answers :meth:`decide`.
+    """Remembers the latest usage, latency and the pauses in force; answers :meth:`decide`.
 
-    :param max_concurrency: batches in flight at full speed.
+    :param max_concurrency: the most batches ever in flight.
     :param clock: monotonic seconds (``time.monotonic`` in production, a fake in tests).
+    :param initial: batches in flight at the start (default ``max_concurrency``); the level
+        then adapts between 1 and ``max_concurrency`` (:meth:`observe_latency`).
     """
 
     def __init__(
-        self, max_concurrency: int, clock: Callable[[], float], policy: PacingPolicy | None = None
+        self,
+        max_concurrency: int,
+        clock: Callable[[], float],
+        policy: PacingPolicy | None = None,
+        *,
+        initial: int | None = None,
     ) -> None:
         if max_concurrency < 1:
             raise ValueError("max_concurrency must be at least 1")
@@ -93,6 +112,22 @@ class Pacer:
         self._clock = clock
         self._app_pct = 0.0
         self._paused_until: dict[str, float] = {}
+        self.level = max(1, min(initial or max_concurrency, max_concurrency))
+        #: The highest level reached (for the report).
+        self.peak_level = self.level
+        self._fastest_s: float | None = None
+
+    def observe_latency(self, seconds: float) -> None:
+        """One batch answered in ``seconds``: one more in flight if that was in time, fewer if not."""
+        fastest = self._fastest_s = seconds if self._fastest_s is None else min(self._fastest_s, seconds)
+        slow = (
+            seconds > fastest * self.policy.latency_factor and seconds > fastest + self.policy.latency_slack_s
+        )
+        if slow:
+            self.level = max(1, (self.level * 3) // 4)
+        elif self._app_pct < self.policy.slow_from_pct:
+            self.level = min(self.max_concurrency, self.level + 1)
+            self.peak_level = max(self.peak_level, self.level)
 
     def observe_usage(self, usage: Usage) -> None:
         """Take in one answer's usage headers (the latest answer wins; they only move slowly)."""
@@ -114,6 +149,7 @@ class Pacer:
         self._pause(APP_SCOPE if app_wide else waba_id, error.retry_after_s)
         if app_wide:
             self._app_pct = max(self._app_pct, self.policy.slowest_at_pct)
+            self.level = max(1, self.level // 2)
 
     def _pause(self, scope: str, seconds: float | None) -> None:
         until = self._clock() + (seconds if seconds and seconds > 0 else self.policy.default_pause_s)
@@ -139,6 +175,6 @@ class Pacer:
         if app_pause > 0:
             return PacingDecision(0, app_pause)
         return PacingDecision(
-            self.policy.concurrency_for(self._app_pct, self.max_concurrency),
+            min(self.level, self.policy.concurrency_for(self._app_pct, self.max_concurrency)),
             self.policy.delay_for(self._app_pct),
         )

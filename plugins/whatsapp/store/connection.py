@@ -2,7 +2,9 @@
 
 The same ``AIRFLOW_CONN_...`` variables that configure Airflow configure the store, in tasks,
 in the API server and in the ``whatsapp-fleet`` command. Without any connection the store is
-the embedded SQLite file ``$AIRFLOW_HOME/whatsapp_store.db`` so ``make demo`` needs no server.
+the embedded SQLite file ``$AIRFLOW_HOME/whatsapp_store.db`` so ``make demo`` needs no server;
+that default is refused when Airflow's executor runs tasks elsewhere (Celery, Kubernetes, ...),
+since every worker would then write its own file.
 """
 
 from __future__ import annotations
@@ -27,6 +29,8 @@ SQLITE_BUSY_TIMEOUT_S = 30
 _SCHEMA_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 #: Driver arguments a postgres connection gets unless its extras say otherwise.
 _POSTGRES_DEFAULTS: dict[str, Any] = {"connect_timeout": 10, "application_name": "whatsapp-store"}
+#: Executors whose tasks run on the scheduler's machine, so they share its SQLite file.
+LOCAL_EXECUTORS = frozenset({"LocalExecutor"})
 #: Extras that are the store's own settings, not the driver's.
 _STORE_EXTRAS = frozenset({"schema", "search_path"})
 
@@ -130,8 +134,21 @@ def target_from_connection(conn: Any) -> StoreTarget:
     )
 
 
+def remote_executors() -> list[str]:
+    """The non-local executors of ``[core] executor`` (a comma list of names, paths or ``alias:path``)."""
+    from airflow.sdk.configuration import conf
+
+    configured = conf.get("core", "executor", fallback="LocalExecutor") or "LocalExecutor"
+    names = [item.strip().rsplit(":", 1)[-1].rsplit(".", 1)[-1] for item in configured.split(",")]
+    return [name for name in names if name and name not in LOCAL_EXECUTORS]
+
+
 def resolve_target(conn_id: str = DEFAULT_STORE_CONN_ID) -> StoreTarget:
-    """Look the connection up the Airflow way; an undefined one means the embedded SQLite default."""
+    """Look the connection up the Airflow way; an undefined one means the embedded SQLite default.
+
+    The default is only for a single machine: with a remote executor the tasks of one fleet run
+    would each write a different worker's file, so it is refused with what to configure instead.
+    """
     from airflow.sdk import BaseHook
     from airflow.sdk.exceptions import AirflowNotFoundException
 
@@ -142,6 +159,14 @@ def resolve_target(conn_id: str = DEFAULT_STORE_CONN_ID) -> StoreTarget:
             # Defined but unreadable: falling back would give every worker its own SQLite file.
             raise StoreConnectionError(
                 f"store connection {conn_id!r} is set in AIRFLOW_CONN_{conn_id.upper()} but cannot be parsed"
+            ) from None
+        remote = remote_executors()
+        if remote:
+            raise StoreConnectionError(
+                f"store connection {conn_id!r} is not defined and the executor {', '.join(remote)} "
+                f"runs tasks on other machines, so the embedded SQLite default "
+                f"({default_sqlite_path()}) would differ per worker; define {conn_id!r} "
+                f"(AIRFLOW_CONN_{conn_id.upper()}) as a postgres connection"
             ) from None
         return StoreTarget(URL.create("sqlite", database=str(default_sqlite_path())))
     except Exception as exc:  # a malformed AIRFLOW_CONN_... raises anything from URI/JSON parsing

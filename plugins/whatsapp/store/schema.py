@@ -252,6 +252,8 @@ health_checks = Table(
     # What Meta pushed (``whatsapp.domain.webhooks.WebhookChange.describe``); NULL for a Graph read.
     Column("event", Text),
     Index("ix_health_checks_channel_checked", "channel_id", "checked_at"),
+    # Retention prunes by age across all channels (store/operations.py).
+    Index("ix_health_checks_checked_at", "checked_at"),
 )
 
 registration_attempts = Table(
@@ -267,6 +269,17 @@ registration_attempts = Table(
     Column("message", Text),
     Column("run_id", String(250)),
     Index("ix_registration_attempts_channel_at", "channel_id", "attempted_at"),
+)
+
+# What the fleet's notifications already announced: one row per channel and flag ("state/reason"),
+# so a flag is announced once; rows of flags that cleared are dropped, so it is announced again
+# should it come back.
+notified_flags = Table(
+    "notified_flags",
+    metadata,
+    Column("channel_id", Id, ForeignKey("channels.id", ondelete="CASCADE"), primary_key=True),
+    Column("flag", String(80), primary_key=True),
+    Column("notified_at", UtcDateTime, nullable=False),
 )
 
 fleet_summaries = Table(

@@ -24,6 +24,7 @@ from whatsapp.store.fleet import FleetRepository
 from whatsapp.store.health_checks import HealthRepository
 from whatsapp.store.lifecycle_calls import LifecycleCallRepository
 from whatsapp.store.migrations import migrate
+from whatsapp.store.operations import OperationsRepository
 from whatsapp.store.signups import SignupRepository
 from whatsapp.store.webhooks import WebhookRepository
 
@@ -44,6 +45,7 @@ class ChannelStore:
         self.fleet = FleetRepository(self.db)
         self.webhooks = WebhookRepository(self.db)
         self.lifecycle_calls = LifecycleCallRepository(self.db)
+        self.operations = OperationsRepository(self.db)
 
     @classmethod
     def from_target(cls, target: StoreTarget) -> ChannelStore:

@@ -1,0 +1,272 @@
+"""The provider on CeleryExecutor: two ``airflow celery worker`` processes share every DAG's tasks.
+
+Same stack as ``test_end_to_end.py`` (``airflow_stack(executor=CELERY_EXECUTOR)``): Redis on
+127.0.0.1:6379 as broker, PostgreSQL as result backend, metadata database and channel store,
+the settings docker-compose.yaml uses. Each worker reports its own name as the task instances'
+``hostname``, so the test can tell that both ran audit shards and registration retries; since
+they are separate processes with separate environments, the only state they can share is the
+PostgreSQL store (no worker-local SQLite file is ever created).
+
+Operations ride along: StatsD is on (a UDP listener here receives Airflow's metrics, the
+provider's ``whatsapp.*`` among them), and ``whatsapp_fleet_digest``, scheduled on the fleet
+summary Asset, must run after the fleet run.
+"""
+
+from __future__ import annotations
+
+import collections
+import os
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import pytest
+
+from include.graph_simulator.process import SimulatorControl, onboarding_conf
+from tests.e2e.rest import AirflowApi
+from tests.e2e.stack import CELERY_EXECUTOR, AirflowStack, airflow_stack, wait_for
+from tests.fleet.fleet_mix import SPECS, Kind
+from whatsapp.store import ChannelStore, StoreTarget
+
+pytestmark = [pytest.mark.slow, pytest.mark.postgres]
+
+ONBOARDING = "whatsapp_onboarding"
+FLEET = "whatsapp_fleet_health"
+REGISTER = "whatsapp_register_channel"
+DIGEST = "whatsapp_fleet_digest"
+CALLBACK_URL = "https://hooks.example.test/whatsapp"
+WORKERS = {"worker-1", "worker-2"}
+AUDIT_SHARDS = 4
+#: Seeded channels: healthy ones for the audit, never-registered ones the fleet run retries.
+PROVISIONED, PENDING, IN_REVIEW = 8, 6, 2
+#: Per Graph request during the fleet run: long enough that a task outlives the others' start.
+GRAPH_LATENCY_MS = 1000
+STARTUP_TIMEOUT = 150.0
+TASKS_TIMEOUT = 180.0
+
+
+def store_of(stack: AirflowStack) -> ChannelStore:
+    return ChannelStore.from_target(StoreTarget(stack.store_url, stack.store_schema))
+
+
+class StatsdListener:
+    """Collects the StatsD datagrams sent to a UDP port on loopback (``name:value|type`` lines)."""
+
+    def __init__(self) -> None:
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.settimeout(0.2)
+        self.port = int(self.sock.getsockname()[1])
+        self.lines: list[str] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._receive, daemon=True)
+
+    def _receive(self) -> None:
+        while not self._stop.is_set():
+            try:
+                data = self.sock.recv(65535)
+            except TimeoutError:
+                continue
+            self.lines.extend(data.decode("utf-8", "replace").splitlines())
+
+    def whatsapp(self) -> list[tuple[str, str, str]]:
+        """``(name, value, type)`` of every ``airflow.whatsapp.*`` metric received so far."""
+        found = []
+        for line in list(self.lines):
+            name, _, rest = line.partition(":")
+            if name.startswith("airflow.whatsapp."):
+                value, _, kind = rest.partition("|")
+                found.append((name.removeprefix("airflow."), value, kind.split("|")[0]))
+        return found
+
+    @contextmanager
+    def running(self) -> Iterator[StatsdListener]:
+        self._thread.start()
+        try:
+            yield self
+        finally:
+            self._stop.set()
+            self._thread.join(timeout=5)
+            self.sock.close()
+
+
+@pytest.mark.timeout(480)
+def test_two_celery_workers_share_onboarding_fleet_and_register(pg_url: str) -> None:
+    started = time.monotonic()
+    fernet_key = os.environ["AIRFLOW__CORE__FERNET_KEY"]
+    with StatsdListener().running() as statsd:
+        statsd_env = {
+            "AIRFLOW__METRICS__STATSD_ON": "True",
+            "AIRFLOW__METRICS__STATSD_HOST": "127.0.0.1",
+            "AIRFLOW__METRICS__STATSD_PORT": str(statsd.port),
+            "AIRFLOW__METRICS__STATSD_PREFIX": "airflow",
+        }
+        with airflow_stack(
+            pg_url, CALLBACK_URL, fernet_key=fernet_key, executor=CELERY_EXECUTOR, extra_env=statsd_env
+        ) as stack:
+            sim = SimulatorControl(stack.graph_base_url)
+            api = AirflowApi(stack)
+            try:
+                run_scenario(stack, api, sim, started)
+                check_metrics(statsd)
+            finally:
+                api.close()
+                sim.close()
+    print(f"Celery end-to-end test took {time.monotonic() - started:.0f}s; logs in {stack.run_dir}")
+
+
+def phase(started: float, what: str) -> None:
+    print(f"[celery +{time.monotonic() - started:5.1f}s] {what}")
+
+
+def hostnames(tis: list[dict[str, Any]], task_id: str) -> collections.Counter[str]:
+    """Who ran ``task_id``'s instances (a skipped one never ran anywhere)."""
+    return collections.Counter(
+        ti["hostname"] for ti in tis if ti["task_id"] == task_id and ti["state"] == "success"
+    )
+
+
+def run_scenario(stack: AirflowStack, api: AirflowApi, sim: SimulatorControl, started: float) -> None:
+    wait_for("the Graph API simulator", lambda: sim.clock(), timeout=30)
+    api.wait_until_up(STARTUP_TIMEOUT)
+    api.login()
+    for dag_id in (ONBOARDING, FLEET, REGISTER, DIGEST):
+        api.wait_for_dag(dag_id, STARTUP_TIMEOUT)
+        api.unpause(dag_id)
+    for worker in sorted(WORKERS):
+        stack.wait_for_log(worker, ("ready",), timeout=STARTUP_TIMEOUT)
+    phase(started, "Airflow and both Celery workers up")
+
+    # 1. Onboarding through a worker.
+    approved = sim.add_number(name_status="APPROVED")
+    onboarding_run = api.trigger_ok(ONBOARDING, onboarding_conf(approved))
+    assert api.wait_for_runs(ONBOARDING, [onboarding_run], TASKS_TIMEOUT)[onboarding_run] == "success", (
+        api.task_states(ONBOARDING, onboarding_run)
+    )
+    onboarding_hosts = {ti["hostname"] for ti in api.task_instances(ONBOARDING, onboarding_run)}
+    assert onboarding_hosts <= WORKERS, onboarding_hosts
+    phase(started, f"onboarded on {sorted(onboarding_hosts)}")
+
+    # 2. A fleet to audit in 4 shards, with never-registered numbers to retry (one mapped task each).
+    seeded = seed_channels(stack, sim)
+    # Slow Graph down so tasks overlap: 4 slots in all, each worker holds at most 2 tasks (Airflow's
+    # Celery prefetch of 1 with late acks), so overlapping shards and retries must reach both.
+    sim.configure(latency_ms=GRAPH_LATENCY_MS)
+    fleet_run = api.trigger_ok(FLEET, {"audit_shards": AUDIT_SHARDS})
+    # Unpausing also started the hourly schedule's run: look at every fleet run, all must succeed.
+    fleet_runs = [run["dag_run_id"] for run in api.dag_runs(FLEET)]
+    assert fleet_run in fleet_runs
+    fleet_states = api.wait_for_runs(FLEET, fleet_runs, TASKS_TIMEOUT)
+    assert set(fleet_states.values()) == {"success"}, {run: api.task_states(FLEET, run) for run in fleet_runs}
+    tis = [ti for run in fleet_runs for ti in api.task_instances(FLEET, run)]
+    # "skipped": retry_registration mapped over nothing, in a run that found no number due.
+    assert {ti["state"] for ti in tis} <= {"success", "skipped"}, [
+        api.task_states(FLEET, r) for r in fleet_runs
+    ]
+    audit_hosts, retry_hosts = hostnames(tis, "audit"), hostnames(tis, "retry_registration")
+    assert hostnames(api.task_instances(FLEET, fleet_run), "audit").total() == AUDIT_SHARDS
+    assert retry_hosts.total() == PENDING + IN_REVIEW  # one mapped task per due number
+    assert set(audit_hosts) == WORKERS, f"audit shards ran on {audit_hosts}"
+    assert set(retry_hosts) == WORKERS, f"registration retries ran on {retry_hosts}"
+    phase(started, f"fleet runs: audit shards on {dict(audit_hosts)}, retries on {dict(retry_hosts)}")
+
+    # The summary Asset the fleet runs updated schedules the digest DAG.
+    digest_runs = wait_for("a whatsapp_fleet_digest run", lambda: api.dag_runs(DIGEST), timeout=60)
+    assert {run["run_type"] for run in digest_runs} == {"asset_triggered"}, digest_runs
+    digest_ids = [run["dag_run_id"] for run in digest_runs]
+    assert set(api.wait_for_runs(DIGEST, digest_ids, TASKS_TIMEOUT).values()) == {"success"}
+    phase(started, f"{len(digest_ids)} asset-triggered digest run(s) done")
+
+    # 3. Review over for one waiting number: the register DAG ("Complete registration") on a worker.
+    sim.advance(SPECS[Kind.NAME_IN_REVIEW]["review_seconds"] + 1)
+    waiting = seeded[Kind.NAME_IN_REVIEW][0]
+    register_run = api.trigger_ok(
+        REGISTER, {"account_id": waiting["account_id"], "inbox_id": waiting["inbox_id"]}
+    )
+    assert api.wait_for_runs(REGISTER, [register_run], TASKS_TIMEOUT)[register_run] == "success", (
+        api.task_states(REGISTER, register_run)
+    )
+    assert {ti["hostname"] for ti in api.task_instances(REGISTER, register_run)} <= WORKERS
+    phase(started, "register DAG done")
+
+    check_shared_store(stack, sim, approved, seeded)
+
+
+def check_metrics(statsd: StatsdListener) -> None:
+    """The provider's metrics reached StatsD under Airflow's prefix: counts by state, register outcomes."""
+    metrics = wait_for(
+        "whatsapp metrics over StatsD",
+        lambda: (
+            (m := statsd.whatsapp()) and any(name.startswith("whatsapp.register.") for name, _, _ in m) and m
+        ),
+        timeout=30,
+    )
+    gauges = {name: int(float(value)) for name, value, kind in metrics if kind == "g"}
+    # After the fleet run: all registered but the 2 numbers whose name is in review.
+    assert gauges["whatsapp.channels.registration_state.registered"] == 1 + PROVISIONED + PENDING, gauges
+    assert gauges["whatsapp.channels.total"] == 1 + PROVISIONED + PENDING + IN_REVIEW
+    outcomes = collections.Counter(
+        name for name, _, kind in metrics if kind == "c" and name.startswith("whatsapp.register.")
+    )
+    assert sum(outcomes.values()) >= PENDING + IN_REVIEW, outcomes
+    assert any(name == "whatsapp.audit.duration" and kind == "ms" for name, _, kind in metrics)
+
+
+def seed_channels(stack: AirflowStack, sim: SimulatorControl) -> dict[Kind, list[dict[str, Any]]]:
+    """Channels as earlier signups left them, written through the store's public API."""
+    seeded: dict[Kind, list[dict[str, Any]]] = collections.defaultdict(list)
+    store = store_of(stack)
+    try:
+        for kind, count in (
+            (Kind.PROVISIONED, PROVISIONED),
+            (Kind.PENDING, PENDING),
+            (Kind.NAME_IN_REVIEW, IN_REVIEW),
+        ):
+            for _ in range(count):
+                number = sim.add_number(**SPECS[kind])
+                channel = store.channels.upsert(
+                    account_id=2,
+                    phone_number_id=number["phone_number_id"],
+                    waba_id=number["waba_id"],
+                    business_id=number["business_id"],
+                    access_token=sim.new_token(number["waba_id"]),
+                    display_phone_number=number["display_phone_number"],
+                )
+                seeded[kind].append(
+                    {**number, "account_id": channel.account_id, "inbox_id": channel.inbox_id}
+                )
+    finally:
+        store.dispose()
+    return seeded
+
+
+def check_shared_store(
+    stack: AirflowStack,
+    sim: SimulatorControl,
+    approved: dict[str, Any],
+    seeded: dict[Kind, list[dict[str, Any]]],
+) -> None:
+    """What the workers did is in the one PostgreSQL store; no SQLite file appeared anywhere."""
+    store = store_of(stack)
+    try:
+        statuses = {s.channel.phone_number_id: s for s in store.fleet.statuses()}
+        assert len(statuses) == 1 + PROVISIONED + PENDING + IN_REVIEW
+        registered = [approved, *seeded[Kind.PENDING], seeded[Kind.NAME_IN_REVIEW][0]]
+        for number in registered:
+            channel = statuses[number["phone_number_id"]].channel
+            assert channel.registration_state.value == "registered", number["phone_number_id"]
+        still_waiting = statuses[seeded[Kind.NAME_IN_REVIEW][1]["phone_number_id"]].channel
+        assert still_waiting.registration_state.value == "scheduled"
+        for number in seeded[Kind.PROVISIONED]:
+            assert len(store.health.history(statuses[number["phone_number_id"]].channel.id)) == 1
+        assert store.fleet.latest_summary() is not None
+    finally:
+        store.dispose()
+    calls = collections.Counter(
+        c["path"].split("/")[-2] for c in sim.calls("/register$") if c["status"] == 200
+    )
+    assert calls == {n["phone_number_id"]: 1 for n in registered}
+    assert not list(stack.run_dir.rglob("*.db")), "a worker-local SQLite file was created"
