@@ -66,10 +66,10 @@ from whatsapp.store.errors import StoreConnectionError, StoreError
 from whatsapp.store.models import (
     ATTEMPT_NO_ANSWER,
     ATTEMPT_SENT,
-    ATTEMPT_SUCCESS,
     Channel,
     DueChannel,
     RegistrationAttempt,
+    answer_outcome,
 )
 from whatsapp.store.schema import channels, registration_attempts
 
@@ -322,12 +322,7 @@ class RegistrationClaim:
 def _answer(moved: Transition, error: GraphApiError | None) -> dict[str, Any]:
     """The attempt row's outcome columns for one answer (or its loss)."""
     assert moved.outcome is not None
-    if error is None:
-        outcome = ATTEMPT_SUCCESS
-    elif not error.answered:
-        outcome = ATTEMPT_NO_ANSWER
-    else:
-        outcome = error.kind.value
+    outcome = answer_outcome(error)
     return {
         "outcome": outcome,
         "resulting_state": moved.outcome.state.value,

@@ -27,7 +27,7 @@ from whatsapp.domain.registration import (
 from whatsapp.errors import GraphApiError
 from whatsapp.store.database import Database, utcnow
 from whatsapp.store.errors import ChannelNotFoundError, StoreError
-from whatsapp.store.models import ATTEMPT_NO_ANSWER, ATTEMPT_SENT, ATTEMPT_SUCCESS
+from whatsapp.store.models import ATTEMPT_SENT, answer_outcome
 from whatsapp.store.schema import channels, lifecycle_calls
 
 NAME_CHANGE = "name_change"
@@ -131,12 +131,7 @@ class LifecycleCallRepository:
 
     def complete(self, call_id: int, error: GraphApiError | None) -> None:
         """Record the answer (``None``: success; an unanswered error: ``no_answer``)."""
-        if error is None:
-            outcome = ATTEMPT_SUCCESS
-        elif not error.answered:
-            outcome = ATTEMPT_NO_ANSWER
-        else:
-            outcome = error.kind.value
+        outcome = answer_outcome(error)
         values = {
             "outcome": outcome,
             "code": None if error is None else error.code,

@@ -106,6 +106,16 @@ ATTEMPT_SENT = "sent"
 ATTEMPT_NO_ANSWER = "no_answer"
 
 
+def answer_outcome(error: GraphApiError | None) -> str:
+    """The ``outcome`` a write-ahead call row keeps once answered: success, the error's kind, or
+    :data:`ATTEMPT_NO_ANSWER` when no answer came (timeout, connection lost, worker killed)."""
+    if error is None:
+        return ATTEMPT_SUCCESS
+    if not error.answered:
+        return ATTEMPT_NO_ANSWER
+    return error.kind.value
+
+
 @dataclass(frozen=True, slots=True)
 class RegistrationSummary:
     """The ``registration`` object of the health API: state plus the 72 h window's use."""
