@@ -11,6 +11,8 @@ from __future__ import annotations
 from airflow.sdk import Param, dag
 
 from whatsapp.defaults import GRAPH_TASK_DEFAULTS
+from whatsapp.domain.lifecycle import DISPLAY_NAME_MAX_LENGTH, DISPLAY_NAME_MIN_LENGTH
+from whatsapp.domain.signup import ACCOUNT_ID, INBOX_ID
 from whatsapp.operators.fleet import WhatsAppResolveChannelOperator
 from whatsapp.operators.lifecycle import WhatsAppChangeDisplayNameOperator
 
@@ -23,10 +25,13 @@ from whatsapp.operators.lifecycle import WhatsAppChangeDisplayNameOperator
     doc_md=__doc__,
     default_args=GRAPH_TASK_DEFAULTS,
     params={
-        "account_id": Param(type="integer", minimum=1, description="Tenant that owns the channel"),
-        "inbox_id": Param(type="integer", minimum=1, description="The channel's inbox"),
+        "account_id": Param(**ACCOUNT_ID.schema(), description=ACCOUNT_ID.description),
+        "inbox_id": Param(**INBOX_ID.schema(), description="The channel's inbox"),
         "new_display_name": Param(
-            type="string", minLength=2, maxLength=75, description="The name Meta should review"
+            type="string",
+            minLength=DISPLAY_NAME_MIN_LENGTH,
+            maxLength=DISPLAY_NAME_MAX_LENGTH,
+            description="The name Meta should review",
         ),
     },
 )

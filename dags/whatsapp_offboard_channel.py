@@ -11,6 +11,7 @@ from __future__ import annotations
 from airflow.sdk import Param, dag
 
 from whatsapp.defaults import GRAPH_TASK_DEFAULTS
+from whatsapp.domain.signup import ACCOUNT_ID, INBOX_ID
 from whatsapp.operators.fleet import WhatsAppResolveChannelOperator
 from whatsapp.operators.lifecycle import WhatsAppDeregisterOperator, WhatsAppOffboardOperator
 
@@ -23,8 +24,8 @@ from whatsapp.operators.lifecycle import WhatsAppDeregisterOperator, WhatsAppOff
     doc_md=__doc__,
     default_args=GRAPH_TASK_DEFAULTS,
     params={
-        "account_id": Param(type="integer", minimum=1, description="Tenant that owns the channel"),
-        "inbox_id": Param(type="integer", minimum=1, description="The channel's inbox"),
+        "account_id": Param(**ACCOUNT_ID.schema(), description=ACCOUNT_ID.description),
+        "inbox_id": Param(**INBOX_ID.schema(), description="The channel's inbox"),
     },
 )
 def whatsapp_offboard_channel() -> None:

@@ -57,6 +57,8 @@ CUSTOMER_REASONS = frozenset({ReauthorizationReason.TOKEN_INVALID, Reauthorizati
 RETRYABLE_STATES = frozenset(
     {RegistrationState.SCHEDULED, RegistrationState.AWAITING_DISPLAY_NAME, RegistrationState.BLOCKED}
 )
+#: States only a person gets out of (with the customer reasons: :attr:`Registration.needs_person`).
+PERSON_STATES = frozenset({RegistrationState.NEEDS_ATTENTION, RegistrationState.REAUTHORIZATION_REQUIRED})
 #: Meta may read NOT_APPLICABLE for a while after a successful registration; look again then.
 VERIFY_AGAIN_AFTER = timedelta(minutes=15)
 
@@ -96,6 +98,11 @@ class Registration:
     @property
     def waits_on_customer(self) -> bool:
         return self.reason in CUSTOMER_REASONS
+
+    @property
+    def needs_person(self) -> bool:
+        """An operator (``needs_attention``) or the customer (reauthorize) must act."""
+        return self.state in PERSON_STATES or self.waits_on_customer
 
     @property
     def retryable(self) -> bool:
@@ -316,15 +323,10 @@ def _effects(registration: Registration, previous: Registration) -> tuple[Effect
     effects: list[Effect] = []
     if registration.next_attempt_at is not None and registration.next_attempt_at != previous.next_attempt_at:
         effects.append(ScheduleAt(registration.next_attempt_at))
-    needs_person = (
-        registration.state
-        in (
-            RegistrationState.NEEDS_ATTENTION,
-            RegistrationState.REAUTHORIZATION_REQUIRED,
-        )
-        or registration.waits_on_customer
-    )
-    if needs_person and (registration.state, registration.reason) != (previous.state, previous.reason):
+    if registration.needs_person and (registration.state, registration.reason) != (
+        previous.state,
+        previous.reason,
+    ):
         effects.append(FlagForPerson(registration.state, registration.reason))
     flagged = registration.name_change
     if flagged in NAME_CHANGE_ADVICE and flagged != previous.name_change:

@@ -12,13 +12,11 @@ from datetime import datetime
 
 from sqlalchemy import and_, delete, or_, select, tuple_
 
-from whatsapp.domain.lifecycle import CUSTOMER_REASONS
-from whatsapp.domain.registration import RegistrationState
+from whatsapp.domain.lifecycle import CUSTOMER_REASONS, PERSON_STATES
 from whatsapp.store.database import Database, utcnow
 from whatsapp.store.schema import channels, fleet_summaries, health_checks, notified_flags
 
 #: States in which a person must act whatever the reason (the lifecycle's ``FlagForPerson``).
-PERSON_STATES = (RegistrationState.NEEDS_ATTENTION.value, RegistrationState.REAUTHORIZATION_REQUIRED.value)
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,7 +45,8 @@ class OperationsRepository:
     def flagged(self) -> list[FlaggedChannel]:
         """Every active channel that needs a person now, by account and inbox."""
         needs_person = or_(
-            channels.c.registration_state.in_(PERSON_STATES),
+            # Registration.needs_person, as a filter.
+            channels.c.registration_state.in_(sorted(PERSON_STATES)),
             channels.c.reauthorization_reason.in_(sorted(CUSTOMER_REASONS)),
         )
         query = (
