@@ -108,7 +108,7 @@ def _snapshot_row(result: HealthResult, registration: Registration) -> dict[str,
         "display_phone_number": health.display_phone_number,
         "verified_name": health.verified_name,
         "snapshot": health.raw,
-        **{name: health.get(name) for name in HEALTH_COLUMNS},
+        **{name: health.values.get(name) for name in HEALTH_COLUMNS},
         **registration_values(registration),
     }
 
@@ -136,7 +136,7 @@ def _history_row(result: HealthResult) -> dict[str, Any]:
     row: dict[str, Any] = dict.fromkeys(_HISTORY_COLUMNS)
     row.update(channel_id=result.channel_id, checked_at=result.checked_at)
     if result.health is not None:
-        row.update({name: result.health.get(name) for name in HEALTH_COLUMNS})
+        row.update({name: result.health.values.get(name) for name in HEALTH_COLUMNS})
         row["provisioning"] = result.health.provisioning.value
     else:
         error = _error_of(result)
