@@ -8,14 +8,16 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import parse_qsl, urlencode, urlsplit
+from urllib.parse import unquote, urlencode, urlsplit
 
 from fastapi import FastAPI, Request, Response
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from include.graph_simulator import errors
 from include.graph_simulator.control import apply_bulk, router
@@ -86,15 +88,59 @@ def redact(value: Any) -> Any:
     return value
 
 
+#: Text that ``urlencode(..., safe=",*{}")`` leaves as it is.
+_PLAIN = re.compile(r"[A-Za-z0-9_.~,*{}-]*")
+
+
 def redact_url(relative_url: str) -> str:
     parts = urlsplit(relative_url)
     if not parts.query:
         return relative_url
-    query = [(k, "***" if k in SECRET_KEYS else v) for k, v in parse_qsl(parts.query, keep_blank_values=True)]
+    query = [(k, "***" if k in SECRET_KEYS else v) for k, v in form_pairs(parts.query)]
+    if all(_PLAIN.fullmatch(k) and _PLAIN.fullmatch(v) for k, v in query):  # nothing to quote
+        return f"{parts.path}?" + "&".join(f"{k}={v}" for k, v in query)
     return f"{parts.path}?{urlencode(query, safe=',*{}')}"
 
 
 # -- request parsing ----------------------------------------------------------------------
+
+
+_ESCAPE = re.compile(r"%[0-9A-Fa-f]{2}")
+_HEX_DIGITS = frozenset("0123456789abcdefABCDEF")
+
+
+def _unquote_plus(text: str) -> str:
+    """What ``parse_qsl`` makes of one name or value: ``+`` is a space, then ``unquote``.
+
+    A batch envelope is ~25 kB of percent-encoded JSON; ``unquote`` walks it escape by escape in
+    Python. When every escape is ASCII and none decodes to ``%`` or a hex digit (so no decoded
+    character can form or break another escape), one C-speed ``str.replace`` per distinct escape
+    gives the same text; anything else takes ``unquote``.
+    """
+    text = text.replace("+", " ")
+    if "%" not in text:
+        return text
+    decoded = {escape: chr(int(escape[1:], 16)) for escape in set(_ESCAPE.findall(text))}
+    if any(char >= "\x80" or char in _HEX_DIGITS for char in decoded.values()):
+        return unquote(text)
+    percent = [escape for escape, char in decoded.items() if char == "%"]
+    for escape, char in decoded.items():
+        if char != "%":
+            text = text.replace(escape, char)
+    for escape in percent:  # last: a decoded "%" must not start another escape
+        text = text.replace(escape, "%")
+    return text
+
+
+def form_pairs(text: str) -> list[tuple[str, str]]:
+    """``parse_qsl(text, keep_blank_values=True)`` (form bodies, query strings), faster on
+    the audit's batches (see :func:`_unquote_plus`)."""
+    pairs = []
+    for pair in text.split("&"):
+        if pair:
+            name, _, value = pair.partition("=")
+            pairs.append((_unquote_plus(name), _unquote_plus(value)))
+    return pairs
 
 
 def split_version(path: str) -> tuple[str, str]:
@@ -117,7 +163,7 @@ async def read_body(request: Request) -> dict[str, Any]:
         if not isinstance(body, dict):
             raise errors.invalid_param("(#100) The request body must be a JSON object")
         return body
-    return dict(parse_qsl(raw.decode("utf-8", "replace"), keep_blank_values=True))
+    return dict(form_pairs(raw.decode("utf-8", "replace")))
 
 
 def bearer(request: Request) -> str | None:
@@ -187,9 +233,9 @@ def _parse_sub_request(item: Any, envelope: GraphRequest) -> GraphRequest:
         raise errors.invalid_param("(#100) Each batch request needs a relative_url")
     parts = urlsplit(item["relative_url"])
     version, path = split_version(parts.path)
-    params: dict[str, Any] = dict(parse_qsl(parts.query, keep_blank_values=True))
+    params: dict[str, Any] = dict(form_pairs(parts.query))
     if isinstance(item.get("body"), str):
-        params.update(parse_qsl(item["body"], keep_blank_values=True))
+        params.update(form_pairs(item["body"]))
     token = params.pop("access_token", None)
     proof = params.pop("appsecret_proof", None)
     return GraphRequest(
@@ -334,11 +380,22 @@ def create_app(
     app.include_router(router)
     app.add_api_route("/{full_path:path}", graph_entry, methods=["GET", "POST", "DELETE"])
 
-    @app.middleware("http")
-    async def _webhook_watcher(request: Request, call_next: Any) -> Response:
-        """Uvicorn runs without lifespan: the webhook watcher starts with the first request."""
-        app.state.sim.webhooks.ensure_watching()
-        response: Response = await call_next(request)
-        return response
-
+    app.add_middleware(_WebhookWatcher, sim_app=app)
     return app
+
+
+class _WebhookWatcher:
+    """Uvicorn runs without lifespan: the webhook watcher starts with the first request.
+
+    Plain ASGI rather than ``@app.middleware("http")``, whose ``BaseHTTPMiddleware`` streams
+    every response body through an extra task and channel (costly on 64 kB batch answers).
+    """
+
+    def __init__(self, app: ASGIApp, sim_app: FastAPI) -> None:
+        self.app = app
+        self.sim_app = sim_app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            self.sim_app.state.sim.webhooks.ensure_watching()
+        await self.app(scope, receive, send)
