@@ -92,14 +92,18 @@ def redact(value: Any) -> Any:
 _PLAIN = re.compile(r"[A-Za-z0-9_.~,*{}-]*")
 
 
-def redact_url(relative_url: str) -> str:
+def redact_url(relative_url: str, query: list[tuple[str, str]] | None = None) -> str:
+    """The URL with secret query values as ``***``; ``query``: its query string already parsed."""
     parts = urlsplit(relative_url)
     if not parts.query:
         return relative_url
-    query = [(k, "***" if k in SECRET_KEYS else v) for k, v in form_pairs(parts.query)]
-    if all(_PLAIN.fullmatch(k) and _PLAIN.fullmatch(v) for k, v in query):  # nothing to quote
-        return f"{parts.path}?" + "&".join(f"{k}={v}" for k, v in query)
-    return f"{parts.path}?{urlencode(query, safe=',*{}')}"
+    redacted = [
+        (k, "***" if k in SECRET_KEYS else v)
+        for k, v in (form_pairs(parts.query) if query is None else query)
+    ]
+    if all(_PLAIN.fullmatch(k) and _PLAIN.fullmatch(v) for k, v in redacted):  # nothing to quote
+        return f"{parts.path}?" + "&".join(f"{k}={v}" for k, v in redacted)
+    return f"{parts.path}?{urlencode(redacted, safe=',*{}')}"
 
 
 # -- request parsing ----------------------------------------------------------------------
@@ -228,17 +232,19 @@ async def with_faults(sim: Simulator, request: GraphRequest, handler: Handler, *
 # -- batch --------------------------------------------------------------------------------
 
 
-def _parse_sub_request(item: Any, envelope: GraphRequest) -> GraphRequest:
+def _parse_sub_request(item: Any, envelope: GraphRequest) -> tuple[GraphRequest, str]:
+    """The sub-request, and its ``relative_url`` as the call log shows it (secrets redacted)."""
     if not isinstance(item, dict) or not isinstance(item.get("relative_url"), str):
         raise errors.invalid_param("(#100) Each batch request needs a relative_url")
     parts = urlsplit(item["relative_url"])
     version, path = split_version(parts.path)
-    params: dict[str, Any] = dict(form_pairs(parts.query))
+    query = form_pairs(parts.query)
+    params: dict[str, Any] = dict(query)
     if isinstance(item.get("body"), str):
         params.update(form_pairs(item["body"]))
     token = params.pop("access_token", None)
     proof = params.pop("appsecret_proof", None)
-    return GraphRequest(
+    request = GraphRequest(
         method=str(item.get("method") or "GET").upper(),
         path=path,
         params=params,
@@ -250,6 +256,7 @@ def _parse_sub_request(item: Any, envelope: GraphRequest) -> GraphRequest:
         # its own access_token must bring the proof for that token too.
         proof=proof if token else proof or envelope.proof,
     )
+    return request, redact_url(item["relative_url"], query)
 
 
 def _sub_response(answer: Answer | None, include_headers: bool) -> dict[str, Any] | None:
@@ -282,7 +289,7 @@ async def run_batch(sim: Simulator, envelope: GraphRequest, log: dict[str, Any])
         if envelope.token not in state.tokens:
             raise errors.invalid_token()
         check_appsecret_proof(state, envelope.token, envelope.proof)
-    subs = [_parse_sub_request(item, envelope) for item in batch]
+    subs, logged_urls = zip(*(_parse_sub_request(item, envelope) for item in batch), strict=True)
     sim.stats.sub_requests += len(subs)
 
     async def handle(request: GraphRequest) -> Answer:
@@ -297,11 +304,11 @@ async def run_batch(sim: Simulator, envelope: GraphRequest, log: dict[str, Any])
         {
             "method": s.method,
             "path": s.path,
-            "relative_url": redact_url(item["relative_url"]),
+            "relative_url": url,
             "status": None if a is None else a.status,
             "fault": "timeout" if a is None else a.fault,
         }
-        for s, item, a in zip(subs, batch, answers, strict=True)
+        for s, url, a in zip(subs, logged_urls, answers, strict=True)
     ]
     headers = usage_headers(state, None)
     business: dict[str, Any] = {}
