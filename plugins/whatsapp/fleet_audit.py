@@ -18,10 +18,12 @@ which audits the stalest first, picks them up. No channel is ever dropped silent
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import random
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -45,6 +47,8 @@ INITIAL_CONCURRENCY = 8
 PROGRESS_EVERY = 5000
 #: Risky transitions kept in the report (all are logged); the report goes to XCom.
 REPORT_RISKY_LIMIT = 20
+#: Allocations between young garbage collections during an audit (CPython's default: 700).
+AUDIT_GC_THRESHOLD = 20_000
 
 Sleep = Callable[[float], Any]
 
@@ -397,6 +401,27 @@ async def audit_fleet(
     return report
 
 
+@contextmanager
+def _collect_young_objects_rarely() -> Iterator[None]:
+    """Cyclic garbage collection tuned for an audit: only its own objects, and seldom.
+
+    An audit allocates millions of short-lived containers (decoded answers, rows) and makes
+    almost no reference cycles. At CPython's default threshold (a young collection every 700
+    allocations) the collector took a fifth of the audit's CPU, rescanning the pages and
+    batches in flight and, in full collections, everything the task process imported. So the
+    objects that exist at the start are frozen (never scanned again; Airflow's executors do the
+    same before forking) and young collections run every :data:`AUDIT_GC_THRESHOLD` allocations;
+    the threshold is restored afterwards.
+    """
+    threshold = gc.get_threshold()
+    gc.freeze()
+    gc.set_threshold(max(threshold[0], AUDIT_GC_THRESHOLD), *threshold[1:])
+    try:
+        yield
+    finally:
+        gc.set_threshold(*threshold)
+
+
 def run_audit(hook: WhatsAppGraphHook, store: ChannelStore, *, now: datetime, **options: Any) -> AuditReport:
     """:func:`audit_fleet` from synchronous code (an Airflow task): own event loop, client closed after."""
 
@@ -406,4 +431,5 @@ def run_audit(hook: WhatsAppGraphHook, store: ChannelStore, *, now: datetime, **
         finally:
             await hook.aclose()
 
-    return asyncio.run(_run())
+    with _collect_young_objects_rarely():
+        return asyncio.run(_run())
