@@ -3,9 +3,9 @@
 One GET per channel would cost 10,000 round trips for 10,000 channels. Instead channels are
 read from the store a page at a time, packed into Graph batches (≤ 50 sub-requests, each
 with its channel's own token), and a few senders keep a bounded number of batches in
-flight, paced by :mod:`whatsapp.domain.pacing`. A single writer stores results in bulk.
-Memory stays flat whatever the fleet size: at most one store page, a few queued batches and
-one page of results exist at a time.
+flight, paced by :mod:`whatsapp.domain.pacing`. A writer stores results in bulk, a page at a
+time (two pages side by side on PostgreSQL). Memory stays flat whatever the fleet size: at
+most one store page, a few queued batches and two pages of results exist at a time.
 
 Failure rules: a failed sub-request fails only its channel (stored with its error, audited
 again next run); a failed whole batch (timeout, 5xx, broken answer) is retried a few times
@@ -324,19 +324,27 @@ class _FleetAudit:
         return target, _sub_result(target, item, self.now)
 
     async def _write(self, results: asyncio.Queue[list[tuple[AuditTarget, HealthResult]] | None]) -> None:
-        """The single writer: one bulk store write per page of results."""
-        buffer: list[tuple[AuditTarget, HealthResult]] = []
-        while (chunk := await results.get()) is not None:
-            buffer.extend(chunk)
-            if len(buffer) >= self.page_size:
-                await self._flush(buffer)
-                buffer = []
-        await self._flush(buffer)
+        """The writer: one bulk store write per page of results, up to the store's
+        ``concurrent_writes`` at once (one page's SQL runs while the next page's rows are built)."""
+        slots = asyncio.Semaphore(self.store.health.concurrent_writes)
+        async with asyncio.TaskGroup() as writes:
+            buffer: list[tuple[AuditTarget, HealthResult]] = []
+            while (chunk := await results.get()) is not None:
+                buffer.extend(chunk)
+                if len(buffer) >= self.page_size:
+                    await slots.acquire()
+                    writes.create_task(self._flush(buffer, slots))
+                    buffer = []
+            await slots.acquire()
+            writes.create_task(self._flush(buffer, slots))
 
-    async def _flush(self, buffer: list[tuple[AuditTarget, HealthResult]]) -> None:
-        if not buffer:
-            return
-        written = await asyncio.to_thread(self.store.health.record, [result for _, result in buffer])
+    async def _flush(self, buffer: list[tuple[AuditTarget, HealthResult]], slots: asyncio.Semaphore) -> None:
+        try:
+            if not buffer:
+                return
+            written = await asyncio.to_thread(self.store.health.record, [result for _, result in buffer])
+        finally:
+            slots.release()
         for target, result in buffer:
             self.tally.add(target, result, stored=target.id not in written.stale_channel_ids)
         self.tally.written(written.applied, written.stale)
@@ -391,8 +399,11 @@ async def audit_fleet(
     )
     try:
         await audit.run(pages, batch_size)
-    except ExceptionGroup as group:  # TaskGroup wraps the first real failure; raise it as itself
-        raise group.exceptions[0] from None
+    except ExceptionGroup as group:  # TaskGroups wrap the first real failure; raise it as itself
+        first: BaseException = group
+        while isinstance(first, BaseExceptionGroup):
+            first = first.exceptions[0]
+        raise first from None
     report = tally.report
     report.paused = audit.pacer.paused()
     report.peak_concurrency = audit.pacer.peak_level

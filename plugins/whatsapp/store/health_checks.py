@@ -223,6 +223,15 @@ class HealthRepository:
             if len(rows) < page_size:
                 return
 
+    @property
+    def concurrent_writes(self) -> int:
+        """How many :meth:`record` calls may usefully run at once on different channels.
+
+        PostgreSQL locks rows, so two pages of one audit (disjoint channels) write side by side;
+        SQLite has one writer at a time.
+        """
+        return 2 if self.db.dialect == "postgresql" else 1
+
     def record(self, results: Sequence[HealthResult]) -> HealthWriteResult:
         """Store a batch of health checks: current snapshots, flags, failures and history.
 
