@@ -165,7 +165,7 @@ def _sub_result(target: AuditTarget, item: BatchResult, now: datetime) -> Health
             "batch answer is not this phone number's node", http_status=item.status, operation="batch"
         )
         return HealthResult(target.id, now, error=error)
-    return HealthResult(target.id, now, health=PhoneHealth.from_graph(body))
+    return HealthResult(target.id, now, health=PhoneHealth.from_graph(body), raw_json=item.text)
 
 
 def _shard_kwargs(shard: tuple[int, int] | None) -> dict[str, int]:

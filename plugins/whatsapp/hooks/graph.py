@@ -237,6 +237,8 @@ class BatchResult:
     body: Any
     usage: Usage
     error: GraphApiError | None = None
+    #: ``body`` as the JSON text Graph sent, so a caller that stores it need not encode it again.
+    text: str | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -688,8 +690,9 @@ class WhatsAppGraphHook(BaseHook):
         status = int(item.get("code") or 0)
         headers = {h.get("name", ""): h.get("value", "") for h in item.get("headers") or []}
         usage = Usage.from_headers(headers)
+        text = item.get("body") or "null"
         try:
-            body = json.loads(item.get("body") or "null")
+            body = json.loads(text)
         except ValueError:
             error = GraphApiError(
                 "sub-response body is not JSON", http_status=status, is_transient=True, operation="batch"
@@ -700,7 +703,7 @@ class WhatsAppGraphHook(BaseHook):
                 status, body, operation="batch", retry_after_s=usage.regain_access_seconds or None
             )
             return BatchResult(status, None, usage, error)
-        return BatchResult(status, body, usage)
+        return BatchResult(status, body, usage, text=text)
 
     # ---- issue 15: display-name changes and offboarding (added by the "lifecycle" helper) -------
     # Neither name-change requests nor deregistrations are resent in the hook: each one spends a

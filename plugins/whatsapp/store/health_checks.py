@@ -107,7 +107,7 @@ def _snapshot_row(result: HealthResult, registration: Registration) -> dict[str,
         "provisioning": health.provisioning.value,
         "display_phone_number": health.display_phone_number,
         "verified_name": health.verified_name,
-        "snapshot": health.raw,
+        "snapshot": health.raw if result.raw_json is None else result.raw_json,
         **{name: health.values.get(name) for name in HEALTH_COLUMNS},
         **registration_values(registration),
     }
@@ -302,7 +302,7 @@ class HealthRepository:
         )
 
     def _write_snapshots(self, conn: Connection, rows: list[dict[str, Any]]) -> None:
-        src = json_rows(self.db.dialect, rows, _SNAPSHOT_TYPES)
+        src = json_rows(self.db.dialect, rows, _SNAPSHOT_TYPES, raw_json="snapshot")
         keep = ("display_phone_number", "verified_name")  # Graph may omit them: keep what we know
         values: dict[str, Any] = {
             name: src.c[name] for name, _ in _SNAPSHOT_TYPES if name != "channel_id" and name not in keep
