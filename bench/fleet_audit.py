@@ -12,9 +12,15 @@ token, YELLOW/RED), loads them into a throw-away schema of ``WHATSAPP_TEST_DATAB
 
 The audit runs in a fresh child process, so ``peak_rss_mb`` is the audit's own high-water
 mark (interpreter and imports included, seeding excluded). ``http_requests`` is what the
-simulator counted during the audit. ``--naive`` also measures the one-GET-per-channel
-sequential baseline on the first ``--naive-sample`` channels of the same data and
-extrapolates it to N (labelled ``measured_*`` / ``extrapolated_*``).
+simulator counted during the audit. ``--concurrency`` is the connection's ``max_concurrency``
+(default: the connection's default); ``peak_concurrency`` is the most batches in flight the
+adaptive pacing reached. The machine is shared by the audit, the simulator and PostgreSQL, so
+the line also gives ``audit_cpu_s`` (the child's CPU time), ``simulator_cpu_s`` (the simulator
+process's, during the audit) and ``load_1m`` (the load average when the audit ended): a wall
+time far above ``audit_cpu_s`` with a high load means other processes had the CPUs.
+``--naive`` also measures the one-GET-per-channel sequential baseline on the first
+``--naive-sample`` channels of the same data and extrapolates it to N (labelled
+``measured_*`` / ``extrapolated_*``).
 """
 
 from __future__ import annotations
@@ -35,6 +41,7 @@ from itertools import islice
 from pathlib import Path
 from typing import Any
 
+import psutil
 from cryptography.fernet import Fernet
 
 # The project imports below need the repository on sys.path and Airflow's settings in the
@@ -48,9 +55,10 @@ os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
 from sqlalchemy import create_engine, insert, text  # noqa: E402
 from sqlalchemy.engine import URL, make_url  # noqa: E402
 
-from include.graph_simulator.process import SimulatorProcess  # noqa: E402
+from include.graph_simulator.process import RunningSimulator, SimulatorProcess  # noqa: E402
 from tests.fleet.fleet_mix import SeededNumber, seed_simulator  # noqa: E402
 from tests.support.simulator_fixtures import GRAPH_CONN_ENV, graph_connection  # noqa: E402
+from whatsapp import DEFAULT_MAX_CONCURRENCY  # noqa: E402
 from whatsapp.store import ChannelStore, StoreTarget  # noqa: E402
 from whatsapp.store.schema import channels  # noqa: E402
 
@@ -67,7 +75,10 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--naive", action="store_true", help="also measure the sequential baseline")
     parser.add_argument("--naive-sample", type=int, default=200, help="channels the baseline really audits")
     parser.add_argument(
-        "--concurrency", type=int, default=8, help="the Graph connection's max_concurrency (its default: 8)"
+        "--concurrency",
+        type=int,
+        default=DEFAULT_MAX_CONCURRENCY,
+        help=f"the Graph connection's max_concurrency (its default: {DEFAULT_MAX_CONCURRENCY})",
     )
     parser.add_argument("--page-size", type=int, default=1000)
     return parser.parse_args()
@@ -137,18 +148,23 @@ def _child(mode: str, target: StoreTarget, options: dict[str, Any], pipe: Any) -
 
     store = ChannelStore.from_target(target)
     started = time.perf_counter()
+    cpu_started = time.process_time()
     if mode == "naive":
         report = naive_audit(WhatsAppGraphHook(), store, **options)
     else:
         report = run_audit(WhatsAppGraphHook(), store, **options)
     wall_s = time.perf_counter() - started
+    cpu_s = time.process_time() - cpu_started
     store.dispose()
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    pipe.send({"wall_s": wall_s, "report": report.to_dict(), "peak_rss_mb": peak_mb})
+    pipe.send({"wall_s": wall_s, "cpu_s": cpu_s, "report": report.to_dict(), "peak_rss_mb": peak_mb})
 
 
-def measure(mode: str, target: StoreTarget, control: Any, **options: Any) -> dict[str, Any]:
-    """Run one audit in a spawned child; add the simulator's request count for its duration."""
+def measure(mode: str, target: StoreTarget, sim: RunningSimulator, **options: Any) -> dict[str, Any]:
+    """Run one audit in a spawned child; add the simulator's request count and CPU for its duration."""
+    control = sim.control
+    sim_process = psutil.Process(sim.pid)
+    sim_cpu_before = sum(sim_process.cpu_times()[:2])
     before = control.stats()["http_requests"]
     receiver, sender = multiprocessing.Pipe(duplex=False)
     process = multiprocessing.get_context("spawn").Process(
@@ -160,6 +176,8 @@ def measure(mode: str, target: StoreTarget, control: Any, **options: Any) -> dic
     if process.exitcode:
         raise SystemExit(f"{mode} audit process failed with exit code {process.exitcode}")
     result["http_requests"] = control.stats()["http_requests"] - before
+    result["simulator_cpu_s"] = sum(sim_process.cpu_times()[:2]) - sim_cpu_before
+    result["load_1m"] = os.getloadavg()[0]
     return result
 
 
@@ -176,13 +194,13 @@ def main() -> None:
         loaded = load_channels(store, seed_simulator(sim.control, args.channels))
         seed_s = time.perf_counter() - seeding
         store.dispose()
-        batched = measure("batched", target, sim.control, now=NOW, page_size=args.page_size)
+        batched = measure("batched", target, sim, now=NOW, page_size=args.page_size)
         line = figures(args, loaded, batched, seed_s)
         if args.naive:
             naive = measure(
                 "naive",
                 target,
-                sim.control,
+                sim,
                 now=NOW + timedelta(hours=1),
                 limit=args.naive_sample,
             )
@@ -202,6 +220,10 @@ def figures(args: argparse.Namespace, channels: int, run: dict[str, Any], seed_s
         "channels_per_s": round(channels / run["wall_s"], 1),
         "peak_rss_mb": round(run["peak_rss_mb"], 1),
         "rss_scope": "audit child process (imports included, seeding excluded)",
+        "peak_concurrency": report["peak_concurrency"],
+        "audit_cpu_s": round(run["cpu_s"], 1),
+        "simulator_cpu_s": round(run["simulator_cpu_s"], 1),
+        "load_1m": round(run["load_1m"], 1),
         "audited": report["audited"],
         "failed": report["failed"],
         "skipped_throttled": report["skipped_throttled"],

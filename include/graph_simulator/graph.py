@@ -17,6 +17,7 @@ import uuid
 from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
@@ -104,17 +105,30 @@ def usage_headers(state: SimState, waba: Waba | None, *, regain_minutes: int = 0
     """``X-App-Usage`` always; ``X-Business-Use-Case-Usage`` when the call touched a WABA."""
     now = state.clock.now()
     app_pct = _pct(state.app_usage.count(now), state.config.app_hourly_budget)
-    headers = {
-        "X-App-Usage": json.dumps(
-            {"call_count": app_pct, "total_cputime": app_pct // 2, "total_time": app_pct // 2}
-        )
-    }
+    headers = {"X-App-Usage": _app_usage_header(app_pct)}
     if waba is not None:
         pct = _pct(waba.usage.count(now), state.config.waba_hourly_budget)
-        headers["X-Business-Use-Case-Usage"] = json.dumps(
-            {waba.waba_id: [business_usage_entry(pct, regain_minutes)]}
-        )
+        headers["X-Business-Use-Case-Usage"] = _business_usage_header(waba.waba_id, pct, regain_minutes)
     return headers
+
+
+@lru_cache(maxsize=128)
+def _app_usage_header(app_pct: int) -> str:
+    """The ``X-App-Usage`` value for a percentage (one per answer, so built once per value)."""
+    return json.dumps({"call_count": app_pct, "total_cputime": app_pct // 2, "total_time": app_pct // 2})
+
+
+def _business_usage_header(waba_id: str, pct: int, regain_minutes: int) -> str:
+    """``json.dumps({waba_id: [business_usage_entry(pct, regain_minutes)]})``, written out: one per
+    sub-response, each for another WABA (nothing to cache), and a third of json.dumps' time."""
+    if type(pct) is not int or type(regain_minutes) is not int:
+        return json.dumps({waba_id: [business_usage_entry(pct, regain_minutes)]})
+    half = pct // 2
+    return (
+        f'{{{json.dumps(waba_id)}: [{{"type": "whatsapp_business_management", "call_count": {pct}, '
+        f'"total_cputime": {half}, "total_time": {half}, '
+        f'"estimated_time_to_regain_access": {regain_minutes}}}]}}'
+    )
 
 
 def business_usage_entry(pct: int, regain_minutes: int) -> dict[str, Any]:
@@ -423,6 +437,18 @@ def parse_fields(
     """``a,b{c,d},e`` -> ``[a, b, e]``; unknown names raise Meta's error 100."""
     if not raw:
         return list(default)
+    names = _top_level_names(str(raw))
+    for name in names:
+        if name not in known:
+            raise errors.invalid_param(
+                f"(#100) Tried accessing nonexisting field ({name}) on node type ({node_type})"
+            )
+    return list(names)
+
+
+@lru_cache(maxsize=256)
+def _top_level_names(raw: str) -> tuple[str, ...]:
+    """The top-level names of a ``fields`` value; cached, as every audit sub-request sends the same."""
     names: list[str] = []
     depth, current = 0, ""
     for char in f"{raw},":
@@ -436,12 +462,7 @@ def parse_fields(
             current = ""
         elif depth == 0:
             current += char
-    for name in names:
-        if name not in known:
-            raise errors.invalid_param(
-                f"(#100) Tried accessing nonexisting field ({name}) on node type ({node_type})"
-            )
-    return names
+    return tuple(names)
 
 
 def _node(state: SimState, number: Number, names: list[str], version: float) -> dict[str, Any]:

@@ -205,3 +205,17 @@ def test_a_batch_refused_for_the_apps_credentials_aborts_without_blaming_any_cha
         audit(store)
     assert raised.value.kind is ErrorKind.TOKEN_INVALID
     assert all(not store.channels.by_id(i).reauthorization_required for i in fleet)
+
+
+def test_a_store_write_that_fails_is_raised_as_itself(
+    graph: SimulatorControl, store: ChannelStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Writes run in their own task group (two pages at once on PostgreSQL): still no ExceptionGroup."""
+    seed(graph, store, 120)
+
+    def refuse(results: object) -> None:
+        raise RuntimeError("store refused the page")
+
+    monkeypatch.setattr(store.health, "record", refuse)
+    with pytest.raises(RuntimeError, match="store refused the page"):
+        audit(store, page_size=50)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 APP_USAGE_HEADER = "x-app-usage"
@@ -52,32 +53,53 @@ class Usage:
 
     @classmethod
     def from_headers(cls, headers: Mapping[str, str]) -> Usage:
-        """Parse both headers from any case-insensitive or lower-cased mapping."""
-        lowered = {str(k).lower(): v for k, v in headers.items()}
-        app = _loads(lowered.get(APP_USAGE_HEADER))
-        business_raw = _loads(lowered.get(BUSINESS_USAGE_HEADER))
-        business: list[BusinessUsage] = []
-        if isinstance(business_raw, Mapping):
-            for business_id, entries in business_raw.items():
-                for entry in entries if isinstance(entries, list) else [entries]:
-                    if isinstance(entry, Mapping):
-                        business.append(
-                            BusinessUsage(
-                                business_id=str(business_id),
-                                type=entry.get("type"),
-                                call_count=_pct(entry.get("call_count")),
-                                total_cputime=_pct(entry.get("total_cputime")),
-                                total_time=_pct(entry.get("total_time")),
-                                regain_access_minutes=_pct(entry.get("estimated_time_to_regain_access")),
-                            )
-                        )
-        app = app if isinstance(app, Mapping) else {}
-        return cls(
-            app_call_count=_pct(app.get("call_count")),
-            app_total_cputime=_pct(app.get("total_cputime")),
-            app_total_time=_pct(app.get("total_time")),
-            business=tuple(business),
+        """Parse both headers from any case-insensitive or lower-cased mapping.
+
+        A fleet audit parses one pair per sub-response (100,000 a run), and the values repeat
+        (``X-App-Usage`` across answers, a WABA's entry across its numbers): each distinct value
+        is parsed once (:func:`_app_usage`, :func:`_business_usage`).
+        """
+        app_raw = business_raw = None
+        for name, value in headers.items():
+            key = str(name).lower()
+            if key == APP_USAGE_HEADER:
+                app_raw = value
+            elif key == BUSINESS_USAGE_HEADER:
+                business_raw = value
+        if not app_raw and not business_raw:
+            return _NO_USAGE
+        return cls(*_app_usage(app_raw), business=_business_usage(business_raw))
+
+
+_NO_USAGE = Usage()
+
+
+@lru_cache(maxsize=256)
+def _app_usage(raw: str | None) -> tuple[float, float, float]:
+    app = _loads(raw)
+    if not isinstance(app, dict):  # (json.loads makes dicts: no need for the costlier Mapping ABC)
+        return 0.0, 0.0, 0.0
+    return _pct(app.get("call_count")), _pct(app.get("total_cputime")), _pct(app.get("total_time"))
+
+
+@lru_cache(maxsize=4096)
+def _business_usage(raw: str | None) -> tuple[BusinessUsage, ...]:
+    business_raw = _loads(raw)
+    if not isinstance(business_raw, dict):
+        return ()
+    return tuple(
+        BusinessUsage(
+            business_id=str(business_id),
+            type=entry.get("type"),
+            call_count=_pct(entry.get("call_count")),
+            total_cputime=_pct(entry.get("total_cputime")),
+            total_time=_pct(entry.get("total_time")),
+            regain_access_minutes=_pct(entry.get("estimated_time_to_regain_access")),
         )
+        for business_id, entries in business_raw.items()
+        for entry in (entries if isinstance(entries, list) else [entries])
+        if isinstance(entry, dict)
+    )
 
 
 def _loads(value: str | None) -> Any:

@@ -107,8 +107,8 @@ def _snapshot_row(result: HealthResult, registration: Registration) -> dict[str,
         "provisioning": health.provisioning.value,
         "display_phone_number": health.display_phone_number,
         "verified_name": health.verified_name,
-        "snapshot": health.raw,
-        **{name: health.get(name) for name in HEALTH_COLUMNS},
+        "snapshot": health.raw if result.raw_json is None else result.raw_json,
+        **{name: health.values.get(name) for name in HEALTH_COLUMNS},
         **registration_values(registration),
     }
 
@@ -136,7 +136,7 @@ def _history_row(result: HealthResult) -> dict[str, Any]:
     row: dict[str, Any] = dict.fromkeys(_HISTORY_COLUMNS)
     row.update(channel_id=result.channel_id, checked_at=result.checked_at)
     if result.health is not None:
-        row.update({name: result.health.get(name) for name in HEALTH_COLUMNS})
+        row.update({name: result.health.values.get(name) for name in HEALTH_COLUMNS})
         row["provisioning"] = result.health.provisioning.value
     else:
         error = _error_of(result)
@@ -223,6 +223,15 @@ class HealthRepository:
             if len(rows) < page_size:
                 return
 
+    @property
+    def concurrent_writes(self) -> int:
+        """How many :meth:`record` calls may usefully run at once on different channels.
+
+        PostgreSQL locks rows, so two pages of one audit (disjoint channels) write side by side;
+        SQLite has one writer at a time.
+        """
+        return 2 if self.db.dialect == "postgresql" else 1
+
     def record(self, results: Sequence[HealthResult]) -> HealthWriteResult:
         """Store a batch of health checks: current snapshots, flags, failures and history.
 
@@ -293,7 +302,7 @@ class HealthRepository:
         )
 
     def _write_snapshots(self, conn: Connection, rows: list[dict[str, Any]]) -> None:
-        src = json_rows(self.db.dialect, rows, _SNAPSHOT_TYPES)
+        src = json_rows(self.db.dialect, rows, _SNAPSHOT_TYPES, raw_json="snapshot")
         keep = ("display_phone_number", "verified_name")  # Graph may omit them: keep what we know
         values: dict[str, Any] = {
             name: src.c[name] for name, _ in _SNAPSHOT_TYPES if name != "channel_id" and name not in keep
