@@ -178,7 +178,7 @@ class SituationFacts:
     Each is a column (or a comparison on one) of the channel row, so the store can group the
     fleet by them: ``refused`` is ``failures_in_a_row > 0`` (the last register answer, or the
     decision it replaced, was a refusal), ``check_failed`` says the newest health read failed
-    (a good read clears it), ``checked`` that a read ever succeeded.
+    (a good read clears it). A channel never read is ``unknown`` (a read moves it on).
     """
 
     state: RegistrationState = RegistrationState.UNKNOWN
@@ -188,7 +188,6 @@ class SituationFacts:
     name_change: NameChange | None = None
     refused: bool = False
     check_failed: bool = False
-    checked: bool = False
     active: bool = True
 
 
