@@ -291,3 +291,12 @@ def test_meta_events_set_their_attention() -> None:
 def test_refused_register_text(kind: ErrorKind, says: str) -> None:
     text = refused_register_text(kind)
     assert text.startswith("Meta refused the register call") and says in text
+
+
+@pytest.mark.parametrize(
+    "kind", [K.NAME_CHANGE_LAPSED, K.NAME_CHANGE_DECLINED, K.OFFBOARDED, K.ACCOUNT_EVENT]
+)
+def test_an_old_register_refusal_is_not_shown_where_it_is_not_the_cause(kind: SituationKind) -> None:
+    facts = next(f for f, k in CASES if k is kind)
+    found = situation(facts, SituationDetails(last_attempt_at=NOW, last_attempt_error=NAME_NOT_READY))
+    assert found.error is None and "2388001" not in found.detail
