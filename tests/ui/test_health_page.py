@@ -2,8 +2,9 @@
 
 ``airflow api-server`` and ``airflow scheduler`` run on loopback with their own AIRFLOW_HOME
 (SQLite metadata, DAGs serialized up front); the channel store is a fresh PostgreSQL schema
-seeded through the simulator. The browser logs in on Airflow's login page, opens *WhatsApp
-Health* from Airflow's navigation, checks the badges, and completes a pending registration.
+seeded through the simulator. The browser logs in on Airflow's login page, sees the fleet card on
+Airflow's home, opens *WhatsApp Health* from Airflow's navigation (a React app in Airflow's own
+page), completes a pending registration and follows the run link into Airflow.
 """
 
 from __future__ import annotations
@@ -118,6 +119,7 @@ def browser() -> Iterator[object]:
     options.binary_location = str(CHROMIUM)
     for flag in CHROMIUM_FLAGS:
         options.add_argument(flag)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     driver = webdriver.Chrome(service=Service(executable_path=str(CHROMEDRIVER)), options=options)
     driver.set_page_load_timeout(WAIT_S)
     try:
@@ -133,16 +135,25 @@ def _screenshot(driver: object, name: str) -> Path:
     return path
 
 
+def _console_errors(driver: object) -> list[str]:
+    """Severe browser console entries (script errors, failed requests) since the last call."""
+    return [e["message"] for e in driver.get_log("browser") if e["level"] == "SEVERE"]  # type: ignore[attr-defined]
+
+
 def test_health_page_in_airflow(
     airflow: AirflowServers, browser: object, seeded: dict[str, SeededChannel]
 ) -> None:
     from selenium.webdriver.common.by import By
     from selenium.webdriver.common.keys import Keys
     from selenium.webdriver.support import expected_conditions as ec
-    from selenium.webdriver.support.ui import Select, WebDriverWait
+    from selenium.webdriver.support.ui import WebDriverWait
 
     driver = browser
     wait = WebDriverWait(driver, WAIT_S)
+
+    def testid(name: str) -> str:
+        return f"[data-testid='{name}']"
+
     try:
         # 1. Airflow's own login page (SimpleAuthManager), as a user allowed to trigger DAGs.
         driver.get(f"{airflow.base_url}/")
@@ -151,84 +162,58 @@ def test_health_page_in_airflow(
         username.send_keys("operator")
         password.send_keys(PASSWORDS["operator"], Keys.ENTER)
 
-        # 2. WhatsApp Health from Airflow's navigation; the page is framed under Airflow's chrome.
+        # 2. Airflow's home shows the fleet card (a React app on the dashboard).
+        card = wait.until(ec.visibility_of_element_located((By.CSS_SELECTOR, testid("wa-card"))))
+        wait.until(lambda d: f"{len(SPECS)} channels" in card.text)
+
+        # 3. WhatsApp Health from Airflow's navigation: a native page, no frame.
         nav = wait.until(ec.element_to_be_clickable((By.CSS_SELECTOR, "a[href$='plugin/whatsapp-health']")))
         nav.click()
-        frame = wait.until(ec.presence_of_element_located((By.CSS_SELECTOR, "iframe[src*='/whatsapp/ui/']")))
-        driver.switch_to.frame(frame)
-
-        # 3. The seeded fleet with its badges.
-        wait.until(lambda d: len(d.find_elements(By.CSS_SELECTOR, "[data-testid=channel-row]")) == len(SPECS))
-        quality = {
-            b.text: b.get_attribute("class")
-            for b in driver.find_elements(
-                By.CSS_SELECTOR, "[data-testid=channel-row] [data-field=quality_rating]"
-            )
-        }
-        assert quality == {
-            "GREEN": "badge badge-green",
-            "YELLOW": "badge badge-amber",
-            "RED": "badge badge-red",
-        }
-        names = {
-            b.text: b.get_attribute("class")
-            for b in driver.find_elements(
-                By.CSS_SELECTOR, "[data-testid=channel-row] [data-field=name_status]"
-            )
-        }
-        assert names == {
-            "APPROVED": "badge badge-green",
-            "PENDING_REVIEW": "badge badge-amber",
-            "DECLINED": "badge badge-red",
-        }
-        assert (
-            driver.find_element(By.CSS_SELECTOR, "[data-testid=summary-total]").text
-            == f"{len(SPECS)} channels"
-        )
-
-        # Filter by state: only the pending channels stay.
-        Select(driver.find_element(By.CSS_SELECTOR, "select[data-filter=provisioning]")).select_by_value(
-            "pending"
-        )
-        wait.until(lambda d: len(d.find_elements(By.CSS_SELECTOR, "[data-testid=channel-row]")) == 3)
-        driver.switch_to.default_content()
+        wait.until(lambda d: len(d.find_elements(By.CSS_SELECTOR, testid("wa-fleet-row"))) == len(SPECS))
+        assert not driver.find_elements(By.TAG_NAME, "iframe")
         _screenshot(driver, "whatsapp-health-fleet.png")
-        driver.switch_to.frame(frame)
 
-        # 4. The pending channel: banner, Complete registration, the DAG run it created.
+        # 4. The pending channel: its banner, WhatsApp Manager in a new tab, Complete registration.
         pending = seeded["pending"]
-        driver.find_element(
-            By.CSS_SELECTOR, f"[data-testid=channel-row][data-inbox='{pending.inbox_id}']"
-        ).click()
-        banner = wait.until(
-            ec.visibility_of_element_located((By.CSS_SELECTOR, "[data-testid=registration-banner]"))
+        key = f"{pending.account_id}-{pending.inbox_id}"
+        driver.find_element(By.CSS_SELECTOR, f"{testid('wa-fleet-row')}[data-channel='{key}']").click()
+        banner = wait.until(ec.visibility_of_element_located((By.CSS_SELECTOR, testid("wa-banner"))))
+        assert driver.current_url.endswith(f"plugin/whatsapp-health?channel={key}")
+        manager = driver.find_element(By.CSS_SELECTOR, testid("wa-manager-link"))
+        assert manager.get_attribute("href").startswith(
+            "https://business.facebook.com/latest/whatsapp_manager/phone_numbers/"
         )
-        assert "Registration incomplete" in banner.text
-        badges = driver.find_element(By.CSS_SELECTOR, "[data-testid=badges]")
-        assert badges.find_element(By.CSS_SELECTOR, "[data-field=platform_type]").text == "NOT_APPLICABLE"
-        manager = driver.find_element(By.CSS_SELECTOR, "[data-testid=manager-link]").get_attribute("href")
-        assert manager.startswith("https://business.facebook.com/latest/whatsapp_manager/phone_numbers/")
+        assert manager.get_attribute("target") == "_blank"
 
-        banner.find_element(By.CSS_SELECTOR, "[data-testid=complete-registration]").click()
-        link = wait.until(ec.visibility_of_element_located((By.CSS_SELECTOR, "[data-testid=run-link]")))
-        run_id = link.text
+        banner.find_element(By.CSS_SELECTOR, testid("wa-register-button")).click()
+        outcome = wait.until(
+            ec.visibility_of_element_located((By.CSS_SELECTOR, testid("wa-register-outcome")))
+        )
+        link = outcome.find_element(By.CSS_SELECTOR, testid("wa-run-link"))
+        run_id = link.get_attribute("href").rsplit("/", 1)[1]
         assert run_id.startswith(f"register__{pending.account_id}_{pending.inbox_id}__")
         assert link.get_attribute("href").endswith(f"/dags/whatsapp_register_channel/runs/{run_id}")
-        # The scheduler picks the run up: the page polls Airflow's API and shows it move on.
-        WebDriverWait(driver, 60).until(
-            lambda d: d.find_element(By.CSS_SELECTOR, "[data-testid=run-state]").text != "queued"
+        # The scheduler runs it: the page polls the run's outcome at Meta until it is final.
+        WebDriverWait(driver, 90).until(
+            lambda d: (
+                d.find_element(By.CSS_SELECTOR, testid("wa-register-outcome")).get_attribute("data-kind")
+                != "running"
+            )
         )
-        result = driver.find_element(By.CSS_SELECTOR, "[data-testid=register-result]").text
+        result = driver.find_element(By.CSS_SELECTOR, testid("wa-register-outcome")).text
         assert "null" not in result and "undefined" not in result, result
-        driver.switch_to.default_content()
         shot = _screenshot(driver, "whatsapp-health-complete-registration.png")
         assert shot.stat().st_size > 10_000
+
+        # 5. The run link navigates Airflow itself to the run.
+        link.click()
+        wait.until(lambda d: f"/dags/whatsapp_register_channel/runs/{run_id}" in d.current_url)
+        assert _console_errors(driver) == []
     except BaseException:
-        driver.switch_to.default_content()
         _screenshot(driver, "whatsapp-health-failure.png")
         raise
 
-    # 5. The run exists in Airflow with the channel's ids, seen through Airflow's public API.
+    # 6. The run exists in Airflow with the channel's ids, seen through Airflow's public API.
     token = httpx.post(
         f"{airflow.base_url}/auth/token", json={"username": "operator", "password": PASSWORDS["operator"]}
     ).json()["access_token"]

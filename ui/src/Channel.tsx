@@ -48,7 +48,7 @@ export function ChannelView({ accountId, inboxId }: { accountId: string; inboxId
   const channel = health.data;
 
   return (
-    <Box data-testid="wa-channel">
+    <Box data-testid="wa-channel" p={2}>
       <Button data-testid="wa-back" size="xs" variant="ghost" onClick={back} mb={2}>
         ← All channels
       </Button>

@@ -64,7 +64,7 @@ export function Fleet() {
   const filtered = params.has("q") || params.has("situation") || params.has("needs_action");
 
   return (
-    <Box data-testid="wa-fleet">
+    <Box data-testid="wa-fleet" p={2}>
       <Flex justify="space-between" align="baseline" wrap="wrap" gap={2} mb={3}>
         <Heading size="lg">WhatsApp Health</Heading>
         {data?.last_audit?.created_at && (
@@ -198,9 +198,11 @@ function FleetTable({ channels, params, update }: { channels: Channel[]; params:
       <Button
         data-testid={`wa-sort-${key}`}
         variant="plain"
-        size="xs"
+        size="sm"
         px={0}
-        fontWeight="semibold"
+        h="auto"
+        fontWeight="inherit"
+        color="inherit"
         aria-sort={sort === key ? (order === "asc" ? "ascending" : "descending") : undefined}
         onClick={() => update({ sort: key, order: sort === key && order === "asc" ? "desc" : null })}
       >
