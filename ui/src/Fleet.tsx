@@ -122,11 +122,13 @@ export function Fleet() {
 
 type Update = (changes: Record<string, string | string[] | null>, keepPage?: boolean) => void;
 
-/** Counts that filter: "needs action" and one badge per situation present in the fleet. */
+/** Counts that filter: "needs action" and one badge per situation present in the fleet. A badge
+ * replaces the badge filter (one at a time, like the counts it shows); clicking it again clears it. */
 function Summary({ data, params, update }: { data?: FleetPage; params: URLSearchParams; update: Update }) {
   const counts = data?.counts;
   if (!counts) return null;
   const selected = params.getAll("situation");
+  const only = (filter: Record<string, string | null>) => update({ needs_action: null, situation: null, ...filter });
   const kinds = Object.entries(counts.situation ?? {}).filter(([, n]) => n > 0);
   // Severity of each kind, as seen on this page's rows (unknown kinds sort last, neutral).
   const severity = new Map(data.channels.map((c) => [situationOf(c).kind, situationOf(c).severity]));
@@ -141,13 +143,13 @@ function Summary({ data, params, update }: { data?: FleetPage; params: URLSearch
           colorPalette="red"
           variant={needsActionOn ? "solid" : "outline"}
           aria-pressed={needsActionOn}
-          onClick={() => update({ needs_action: needsActionOn ? null : "true" })}
+          onClick={() => only({ needs_action: needsActionOn ? null : "true" })}
         >
           Needs action <Badge variant="solid" colorPalette="red">{counts.needs_action}</Badge>
         </Button>
       )}
       {kinds.map(([kind, n]) => {
-        const on = selected.includes(kind);
+        const on = selected.length === 1 && selected[0] === kind;
         const sample = data.channels.map(situationOf).find((s) => s.kind === kind);
         return (
           <Button
@@ -157,7 +159,7 @@ function Summary({ data, params, update }: { data?: FleetPage; params: URLSearch
             colorPalette={PALETTE[severity.get(kind) ?? "info"]}
             variant={on ? "solid" : "outline"}
             aria-pressed={on}
-            onClick={() => update({ situation: on ? selected.filter((k) => k !== kind) : [...selected, kind] })}
+            onClick={() => only({ situation: on ? null : kind })}
           >
             {sample?.title ?? kind.replaceAll("_", " ")} <Badge variant="subtle">{n}</Badge>
           </Button>
