@@ -1,0 +1,26 @@
+// Entry of the bundle Airflow's UI imports (AIP-68 React apps). Airflow's loader reads the
+// component from globalThis[<react app name>]; the names below are the plugin's react_apps names
+// (plugins/whatsapp/plugin.py). The bundle is UMD with React, the router, Chakra and Emotion
+// external, so it renders with Airflow's own copies, inside Airflow's router and theme.
+import { useSearchParams } from "react-router-dom";
+
+import { FleetCard } from "./Card";
+import { ChannelView } from "./Channel";
+import { Fleet } from "./Fleet";
+import { RunPanel } from "./RunPanel";
+
+type PluginProps = { dagId?: string; runId?: string; taskId?: string; mapIndex?: string };
+
+const CHANNEL_PARAM = /^(\d{1,19})-(\d{1,19})$/;
+
+/** The nav page (fleet, or one channel with ?channel=<account>-<inbox>), or the DAG-run tab. */
+function WhatsApp({ dagId, runId }: PluginProps) {
+  const [params] = useSearchParams();
+  if (dagId !== undefined && runId !== undefined) return <RunPanel dagId={dagId} runId={runId} />;
+  const channel = CHANNEL_PARAM.exec(params.get("channel") ?? "");
+  if (channel) return <ChannelView key={channel[0]} accountId={channel[1]} inboxId={channel[2]} />;
+  return <Fleet />;
+}
+
+// The nav page and the DAG-run tab share the name "WhatsApp" (their label in Airflow's UI).
+Object.assign(globalThis, { WhatsApp: WhatsApp, "WhatsApp fleet": FleetCard });
