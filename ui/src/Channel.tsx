@@ -16,7 +16,6 @@ import {
   type RegisterQueued,
   request,
   useApi,
-  useMe,
 } from "./api";
 import { ErrorNote } from "./ErrorNote";
 import { AppLink, ManagerLink, runPath } from "./links";
@@ -34,7 +33,8 @@ export function ChannelView({ accountId, inboxId }: { accountId: string; inboxId
   const health = useApi<Channel>(`${path}/health`);
   const attempts = useApi<{ attempts: Attempt[] }>(`${path}/attempts?limit=20`);
   const history = useApi<{ history: HistoryEntry[] }>(`${path}/history?limit=20`);
-  const me = useMe();
+  const meLoaded = useApi<Me>("me");
+  const me = meLoaded.data;
   const reloadAll = () => {
     health.reload();
     attempts.reload();
@@ -48,6 +48,9 @@ export function ChannelView({ accountId, inboxId }: { accountId: string; inboxId
       return next;
     });
   const channel = health.data;
+  // The view appears whole (with the user's permissions applied), not piece by piece.
+  const ready = [health, attempts, history, meLoaded].every((part) => part.data ?? part.error);
+  if (!ready) return <Spinner m={4} />;
 
   return (
     <Box data-testid="wa-channel" p={2}>
@@ -55,7 +58,6 @@ export function ChannelView({ accountId, inboxId }: { accountId: string; inboxId
         ← All channels
       </Button>
       {health.error && <ErrorNote error={health.error} />}
-      {!channel && health.loading && <Spinner />}
       {channel && (
         <>
           <Flex justify="space-between" align="start" wrap="wrap" gap={3}>
@@ -150,6 +152,19 @@ function Banner({ channel, me, registration }: { channel: Channel; me?: Me; regi
             ) : (
               <Text fontWeight="semibold">{action.label}</Text>
             )}
+            {action.kind === "wait" && channel.registration.state !== "registered" && (
+              <Box mt={2}>
+                <GuardedButton
+                  testId="wa-register-button"
+                  variant="outline"
+                  permission={me?.permissions.register}
+                  busy={registration.running}
+                  onClick={registration.start}
+                >
+                  Complete registration now
+                </GuardedButton>
+              </Box>
+            )}
           </Box>
         )}
       </Alert.Content>
@@ -164,18 +179,28 @@ function GuardedButton({
   busy,
   onClick,
   children,
+  variant = "solid",
 }: {
   testId: string;
   permission?: Permission;
   busy: boolean;
   onClick: () => void;
   children: string;
+  variant?: "solid" | "outline";
 }) {
   const refused = permission !== undefined && !permission.allowed;
   const reason = refused ? (permission.reason ?? "your role does not allow this") : undefined;
   return (
     <HStack gap={2}>
-      <Button data-testid={testId} size="sm" disabled={refused || busy} title={reason} loading={busy} onClick={onClick}>
+      <Button
+        data-testid={testId}
+        size="sm"
+        variant={variant}
+        disabled={refused || busy}
+        title={reason}
+        loading={busy}
+        onClick={onClick}
+      >
         {children}
       </Button>
       {reason && (

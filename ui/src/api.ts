@@ -176,10 +176,5 @@ export function useApi<T>(path: string | null): Loaded<T> {
   return { data: state.data, error: state.error, loading: state.loading, reload };
 }
 
-/** What the signed-in user may do; `undefined` while unknown (the server still checks every call). */
-export function useMe(): Me | undefined {
-  return useApi<Me>("me").data;
-}
-
 export const channelPath = (accountId: number | string, inboxId: number | string): string =>
   `accounts/${accountId}/inboxes/${inboxId}`;
