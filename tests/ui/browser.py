@@ -7,6 +7,7 @@ Manager opens its tab and fails to load there instead of calling Meta from a tes
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -147,10 +148,22 @@ class Browser:
         username = self.driver.find_element(By.CSS_SELECTOR, "input:not([type=password]):not([type=hidden])")
         username.send_keys(user)
         password.send_keys(PASSWORDS[user], Keys.ENTER)
+        # Logged in once Airflow's navigation shows the plugin's entry; Airflow's own 401s from before
+        # the login are then dropped (they are not the page's).
         self.wait(
-            lambda d: not d.find_elements(By.CSS_SELECTOR, "input[type=password]"), message="login failed"
+            ec.visibility_of_element_located((By.CSS_SELECTOR, "a[href$='plugin/whatsapp-health']")),
+            message="login failed",
         )
         self.user = user
+        self.drain_console()
+
+    def drain_console(self, quiet_s: float = 0.5) -> None:
+        """Drop console messages until none arrives for ``quiet_s`` (chromedriver delivers them late)."""
+        quiet_since = time.monotonic()
+        while time.monotonic() - quiet_since < quiet_s:
+            if self.driver.get_log("browser"):
+                quiet_since = time.monotonic()
+            time.sleep(0.1)
 
     def set_local_storage(self, values: dict[str, str | None]) -> None:
         for key, value in values.items():

@@ -145,7 +145,7 @@ def browser(chromium: Browser, request: pytest.FixtureRequest) -> Iterator[Brows
     A failing test leaves ``failure-<test>.png`` next to the other screenshots.
     """
     driver = chromium.driver
-    chromium.console_errors()  # drop what earlier tests left
+    chromium.drain_console()  # drop what earlier tests left
     yield chromium
     failed = getattr(request.node, "rep_call", None)
     if failed is not None and failed.failed:
