@@ -37,7 +37,10 @@ def test_health_has_the_spec_shape(
     assert response.status_code == 200, response.text
     body = response.json()
     # SPEC's example, plus any public health field declared since (HEALTH_FIELDS grows the shape).
-    assert set(body) == SPEC_KEYS | LIFECYCLE_KEYS | {f.api_key_path[0] for f in PUBLIC_FIELDS}
+    assert set(body) == SPEC_KEYS | LIFECYCLE_KEYS | {"situation"} | {
+        f.api_key_path[0] for f in PUBLIC_FIELDS
+    }
+    assert body["situation"]["kind"] == "healthy" and body["situation"]["needs_action"] is False
     assert (body["active"], body["offboarded_at"], body["name_change"], body["notes"]) == (
         True,
         None,

@@ -37,8 +37,10 @@ LISTING_INDEXES = (
     "ix_channels_needs_action",
     "ix_channels_state_needs_action",
     "ix_channels_display_phone_number",
-    "ix_channels_summary",
 )
+#: Revision 0008 widened 0003's counting index with the columns that decide a situation.
+SITUATION_MIGRATION = MIGRATION.with_name("0008_situations.py")
+SUMMARY_INDEX = "ix_channels_summary"
 
 
 @dataclass(frozen=True)
@@ -333,15 +335,40 @@ def test_the_page_query_can_use_its_index(pg_store: ChannelStore, query: FleetQu
     assert "Sort" not in plan, plan
 
 
-def _index_definitions(conn: Any) -> dict[str, str]:
+def _index_definitions(conn: Any, names: tuple[str, ...] = LISTING_INDEXES) -> dict[str, str]:
     rows = conn.execute(
         text(
             "SELECT indexname, indexdef FROM pg_indexes "
             "WHERE schemaname = current_schema() AND indexname = ANY(:names)"
         ),
-        {"names": list(LISTING_INDEXES)},
+        {"names": list(names)},
     )
     return dict(rows.all())
+
+
+def _load_migration(path: Path) -> Any:
+    spec = importlib.util.spec_from_file_location(f"migration_{path.stem}", path)
+    assert spec is not None and spec.loader is not None
+    migration = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(migration)
+    return migration
+
+
+@pytest.mark.postgres
+def test_migration_0008_builds_the_counting_index_schema_py_declares(pg_store: ChannelStore) -> None:
+    from alembic.migration import MigrationContext
+    from alembic.operations import Operations
+
+    migration = _load_migration(SITUATION_MIGRATION)
+    assert (migration.revision, migration.down_revision) == ("0008", "0007")
+    with pg_store.engine.begin() as conn:
+        declared = _index_definitions(conn, (SUMMARY_INDEX,))
+        assert set(declared) == {SUMMARY_INDEX}
+        with Operations.context(MigrationContext.configure(conn)):
+            migration.downgrade()
+            assert _index_definitions(conn, (SUMMARY_INDEX,)) != declared
+            migration.upgrade()
+        assert _index_definitions(conn, (SUMMARY_INDEX,)) == declared
 
 
 @pytest.mark.postgres
@@ -349,10 +376,7 @@ def test_migration_0002_builds_the_indexes_schema_py_declares(pg_store: ChannelS
     from alembic.migration import MigrationContext
     from alembic.operations import Operations
 
-    spec = importlib.util.spec_from_file_location("fleet_listing_indexes_0002", MIGRATION)
-    assert spec is not None and spec.loader is not None
-    migration = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(migration)
+    migration = _load_migration(MIGRATION)
     assert (migration.revision, migration.down_revision) == ("0003", "0002")
 
     with pg_store.engine.begin() as conn:

@@ -6,6 +6,7 @@ import subprocess
 
 from tests.store.helpers import NOW, PENDING, add_channel, health
 from whatsapp.domain.health import PUBLIC_FIELDS
+from whatsapp.domain.situations import SituationKind
 from whatsapp.store import HealthResult, channel_api_dict, code_digest
 
 #: The keys of the health API's example in SPEC.md ("HTTP API").
@@ -40,7 +41,8 @@ def test_channel_api_dict_has_the_spec_shape(store):
     body = channel_api_dict(store.fleet.channel_status(1, channel.inbox_id, now=NOW))
     # SPEC's example, plus any public health field declared since (HEALTH_FIELDS grows the shape).
     lifecycle = {"active", "offboarded_at", "name_change", "notes"}  # issue 15
-    assert set(body) == SPEC_KEYS | lifecycle | {f.api_key_path[0] for f in PUBLIC_FIELDS}
+    situation = {"situation"}  # issue 16
+    assert set(body) == SPEC_KEYS | lifecycle | situation | {f.api_key_path[0] for f in PUBLIC_FIELDS}
     assert body["checked_at"] == "2026-11-24T08:00:00Z"
     assert body["throughput"] == {"level": "STANDARD"} and body["provisioning"] == "provisioned"
     assert body["registration"] == {
@@ -54,6 +56,8 @@ def test_channel_api_dict_has_the_spec_shape(store):
         "https://business.facebook.com/latest/whatsapp_manager/phone_numbers/"
         "?business_id=506914307656634&asset_id=102290129340398"
     )
+    assert body["situation"]["kind"] == "healthy" and body["situation"]["severity"] == "ok"
+    assert body["situation"]["action"] == {"kind": "none", "label": "Nothing to do"}
 
 
 def test_fleet_counts_and_saved_summary(store):
@@ -71,6 +75,13 @@ def test_fleet_counts_and_saved_summary(store):
         "registration_state": {"registered": 1, "scheduled": 1, "unknown": 1},
         "reauthorization_reason": {"none": 2, "registration_incomplete": 1},
         "quality_rating": {"GREEN": 1, "RED": 1, "none": 1},
+        "situation": {
+            **dict.fromkeys(SituationKind, 0),
+            "healthy": 1,
+            "registration_pending": 1,
+            "not_checked": 1,
+        },
+        "needs_action": 0,
     }
     assert store.fleet.latest_summary() is None
     store.fleet.save_summary({"old": True}, now=NOW)

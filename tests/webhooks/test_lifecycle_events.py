@@ -17,12 +17,15 @@ from whatsapp.domain.lifecycle import (
     ScheduleAt,
     transition,
 )
-from whatsapp.domain.registration import ReauthorizationReason, RegistrationState
+from whatsapp.domain.registration import Attention, ReauthorizationReason, RegistrationState
 
 NOW = datetime(2026, 11, 25, 8, 0, tzinfo=UTC)
 LATER = NOW + timedelta(hours=2)
 S = RegistrationState
 R = ReauthorizationReason
+#: Why a person must act (issue 16: kept on the registration while ``needs_attention``).
+DECLINED = Attention.DISPLAY_NAME_DECLINED
+ACCOUNT = Attention.ACCOUNT_EVENT
 
 AWAITING = Registration(S.AWAITING_DISPLAY_NAME)
 FLEET_HOLDS = Registration(S.SCHEDULED, R.REGISTRATION_INCOMPLETE, LATER, 1)
@@ -53,13 +56,13 @@ SCHEDULED_BUT_CUSTOMER = Registration(S.SCHEDULED, R.PERMISSION_REVOKED, LATER, 
         (
             AWAITING,
             NameReviewDecided("REJECTED", NOW, "NAME_FORMAT"),
-            Registration(S.NEEDS_ATTENTION, R.REGISTRATION_INCOMPLETE, None, 0),
+            Registration(S.NEEDS_ATTENTION, R.REGISTRATION_INCOMPLETE, None, 0, attention=DECLINED),
             (FlagForPerson(S.NEEDS_ATTENTION, R.REGISTRATION_INCOMPLETE), EndNameWait()),
         ),
         (
             FLEET_HOLDS,
             NameReviewDecided("REJECTED", NOW, "NAME_FORMAT"),
-            Registration(S.NEEDS_ATTENTION, R.REGISTRATION_INCOMPLETE, None, 1),
+            Registration(S.NEEDS_ATTENTION, R.REGISTRATION_INCOMPLETE, None, 1, attention=DECLINED),
             (FlagForPerson(S.NEEDS_ATTENTION, R.REGISTRATION_INCOMPLETE),),
         ),
         # a rejected *edit* of a registered number's name leaves it registered
@@ -81,13 +84,13 @@ SCHEDULED_BUT_CUSTOMER = Registration(S.SCHEDULED, R.PERMISSION_REVOKED, LATER, 
         (
             REGISTERED,
             AccountEvent("ACCOUNT_VIOLATION", NOW),
-            Registration(S.NEEDS_ATTENTION),
+            Registration(S.NEEDS_ATTENTION, attention=ACCOUNT),
             (FlagForPerson(S.NEEDS_ATTENTION, None),),
         ),
         (
             FLEET_HOLDS,
             AccountEvent("DISABLED_UPDATE", NOW, ban_state="DISABLE"),
-            Registration(S.NEEDS_ATTENTION, R.REGISTRATION_INCOMPLETE, None, 1),
+            Registration(S.NEEDS_ATTENTION, R.REGISTRATION_INCOMPLETE, None, 1, attention=ACCOUNT),
             (FlagForPerson(S.NEEDS_ATTENTION, R.REGISTRATION_INCOMPLETE),),
         ),
         (REGISTERED, AccountEvent("DISABLED_UPDATE", NOW, ban_state="REINSTATE"), REGISTERED, ()),

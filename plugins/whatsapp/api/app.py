@@ -14,7 +14,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from whatsapp import __version__
-from whatsapp.api.routes import channels, fleet, page, signups, vocabulary, webhooks
+from whatsapp.api.routes import channels, fleet, me, page, runs, signups, vocabulary, webhooks
 from whatsapp.api.security import authenticated_user
 from whatsapp.store import ChannelNotFoundError, StoreError
 
@@ -65,6 +65,8 @@ def create_app() -> FastAPI:
     api.include_router(fleet.router)
     api.include_router(vocabulary.router)
     api.include_router(signups.router)
+    api.include_router(me.router)
+    api.include_router(runs.router)
     app.include_router(api)
     # Meta's webhook receiver: no Airflow login (Meta signs instead), outside the /api/v1 router.
     app.include_router(webhooks.router)

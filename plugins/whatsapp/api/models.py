@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, create_mod
 
 from whatsapp.domain.health import PUBLIC_FIELDS, STORED_FIELDS
 from whatsapp.domain.signup import ACCOUNT_ID, INBOX_ID, SIGNUP_FIELDS
+from whatsapp.domain.situations import ActionKind, SituationKind, SituationSeverity
 from whatsapp.store.fleet_listing import FILTER_COLUMNS, MAX_LIMIT, MAX_OFFSET, SORTS, FleetQuery
 
 
@@ -67,6 +68,31 @@ class NameChange(_Model):
     text: str
 
 
+class SituationAction(_Model):
+    """The banner's button: what it does and its label."""
+
+    kind: ActionKind
+    label: str
+
+
+class Situation(_Model):
+    """The one problem (or none) a person sees first (``whatsapp.domain.situations``).
+
+    Times are ISO UTC; the page formats them in Airflow's time zone.
+    """
+
+    kind: SituationKind
+    severity: SituationSeverity
+    needs_action: bool = Field(description="a person (operator or customer) must act")
+    title: str = Field(description="short: the problem column and the banner's title")
+    detail: str = Field(description="one or two plain sentences for the banner")
+    since: str | None = Field(description="when this situation began, as well as the store knows")
+    next_try: str | None = Field(description="the next automatic attempt")
+    deadline: str | None = Field(description="e.g. an approved name change: register again before")
+    error: GraphError | None = Field(description="Meta's refusal, when it matters here")
+    action: SituationAction
+
+
 def _health_fields_model() -> type[_Model]:
     """The health fields of the channel shape, derived from ``PUBLIC_FIELDS`` (nested paths included)."""
     tree: dict[str, Any] = {}
@@ -108,6 +134,7 @@ class ChannelHealth(_health_fields_model()):  # type: ignore[misc]
     notes: list[str] = Field(
         default_factory=list, description="name change and offboarding, in words (what the page shows)"
     )
+    situation: Situation
 
 
 class Attempt(_Model):
@@ -120,6 +147,10 @@ class Attempt(_Model):
     subcode: int | None
     message: str | None
     run_id: str | None
+    dag_id: str | None = Field(
+        None, description="the DAG of the run that sent it, when Airflow still knows it"
+    )
+    run_url: str | None = Field(None, description="the run in the Airflow UI, relative to Airflow's base URL")
 
 
 class AttemptsResponse(_Model):
@@ -156,6 +187,7 @@ _FILTER_HELP = "repeat to match any of several values; `none` matches a missing 
 #: A filter value: a state word, so short and without control characters (a NUL byte would
 #: otherwise reach the database driver and fail the request with a 500).
 FilterValue = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[^\x00-\x1f\x7f]+$")]
+SearchText = Annotated[str, StringConstraints(max_length=100, pattern=r"^[^\x00-\x1f\x7f]*$")]
 
 
 class FleetParams(_Model):
@@ -167,6 +199,13 @@ class FleetParams(_Model):
     quality_rating: list[FilterValue] = Field(default_factory=list, description=_FILTER_HELP)
     name_status: list[FilterValue] = Field(default_factory=list, description=_FILTER_HELP)
     status: list[FilterValue] = Field(default_factory=list, description=_FILTER_HELP)
+    situation: list[SituationKind] = Field(default_factory=list, description="repeat to match any of several")
+    needs_action: bool | None = Field(
+        None, description="only channels a person must (true) or need not (false) act on"
+    )
+    q: SearchText | None = Field(
+        None, description="part of the phone number or verified name, or an exact account or phone number id"
+    )
     include_inactive: bool = False
     sort: FleetSort = Field(
         FleetSort("account"),
@@ -181,6 +220,9 @@ class FleetParams(_Model):
         filters = {name: tuple(getattr(self, name)) for name in FILTER_COLUMNS}
         return FleetQuery(
             **filters,
+            situation=tuple(self.situation),
+            needs_action=self.needs_action,
+            q=self.q.strip() or None if self.q else None,
             include_inactive=self.include_inactive,
             sort=self.sort.value,
             order=self.order,
@@ -196,6 +238,64 @@ class FleetResponse(_Model):
     channels: list[ChannelHealth]
     counts: dict[str, Any]
     last_audit: LastAudit | None
+
+
+class FleetSummaryResponse(_Model):
+    """The dashboard card: how many channels, how many need a person, the counts, the last audit."""
+
+    total: int = Field(description="active channels")
+    needs_action: int = Field(description="active channels a person (operator or customer) must act on")
+    counts: dict[str, Any]
+    last_audit: LastAudit | None
+
+
+class Permission(_Model):
+    allowed: bool
+    reason: str | None = Field(description="why not, in words the page shows on the disabled button")
+
+
+class Permissions(_Model):
+    #: ``register`` would shadow ``BaseModel.register`` (an ABC method): the attribute has an underscore.
+    register_: Permission = Field(
+        alias="register", description="*Complete registration* (triggers whatsapp_register_channel)"
+    )
+    refresh: Permission = Field(description="read live health from Graph (needs what register needs)")
+    onboard: Permission = Field(description="start an onboarding (triggers whatsapp_onboarding)")
+
+
+class Me(_Model):
+    """The signed-in Airflow user and what the page may offer them."""
+
+    username: str
+    permissions: Permissions
+
+
+class RunRef(_Model):
+    dag_id: str
+    dag_run_id: str
+    state: str
+    url: str = Field(description="the run in the Airflow UI, relative to Airflow's base URL")
+
+
+class RegisterOutcome(_Model):
+    """What a *Complete registration* run did, from the attempt it stored (or why it made none)."""
+
+    kind: Literal["running", "registered", "refused", "no_call", "not_needed", "failed"]
+    text: str
+    error: GraphError | None
+    next_try: str | None
+
+
+class RegisterRunResponse(_Model):
+    run: RunRef
+    outcome: RegisterOutcome
+
+
+class RunChannel(_Model):
+    """The channel a WhatsApp DAG run was about."""
+
+    account_id: int
+    inbox_id: int
 
 
 class RegisterResponse(_Model):

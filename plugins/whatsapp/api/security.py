@@ -20,11 +20,13 @@ from __future__ import annotations
 from typing import Annotated
 from urllib.parse import urlsplit
 
+from airflow.api_fastapi.app import get_auth_manager
 from airflow.api_fastapi.auth.managers.base_auth_manager import COOKIE_NAME_JWT_TOKEN
 from airflow.api_fastapi.auth.managers.models.base_user import BaseUser
-from airflow.api_fastapi.auth.managers.models.resource_details import DagAccessEntity
+from airflow.api_fastapi.auth.managers.models.resource_details import DagAccessEntity, DagDetails
 from airflow.api_fastapi.core_api.security import bearer_scheme, get_user, oauth2_scheme, requires_access_dag
 from airflow.configuration import conf
+from airflow.models.dag import DagModel
 from fastapi import Depends, HTTPException, Query, Request, status
 from fastapi.security import HTTPAuthorizationCredentials
 
@@ -78,6 +80,18 @@ requires_register_access = requires_access_dag(
 requires_onboarding_access = requires_access_dag(
     method="POST", access_entity=DagAccessEntity.RUN, param_dag_id=ONBOARDING_DAG_ID
 )
+
+
+def may_trigger(user: BaseUser, dag_id: str) -> bool:
+    """What :func:`requires_access_dag` (POST on the DAG's runs) decides, as a yes/no for ``GET /me``.
+
+    The same auth manager call with the same details, so the page disables exactly the buttons
+    the routes would answer with 403.
+    """
+    details = DagDetails(id=dag_id, team_name=DagModel.get_team_name(dag_id))
+    return get_auth_manager().is_authorized_dag(
+        method="POST", access_entity=DagAccessEntity.RUN, details=details, user=user
+    )
 
 
 def _origin_of(url: str) -> str | None:

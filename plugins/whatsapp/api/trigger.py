@@ -14,11 +14,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
-from urllib.parse import quote, urlsplit
 
 from airflow.api_fastapi.common.dagbag import get_latest_version_of_dag
 from airflow.api_fastapi.core_api.datamodels.dag_run import TriggerDAGRunPostBody
-from airflow.configuration import conf
 from airflow.models.dag import DagModel
 from airflow.models.dagrun import DagRun
 from airflow.utils.sqlalchemy import with_row_locks
@@ -56,12 +54,6 @@ def signup_run_id(account_id: int, signup_id: str, now: datetime | None = None) 
     """An intake's onboarding run: which account, which signup (a prefix of its id), when."""
     stamp = (now or datetime.now(UTC)).strftime("%Y%m%dT%H%M%S.%fZ")
     return f"signup__{account_id}_{signup_id[:8]}__{stamp}"
-
-
-def grid_url(run_id: str, dag_id: str = REGISTER_DAG_ID) -> str:
-    """The run in the Airflow UI grid, under ``[api] base_url``'s path when Airflow is not at the root."""
-    root = urlsplit(conf.get("api", "base_url", fallback="") or "/").path.rstrip("/")
-    return f"{root}/dags/{dag_id}/runs/{quote(run_id, safe='')}"
 
 
 def active_run_for(session: Session, account_id: int, inbox_id: int) -> DagRun | None:

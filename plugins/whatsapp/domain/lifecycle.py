@@ -90,6 +90,8 @@ class Registration:
     #: A live number's display-name change (issue 15) and, once approved, its 14-day deadline.
     name_change: NameChange | None = None
     name_change_deadline: datetime | None = None
+    #: Why a person must act, while ``needs_attention`` (``None`` in every other state).
+    attention: Attention | None = None
 
     @property
     def reauthorization_required(self) -> bool:
@@ -353,6 +355,7 @@ def _apply_outcome(
         reason=with_reason(current.reason, outcome.reauthorization),
         next_attempt_at=due,
         failures_in_a_row=failures,
+        attention=outcome.attention,
     )
 
 
@@ -446,7 +449,15 @@ def transition(current: Registration, event: Event, *, rng: random.Random | None
             new = Registration()
         case _:
             raise TypeError(f"not a registration event: {event!r}")
+    new = _settled(new)
     return Transition(new, _effects(new, current), decision=decision, outcome=outcome)
+
+
+def _settled(registration: Registration) -> Registration:
+    """The attention is kept only while a person must act on it (``needs_attention``)."""
+    if registration.state is RegistrationState.NEEDS_ATTENTION or registration.attention is None:
+        return registration
+    return replace(registration, attention=None)
 
 
 # ---- Meta webhook events: what each does to a registration (issue 14) --------------------------
@@ -499,6 +510,7 @@ def _meta_transition(
                     state=RegistrationState.NEEDS_ATTENTION,
                     reason=with_reason(current.reason, ReauthorizationReason.REGISTRATION_INCOMPLETE),
                     next_attempt_at=None,
+                    attention=Attention.DISPLAY_NAME_DECLINED,
                 )
                 extra = (EndNameWait(),) if waiting else ()
         case AccountEvent(event=name) if name in ACCOUNT_EVENTS_FOR_CUSTOMER:
@@ -509,9 +521,15 @@ def _meta_transition(
             name in ACCOUNT_EVENTS_FOR_OPERATOR and ban not in _NOT_A_BAN
         ):
             if current.state is not RegistrationState.REAUTHORIZATION_REQUIRED:
-                new = replace(current, state=RegistrationState.NEEDS_ATTENTION, next_attempt_at=None)
+                new = replace(
+                    current,
+                    state=RegistrationState.NEEDS_ATTENTION,
+                    next_attempt_at=None,
+                    attention=Attention.ACCOUNT_EVENT,
+                )
         case _:
             pass
+    new = _settled(new)
     return Transition(new, _effects(new, current) + extra)
 
 

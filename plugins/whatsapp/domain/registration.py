@@ -118,6 +118,7 @@ class Attention(StrEnum):
     GRAPH_ERROR = "graph_error"  # invalid or unknown: Graph's message is kept with the attempt
     NAME_CHANGE_LAPSED = "name_change_lapsed"  # approved, not registered within 14 days
     NAME_CHANGE_DECLINED = "name_change_declined"  # Meta declined a live number's new name
+    ACCOUNT_EVENT = "account_event"  # Meta's account_update: a violation, restriction, ban or deletion
 
 
 #: What the person does about each situation (shown with the attempt, and on the page).
@@ -145,6 +146,10 @@ ATTENTION_ACTIONS: dict[Attention, str] = {
     Attention.NAME_CHANGE_DECLINED: (
         "Meta declined the new display name: the number keeps its current name; follow Meta's display "
         "name guidelines and request another name (whatsapp_change_display_name)"
+    ),
+    Attention.ACCOUNT_EVENT: (
+        "Meta reported a violation, restriction, ban or deletion of the WhatsApp Business Account: see "
+        "Account quality in Meta Business Suite, then complete registration"
     ),
 }
 

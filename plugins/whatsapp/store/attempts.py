@@ -39,7 +39,18 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, RootTransaction, and_, exists, func, insert, not_, select
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    RootTransaction,
+    and_,
+    exists,
+    func,
+    insert,
+    not_,
+    select,
+    union_all,
+)
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
 from whatsapp.domain.health import PhoneHealth
@@ -71,7 +82,7 @@ from whatsapp.store.models import (
     RegistrationAttempt,
     answer_outcome,
 )
-from whatsapp.store.schema import channels, registration_attempts
+from whatsapp.store.schema import channels, lifecycle_calls, registration_attempts
 
 log = logging.getLogger(__name__)
 
@@ -469,14 +480,19 @@ class AttemptRepository:
             latest = conn.execute(query).scalar()
         return None if latest is None else latest + ANSWER_LOST_WAIT
 
-    def recent(self, channel_id: int, *, limit: int = 50) -> Sequence[RegistrationAttempt]:
-        """The channel's register calls, newest first."""
+    def recent(
+        self, channel_id: int, *, limit: int = 50, run_id: str | None = None
+    ) -> Sequence[RegistrationAttempt]:
+        """The channel's register calls, newest first (with ``run_id``: only that run's)."""
+        attempts = registration_attempts.c
         query = (
             select(registration_attempts)
-            .where(registration_attempts.c.channel_id == channel_id)
-            .order_by(registration_attempts.c.attempted_at.desc(), registration_attempts.c.id.desc())
+            .where(attempts.channel_id == channel_id)
+            .order_by(attempts.attempted_at.desc(), attempts.id.desc())
             .limit(limit)
         )
+        if run_id is not None:
+            query = query.where(attempts.run_id == run_id)
         with self.db.connect() as conn:
             return [
                 RegistrationAttempt(
@@ -491,3 +507,12 @@ class AttemptRepository:
                 )
                 for row in conn.execute(query)
             ]
+
+    def channel_of_run(self, run_id: str) -> int | None:
+        """The channel a DAG run sent a register or lifecycle call for (``None``: it sent none)."""
+        query = union_all(
+            select(registration_attempts.c.channel_id).where(registration_attempts.c.run_id == run_id),
+            select(lifecycle_calls.c.channel_id).where(lifecycle_calls.c.run_id == run_id),
+        ).limit(1)
+        with self.db.connect() as conn:
+            return conn.execute(query).scalar_one_or_none()

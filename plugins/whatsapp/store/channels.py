@@ -15,7 +15,13 @@ from sqlalchemy.exc import IntegrityError
 
 from whatsapp.domain.health import HEALTH_FIELDS, PhoneHealth
 from whatsapp.domain.lifecycle import Event, Offboarded, Registration, TokenRenewed, Transition, transition
-from whatsapp.domain.registration import NameChange, ReauthorizationReason, RegistrationState, generate_pin
+from whatsapp.domain.registration import (
+    Attention,
+    NameChange,
+    ReauthorizationReason,
+    RegistrationState,
+    generate_pin,
+)
 from whatsapp.store.database import Database, utcnow
 from whatsapp.store.errors import ChannelConflictError, ChannelNotFoundError
 from whatsapp.store.models import Channel, CheckError, Credentials
@@ -34,6 +40,7 @@ REGISTRATION_COLUMNS = (
     channels.c.failures_in_a_row,
     channels.c.name_change,
     channels.c.name_change_deadline,
+    channels.c.attention,
 )
 
 
@@ -46,6 +53,7 @@ def registration_from_row(row: Any) -> Registration:
         failures_in_a_row=row.failures_in_a_row,
         name_change=None if row.name_change is None else NameChange(row.name_change),
         name_change_deadline=row.name_change_deadline,
+        attention=None if row.attention is None else Attention(row.attention),
     )
 
 
@@ -59,6 +67,7 @@ def registration_values(registration: Registration) -> dict[str, Any]:
         "failures_in_a_row": registration.failures_in_a_row,
         "name_change": None if registration.name_change is None else registration.name_change.value,
         "name_change_deadline": registration.name_change_deadline,
+        "attention": None if registration.attention is None else registration.attention.value,
     }
 
 
@@ -117,6 +126,7 @@ def channel_from_row(row: Row[Any]) -> Channel:
         name_change=registration.name_change,
         name_change_deadline=registration.name_change_deadline,
         offboarded_at=row.offboarded_at,
+        attention=registration.attention,
     )
 
 

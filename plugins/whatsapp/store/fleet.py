@@ -53,9 +53,14 @@ class FleetRepository:
             return fleet_listing.fleet_overview(conn, query, utcnow(now))
 
     def counts(self) -> dict[str, Any]:
-        """Counts of active channels by state (one grouped query; see ``fleet_listing.fleet_counts``)."""
+        """Counts of active channels by state and situation (one grouped query; see ``fleet_counts``)."""
         with self.db.connect() as conn:
             return fleet_listing.fleet_counts(conn)
+
+    def counts_and_summary(self) -> tuple[dict[str, Any], FleetSummary | None]:
+        """The live counts and the last saved summary, on one connection (the dashboard card)."""
+        with self.db.connect() as conn:
+            return fleet_listing.fleet_counts(conn), fleet_listing.latest_fleet_summary(conn)
 
     def save_summary(self, counts: dict[str, Any], *, now: datetime | None = None) -> FleetSummary:
         summary = FleetSummary(created_at=utcnow(now), counts=counts)

@@ -18,12 +18,26 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
-from sqlalchemy import ColumnElement, Connection, Row, false, func, or_, select
+from sqlalchemy import ColumnElement, Connection, Row, and_, false, func, not_, or_, select
 from sqlalchemy.sql.elements import UnaryExpression
 
-from whatsapp.domain.registration import REGISTER_WINDOW
+from whatsapp.domain.registration import (
+    REGISTER_WINDOW,
+    Attention,
+    NameChange,
+    ReauthorizationReason,
+    RegistrationState,
+)
+from whatsapp.domain.situations import (
+    NEEDS_ACTION_KINDS,
+    AccountEventSeen,
+    SituationFacts,
+    SituationKind,
+    situation_kind,
+)
+from whatsapp.domain.webhooks import ACCOUNT_UPDATE
 from whatsapp.store.channels import PUBLIC_CHANNEL_COLUMNS, channel_from_row
 from whatsapp.store.models import (
     ATTEMPT_SUCCESS,
@@ -32,7 +46,13 @@ from whatsapp.store.models import (
     FleetSummary,
     RegistrationSummary,
 )
-from whatsapp.store.schema import channels, fleet_summaries, needs_action_rank, registration_attempts
+from whatsapp.store.schema import (
+    channels,
+    fleet_summaries,
+    needs_action_rank,
+    registration_attempts,
+    webhook_events,
+)
 
 #: The word filters and counts use for a missing value (SQL NULL).
 NONE = "none"
@@ -59,6 +79,48 @@ SUMMARY_DIMENSIONS: tuple[tuple[str, str], ...] = (
     ("reauthorization_reason", "reauthorization_reason"),
     ("quality_rating", "quality_rating"),
 )
+
+#: The facts that decide a channel's situation (``SituationFacts`` fields), as SQL over a channel
+#: row: selected with every listed channel, and what the fleet is grouped by for the counts.
+FACT_COLUMNS: dict[str, ColumnElement[Any]] = {
+    "state": channels.c.registration_state,
+    "reason": channels.c.reauthorization_reason,
+    "attention": channels.c.attention,
+    "name_status": channels.c.name_status,
+    "name_change": channels.c.name_change,
+    "refused": channels.c.failures_in_a_row > 0,
+    "check_failed": channels.c.last_check_failed_at.is_not(None),
+    "checked": channels.c.checked_at.is_not(None),
+    "active": channels.c.active,
+}
+_FACT_LABELS = tuple(f"fact_{name}" for name in FACT_COLUMNS)
+_LABELLED_FACTS = tuple(
+    column.label(label) for column, label in zip(FACT_COLUMNS.values(), _FACT_LABELS, strict=True)
+)
+
+
+def facts_of(row: Row[Any]) -> SituationFacts:
+    """The situation facts of a row that selected :data:`FACT_COLUMNS` (labelled ``fact_<name>``)."""
+    values = dict(zip(FACT_COLUMNS, (getattr(row, label) for label in _FACT_LABELS), strict=True))
+    return SituationFacts(
+        state=RegistrationState(values["state"]),
+        reason=_enum(ReauthorizationReason, values["reason"]),
+        attention=_enum(Attention, values["attention"]),
+        name_status=values["name_status"],
+        name_change=_enum(NameChange, values["name_change"]),
+        refused=bool(values["refused"]),
+        check_failed=bool(values["check_failed"]),
+        checked=bool(values["checked"]),
+        active=bool(values["active"]),
+    )
+
+
+_E = TypeVar("_E")
+
+
+def _enum(enum: Callable[[str], _E], value: str | None) -> _E | None:
+    return None if value is None else enum(value)
+
 
 Order = Literal["asc", "desc"]
 
@@ -100,6 +162,11 @@ class FleetQuery:
     quality_rating: tuple[str, ...] = ()
     name_status: tuple[str, ...] = ()
     status: tuple[str, ...] = ()
+    #: Situation kinds (any of them) and whether a person must act; decided per fact combination.
+    situation: tuple[SituationKind, ...] = ()
+    needs_action: bool | None = None
+    #: Text search: part of the phone number or verified name, or an exact account / phone number id.
+    q: str | None = None
     include_inactive: bool = False
     sort: str = DEFAULT_SORT
     order: Order = "asc"
@@ -120,18 +187,69 @@ class FleetQuery:
                 raise TypeError(f"{name} is a tuple of values, not a string")
 
     def filters(self) -> dict[str, tuple[str, ...]]:
-        """The active filters, by field name."""
+        """The active column filters, by field name."""
         return {name: getattr(self, name) for name in FILTER_COLUMNS if getattr(self, name)}
 
-    def conditions(self) -> list[ColumnElement[bool]]:
-        """The WHERE clause of the filtered set (what ``total`` counts)."""
+    def kinds(self) -> frozenset[SituationKind] | None:
+        """The situation kinds the ``situation`` and ``needs_action`` filters accept (``None``: all)."""
+        if not self.situation and self.needs_action is None:
+            return None
+        kinds = frozenset(self.situation or SituationKind)
+        if self.needs_action is not None:
+            kinds = frozenset(k for k in kinds if (k in NEEDS_ACTION_KINDS) == self.needs_action)
+        return kinds
+
+    def conditions(self, groups: Sequence[FactGroup] = ()) -> list[ColumnElement[bool]]:
+        """The WHERE clause of the filtered set (what ``total`` counts).
+
+        ``groups``: the active fleet's fact combinations (:func:`fleet_groups`), which the
+        situation filters match (needed only when :meth:`kinds` is not ``None``).
+        """
         where = [] if self.include_inactive else [channels.c.active.is_(True)]
         for name, values in self.filters().items():
             where.append(_matches(FILTER_COLUMNS[name], values))
+        kinds = self.kinds()
+        if kinds is not None:
+            where.append(_in_situations(kinds, groups))
+        if self.q:
+            where.append(_search(self.q))
         return where
 
     def order_by(self) -> tuple[UnaryExpression[Any], ...]:
         return SORTS[self.sort](self.order)
+
+
+def _in_situations(kinds: frozenset[SituationKind], groups: Sequence[FactGroup]) -> ColumnElement[bool]:
+    """Channels whose facts are one of the active combinations of these kinds (or inactive ones,
+    for ``offboarded``): the kind is decided in Python, once per combination, never in SQL."""
+    options = [_facts_are(group.facts) for group in groups if group.kind in kinds]
+    if SituationKind.OFFBOARDED in kinds:
+        options.append(channels.c.active.is_(False))
+    return or_(*options) if options else false()
+
+
+def _facts_are(facts: SituationFacts) -> ColumnElement[bool]:
+    terms = []
+    for name, column in FACT_COLUMNS.items():
+        value = getattr(facts, name)
+        if isinstance(value, bool):
+            terms.append(column if value else not_(column))
+        else:
+            terms.append(column.is_(None) if value is None else column == str(value))
+    return and_(*terms)
+
+
+def _search(text: str) -> ColumnElement[bool]:
+    """Part of the phone number (as shown, or its digits) or verified name; an exact id."""
+    text = text.strip()
+    options = [
+        channels.c.display_phone_number.icontains(text, autoescape=True),
+        channels.c.verified_name.icontains(text, autoescape=True),
+        channels.c.phone_number_id == text,
+    ]
+    if text.isdigit() and len(text) <= 18:
+        options.append(channels.c.account_id == int(text))
+    return or_(*options)
 
 
 def _matches(column: Any, values: Sequence[str]) -> ColumnElement[bool]:
@@ -163,17 +281,25 @@ def fleet_overview(conn: Connection, query: FleetQuery, now: datetime) -> FleetO
     """The fleet table's data on one connection (one pool checkout and ping per request, not three).
 
     When the counts already hold the filtered total (no filter, or values of one counted
-    dimension, active channels only), it is taken from them instead of counting again.
+    dimension, or only situation filters; active channels only), it is taken from them instead
+    of counting again.
     """
-    counts = fleet_counts(conn)
-    page = list_fleet(conn, query, now, total=_total_from_counts(query, counts))
+    groups = fleet_groups(conn)
+    counts = counts_of(groups)
+    total = _total_from_counts(query, counts, groups)
+    page = list_fleet(conn, query, now, total=total, groups=groups)
     return FleetOverview(page, counts, latest_fleet_summary(conn))
 
 
-def _total_from_counts(query: FleetQuery, counts: dict[str, Any]) -> int | None:
-    if query.include_inactive:
+def _total_from_counts(query: FleetQuery, counts: dict[str, Any], groups: Sequence[FactGroup]) -> int | None:
+    if query.include_inactive or query.q:
         return None
     filters = query.filters()
+    kinds = query.kinds()
+    if kinds is not None:
+        if filters:
+            return None
+        return sum(group.count for group in groups if group.kind in kinds)
     if not filters:
         return int(counts["channels"])
     if len(filters) == 1:
@@ -183,12 +309,22 @@ def _total_from_counts(query: FleetQuery, counts: dict[str, Any]) -> int | None:
     return None
 
 
-def list_fleet(conn: Connection, query: FleetQuery, now: datetime, *, total: int | None = None) -> FleetPage:
+def list_fleet(
+    conn: Connection,
+    query: FleetQuery,
+    now: datetime,
+    *,
+    total: int | None = None,
+    groups: Sequence[FactGroup] | None = None,
+) -> FleetPage:
     """The page ``query`` asks for, its rows' registration summaries, and the filtered total.
 
-    ``total`` is counted (one indexed ``count(*)``) unless the caller already knows it.
+    ``total`` is counted (one indexed ``count(*)``) unless the caller already knows it; the
+    situation filters need the fleet's fact combinations (``groups``, read here if not given).
     """
-    conditions = query.conditions()
+    if groups is None and query.kinds() is not None:
+        groups = fleet_groups(conn)
+    conditions = query.conditions(groups or ())
     if total is None:
         total = conn.execute(select(func.count()).select_from(channels).where(*conditions)).scalar_one()
     rows = select_statuses(
@@ -211,7 +347,7 @@ def select_statuses(
     ``limit=None`` lists every match (the CLI's whole-fleet table); attempts are then aggregated
     in chunks of ids so no statement carries an unbounded ``IN`` list.
     """
-    query = select(*PUBLIC_CHANNEL_COLUMNS).where(*conditions).order_by(*order_by)
+    query = select(*PUBLIC_CHANNEL_COLUMNS, *_LABELLED_FACTS).where(*conditions).order_by(*order_by)
     if limit is not None:
         query = query.limit(limit)
     if offset:
@@ -221,7 +357,42 @@ def select_statuses(
     for start in range(0, len(channel_rows), _ID_CHUNK):
         ids = [row.id for row in channel_rows[start : start + _ID_CHUNK]]
         summaries.update(_attempt_summaries(conn, ids, now))
-    return [_status(row, summaries.get(row.id)) for row in channel_rows]
+    facts = {row.id: facts_of(row) for row in channel_rows}
+    events = _account_events(
+        conn, {row.waba_id for row in channel_rows if _names_account_event(facts[row.id])}
+    )
+    return [
+        _status(row, summaries.get(row.id), facts[row.id], events.get(row.waba_id)) for row in channel_rows
+    ]
+
+
+def _names_account_event(facts: SituationFacts) -> bool:
+    return situation_kind(facts) is SituationKind.ACCOUNT_EVENT
+
+
+def _account_events(conn: Connection, waba_ids: set[str]) -> dict[str, AccountEventSeen]:
+    """The newest ``account_update`` of each WABA (only asked for channels in that situation)."""
+    if not waba_ids:
+        return {}
+    events = webhook_events.c
+    newest = (
+        select(events.waba_id, func.max(events.received_at).label("received_at"))
+        .where(events.waba_id.in_(sorted(waba_ids)), events.field == ACCOUNT_UPDATE)
+        .group_by(events.waba_id)
+        .subquery("newest")
+    )
+    query = (
+        select(events.waba_id, events.event, events.detail, events.occurred_at)
+        .join(newest, and_(events.waba_id == newest.c.waba_id, events.received_at == newest.c.received_at))
+        .where(events.field == ACCOUNT_UPDATE)
+        .order_by(events.id)
+    )
+    return {
+        row.waba_id: AccountEventSeen(
+            event=row.event or ACCOUNT_UPDATE, at=row.occurred_at, detail=row.detail
+        )
+        for row in conn.execute(query)
+    }
 
 
 def _attempt_summaries(conn: Connection, channel_ids: list[int], now: datetime) -> dict[int, Row[Any]]:
@@ -250,7 +421,9 @@ def _attempt_summaries(conn: Connection, channel_ids: list[int], now: datetime) 
     return {row.channel_id: row for row in conn.execute(query)}
 
 
-def _status(row: Row[Any], attempts: Row[Any] | None) -> ChannelStatus:
+def _status(
+    row: Row[Any], attempts: Row[Any] | None, facts: SituationFacts, account_event: AccountEventSeen | None
+) -> ChannelStatus:
     channel = channel_from_row(row)
     last_error = None
     if attempts is not None and attempts.outcome != ATTEMPT_SUCCESS:
@@ -264,24 +437,68 @@ def _status(row: Row[Any], attempts: Row[Any] | None) -> ChannelStatus:
             last_error=last_error,
             next_attempt_at=channel.next_attempt_at,
         ),
+        facts=facts,
+        account_event=account_event,
     )
 
 
-def fleet_counts(conn: Connection) -> dict[str, Any]:
-    """Counts of active channels by provisioning, registration state, reauthorization reason, quality.
+@dataclass(frozen=True, slots=True)
+class FactGroup:
+    """Active channels sharing the summary's dimensions and the situation facts, and their kind."""
 
-    One grouped query (an index-only scan of ``ix_channels_summary`` on PostgreSQL); the shape
-    is what the summary task returns and the health page shows.
+    dimensions: tuple[str | None, ...]
+    facts: SituationFacts
+    kind: SituationKind
+    count: int
+
+
+def fleet_groups(conn: Connection) -> list[FactGroup]:
+    """The active fleet grouped by the summary's dimensions and the situation facts.
+
+    One grouped query (an index-only scan of ``ix_channels_summary`` on PostgreSQL) gives a few
+    dozen combinations at most; :func:`situation_kind` decides each one's kind.
     """
-    columns = [channels.c[column] for _, column in SUMMARY_DIMENSIONS]
-    query = select(*columns, func.count()).where(channels.c.active.is_(True)).group_by(*columns)
+    dimensions = [channels.c[column] for _, column in SUMMARY_DIMENSIONS]
+    grouped = [*dimensions, *_LABELLED_FACTS]
+    query = (
+        select(*grouped, func.count().label("n"))
+        .where(channels.c.active.is_(True))
+        .group_by(*dimensions, *FACT_COLUMNS.values())
+    )
+    groups = []
+    for row in conn.execute(query):
+        facts = facts_of(row)
+        values = tuple(row[: len(dimensions)])
+        groups.append(FactGroup(values, facts, situation_kind(facts), int(row.n)))
+    return groups
+
+
+def counts_of(groups: Sequence[FactGroup]) -> dict[str, Any]:
+    """Counts by provisioning, registration state, reauthorization reason, quality and situation.
+
+    ``situation`` lists every kind (zero included, so each badge exists); ``needs_action`` is
+    how many channels a person must act on. Inactive (offboarded) channels are not counted.
+    """
     counters: dict[str, Counter[str]] = {key: Counter() for key, _ in SUMMARY_DIMENSIONS}
-    total = 0
-    for *values, count in conn.execute(query):
-        total += count
-        for (key, _), value in zip(SUMMARY_DIMENSIONS, values, strict=True):
-            counters[key][value or NONE] += count
-    return {"channels": total, **{key: dict(sorted(c.items())) for key, c in counters.items()}}
+    situations: Counter[str] = Counter()
+    for group in groups:
+        for (key, _), value in zip(SUMMARY_DIMENSIONS, group.dimensions, strict=True):
+            counters[key][value or NONE] += group.count
+        situations[group.kind.value] += group.count
+    return {
+        "channels": sum(group.count for group in groups),
+        **{key: dict(sorted(c.items())) for key, c in counters.items()},
+        "situation": {kind.value: situations[kind.value] for kind in SituationKind},
+        "needs_action": sum(situations[kind.value] for kind in NEEDS_ACTION_KINDS),
+    }
+
+
+def fleet_counts(conn: Connection) -> dict[str, Any]:
+    """Counts of active channels by state and situation (:func:`counts_of` of :func:`fleet_groups`).
+
+    The shape is what the summary task returns and the health page shows.
+    """
+    return counts_of(fleet_groups(conn))
 
 
 def latest_fleet_summary(conn: Connection) -> FleetSummary | None:

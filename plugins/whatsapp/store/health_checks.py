@@ -68,6 +68,7 @@ _REGISTRATION_TYPES = (
     ("failures_in_a_row", Integer()),
     ("name_change", String()),
     ("name_change_deadline", UtcDateTime()),
+    ("attention", String()),
 )
 _SNAPSHOT_TYPES = (
     ("channel_id", Id),

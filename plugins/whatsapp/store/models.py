@@ -13,7 +13,8 @@ from typing import Any
 
 from whatsapp.domain.health import PhoneHealth
 from whatsapp.domain.lifecycle import Registration
-from whatsapp.domain.registration import NameChange, ReauthorizationReason, RegistrationState
+from whatsapp.domain.registration import Attention, NameChange, ReauthorizationReason, RegistrationState
+from whatsapp.domain.situations import AccountEventSeen, SituationFacts
 from whatsapp.errors import GraphApiError
 
 
@@ -29,10 +30,6 @@ class CheckError:
     @classmethod
     def from_graph(cls, error: GraphApiError) -> CheckError:
         return cls(error.kind.value, error.code, error.subcode, error.message)
-
-    def to_dict(self) -> dict[str, Any]:
-        """The API's error shape (SPEC.md): ``type``, ``message``, ``code``, ``subcode``."""
-        return {"type": self.kind, "message": self.message, "code": self.code, "subcode": self.subcode}
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +61,7 @@ class Channel:
     name_change: NameChange | None = None
     name_change_deadline: datetime | None = None
     offboarded_at: datetime | None = None
+    attention: Attention | None = None
 
     @property
     def registration(self) -> Registration:
@@ -75,6 +73,7 @@ class Channel:
             self.failures_in_a_row,
             self.name_change,
             self.name_change_deadline,
+            self.attention,
         )
 
 
@@ -129,10 +128,13 @@ class RegistrationSummary:
 
 @dataclass(frozen=True, slots=True)
 class ChannelStatus:
-    """A channel with its registration summary: everything the API, the CLI and the UI show."""
+    """A channel with its registration summary and situation facts: what the API, CLI and UI show."""
 
     channel: Channel
     registration: RegistrationSummary
+    facts: SituationFacts
+    #: The WABA's newest ``account_update``, read only for channels in the ``account_event`` situation.
+    account_event: AccountEventSeen | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -164,10 +164,27 @@ channels = Table(
     Column("name_change", String(16)),
     Column("name_change_deadline", UtcDateTime),
     Column("offboarded_at", UtcDateTime),
+    # Issue 16: why a ``needs_attention`` channel needs a person (``Attention``), set by the lifecycle.
+    Column("attention", String(32)),
     UniqueConstraint("phone_number_id", name="uq_channels_phone_number_id"),
     UniqueConstraint("account_id", "inbox_id", name="uq_channels_account_inbox"),
     Index("ix_channels_checked_at_id", "checked_at", "id"),
     Index("ix_channels_next_attempt_at", "next_attempt_at"),
+)
+#: What the fleet counts group by (``fleet_listing.fleet_groups``): the summary's dimensions and
+#: the facts that decide a situation (``whatsapp.domain.situations.SituationFacts``), all in one
+#: index so counting 100,000 channels stays an index-only scan.
+SUMMARY_COLUMNS: tuple[str, ...] = (
+    "provisioning",
+    "registration_state",
+    "reauthorization_reason",
+    "quality_rating",
+    "attention",
+    "name_status",
+    "name_change",
+    "failures_in_a_row",
+    "last_check_failed_at",
+    "checked_at",
 )
 # The fleet listing's indexes (``fleet_listing.py``), partial on active channels as the listing's
 # default filter and the counts are: the default page (needs action first), the same within one
@@ -199,10 +216,7 @@ Index(
 )
 Index(
     "ix_channels_summary",
-    channels.c.provisioning,
-    channels.c.registration_state,
-    channels.c.reauthorization_reason,
-    channels.c.quality_rating,
+    *(channels.c[name] for name in SUMMARY_COLUMNS),
     postgresql_where=channels.c.active.is_(True),
     sqlite_where=channels.c.active.is_(True),
 )
@@ -269,6 +283,8 @@ registration_attempts = Table(
     Column("message", Text),
     Column("run_id", String(250)),
     Index("ix_registration_attempts_channel_at", "channel_id", "attempted_at"),
+    # What a DAG run did (the page's outcome after *Complete registration*, the DAG-run panel).
+    Index("ix_registration_attempts_run_id", "run_id"),
 )
 
 # What the fleet's notifications already announced: one row per channel and flag ("state/reason"),
@@ -310,6 +326,8 @@ webhook_events = Table(
     Column("reported", Json),
     UniqueConstraint("change_key", name="uq_webhook_events_change_key"),
     Index("ix_webhook_events_channel_field_received", "channel_id", "field", "received_at"),
+    # A WABA's newest ``account_update`` (the ``account_event`` situation names it).
+    Index("ix_webhook_events_waba_field_received", "waba_id", "field", "received_at"),
 )
 
 #: Graph calls about a channel's lifecycle other than ``/register`` (issue 15), each counted

@@ -9,7 +9,24 @@ from whatsapp.domain.health import PUBLIC_FIELDS
 from whatsapp.domain.lifecycle import NAME_CHANGE_ADVICE
 from whatsapp.domain.manager_url import whatsapp_manager_url
 from whatsapp.domain.registration import NameChange
-from whatsapp.store.models import Channel, ChannelStatus, HealthCheck, RegistrationAttempt
+from whatsapp.domain.situations import (
+    Refusal,
+    Situation,
+    SituationDetails,
+    SituationKind,
+    refused_register_text,
+    situation,
+)
+from whatsapp.errors import ErrorKind
+from whatsapp.store.models import (
+    ATTEMPT_NO_ANSWER,
+    ATTEMPT_SENT,
+    ATTEMPT_SUCCESS,
+    Channel,
+    ChannelStatus,
+    HealthCheck,
+    RegistrationAttempt,
+)
 
 #: Kept on the channel itself (Graph may omit them from a read; the last known value stays).
 _IDENTITY = frozenset({"display_phone_number", "verified_name"})
@@ -47,7 +64,7 @@ def channel_api_dict(status: ChannelStatus) -> dict[str, Any]:
             "state": registration.state.value,
             "attempts_72h": registration.attempts_72h,
             "last_attempt_at": isoformat(registration.last_attempt_at),
-            "last_error": registration.last_error and registration.last_error.to_dict(),
+            "last_error": error_dict(registration.last_error),
             "next_attempt_at": isoformat(registration.next_attempt_at),
         },
         "links": {"whatsapp_manager": whatsapp_manager_url(channel.business_id, channel.waba_id)},
@@ -55,6 +72,50 @@ def channel_api_dict(status: ChannelStatus) -> dict[str, Any]:
         "offboarded_at": isoformat(channel.offboarded_at),
         "name_change": name_change_dict(channel),
         "notes": lifecycle_notes(channel),
+        "situation": situation_dict(channel_situation(status)),
+    }
+
+
+def channel_situation(status: ChannelStatus) -> Situation:
+    """The channel's situation (``whatsapp.domain.situations``) from what the store read with it."""
+    channel, registration = status.channel, status.registration
+    details = SituationDetails(
+        created_at=channel.created_at,
+        checked_at=channel.checked_at,
+        offboarded_at=channel.offboarded_at,
+        next_attempt_at=registration.next_attempt_at,
+        attempts_72h=registration.attempts_72h,
+        last_attempt_at=registration.last_attempt_at,
+        last_attempt_error=registration.last_error,
+        last_check_failed_at=channel.last_check_failed_at,
+        last_check_error=channel.last_check_error,
+        name_change_deadline=channel.name_change_deadline,
+        new_display_name=channel.health.get("new_display_name") if channel.health else None,
+        account_event=status.account_event,
+    )
+    return situation(status.facts, details)
+
+
+def error_dict(error: Refusal | None) -> dict[str, Any] | None:
+    """The API's error shape (SPEC.md): ``type``, ``message``, ``code``, ``subcode``."""
+    if error is None:
+        return None
+    return {"type": error.kind, "message": error.message, "code": error.code, "subcode": error.subcode}
+
+
+def situation_dict(found: Situation) -> dict[str, Any]:
+    """The ``situation`` object of every channel in the API (the page's banner and problem cell)."""
+    return {
+        "kind": found.kind.value,
+        "severity": found.severity.value,
+        "needs_action": found.needs_action,
+        "title": found.title,
+        "detail": found.detail,
+        "since": isoformat(found.since),
+        "next_try": isoformat(found.next_try),
+        "deadline": isoformat(found.deadline),
+        "error": error_dict(found.error),
+        "action": {"kind": found.action.kind.value, "label": found.action.label},
     }
 
 
@@ -116,6 +177,44 @@ def health_check_dict(check: HealthCheck) -> dict[str, Any]:
         "checked_at": isoformat(check.checked_at),
         **check.fields,
         "provisioning": check.provisioning,
-        "error": check.error and check.error.to_dict(),
+        "error": error_dict(check.error),
         "event": check.event,
     }
+
+
+#: Airflow run states in which a register run may still send its call.
+_ACTIVE_RUN_STATES = frozenset({"queued", "running"})
+
+
+def register_outcome_dict(
+    run_state: str, attempt: RegistrationAttempt | None, now: Situation
+) -> dict[str, Any]:
+    """What a *Complete registration* run did: the register call it stored, else why it sent none.
+
+    ``attempt`` is the run's newest stored call; ``now`` the channel's situation, which says why
+    no call was sent (a name in review, a number already registered) and when the next try is.
+    """
+    if attempt is not None and attempt.outcome == ATTEMPT_SUCCESS:
+        return _outcome("registered", "Meta accepted the register call: the number is registered.")
+    if attempt is not None and attempt.outcome not in (ATTEMPT_SENT, ATTEMPT_NO_ANSWER):
+        try:
+            text = refused_register_text(ErrorKind(attempt.outcome))
+        except ValueError:
+            text = refused_register_text(ErrorKind.UNKNOWN)
+        return _outcome("refused", text, attempt.error, now.next_try)
+    if run_state in _ACTIVE_RUN_STATES:
+        return _outcome("running", f"The run is {run_state}: it reads the number's health, then decides.")
+    if attempt is not None:
+        text = "The register call got no answer; the next attempt reads the number's health first."
+        return _outcome("failed", text, None, now.next_try)
+    if run_state != "success":
+        return _outcome("failed", f"The run ended {run_state} before sending a register call; see its log.")
+    if now.kind is SituationKind.HEALTHY:
+        return _outcome("not_needed", "No register call was needed: the number is registered.")
+    return _outcome("no_call", f"No register call was sent ({now.title}). {now.detail}", None, now.next_try)
+
+
+def _outcome(
+    kind: str, text: str, error: Refusal | None = None, next_try: datetime | None = None
+) -> dict[str, Any]:
+    return {"kind": kind, "text": text, "error": error_dict(error), "next_try": isoformat(next_try)}

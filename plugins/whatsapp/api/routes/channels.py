@@ -9,7 +9,8 @@ from typing import Annotated, Any
 from airflow.api_fastapi.common.dagbag import DagBagDep
 from airflow.api_fastapi.common.db.common import SessionDep
 from airflow.api_fastapi.logging.decorators import action_logging
-from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
+from airflow.utils.state import DagRunState
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, status
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
@@ -23,7 +24,10 @@ from whatsapp.api.models import (
     HistoryResponse,
     InboxIdPath,
     RegisterResponse,
+    RegisterRunResponse,
+    RunRef,
 )
+from whatsapp.api.runs import conf_ids, dag_ids_of_runs, find_run, grid_url, run_link, run_path
 from whatsapp.api.security import (
     REGISTER_DAG_ID,
     RefreshDep,
@@ -31,22 +35,25 @@ from whatsapp.api.security import (
     requires_register_access,
     same_origin_if_cookie,
 )
-from whatsapp.api.trigger import grid_url, trigger_register_run
+from whatsapp.api.trigger import trigger_register_run
 from whatsapp.domain.registration import Decision, decide
 from whatsapp.errors import GraphApiError
 from whatsapp.store import (
     Channel,
+    ChannelStatus,
     ChannelStore,
     HealthResult,
     attempt_dict,
     channel_api_dict,
     health_check_dict,
 )
+from whatsapp.store.views import channel_situation, register_outcome_dict
 
 router = APIRouter(prefix="/accounts/{account_id}/inboxes/{inbox_id}", tags=["channel"])
 
 _NOT_FOUND = {status.HTTP_404_NOT_FOUND: {"description": "no channel for this account and inbox"}}
 Limit = Annotated[int, Query(ge=1, le=500)]
+RunIdPath = Annotated[str, Path(min_length=1, max_length=250)]
 
 
 async def no_request_body(request: Request) -> None:
@@ -77,13 +84,17 @@ def _channel(store: ChannelStore, account_id: int, inbox_id: int) -> Channel:
     return channel
 
 
-def _health(store: ChannelStore, account_id: int, inbox_id: int) -> ChannelHealth:
+def _status(store: ChannelStore, account_id: int, inbox_id: int) -> ChannelStatus:
     channel_status = store.fleet.channel_status(account_id, inbox_id)
     if channel_status is None:  # deleted between the two reads
         raise HTTPException(
             status.HTTP_404_NOT_FOUND, f"no channel for account {account_id} inbox {inbox_id}"
         )
-    return ChannelHealth.model_validate(channel_api_dict(channel_status))
+    return channel_status
+
+
+def _health(store: ChannelStore, account_id: int, inbox_id: int) -> ChannelHealth:
+    return ChannelHealth.model_validate(channel_api_dict(_status(store, account_id, inbox_id)))
 
 
 @router.get(
@@ -126,12 +137,19 @@ def get_health(
 
 @router.get("/attempts", response_model=AttemptsResponse, responses=_NOT_FOUND)
 def get_attempts(
-    account_id: AccountIdPath, inbox_id: InboxIdPath, store: StoreDep, limit: Limit = 50
+    account_id: AccountIdPath,
+    inbox_id: InboxIdPath,
+    store: StoreDep,
+    session: SessionDep,
+    limit: Limit = 50,
 ) -> AttemptsResponse:
-    """Register calls sent for this channel, newest first, with the Graph error each got."""
+    """Register calls sent for this channel, newest first, with the Graph error each got and the
+    Airflow run that sent it (``dag_id``, ``run_url``) while Airflow still has that run."""
     channel = _channel(store, account_id, inbox_id)
+    attempts = store.attempts.recent(channel.id, limit=limit)
+    dag_ids = dag_ids_of_runs(session, (a.run_id for a in attempts))
     return AttemptsResponse.model_validate(
-        {"attempts": [attempt_dict(a) for a in store.attempts.recent(channel.id, limit=limit)]}
+        {"attempts": [{**attempt_dict(a), **run_link(a.run_id, dag_ids)} for a in attempts]}
     )
 
 
@@ -198,4 +216,46 @@ def register(
         state=run.state,
         dag_paused=run.dag_paused,
         url=grid_url(run.run_id),
+    )
+
+
+@router.get(
+    "/register/{dag_run_id}",
+    response_model=RegisterRunResponse,
+    responses={status.HTTP_404_NOT_FOUND: {"description": "no such channel, or no register run of it"}},
+)
+def get_register_run(
+    account_id: AccountIdPath,
+    inbox_id: InboxIdPath,
+    dag_run_id: RunIdPath,
+    store: StoreDep,
+    session: SessionDep,
+) -> RegisterRunResponse:
+    """What a *Complete registration* run did, from the register call it stored; the page polls it
+    until ``outcome.kind`` is no longer ``running``.
+
+    ``registered`` or ``refused`` (with Meta's error and the next automatic try) come from the
+    run's stored attempt; a run that ended without one says why: ``not_needed`` (registered),
+    ``no_call`` (e.g. the name is still in review) or ``failed``.
+    """
+    channel = _channel(store, account_id, inbox_id)
+    run = find_run(session, REGISTER_DAG_ID, dag_run_id)
+    if run is None or conf_ids(run.conf) != (account_id, inbox_id):
+        raise HTTPException(
+            status.HTTP_404_NOT_FOUND,
+            f"no {REGISTER_DAG_ID} run {dag_run_id} for account {account_id} inbox {inbox_id}",
+        )
+    attempts = store.attempts.recent(channel.id, limit=1, run_id=dag_run_id)
+    now = channel_situation(_status(store, account_id, inbox_id))
+    state = DagRunState(run.state).value
+    return RegisterRunResponse.model_validate(
+        {
+            "run": RunRef(
+                dag_id=REGISTER_DAG_ID,
+                dag_run_id=dag_run_id,
+                state=state,
+                url=run_path(REGISTER_DAG_ID, dag_run_id),
+            ),
+            "outcome": register_outcome_dict(state, attempts[0] if attempts else None, now),
+        }
     )

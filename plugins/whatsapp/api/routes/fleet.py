@@ -24,8 +24,8 @@ from anyio.lowlevel import RunVar
 from fastapi import APIRouter, Query, Response
 
 from whatsapp.api.deps import channel_store
-from whatsapp.api.models import FleetParams, FleetResponse, LastAudit
-from whatsapp.store import channel_api_dict
+from whatsapp.api.models import FleetParams, FleetResponse, FleetSummaryResponse, LastAudit
+from whatsapp.store import FleetSummary, channel_api_dict
 from whatsapp.store.fleet_listing import FleetQuery
 from whatsapp.store.views import isoformat
 
@@ -46,29 +46,52 @@ def _listing_limiter() -> CapacityLimiter:
         return limiter
 
 
+def _last_audit(summary: FleetSummary | None) -> LastAudit | None:
+    return summary and LastAudit(created_at=isoformat(summary.created_at), counts=summary.counts)
+
+
 def _fleet_json(query: FleetQuery) -> bytes:
     """The whole response body, built in a worker thread: queries, validation and JSON encoding."""
     overview = channel_store().fleet.overview(query)
-    summary = overview.last_summary
     response = FleetResponse.model_validate(
         {
             "total": overview.page.total,
             "channels": [channel_api_dict(status) for status in overview.page.rows],
             "counts": overview.counts,
-            "last_audit": summary
-            and LastAudit(created_at=isoformat(summary.created_at), counts=summary.counts),
+            "last_audit": _last_audit(overview.last_summary),
         }
+    )
+    return response.model_dump_json().encode()
+
+
+def _summary_json() -> bytes:
+    """The dashboard card's body: the live counts (one grouped query) and the last audit."""
+    counts, summary = channel_store().fleet.counts_and_summary()
+    response = FleetSummaryResponse(
+        total=counts["channels"],
+        needs_action=counts["needs_action"],
+        counts=counts,
+        last_audit=_last_audit(summary),
     )
     return response.model_dump_json().encode()
 
 
 @router.get("/fleet", response_model=FleetResponse)
 async def get_fleet(params: Annotated[FleetParams, Query()]) -> Response:
-    """A page of channels, filtered by state and sorted; counts cover every active channel.
+    """A page of channels, filtered by state, situation or text and sorted; counts cover every
+    active channel (by state and by situation, and how many need a person).
 
     ``total`` counts every channel the filters match (before ``limit``/``offset``); ``counts``
     are live (one grouped query), so they always agree with the table; ``last_audit`` is what
     the fleet DAG's summary task saved, to show when the fleet was last checked.
     """
     body = await to_thread.run_sync(_fleet_json, params.to_query(), limiter=_listing_limiter())
+    return Response(body, media_type="application/json")
+
+
+@router.get("/fleet/summary", response_model=FleetSummaryResponse)
+async def get_fleet_summary() -> Response:
+    """Counts for Airflow's home dashboard card: active channels, how many need a person, by
+    situation and state, and when the fleet DAG last audited (same limiter as the listing)."""
+    body = await to_thread.run_sync(_summary_json, limiter=_listing_limiter())
     return Response(body, media_type="application/json")

@@ -11,6 +11,7 @@ from pydantic import BaseModel
 
 from whatsapp.domain.health import PROVISIONING_SEVERITY, PUBLIC_FIELDS, Severity
 from whatsapp.domain.lifecycle import REASON_SEVERITY, STATE_SEVERITY
+from whatsapp.domain.situations import SITUATIONS, ActionKind, SituationKind, SituationSeverity
 
 router = APIRouter(tags=["vocabulary"])
 
@@ -26,9 +27,21 @@ class HealthFieldInfo(BaseModel):
     watched: bool
 
 
+class SituationKindInfo(BaseModel):
+    """A situation kind's fixed part: the badge's severity and title, and the banner's action."""
+
+    kind: SituationKind
+    severity: SituationSeverity
+    needs_action: bool
+    title: str
+    action: ActionKind
+    action_label: str
+
+
 class Vocabulary(BaseModel):
     """Every value the page shows as a badge, with its severity, and the fleet filters' values."""
 
+    situations: list[SituationKindInfo]
     health_fields: list[HealthFieldInfo]
     provisioning: dict[str, Severity]
     registration_state: dict[str, Severity]
@@ -51,7 +64,19 @@ def build_vocabulary() -> Vocabulary:
     states = {state.value: s for state, s in STATE_SEVERITY.items()}
     reasons = {reason.value: s for reason, s in REASON_SEVERITY.items()}
     filtered_fields = {f.name: [*f.severities, NO_VALUE] for f in fields if f.name in _FILTERED_HEALTH_FIELDS}
+    situations = [
+        SituationKindInfo(
+            kind=kind,
+            severity=info.severity,
+            needs_action=info.needs_action,
+            title=info.title,
+            action=info.action.kind,
+            action_label=info.action.label,
+        )
+        for kind, info in SITUATIONS.items()
+    ]
     return Vocabulary(
+        situations=situations,
         health_fields=fields,
         provisioning=provisioning,
         registration_state=states,
@@ -61,6 +86,7 @@ def build_vocabulary() -> Vocabulary:
             **filtered_fields,
             "registration_state": list(states),
             "reauthorization_reason": [NO_VALUE, *reasons],
+            "situation": [kind.value for kind in SITUATIONS],
         },
     )
 

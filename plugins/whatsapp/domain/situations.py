@@ -1,0 +1,407 @@
+"""A channel's *situation*: the one problem (or none) a person sees first, with what to do about it.
+
+The page shows one banner per situation, the fleet table one problem cell, the counts one badge
+per kind; all of them come from :func:`situation_kind` (which kind) and :func:`situation` (the
+words, times and action), so the page keeps no rule of its own.
+
+The kind depends only on a few discrete stored facts (:class:`SituationFacts`): the store
+groups the fleet by those columns and asks :func:`situation_kind` about each distinct
+combination (a few dozen at most), which is how the fleet's counts and its ``situation`` filter
+stay in SQL at 100,000 channels while the rule lives here only. The order of the checks below is
+the precedence: what only the customer can fix, then what a person must fix, then Meta's
+limits and automatic retries, then name changes and reads, then "healthy".
+
+Wording is reused, never copied: what a person does about an :class:`Attention` is
+``ATTENTION_ACTIONS``; the account events come from :mod:`whatsapp.domain.lifecycle`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Protocol
+
+from whatsapp.domain.health import NAME_DECLINED, NAME_IN_REVIEW
+from whatsapp.domain.registration import (
+    ATTENTION_ACTIONS,
+    NAME_CHANGE_WINDOW,
+    REGISTER_BUDGET,
+    Action,
+    Attention,
+    NameChange,
+    ReauthorizationReason,
+    RegistrationState,
+    outcome_of_kind,
+)
+from whatsapp.errors import ErrorKind
+
+
+class SituationKind(StrEnum):
+    """One banner each (SPEC.md "UI (revised)")."""
+
+    HEALTHY = "healthy"
+    NOT_CHECKED = "not_checked"
+    NAME_IN_REVIEW = "name_in_review"
+    REGISTER_BACKOFF = "register_backoff"
+    BLOCKED = "blocked"
+    PIN_MISMATCH = "pin_mismatch"
+    NEEDS_REVERIFICATION = "needs_reverification"
+    NAME_DECLINED = "name_declined"
+    TOKEN_INVALID = "token_invalid"
+    PERMISSION_REVOKED = "permission_revoked"
+    ACCOUNT_EVENT = "account_event"
+    ACCOUNT_LOCKED = "account_locked"
+    REGISTRATION_PENDING = "registration_pending"
+    NAME_CHANGE_IN_REVIEW = "name_change_in_review"
+    NAME_CHANGE_DUE = "name_change_due"
+    NAME_CHANGE_LAPSED = "name_change_lapsed"
+    NAME_CHANGE_DECLINED = "name_change_declined"
+    OFFBOARDED = "offboarded"
+    GRAPH_ERROR = "graph_error"
+    CHECK_FAILED = "check_failed"
+
+
+class SituationSeverity(StrEnum):
+    """How the banner and the problem cell read (the page maps each to a Chakra colour palette)."""
+
+    OK = "ok"
+    INFO = "info"
+    WARNING = "warning"
+    ERROR = "error"
+
+
+class ActionKind(StrEnum):
+    """What the banner's button does."""
+
+    COMPLETE_REGISTRATION = "complete_registration"
+    OPEN_WHATSAPP_MANAGER = "open_whatsapp_manager"
+    CUSTOMER_REAUTHORIZE = "customer_reauthorize"
+    WAIT = "wait"
+    CHANGE_DISPLAY_NAME = "change_display_name"
+    ONBOARD_AGAIN = "onboard_again"
+    NONE = "none"
+
+
+@dataclass(frozen=True, slots=True)
+class SituationAction:
+    kind: ActionKind
+    label: str
+
+
+_S = SituationKind
+_A = ActionKind
+_REGISTER = SituationAction(_A.COMPLETE_REGISTRATION, "Complete registration")
+_MANAGER = SituationAction(_A.OPEN_WHATSAPP_MANAGER, "Open in WhatsApp Manager")
+_CUSTOMER = SituationAction(_A.CUSTOMER_REAUTHORIZE, "Ask the customer to sign up again")
+_WAIT = SituationAction(_A.WAIT, "Wait: the fleet retries by itself")
+_RENAME = SituationAction(_A.CHANGE_DISPLAY_NAME, "Request a display name (whatsapp_change_display_name)")
+
+
+@dataclass(frozen=True, slots=True)
+class SituationInfo:
+    """What does not depend on the channel: severity, whether a person must act, title, action."""
+
+    severity: SituationSeverity
+    needs_action: bool
+    title: str
+    action: SituationAction
+
+
+def _info(severity: str, needs_action: bool, title: str, action: SituationAction) -> SituationInfo:
+    return SituationInfo(SituationSeverity(severity), needs_action, title, action)
+
+
+#: Every kind's fixed part; the ``vocabulary`` route serves it, so the page holds no copy.
+SITUATIONS: dict[SituationKind, SituationInfo] = {
+    _S.HEALTHY: _info("ok", False, "Healthy", SituationAction(_A.NONE, "Nothing to do")),
+    _S.NOT_CHECKED: _info(
+        "info", False, "Not checked yet", SituationAction(_A.WAIT, "Wait for the first check")
+    ),
+    _S.NAME_IN_REVIEW: _info("info", False, "Display name in review", _WAIT),
+    _S.REGISTER_BACKOFF: _info("warning", False, "Meta refused registration, retrying", _WAIT),
+    _S.BLOCKED: _info("warning", False, "Register limit reached", _WAIT),
+    _S.PIN_MISMATCH: _info("error", True, "Two-step verification PIN mismatch", _MANAGER),
+    _S.NEEDS_REVERIFICATION: _info("error", True, "Phone number must be verified again", _MANAGER),
+    _S.NAME_DECLINED: _info("error", True, "Display name declined", _MANAGER),
+    _S.TOKEN_INVALID: _info("error", True, "Customer's access token invalid", _CUSTOMER),
+    _S.PERMISSION_REVOKED: _info("error", True, "Customer revoked permissions", _CUSTOMER),
+    _S.ACCOUNT_EVENT: _info("error", True, "Meta account event", _MANAGER),
+    _S.ACCOUNT_LOCKED: _info("error", True, "Business account locked", _MANAGER),
+    _S.REGISTRATION_PENDING: _info("info", False, "Registration pending", _REGISTER),
+    _S.NAME_CHANGE_IN_REVIEW: _info("info", False, "Name change in review", _WAIT),
+    _S.NAME_CHANGE_DUE: _info("warning", False, "Name change approved: re-register", _REGISTER),
+    _S.NAME_CHANGE_LAPSED: _info("error", True, "Name change lapsed", _RENAME),
+    _S.NAME_CHANGE_DECLINED: _info("error", True, "Name change declined", _RENAME),
+    _S.OFFBOARDED: _info(
+        "info", False, "Offboarded", SituationAction(_A.ONBOARD_AGAIN, "Onboard again (Embedded Signup)")
+    ),
+    _S.GRAPH_ERROR: _info("error", True, "Meta refused registration", _REGISTER),
+    _S.CHECK_FAILED: _info(
+        "warning", False, "Last health check failed", SituationAction(_A.WAIT, "Wait for the next check")
+    ),
+}
+#: The kinds a person (operator or customer) must act on: the ``needs_action`` filter and badge.
+NEEDS_ACTION_KINDS = frozenset(kind for kind, info in SITUATIONS.items() if info.needs_action)
+
+#: ``needs_attention`` channels: which kind each attention is (name changes are not attentions
+#: of the registration state; they have their own kinds below).
+_KIND_OF_ATTENTION: dict[Attention, SituationKind] = {
+    Attention.DISPLAY_NAME_DECLINED: _S.NAME_DECLINED,
+    Attention.PIN_MISMATCH: _S.PIN_MISMATCH,
+    Attention.NEEDS_REVERIFICATION: _S.NEEDS_REVERIFICATION,
+    Attention.ACCOUNT_LOCKED: _S.ACCOUNT_LOCKED,
+    Attention.ACCOUNT_EVENT: _S.ACCOUNT_EVENT,
+    Attention.GRAPH_ERROR: _S.GRAPH_ERROR,
+    Attention.NAME_CHANGE_LAPSED: _S.NAME_CHANGE_LAPSED,
+    Attention.NAME_CHANGE_DECLINED: _S.NAME_CHANGE_DECLINED,
+}
+_ATTENTION_OF_KIND = {kind: attention for attention, kind in _KIND_OF_ATTENTION.items()}
+_KIND_OF_REASON: dict[ReauthorizationReason, SituationKind] = {
+    ReauthorizationReason.TOKEN_INVALID: _S.TOKEN_INVALID,
+    ReauthorizationReason.PERMISSION_REVOKED: _S.PERMISSION_REVOKED,
+}
+_KIND_OF_NAME_CHANGE: dict[NameChange, SituationKind] = {
+    NameChange.REQUESTED: _S.NAME_CHANGE_IN_REVIEW,
+    NameChange.APPROVED: _S.NAME_CHANGE_DUE,
+    NameChange.LAPSED: _S.NAME_CHANGE_LAPSED,
+    NameChange.DECLINED: _S.NAME_CHANGE_DECLINED,
+}
+#: States the fleet is working on by itself (registration retries).
+_RETRYING = frozenset({RegistrationState.SCHEDULED, RegistrationState.AWAITING_DISPLAY_NAME})
+
+
+@dataclass(frozen=True, slots=True)
+class SituationFacts:
+    """The stored facts that decide a channel's situation kind, and nothing else.
+
+    Each is a column (or a comparison on one) of the channel row, so the store can group the
+    fleet by them: ``refused`` is ``failures_in_a_row > 0`` (the last register answer, or the
+    decision it replaced, was a refusal), ``check_failed`` says the newest health read failed
+    (a good read clears it), ``checked`` that a read ever succeeded.
+    """
+
+    state: RegistrationState = RegistrationState.UNKNOWN
+    reason: ReauthorizationReason | None = None
+    attention: Attention | None = None
+    name_status: str | None = None
+    name_change: NameChange | None = None
+    refused: bool = False
+    check_failed: bool = False
+    checked: bool = False
+    active: bool = True
+
+
+def situation_kind(facts: SituationFacts) -> SituationKind:
+    """Which situation the facts describe; the order of the checks is the precedence."""
+    state = facts.state
+    if not facts.active:
+        return _S.OFFBOARDED
+    if facts.reason in _KIND_OF_REASON:
+        return _KIND_OF_REASON[facts.reason]
+    if state is RegistrationState.REAUTHORIZATION_REQUIRED:
+        # Only the customer reasons lead here; a stray state without one reads as the token's.
+        return _S.TOKEN_INVALID
+    if state is RegistrationState.NEEDS_ATTENTION:
+        if facts.attention is not None:
+            return _KIND_OF_ATTENTION[facts.attention]
+        # Stored before attentions were (or set by hand): the name tells, else Graph's refusal.
+        return _S.NAME_DECLINED if facts.name_status == NAME_DECLINED else _S.GRAPH_ERROR
+    if state is RegistrationState.BLOCKED:
+        return _S.BLOCKED
+    if facts.name_change is NameChange.APPROVED:
+        return _S.NAME_CHANGE_DUE
+    if state in _RETRYING:
+        if facts.name_status == NAME_IN_REVIEW or state is RegistrationState.AWAITING_DISPLAY_NAME:
+            return _S.NAME_IN_REVIEW
+        return _S.REGISTER_BACKOFF if facts.refused else _S.REGISTRATION_PENDING
+    if facts.name_change in (NameChange.LAPSED, NameChange.DECLINED):
+        return _KIND_OF_NAME_CHANGE[facts.name_change]
+    if facts.check_failed:
+        return _S.CHECK_FAILED
+    if facts.name_change is NameChange.REQUESTED:
+        return _S.NAME_CHANGE_IN_REVIEW
+    if state is RegistrationState.REGISTERED:
+        return _S.HEALTHY
+    return _S.NOT_CHECKED
+
+
+class Refusal(Protocol):
+    """A Graph error as stored (the store's ``CheckError``): kind, code, subcode, message."""
+
+    @property
+    def kind(self) -> str: ...
+    @property
+    def code(self) -> int | None: ...
+    @property
+    def subcode(self) -> int | None: ...
+    @property
+    def message(self) -> str | None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class AccountEventSeen:
+    """The newest ``account_update`` Meta sent for the channel's WABA (``detail``: its one line)."""
+
+    event: str
+    at: datetime
+    detail: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SituationDetails:
+    """The rest of what the store knows: times and errors that word the situation, never decide it."""
+
+    created_at: datetime | None = None
+    checked_at: datetime | None = None
+    offboarded_at: datetime | None = None
+    next_attempt_at: datetime | None = None
+    attempts_72h: int = 0
+    last_attempt_at: datetime | None = None
+    last_attempt_error: Refusal | None = None
+    last_check_failed_at: datetime | None = None
+    last_check_error: Refusal | None = None
+    name_change_deadline: datetime | None = None
+    new_display_name: str | None = None
+    account_event: AccountEventSeen | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Situation:
+    """A channel's situation as the API serves it (times are UTC; the page formats them)."""
+
+    kind: SituationKind
+    severity: SituationSeverity
+    needs_action: bool
+    title: str
+    detail: str
+    since: datetime | None
+    next_try: datetime | None
+    deadline: datetime | None
+    error: Refusal | None
+    action: SituationAction
+
+
+def _sentence(text: str) -> str:
+    """A lower-case advice line (as notifications use it) as a sentence for the banner."""
+    text = text.strip()
+    return text[:1].upper() + text[1:] + ("" if text.endswith(".") else ".")
+
+
+def _refused(error: Refusal | None) -> str:
+    if error is None:
+        return ""
+    code = ", ".join(str(c) for c in (error.code, error.subcode) if c is not None)
+    said = f": {error.message}" if error.message else ""
+    return f" Meta answered {code or error.kind}{said}." if code or said else ""
+
+
+def _detail(kind: SituationKind, d: SituationDetails) -> str:
+    """One or two plain sentences; times stay out (the page shows since / next try / deadline)."""
+    attention = _ATTENTION_OF_KIND.get(kind)
+    if kind is _S.ACCOUNT_EVENT:
+        event = d.account_event
+        named = f"Meta reported {event.detail or event.event}. " if event else ""
+        return named + _sentence(ATTENTION_ACTIONS[Attention.ACCOUNT_EVENT])
+    if attention is not None:
+        return _sentence(ATTENTION_ACTIONS[attention]) + _refused(d.last_attempt_error)
+    match kind:
+        case _S.HEALTHY:
+            return "The number is registered and its last health check found nothing to act on."
+        case _S.NOT_CHECKED:
+            return "No health check has succeeded yet; the fleet reads the number's health every hour."
+        case _S.NAME_IN_REVIEW:
+            return (
+                "Meta is reviewing the display name; the number is registered as soon as the review "
+                "approves it, no action needed."
+            )
+        case _S.REGISTER_BACKOFF:
+            return "Meta refused the last register call; the fleet tries again by itself." + _refused(
+                d.last_attempt_error
+            )
+        case _S.BLOCKED:
+            return (
+                f"{d.attempts_72h} register calls in the last 72 hours reached the limit "
+                f"(we spend at most {REGISTER_BUDGET}); the next call waits until the window reopens."
+            ) + _refused(d.last_attempt_error)
+        case _S.TOKEN_INVALID:
+            return (
+                "The customer's access token no longer works; only the customer can fix it, by "
+                "completing Embedded Signup again." + _refused(d.last_check_error)
+            )
+        case _S.PERMISSION_REVOKED:
+            return (
+                "The customer removed the app's access to the WhatsApp Business Account; only the "
+                "customer can give it back, by completing Embedded Signup again."
+            )
+        case _S.REGISTRATION_PENDING:
+            return "The number still needs registering; the fleet registers it by itself when due."
+        case _S.NAME_CHANGE_IN_REVIEW:
+            named = f" ({d.new_display_name})" if d.new_display_name else ""
+            return f"Meta is reviewing the requested display name{named}; the number keeps its current name."
+        case _S.NAME_CHANGE_DUE:
+            named = f" ({d.new_display_name})" if d.new_display_name else ""
+            return (
+                f"Meta approved the new display name{named}; it takes effect once the number registers "
+                "again, before the deadline. The fleet does it by itself." + _refused(d.last_attempt_error)
+            )
+        case _S.OFFBOARDED:
+            return "The number was deregistered and the channel deactivated; its history is kept."
+        case _S.CHECK_FAILED:
+            return "The last health read failed; the stored health is older." + _refused(d.last_check_error)
+    raise AssertionError(f"no detail for {kind}")  # every kind is covered above (a test checks)
+
+
+def _since(kind: SituationKind, d: SituationDetails) -> datetime | None:
+    """When the situation began, as well as the store knows it."""
+    match kind:
+        case _S.OFFBOARDED:
+            return d.offboarded_at
+        case _S.ACCOUNT_EVENT if d.account_event is not None:
+            return d.account_event.at
+        case _S.CHECK_FAILED | _S.TOKEN_INVALID | _S.PERMISSION_REVOKED if d.last_check_failed_at:
+            return d.last_check_failed_at
+        case _S.NAME_CHANGE_DUE if d.name_change_deadline is not None:
+            return d.name_change_deadline - NAME_CHANGE_WINDOW
+        case _S.NOT_CHECKED | _S.REGISTRATION_PENDING | _S.NAME_IN_REVIEW:
+            return d.created_at
+        case _S.HEALTHY | _S.NAME_CHANGE_IN_REVIEW | _S.NAME_CHANGE_LAPSED | _S.NAME_CHANGE_DECLINED:
+            return None
+    return d.last_attempt_at or d.last_check_failed_at
+
+
+def situation(facts: SituationFacts, details: SituationDetails | None = None) -> Situation:
+    """The channel's situation: its kind (:func:`situation_kind`) worded with the stored details."""
+    d = details or SituationDetails()
+    kind = situation_kind(facts)
+    info = SITUATIONS[kind]
+    retrying = kind in (_S.REGISTER_BACKOFF, _S.BLOCKED, _S.NAME_IN_REVIEW, _S.REGISTRATION_PENDING)
+    with_attempt_error = retrying or kind in _ATTENTION_OF_KIND or kind is _S.NAME_CHANGE_DUE
+    error = d.last_attempt_error if with_attempt_error else None
+    if kind in (_S.CHECK_FAILED, _S.TOKEN_INVALID, _S.PERMISSION_REVOKED):
+        error = d.last_check_error or d.last_attempt_error
+    return Situation(
+        kind=kind,
+        severity=info.severity,
+        needs_action=info.needs_action,
+        title=info.title,
+        detail=_detail(kind, d),
+        since=_since(kind, d),
+        next_try=d.next_attempt_at if retrying or kind is _S.NAME_CHANGE_DUE else None,
+        deadline=d.name_change_deadline if kind is _S.NAME_CHANGE_DUE else None,
+        error=error,
+        action=info.action,
+    )
+
+
+def refused_register_text(kind: ErrorKind) -> str:
+    """What a refused register call means, in words (the outcome after *Complete registration*)."""
+    outcome = outcome_of_kind(kind)
+    if outcome.advice is not None:
+        return "Meta refused the register call. " + _sentence(outcome.advice)
+    if outcome.action is Action.REAUTHORIZE:
+        return (
+            "Meta refused the register call: only the customer can fix it, by completing Embedded "
+            "Signup again."
+        )
+    return "Meta refused the register call; the fleet tries again by itself."
