@@ -80,9 +80,12 @@ class Browser:
     # ---- waiting and finding --------------------------------------------------------------
 
     def wait(self, condition: Any, timeout: float = WAIT_S, message: str = "") -> Any:
+        from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
         from selenium.webdriver.support.ui import WebDriverWait
 
-        return WebDriverWait(self.driver, timeout).until(condition, message)
+        # React replaces elements as data arrives: an element gone stale is looked up again.
+        ignored = (NoSuchElementException, StaleElementReferenceException)
+        return WebDriverWait(self.driver, timeout, ignored_exceptions=ignored).until(condition, message)
 
     def by_testid(self, testid: str, within: Any = None) -> list[Any]:
         from selenium.webdriver.common.by import By
@@ -101,6 +104,22 @@ class Browser:
             timeout,
             f"no visible [data-testid={testid}] on {self.driver.current_url}",
         )
+
+    def type_into(self, testid: str, text: str) -> None:
+        """Replace the text of an input (found again if React replaced it meanwhile)."""
+        from selenium.common.exceptions import StaleElementReferenceException
+        from selenium.webdriver.common.keys import Keys
+
+        for _ in range(5):
+            try:
+                field = self.one(testid)
+                field.send_keys(Keys.CONTROL, "a")
+                field.send_keys(Keys.DELETE)
+                field.send_keys(text)
+                return
+            except StaleElementReferenceException:
+                time.sleep(0.2)
+        raise AssertionError(f"[data-testid={testid}] kept being replaced while typing")
 
     def rows(self) -> list[str]:
         """``data-channel`` of the fleet rows shown, top to bottom."""

@@ -23,7 +23,7 @@ KIND_KEYS: dict[str, str] = {}
 for _spec in SPECS:
     KIND_KEYS.setdefault(_spec.kind, _spec.key)
 #: A *Complete registration* run can take a while: the scheduler picks it up, a worker starts.
-RUN_WAIT_S = 120
+RUN_WAIT_S = 90
 
 
 def _health(ui_stack: UiStack, channel: Situated, user: str = "admin") -> dict[str, Any]:
@@ -61,6 +61,8 @@ def _complete_registration(browser: Browser) -> Any:
         kind = outcome[0].get_attribute("data-kind") if outcome else None
         if not seen or seen[-1] != kind:
             seen.append(kind)
+        if kind is None and "running" in seen:
+            raise AssertionError(f"the outcome left the page when the run ended (data-kind went {seen})")
         return outcome[0] if kind not in (None, "", "running") else False
 
     try:

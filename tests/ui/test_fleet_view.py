@@ -138,14 +138,11 @@ def test_search_and_the_empty_result_message(ui_stack: UiStack, browser: Browser
     browser.open_page()
     browser.wait_rows()
     pin = ui_stack.channels["pin_mismatch"]
-    search = browser.one("wa-search")
-    search.send_keys(pin.verified_name)
+    browser.type_into("wa-search", pin.verified_name)
     browser.wait_rows([pin.ref])
     assert browser.query().get("q") == [pin.verified_name]
 
-    search = browser.one("wa-search")  # the page re-rendered with the URL
-    search.clear()
-    search.send_keys("no such channel anywhere")
+    browser.type_into("wa-search", "no such channel anywhere")
     empty = browser.one("wa-empty")
     assert browser.rows() == []
     assert empty.text.strip(), "the empty result says so in words"
@@ -163,15 +160,13 @@ def test_a_hostile_display_name_is_text(ui_stack: UiStack, browser: Browser) -> 
     browser.login("admin")
     browser.open_page("q=img")
     browser.wait_rows([hostile.ref])
-    row = browser.by_testid("wa-fleet-row")[0]
-    assert HOSTILE_NAME in row.text
+    browser.wait(lambda _: HOSTILE_NAME in browser.one("wa-fleet-row").text, message="the name as text")
     injected = browser.driver.execute_script(
         "return document.querySelectorAll('img[src=\"x\"], img[onerror]').length"
     )
     assert injected == 0
-    row.click()
-    channel = browser.one("wa-channel")
-    assert HOSTILE_NAME in channel.text
+    browser.one("wa-fleet-row").click()
+    browser.wait(lambda _: HOSTILE_NAME in browser.one("wa-channel").text, message="the name in the view")
     assert browser.driver.execute_script("return document.querySelectorAll('img[onerror]').length") == 0
     with pytest.raises(NoAlertPresentException):
         browser.driver.switch_to.alert.text  # noqa: B018 (reading it is the check)
