@@ -387,3 +387,21 @@ def test_migration_0002_builds_the_indexes_schema_py_declares(pg_store: ChannelS
             assert _index_definitions(conn) == {}
             migration.upgrade()
         assert _index_definitions(conn) == declared
+
+
+def test_situation_filters_and_counts_agree_with_the_domain(store: ChannelStore) -> None:
+    """Each kind's filter finds exactly its channel, on both dialects, and the counts say so too."""
+    from tests.api.situation_seed import seed_situations
+    from whatsapp.domain.situations import NEEDS_ACTION_KINDS, SituationKind
+    from whatsapp.store.views import channel_situation
+
+    seeded = seed_situations(store)
+    counts = store.fleet.counts()
+    assert counts["needs_action"] == len(NEEDS_ACTION_KINDS)
+    for kind, channel in seeded.items():
+        page = store.fleet.page(FleetQuery(situation=(kind,), include_inactive=True, limit=500))
+        assert [status.channel.id for status in page.rows] == [channel.id], kind
+        assert page.total == 1 and channel_situation(page.rows[0]).kind is kind
+        assert counts["situation"][kind.value] == int(kind is not SituationKind.OFFBOARDED)
+    wanted = FleetQuery(needs_action=True, limit=500)
+    assert {channel_situation(s).kind for s in store.fleet.page(wanted).rows} == NEEDS_ACTION_KINDS

@@ -278,3 +278,56 @@ def test_two_processes_migrating_at_once_apply_each_revision_once(engine, store_
         assert conn.execute(text("SELECT version_num FROM alembic_version")).scalars().all() == [
             HEAD_REVISION
         ]
+
+
+_ATTEMPT_OF_INBOX = (
+    "INSERT INTO registration_attempts (channel_id, attempted_at, outcome, resulting_state)"
+    " SELECT id, :now, :outcome, 'needs_attention' FROM channels WHERE inbox_id = :inbox"
+)
+
+
+def test_0008_gives_needs_attention_channels_the_attention_their_last_answer_names(engine):
+    """Channels flagged before revision 0008 keep a banner that says why: the last register
+    answer's kind, or a declined name; an unclear case stays NULL (the situation falls back)."""
+    with engine.begin() as conn:
+        command.upgrade(alembic_config(conn), "0007")
+        now = "2026-11-25 08:00:00"
+        channel = (
+            "INSERT INTO channels (account_id, inbox_id, phone_number_id, waba_id, business_id,"
+            " access_token_enc, pin_enc, verify_token_enc, source, active, name_status,"
+            " reauthorization_required, registration_state, failures_in_a_row, created_at, updated_at)"
+            " VALUES (1, :inbox, :phone, 'w', 'b', 'x', 'x', 'x', 'test', true, :name_status, false,"
+            " :state, 1, :now, :now)"
+        )
+        rows = [
+            (1, "APPROVED", "needs_attention", ["display_name_not_ready", "pin_problem"]),
+            (2, "DECLINED", "needs_attention", []),
+            (3, "APPROVED", "needs_attention", []),
+            (4, "APPROVED", "scheduled", ["pin_problem"]),
+            (5, "APPROVED", "needs_attention", ["unknown"]),
+        ]
+        for inbox, name_status, state, outcomes in rows:
+            conn.execute(
+                text(channel),
+                {
+                    "inbox": inbox,
+                    "phone": f"p{inbox}",
+                    "name_status": name_status,
+                    "state": state,
+                    "now": now,
+                },
+            )
+            for outcome in outcomes:
+                conn.execute(
+                    text(_ATTEMPT_OF_INBOX),
+                    {"now": now, "outcome": outcome, "inbox": inbox},
+                )
+        command.upgrade(alembic_config(conn), "0008")
+        found = dict(conn.execute(text("SELECT inbox_id, attention FROM channels")).all())
+    assert found == {
+        1: "pin_mismatch",
+        2: "display_name_declined",
+        3: None,
+        4: None,
+        5: "graph_error",
+    }

@@ -6,6 +6,11 @@ counts, in well under 100 ms. Everything here is therefore a query over an expli
 ``count(*)``, the page comes from an index in sort order, and registration attempts are
 aggregated only for the page's channels (a second query on their ids), never for the fleet.
 
+Situations (issue 16) are decided by the domain, never in SQL: the counts group the active fleet
+by the summary's dimensions and the situation facts (:data:`FACT_COLUMNS`), which gives a few
+dozen combinations; :func:`~whatsapp.domain.situations.situation_kind` names each one's kind, and
+a ``situation``/``needs_action`` filter becomes "the facts are one of these combinations".
+
 Extending the listing is one entry in a table: a filter is a :data:`FILTER_COLUMNS` entry plus a
 :class:`FleetQuery` field, a sort is a :data:`SORTS` entry. The indexes that keep the default
 listing fast are declared in ``schema.py`` (``ix_channels_needs_action*``, ``ix_channels_summary``)
