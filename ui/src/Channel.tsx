@@ -16,13 +16,13 @@ import {
   type RegisterQueued,
   request,
   useApi,
-  useMe,
 } from "./api";
 import { ErrorNote } from "./ErrorNote";
 import { AppLink, ManagerLink, runPath } from "./links";
 import { errorCode, PALETTE, situationOf } from "./situation";
 import { Time } from "./time";
 
+/** Attempts stored before the API named their DAG came from the register DAG. */
 const REGISTER_DAG_ID = "whatsapp_register_channel";
 const POLL_MS = 2000;
 const ALERT_STATUS = { ok: "success", info: "info", warning: "warning", error: "error" } as const;
@@ -33,12 +33,14 @@ export function ChannelView({ accountId, inboxId }: { accountId: string; inboxId
   const health = useApi<Channel>(`${path}/health`);
   const attempts = useApi<{ attempts: Attempt[] }>(`${path}/attempts?limit=20`);
   const history = useApi<{ history: HistoryEntry[] }>(`${path}/history?limit=20`);
-  const me = useMe();
+  const meLoaded = useApi<Me>("me");
+  const me = meLoaded.data;
   const reloadAll = () => {
     health.reload();
     attempts.reload();
     history.reload();
   };
+  const registration = useRegistration(path, reloadAll);
   const back = () =>
     setParams((previous) => {
       const next = new URLSearchParams(previous);
@@ -46,14 +48,16 @@ export function ChannelView({ accountId, inboxId }: { accountId: string; inboxId
       return next;
     });
   const channel = health.data;
+  // The view appears whole (with the user's permissions applied), not piece by piece.
+  const ready = [health, attempts, history, meLoaded].every((part) => part.data ?? part.error);
+  if (!ready) return <Spinner m={4} />;
 
   return (
-    <Box data-testid="wa-channel">
+    <Box data-testid="wa-channel" p={2}>
       <Button data-testid="wa-back" size="xs" variant="ghost" onClick={back} mb={2}>
         ← All channels
       </Button>
       {health.error && <ErrorNote error={health.error} />}
-      {!channel && health.loading && <Spinner />}
       {channel && (
         <>
           <Flex justify="space-between" align="start" wrap="wrap" gap={3}>
@@ -71,7 +75,8 @@ export function ChannelView({ accountId, inboxId }: { accountId: string; inboxId
               <RefreshButton path={path} permission={me?.permissions.refresh} onDone={reloadAll} />
             </HStack>
           </Flex>
-          <Banner channel={channel} me={me} path={path} onRegistered={reloadAll} />
+          <Banner channel={channel} me={me} registration={registration} />
+          <RegisterOutcomeNote registration={registration} />
           <Details channel={channel} />
         </>
       )}
@@ -90,7 +95,7 @@ export function ChannelView({ accountId, inboxId }: { accountId: string; inboxId
 }
 
 /** One banner for the channel's situation, with the action that fits it. */
-function Banner({ channel, me, path, onRegistered }: { channel: Channel; me?: Me; path: string; onRegistered: () => void }) {
+function Banner({ channel, me, registration }: { channel: Channel; me?: Me; registration: Registration }) {
   const situation = situationOf(channel);
   const { action } = situation;
   return (
@@ -121,7 +126,7 @@ function Banner({ channel, me, path, onRegistered }: { channel: Channel; me?: Me
         )}
         {situation.next_try && (
           <Text fontSize="sm">
-            Next automatic try: <Time value={situation.next_try} />
+            Next try: <Time value={situation.next_try} />
           </Text>
         )}
         {situation.deadline && (
@@ -132,13 +137,33 @@ function Banner({ channel, me, path, onRegistered }: { channel: Channel; me?: Me
         {action.kind !== "none" && (
           <Box data-testid="wa-banner-action" data-action={action.kind} mt={2}>
             {action.kind === "complete_registration" ? (
-              <Register path={path} label={action.label} permission={me?.permissions.register} onDone={onRegistered} />
+              <GuardedButton
+                testId="wa-register-button"
+                permission={me?.permissions.register}
+                busy={registration.running}
+                onClick={registration.start}
+              >
+                {action.label}
+              </GuardedButton>
             ) : action.kind === "open_whatsapp_manager" || action.kind === "change_display_name" ? (
               <ManagerLink href={channel.links.whatsapp_manager} testId="wa-banner-manager-link">
                 {action.label}
               </ManagerLink>
             ) : (
               <Text fontWeight="semibold">{action.label}</Text>
+            )}
+            {action.kind === "wait" && channel.registration.state !== "registered" && (
+              <Box mt={2}>
+                <GuardedButton
+                  testId="wa-register-button"
+                  variant="outline"
+                  permission={me?.permissions.register}
+                  busy={registration.running}
+                  onClick={registration.start}
+                >
+                  Complete registration now
+                </GuardedButton>
+              </Box>
             )}
           </Box>
         )}
@@ -154,18 +179,28 @@ function GuardedButton({
   busy,
   onClick,
   children,
+  variant = "solid",
 }: {
   testId: string;
   permission?: Permission;
   busy: boolean;
   onClick: () => void;
   children: string;
+  variant?: "solid" | "outline";
 }) {
   const refused = permission !== undefined && !permission.allowed;
   const reason = refused ? (permission.reason ?? "your role does not allow this") : undefined;
   return (
     <HStack gap={2}>
-      <Button data-testid={testId} size="sm" disabled={refused || busy} title={reason} loading={busy} onClick={onClick}>
+      <Button
+        data-testid={testId}
+        size="sm"
+        variant={variant}
+        disabled={refused || busy}
+        title={reason}
+        loading={busy}
+        onClick={onClick}
+      >
         {children}
       </Button>
       {reason && (
@@ -184,7 +219,7 @@ function RefreshButton({ path, permission, onDone }: { path: string; permission?
     setBusy(true);
     setError(undefined);
     request<Channel>(`${path}/health?refresh=true`)
-      .catch((failure: unknown) => setError(failure instanceof ApiError ? failure : new ApiError(0, String(failure))))
+      .catch((failure: unknown) => setError(asApiError(failure)))
       .finally(() => {
         setBusy(false);
         onDone();
@@ -200,18 +235,20 @@ function RefreshButton({ path, permission, onDone }: { path: string; permission?
   );
 }
 
-/** Complete registration: queue the run, then report what it did at Meta once it is known. */
-function Register({
-  path,
-  label,
-  permission,
-  onDone,
-}: {
-  path: string;
-  label: string;
-  permission?: Permission;
-  onDone: () => void;
-}) {
+type Registration = {
+  start: () => void;
+  running: boolean;
+  queued?: RegisterQueued;
+  result?: RegisterOutcome;
+  error?: ApiError;
+};
+
+/**
+ * Complete registration: queue the run, then poll what it did at Meta until the outcome is final
+ * (then `onDone` reloads the channel). Owned by the channel view, so the outcome stays on screen
+ * when the banner changes with the channel's new situation.
+ */
+function useRegistration(path: string, onDone: () => void): Registration {
   const [queued, setQueued] = useState<RegisterQueued>();
   const [result, setResult] = useState<RegisterOutcome>();
   const [error, setError] = useState<ApiError>();
@@ -231,7 +268,7 @@ function Register({
         },
         (failure: unknown) => {
           if (cancelled) return;
-          setError(failure instanceof ApiError ? failure : new ApiError(0, String(failure)));
+          setError(asApiError(failure));
           setQueued(undefined);
         },
       );
@@ -245,34 +282,47 @@ function Register({
   const start = () => {
     setError(undefined);
     setResult(undefined);
+    setQueued(undefined);
     request<RegisterQueued>(`${path}/register`, { method: "POST" }).then(setQueued, (failure: unknown) =>
-      setError(failure instanceof ApiError ? failure : new ApiError(0, String(failure))),
+      setError(asApiError(failure)),
     );
   };
+  return { start, running, queued, result, error };
+}
 
+/** What the last *Complete registration* did at Meta, with its run (live until the run ends). */
+function RegisterOutcomeNote({ registration }: { registration: Registration }) {
+  const { queued, result, error } = registration;
   const outcome = result?.outcome;
   const run = result?.run ?? queued;
+  const final = outcome !== undefined && outcome.kind !== "running";
   return (
-    <Box>
-      <GuardedButton testId="wa-register-button" permission={permission} busy={running} onClick={start}>
-        {label || "Complete registration"}
-      </GuardedButton>
+    <>
       {error && <ErrorNote error={error} />}
       {run && (
-        <Box data-testid="wa-register-outcome" data-kind={outcome?.kind ?? "running"} mt={2} fontSize="sm">
-          <Text>
-            {outcome && outcome.kind !== "running"
-              ? outcome.text
-              : "Run queued in Airflow: waiting for Meta's answer…"}
-            {outcome?.error?.message && ` Meta: ${outcome.error.message} (${errorCode(outcome.error)}).`}
-            {outcome?.next_try && (
-              <>
-                {" "}
-                Next try <Time value={outcome.next_try} />.
-              </>
-            )}
-          </Text>
-          <AppLink to={runPath(run.dag_id ?? REGISTER_DAG_ID, run.dag_run_id)} testId="wa-run-link">
+        <Box
+          data-testid="wa-register-outcome"
+          data-kind={outcome?.kind ?? "running"}
+          borderWidth="1px"
+          borderRadius="md"
+          p={3}
+          mb={4}
+          fontSize="sm"
+        >
+          <HStack gap={2}>
+            {!final && <Spinner size="xs" />}
+            <Text>
+              {final ? outcome.text : "Complete registration is queued in Airflow: waiting for Meta's answer…"}
+              {outcome?.error?.message && ` Meta: ${outcome.error.message} (${errorCode(outcome.error)}).`}
+              {outcome?.next_try && (
+                <>
+                  {" "}
+                  Next try <Time value={outcome.next_try} />.
+                </>
+              )}
+            </Text>
+          </HStack>
+          <AppLink to={runPath(run.dag_id, run.dag_run_id)} testId="wa-run-link">
             Open the run in Airflow
           </AppLink>
           {queued?.dag_paused && (
@@ -280,9 +330,12 @@ function Register({
           )}
         </Box>
       )}
-    </Box>
+    </>
   );
 }
+
+const asApiError = (failure: unknown): ApiError =>
+  failure instanceof ApiError ? failure : new ApiError(0, "The WhatsApp API cannot be reached.");
 
 function Details({ channel }: { channel: Channel }) {
   const items: [string, string | null | undefined][] = [

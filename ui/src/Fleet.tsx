@@ -4,7 +4,7 @@ import { Badge, Box, Button, Flex, Heading, HStack, Input, Spinner, Table, Text 
 import { useEffect, useState } from "react";
 import { useSearchParams } from "react-router-dom";
 
-import { type Channel, type FleetPage, useApi } from "./api";
+import { type Channel, type FleetPage, type SituationKindInfo, useApi, type Vocabulary } from "./api";
 import { ErrorNote } from "./ErrorNote";
 import { bySeverity, errorCode, PALETTE, situationOf, SituationBadge } from "./situation";
 import { Time } from "./time";
@@ -64,7 +64,7 @@ export function Fleet() {
   const filtered = params.has("q") || params.has("situation") || params.has("needs_action");
 
   return (
-    <Box data-testid="wa-fleet">
+    <Box data-testid="wa-fleet" p={2}>
       <Flex justify="space-between" align="baseline" wrap="wrap" gap={2} mb={3}>
         <Heading size="lg">WhatsApp Health</Heading>
         {data?.last_audit?.created_at && (
@@ -122,15 +122,21 @@ export function Fleet() {
 
 type Update = (changes: Record<string, string | string[] | null>, keepPage?: boolean) => void;
 
-/** Counts that filter: "needs action" and one badge per situation present in the fleet. */
+/** Counts that filter: "needs action" and one badge per situation present in the fleet. A badge
+ * replaces the badge filter (one at a time, like the counts it shows); clicking it again clears it. */
 function Summary({ data, params, update }: { data?: FleetPage; params: URLSearchParams; update: Update }) {
+  const vocabulary = useApi<Vocabulary>("vocabulary").data;
   const counts = data?.counts;
   if (!counts) return null;
+  const known = new Map((vocabulary?.situations ?? []).map((info) => [info.kind, info]));
+  const info = (kind: string): SituationKindInfo =>
+    known.get(kind) ?? { kind, severity: "info", needs_action: false, title: kind.replaceAll("_", " ") };
+  const kinds = Object.entries(counts.situation ?? {})
+    .filter(([, n]) => n > 0)
+    .map(([kind, n]) => ({ ...info(kind), n }))
+    .sort((a, b) => bySeverity(a.severity, b.severity) || a.title.localeCompare(b.title));
   const selected = params.getAll("situation");
-  const kinds = Object.entries(counts.situation ?? {}).filter(([, n]) => n > 0);
-  // Severity of each kind, as seen on this page's rows (unknown kinds sort last, neutral).
-  const severity = new Map(data.channels.map((c) => [situationOf(c).kind, situationOf(c).severity]));
-  kinds.sort(([a], [b]) => bySeverity(severity.get(a) ?? "ok", severity.get(b) ?? "ok") || a.localeCompare(b));
+  const only = (filter: Record<string, string | null>) => update({ needs_action: null, situation: null, ...filter });
   const needsActionOn = params.get("needs_action") === "true";
   return (
     <Flex wrap="wrap" gap={2}>
@@ -141,25 +147,24 @@ function Summary({ data, params, update }: { data?: FleetPage; params: URLSearch
           colorPalette="red"
           variant={needsActionOn ? "solid" : "outline"}
           aria-pressed={needsActionOn}
-          onClick={() => update({ needs_action: needsActionOn ? null : "true" })}
+          onClick={() => only({ needs_action: needsActionOn ? null : "true" })}
         >
           Needs action <Badge variant="solid" colorPalette="red">{counts.needs_action}</Badge>
         </Button>
       )}
-      {kinds.map(([kind, n]) => {
-        const on = selected.includes(kind);
-        const sample = data.channels.map(situationOf).find((s) => s.kind === kind);
+      {kinds.map(({ kind, severity, title, n }) => {
+        const on = selected.length === 1 && selected[0] === kind;
         return (
           <Button
             key={kind}
             data-testid={`wa-summary-${kind}`}
             size="xs"
-            colorPalette={PALETTE[severity.get(kind) ?? "info"]}
+            colorPalette={PALETTE[severity]}
             variant={on ? "solid" : "outline"}
             aria-pressed={on}
-            onClick={() => update({ situation: on ? selected.filter((k) => k !== kind) : [...selected, kind] })}
+            onClick={() => only({ situation: on ? null : kind })}
           >
-            {sample?.title ?? kind.replaceAll("_", " ")} <Badge variant="subtle">{n}</Badge>
+            {title} <Badge variant="subtle">{n}</Badge>
           </Button>
         );
       })}
@@ -198,9 +203,11 @@ function FleetTable({ channels, params, update }: { channels: Channel[]; params:
       <Button
         data-testid={`wa-sort-${key}`}
         variant="plain"
-        size="xs"
+        size="sm"
         px={0}
-        fontWeight="semibold"
+        h="auto"
+        fontWeight="inherit"
+        color="inherit"
         aria-sort={sort === key ? (order === "asc" ? "ascending" : "descending") : undefined}
         onClick={() => update({ sort: key, order: sort === key && order === "asc" ? "desc" : null })}
       >

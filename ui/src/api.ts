@@ -110,6 +110,11 @@ export type HistoryEntry = {
   run_url?: string | null;
 };
 
+/** A situation kind's fixed part, from GET /vocabulary (the API's one declaration of them). */
+export type SituationKindInfo = { kind: string; severity: Severity; needs_action: boolean; title: string };
+
+export type Vocabulary = { situations?: SituationKindInfo[] };
+
 export type RegisterQueued = { dag_id: string; dag_run_id: string; state: string; dag_paused: boolean };
 
 /** A refused call: the HTTP status and the API's `detail` (or Graph error) in words. */
@@ -169,11 +174,6 @@ export function useApi<T>(path: string | null): Loaded<T> {
     return () => controller.abort();
   }, [path, generation]);
   return { data: state.data, error: state.error, loading: state.loading, reload };
-}
-
-/** What the signed-in user may do; `undefined` while unknown (the server still checks every call). */
-export function useMe(): Me | undefined {
-  return useApi<Me>("me").data;
 }
 
 export const channelPath = (accountId: number | string, inboxId: number | string): string =>
