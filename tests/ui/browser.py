@@ -7,6 +7,7 @@ Manager opens its tab and fails to load there instead of calling Meta from a tes
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -79,9 +80,12 @@ class Browser:
     # ---- waiting and finding --------------------------------------------------------------
 
     def wait(self, condition: Any, timeout: float = WAIT_S, message: str = "") -> Any:
+        from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
         from selenium.webdriver.support.ui import WebDriverWait
 
-        return WebDriverWait(self.driver, timeout).until(condition, message)
+        # React replaces elements as data arrives: an element gone stale is looked up again.
+        ignored = (NoSuchElementException, StaleElementReferenceException)
+        return WebDriverWait(self.driver, timeout, ignored_exceptions=ignored).until(condition, message)
 
     def by_testid(self, testid: str, within: Any = None) -> list[Any]:
         from selenium.webdriver.common.by import By
@@ -100,6 +104,22 @@ class Browser:
             timeout,
             f"no visible [data-testid={testid}] on {self.driver.current_url}",
         )
+
+    def type_into(self, testid: str, text: str) -> None:
+        """Replace the text of an input (found again if React replaced it meanwhile)."""
+        from selenium.common.exceptions import StaleElementReferenceException
+        from selenium.webdriver.common.keys import Keys
+
+        for _ in range(5):
+            try:
+                field = self.one(testid)
+                field.send_keys(Keys.CONTROL, "a")
+                field.send_keys(Keys.DELETE)
+                field.send_keys(text)
+                return
+            except StaleElementReferenceException:
+                time.sleep(0.2)
+        raise AssertionError(f"[data-testid={testid}] kept being replaced while typing")
 
     def rows(self) -> list[str]:
         """``data-channel`` of the fleet rows shown, top to bottom."""
@@ -147,10 +167,22 @@ class Browser:
         username = self.driver.find_element(By.CSS_SELECTOR, "input:not([type=password]):not([type=hidden])")
         username.send_keys(user)
         password.send_keys(PASSWORDS[user], Keys.ENTER)
+        # Logged in once Airflow's navigation shows the plugin's entry; Airflow's own 401s from before
+        # the login are then dropped (they are not the page's).
         self.wait(
-            lambda d: not d.find_elements(By.CSS_SELECTOR, "input[type=password]"), message="login failed"
+            ec.visibility_of_element_located((By.CSS_SELECTOR, "a[href$='plugin/whatsapp-health']")),
+            message="login failed",
         )
         self.user = user
+        self.drain_console()
+
+    def drain_console(self, quiet_s: float = 0.5) -> None:
+        """Drop console messages until none arrives for ``quiet_s`` (chromedriver delivers them late)."""
+        quiet_since = time.monotonic()
+        while time.monotonic() - quiet_since < quiet_s:
+            if self.driver.get_log("browser"):
+                quiet_since = time.monotonic()
+            time.sleep(0.1)
 
     def set_local_storage(self, values: dict[str, str | None]) -> None:
         for key, value in values.items():

@@ -114,6 +114,8 @@ def ui_stack(
         "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://127.0.0.1:{port}/execution/",
         "AIRFLOW__SCHEDULER__SCHEDULER_HEARTBEAT_SEC": "1",
         "AIRFLOW__LOGGING__LOGGING_LEVEL": "WARNING",
+        # The scheduler's log server: its default port may be taken by another Airflow on the host.
+        "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(free_port()),
         "AIRFLOW_CONN_WHATSAPP_STORE_DEFAULT": connection_env_value(ui_store.target),
         GRAPH_CONN_ENV: graph_conn,
     }
@@ -145,7 +147,7 @@ def browser(chromium: Browser, request: pytest.FixtureRequest) -> Iterator[Brows
     A failing test leaves ``failure-<test>.png`` next to the other screenshots.
     """
     driver = chromium.driver
-    chromium.console_errors()  # drop what earlier tests left
+    chromium.drain_console()  # drop what earlier tests left
     yield chromium
     failed = getattr(request.node, "rep_call", None)
     if failed is not None and failed.failed:

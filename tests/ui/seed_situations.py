@@ -144,6 +144,22 @@ def _refused(code: int, subcode: int | None = None) -> Callable[[_Context], None
     return step
 
 
+def _refused_later(code: int, subcode: int | None = None) -> Callable[[_Context], None]:
+    """Pending with an approved name (the audit read it so); Meta will refuse the next ``/register``."""
+
+    def step(ctx: _Context) -> None:
+        ctx.read_health()
+        ctx.refuse_register(code, subcode)
+
+    return step
+
+
+def _back_in_review(ctx: _Context) -> None:
+    """Pending with an approved name as last read; since then Meta has the name in review again."""
+    ctx.read_health()
+    ctx.sim.update_number(ctx.phone_number_id, **LONG_REVIEW)
+
+
 def _pin_mismatch(ctx: _Context) -> None:
     """The number already has another two-step PIN than the one the store generated (133005)."""
     stored = ctx.store.channels.credentials(ctx.channel_id).pin
@@ -311,19 +327,21 @@ SPECS: tuple[Spec, ...] = (
     Spec("offboarded", "offboarded", {**LIVE, "verified_name": "Acme Offboarded"}, _offboarded),
     Spec("graph_error", "graph_error", {**PENDING, "verified_name": "Acme Refused"}, _refused(131009)),
     Spec("check_failed", "check_failed", {**LIVE, "verified_name": "Acme Unreachable"}, _check_failed),
-    # Acted on by *Complete registration* (kept apart so the banner screenshots stay as seeded).
+    # Acted on by *Complete registration* (kept apart so the banner screenshots stay as seeded): all
+    # three look pending as last read; the run finds Meta accepting, refusing (2388001) or the name
+    # back in review (no call).
     Spec("register_ok", "registration_pending", {**PENDING, "verified_name": "Acme Register Me"}, _read),
     Spec(
         "register_refused",
-        "register_backoff",
-        {**PENDING, "verified_name": "Acme Refused Again"},
-        _refused(100, 2388001),
+        "registration_pending",
+        {**PENDING, "verified_name": "Acme Refused Later"},
+        _refused_later(100, 2388001),
     ),
     Spec(
         "register_no_call",
-        "name_in_review",
-        {**PENDING, **LONG_REVIEW, "verified_name": "Acme Still Review"},
-        _read_and_attempt,
+        "registration_pending",
+        {**PENDING, "verified_name": "Acme Back In Review"},
+        _back_in_review,
     ),
 )
 
