@@ -7,9 +7,9 @@ STAMP := $(VENV)/.installed
 BROWSER := /usr/bin/chromedriver
 export WHATSAPP_TEST_DATABASE_URL ?= postgresql://postgres@127.0.0.1:5432/test
 
-.PHONY: demo test lint install clean lock
+.PHONY: demo test lint install clean lock ui
 
-install: $(STAMP)
+install: $(STAMP) ui
 
 $(STAMP): requirements.txt constraints.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -18,14 +18,19 @@ $(STAMP): requirements.txt constraints.txt pyproject.toml
 	$(BIN)/uv pip install --quiet --python $(BIN)/python -r requirements.txt -c constraints.txt -e .
 	touch $(STAMP)
 
-demo: $(STAMP)
+demo: $(STAMP) ui
 	$(BIN)/python -m include.demo
+
+# The WhatsApp Health bundle (ui/ -> plugins/whatsapp/ui/dist/, committed): rebuilt with Node only
+# when ui/bundle_hash.py finds the sources changed since the committed build (content, not mtimes).
+ui:
+	@$(PYTHON) ui/bundle_hash.py check || (cd ui && npm ci --no-audit --no-fund && npm run build)
 
 # Headless Chromium for the WhatsApp Health page test: Debian's packages (needs root, as CI has).
 $(BROWSER):
 	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver
 
-test: $(STAMP) $(BROWSER)
+test: $(STAMP) ui $(BROWSER)
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest
 

@@ -14,12 +14,13 @@ from urllib.parse import quote
 from airflow.plugins_manager import AirflowPlugin
 
 from whatsapp.extra_links import WhatsAppManagerLink
+from whatsapp.ui import BUNDLE_NAME, PAGE_ROUTE, RUN_TAB_ROUTE
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
 
 URL_PREFIX = "/whatsapp"
-PAGE_ROUTE = "whatsapp-health"
+BUNDLE_URL = f"{URL_PREFIX}/ui/{BUNDLE_NAME}"
 
 # A speech bubble in WhatsApp green, inline so the icon needs no extra file or route.
 _ICON_SVG = (
@@ -57,14 +58,24 @@ class WhatsAppPlugin(AirflowPlugin):
     name = "whatsapp"
     operator_extra_links = [WhatsAppManagerLink()]
     fastapi_apps = [{"app": LazyApiApp(), "url_prefix": URL_PREFIX, "name": "WhatsApp fleet health API"}]
-    # With a url_route the Airflow UI shows the page inside its own frame, under its navigation.
-    external_views = [
+    # React apps (AIP-68): Airflow's UI imports the bundle and renders the component it registers
+    # under globalThis[name], in Airflow's own document, router and theme. The page and the run tab
+    # share the name "WhatsApp" (their label; the component tells them apart by the run it gets).
+    react_apps = [
         {
-            "name": "WhatsApp Health",
-            "href": f"{URL_PREFIX}/ui/",
+            "name": "WhatsApp",
+            "bundle_url": BUNDLE_URL,
             "url_route": PAGE_ROUTE,
             "destination": "nav",
             "nav_top_level": True,
             "icon": ICON,
-        }
+        },
+        {"name": "WhatsApp fleet", "bundle_url": BUNDLE_URL, "destination": "dashboard"},
+        {
+            "name": "WhatsApp",
+            "bundle_url": BUNDLE_URL,
+            "url_route": RUN_TAB_ROUTE,
+            "destination": "dag_run",
+            "icon": ICON,
+        },
     ]

@@ -1,4 +1,4 @@
-"""The FastAPI app the plugin mounts at ``/whatsapp``: ``/api/v1/...`` (JSON) and ``/ui/`` (the page).
+"""The FastAPI app the plugin mounts at ``/whatsapp``: ``/api/v1/...`` (JSON) and ``/ui/`` (the UI bundle).
 
 Its OpenAPI schema is published at ``/whatsapp/openapi.json`` (Swagger UI at ``/whatsapp/docs``),
 like Airflow's own API: the schema is public, every data route needs an Airflow user.
@@ -12,13 +12,11 @@ from airflow.api_fastapi.common.dagbag import create_dag_bag
 from fastapi import APIRouter, Depends, FastAPI, Request, status
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from fastapi.staticfiles import StaticFiles
 
 from whatsapp import __version__
 from whatsapp.api.routes import channels, fleet, me, page, runs, signups, vocabulary, webhooks
 from whatsapp.api.security import authenticated_user
 from whatsapp.store import ChannelNotFoundError, StoreError
-from whatsapp.ui import STATIC_DIR
 
 log = logging.getLogger(__name__)
 
@@ -73,7 +71,6 @@ def create_app() -> FastAPI:
     # Meta's webhook receiver: no Airflow login (Meta signs instead), outside the /api/v1 router.
     app.include_router(webhooks.router)
     app.include_router(page.router)
-    app.mount("/ui/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.add_exception_handler(StoreError, _store_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     return app

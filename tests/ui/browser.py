@@ -1,0 +1,212 @@
+"""Headless Debian Chromium driven by Selenium, and the few page moves every browser test makes.
+
+Only loopback is reachable from the browser (``--host-resolver-rules``): a link to WhatsApp
+Manager opens its tab and fails to load there instead of calling Meta from a test.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+
+from tests.api.airflow_auth import PASSWORDS
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+ARTIFACTS = REPO_ROOT / "test-artifacts" / "ui"
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMEDRIVER = Path("/usr/bin/chromedriver")
+CHROMIUM_FLAGS = (
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--window-size=1600,1000",
+    "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1",
+)
+WAIT_S = 30
+#: The page's route under Airflow (``url_route`` of the plugin's ``nav`` React app).
+PAGE_PATH = "/plugin/whatsapp-health"
+
+
+def require_browser() -> None:
+    """Skip locally (loudly) without Chromium, chromedriver or selenium; fail under ``CI=true``."""
+    missing = [str(p) for p in (CHROMIUM, CHROMEDRIVER) if not p.exists()]
+    try:
+        import selenium  # noqa: F401
+    except ImportError:
+        missing.append("python package selenium")
+    if not missing:
+        return
+    reason = (
+        f"browser test needs {', '.join(missing)} (apt-get install chromium chromium-driver; pip selenium)"
+    )
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(f"CI=true: {reason}")
+    pytest.skip(f"!!! SKIPPING THE REAL-BROWSER TESTS !!! {reason}")
+
+
+def new_driver() -> Any:
+    """Chromium whose console messages (every level) ``driver.get_log("browser")`` returns."""
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = str(CHROMIUM)
+    for flag in CHROMIUM_FLAGS:
+        options.add_argument(flag)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    driver = webdriver.Chrome(service=Service(executable_path=str(CHROMEDRIVER)), options=options)
+    driver.set_page_load_timeout(WAIT_S)
+    return driver
+
+
+class Browser:
+    """One Chromium for the whole suite; logs in as whichever Airflow user a test needs."""
+
+    def __init__(self, driver: Any, base_url: str) -> None:
+        self.driver = driver
+        self.base_url = base_url
+        self.user: str | None = None
+
+    # ---- waiting and finding --------------------------------------------------------------
+
+    def wait(self, condition: Any, timeout: float = WAIT_S, message: str = "") -> Any:
+        from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
+        from selenium.webdriver.support.ui import WebDriverWait
+
+        # React replaces elements as data arrives: an element gone stale is looked up again.
+        ignored = (NoSuchElementException, StaleElementReferenceException)
+        return WebDriverWait(self.driver, timeout, ignored_exceptions=ignored).until(condition, message)
+
+    def by_testid(self, testid: str, within: Any = None) -> list[Any]:
+        from selenium.webdriver.common.by import By
+
+        return (within or self.driver).find_elements(By.CSS_SELECTOR, f"[data-testid='{testid}']")
+
+    def by_testid_prefix(self, prefix: str) -> list[Any]:
+        from selenium.webdriver.common.by import By
+
+        return self.driver.find_elements(By.CSS_SELECTOR, f"[data-testid^='{prefix}']")
+
+    def one(self, testid: str, timeout: float = WAIT_S) -> Any:
+        """The visible element with ``data-testid``, once it is there."""
+        return self.wait(
+            lambda d: next((e for e in self.by_testid(testid) if e.is_displayed()), False),
+            timeout,
+            f"no visible [data-testid={testid}] on {self.driver.current_url}",
+        )
+
+    def type_into(self, testid: str, text: str) -> None:
+        """Replace the text of an input (found again if React replaced it meanwhile)."""
+        from selenium.common.exceptions import StaleElementReferenceException
+        from selenium.webdriver.common.keys import Keys
+
+        for _ in range(5):
+            try:
+                field = self.one(testid)
+                field.send_keys(Keys.CONTROL, "a")
+                field.send_keys(Keys.DELETE)
+                field.send_keys(text)
+                return
+            except StaleElementReferenceException:
+                time.sleep(0.2)
+        raise AssertionError(f"[data-testid={testid}] kept being replaced while typing")
+
+    def rows(self) -> list[str]:
+        """``data-channel`` of the fleet rows shown, top to bottom."""
+        return [row.get_attribute("data-channel") for row in self.by_testid("wa-fleet-row")]
+
+    def wait_rows(self, expected: list[str] | None = None, timeout: float = WAIT_S) -> list[str]:
+        """The rows once they are ``expected`` (or, without it, once there is at least one row)."""
+
+        def ready(_: Any) -> list[str] | bool:
+            try:
+                shown = self.rows()
+            except Exception:  # a row replaced while read: look again
+                return False
+            if expected is None:
+                return shown or False
+            return shown if shown == expected else False
+
+        return self.wait(ready, timeout, f"rows never became {expected}: {self.rows()}")
+
+    def query(self) -> dict[str, list[str]]:
+        return parse_qs(urlsplit(self.driver.current_url).query)
+
+    # ---- navigation -----------------------------------------------------------------------
+
+    def open(self, path: str = "/") -> None:
+        self.driver.get(f"{self.base_url}{path}")
+
+    def open_page(self, query: str = "") -> None:
+        """The fleet view (or, with ``?channel=``, a channel view) by URL, as a shared link opens it."""
+        self.open(f"{PAGE_PATH}{'?' + query if query else ''}")
+
+    def login(self, user: str) -> None:
+        """Airflow's own login form (SimpleAuthManager) as ``user``; nothing to do if already them."""
+        if self.user == user:
+            return
+        from selenium.webdriver.common.by import By
+        from selenium.webdriver.common.keys import Keys
+        from selenium.webdriver.support import expected_conditions as ec
+
+        self.open("/")
+        self.driver.delete_all_cookies()
+        self.driver.execute_script("window.localStorage.clear(); window.sessionStorage.clear();")
+        self.open("/")
+        password = self.wait(ec.visibility_of_element_located((By.CSS_SELECTOR, "input[type=password]")))
+        username = self.driver.find_element(By.CSS_SELECTOR, "input:not([type=password]):not([type=hidden])")
+        username.send_keys(user)
+        password.send_keys(PASSWORDS[user], Keys.ENTER)
+        # Logged in once Airflow's navigation shows the plugin's entry; Airflow's own 401s from before
+        # the login are then dropped (they are not the page's).
+        self.wait(
+            ec.visibility_of_element_located((By.CSS_SELECTOR, "a[href$='plugin/whatsapp-health']")),
+            message="login failed",
+        )
+        self.user = user
+        self.drain_console()
+
+    def drain_console(self, quiet_s: float = 0.5) -> None:
+        """Drop console messages until none arrives for ``quiet_s`` (chromedriver delivers them late)."""
+        quiet_since = time.monotonic()
+        while time.monotonic() - quiet_since < quiet_s:
+            if self.driver.get_log("browser"):
+                quiet_since = time.monotonic()
+            time.sleep(0.1)
+
+    def set_local_storage(self, values: dict[str, str | None]) -> None:
+        for key, value in values.items():
+            if value is None:
+                self.driver.execute_script("window.localStorage.removeItem(arguments[0]);", key)
+            else:
+                self.driver.execute_script(
+                    "window.localStorage.setItem(arguments[0], arguments[1]);", key, value
+                )
+
+    # ---- evidence -------------------------------------------------------------------------
+
+    def console_errors(self) -> list[dict[str, Any]]:
+        """Console messages of level SEVERE since the last call (reading the log empties it)."""
+        return [entry for entry in self.driver.get_log("browser") if entry["level"] == "SEVERE"]
+
+    def screenshot(self, name: str) -> Path:
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        path = ARTIFACTS / name
+        self.driver.save_screenshot(str(path))
+        return path
+
+
+def assert_console_clean(browser: Browser) -> None:
+    """No console error since the last check: failed requests, React warnings at error level, exceptions."""
+    errors = browser.console_errors()
+    assert errors == [], "browser console errors:\n" + "\n".join(e["message"] for e in errors)

@@ -1,0 +1,166 @@
+"""One real stack for every browser test of this package, started once (package scope).
+
+A Graph simulator process, a fresh PostgreSQL store schema seeded with one channel per situation
+(:mod:`tests.ui.seed_situations`), ``airflow api-server`` and ``airflow scheduler`` on loopback
+(own AIRFLOW_HOME, SQLite metadata, DAGs serialized up front, only the register DAG unpaused),
+and one headless Chromium. Everything stops when the package's last test has run.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import httpx
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from include.graph_simulator.process import RunningSimulator, SimulatorProcess, free_port
+from tests.api.airflow_auth import PASSWORDS, server_env
+from tests.support.simulator_fixtures import GRAPH_CONN_ENV, graph_connection
+from tests.support.store_fixtures import connection_env_value
+from tests.ui.airflow_servers import AirflowServers, run_airflow
+from tests.ui.browser import Browser, new_driver, require_browser
+from tests.ui.seed_situations import Situated, seed_situations
+from whatsapp.store import ChannelStore, StoreTarget
+
+REGISTER_DAG = "whatsapp_register_channel"
+
+
+@dataclass
+class UiStack:
+    """What the browser tests reach: Airflow, the seeded store, the simulator, the seed's channels."""
+
+    airflow: AirflowServers
+    store: ChannelStore
+    simulator: RunningSimulator
+    channels: dict[str, Situated]
+
+    @property
+    def base_url(self) -> str:
+        return self.airflow.base_url
+
+    def api(self, user: str = "admin") -> httpx.Client:
+        """Airflow's API (the plugin's routes too) with a JWT of ``user``; the caller closes it."""
+        token = httpx.post(
+            f"{self.base_url}/auth/token", json={"username": user, "password": PASSWORDS[user]}, timeout=30
+        ).raise_for_status()
+        return httpx.Client(
+            base_url=self.base_url,
+            headers={"Authorization": f"Bearer {token.json()['access_token']}"},
+            timeout=30,
+        )
+
+
+@pytest.fixture(scope="package")
+def ui_store(pg_url: str) -> Iterator[ChannelStore]:
+    """A migrated store in a fresh PostgreSQL schema of its own, dropped afterwards."""
+    url = make_url(pg_url).set(drivername="postgresql+psycopg2")
+    schema = f"wa_ui_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    store = ChannelStore.from_target(StoreTarget(url, schema))
+    try:
+        store.migrate()
+        yield store
+    finally:
+        store.dispose()
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+        admin.dispose()
+
+
+@pytest.fixture(scope="package")
+def ui_simulator() -> Iterator[RunningSimulator]:
+    """A simulator process of this package alone (other tests reset the session's one)."""
+    with SimulatorProcess() as running:
+        running.control.configure(require_appsecret_proof=True)
+        yield running
+
+
+@pytest.fixture(scope="package")
+def ui_stack(
+    tmp_path_factory: pytest.TempPathFactory, ui_store: ChannelStore, ui_simulator: RunningSimulator
+) -> Iterator[UiStack]:
+    require_browser()
+    graph_conn = graph_connection(ui_simulator.base_url, ui_simulator.control)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv(GRAPH_CONN_ENV, graph_conn)  # the seed's hook talks to this simulator
+        from whatsapp.hooks.graph import WhatsAppGraphHook
+
+        hook = WhatsAppGraphHook()
+        try:
+            channels = seed_situations(ui_store, ui_simulator.control, hook)
+        finally:
+            hook.close()
+
+    tmp = tmp_path_factory.mktemp("airflow")
+    home = tmp / "airflow-home"
+    (home / "plugins").mkdir(parents=True)
+    port = free_port()
+    env = {
+        **os.environ,
+        **server_env(home),
+        "AIRFLOW_HOME": str(home),
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
+        "AIRFLOW__CORE__PLUGINS_FOLDER": str(home / "plugins"),
+        "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
+        "AIRFLOW__CORE__PARALLELISM": "4",
+        "AIRFLOW__API__BASE_URL": f"http://127.0.0.1:{port}",
+        "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://127.0.0.1:{port}/execution/",
+        "AIRFLOW__SCHEDULER__SCHEDULER_HEARTBEAT_SEC": "1",
+        "AIRFLOW__LOGGING__LOGGING_LEVEL": "WARNING",
+        # The scheduler's log server: its default port may be taken by another Airflow on the host.
+        "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(free_port()),
+        "AIRFLOW_CONN_WHATSAPP_STORE_DEFAULT": connection_env_value(ui_store.target),
+        GRAPH_CONN_ENV: graph_conn,
+    }
+    run_airflow(env, "db", "migrate")
+    run_airflow(env, "dags", "reserialize")
+    # Only the DAG under test runs: the hourly fleet audit stays paused and leaves the seed alone.
+    run_airflow(env, "dags", "unpause", REGISTER_DAG)
+    with AirflowServers(env, tmp, port) as servers:
+        try:
+            yield UiStack(servers, ui_store, ui_simulator, channels)
+        finally:  # shown by pytest when a test fails
+            for name in ("api-server", "scheduler"):
+                print(f"--- airflow {name} (tail) ---\n{servers.log_tail(name, 3000)}")
+
+
+@pytest.fixture(scope="package")
+def chromium(ui_stack: UiStack) -> Iterator[Browser]:
+    driver = new_driver()
+    try:
+        yield Browser(driver, ui_stack.base_url)
+    finally:
+        driver.quit()
+
+
+@pytest.fixture
+def browser(chromium: Browser, request: pytest.FixtureRequest) -> Iterator[Browser]:
+    """The suite's Chromium on its first window, with no console errors left from this test.
+
+    A failing test leaves ``failure-<test>.png`` next to the other screenshots.
+    """
+    driver = chromium.driver
+    chromium.drain_console()  # drop what earlier tests left
+    yield chromium
+    failed = getattr(request.node, "rep_call", None)
+    if failed is not None and failed.failed:
+        chromium.screenshot(f"failure-{request.node.name}.png")
+    for handle in driver.window_handles[1:]:  # tabs a test opened (WhatsApp Manager)
+        driver.switch_to.window(handle)
+        driver.close()
+    driver.switch_to.window(driver.window_handles[0])
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    report = yield
+    if report.when == "call":
+        item.rep_call = report  # type: ignore[attr-defined]
+    return report

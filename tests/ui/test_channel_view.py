@@ -1,0 +1,266 @@
+"""The channel view in Chromium: one banner per situation, *Complete registration* reporting what
+Meta did, role-aware buttons, and links that lead where they say (a run inside Airflow, WhatsApp
+Manager in a new tab)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+from urllib.parse import unquote, urlsplit
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from tests.ui.browser import PAGE_PATH, Browser, assert_console_clean
+from tests.ui.conftest import REGISTER_DAG, UiStack
+from tests.ui.seed_situations import PROBLEM_KINDS, SPECS, Situated
+from whatsapp.domain.manager_url import WHATSAPP_MANAGER_URL
+
+pytestmark = pytest.mark.slow
+
+#: Each situation kind once (the first seeded channel in it), for the banner of each.
+KIND_KEYS: dict[str, str] = {}
+for _spec in SPECS:
+    KIND_KEYS.setdefault(_spec.kind, _spec.key)
+#: A *Complete registration* run can take a while: the scheduler picks it up, a worker starts.
+RUN_WAIT_S = 90
+
+
+def _health(ui_stack: UiStack, channel: Situated, user: str = "admin") -> dict[str, Any]:
+    with ui_stack.api(user) as api:
+        return api.get(channel.path + "/health").raise_for_status().json()
+
+
+def _open_channel(browser: Browser, channel: Situated) -> Any:
+    browser.open_page(f"channel={channel.ref}")
+    return browser.one("wa-channel")
+
+
+def _banner(browser: Browser, kind: str) -> Any:
+    """The banner once it shows ``kind``."""
+    return browser.wait(
+        lambda _: (banner := browser.one("wa-banner")).get_attribute("data-kind") == kind and banner,
+        message=f"the banner never showed {kind}",
+    )
+
+
+def _local(browser: Browser, iso: str) -> str:
+    """``YYYY-MM-DD HH:MM`` of an API time in the browser's zone (Airflow's default zone)."""
+    zone = browser.driver.execute_script("return Intl.DateTimeFormat().resolvedOptions().timeZone")
+    at = datetime.fromisoformat(iso.replace("Z", "+00:00"))
+    return at.astimezone(ZoneInfo(zone)).strftime("%Y-%m-%d %H:%M")
+
+
+def _complete_registration(browser: Browser) -> Any:
+    """Click *Complete registration*; the outcome element once the run is over."""
+    browser.one("wa-register-button").click()
+    seen: list[str | None] = []
+
+    def final(_: Any) -> Any:
+        outcome = browser.by_testid("wa-register-outcome")
+        kind = outcome[0].get_attribute("data-kind") if outcome else None
+        if not seen or seen[-1] != kind:
+            seen.append(kind)
+        if kind is None and "running" in seen:
+            raise AssertionError(f"the outcome left the page when the run ended (data-kind went {seen})")
+        return outcome[0] if kind not in (None, "", "running") else False
+
+    try:
+        return browser.wait(final, RUN_WAIT_S)
+    except Exception as timeout:
+        raise AssertionError(
+            f"no final outcome shown; data-kind went {seen} (None: no outcome element)"
+        ) from timeout
+
+
+def test_every_problem_kind_has_its_own_words_and_action(ui_stack: UiStack) -> None:
+    """The API side of the banners: each problem kind of issue 16 its own title, and an action."""
+    situations = {
+        kind: _health(ui_stack, ui_stack.channels[KIND_KEYS[kind]])["situation"] for kind in PROBLEM_KINDS
+    }
+    assert {kind: s["kind"] for kind, s in situations.items()} == {kind: kind for kind in PROBLEM_KINDS}
+    titles = [s["title"] for s in situations.values()]
+    assert len(set(titles)) == len(titles), titles
+    assert all(s["action"]["kind"] != "none" and s["action"]["label"] for s in situations.values()), (
+        situations
+    )
+
+
+@pytest.mark.parametrize("kind", list(KIND_KEYS))
+def test_each_situation_has_its_banner(ui_stack: UiStack, browser: Browser, kind: str) -> None:
+    channel = ui_stack.channels[KIND_KEYS[kind]]
+    situation = _health(ui_stack, channel)["situation"]
+    assert situation["kind"] == kind, f"{channel.key}: the seed or the API is wrong: {situation}"
+
+    browser.login("admin")
+    view = _open_channel(browser, channel)
+    banner = _banner(browser, kind)
+    assert situation["title"] in banner.text, (situation["title"], banner.text)
+    assert channel.verified_name in view.text
+    actions = browser.by_testid("wa-banner-action", within=banner)
+    if situation["action"]["kind"] == "none":
+        assert not actions
+    else:
+        assert actions and situation["action"]["label"] in actions[0].text, (situation["action"], banner.text)
+    for moment in ("since", "next_try", "deadline"):  # in the browser's zone (Airflow's default)
+        if situation[moment]:
+            assert _local(browser, situation[moment]) in banner.text, (moment, situation[moment], banner.text)
+    if situation["error"] and situation["error"].get("code"):
+        assert str(situation["error"]["code"]) in banner.text or situation["error"]["message"] in banner.text
+    browser.screenshot(f"{kind}.png")
+    assert_console_clean(browser)
+
+
+def _latest_register_run(ui_stack: UiStack, channel: Situated) -> str:
+    with ui_stack.api() as api:
+        runs = (
+            api.get(f"/api/v2/dags/{REGISTER_DAG}/dagRuns", params={"order_by": "-run_after", "limit": 50})
+            .raise_for_status()
+            .json()["dag_runs"]
+        )
+    mine = [
+        r
+        for r in runs
+        if (r.get("conf") or {}) == {"account_id": channel.account_id, "inbox_id": channel.inbox_id}
+    ]
+    assert mine, f"no {REGISTER_DAG} run for {channel.ref}"
+    return mine[0]["dag_run_id"]
+
+
+@pytest.mark.parametrize(
+    ("key", "outcome", "words"),
+    [
+        ("register_ok", "registered", ()),
+        ("register_refused", "refused", ("2388001", "next try")),
+        ("register_no_call", "no_call", ("no call sent",)),
+    ],
+)
+def test_complete_registration_reports_what_meta_did(
+    ui_stack: UiStack, browser: Browser, key: str, outcome: str, words: tuple[str, ...]
+) -> None:
+    channel = ui_stack.channels[key]
+    browser.login("admin")
+    _open_channel(browser, channel)
+    calls_before = len(ui_stack.simulator.control.calls(path=f"{channel.phone_number_id}/register$"))
+    assert browser.one("wa-register-button").is_enabled()
+    shown = _complete_registration(browser)
+    assert shown.get_attribute("data-kind") == outcome, shown.text
+    text = shown.text.lower()
+    for word in words:
+        assert word in text, (word, shown.text)
+    assert "null" not in text and "undefined" not in text, shown.text
+    calls = len(ui_stack.simulator.control.calls(path=f"{channel.phone_number_id}/register$")) - calls_before
+    assert calls == (0 if outcome == "no_call" else 1), f"{calls} register calls for {outcome}"
+
+    # The page is not stale: the banner shows the stored situation after the run.
+    after = _health(ui_stack, channel)["situation"]
+    _banner(browser, after["kind"])
+    if outcome == "registered":
+        assert after["kind"] == "healthy", after
+    browser.screenshot(f"complete-registration-{outcome}.png")
+    if outcome == "refused":
+        browser.screenshot("channel.png")
+    assert_console_clean(browser)
+
+
+def test_run_links_open_the_run_inside_airflow(ui_stack: UiStack, browser: Browser) -> None:
+    """After *Complete registration* the attempt's run link lands on that DAG run in Airflow."""
+    channel = ui_stack.channels["register_refused"]
+    browser.login("admin")
+    _open_channel(browser, channel)
+    run_id = _latest_register_run_or_none(ui_stack, channel)
+    if run_id is None:  # run alone: make the run first
+        _complete_registration(browser)
+        run_id = _latest_register_run(ui_stack, channel)
+    link = browser.wait(
+        lambda _: next(
+            (
+                a
+                for row in browser.by_testid("wa-attempt-row")
+                for a in browser.by_testid("wa-run-link", within=row)
+                if unquote(a.get_attribute("href") or "").endswith(f"/runs/{run_id}")
+            ),
+            False,
+        ),
+        message=f"no attempt row links run {run_id}",
+    )
+    handles = browser.driver.window_handles
+    link.click()
+    expected = f"/dags/{REGISTER_DAG}/runs/{run_id}"
+    browser.wait(lambda d: unquote(urlsplit(d.current_url).path) == expected, message=f"not at {expected}")
+    assert browser.driver.window_handles == handles, "the run opened in another tab"
+    from selenium.webdriver.common.by import By
+
+    browser.wait(lambda d: run_id in d.find_element(By.TAG_NAME, "body").text, message="Airflow's run page")
+    browser.screenshot("run-link-target.png")
+    assert_console_clean(browser)
+
+
+def _latest_register_run_or_none(ui_stack: UiStack, channel: Situated) -> str | None:
+    try:
+        return _latest_register_run(ui_stack, channel)
+    except AssertionError:
+        return None
+
+
+def test_whatsapp_manager_opens_in_a_new_tab(ui_stack: UiStack, browser: Browser) -> None:
+    channel = ui_stack.channels["pin_mismatch"]
+    browser.login("admin")
+    _open_channel(browser, channel)
+    link = browser.one("wa-manager-link")
+    assert link.get_attribute("target") == "_blank"
+    assert "noopener" in (link.get_attribute("rel") or "")
+    before = browser.driver.window_handles
+    link.click()
+    browser.wait(lambda d: len(d.window_handles) == len(before) + 1, message="no new tab")
+    (new,) = set(browser.driver.window_handles) - set(before)
+    browser.driver.switch_to.window(new)
+    # Only loopback resolves in the test browser: the tab keeps the URL it was sent to.
+    url = browser.wait(lambda d: d.current_url if d.current_url.startswith("https://") else False)
+    assert url.startswith(WHATSAPP_MANAGER_URL), url
+    assert f"asset_id={channel.waba_id}" in url, url
+    browser.driver.close()
+    browser.driver.switch_to.window(before[0])
+    assert urlsplit(browser.driver.current_url).path == PAGE_PATH  # the page itself stayed
+    browser.console_errors()  # the failed load of business.facebook.com is the new tab's, not the page's
+
+
+def test_a_viewer_sees_the_actions_disabled_with_the_reason(ui_stack: UiStack, browser: Browser) -> None:
+    channel = ui_stack.channels["registration_pending"]
+    with ui_stack.api("viewer") as api:
+        me = api.get("/whatsapp/api/v1/me").raise_for_status().json()
+    assert me["permissions"]["register"]["allowed"] is False and me["permissions"]["register"]["reason"]
+    browser.login("viewer")
+    try:
+        _open_channel(browser, channel)
+        for testid, permission in (("wa-register-button", "register"), ("wa-refresh-button", "refresh")):
+            button = browser.one(testid)
+            assert not button.is_enabled(), f"{testid} is enabled for a viewer"
+            reason = me["permissions"][permission]["reason"]
+            assert (
+                reason in (button.get_attribute("title") or "") or reason in browser.one("wa-channel").text
+            ), (
+                testid,
+                reason,
+            )
+        browser.screenshot("channel-viewer.png")
+        assert_console_clean(browser)
+    finally:
+        browser.login("admin")
+
+
+def test_back_returns_to_the_filtered_fleet(ui_stack: UiStack, browser: Browser) -> None:
+    blocked = ui_stack.channels["blocked"]
+    browser.login("admin")
+    browser.open_page("situation=blocked")
+    browser.wait_rows([blocked.ref])
+    browser.by_testid("wa-fleet-row")[0].click()
+    browser.one("wa-channel")
+    assert browser.query().get("channel") == [blocked.ref]
+    browser.one("wa-history-row")  # a checked channel shows its health history
+    browser.one("wa-back").click()
+    browser.wait_rows([blocked.ref])
+    assert browser.query().get("situation") == ["blocked"] and "channel" not in browser.query()
+    browser.driver.back()
+    browser.one("wa-channel")  # the browser's own back/forward walk the same URLs
+    assert_console_clean(browser)

@@ -1,0 +1,173 @@
+"""The fleet view in Chromium: problems first, badges that filter, URL state, sort, pages, search.
+
+What the table must show is asked from the API with the same parameters the URL holds, so the
+tests check the page against the server's answer rather than against a copy of its rules.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tests.ui.browser import Browser, assert_console_clean
+from tests.ui.conftest import UiStack
+from tests.ui.seed_situations import HOSTILE_NAME
+
+pytestmark = pytest.mark.slow
+
+
+def _fleet(ui_stack: UiStack, **params: Any) -> dict[str, Any]:
+    with ui_stack.api() as api:
+        # The page always names its sort; its default is "needs action first".
+        query = {"limit": 500, "sort": "needs_action", **params}
+        return api.get("/whatsapp/api/v1/fleet", params=query).raise_for_status().json()
+
+
+def _refs(answer: dict[str, Any]) -> list[str]:
+    return [f"{c['account_id']}-{c['inbox_id']}" for c in answer["channels"]]
+
+
+def test_channels_that_need_action_come_first(ui_stack: UiStack, browser: Browser) -> None:
+    browser.login("admin")
+    browser.open_page()
+    browser.one("wa-fleet")
+    shown = browser.wait_rows()
+    needing = set(_refs(_fleet(ui_stack, needs_action="true")))
+    assert needing, "the seed has channels that need action"
+    assert len(shown) > len(needing), "the first page holds every channel needing action and more"
+    assert set(shown[: len(needing)]) == needing, shown
+    healthy = {ui_stack.channels[k].ref for k in ("healthy", "hostile")}
+    assert not healthy & set(shown[: len(needing)])
+    # The problem column says it in words, the first row's since/next try are not raw ISO strings.
+    problems = [cell.text for cell in browser.by_testid("wa-problem")[: len(needing)]]
+    assert all(text.strip() for text in problems), problems
+    assert not any("_" in text for text in problems), f"enum values shown as problems: {problems}"
+    browser.screenshot("fleet.png")
+    assert_console_clean(browser)
+
+
+def test_summary_badges_filter_and_the_url_keeps_the_filter(ui_stack: UiStack, browser: Browser) -> None:
+    blocked = ui_stack.channels["blocked"]
+    browser.login("admin")
+    browser.open_page()
+    browser.wait_rows()
+
+    browser.one("wa-summary-blocked").click()
+    browser.wait_rows([blocked.ref])
+    assert browser.query().get("situation") == ["blocked"], browser.driver.current_url
+    browser.driver.refresh()
+    browser.wait_rows([blocked.ref])  # reload keeps it
+
+    browser.open_page()
+    browser.wait_rows()
+    browser.one("wa-summary-needs_action").click()
+    expected = _refs(_fleet(ui_stack, needs_action="true"))
+    shown = browser.wait(
+        lambda _: (rows := browser.rows()) and set(rows) == set(expected) and rows, message=""
+    )
+    assert browser.query().get("needs_action") == ["true"], browser.driver.current_url
+    browser.driver.refresh()
+    assert browser.wait_rows(shown) == shown
+
+    # Every summary badge filters to what the API answers for that situation.
+    browser.open_page()
+    page_size = len(browser.wait_rows())
+    counts = _fleet(ui_stack)["counts"]["situation"]
+    assert {k for k, n in counts.items() if n} >= {
+        c.kind for c in ui_stack.channels.values() if c.key != "offboarded"
+    }
+    for kind, count in counts.items():
+        if not count:
+            continue
+        browser.open_page()
+        browser.wait_rows()
+        browser.one(f"wa-summary-{kind}").click()
+        browser.wait(lambda _, k=kind: browser.query().get("situation") == [k], message=f"badge {kind}")
+        expected = _refs(_fleet(ui_stack, situation=kind))
+        assert len(expected) == count, (kind, count, expected)
+        browser.wait_rows(expected[:page_size])
+    assert_console_clean(browser)
+
+
+def test_sorting_follows_the_server_and_the_url(ui_stack: UiStack, browser: Browser) -> None:
+    browser.login("admin")
+    browser.open_page()
+    default = browser.wait_rows()
+    sorters = [e.get_attribute("data-testid") for e in browser.by_testid_prefix("wa-sort-")]
+    assert sorters, "no sortable column (data-testid wa-sort-<column>)"
+    column = next((c for c in ("wa-sort-display_phone_number", "wa-sort-phone") if c in sorters), sorters[-1])
+    browser.one(column).click()
+    first = browser.wait(lambda _: "sort" in browser.query() and browser.query(), message="sort not in URL")
+    sort, order = first["sort"][0], first.get("order", ["asc"])[0]
+    limit = len(default)
+    expected = _refs(_fleet(ui_stack, sort=sort, order=order, limit=limit))
+    browser.wait_rows(expected)
+
+    browser.one(column).click()  # again: the other direction
+    browser.wait(lambda _: browser.query().get("order", ["asc"])[0] != order, message="order did not flip")
+    flipped = browser.query()["order"][0]
+    browser.wait_rows(_refs(_fleet(ui_stack, sort=sort, order=flipped, limit=limit)))
+    browser.driver.refresh()
+    browser.wait_rows(_refs(_fleet(ui_stack, sort=sort, order=flipped, limit=limit)))
+    assert_console_clean(browser)
+
+
+def test_pages(ui_stack: UiStack, browser: Browser) -> None:
+    browser.login("admin")
+    browser.open_page()
+    first = browser.wait_rows()
+    total = _fleet(ui_stack)["total"]
+    assert len(first) < total, f"{total} channels fit one page of {len(first)}: the seed needs more fillers"
+    browser.one("wa-page-next").click()
+    second = browser.wait(lambda _: (rows := browser.rows()) and rows != first and rows, message="no page 2")
+    assert browser.query().get("page") == ["2"], browser.driver.current_url
+    assert not set(first) & set(second)
+    everything = _refs(_fleet(ui_stack, limit=len(first) + len(second)))
+    assert first + second == everything[: len(first) + len(second)]
+    browser.driver.refresh()
+    browser.wait_rows(second)
+    browser.one("wa-page-prev").click()
+    browser.wait_rows(first)
+    assert browser.query().get("page") in (None, ["1"])
+    assert_console_clean(browser)
+
+
+def test_search_and_the_empty_result_message(ui_stack: UiStack, browser: Browser) -> None:
+    browser.login("admin")
+    browser.open_page()
+    browser.wait_rows()
+    pin = ui_stack.channels["pin_mismatch"]
+    browser.type_into("wa-search", pin.verified_name)
+    browser.wait_rows([pin.ref])
+    assert browser.query().get("q") == [pin.verified_name]
+
+    browser.type_into("wa-search", "no such channel anywhere")
+    empty = browser.one("wa-empty")
+    assert browser.rows() == []
+    assert empty.text.strip(), "the empty result says so in words"
+    browser.screenshot("fleet-empty.png")
+    browser.driver.refresh()
+    browser.one("wa-empty")
+    assert_console_clean(browser)
+
+
+def test_a_hostile_display_name_is_text(ui_stack: UiStack, browser: Browser) -> None:
+    """``<img src=x onerror=alert(1)>`` as a verified name: shown literally, no element, no alert."""
+    from selenium.common.exceptions import NoAlertPresentException
+
+    hostile = ui_stack.channels["hostile"]
+    browser.login("admin")
+    browser.open_page("q=img")
+    browser.wait_rows([hostile.ref])
+    browser.wait(lambda _: HOSTILE_NAME in browser.one("wa-fleet-row").text, message="the name as text")
+    injected = browser.driver.execute_script(
+        "return document.querySelectorAll('img[src=\"x\"], img[onerror]').length"
+    )
+    assert injected == 0
+    browser.one("wa-fleet-row").click()
+    browser.wait(lambda _: HOSTILE_NAME in browser.one("wa-channel").text, message="the name in the view")
+    assert browser.driver.execute_script("return document.querySelectorAll('img[onerror]').length") == 0
+    with pytest.raises(NoAlertPresentException):
+        browser.driver.switch_to.alert.text  # noqa: B018 (reading it is the check)
+    assert_console_clean(browser)

@@ -1,0 +1,44 @@
+// The fleet card on Airflow's home dashboard: how many channels need a person, and the way in.
+import { Badge, Box, Flex, Heading, HStack, Spinner, Text } from "@chakra-ui/react";
+
+import { type FleetSummary, useApi } from "./api";
+import { ErrorNote } from "./ErrorNote";
+import { AppLink, PAGE_PATH } from "./links";
+import { Time } from "./time";
+
+export function FleetCard() {
+  const summary = useApi<FleetSummary>("fleet/summary");
+  const data = summary.data;
+  return (
+    <Box data-testid="wa-card" borderWidth="1px" borderRadius="md" p={4} mb={2}>
+      <Flex justify="space-between" align="baseline" gap={2}>
+        <Heading size="md">WhatsApp fleet</Heading>
+        <AppLink to={PAGE_PATH} testId="wa-card-link">
+          Open WhatsApp Health
+        </AppLink>
+      </Flex>
+      {summary.error && <ErrorNote error={summary.error} />}
+      {!data && summary.loading && <Spinner size="sm" />}
+      {data && (
+        <HStack mt={2} gap={6} wrap="wrap">
+          <Text data-testid="wa-card-total">
+            <Text as="span" fontWeight="bold" fontSize="xl">
+              {data.total}
+            </Text>{" "}
+            channels
+          </Text>
+          <AppLink to={`${PAGE_PATH}?needs_action=true`} testId="wa-card-needs-action">
+            <Badge colorPalette={data.needs_action > 0 ? "red" : "green"} variant="surface" fontSize="md">
+              {data.needs_action} need action
+            </Badge>
+          </AppLink>
+          {data.last_audit?.created_at && (
+            <Text fontSize="sm" color="fg.muted">
+              Last audit <Time value={data.last_audit.created_at} />
+            </Text>
+          )}
+        </HStack>
+      )}
+    </Box>
+  );
+}

@@ -1,0 +1,79 @@
+// Times in Airflow's time zone and date format. Airflow's UI keeps the user's choice in
+// localStorage "timezone" as a JSON string (usehooks-ts useLocalStorage) and defaults to the
+// browser's zone; it announces changes with a "local-storage" event (other tabs: "storage").
+import { useEffect, useState } from "react";
+
+const STORAGE_KEY = "timezone";
+
+const browserZone = (): string => Intl.DateTimeFormat().resolvedOptions().timeZone;
+
+const isZone = (zone: string): boolean => {
+  try {
+    new Intl.DateTimeFormat("en-US", { timeZone: zone });
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+export function selectedZone(): string {
+  try {
+    const raw = window.localStorage.getItem(STORAGE_KEY);
+    const zone: unknown = raw ? JSON.parse(raw) : undefined;
+    if (typeof zone === "string" && isZone(zone)) return zone;
+  } catch {
+    // Unreadable storage or a value Airflow did not write: fall back like Airflow does.
+  }
+  return browserZone();
+}
+
+/** The time zone selected in Airflow's UI, following later changes. */
+export function useTimezone(): string {
+  const [zone, setZone] = useState(selectedZone);
+  useEffect(() => {
+    const update = (event: Event) => {
+      const key = (event as StorageEvent).key;
+      if (!key || key === STORAGE_KEY) setZone(selectedZone());
+    };
+    window.addEventListener("storage", update);
+    window.addEventListener("local-storage", update);
+    return () => {
+      window.removeEventListener("storage", update);
+      window.removeEventListener("local-storage", update);
+    };
+  }, []);
+  return zone;
+}
+
+const formatters = new Map<string, Intl.DateTimeFormat>();
+
+/** `YYYY-MM-DD HH:mm:ss` in `zone`, Airflow's date format. */
+export function formatTime(iso: string, zone: string): string {
+  let formatter = formatters.get(zone);
+  if (!formatter) {
+    formatter = new Intl.DateTimeFormat("en-US", {
+      timeZone: zone,
+      hourCycle: "h23",
+      year: "numeric",
+      month: "2-digit",
+      day: "2-digit",
+      hour: "2-digit",
+      minute: "2-digit",
+      second: "2-digit",
+    });
+    formatters.set(zone, formatter);
+  }
+  const part = Object.fromEntries(formatter.formatToParts(new Date(iso)).map((p) => [p.type, p.value]));
+  return `${part.year}-${part.month}-${part.day} ${part.hour}:${part.minute}:${part.second}`;
+}
+
+/** A time as Airflow shows one; the zone in the tooltip. Empty values show a dash. */
+export function Time({ value }: { value: string | null | undefined }) {
+  const zone = useTimezone();
+  if (!value) return <span>–</span>;
+  return (
+    <time dateTime={value} title={`${formatTime(value, zone)} ${zone}`}>
+      {formatTime(value, zone)}
+    </time>
+  );
+}
