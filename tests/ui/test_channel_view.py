@@ -53,7 +53,7 @@ def _local(browser: Browser, iso: str) -> str:
 
 def _complete_registration(browser: Browser) -> Any:
     """Click *Complete registration*; the outcome element once the run is over."""
-    browser.one("wa-register-button").click()
+    browser.click("wa-register-button")
     seen: list[str | None] = []
 
     def final(_: Any) -> Any:
@@ -132,7 +132,7 @@ def _latest_register_run(ui_stack: UiStack, channel: Situated) -> str:
     [
         ("register_ok", "registered", ()),
         ("register_refused", "refused", ("2388001", "next try")),
-        ("register_no_call", "no_call", ("no call sent",)),
+        ("register_no_call", "no_call", ("no register call was sent", "review")),
     ],
 )
 def test_complete_registration_reports_what_meta_did(
@@ -193,6 +193,27 @@ def test_run_links_open_the_run_inside_airflow(ui_stack: UiStack, browser: Brows
 
     browser.wait(lambda d: run_id in d.find_element(By.TAG_NAME, "body").text, message="Airflow's run page")
     browser.screenshot("run-link-target.png")
+
+    # The run's WhatsApp tab names the channel it acted on and leads back to it.
+    tab = browser.wait(
+        lambda d: next(
+            (
+                a
+                for a in d.find_elements(By.CSS_SELECTOR, "a[href$='plugin/whatsapp-channel']")
+                if a.is_displayed()
+            ),
+            False,
+        ),
+        message="no WhatsApp tab on the run page",
+    )
+    tab.click()
+    browser.wait(lambda _: channel.verified_name in browser.one("wa-run-panel").text, message="run panel")
+    assert not browser.by_testid("wa-run-panel-none")
+    browser.screenshot("run-panel.png")
+    browser.click("wa-run-panel-link")
+    browser.one("wa-channel")
+    assert urlsplit(browser.driver.current_url).path == PAGE_PATH
+    assert browser.query().get("channel") == [channel.ref]
     assert_console_clean(browser)
 
 
@@ -254,11 +275,11 @@ def test_back_returns_to_the_filtered_fleet(ui_stack: UiStack, browser: Browser)
     browser.login("admin")
     browser.open_page("situation=blocked")
     browser.wait_rows([blocked.ref])
-    browser.by_testid("wa-fleet-row")[0].click()
+    browser.click("wa-fleet-row")
     browser.one("wa-channel")
     assert browser.query().get("channel") == [blocked.ref]
     browser.one("wa-history-row")  # a checked channel shows its health history
-    browser.one("wa-back").click()
+    browser.click("wa-back")
     browser.wait_rows([blocked.ref])
     assert browser.query().get("situation") == ["blocked"] and "channel" not in browser.query()
     browser.driver.back()
