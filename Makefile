@@ -24,7 +24,7 @@ demo: $(STAMP) ui
 # The WhatsApp Health bundle (ui/ -> plugins/whatsapp/ui/dist/, committed): rebuilt with Node only
 # when ui/bundle_hash.py finds the sources changed since the committed build (content, not mtimes).
 ui:
-	@$(PYTHON) ui/bundle_hash.py check 2>/dev/null || (cd ui && npm ci --no-audit --no-fund && npm run build)
+	@$(PYTHON) ui/bundle_hash.py check || (cd ui && npm ci --no-audit --no-fund && npm run build)
 
 # Headless Chromium for the WhatsApp Health page test: Debian's packages (needs root, as CI has).
 $(BROWSER):

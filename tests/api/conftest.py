@@ -21,7 +21,7 @@ from fastapi.testclient import TestClient
 from include.graph_simulator.process import SimulatorControl
 from tests.api.airflow_auth import PASSWORDS, auth_env
 from tests.api.fleet_seed import SeededChannel, secret_values, seed_fleet
-from tests.api.runs import RunView, delete_register_runs, register_runs_in_db
+from tests.api.runs import ONBOARDING_DAG_ID, RunView, delete_register_runs, register_runs_in_db, set_paused
 from whatsapp.hooks.graph import WhatsAppGraphHook
 from whatsapp.store import ChannelStore
 
@@ -100,6 +100,15 @@ def secrets_of_fleet(
     values = secret_values(pg_store_env, sim, fleet)
     assert len(values) >= 3 * len(fleet)
     return values
+
+
+@pytest.fixture
+def onboarding_runs(api_client: TestClient) -> Iterator[Callable[[], list[RunView]]]:
+    """``whatsapp_onboarding`` unpaused (the intake refuses a paused one); its runs deleted after."""
+    set_paused(ONBOARDING_DAG_ID, False)
+    yield lambda: register_runs_in_db(ONBOARDING_DAG_ID)
+    delete_register_runs(ONBOARDING_DAG_ID)
+    set_paused(ONBOARDING_DAG_ID, True)
 
 
 @pytest.fixture

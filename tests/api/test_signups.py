@@ -4,7 +4,7 @@ a good signup is stored encrypted and queues ``whatsapp_onboarding`` with only i
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
 from include.graph_simulator.process import SimulatorControl
-from tests.api.runs import ONBOARDING_DAG_ID, RunView, delete_register_runs, register_runs_in_db, set_paused
+from tests.api.runs import ONBOARDING_DAG_ID, RunView, set_paused
 from tests.onboarding.bad_confs import BAD_CONFS, BadConf
 from whatsapp.store import ChannelStore
 from whatsapp.store.schema import channels, signup_intake, signups
@@ -20,15 +20,6 @@ from whatsapp.store.schema import channels, signup_intake, signups
 pytestmark = pytest.mark.postgres
 
 INTAKE = "/whatsapp/api/v1/signups"
-
-
-@pytest.fixture
-def onboarding_runs(api_client: TestClient) -> Iterator[Callable[[], list[RunView]]]:
-    """``whatsapp_onboarding`` unpaused (the intake refuses a paused one); its runs deleted after."""
-    set_paused(ONBOARDING_DAG_ID, False)
-    yield lambda: register_runs_in_db(ONBOARDING_DAG_ID)
-    delete_register_runs(ONBOARDING_DAG_ID)
-    set_paused(ONBOARDING_DAG_ID, True)
 
 
 def signup_body(number: dict[str, Any]) -> dict[str, Any]:

@@ -10,8 +10,10 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import insert, update
 
+from include.graph_simulator.process import SimulatorControl
 from tests.api.runs import RunView
 from tests.api.situation_seed import ACCOUNT_ID, NOW, seed_situations
+from tests.api.test_signups import signup_body
 from whatsapp.domain.situations import NEEDS_ACTION_KINDS, SITUATIONS, SituationKind
 from whatsapp.store import Channel, ChannelStore
 from whatsapp.store.schema import registration_attempts
@@ -317,3 +319,29 @@ def test_attempts_link_their_runs(
     links = {a["run_id"]: (a["dag_id"], a["run_url"]) for a in attempts}
     assert links[run_id] == ("whatsapp_register_channel", f"/dags/whatsapp_register_channel/runs/{run_id}")
     assert links["run-airflow-forgot"] == (None, None)
+
+
+def test_an_onboarding_runs_channel_comes_from_its_signup(
+    api_client: TestClient,
+    admin: dict[str, str],
+    sim: SimulatorControl,
+    pg_store_env: ChannelStore,
+    onboarding_runs: Callable[[], list[RunView]],
+) -> None:
+    """An intake run has only ``{"signup_id"}`` in its conf: the signup names the number, so the channel."""
+    number = sim.add_number(name_status="APPROVED")
+    response = api_client.post(f"{API}/signups", json=signup_body(number), headers=admin)
+    assert response.status_code == 202, response.text
+    run_id = response.json()["dag_run_id"]
+    path = f"{API}/runs/whatsapp_onboarding/{run_id}/channel"
+    assert api_client.get(path, headers=admin).status_code == 404  # not onboarded yet
+    channel = pg_store_env.channels.upsert(
+        account_id=1,
+        phone_number_id=number["phone_number_id"],
+        waba_id=number["waba_id"],
+        business_id=number["business_id"],
+        access_token="EAAG-onboarded",
+    )
+    response = api_client.get(path, headers=admin)
+    assert response.status_code == 200, response.text
+    assert response.json() == {"account_id": 1, "inbox_id": channel.inbox_id}

@@ -61,7 +61,7 @@ BAD_TOKEN = Refused("token_invalid", 190, None, "Error validating access token")
 
 #: (facts, kind): every kind at least once, plus the precedence rules between them.
 CASES: list[tuple[SituationFacts, SituationKind]] = [
-    (SituationFacts(S.REGISTERED, checked=True), K.HEALTHY),
+    (SituationFacts(S.REGISTERED), K.HEALTHY),
     (SituationFacts(), K.NOT_CHECKED),
     (SituationFacts(S.UNKNOWN, check_failed=True), K.CHECK_FAILED),
     (SituationFacts(S.AWAITING_DISPLAY_NAME, R.REGISTRATION_INCOMPLETE), K.NAME_IN_REVIEW),
@@ -79,20 +79,20 @@ CASES: list[tuple[SituationFacts, SituationKind]] = [
     (SituationFacts(S.NEEDS_ATTENTION, name_status="DECLINED"), K.NAME_DECLINED),
     (SituationFacts(S.NEEDS_ATTENTION), K.GRAPH_ERROR),
     (SituationFacts(S.REAUTHORIZATION_REQUIRED, R.TOKEN_INVALID), K.TOKEN_INVALID),
-    (SituationFacts(S.REGISTERED, R.PERMISSION_REVOKED, checked=True), K.PERMISSION_REVOKED),
+    (SituationFacts(S.REGISTERED, R.PERMISSION_REVOKED), K.PERMISSION_REVOKED),
     # the customer's reasons win over every other fact
     (SituationFacts(S.NEEDS_ATTENTION, R.TOKEN_INVALID, attention=A.PIN_MISMATCH), K.TOKEN_INVALID),
     (SituationFacts(S.SCHEDULED, R.PERMISSION_REVOKED, check_failed=True), K.PERMISSION_REVOKED),
-    (SituationFacts(S.REGISTERED, name_change=NameChange.REQUESTED, checked=True), K.NAME_CHANGE_IN_REVIEW),
-    (SituationFacts(S.SCHEDULED, name_change=NameChange.APPROVED, checked=True), K.NAME_CHANGE_DUE),
+    (SituationFacts(S.REGISTERED, name_change=NameChange.REQUESTED), K.NAME_CHANGE_IN_REVIEW),
+    (SituationFacts(S.SCHEDULED, name_change=NameChange.APPROVED), K.NAME_CHANGE_DUE),
     (SituationFacts(S.SCHEDULED, name_change=NameChange.APPROVED, refused=True), K.NAME_CHANGE_DUE),
-    (SituationFacts(S.REGISTERED, name_change=NameChange.LAPSED, checked=True), K.NAME_CHANGE_LAPSED),
-    (SituationFacts(S.REGISTERED, name_change=NameChange.DECLINED, checked=True), K.NAME_CHANGE_DECLINED),
+    (SituationFacts(S.REGISTERED, name_change=NameChange.LAPSED), K.NAME_CHANGE_LAPSED),
+    (SituationFacts(S.REGISTERED, name_change=NameChange.DECLINED), K.NAME_CHANGE_DECLINED),
     # a failed read hides neither a lapsed change nor a registration in progress...
     (SituationFacts(S.REGISTERED, name_change=NameChange.LAPSED, check_failed=True), K.NAME_CHANGE_LAPSED),
     (SituationFacts(S.SCHEDULED, check_failed=True), K.REGISTRATION_PENDING),
     # ...but a live number whose last read failed is not called healthy
-    (SituationFacts(S.REGISTERED, checked=True, check_failed=True), K.CHECK_FAILED),
+    (SituationFacts(S.REGISTERED, check_failed=True), K.CHECK_FAILED),
     (SituationFacts(S.REGISTERED, R.TOKEN_INVALID, active=False), K.OFFBOARDED),
     (SituationFacts(S.UNKNOWN, active=False), K.OFFBOARDED),
 ]
@@ -191,7 +191,7 @@ def test_blocked_says_how_many_calls_and_waits_for_the_window() -> None:
 def test_name_change_due_has_its_deadline() -> None:
     deadline = NOW + NAME_CHANGE_WINDOW
     found = situation(
-        SituationFacts(S.SCHEDULED, name_change=NameChange.APPROVED, checked=True),
+        SituationFacts(S.SCHEDULED, name_change=NameChange.APPROVED),
         SituationDetails(name_change_deadline=deadline, next_attempt_at=NOW, new_display_name="Acme Support"),
     )
     assert (found.kind, found.deadline, found.since, found.next_try) == (
@@ -230,7 +230,7 @@ def test_offboarded_since_it_was_offboarded() -> None:
 
 def test_healthy_has_no_since_no_error_and_no_next_try() -> None:
     found = situation(
-        SituationFacts(S.REGISTERED, checked=True),
+        SituationFacts(S.REGISTERED),
         SituationDetails(last_attempt_error=NAME_NOT_READY, next_attempt_at=NOW, last_attempt_at=NOW),
     )
     assert (found.since, found.error, found.next_try, found.deadline) == (None, None, None, None)
@@ -261,7 +261,6 @@ def test_a_register_answer_leads_to_its_situation(error: ErrorKind | None, kind:
         moved.reason,
         moved.attention,
         refused=moved.failures_in_a_row > 0,
-        checked=True,
     )
     assert situation_kind(facts) is kind
 
@@ -292,3 +291,12 @@ def test_meta_events_set_their_attention() -> None:
 def test_refused_register_text(kind: ErrorKind, says: str) -> None:
     text = refused_register_text(kind)
     assert text.startswith("Meta refused the register call") and says in text
+
+
+@pytest.mark.parametrize(
+    "kind", [K.NAME_CHANGE_LAPSED, K.NAME_CHANGE_DECLINED, K.OFFBOARDED, K.ACCOUNT_EVENT]
+)
+def test_an_old_register_refusal_is_not_shown_where_it_is_not_the_cause(kind: SituationKind) -> None:
+    facts = next(f for f, k in CASES if k is kind)
+    found = situation(facts, SituationDetails(last_attempt_at=NOW, last_attempt_error=NAME_NOT_READY))
+    assert found.error is None and "2388001" not in found.detail

@@ -11,9 +11,11 @@ import {
   channelPath,
   type HistoryEntry,
   type Me,
+  type OutcomeKind,
   type Permission,
   type RegisterOutcome,
   type RegisterQueued,
+  type Severity,
   request,
   useApi,
 } from "./api";
@@ -26,6 +28,15 @@ import { Time } from "./time";
 const REGISTER_DAG_ID = "whatsapp_register_channel";
 const POLL_MS = 2000;
 const ALERT_STATUS = { ok: "success", info: "info", warning: "warning", error: "error" } as const;
+/** How each register outcome reads: registered is good news, a refusal is not, the rest inform. */
+const OUTCOME_SEVERITY: Record<OutcomeKind, Severity> = {
+  running: "info",
+  registered: "ok",
+  refused: "warning",
+  no_call: "info",
+  not_needed: "info",
+  failed: "error",
+};
 
 export function ChannelView({ accountId, inboxId }: { accountId: string; inboxId: string }) {
   const [, setParams] = useSearchParams();
@@ -303,6 +314,9 @@ function RegisterOutcomeNote({ registration }: { registration: Registration }) {
         <Box
           data-testid="wa-register-outcome"
           data-kind={outcome?.kind ?? "running"}
+          colorPalette={PALETTE[OUTCOME_SEVERITY[outcome?.kind ?? "running"]]}
+          borderColor="colorPalette.muted"
+          bg="colorPalette.subtle"
           borderWidth="1px"
           borderRadius="md"
           p={3}

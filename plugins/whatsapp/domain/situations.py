@@ -178,7 +178,7 @@ class SituationFacts:
     Each is a column (or a comparison on one) of the channel row, so the store can group the
     fleet by them: ``refused`` is ``failures_in_a_row > 0`` (the last register answer, or the
     decision it replaced, was a refusal), ``check_failed`` says the newest health read failed
-    (a good read clears it), ``checked`` that a read ever succeeded.
+    (a good read clears it). A channel never read is ``unknown`` (a read moves it on).
     """
 
     state: RegistrationState = RegistrationState.UNKNOWN
@@ -188,7 +188,6 @@ class SituationFacts:
     name_change: NameChange | None = None
     refused: bool = False
     check_failed: bool = False
-    checked: bool = False
     active: bool = True
 
 
@@ -296,7 +295,36 @@ def _refused(error: Refusal | None) -> str:
     return f" Meta answered {code or error.kind}{said}." if code or said else ""
 
 
-def _detail(kind: SituationKind, d: SituationDetails) -> str:
+#: Kinds a register answer leads to (Meta's refusal is shown with them), and kinds a failed
+#: health read leads to (the read's error is shown).
+_AFTER_REGISTER = frozenset(
+    {
+        _S.REGISTER_BACKOFF,
+        _S.BLOCKED,
+        _S.NAME_IN_REVIEW,
+        _S.REGISTRATION_PENDING,
+        _S.NAME_CHANGE_DUE,
+        _S.PIN_MISMATCH,
+        _S.NEEDS_REVERIFICATION,
+        _S.ACCOUNT_LOCKED,
+        _S.GRAPH_ERROR,
+        _S.NAME_DECLINED,
+    }
+)
+_AFTER_READ = frozenset({_S.CHECK_FAILED, _S.TOKEN_INVALID, _S.PERMISSION_REVOKED})
+#: Kinds the fleet moves on by itself at ``next_attempt_at``.
+_RETRIED = frozenset(
+    {_S.REGISTER_BACKOFF, _S.BLOCKED, _S.NAME_IN_REVIEW, _S.REGISTRATION_PENDING, _S.NAME_CHANGE_DUE}
+)
+
+
+def _error(kind: SituationKind, d: SituationDetails) -> Refusal | None:
+    if kind in _AFTER_READ:
+        return d.last_check_error or d.last_attempt_error
+    return d.last_attempt_error if kind in _AFTER_REGISTER else None
+
+
+def _detail(kind: SituationKind, d: SituationDetails, error: Refusal | None) -> str:
     """One or two plain sentences; times stay out (the page shows since / next try / deadline)."""
     attention = _ATTENTION_OF_KIND.get(kind)
     if kind is _S.ACCOUNT_EVENT:
@@ -304,7 +332,7 @@ def _detail(kind: SituationKind, d: SituationDetails) -> str:
         named = f"Meta reported {event.detail or event.event}. " if event else ""
         return named + _sentence(ATTENTION_ACTIONS[Attention.ACCOUNT_EVENT])
     if attention is not None:
-        return _sentence(ATTENTION_ACTIONS[attention]) + _refused(d.last_attempt_error)
+        return _sentence(ATTENTION_ACTIONS[attention]) + _refused(error)
     match kind:
         case _S.HEALTHY:
             return "The number is registered and its last health check found nothing to act on."
@@ -316,18 +344,16 @@ def _detail(kind: SituationKind, d: SituationDetails) -> str:
                 "approves it, no action needed."
             )
         case _S.REGISTER_BACKOFF:
-            return "Meta refused the last register call; the fleet tries again by itself." + _refused(
-                d.last_attempt_error
-            )
+            return "Meta refused the last register call; the fleet tries again by itself." + _refused(error)
         case _S.BLOCKED:
             return (
                 f"{d.attempts_72h} register calls in the last 72 hours reached the limit "
                 f"(we spend at most {REGISTER_BUDGET}); the next call waits until the window reopens."
-            ) + _refused(d.last_attempt_error)
+            ) + _refused(error)
         case _S.TOKEN_INVALID:
             return (
                 "The customer's access token no longer works; only the customer can fix it, by "
-                "completing Embedded Signup again." + _refused(d.last_check_error)
+                "completing Embedded Signup again." + _refused(error)
             )
         case _S.PERMISSION_REVOKED:
             return (
@@ -343,12 +369,12 @@ def _detail(kind: SituationKind, d: SituationDetails) -> str:
             named = f" ({d.new_display_name})" if d.new_display_name else ""
             return (
                 f"Meta approved the new display name{named}; it takes effect once the number registers "
-                "again, before the deadline. The fleet does it by itself." + _refused(d.last_attempt_error)
+                "again, before the deadline. The fleet does it by itself." + _refused(error)
             )
         case _S.OFFBOARDED:
             return "The number was deregistered and the channel deactivated; its history is kept."
         case _S.CHECK_FAILED:
-            return "The last health read failed; the stored health is older." + _refused(d.last_check_error)
+            return "The last health read failed; the stored health is older." + _refused(error)
     raise AssertionError(f"no detail for {kind}")  # every kind is covered above (a test checks)
 
 
@@ -375,19 +401,15 @@ def situation(facts: SituationFacts, details: SituationDetails | None = None) ->
     d = details or SituationDetails()
     kind = situation_kind(facts)
     info = SITUATIONS[kind]
-    retrying = kind in (_S.REGISTER_BACKOFF, _S.BLOCKED, _S.NAME_IN_REVIEW, _S.REGISTRATION_PENDING)
-    with_attempt_error = retrying or kind in _ATTENTION_OF_KIND or kind is _S.NAME_CHANGE_DUE
-    error = d.last_attempt_error if with_attempt_error else None
-    if kind in (_S.CHECK_FAILED, _S.TOKEN_INVALID, _S.PERMISSION_REVOKED):
-        error = d.last_check_error or d.last_attempt_error
+    error = _error(kind, d)
     return Situation(
         kind=kind,
         severity=info.severity,
         needs_action=info.needs_action,
         title=info.title,
-        detail=_detail(kind, d),
+        detail=_detail(kind, d, error),
         since=_since(kind, d),
-        next_try=d.next_attempt_at if retrying or kind is _S.NAME_CHANGE_DUE else None,
+        next_try=d.next_attempt_at if kind in _RETRIED else None,
         deadline=d.name_change_deadline if kind is _S.NAME_CHANGE_DUE else None,
         error=error,
         action=info.action,

@@ -95,7 +95,6 @@ FACT_COLUMNS: dict[str, ColumnElement[Any]] = {
     "name_change": channels.c.name_change,
     "refused": channels.c.failures_in_a_row > 0,
     "check_failed": channels.c.last_check_failed_at.is_not(None),
-    "checked": channels.c.checked_at.is_not(None),
     "active": channels.c.active,
 }
 _FACT_LABELS = tuple(f"fact_{name}" for name in FACT_COLUMNS)
@@ -106,7 +105,10 @@ _LABELLED_FACTS = tuple(
 
 def facts_of(row: Row[Any]) -> SituationFacts:
     """The situation facts of a row that selected :data:`FACT_COLUMNS` (labelled ``fact_<name>``)."""
-    values = dict(zip(FACT_COLUMNS, (getattr(row, label) for label in _FACT_LABELS), strict=True))
+    return _facts(dict(zip(FACT_COLUMNS, (getattr(row, label) for label in _FACT_LABELS), strict=True)))
+
+
+def _facts(values: dict[str, Any]) -> SituationFacts:
     return SituationFacts(
         state=RegistrationState(values["state"]),
         reason=_enum(ReauthorizationReason, values["reason"]),
@@ -115,7 +117,6 @@ def facts_of(row: Row[Any]) -> SituationFacts:
         name_change=_enum(NameChange, values["name_change"]),
         refused=bool(values["refused"]),
         check_failed=bool(values["check_failed"]),
-        checked=bool(values["checked"]),
         active=bool(values["active"]),
     )
 
@@ -457,24 +458,51 @@ class FactGroup:
     count: int
 
 
+#: What the counts group by, in ``ix_channels_summary``'s column order (so PostgreSQL streams the
+#: groups from an index-only scan, no sort): the summary's dimensions, then the situation facts,
+#: ``failures_in_a_row`` as stored (a handful of values). Whether the last read failed is a count
+#: per group (``count(last_check_failed_at)``), not a grouping, as its column is a time.
+_GROUPED = (
+    *(column for _, column in SUMMARY_DIMENSIONS),
+    "attention",
+    "name_status",
+    "name_change",
+    "failures_in_a_row",
+)
+
+
 def fleet_groups(conn: Connection) -> list[FactGroup]:
     """The active fleet grouped by the summary's dimensions and the situation facts.
 
-    One grouped query (an index-only scan of ``ix_channels_summary`` on PostgreSQL) gives a few
-    dozen combinations at most; :func:`situation_kind` decides each one's kind.
+    One grouped query (on PostgreSQL an index-only scan of ``ix_channels_summary`` in its order)
+    gives a few dozen combinations at most; :func:`situation_kind` decides each one's kind.
     """
-    dimensions = [channels.c[column] for _, column in SUMMARY_DIMENSIONS]
-    grouped = [*dimensions, *_LABELLED_FACTS]
+    grouped = [channels.c[name] for name in _GROUPED]
     query = (
-        select(*grouped, func.count().label("n"))
+        select(*grouped, func.count().label("n"), func.count(channels.c.last_check_failed_at).label("failed"))
         .where(channels.c.active.is_(True))
-        .group_by(*dimensions, *FACT_COLUMNS.values())
+        .group_by(*grouped)
     )
     groups = []
     for row in conn.execute(query):
-        facts = facts_of(row)
-        values = tuple(row[: len(dimensions)])
-        groups.append(FactGroup(values, facts, situation_kind(facts), int(row.n)))
+        values = dict(zip(_GROUPED, row, strict=False))
+        for failed, count in ((False, row.n - row.failed), (True, row.failed)):
+            if not count:
+                continue
+            facts = _facts(
+                {
+                    "state": values["registration_state"],
+                    "reason": values["reauthorization_reason"],
+                    "attention": values["attention"],
+                    "name_status": values["name_status"],
+                    "name_change": values["name_change"],
+                    "refused": values["failures_in_a_row"] > 0,
+                    "check_failed": failed,
+                    "active": True,
+                }
+            )
+            dimensions = tuple(values[column] for _, column in SUMMARY_DIMENSIONS)
+            groups.append(FactGroup(dimensions, facts, situation_kind(facts), int(count)))
     return groups
 
 

@@ -184,7 +184,6 @@ SUMMARY_COLUMNS: tuple[str, ...] = (
     "name_change",
     "failures_in_a_row",
     "last_check_failed_at",
-    "checked_at",
 )
 # The fleet listing's indexes (``fleet_listing.py``), partial on active channels as the listing's
 # default filter and the counts are: the default page (needs action first), the same within one

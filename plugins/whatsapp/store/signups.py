@@ -57,6 +57,12 @@ class SignupRepository:
             row = conn.execute(select(signups).where(signups.c.code_digest == code_digest)).one_or_none()
         return None if row is None else self._signup_from_row(row)
 
+    def phone_number_of(self, code_digest: str) -> str | None:
+        """The phone number an exchanged code's signup named or found (its token stays unread)."""
+        query = select(signups.c.phone_number_id).where(signups.c.code_digest == code_digest)
+        with self.db.connect() as conn:
+            return conn.execute(query).scalar_one_or_none()
+
     def save(
         self,
         code_digest: str,

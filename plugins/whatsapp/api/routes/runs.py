@@ -28,7 +28,10 @@ def _channel_of(store: ChannelStore, dag_id: str, run_id: str, run_conf: dict[st
     signup_id = run_conf.get("signup_id")
     if dag_id == ONBOARDING_DAG_ID and phone_number_id is None and isinstance(signup_id, str):
         pending = store.signups.pending(signup_id)
-        phone_number_id = pending and pending.ids.phone_number_id
+        if pending is not None:
+            phone_number_id = pending.ids.phone_number_id or store.signups.phone_number_of(
+                pending.code_digest
+            )
     if isinstance(phone_number_id, str):
         found = store.channels.by_phone_number(phone_number_id)
         if found is not None:

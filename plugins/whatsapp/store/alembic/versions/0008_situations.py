@@ -32,7 +32,6 @@ _SUMMARY = [
     "name_change",
     "failures_in_a_row",
     "last_check_failed_at",
-    "checked_at",
 ]
 #: Error kinds of a register answer that name an attention (``OUTCOME_BY_KIND`` as of this revision).
 _ATTENTION_OF_OUTCOME = {
