@@ -225,10 +225,18 @@ def _latest_register_run_or_none(ui_stack: UiStack, channel: Situated) -> str | 
 
 
 def test_whatsapp_manager_opens_in_a_new_tab(ui_stack: UiStack, browser: Browser) -> None:
+    from selenium.webdriver.common.by import By
+
     channel = ui_stack.channels["pin_mismatch"]
     browser.login("admin")
     _open_channel(browser, channel)
     link = browser.one("wa-manager-link")
+    # Every link out of Airflow (the header's and the banner's action) opens a new tab, without opener.
+    outside = browser.driver.find_elements(By.CSS_SELECTOR, "[data-testid=wa-channel] a[href^='http']")
+    assert len(outside) >= 2, [a.get_attribute("outerHTML") for a in outside]
+    for a in outside:
+        assert a.get_attribute("href").startswith(WHATSAPP_MANAGER_URL), a.get_attribute("href")
+        assert a.get_attribute("target") == "_blank" and "noopener" in (a.get_attribute("rel") or "")
     assert link.get_attribute("target") == "_blank"
     assert "noopener" in (link.get_attribute("rel") or "")
     before = browser.driver.window_handles
@@ -284,4 +292,21 @@ def test_back_returns_to_the_filtered_fleet(ui_stack: UiStack, browser: Browser)
     assert browser.query().get("situation") == ["blocked"] and "channel" not in browser.query()
     browser.driver.back()
     browser.one("wa-channel")  # the browser's own back/forward walk the same URLs
+    assert_console_clean(browser)
+
+
+def test_refresh_reads_meta_again(ui_stack: UiStack, browser: Browser) -> None:
+    """*Refresh from Meta* as admin: one more health read, shown in the history without a reload."""
+    channel = ui_stack.channels["healthy"]
+    browser.login("admin")
+    _open_channel(browser, channel)
+    browser.one("wa-history-row")
+    before = len(browser.by_testid("wa-history-row"))
+    reads = len(ui_stack.simulator.control.calls(path=f"{channel.phone_number_id}$"))
+    browser.click("wa-refresh-button")
+    browser.wait(
+        lambda _: len(browser.by_testid("wa-history-row")) == before + 1, message="no new history row"
+    )
+    assert len(ui_stack.simulator.control.calls(path=f"{channel.phone_number_id}$")) > reads
+    _banner(browser, "healthy")
     assert_console_clean(browser)

@@ -33,6 +33,7 @@ def test_channels_that_need_action_come_first(ui_stack: UiStack, browser: Browse
     browser.open_page()
     browser.one("wa-fleet")
     shown = browser.wait_rows()
+    browser.screenshot("fleet.png")
     needing = set(_refs(_fleet(ui_stack, needs_action="true")))
     assert needing, "the seed has channels that need action"
     assert len(shown) > len(needing), "the first page holds every channel needing action and more"
@@ -43,7 +44,6 @@ def test_channels_that_need_action_come_first(ui_stack: UiStack, browser: Browse
     problems = [cell.text for cell in browser.by_testid("wa-problem")[: len(needing)]]
     assert all(text.strip() for text in problems), problems
     assert not any("_" in text for text in problems), f"enum values shown as problems: {problems}"
-    browser.screenshot("fleet.png")
     assert_console_clean(browser)
 
 
