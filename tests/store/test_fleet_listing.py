@@ -405,3 +405,14 @@ def test_situation_filters_and_counts_agree_with_the_domain(store: ChannelStore)
         assert counts["situation"][kind.value] == int(kind is not SituationKind.OFFBOARDED)
     wanted = FleetQuery(needs_action=True, limit=500)
     assert {channel_situation(s).kind for s in store.fleet.page(wanted).rows} == NEEDS_ACTION_KINDS
+
+
+def test_a_search_counts_its_matches_beyond_the_page(store: ChannelStore) -> None:
+    from tests.api.situation_seed import seed_situations
+
+    seed_situations(store)
+    first = store.fleet.page(FleetQuery(q="situation", limit=2))
+    assert first.total == 19 and len(first.rows) == 2  # the offboarded one is inactive
+    past_the_end = store.fleet.page(FleetQuery(q="situation", limit=2, offset=100))
+    assert past_the_end.total == 19 and past_the_end.rows == ()
+    assert store.fleet.page(FleetQuery(q="no such name")).total == 0

@@ -325,18 +325,34 @@ def list_fleet(
 ) -> FleetPage:
     """The page ``query`` asks for, its rows' registration summaries, and the filtered total.
 
-    ``total`` is counted (one indexed ``count(*)``) unless the caller already knows it; the
-    situation filters need the fleet's fact combinations (``groups``, read here if not given).
+    ``total`` is counted (one indexed ``count(*)``, or with the page for a text search) unless
+    the caller already knows it; the situation filters need the fleet's fact combinations
+    (``groups``, read here if not given).
     """
     if groups is None and query.kinds() is not None:
         groups = fleet_groups(conn)
     conditions = query.conditions(groups or ())
-    if total is None:
-        total = conn.execute(select(func.count()).select_from(channels).where(*conditions)).scalar_one()
+    # A text search scans every candidate row anyway: it counts them in the same scan.
+    search = total is None and bool(query.q)
+    if total is None and not search:
+        total = _count(conn, conditions)
+    counted: list[int] = []
     rows = select_statuses(
-        conn, conditions, query.order_by(), now=now, limit=query.limit, offset=query.offset
+        conn,
+        conditions,
+        query.order_by(),
+        now=now,
+        limit=query.limit,
+        offset=query.offset,
+        count_into=counted if search else None,
     )
+    if total is None:  # a search: counted with the page, or counted now if the page is empty
+        total = counted[0] if counted else _count(conn, conditions)
     return FleetPage(total=total, rows=tuple(rows))
+
+
+def _count(conn: Connection, conditions: Sequence[ColumnElement[bool]]) -> int:
+    return int(conn.execute(select(func.count()).select_from(channels).where(*conditions)).scalar_one())
 
 
 def select_statuses(
@@ -347,18 +363,26 @@ def select_statuses(
     now: datetime,
     limit: int | None = None,
     offset: int = 0,
+    count_into: list[int] | None = None,
 ) -> list[ChannelStatus]:
     """Channels matching ``conditions`` in ``order_by`` order, with their registration summaries.
 
     ``limit=None`` lists every match (the CLI's whole-fleet table); attempts are then aggregated
-    in chunks of ids so no statement carries an unbounded ``IN`` list.
+    in chunks of ids so no statement carries an unbounded ``IN`` list. ``count_into`` receives
+    how many rows match in all (a window count, for queries that scan every match anyway;
+    nothing is appended when the page is empty).
     """
-    query = select(*PUBLIC_CHANNEL_COLUMNS, *_LABELLED_FACTS).where(*conditions).order_by(*order_by)
+    columns = [*PUBLIC_CHANNEL_COLUMNS, *_LABELLED_FACTS]
+    if count_into is not None:
+        columns.append(func.count().over().label("matching"))
+    query = select(*columns).where(*conditions).order_by(*order_by)
     if limit is not None:
         query = query.limit(limit)
     if offset:
         query = query.offset(offset)
     channel_rows = conn.execute(query).all()
+    if count_into is not None and channel_rows:
+        count_into.append(int(channel_rows[0].matching))
     summaries: dict[int, Row[Any]] = {}
     for start in range(0, len(channel_rows), _ID_CHUNK):
         ids = [row.id for row in channel_rows[start : start + _ID_CHUNK]]
