@@ -93,6 +93,7 @@ const last = (part) => performance.getEntriesByType("resource").filter(e => e.na
 const bundle = last("/whatsapp/ui/"), fleet = last("/whatsapp/api/v1/fleet?");
 return {
   bundle_start: bundle ? bundle.startTime : null,
+  bundle_end: bundle ? bundle.responseEnd : null,
   fleet_start: fleet ? fleet.startTime : null,
   fleet_request: fleet ? fleet.duration : null,
 };
@@ -140,7 +141,7 @@ def _summary(runs: list[dict[str, float]]) -> dict[str, Any]:
         "runs": len(warm),
     }
     if "rows" in cold:
-        for name in ("bundle_start", "fleet_start", "fleet_request"):
+        for name in ("bundle_start", "bundle_end", "fleet_start", "fleet_request"):
             out[f"{name}_p50_ms"] = round(statistics.median(r[name] for r in warm), 1)
         out["rows"] = int(cold["rows"])
     return out

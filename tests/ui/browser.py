@@ -122,22 +122,36 @@ class Browser:
         raise AssertionError(f"[data-testid={testid}] kept being replaced while typing")
 
     def rows(self) -> list[str]:
-        """``data-channel`` of the fleet rows shown, top to bottom."""
-        return [row.get_attribute("data-channel") for row in self.by_testid("wa-fleet-row")]
+        """``data-channel`` of the fleet rows shown, top to bottom (read in one script: never stale)."""
+        script = "return [...document.querySelectorAll(arguments[0])].map(row => row.dataset.channel)"
+        return self.driver.execute_script(script, "[data-testid='wa-fleet-row']")
 
     def wait_rows(self, expected: list[str] | None = None, timeout: float = WAIT_S) -> list[str]:
         """The rows once they are ``expected`` (or, without it, once there is at least one row)."""
+        last: list[list[str]] = [[]]
 
         def ready(_: Any) -> list[str] | bool:
-            try:
-                shown = self.rows()
-            except Exception:  # a row replaced while read: look again
-                return False
+            last[0] = shown = self.rows()
             if expected is None:
                 return shown or False
             return shown if shown == expected else False
 
-        return self.wait(ready, timeout, f"rows never became {expected}: {self.rows()}")
+        try:
+            return self.wait(ready, timeout)
+        except Exception as timeout_error:
+            raise AssertionError(f"rows never became {expected}; last shown: {last[0]}") from timeout_error
+
+    def click(self, testid: str) -> None:
+        """Click the visible ``testid`` (found again if React replaced it between finding and clicking)."""
+        from selenium.common.exceptions import StaleElementReferenceException
+
+        for _ in range(5):
+            try:
+                self.one(testid).click()
+                return
+            except StaleElementReferenceException:
+                time.sleep(0.2)
+        raise AssertionError(f"[data-testid={testid}] kept being replaced")
 
     def query(self) -> dict[str, list[str]]:
         return parse_qs(urlsplit(self.driver.current_url).query)

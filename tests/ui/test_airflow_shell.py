@@ -37,12 +37,12 @@ def test_home_shows_the_fleet_card_and_no_plugin_import_error(ui_stack: UiStack,
     assert f"{summary['needs_action']} need action" in card_text, (summary, card_text)
     browser.screenshot("home.png")
 
-    browser.one("wa-card-needs-action").click()  # the count leads to the channels it counts
+    browser.click("wa-card-needs-action")  # the count leads to the channels it counts
     browser.one("wa-fleet")
     assert browser.query().get("needs_action") == ["true"], browser.driver.current_url
     assert len(browser.wait_rows()) == min(summary["needs_action"], 50)
     browser.driver.back()
-    browser.one("wa-card-link").click()
+    browser.click("wa-card-link")
     browser.one("wa-fleet")
     assert urlsplit(browser.driver.current_url).path == PAGE_PATH
     assert_console_clean(browser)

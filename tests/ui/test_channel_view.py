@@ -53,7 +53,7 @@ def _local(browser: Browser, iso: str) -> str:
 
 def _complete_registration(browser: Browser) -> Any:
     """Click *Complete registration*; the outcome element once the run is over."""
-    browser.one("wa-register-button").click()
+    browser.click("wa-register-button")
     seen: list[str | None] = []
 
     def final(_: Any) -> Any:
@@ -132,7 +132,7 @@ def _latest_register_run(ui_stack: UiStack, channel: Situated) -> str:
     [
         ("register_ok", "registered", ()),
         ("register_refused", "refused", ("2388001", "next try")),
-        ("register_no_call", "no_call", ("no call sent",)),
+        ("register_no_call", "no_call", ("no register call was sent", "review")),
     ],
 )
 def test_complete_registration_reports_what_meta_did(
@@ -193,6 +193,27 @@ def test_run_links_open_the_run_inside_airflow(ui_stack: UiStack, browser: Brows
 
     browser.wait(lambda d: run_id in d.find_element(By.TAG_NAME, "body").text, message="Airflow's run page")
     browser.screenshot("run-link-target.png")
+
+    # The run's WhatsApp tab names the channel it acted on and leads back to it.
+    tab = browser.wait(
+        lambda d: next(
+            (
+                a
+                for a in d.find_elements(By.CSS_SELECTOR, "a[href$='plugin/whatsapp-channel']")
+                if a.is_displayed()
+            ),
+            False,
+        ),
+        message="no WhatsApp tab on the run page",
+    )
+    tab.click()
+    browser.wait(lambda _: channel.verified_name in browser.one("wa-run-panel").text, message="run panel")
+    assert not browser.by_testid("wa-run-panel-none")
+    browser.screenshot("run-panel.png")
+    browser.click("wa-run-panel-link")
+    browser.one("wa-channel")
+    assert urlsplit(browser.driver.current_url).path == PAGE_PATH
+    assert browser.query().get("channel") == [channel.ref]
     assert_console_clean(browser)
 
 
@@ -204,10 +225,18 @@ def _latest_register_run_or_none(ui_stack: UiStack, channel: Situated) -> str | 
 
 
 def test_whatsapp_manager_opens_in_a_new_tab(ui_stack: UiStack, browser: Browser) -> None:
+    from selenium.webdriver.common.by import By
+
     channel = ui_stack.channels["pin_mismatch"]
     browser.login("admin")
     _open_channel(browser, channel)
     link = browser.one("wa-manager-link")
+    # Every link out of Airflow (the header's and the banner's action) opens a new tab, without opener.
+    outside = browser.driver.find_elements(By.CSS_SELECTOR, "[data-testid=wa-channel] a[href^='http']")
+    assert len(outside) >= 2, [a.get_attribute("outerHTML") for a in outside]
+    for a in outside:
+        assert a.get_attribute("href").startswith(WHATSAPP_MANAGER_URL), a.get_attribute("href")
+        assert a.get_attribute("target") == "_blank" and "noopener" in (a.get_attribute("rel") or "")
     assert link.get_attribute("target") == "_blank"
     assert "noopener" in (link.get_attribute("rel") or "")
     before = browser.driver.window_handles
@@ -254,13 +283,30 @@ def test_back_returns_to_the_filtered_fleet(ui_stack: UiStack, browser: Browser)
     browser.login("admin")
     browser.open_page("situation=blocked")
     browser.wait_rows([blocked.ref])
-    browser.by_testid("wa-fleet-row")[0].click()
+    browser.click("wa-fleet-row")
     browser.one("wa-channel")
     assert browser.query().get("channel") == [blocked.ref]
     browser.one("wa-history-row")  # a checked channel shows its health history
-    browser.one("wa-back").click()
+    browser.click("wa-back")
     browser.wait_rows([blocked.ref])
     assert browser.query().get("situation") == ["blocked"] and "channel" not in browser.query()
     browser.driver.back()
     browser.one("wa-channel")  # the browser's own back/forward walk the same URLs
+    assert_console_clean(browser)
+
+
+def test_refresh_reads_meta_again(ui_stack: UiStack, browser: Browser) -> None:
+    """*Refresh from Meta* as admin: one more health read, shown in the history without a reload."""
+    channel = ui_stack.channels["healthy"]
+    browser.login("admin")
+    _open_channel(browser, channel)
+    browser.one("wa-history-row")
+    before = len(browser.by_testid("wa-history-row"))
+    reads = len(ui_stack.simulator.control.calls(path=f"{channel.phone_number_id}$"))
+    browser.click("wa-refresh-button")
+    browser.wait(
+        lambda _: len(browser.by_testid("wa-history-row")) == before + 1, message="no new history row"
+    )
+    assert len(ui_stack.simulator.control.calls(path=f"{channel.phone_number_id}$")) > reads
+    _banner(browser, "healthy")
     assert_console_clean(browser)

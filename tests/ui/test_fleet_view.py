@@ -33,6 +33,7 @@ def test_channels_that_need_action_come_first(ui_stack: UiStack, browser: Browse
     browser.open_page()
     browser.one("wa-fleet")
     shown = browser.wait_rows()
+    browser.screenshot("fleet.png")
     needing = set(_refs(_fleet(ui_stack, needs_action="true")))
     assert needing, "the seed has channels that need action"
     assert len(shown) > len(needing), "the first page holds every channel needing action and more"
@@ -43,7 +44,6 @@ def test_channels_that_need_action_come_first(ui_stack: UiStack, browser: Browse
     problems = [cell.text for cell in browser.by_testid("wa-problem")[: len(needing)]]
     assert all(text.strip() for text in problems), problems
     assert not any("_" in text for text in problems), f"enum values shown as problems: {problems}"
-    browser.screenshot("fleet.png")
     assert_console_clean(browser)
 
 
@@ -53,7 +53,7 @@ def test_summary_badges_filter_and_the_url_keeps_the_filter(ui_stack: UiStack, b
     browser.open_page()
     browser.wait_rows()
 
-    browser.one("wa-summary-blocked").click()
+    browser.click("wa-summary-blocked")
     browser.wait_rows([blocked.ref])
     assert browser.query().get("situation") == ["blocked"], browser.driver.current_url
     browser.driver.refresh()
@@ -61,7 +61,7 @@ def test_summary_badges_filter_and_the_url_keeps_the_filter(ui_stack: UiStack, b
 
     browser.open_page()
     browser.wait_rows()
-    browser.one("wa-summary-needs_action").click()
+    browser.click("wa-summary-needs_action")
     expected = _refs(_fleet(ui_stack, needs_action="true"))
     shown = browser.wait(
         lambda _: (rows := browser.rows()) and set(rows) == set(expected) and rows, message=""
@@ -77,12 +77,10 @@ def test_summary_badges_filter_and_the_url_keeps_the_filter(ui_stack: UiStack, b
     assert {k for k, n in counts.items() if n} >= {
         c.kind for c in ui_stack.channels.values() if c.key != "offboarded"
     }
-    for kind, count in counts.items():
+    for kind, count in counts.items():  # one after the other: a badge replaces the badge filter
         if not count:
             continue
-        browser.open_page()
-        browser.wait_rows()
-        browser.one(f"wa-summary-{kind}").click()
+        browser.click(f"wa-summary-{kind}")
         browser.wait(lambda _, k=kind: browser.query().get("situation") == [k], message=f"badge {kind}")
         expected = _refs(_fleet(ui_stack, situation=kind))
         assert len(expected) == count, (kind, count, expected)
@@ -97,14 +95,14 @@ def test_sorting_follows_the_server_and_the_url(ui_stack: UiStack, browser: Brow
     sorters = [e.get_attribute("data-testid") for e in browser.by_testid_prefix("wa-sort-")]
     assert sorters, "no sortable column (data-testid wa-sort-<column>)"
     column = next((c for c in ("wa-sort-display_phone_number", "wa-sort-phone") if c in sorters), sorters[-1])
-    browser.one(column).click()
+    browser.click(column)
     first = browser.wait(lambda _: "sort" in browser.query() and browser.query(), message="sort not in URL")
     sort, order = first["sort"][0], first.get("order", ["asc"])[0]
     limit = len(default)
     expected = _refs(_fleet(ui_stack, sort=sort, order=order, limit=limit))
     browser.wait_rows(expected)
 
-    browser.one(column).click()  # again: the other direction
+    browser.click(column)  # again: the other direction
     browser.wait(lambda _: browser.query().get("order", ["asc"])[0] != order, message="order did not flip")
     flipped = browser.query()["order"][0]
     browser.wait_rows(_refs(_fleet(ui_stack, sort=sort, order=flipped, limit=limit)))
@@ -119,7 +117,7 @@ def test_pages(ui_stack: UiStack, browser: Browser) -> None:
     first = browser.wait_rows()
     total = _fleet(ui_stack)["total"]
     assert len(first) < total, f"{total} channels fit one page of {len(first)}: the seed needs more fillers"
-    browser.one("wa-page-next").click()
+    browser.click("wa-page-next")
     second = browser.wait(lambda _: (rows := browser.rows()) and rows != first and rows, message="no page 2")
     assert browser.query().get("page") == ["2"], browser.driver.current_url
     assert not set(first) & set(second)
@@ -127,7 +125,7 @@ def test_pages(ui_stack: UiStack, browser: Browser) -> None:
     assert first + second == everything[: len(first) + len(second)]
     browser.driver.refresh()
     browser.wait_rows(second)
-    browser.one("wa-page-prev").click()
+    browser.click("wa-page-prev")
     browser.wait_rows(first)
     assert browser.query().get("page") in (None, ["1"])
     assert_console_clean(browser)
@@ -165,7 +163,7 @@ def test_a_hostile_display_name_is_text(ui_stack: UiStack, browser: Browser) -> 
         "return document.querySelectorAll('img[src=\"x\"], img[onerror]').length"
     )
     assert injected == 0
-    browser.one("wa-fleet-row").click()
+    browser.click("wa-fleet-row")
     browser.wait(lambda _: HOSTILE_NAME in browser.one("wa-channel").text, message="the name in the view")
     assert browser.driver.execute_script("return document.querySelectorAll('img[onerror]').length") == 0
     with pytest.raises(NoAlertPresentException):
