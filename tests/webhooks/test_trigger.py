@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from include.graph_simulator.process import SimulatorControl
-from tests.onboarding.test_display_name_trigger import first_event, saved_channel
+from tests.onboarding.test_display_name_trigger import first_event, review_over, saved_channel
 from whatsapp.domain.webhooks import parse_notification
 from whatsapp.store import ChannelStore
 from whatsapp.triggers.display_name import DisplayNameTrigger
@@ -66,6 +66,6 @@ def test_a_stored_decision_ends_the_wait_with_no_graph_read_after_it(
         return await asyncio.wait_for(waiting, timeout=10)
 
     event = asyncio.run(scenario())
-    assert event == {"status": "ready", "name_status": name_status, "source": "webhook"}
+    assert event == review_over(name_status, "webhook")
     reads = [c for c in sim.calls(f"/{channel.phone_number_id}$") if c["method"] == "GET"]
     assert len(reads) == 1  # the first check when the wait began; none since the decision

@@ -5,6 +5,11 @@ route, is read from the store every :data:`STORE_WATCH_SECONDS` (one indexed que
 call): an approval ends the wait within seconds. Graph is still read every ``poke_interval``
 as the fallback for webhooks that are late, lost or not configured.
 
+An ended review ends the sensor's task here, in the triggerer (:class:`TaskSuccessEvent` with
+the sensor's result as its XCom): resuming it on a worker only to return that result would
+cost a task start-up between Meta's decision and the register task. A timeout or a permanent
+error still resumes the sensor, which writes the hand-over or the failure to the store.
+
 The trigger serializes ids, times and connection ids only: it reads the channel's token from
 the store itself, so no secret sits in the trigger table, and a restarted triggerer resumes
 from the same absolute deadline and still sees decisions stored since the wait began.
@@ -20,7 +25,8 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import pendulum
-from airflow.triggers.base import BaseTrigger, TriggerEvent
+from airflow.sdk import BaseXCom
+from airflow.triggers.base import BaseTrigger, TaskSuccessEvent, TriggerEvent
 
 from whatsapp.domain.health import NAME_DECLINED, NAME_IN_REVIEW
 from whatsapp.domain.webhooks import REJECTED
@@ -38,6 +44,11 @@ TRANSIENT_RETRY_SECONDS = 30.0
 STORE_WATCH_SECONDS = 1.0
 
 
+def review_over(name_status: str, source: str) -> dict[str, Any]:
+    """The sensor's result once Meta's review is over (``source``: ``webhook`` or ``graph``)."""
+    return {"name_status": name_status, "waited": True, "source": source}
+
+
 @functools.lru_cache(maxsize=4)
 def _store_for(target: StoreTarget) -> ChannelStore:
     """One store (one connection pool) per target and triggerer process, shared by every trigger."""
@@ -49,8 +60,9 @@ def _store_for(target: StoreTarget) -> ChannelStore:
 class DisplayNameTrigger(BaseTrigger):
     """Fires when ``name_status`` leaves ``PENDING_REVIEW``, on a permanent error, or at the deadline.
 
-    Events: ``{"status": "ready" | "timeout" | "error", "name_status": ..., "error": {...}}``;
-    plus ``"source": "webhook"`` when the decision came from the store rather than Graph.
+    The review over: a :class:`TaskSuccessEvent` whose ``return_value`` XCom is
+    :func:`review_over`. Otherwise a :class:`TriggerEvent` for the sensor's ``execute_complete``:
+    ``{"status": "timeout" | "error", "name_status": ..., "error": {...}}``.
     ``waiting_since``: decisions stored from then on count (default: when the trigger starts).
     """
 
@@ -107,15 +119,13 @@ class DisplayNameTrigger(BaseTrigger):
                         wait = min(self.poke_interval, TRANSIENT_RETRY_SECONDS)
                     else:
                         if health.name_status != NAME_IN_REVIEW:
-                            yield TriggerEvent({"status": "ready", "name_status": health.name_status})
+                            yield self._ended(health.name_status, "graph")
                             return
                         self.log.info("Display name of %s still %s", self.phone_number_id, health.name_status)
                     next_graph_read = time.monotonic() + wait
                 decision = await asyncio.to_thread(self._stored_decision)
                 if decision is not None:
-                    name_status = NAME_DECLINED if decision == REJECTED else decision
-                    self.log.info("Meta's webhook says the name of %s is %s", self.phone_number_id, decision)
-                    yield TriggerEvent({"status": "ready", "name_status": name_status, "source": "webhook"})
+                    yield self._ended(NAME_DECLINED if decision == REJECTED else decision, "webhook")
                     return
                 remaining = (deadline - pendulum.now("UTC")).total_seconds()
                 if remaining <= 0:
@@ -125,6 +135,11 @@ class DisplayNameTrigger(BaseTrigger):
                 await asyncio.sleep(min(STORE_WATCH_SECONDS, until_graph, remaining))
         finally:
             await hook.aclose()
+
+    def _ended(self, name_status: str, source: str) -> TaskSuccessEvent:
+        """End the sensor's task with its result: no worker resumes it just to return that."""
+        self.log.info("Name review of %s over: %s (from %s)", self.phone_number_id, name_status, source)
+        return TaskSuccessEvent(xcoms={BaseXCom.XCOM_RETURN_KEY: review_over(name_status, source)})
 
     def _stored_decision(self) -> str | None:
         """Meta's decision received by webhook since the wait began; a store hiccup is "not yet"."""
