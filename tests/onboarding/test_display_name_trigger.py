@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from airflow.triggers.base import BaseTaskEndEvent, TriggerEvent
 
 from include.graph_simulator.process import SimulatorControl
 from whatsapp.store import ChannelStore
@@ -40,10 +41,23 @@ def trigger_for(channel: Any, deadline: datetime, poke_interval: float = 0.2) ->
     )
 
 
+def described(event: TriggerEvent) -> dict[str, Any]:
+    """An event resuming the sensor as its payload; one ending the task as its state and XComs."""
+    if isinstance(event, BaseTaskEndEvent):
+        return {"ends_task": str(event.task_instance_state), "xcoms": event.xcoms}
+    return dict(event.payload)
+
+
 async def first_event(trigger: DisplayNameTrigger) -> dict[str, Any]:
     async for event in trigger.run():
-        return event.payload
+        return described(event)
     raise AssertionError("the trigger ended without an event")
+
+
+def review_over(name_status: str, source: str) -> dict[str, Any]:
+    """What the trigger fires when the review is over: the task ends with the sensor's result."""
+    result = {"name_status": name_status, "waited": True, "source": source}
+    return {"ends_task": "success", "xcoms": {"return_value": result}}
 
 
 def test_serializes_ids_only_and_a_restart_resumes_the_same_wait(
@@ -68,13 +82,14 @@ def test_serializes_ids_only_and_a_restart_resumes_the_same_wait(
     assert restarted.serialize() == (classpath, kwargs)
 
 
-def test_fires_ready_when_the_review_ends(
+def test_ends_the_task_with_its_result_when_the_review_ends(
     graph_conn_env: str, pg_store_env: ChannelStore, sim: SimulatorControl
 ) -> None:
     channel, _ = saved_channel(sim, pg_store_env, name_status="PENDING_REVIEW", review_seconds=600)
     sim.advance(601)
     event = asyncio.run(first_event(trigger_for(channel, datetime.now(UTC) + timedelta(minutes=5))))
-    assert event == {"status": "ready", "name_status": "APPROVED"}
+    # no worker resumes the sensor just to return this: the triggerer ends the task with it
+    assert event == review_over("APPROVED", "graph")
 
 
 def test_fires_timeout_once_the_deadline_has_passed(

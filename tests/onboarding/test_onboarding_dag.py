@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from include.graph_simulator.process import SimulatorControl, onboarding_conf
+from tests.onboarding.test_display_name_trigger import described, review_over
 from tests.store.helpers import flag
 from whatsapp.domain.registration import ReauthorizationReason
 from whatsapp.triggers.display_name import DisplayNameTrigger
@@ -80,7 +81,7 @@ def trigger_runs(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
 
     async def observed(self: DisplayNameTrigger) -> Any:
         async for event in original(self):
-            events.append(event.payload)
+            events.append(described(event))
             yield event
 
     monkeypatch.setattr(DisplayNameTrigger, "run", observed)
@@ -120,7 +121,7 @@ def test_pending_name_defers_and_registers_after_review(
     advance_when(f"/{phone}$", 3, lambda: sim.advance(3601))
     dag_run = onboarding(**onboarding_conf(number, name_poke_interval=1))
     assert str(dag_run.state) == "success", task_states(dag_run)
-    assert trigger_runs == [{"status": "ready", "name_status": "APPROVED"}]  # it deferred and fired once
+    assert trigger_runs == [review_over("APPROVED", "graph")]  # it deferred and fired once
     register_calls = sim.calls(f"/{phone}/register$")
     assert len(register_calls) == 1 and register_calls[0]["status"] == 200  # none spent while pending
     channel = pg_store_env.channels.by_phone_number(phone)

@@ -58,9 +58,10 @@ def test_approval_for_a_scheduled_number_registers_now_and_is_stored_once(store:
     stored = store.channels.by_id(cid)
     assert stored is not None and stored.next_attempt_at == NOW
     assert stored.health is None or stored.health.name_status in (None, "APPROVED")
-    assert store.webhooks.name_decision(cid, since=NOW - timedelta(seconds=1)) == "APPROVED"
-    assert store.webhooks.name_decision(cid, since=NOW + timedelta(seconds=1)) is None
-    assert store.webhooks.name_decision(other, since=NOW - timedelta(days=1)) is None
+    decisions = store.webhooks.name_decisions
+    assert decisions([cid, other], since=NOW - timedelta(seconds=1)) == {cid: ("APPROVED", NOW)}
+    assert decisions([cid, other], since=NOW + timedelta(seconds=1)) == {}
+    assert decisions([], since=NOW) == {}
     [history] = store.health.history(cid)
     assert history.event == "phone_number_name_update: APPROVED"
     # Meta's redelivery: nothing happens again

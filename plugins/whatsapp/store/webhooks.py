@@ -4,12 +4,13 @@ A change is inserted under its unique ``change_key`` first; a redelivery finds t
 changes nothing (no snapshot write, no history row, no second report). What a change does to a
 channel's registration is decided by :func:`whatsapp.domain.lifecycle.transition`; the snapshot
 fields it tells come from :func:`whatsapp.domain.webhooks.health_values`. The display-name
-sensor's trigger reads the decisions back with :meth:`WebhookRepository.name_decision`.
+sensor's trigger reads the decisions back with :meth:`WebhookRepository.name_decisions`.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -193,21 +194,27 @@ class WebhookRepository:
             reported=reported,
         )
 
-    def name_decision(self, channel_id: int, *, since: datetime) -> str | None:
-        """Meta's newest decided review (``APPROVED``/``REJECTED``) of the channel's name since ``since``.
+    def name_decisions(
+        self, channel_ids: Collection[int], *, since: datetime
+    ) -> dict[int, tuple[str, datetime]]:
+        """Each channel's newest decided review of its name received since ``since``, and when.
 
-        One indexed read: what the display-name trigger polls every few seconds instead of Graph.
+        The decision is ``APPROVED`` or ``REJECTED``. One indexed read for every display-name wait
+        of a triggerer: what their triggers poll instead of Graph, so the cost of a tick does not
+        grow with the number of waits.
         """
+        if not channel_ids:
+            return {}
         query = (
-            select(webhook_events.c.event)
+            select(webhook_events.c.channel_id, webhook_events.c.event, webhook_events.c.received_at)
             .where(
-                webhook_events.c.channel_id == channel_id,
+                webhook_events.c.channel_id.in_(channel_ids),
                 webhook_events.c.field == NAME_UPDATE,
                 webhook_events.c.received_at >= since,
                 webhook_events.c.event.in_((APPROVED, REJECTED)),
             )
-            .order_by(webhook_events.c.received_at.desc())
-            .limit(1)
+            .order_by(webhook_events.c.received_at, webhook_events.c.id)
         )
         with self.db.connect() as conn:
-            return conn.execute(query).scalar_one_or_none()
+            rows = conn.execute(query).all()
+        return {row.channel_id: (row.event, row.received_at) for row in rows}  # oldest first: newest kept
