@@ -14,7 +14,8 @@ a ``situation``/``needs_action`` filter becomes "the facts are one of these comb
 Extending the listing is one entry in a table: a filter is a :data:`FILTER_COLUMNS` entry plus a
 :class:`FleetQuery` field, a sort is a :data:`SORTS` entry. The indexes that keep the default
 listing fast are declared in ``schema.py`` (``ix_channels_needs_action*``, ``ix_channels_summary``)
-and built from :func:`needs_action_rank`, so the query and its index cannot drift apart.
+and built from :func:`~whatsapp.store.schema.situation_rank` (the domain's situation rules as a
+``CASE``), so the query and its index cannot drift apart, nor the sort from ``needs_action``.
 """
 
 from __future__ import annotations
@@ -53,9 +54,10 @@ from whatsapp.store.models import (
 )
 from whatsapp.store.schema import (
     channels,
+    fact_columns,
     fleet_summaries,
-    needs_action_rank,
     registration_attempts,
+    situation_rank,
     webhook_events,
 )
 
@@ -87,16 +89,7 @@ SUMMARY_DIMENSIONS: tuple[tuple[str, str], ...] = (
 
 #: The facts that decide a channel's situation (``SituationFacts`` fields), as SQL over a channel
 #: row: selected with every listed channel, and what the fleet is grouped by for the counts.
-FACT_COLUMNS: dict[str, ColumnElement[Any]] = {
-    "state": channels.c.registration_state,
-    "reason": channels.c.reauthorization_reason,
-    "attention": channels.c.attention,
-    "name_status": channels.c.name_status,
-    "name_change": channels.c.name_change,
-    "refused": channels.c.failures_in_a_row > 0,
-    "check_failed": channels.c.last_check_failed_at.is_not(None),
-    "active": channels.c.active,
-}
+FACT_COLUMNS: dict[str, ColumnElement[Any]] = fact_columns(channels.c)
 _FACT_LABELS = tuple(f"fact_{name}" for name in FACT_COLUMNS)
 _LABELLED_FACTS = tuple(
     column.label(label) for column, label in zip(FACT_COLUMNS.values(), _FACT_LABELS, strict=True)
@@ -145,7 +138,7 @@ def _by(*columns: ColumnElement[Any]) -> Callable[[Order], tuple[UnaryExpression
 #: The whitelisted sorts: API ``sort`` value -> ORDER BY builder. Each ends in a unique key
 #: (account and inbox, or the id) matching an index, so a page is an index range, not a sort.
 SORTS: dict[str, Callable[[Order], tuple[UnaryExpression[Any], ...]]] = {
-    "needs_action": _by(needs_action_rank(channels.c), channels.c.account_id, channels.c.inbox_id),
+    "needs_action": _by(situation_rank(channels.c), channels.c.account_id, channels.c.inbox_id),
     "account": _by(channels.c.account_id, channels.c.inbox_id),
     "checked_at": _by(channels.c.checked_at, channels.c.id),
     "next_attempt_at": _by(channels.c.next_attempt_at, channels.c.id),
