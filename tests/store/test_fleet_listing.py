@@ -19,6 +19,7 @@ from sqlalchemy import event, insert, select, text, update
 from sqlalchemy.dialects import postgresql
 
 from tests.store.helpers import NOW, add_channel
+from whatsapp.domain.situations import SituationKind
 from whatsapp.store import ChannelStore
 from whatsapp.store.channels import PUBLIC_CHANNEL_COLUMNS
 from whatsapp.store.fleet_listing import (
@@ -318,6 +319,10 @@ def test_fleet_query_refuses_what_it_cannot_run(kwargs: dict[str, Any], error: t
         (FleetQuery(registration_state=("scheduled",)), "ix_channels_state_needs_action"),
         (FleetQuery(registration_state=("scheduled",), order="desc"), "ix_channels_state_needs_action"),
         (FleetQuery(sort="display_phone_number"), "ix_channels_display_phone_number"),
+        # A badge's page is a range of the needs-action index (one kind, or all that need action).
+        (FleetQuery(situation=(SituationKind.NAME_IN_REVIEW,)), "ix_channels_needs_action"),
+        (FleetQuery(needs_action=True), "ix_channels_needs_action"),
+        (FleetQuery(needs_action=False, order="desc"), "ix_channels_needs_action"),
     ],
 )
 def test_the_page_query_can_use_its_index(pg_store: ChannelStore, query: FleetQuery, index: str) -> None:
