@@ -35,7 +35,7 @@ MIGRATION = (
     / "plugins/whatsapp/store/alembic/versions/0003_fleet_listing_indexes.py"
 )
 #: Revision 0009 rebuilt 0003's needs-action indexes on the situation rank.
-RANK_MIGRATION = MIGRATION.with_name("0009_situation_rank.py")
+RANK_MIGRATION = MIGRATION.with_name("0009_situation_rank_and_search.py")
 RANK_INDEXES = ("ix_channels_needs_action", "ix_channels_state_needs_action")
 LISTING_INDEXES = (
     "ix_channels_needs_action",
@@ -343,6 +343,18 @@ def test_the_page_query_can_use_its_index(pg_store: ChannelStore, query: FleetQu
         plan = "\n".join(row[0] for row in conn.execute(text(f"EXPLAIN {sql}")))
     assert f"Index Scan {'Backward ' if query.order == 'desc' else ''}using {index}" in plan, plan
     assert "Sort" not in plan, plan
+
+
+@pytest.mark.postgres
+def test_a_text_search_can_use_the_trigram_indexes(pg_store: ChannelStore) -> None:
+    """Migration 0009 builds the search's trigram indexes (pg_trgm is available on the test server)."""
+    query = FleetQuery(q="0012345", include_inactive=True)  # no partial index on active instead
+    statement = select(channels.c.id).where(*query.conditions())
+    sql = str(statement.compile(dialect=postgresql.dialect(), compile_kwargs={"literal_binds": True}))
+    with pg_store.engine.connect() as conn:
+        conn.execute(text("SET LOCAL enable_seqscan = off"))
+        plan = "\n".join(row[0] for row in conn.execute(text(f"EXPLAIN {sql}")))
+    assert "ix_channels_search_phone" in plan and "ix_channels_search_name" in plan, plan
 
 
 def _index_definitions(conn: Any, names: tuple[str, ...] = LISTING_INDEXES) -> dict[str, str]:

@@ -231,6 +231,19 @@ Index(
     postgresql_where=channels.c.active.is_(True),
     sqlite_where=channels.c.active.is_(True),
 )
+# The fleet's text search (``q``) on PostgreSQL: trigram indexes for ``ILIKE '%…%'`` (migration
+# 0009 creates them where the ``pg_trgm`` extension is or can be installed, in ``public``).
+for _name, _column in (
+    ("ix_channels_search_phone", "display_phone_number"),
+    ("ix_channels_search_name", "verified_name"),
+):
+    Index(
+        _name,
+        channels.c[_column],
+        postgresql_using="gin",
+        postgresql_ops={_column: "public.gin_trgm_ops"},
+        info={"dialect": "postgresql"},  # what the migration tests compare it on
+    ).ddl_if(dialect="postgresql")
 Index(
     "ix_channels_summary",
     *(channels.c[name] for name in SUMMARY_COLUMNS),

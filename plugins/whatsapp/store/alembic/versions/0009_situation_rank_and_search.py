@@ -1,4 +1,5 @@
-"""The fleet's "needs action first" sort ranks situations (issue 16), as ``needs_action`` says.
+"""The fleet's "needs action first" sort ranks situations (issue 16), as ``needs_action`` says;
+the text search gets trigram indexes on PostgreSQL.
 
 0003 ranked by registration state alone, so a lapsed or declined name change (a person must act)
 came after blocked channels and names in review (nobody need act). The indexes behind the sort
@@ -6,6 +7,11 @@ are rebuilt on ``whatsapp.store.schema.situation_rank``: the domain's situation 
 ``CASE`` giving each kind's sort rank. The expression is written out, because a migration must
 not change when the code does; ``tests/store/test_fleet_listing.py`` checks that the listing's
 queries use these indexes (the planner matches the query's expression to the index's).
+
+On PostgreSQL the text search (``q``: part of the phone number or verified name) gets trigram
+GIN indexes, so it reads the matching rows instead of scanning the fleet. They need the
+``pg_trgm`` extension: used where it is installed, else created in ``public`` (a trusted
+extension since PostgreSQL 13); where neither works the search stays a scan, as on SQLite.
 
 Revision ID: 0009
 Revises: 0008
@@ -79,9 +85,38 @@ def _rebuild(rank: str) -> None:
         op.create_index(name, "channels", columns, **ACTIVE)
 
 
+#: Trigram indexes of the text search: name -> column.
+SEARCH_INDEXES = {
+    "ix_channels_search_phone": "display_phone_number",
+    "ix_channels_search_name": "verified_name",
+}
+
+
+def _trigram_schema(conn: sa.Connection) -> str | None:
+    """The (quoted) schema of ``pg_trgm``, installing it in ``public`` if it is not yet; ``None``
+    when it cannot be (not available, or not allowed): the search then works without an index."""
+    find = sa.text("SELECT extnamespace::regnamespace::text FROM pg_extension WHERE extname = 'pg_trgm'")
+    schema = conn.execute(find).scalar_one_or_none()
+    if schema is None:
+        try:
+            with conn.begin_nested():
+                conn.execute(sa.text("CREATE EXTENSION IF NOT EXISTS pg_trgm SCHEMA public"))
+        except sa.exc.DBAPIError:
+            return None
+        schema = conn.execute(find).scalar_one_or_none()
+    return schema
+
+
 def upgrade() -> None:
     _rebuild(SITUATION_RANK)
+    conn = op.get_bind()
+    if conn.dialect.name != "postgresql" or (schema := _trigram_schema(conn)) is None:
+        return
+    for name, column in SEARCH_INDEXES.items():
+        op.execute(f"CREATE INDEX {name} ON channels USING gin ({column} {schema}.gin_trgm_ops)")
 
 
 def downgrade() -> None:
+    for name in SEARCH_INDEXES:
+        op.execute(f"DROP INDEX IF EXISTS {name}")
     _rebuild(_STATE_RANK)
