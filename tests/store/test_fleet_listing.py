@@ -419,6 +419,60 @@ def test_migrations_0003_and_0009_build_the_indexes_schema_py_declares(pg_store:
         assert _index_definitions(conn) == declared
 
 
+def test_the_sql_rank_names_the_kind_situation_kind_decides_for_every_fact_combination() -> None:
+    """``situation_rank`` is ``SITUATION_RULES`` compiled: on every combination of the facts'
+    values (name statuses: the two the rules name and another), SQL and Python agree."""
+    import itertools
+
+    from sqlalchemy import Boolean, Column, Integer, MetaData, String, Table, create_engine
+
+    from whatsapp.domain.registration import Attention, NameChange, ReauthorizationReason, RegistrationState
+    from whatsapp.domain.situations import SORT_RANK, SituationFacts, situation_kind
+    from whatsapp.store.schema import situation_rank
+
+    facts = Table(
+        "channels",
+        MetaData(),
+        *(Column(name, String) for name in ("registration_state", "reauthorization_reason", "attention")),
+        *(Column(name, String) for name in ("name_status", "name_change", "last_check_failed_at")),
+        Column("failures_in_a_row", Integer),
+        Column("active", Boolean),
+        Column("expected", Integer),
+    )
+    rows = []
+    for state, reason, attention, name, change, refused, failed, active in itertools.product(
+        RegistrationState,
+        (None, *ReauthorizationReason),
+        (None, *Attention),
+        (None, "DECLINED", "PENDING_REVIEW", "APPROVED"),
+        (None, *NameChange),
+        (False, True),
+        (False, True),
+        (False, True),
+    ):
+        kind = situation_kind(SituationFacts(state, reason, attention, name, change, refused, failed, active))
+        rows.append(
+            {
+                "registration_state": state,
+                "reauthorization_reason": reason,
+                "attention": attention,
+                "name_status": name,
+                "name_change": change,
+                "last_check_failed_at": "2026-11-25" if failed else None,
+                "failures_in_a_row": int(refused),
+                "active": active,
+                "expected": SORT_RANK[kind],
+            }
+        )
+    engine = create_engine("sqlite://")
+    with engine.begin() as conn:
+        facts.create(conn)
+        conn.execute(insert(facts), rows)
+        wrong = conn.execute(select(facts).where(situation_rank(facts.c) != facts.c.expected)).all()
+    engine.dispose()
+    assert len(rows) > 40_000 and wrong == [], wrong[:5]
+
+
 def test_channels_that_need_action_sort_first_in_the_declared_precedence(store: ChannelStore) -> None:
     """One channel per kind: every ``needs_action`` row before every other, each in ``SORT_RANK`` order."""
     from tests.api.situation_seed import seed_situations
