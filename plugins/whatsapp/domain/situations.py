@@ -4,12 +4,13 @@ The page shows one banner per situation, the fleet table one problem cell, the c
 per kind; all of them come from :func:`situation_kind` (which kind) and :func:`situation` (the
 words, times and action), so the page keeps no rule of its own.
 
-The kind depends only on a few discrete stored facts (:class:`SituationFacts`): the store
-groups the fleet by those columns and asks :func:`situation_kind` about each distinct
-combination (a few dozen at most), which is how the fleet's counts and its ``situation`` filter
-stay in SQL at 100,000 channels while the rule lives here only. The order of the checks below is
-the precedence: what only the customer can fix, then what a person must fix, then Meta's
-limits and automatic retries, then name changes and reads, then "healthy".
+The kind depends only on a few discrete stored facts (:class:`SituationFacts`) and is decided
+by one table, :data:`SITUATION_RULES` (first match wins; the order is the precedence: what only
+the customer can fix, then what a person must fix, then Meta's limits and automatic retries,
+then name changes and reads, then "healthy"). The store groups the fleet by the facts' columns
+and asks :func:`situation_kind` about each distinct combination for the counts, and compiles
+the same rules into SQL for the fleet's "needs action first" sort and its ``situation`` filter
+(:data:`SORT_RANK`: one rank per kind, those that need action first), so the rule lives here only.
 
 Wording is reused, never copied: what a person does about an :class:`Attention` is
 ``ATTENTION_ACTIONS``; the account events come from :mod:`whatsapp.domain.lifecycle`.
