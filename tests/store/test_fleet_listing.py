@@ -19,6 +19,7 @@ from sqlalchemy import event, insert, select, text, update
 from sqlalchemy.dialects import postgresql
 
 from tests.store.helpers import NOW, add_channel
+from whatsapp.domain.situations import SituationKind
 from whatsapp.store import ChannelStore
 from whatsapp.store.channels import PUBLIC_CHANNEL_COLUMNS
 from whatsapp.store.fleet_listing import (
@@ -33,6 +34,9 @@ MIGRATION = (
     Path(__file__).resolve().parents[2]
     / "plugins/whatsapp/store/alembic/versions/0003_fleet_listing_indexes.py"
 )
+#: Revision 0009 rebuilt 0003's needs-action indexes on the situation rank.
+RANK_MIGRATION = MIGRATION.with_name("0009_situation_rank_and_search.py")
+RANK_INDEXES = ("ix_channels_needs_action", "ix_channels_state_needs_action")
 LISTING_INDEXES = (
     "ix_channels_needs_action",
     "ix_channels_state_needs_action",
@@ -45,7 +49,9 @@ SUMMARY_INDEX = "ix_channels_summary"
 
 @dataclass(frozen=True)
 class Spec:
-    """What one seeded channel holds; ``None`` = NULL. ``rank`` is its expected needs-action rank."""
+    """What one seeded channel holds; ``None`` = NULL. ``rank`` is its expected needs-action rank
+    (``SORT_RANK`` of its situation: token invalid 0, permission revoked 1, name declined 6,
+    blocked 10, pending 14, name in review 15, not checked 17, healthy 18, offboarded 19)."""
 
     state: str
     rank: int
@@ -62,18 +68,18 @@ class Spec:
 INCOMPLETE = "registration_incomplete"
 #: Inbox n+1 holds SPECS[n]; the order is deliberately not the needs-action order.
 SPECS: tuple[Spec, ...] = (
-    Spec("registered", 5),
-    Spec("scheduled", 3, INCOMPLETE, "pending", name_status="PENDING_REVIEW", next_in_min=30),
-    Spec("needs_attention", 1, INCOMPLETE, "pending", name_status="DECLINED", status="PENDING"),
-    Spec("registered", 5, quality="YELLOW"),
+    Spec("registered", 18),
+    Spec("scheduled", 15, INCOMPLETE, "pending", name_status="PENDING_REVIEW", next_in_min=30),
+    Spec("needs_attention", 6, INCOMPLETE, "pending", name_status="DECLINED", status="PENDING"),
+    Spec("registered", 18, quality="YELLOW"),
     Spec("reauthorization_required", 0, "token_invalid", quality=None, checked=False),
-    Spec("blocked", 2, INCOMPLETE, "pending", next_in_min=600),
-    Spec("registered", 0, "permission_revoked", quality="RED", status="FLAGGED"),
-    Spec("awaiting_display_name", 4, INCOMPLETE, "pending", next_in_min=5),
-    Spec("scheduled", 3, INCOMPLETE, "pending", next_in_min=10),
-    Spec("unknown", 5, provisioning=None, quality=None, name_status=None, status=None, checked=False),
-    Spec("registered", 5, active=False),
-    Spec("scheduled", 3, INCOMPLETE, "pending", next_in_min=10),
+    Spec("blocked", 10, INCOMPLETE, "pending", next_in_min=600),
+    Spec("registered", 1, "permission_revoked", quality="RED", status="FLAGGED"),
+    Spec("awaiting_display_name", 15, INCOMPLETE, "pending", next_in_min=5),
+    Spec("scheduled", 14, INCOMPLETE, "pending", next_in_min=10),
+    Spec("unknown", 17, provisioning=None, quality=None, name_status=None, status=None, checked=False),
+    Spec("registered", 19, active=False),
+    Spec("scheduled", 14, INCOMPLETE, "pending", next_in_min=10),
 )
 
 
@@ -175,7 +181,7 @@ def test_needs_action_first_is_the_default_order(store: ChannelStore, seeded: Se
     _, ids = _page(store, limit=MAX_LIMIT)
     ranks = [seeded.spec_of(i).rank for i in ids]
     assert ranks == sorted(ranks)
-    assert ranks[0] == 0 and ranks[-1] == 5
+    assert ranks[0] == 0 and ranks[-1] == 18
     # Within one rank: by account and inbox (inbox n+1 holds SPECS[n], so by position in SPECS).
     for rank in set(ranks):
         same = [i for i in ids if seeded.spec_of(i).rank == rank]
@@ -313,6 +319,10 @@ def test_fleet_query_refuses_what_it_cannot_run(kwargs: dict[str, Any], error: t
         (FleetQuery(registration_state=("scheduled",)), "ix_channels_state_needs_action"),
         (FleetQuery(registration_state=("scheduled",), order="desc"), "ix_channels_state_needs_action"),
         (FleetQuery(sort="display_phone_number"), "ix_channels_display_phone_number"),
+        # A badge's page is a range of the needs-action index (one kind, or all that need action).
+        (FleetQuery(situation=(SituationKind.NAME_IN_REVIEW,)), "ix_channels_needs_action"),
+        (FleetQuery(needs_action=True), "ix_channels_needs_action"),
+        (FleetQuery(needs_action=False, order="desc"), "ix_channels_needs_action"),
     ],
 )
 def test_the_page_query_can_use_its_index(pg_store: ChannelStore, query: FleetQuery, index: str) -> None:
@@ -333,6 +343,18 @@ def test_the_page_query_can_use_its_index(pg_store: ChannelStore, query: FleetQu
         plan = "\n".join(row[0] for row in conn.execute(text(f"EXPLAIN {sql}")))
     assert f"Index Scan {'Backward ' if query.order == 'desc' else ''}using {index}" in plan, plan
     assert "Sort" not in plan, plan
+
+
+@pytest.mark.postgres
+def test_a_text_search_can_use_the_trigram_indexes(pg_store: ChannelStore) -> None:
+    """Migration 0009 builds the search's trigram indexes (pg_trgm is available on the test server)."""
+    query = FleetQuery(q="0012345", include_inactive=True)  # no partial index on active instead
+    statement = select(channels.c.id).where(*query.conditions())
+    sql = str(statement.compile(dialect=postgresql.dialect(), compile_kwargs={"literal_binds": True}))
+    with pg_store.engine.connect() as conn:
+        conn.execute(text("SET LOCAL enable_seqscan = off"))
+        plan = "\n".join(row[0] for row in conn.execute(text(f"EXPLAIN {sql}")))
+    assert "ix_channels_search_phone" in plan and "ix_channels_search_name" in plan, plan
 
 
 def _index_definitions(conn: Any, names: tuple[str, ...] = LISTING_INDEXES) -> dict[str, str]:
@@ -372,21 +394,100 @@ def test_migration_0008_builds_the_counting_index_schema_py_declares(pg_store: C
 
 
 @pytest.mark.postgres
-def test_migration_0002_builds_the_indexes_schema_py_declares(pg_store: ChannelStore) -> None:
+def test_migrations_0003_and_0009_build_the_indexes_schema_py_declares(pg_store: ChannelStore) -> None:
+    """0009's downgrade gives 0003's state-rank indexes back; 0003 and 0009 rebuild what the store has."""
     from alembic.migration import MigrationContext
     from alembic.operations import Operations
 
     migration = _load_migration(MIGRATION)
     assert (migration.revision, migration.down_revision) == ("0003", "0002")
+    rank_migration = _load_migration(RANK_MIGRATION)
+    assert (rank_migration.revision, rank_migration.down_revision) == ("0009", "0008")
 
     with pg_store.engine.begin() as conn:
-        declared = _index_definitions(conn)  # created from schema.py by the store's migration
+        declared = _index_definitions(conn)  # the store's migration up to head
         assert set(declared) == set(LISTING_INDEXES)
         with Operations.context(MigrationContext.configure(conn)):
+            rank_migration.downgrade()
+            state_ranked = _index_definitions(conn)
+            assert all(state_ranked[name] != declared[name] for name in RANK_INDEXES)
             migration.downgrade()
             assert _index_definitions(conn) == {}
             migration.upgrade()
+            assert _index_definitions(conn) == state_ranked
+            rank_migration.upgrade()
         assert _index_definitions(conn) == declared
+
+
+def test_the_sql_rank_names_the_kind_situation_kind_decides_for_every_fact_combination() -> None:
+    """``situation_rank`` is ``SITUATION_RULES`` compiled: on every combination of the facts'
+    values (name statuses: the two the rules name and another), SQL and Python agree."""
+    import itertools
+
+    from sqlalchemy import Boolean, Column, Integer, MetaData, String, Table, create_engine
+
+    from whatsapp.domain.registration import Attention, NameChange, ReauthorizationReason, RegistrationState
+    from whatsapp.domain.situations import SORT_RANK, SituationFacts, situation_kind
+    from whatsapp.store.schema import situation_rank
+
+    facts = Table(
+        "channels",
+        MetaData(),
+        *(Column(name, String) for name in ("registration_state", "reauthorization_reason", "attention")),
+        *(Column(name, String) for name in ("name_status", "name_change", "last_check_failed_at")),
+        Column("failures_in_a_row", Integer),
+        Column("active", Boolean),
+        Column("expected", Integer),
+    )
+    rows = []
+    for state, reason, attention, name, change, refused, failed, active in itertools.product(
+        RegistrationState,
+        (None, *ReauthorizationReason),
+        (None, *Attention),
+        (None, "DECLINED", "PENDING_REVIEW", "APPROVED"),
+        (None, *NameChange),
+        (False, True),
+        (False, True),
+        (False, True),
+    ):
+        kind = situation_kind(SituationFacts(state, reason, attention, name, change, refused, failed, active))
+        rows.append(
+            {
+                "registration_state": state,
+                "reauthorization_reason": reason,
+                "attention": attention,
+                "name_status": name,
+                "name_change": change,
+                "last_check_failed_at": "2026-11-25" if failed else None,
+                "failures_in_a_row": int(refused),
+                "active": active,
+                "expected": SORT_RANK[kind],
+            }
+        )
+    engine = create_engine("sqlite://")
+    with engine.begin() as conn:
+        facts.create(conn)
+        conn.execute(insert(facts), rows)
+        wrong = conn.execute(select(facts).where(situation_rank(facts.c) != facts.c.expected)).all()
+    engine.dispose()
+    assert len(rows) > 40_000 and wrong == [], wrong[:5]
+
+
+def test_channels_that_need_action_sort_first_in_the_declared_precedence(store: ChannelStore) -> None:
+    """One channel per kind: every ``needs_action`` row before every other, each in ``SORT_RANK`` order."""
+    from tests.api.situation_seed import seed_situations
+    from whatsapp.domain.situations import SITUATIONS, SORT_RANK
+    from whatsapp.store.views import channel_situation
+
+    seeded = seed_situations(store)
+    page = store.fleet.page(FleetQuery(sort="needs_action", include_inactive=True, limit=MAX_LIMIT))
+    kinds = [channel_situation(status).kind for status in page.rows]
+    assert sorted(kinds) == sorted(seeded)  # one row per kind
+    flags = [SITUATIONS[kind].needs_action for kind in kinds]
+    assert flags == sorted(flags, reverse=True) and any(flags) and not all(flags)
+    assert kinds == sorted(kinds, key=SORT_RANK.__getitem__), kinds
+    descending = store.fleet.page(FleetQuery(sort="needs_action", order="desc", include_inactive=True))
+    assert [channel_situation(status).kind for status in descending.rows] == kinds[::-1][:50]
 
 
 def test_situation_filters_and_counts_agree_with_the_domain(store: ChannelStore) -> None:

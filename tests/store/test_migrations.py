@@ -53,10 +53,22 @@ def _diffs(conn: Connection) -> list[Any]:
         if isinstance(diff, tuple) and diff[0] in ("add_index", "remove_index"):
             names.setdefault(diff[1].name, set()).add(diff[0])
     rewritten = {name for name, kinds in names.items() if kinds == {"add_index", "remove_index"}}
+    # An index declared for one dialect only (``info["dialect"]``, created ``ddl_if`` it) is
+    # not missing on another.
+    elsewhere = {
+        index.name
+        for table in metadata.tables.values()
+        for index in table.indexes
+        if index.info.get("dialect") not in (None, conn.dialect.name)
+    }
     return [
         d
         for d in diffs
-        if not (isinstance(d, tuple) and d[0] in ("add_index", "remove_index") and d[1].name in rewritten)
+        if not (
+            isinstance(d, tuple)
+            and d[0] in ("add_index", "remove_index")
+            and (d[1].name in rewritten or (d[0] == "add_index" and d[1].name in elsewhere))
+        )
     ]
 
 

@@ -24,7 +24,9 @@ from whatsapp.domain.registration import (
 )
 from whatsapp.domain.situations import (
     NEEDS_ACTION_KINDS,
+    SITUATION_RULES,
     SITUATIONS,
+    SORT_RANK,
     AccountEventSeen,
     ActionKind,
     SituationDetails,
@@ -125,6 +127,19 @@ def test_needs_action_kinds() -> None:
         K.NAME_CHANGE_DECLINED,
         K.GRAPH_ERROR,
     } == NEEDS_ACTION_KINDS
+
+
+def test_sort_rank_puts_every_kind_that_needs_action_first_most_urgent_first() -> None:
+    assert sorted(SORT_RANK.values()) == list(range(len(SituationKind)))  # one rank per kind
+    order = sorted(SORT_RANK, key=SORT_RANK.__getitem__)
+    assert set(order[: len(NEEDS_ACTION_KINDS)]) == NEEDS_ACTION_KINDS
+    assert order[:2] == [K.TOKEN_INVALID, K.PERMISSION_REVOKED]  # only the customer can fix these
+    assert order[len(NEEDS_ACTION_KINDS)] is K.BLOCKED
+    assert order[-3:] == [K.NOT_CHECKED, K.HEALTHY, K.OFFBOARDED]
+
+
+def test_the_last_rule_matches_every_channel() -> None:
+    assert SITUATION_RULES[-1].when == () and SITUATION_RULES[-1].kind is K.NOT_CHECKED
 
 
 @pytest.mark.parametrize(("facts", "kind"), CASES)

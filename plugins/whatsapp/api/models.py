@@ -17,7 +17,14 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, create_mod
 from whatsapp.domain.health import PUBLIC_FIELDS, STORED_FIELDS
 from whatsapp.domain.signup import ACCOUNT_ID, INBOX_ID, SIGNUP_FIELDS
 from whatsapp.domain.situations import ActionKind, SituationKind, SituationSeverity
-from whatsapp.store.fleet_listing import FILTER_COLUMNS, MAX_LIMIT, MAX_OFFSET, SORTS, FleetQuery
+from whatsapp.store.fleet_listing import (
+    DEFAULT_SORT,
+    FILTER_COLUMNS,
+    MAX_LIMIT,
+    MAX_OFFSET,
+    SORTS,
+    FleetQuery,
+)
 
 
 class _Model(BaseModel):
@@ -208,9 +215,9 @@ class FleetParams(_Model):
     )
     include_inactive: bool = False
     sort: FleetSort = Field(
-        FleetSort("account"),
-        description="`needs_action` puts reauthorization, attention, blocked, scheduled and names in "
-        "review first; the default keeps the table's historic account/inbox order",
+        FleetSort(DEFAULT_SORT),
+        description="`needs_action` (the default) puts every channel whose situation needs a person's "
+        "action first, most urgent first, then the rest; ties by account and inbox",
     )
     order: Literal["asc", "desc"] = "asc"
     limit: int = Field(50, ge=1, le=MAX_LIMIT)

@@ -4,12 +4,13 @@ The page shows one banner per situation, the fleet table one problem cell, the c
 per kind; all of them come from :func:`situation_kind` (which kind) and :func:`situation` (the
 words, times and action), so the page keeps no rule of its own.
 
-The kind depends only on a few discrete stored facts (:class:`SituationFacts`): the store
-groups the fleet by those columns and asks :func:`situation_kind` about each distinct
-combination (a few dozen at most), which is how the fleet's counts and its ``situation`` filter
-stay in SQL at 100,000 channels while the rule lives here only. The order of the checks below is
-the precedence: what only the customer can fix, then what a person must fix, then Meta's
-limits and automatic retries, then name changes and reads, then "healthy".
+The kind depends only on a few discrete stored facts (:class:`SituationFacts`) and is decided
+by one table, :data:`SITUATION_RULES` (first match wins; the order is the precedence: what only
+the customer can fix, then what a person must fix, then Meta's limits and automatic retries,
+then name changes and reads, then "healthy"). The store groups the fleet by the facts' columns
+and asks :func:`situation_kind` about each distinct combination for the counts, and compiles
+the same rules into SQL for the fleet's "needs action first" sort and its ``situation`` filter
+(:data:`SORT_RANK`: one rank per kind, those that need action first), so the rule lives here only.
 
 Wording is reused, never copied: what a person does about an :class:`Attention` is
 ``ATTENTION_ACTIONS``; the account events come from :mod:`whatsapp.domain.lifecycle`.
@@ -191,38 +192,97 @@ class SituationFacts:
     active: bool = True
 
 
+@dataclass(frozen=True, slots=True)
+class SituationRule:
+    """One check of :func:`situation_kind`: the facts it requires and the kind it names.
+
+    ``when`` maps a :class:`SituationFacts` field to the values it accepts; a rule matches when
+    every listed fact has one of its values. Python (:func:`situation_kind`) and the store's SQL
+    (the fleet's sort expression) both read :data:`SITUATION_RULES`, so the rule is written once.
+    """
+
+    kind: SituationKind
+    when: tuple[tuple[str, frozenset[object]], ...]
+
+    def matches(self, facts: SituationFacts) -> bool:
+        return all(getattr(facts, name) in values for name, values in self.when)
+
+
+def _rule(kind: SituationKind, **when: object) -> SituationRule:
+    """A rule; a fact given a tuple or frozenset accepts any of those values."""
+    return SituationRule(
+        kind,
+        tuple(
+            (name, frozenset(value) if isinstance(value, tuple | frozenset) else frozenset({value}))
+            for name, value in when.items()
+        ),
+    )
+
+
+_ST = RegistrationState
+#: The situation of a channel is the kind of the first rule its facts match; the order is the
+#: precedence: what only the customer can fix, then what a person must fix, then Meta's limits
+#: and automatic retries, then name changes and reads, then "healthy". The last rule matches all.
+SITUATION_RULES: tuple[SituationRule, ...] = (
+    _rule(_S.OFFBOARDED, active=False),
+    *(_rule(kind, reason=reason) for reason, kind in _KIND_OF_REASON.items()),
+    # Only the customer reasons lead here; a stray state without one reads as the token's.
+    _rule(_S.TOKEN_INVALID, state=_ST.REAUTHORIZATION_REQUIRED),
+    *(_rule(kind, state=_ST.NEEDS_ATTENTION, attention=att) for att, kind in _KIND_OF_ATTENTION.items()),
+    # Stored before attentions were (or set by hand): the name tells, else Graph's refusal.
+    _rule(_S.NAME_DECLINED, state=_ST.NEEDS_ATTENTION, name_status=NAME_DECLINED),
+    _rule(_S.GRAPH_ERROR, state=_ST.NEEDS_ATTENTION),
+    _rule(_S.BLOCKED, state=_ST.BLOCKED),
+    _rule(_S.NAME_CHANGE_DUE, name_change=NameChange.APPROVED),
+    _rule(_S.NAME_IN_REVIEW, state=_RETRYING, name_status=NAME_IN_REVIEW),
+    _rule(_S.NAME_IN_REVIEW, state=_ST.AWAITING_DISPLAY_NAME),
+    _rule(_S.REGISTER_BACKOFF, state=_ST.SCHEDULED, refused=True),
+    _rule(_S.REGISTRATION_PENDING, state=_ST.SCHEDULED),
+    _rule(_S.NAME_CHANGE_LAPSED, name_change=NameChange.LAPSED),
+    _rule(_S.NAME_CHANGE_DECLINED, name_change=NameChange.DECLINED),
+    _rule(_S.CHECK_FAILED, check_failed=True),
+    _rule(_S.NAME_CHANGE_IN_REVIEW, name_change=NameChange.REQUESTED),
+    _rule(_S.HEALTHY, state=_ST.REGISTERED),
+    _rule(_S.NOT_CHECKED),
+)
+
+
 def situation_kind(facts: SituationFacts) -> SituationKind:
-    """Which situation the facts describe; the order of the checks is the precedence."""
-    state = facts.state
-    if not facts.active:
-        return _S.OFFBOARDED
-    if facts.reason in _KIND_OF_REASON:
-        return _KIND_OF_REASON[facts.reason]
-    if state is RegistrationState.REAUTHORIZATION_REQUIRED:
-        # Only the customer reasons lead here; a stray state without one reads as the token's.
-        return _S.TOKEN_INVALID
-    if state is RegistrationState.NEEDS_ATTENTION:
-        if facts.attention is not None:
-            return _KIND_OF_ATTENTION[facts.attention]
-        # Stored before attentions were (or set by hand): the name tells, else Graph's refusal.
-        return _S.NAME_DECLINED if facts.name_status == NAME_DECLINED else _S.GRAPH_ERROR
-    if state is RegistrationState.BLOCKED:
-        return _S.BLOCKED
-    if facts.name_change is NameChange.APPROVED:
-        return _S.NAME_CHANGE_DUE
-    if state in _RETRYING:
-        if facts.name_status == NAME_IN_REVIEW or state is RegistrationState.AWAITING_DISPLAY_NAME:
-            return _S.NAME_IN_REVIEW
-        return _S.REGISTER_BACKOFF if facts.refused else _S.REGISTRATION_PENDING
-    if facts.name_change in (NameChange.LAPSED, NameChange.DECLINED):
-        return _KIND_OF_NAME_CHANGE[facts.name_change]
-    if facts.check_failed:
-        return _S.CHECK_FAILED
-    if facts.name_change is NameChange.REQUESTED:
-        return _S.NAME_CHANGE_IN_REVIEW
-    if state is RegistrationState.REGISTERED:
-        return _S.HEALTHY
-    return _S.NOT_CHECKED
+    """Which situation the facts describe: the kind of the first of :data:`SITUATION_RULES` they match."""
+    return next(rule.kind for rule in SITUATION_RULES if rule.matches(facts))
+
+
+#: Urgency of the kinds, most urgent first: the customer must sign up again, Meta holds the
+#: account, a person must fix registration or a name, then what the fleet retries by itself,
+#: then what is fine. The fleet's "needs action first" sort uses :data:`SORT_RANK`.
+_URGENCY: tuple[SituationKind, ...] = (
+    _S.TOKEN_INVALID,
+    _S.PERMISSION_REVOKED,
+    _S.ACCOUNT_LOCKED,
+    _S.ACCOUNT_EVENT,
+    _S.PIN_MISMATCH,
+    _S.NEEDS_REVERIFICATION,
+    _S.NAME_DECLINED,
+    _S.GRAPH_ERROR,
+    _S.NAME_CHANGE_LAPSED,
+    _S.NAME_CHANGE_DECLINED,
+    _S.BLOCKED,
+    _S.REGISTER_BACKOFF,
+    _S.CHECK_FAILED,
+    _S.NAME_CHANGE_DUE,
+    _S.REGISTRATION_PENDING,
+    _S.NAME_IN_REVIEW,
+    _S.NAME_CHANGE_IN_REVIEW,
+    _S.NOT_CHECKED,
+    _S.HEALTHY,
+    _S.OFFBOARDED,
+)
+#: Each kind's place in the fleet's "needs action first" sort (0 first): every kind a person
+#: must act on (``needs_action``) before every other, by urgency within each part.
+SORT_RANK: dict[SituationKind, int] = {
+    kind: rank
+    for rank, kind in enumerate(sorted(_URGENCY, key=lambda kind: not SITUATIONS[kind].needs_action))
+}
 
 
 class Refusal(Protocol):

@@ -6,15 +6,17 @@ counts, in well under 100 ms. Everything here is therefore a query over an expli
 ``count(*)``, the page comes from an index in sort order, and registration attempts are
 aggregated only for the page's channels (a second query on their ids), never for the fleet.
 
-Situations (issue 16) are decided by the domain, never in SQL: the counts group the active fleet
-by the summary's dimensions and the situation facts (:data:`FACT_COLUMNS`), which gives a few
-dozen combinations; :func:`~whatsapp.domain.situations.situation_kind` names each one's kind, and
-a ``situation``/``needs_action`` filter becomes "the facts are one of these combinations".
+Situations (issue 16) are decided by the domain's rules: the counts group the active fleet by
+the summary's dimensions and the situation facts (:data:`FACT_COLUMNS`), which gives a few dozen
+combinations, and :func:`~whatsapp.domain.situations.situation_kind` names each one's kind; the
+``needs_action`` sort and the ``situation``/``needs_action`` filters use :data:`SITUATION_RANK`,
+the same rules (``SITUATION_RULES``) compiled to one ``CASE`` that gives each kind its own rank.
 
 Extending the listing is one entry in a table: a filter is a :data:`FILTER_COLUMNS` entry plus a
 :class:`FleetQuery` field, a sort is a :data:`SORTS` entry. The indexes that keep the default
 listing fast are declared in ``schema.py`` (``ix_channels_needs_action*``, ``ix_channels_summary``)
-and built from :func:`needs_action_rank`, so the query and its index cannot drift apart.
+and built from :func:`~whatsapp.store.schema.situation_rank` (the domain's situation rules as a
+``CASE``), so the query and its index cannot drift apart, nor the sort from ``needs_action``.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal, TypeVar
 
-from sqlalchemy import ColumnElement, Connection, Row, and_, false, func, not_, or_, select
+from sqlalchemy import ColumnElement, Connection, Row, and_, false, func, literal_column, or_, select
 from sqlalchemy.sql.elements import UnaryExpression
 
 from whatsapp.domain.registration import (
@@ -37,6 +39,7 @@ from whatsapp.domain.registration import (
 )
 from whatsapp.domain.situations import (
     NEEDS_ACTION_KINDS,
+    SORT_RANK,
     AccountEventSeen,
     SituationFacts,
     SituationKind,
@@ -53,9 +56,10 @@ from whatsapp.store.models import (
 )
 from whatsapp.store.schema import (
     channels,
+    fact_columns,
     fleet_summaries,
-    needs_action_rank,
     registration_attempts,
+    situation_rank,
     webhook_events,
 )
 
@@ -87,16 +91,7 @@ SUMMARY_DIMENSIONS: tuple[tuple[str, str], ...] = (
 
 #: The facts that decide a channel's situation (``SituationFacts`` fields), as SQL over a channel
 #: row: selected with every listed channel, and what the fleet is grouped by for the counts.
-FACT_COLUMNS: dict[str, ColumnElement[Any]] = {
-    "state": channels.c.registration_state,
-    "reason": channels.c.reauthorization_reason,
-    "attention": channels.c.attention,
-    "name_status": channels.c.name_status,
-    "name_change": channels.c.name_change,
-    "refused": channels.c.failures_in_a_row > 0,
-    "check_failed": channels.c.last_check_failed_at.is_not(None),
-    "active": channels.c.active,
-}
+FACT_COLUMNS: dict[str, ColumnElement[Any]] = fact_columns(channels.c)
 _FACT_LABELS = tuple(f"fact_{name}" for name in FACT_COLUMNS)
 _LABELLED_FACTS = tuple(
     column.label(label) for column, label in zip(FACT_COLUMNS.values(), _FACT_LABELS, strict=True)
@@ -142,10 +137,15 @@ def _by(*columns: ColumnElement[Any]) -> Callable[[Order], tuple[UnaryExpression
     return lambda order: tuple(_ordered(column, order) for column in columns)
 
 
+#: A channel's situation kind as SQL: its place in the "needs action first" sort, which names
+#: exactly one kind (``SORT_RANK`` is one rank per kind), compiled from the domain's rules.
+SITUATION_RANK = situation_rank(channels.c)
+
+
 #: The whitelisted sorts: API ``sort`` value -> ORDER BY builder. Each ends in a unique key
 #: (account and inbox, or the id) matching an index, so a page is an index range, not a sort.
 SORTS: dict[str, Callable[[Order], tuple[UnaryExpression[Any], ...]]] = {
-    "needs_action": _by(needs_action_rank(channels.c), channels.c.account_id, channels.c.inbox_id),
+    "needs_action": _by(SITUATION_RANK, channels.c.account_id, channels.c.inbox_id),
     "account": _by(channels.c.account_id, channels.c.inbox_id),
     "checked_at": _by(channels.c.checked_at, channels.c.id),
     "next_attempt_at": _by(channels.c.next_attempt_at, channels.c.id),
@@ -205,18 +205,14 @@ class FleetQuery:
             kinds = frozenset(k for k in kinds if (k in NEEDS_ACTION_KINDS) == self.needs_action)
         return kinds
 
-    def conditions(self, groups: Sequence[FactGroup] = ()) -> list[ColumnElement[bool]]:
-        """The WHERE clause of the filtered set (what ``total`` counts).
-
-        ``groups``: the active fleet's fact combinations (:func:`fleet_groups`), which the
-        situation filters match (needed only when :meth:`kinds` is not ``None``).
-        """
+    def conditions(self) -> list[ColumnElement[bool]]:
+        """The WHERE clause of the filtered set (what ``total`` counts)."""
         where = [] if self.include_inactive else [channels.c.active.is_(True)]
         for name, values in self.filters().items():
             where.append(_matches(FILTER_COLUMNS[name], values))
         kinds = self.kinds()
         if kinds is not None:
-            where.append(_in_situations(kinds, groups))
+            where.append(_in_situations(kinds))
         if self.q:
             where.append(_search(self.q))
         return where
@@ -225,24 +221,20 @@ class FleetQuery:
         return SORTS[self.sort](self.order)
 
 
-def _in_situations(kinds: frozenset[SituationKind], groups: Sequence[FactGroup]) -> ColumnElement[bool]:
-    """Channels whose facts are one of the active combinations of these kinds (or inactive ones,
-    for ``offboarded``): the kind is decided in Python, once per combination, never in SQL."""
-    options = [_facts_are(group.facts) for group in groups if group.kind in kinds]
-    if SituationKind.OFFBOARDED in kinds:
-        options.append(channels.c.active.is_(False))
-    return or_(*options) if options else false()
+def _in_situations(kinds: frozenset[SituationKind]) -> ColumnElement[bool]:
+    """Channels in one of these situations: their sort rank is one of the kinds' ranks.
 
-
-def _facts_are(facts: SituationFacts) -> ColumnElement[bool]:
-    terms = []
-    for name, column in FACT_COLUMNS.items():
-        value = getattr(facts, name)
-        if isinstance(value, bool):
-            terms.append(column if value else not_(column))
-        else:
-            terms.append(column.is_(None) if value is None else column == str(value))
-    return and_(*terms)
+    A run of consecutive ranks (one kind, or "needs action" which ranks first) is a range of
+    ``ix_channels_needs_action``, so the page of a badge is read in index order, 50 rows.
+    """
+    ranks = sorted(SORT_RANK[kind] for kind in kinds)
+    if not ranks:
+        return false()
+    if ranks[-1] - ranks[0] + 1 == len(ranks):
+        if len(ranks) == 1:
+            return literal_column(str(ranks[0])) == SITUATION_RANK
+        return SITUATION_RANK.between(literal_column(str(ranks[0])), literal_column(str(ranks[-1])))
+    return SITUATION_RANK.in_([literal_column(str(rank)) for rank in ranks])
 
 
 def _search(text: str) -> ColumnElement[bool]:
@@ -293,7 +285,7 @@ def fleet_overview(conn: Connection, query: FleetQuery, now: datetime) -> FleetO
     groups = fleet_groups(conn)
     counts = counts_of(groups)
     total = _total_from_counts(query, counts, groups)
-    page = list_fleet(conn, query, now, total=total, groups=groups)
+    page = list_fleet(conn, query, now, total=total)
     return FleetOverview(page, counts, latest_fleet_summary(conn))
 
 
@@ -315,23 +307,13 @@ def _total_from_counts(query: FleetQuery, counts: dict[str, Any], groups: Sequen
     return None
 
 
-def list_fleet(
-    conn: Connection,
-    query: FleetQuery,
-    now: datetime,
-    *,
-    total: int | None = None,
-    groups: Sequence[FactGroup] | None = None,
-) -> FleetPage:
+def list_fleet(conn: Connection, query: FleetQuery, now: datetime, *, total: int | None = None) -> FleetPage:
     """The page ``query`` asks for, its rows' registration summaries, and the filtered total.
 
     ``total`` is counted (one indexed ``count(*)``, or with the page for a text search) unless
-    the caller already knows it; the situation filters need the fleet's fact combinations
-    (``groups``, read here if not given).
+    the caller already knows it.
     """
-    if groups is None and query.kinds() is not None:
-        groups = fleet_groups(conn)
-    conditions = query.conditions(groups or ())
+    conditions = query.conditions()
     # A text search scans every candidate row anyway: it counts them in the same scan.
     search = total is None and bool(query.q)
     if total is None and not search:

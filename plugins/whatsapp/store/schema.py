@@ -24,8 +24,11 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    and_,
     case,
     literal_column,
+    not_,
+    or_,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
@@ -33,8 +36,7 @@ from sqlalchemy.sql.elements import Grouping
 from sqlalchemy.types import TypeDecorator
 
 from whatsapp.domain.health import STORED_FIELDS, STORED_NAMES
-from whatsapp.domain.lifecycle import CUSTOMER_REASONS
-from whatsapp.domain.registration import RegistrationState
+from whatsapp.domain.situations import SITUATION_RULES, SORT_RANK
 
 
 class UtcDateTime(TypeDecorator[datetime]):
@@ -85,48 +87,64 @@ def _error_columns(prefix: str = "") -> list[Column[Any]]:
     ]
 
 
-#: "Needs action" order of the fleet table: the customer must sign up again (state, or a reason
-#: only the customer can fix), then a person must act, then Meta's block, then automatic retries,
-#: then names in review; everything else (registered, unknown) last.
-NEEDS_ACTION_ORDER: tuple[RegistrationState, ...] = (
-    RegistrationState.REAUTHORIZATION_REQUIRED,
-    RegistrationState.NEEDS_ATTENTION,
-    RegistrationState.BLOCKED,
-    RegistrationState.SCHEDULED,
-    RegistrationState.AWAITING_DISPLAY_NAME,
-)
-_CUSTOMER_REASONS = tuple(sorted(reason.value for reason in CUSTOMER_REASONS))
-
-
-def needs_action_rank(c: Any) -> ColumnElement[int]:
-    """0 (most urgent) .. 5 (nothing to do) for a row of ``channels`` (``c`` = its columns).
-
-    Used both by the fleet listing's ORDER BY and by the expression indexes below; constants are
-    rendered inline (not bound) so PostgreSQL matches the query's expression to the index's.
-    """
-
-    def const(value: str | int) -> ColumnElement[Any]:
-        if isinstance(value, str):  # enum values: plain words, safe to quote inline
-            if not value.isidentifier():
-                raise ValueError(f"not a plain enum value: {value!r}")
-            return literal_column(f"'{value}'")
+def _const(value: object) -> ColumnElement[Any]:
+    """A constant rendered inline (not bound), so PostgreSQL matches a query's expression to an
+    index's; only plain words and integers, which are safe to quote."""
+    if isinstance(value, str):  # enum values and Meta's name statuses: plain words
+        if not value.isidentifier():
+            raise ValueError(f"not a plain enum value: {value!r}")
+        return literal_column(f"'{value}'")
+    if isinstance(value, int) and not isinstance(value, bool):
         return literal_column(str(value))
+    raise TypeError(f"no inline constant for {value!r}")
 
+
+def fact_columns(c: Any) -> dict[str, ColumnElement[Any]]:
+    """The situation facts (``SituationFacts`` fields) as SQL over a ``channels`` row (``c`` = its
+    columns): what the fleet's counts group by, what each listed row selects, what its sort ranks."""
+    return {
+        "state": c.registration_state,
+        "reason": c.reauthorization_reason,
+        "attention": c.attention,
+        "name_status": c.name_status,
+        "name_change": c.name_change,
+        "refused": c.failures_in_a_row > _const(0),
+        "check_failed": c.last_check_failed_at.is_not(None),
+        "active": c.active,
+    }
+
+
+def _accepts(column: ColumnElement[Any], values: frozenset[object]) -> ColumnElement[bool]:
+    """``column`` has one of ``values`` (a boolean fact: is true / is false)."""
+    if values in ({True}, {False}):
+        return column if True in values else not_(column)
+    words = sorted(str(value) for value in values if value is not None)
+    options = [column == _const(words[0])] if len(words) == 1 else []
+    if len(words) > 1:
+        options.append(column.in_([_const(word) for word in words]))
+    if None in values:
+        options.append(column.is_(None))
+    return or_(*options) if len(options) > 1 else options[0]
+
+
+def situation_rank(c: Any) -> ColumnElement[int]:
+    """A ``channels`` row's place in the fleet's "needs action first" sort (``c`` = its columns).
+
+    ``CASE`` over :data:`~whatsapp.domain.situations.SITUATION_RULES` in order, each giving its
+    kind's :data:`~whatsapp.domain.situations.SORT_RANK`: the domain's rule, compiled, so the
+    sort agrees with each row's ``situation.needs_action``. Used by the fleet listing's ORDER BY
+    and by the expression indexes below.
+    """
+    facts = fact_columns(c)
+    *rules, last = SITUATION_RULES
+    if last.when:
+        raise ValueError("the last situation rule must match every channel")
+    whens = [
+        (and_(*(_accepts(facts[name], values) for name, values in rule.when)), _const(SORT_RANK[rule.kind]))
+        for rule in rules
+    ]
     # Parenthesized: PostgreSQL needs an index expression in parentheses.
-    return Grouping(
-        case(
-            (
-                (c.registration_state == const(NEEDS_ACTION_ORDER[0].value))
-                | c.reauthorization_reason.in_([const(reason) for reason in _CUSTOMER_REASONS]),
-                const(0),
-            ),
-            *(
-                (c.registration_state == const(state.value), const(rank))
-                for rank, state in enumerate(NEEDS_ACTION_ORDER[1:], start=1)
-            ),
-            else_=const(len(NEEDS_ACTION_ORDER)),
-        )
-    )
+    return Grouping(case(*whens, else_=_const(SORT_RANK[last.kind])))
 
 
 metadata = MetaData()
@@ -191,7 +209,7 @@ SUMMARY_COLUMNS: tuple[str, ...] = (
 # the grouped counts. (``checked_at`` and ``next_attempt_at`` sorts use the indexes above.)
 Index(
     "ix_channels_needs_action",
-    needs_action_rank(channels.c),
+    situation_rank(channels.c),
     channels.c.account_id,
     channels.c.inbox_id,
     postgresql_where=channels.c.active.is_(True),
@@ -200,7 +218,7 @@ Index(
 Index(
     "ix_channels_state_needs_action",
     channels.c.registration_state,
-    needs_action_rank(channels.c),
+    situation_rank(channels.c),
     channels.c.account_id,
     channels.c.inbox_id,
     postgresql_where=channels.c.active.is_(True),
@@ -213,6 +231,19 @@ Index(
     postgresql_where=channels.c.active.is_(True),
     sqlite_where=channels.c.active.is_(True),
 )
+# The fleet's text search (``q``) on PostgreSQL: trigram indexes for ``ILIKE '%…%'`` (migration
+# 0009 creates them where the ``pg_trgm`` extension is or can be installed, in ``public``).
+for _name, _column in (
+    ("ix_channels_search_phone", "display_phone_number"),
+    ("ix_channels_search_name", "verified_name"),
+):
+    Index(
+        _name,
+        channels.c[_column],
+        postgresql_using="gin",
+        postgresql_ops={_column: "public.gin_trgm_ops"},
+        info={"dialect": "postgresql"},  # what the migration tests compare it on
+    ).ddl_if(dialect="postgresql")
 Index(
     "ix_channels_summary",
     *(channels.c[name] for name in SUMMARY_COLUMNS),

@@ -1,9 +1,9 @@
 """Fleet listing indexes: needs-action order (also within a state), phone number order, counts.
 
 Partial on active channels, as the fleet listing's default filter and the counts are. The
-expression is ``whatsapp.store.schema.needs_action_rank`` written out, because a migration must
-not change when the code does; ``tests/store/test_fleet_listing.py`` checks that both build the
-same indexes.
+expression is the then ``whatsapp.store.schema.needs_action_rank`` written out, because a
+migration must not change when the code does (0009 rebuilt both needs-action indexes on the
+situation rank); ``tests/store/test_fleet_listing.py`` checks 0009's downgrade gives these back.
 
 Revision ID: 0003
 Revises: 0002
