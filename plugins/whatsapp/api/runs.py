@@ -34,10 +34,15 @@ def run_path(dag_id: str, run_id: str) -> str:
     return f"/dags/{quote(dag_id, safe='')}/runs/{quote(run_id, safe='')}"
 
 
-def grid_url(run_id: str, dag_id: str = REGISTER_DAG_ID) -> str:
-    """The run in the Airflow UI grid, under ``[api] base_url``'s path when Airflow is not at the root."""
+def ui_path(path: str) -> str:
+    """``path`` of Airflow's UI under ``[api] base_url``'s path, for when Airflow is not at the root."""
     root = urlsplit(conf.get("api", "base_url", fallback="") or "/").path.rstrip("/")
-    return f"{root}{run_path(dag_id, run_id)}"
+    return f"{root}{path}"
+
+
+def grid_url(run_id: str, dag_id: str = REGISTER_DAG_ID) -> str:
+    """The run in the Airflow UI grid, under Airflow's base path."""
+    return ui_path(run_path(dag_id, run_id))
 
 
 def find_run(session: Session, dag_id: str, run_id: str) -> DagRun | None:

@@ -16,14 +16,13 @@ from __future__ import annotations
 import functools
 import hashlib
 from typing import Annotated
-from urllib.parse import urlsplit
 
 from airflow.api_fastapi.app import get_auth_manager
 from airflow.api_fastapi.auth.managers.models.base_user import BaseUser
-from airflow.configuration import conf
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse, Response
 
+from whatsapp.api.runs import ui_path
 from whatsapp.api.security import user_or_none
 from whatsapp.ui import BUNDLE, BUNDLE_NAME, PAGE_ROUTE
 
@@ -32,8 +31,7 @@ router = APIRouter(include_in_schema=False)
 
 def page_path(request: Request) -> str:
     """The page in Airflow's UI (under ``[api] base_url``'s path), keeping the query (a channel)."""
-    root = urlsplit(conf.get("api", "base_url", fallback="") or "/").path.rstrip("/")
-    path = f"{root}/plugin/{PAGE_ROUTE}"
+    path = ui_path(f"/plugin/{PAGE_ROUTE}")
     return f"{path}?{request.url.query}" if request.url.query else path
 
 
