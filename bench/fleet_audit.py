@@ -10,14 +10,18 @@ mix of ``tests/fleet/fleet_mix.py`` (provisioned, pending, name in review, decli
 token, YELLOW/RED), loads them into a throw-away schema of ``WHATSAPP_TEST_DATABASE_URL``
 (dropped at the end) and prints ONE JSON line on stdout.
 
-The audit runs in a fresh child process, so ``peak_rss_mb`` is the audit's own high-water
-mark (interpreter and imports included, seeding excluded). ``http_requests`` is what the
-simulator counted during the audit. ``--concurrency`` is the connection's ``max_concurrency``
-(default: the connection's default); ``peak_concurrency`` is the most batches in flight the
-adaptive pacing reached. The machine is shared by the audit, the simulator and PostgreSQL, so
-the line also gives ``audit_cpu_s`` (the child's CPU time), ``simulator_cpu_s`` (the simulator
-process's, during the audit) and ``load_1m`` (the load average when the audit ended): a wall
-time far above ``audit_cpu_s`` with a high load means other processes had the CPUs.
+The audit runs as the fleet DAG runs it: in ``--shards`` fresh processes side by side (by
+default as many as the DAG picks for N channels: one per 50,000), each the code path of one
+mapped audit task, started together once all have imported. ``wall_s`` runs from that start to
+the last shard's end. ``peak_rss_mb`` is the largest shard's own high-water mark (interpreter and
+imports included, seeding excluded), the memory one worker slot needs; ``total_rss_mb`` adds up
+all shards. ``http_requests`` is what the simulator counted during the audit. ``--concurrency``
+is the connection's ``max_concurrency`` (default: the connection's default), which the shards
+share; ``peak_concurrency`` is the most batches in flight the adaptive pacing reached, summed
+over shards. The machine is shared by the audit, the simulator and PostgreSQL, so the line also
+gives ``audit_cpu_s`` (the shards' CPU time), ``simulator_cpu_s`` (the simulator process's,
+during the audit) and ``load_1m`` (the load average when the audit ended): a wall time far
+above ``audit_cpu_s`` with a high load means other processes had the CPUs.
 ``--naive`` also measures the one-GET-per-channel sequential baseline on the first
 ``--naive-sample`` channels of the same data and extrapolates it to N (labelled
 ``measured_*`` / ``extrapolated_*``).
@@ -59,6 +63,8 @@ from include.graph_simulator.process import RunningSimulator, SimulatorProcess  
 from tests.fleet.fleet_mix import SeededNumber, seed_simulator  # noqa: E402
 from tests.support.simulator_fixtures import GRAPH_CONN_ENV, graph_connection  # noqa: E402
 from whatsapp import DEFAULT_MAX_CONCURRENCY  # noqa: E402
+from whatsapp.domain.audit_plan import AUTO as AUTO_SHARDS  # noqa: E402
+from whatsapp.domain.audit_plan import CHANNELS_PER_SHARD, shard_count  # noqa: E402
 from whatsapp.store import ChannelStore, StoreTarget  # noqa: E402
 from whatsapp.store.schema import channels  # noqa: E402
 
@@ -81,6 +87,13 @@ def parse_args() -> argparse.Namespace:
         help=f"the Graph connection's max_concurrency (its default: {DEFAULT_MAX_CONCURRENCY})",
     )
     parser.add_argument("--page-size", type=int, default=1000)
+    parser.add_argument(
+        "--shards",
+        type=int,
+        default=AUTO_SHARDS,
+        help="audit processes side by side, as the fleet DAG's mapped audit tasks "
+        f"(default {AUTO_SHARDS}: as the DAG picks, one per {CHANNELS_PER_SHARD:,} channels)",
+    )
     return parser.parse_args()
 
 
@@ -139,46 +152,78 @@ def throwaway_schema(raw_url: str) -> Iterator[StoreTarget]:
         admin.dispose()
 
 
-def _child(mode: str, target: StoreTarget, options: dict[str, Any], pipe: Any) -> None:
-    """Runs in a fresh process: one audit, then its wall time, report and peak RSS back to the parent."""
+def _child(mode: str, target: StoreTarget, options: dict[str, Any], pipe: Any, start: Any) -> None:
+    """Runs in a fresh process: imports, then (when every shard is ready) one audit; sends back its
+    end on the system-wide monotonic clock, CPU time, report and peak RSS."""
     os.dup2(2, 1)  # task logs go to stderr: stdout carries the one JSON line
     from bench.naive_audit import naive_audit
     from whatsapp.fleet_audit import run_audit
     from whatsapp.hooks.graph import WhatsAppGraphHook
 
     store = ChannelStore.from_target(target)
-    started = time.perf_counter()
+    pipe.send("ready")
+    start.wait()
     cpu_started = time.process_time()
     if mode == "naive":
         report = naive_audit(WhatsAppGraphHook(), store, **options)
     else:
         report = run_audit(WhatsAppGraphHook(), store, **options)
-    wall_s = time.perf_counter() - started
+    ended = time.monotonic()
     cpu_s = time.process_time() - cpu_started
     store.dispose()
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    pipe.send({"wall_s": wall_s, "cpu_s": cpu_s, "report": report.to_dict(), "peak_rss_mb": peak_mb})
+    pipe.send({"ended": ended, "cpu_s": cpu_s, "report": report.to_dict(), "peak_rss_mb": peak_mb})
 
 
-def measure(mode: str, target: StoreTarget, sim: RunningSimulator, **options: Any) -> dict[str, Any]:
-    """Run one audit in a spawned child; add the simulator's request count and CPU for its duration."""
+def measure(
+    mode: str, target: StoreTarget, sim: RunningSimulator, shards: int = 1, **options: Any
+) -> dict[str, Any]:
+    """One audit in ``shards`` spawned processes started together, as the fleet DAG's mapped audit
+    tasks run; the simulator's request count and CPU for its duration added.
+
+    ``wall_s`` runs from the common start to the last shard's end (imports excluded: a worker has
+    them loaded before the task starts); ``cpu_s`` and the report's counts are summed over shards.
+    """
     control = sim.control
     sim_process = psutil.Process(sim.pid)
+    context = multiprocessing.get_context("spawn")
+    start = context.Event()
+    shard_options = [dict(options, shard=(k, shards)) if shards > 1 else options for k in range(shards)]
+    children = []
+    for shard_option in shard_options:
+        receiver, sender = context.Pipe(duplex=False)
+        process = context.Process(target=_child, args=(mode, target, shard_option, sender, start))
+        process.start()
+        children.append((process, receiver))
+    for process, receiver in children:
+        if receiver.recv() != "ready":
+            raise SystemExit(f"{mode} audit process {process.pid} did not start")
     sim_cpu_before = sum(sim_process.cpu_times()[:2])
     before = control.stats()["http_requests"]
-    receiver, sender = multiprocessing.Pipe(duplex=False)
-    process = multiprocessing.get_context("spawn").Process(
-        target=_child, args=(mode, target, options, sender)
-    )
-    process.start()
-    result = receiver.recv()
-    process.join()
-    if process.exitcode:
-        raise SystemExit(f"{mode} audit process failed with exit code {process.exitcode}")
-    result["http_requests"] = control.stats()["http_requests"] - before
-    result["simulator_cpu_s"] = sum(sim_process.cpu_times()[:2]) - sim_cpu_before
-    result["load_1m"] = os.getloadavg()[0]
-    return result
+    started = time.monotonic()
+    start.set()
+    runs = [receiver.recv() for _, receiver in children]
+    for process, _ in children:
+        process.join()
+        if process.exitcode:
+            raise SystemExit(f"{mode} audit process failed with exit code {process.exitcode}")
+    return {
+        "shards": shards,
+        "wall_s": max(run["ended"] for run in runs) - started,
+        "cpu_s": sum(run["cpu_s"] for run in runs),
+        "peak_rss_mb": max(run["peak_rss_mb"] for run in runs),
+        "total_rss_mb": sum(run["peak_rss_mb"] for run in runs),
+        "report": _merged([run["report"] for run in runs]),
+        "http_requests": control.stats()["http_requests"] - before,
+        "simulator_cpu_s": sum(sim_process.cpu_times()[:2]) - sim_cpu_before,
+        "load_1m": os.getloadavg()[0],
+    }
+
+
+def _merged(reports: list[dict[str, Any]]) -> dict[str, Any]:
+    """The shards' reports as one: counts and peak concurrencies (all in flight at once) added."""
+    keys = ("channels", "audited", "failed", "skipped_throttled", "applied", "peak_concurrency")
+    return {key: sum(report[key] for report in reports) for key in keys}
 
 
 def main() -> None:
@@ -194,7 +239,8 @@ def main() -> None:
         loaded = load_channels(store, seed_simulator(sim.control, args.channels))
         seed_s = time.perf_counter() - seeding
         store.dispose()
-        batched = measure("batched", target, sim, now=NOW, page_size=args.page_size)
+        shards = shard_count(loaded, args.shards)
+        batched = measure("batched", target, sim, shards, now=NOW, page_size=args.page_size)
         line = figures(args, loaded, batched, seed_s)
         if args.naive:
             naive = measure(
@@ -215,11 +261,13 @@ def figures(args: argparse.Namespace, channels: int, run: dict[str, Any], seed_s
         "channels": channels,
         "latency_ms": args.latency_ms,
         "max_concurrency": args.concurrency,
+        "shards": run["shards"],
         "wall_s": round(run["wall_s"], 3),
         "http_requests": run["http_requests"],
         "channels_per_s": round(channels / run["wall_s"], 1),
         "peak_rss_mb": round(run["peak_rss_mb"], 1),
-        "rss_scope": "audit child process (imports included, seeding excluded)",
+        "rss_scope": "the largest audit process (imports included, seeding excluded)",
+        "total_rss_mb": round(run["total_rss_mb"], 1),
         "peak_concurrency": report["peak_concurrency"],
         "audit_cpu_s": round(run["cpu_s"], 1),
         "simulator_cpu_s": round(run["simulator_cpu_s"], 1),

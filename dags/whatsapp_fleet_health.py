@@ -1,6 +1,7 @@
 """Hourly: audit every channel's health, retry stuck registrations with backoff, summarise.
 
-Audit shards map over ``audit_shards`` so several workers share a large fleet. Due
+The audit maps over shards so several workers share a large fleet: ``audit_shards`` of them, or
+by default (0) one per 50,000 active channels. Due
 registrations (up to ``max_registrations``) map over at most ``max_retry_tasks`` tasks: one per
 number (named by it) while they fit, chunks of consecutive numbers (named by the first and last)
 beyond that, so a backlog of thousands drains in one run. Retried by Airflow on transient Graph
@@ -16,11 +17,13 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from airflow.sdk import Param, dag, task
+from airflow.sdk import Param, dag
 
 from whatsapp.defaults import GRAPH_TASK_DEFAULTS
 from whatsapp.operators.fleet import (
+    AUDIT_MAP_INDEX_TEMPLATE,
     RETRY_MAP_INDEX_TEMPLATE,
+    WhatsAppAuditShardsOperator,
     WhatsAppDueRegistrationsOperator,
     WhatsAppFleetAuditOperator,
     WhatsAppFleetSummaryOperator,
@@ -46,7 +49,13 @@ from whatsapp.operators.fleet import (
             minimum=0,
             description="Audit only channels not checked within this window (0: all)",
         ),
-        "audit_shards": Param(1, type="integer", minimum=1, maximum=64, description="Mapped audit tasks"),
+        "audit_shards": Param(
+            0,
+            type="integer",
+            minimum=0,
+            maximum=64,
+            description="Mapped audit tasks (0: one per 50,000 active channels)",
+        ),
         "max_registrations": Param(
             10_000, type="integer", minimum=0, description="Registration retries per run"
         ),
@@ -63,16 +72,12 @@ from whatsapp.operators.fleet import (
     },
 )
 def whatsapp_fleet_health() -> None:
-    @task
-    def shard_numbers(params: dict) -> list[int]:
-        return list(range(int(params["audit_shards"])))
-
-    shards = shard_numbers()
+    shards = WhatsAppAuditShardsOperator(task_id="audit_shards", shards="{{ params.audit_shards }}")
     audit = WhatsAppFleetAuditOperator.partial(
         task_id="audit",
-        shards="{{ params.audit_shards }}",
         stale_after_minutes="{{ params.stale_after_minutes }}",
-    ).expand(shard=shards)
+        map_index_template=AUDIT_MAP_INDEX_TEMPLATE,
+    ).expand_kwargs(shards.output)
     # A failed audit shard must not stop the retries: each one re-reads live health anyway.
     due = WhatsAppDueRegistrationsOperator(
         task_id="due_registrations",

@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from whatsapp.domain.audit_plan import shard_concurrency
 from whatsapp.domain.health import PhoneHealth, risky_transitions
 from whatsapp.domain.pacing import APP_SCOPE, Pacer, PacingPolicy
 from whatsapp.errors import GraphApiError
@@ -373,8 +374,10 @@ async def audit_fleet(
     :param shard: ``(k, n)``: only channels with ``id % n == k``, so n mapped tasks share a fleet.
     :param batch_size: / :param max_concurrency: default to the Graph connection's settings;
         ``max_concurrency`` is the most batches in flight: the audit starts with
-        ``INITIAL_CONCURRENCY`` and pacing adapts between 1 and it. The connection's value also
-        caps the HTTP/1.1 connections, so a larger value here only queues requests.
+        ``INITIAL_CONCURRENCY`` and pacing adapts between 1 and it. By default a shard takes
+        its share of the connection's value (:func:`~whatsapp.domain.audit_plan.shard_concurrency`),
+        so all shards together stay within it. The connection's value also caps the HTTP/1.1
+        connections, so a larger value here only queues requests.
     Runs inside the caller's event loop; the hook's async client must belong to that loop.
     """
     settings = await hook.asettings()
@@ -382,7 +385,7 @@ async def audit_fleet(
     if not 1 <= batch_size <= settings.batch_size:
         raise ValueError(f"batch_size must be 1..{settings.batch_size}, got {batch_size}")
     started = time.monotonic()
-    ceiling = max_concurrency or settings.max_concurrency
+    ceiling = max_concurrency or shard_concurrency(settings.max_concurrency, shard[1] if shard else 1)
     tally = _Tally(AuditReport(), log, progress_every)
     audit = _FleetAudit(
         hook,

@@ -70,6 +70,9 @@ def test_fleet_dag_shape(dagbag: Any) -> None:
     assert dag.max_active_runs == 1 and dag.catchup is False
     retry = dag.get_task("retry_registration")
     assert retry.map_index_template == RETRY_MAP_INDEX_TEMPLATE
+    # The audit's shard count follows the fleet's size unless a run asks for a number.
+    assert dag.params["audit_shards"] == 0
+    assert dag.get_task("audit").upstream_task_ids == {"audit_shards"}
     # A backlog drains in one run: up to 10,000 numbers over at most 200 mapped tasks (< max_map_length).
     assert dag.params["max_registrations"] == 10_000
     assert dag.params["max_retry_tasks"] == 200

@@ -84,8 +84,24 @@ def test_mixed_fleet_of_500_ends_as_the_spec_says(
         "failed": 25,
     }  # 50 registered + 50 waiting; 25 declined
     assert tis[("summary", -1)] == "success"
+    assert [key for key in tis if key[0] == "audit"] == [("audit", 0)]  # 500 channels: one shard
     summary = pg_store_env.fleet.latest_summary().counts
     assert summary == pg_store_env.fleet.counts()
+
+
+def test_audit_shards_asked_for_split_the_fleet_and_are_named_in_the_grid(
+    fleet_run, sim: SimulatorControl, pg_store_env: ChannelStore
+) -> None:
+    numbers = seed(sim, pg_store_env, 60)
+    dag_run = fleet_run(audit_shards=3, max_registrations=0)
+    audits = sorted(
+        (ti for ti in dag_run.get_task_instances() if ti.task_id == "audit"), key=lambda ti: ti.map_index
+    )
+    assert [ti.rendered_map_index for ti in audits] == ["shard 1 of 3", "shard 2 of 3", "shard 3 of 3"]
+    assert {str(ti.state) for ti in audits} == {"success"}
+    reports = [ti.xcom_pull(task_ids="audit", map_indexes=ti.map_index) for ti in audits]
+    assert sum(report["channels"] for report in reports) == len(numbers)
+    assert all(report["channels"] > 0 for report in reports)
 
 
 def test_a_backlog_beyond_max_retry_tasks_drains_in_one_run_in_named_chunks(

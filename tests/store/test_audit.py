@@ -48,6 +48,12 @@ def test_shards_split_the_fleet_without_overlap(store):
     assert sum(len(s) for s in shards) == len(ids)
 
 
+def test_active_channels_counts_what_a_full_audit_reads(store):
+    channels = [add_channel(store, n) for n in range(5)]
+    store.channels.set_active(channels[0].id, False)
+    assert store.health.active_channels() == 4 == len(_ids(store.health.audit_pages(page_size=2)))
+
+
 def test_late_older_snapshot_does_not_replace_a_newer_one(store):
     channel = add_channel(store, 1)
     newer = HealthResult(channel.id, NOW, health=health(channel.phone_number_id, quality_rating="RED"))

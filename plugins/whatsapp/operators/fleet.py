@@ -18,6 +18,8 @@ from airflow.sdk.exceptions import AirflowException
 
 from whatsapp import metrics
 from whatsapp.assets import FLEET_SUMMARY
+from whatsapp.domain.audit_plan import AUTO as AUTO_SHARDS
+from whatsapp.domain.audit_plan import shard_count
 from whatsapp.errors import GraphApiError
 from whatsapp.operators.base import MANAGER_LINK, WhatsAppBaseOperator
 
@@ -29,6 +31,8 @@ if TYPE_CHECKING:
 #: Channels of one retry task registered at once: each spends most of its time waiting for Graph.
 #: Each holds a store connection: 8 tasks x 8 threads exhausted PostgreSQL's default 100.
 REGISTER_THREADS = 4
+#: Rendered as each audit task's name in the grid.
+AUDIT_MAP_INDEX_TEMPLATE = "shard {{ task.shard | int + 1 }} of {{ task.shards }}"
 #: Rendered as each retry task's name in the grid: its number, or the first and last of a chunk.
 RETRY_MAP_INDEX_TEMPLATE = (
     "{% set c = task.channels %}{{ c[0]['display_phone_number'] }}"
@@ -58,6 +62,31 @@ def _positive_int(operator: WhatsAppBaseOperator, name: str, value: Any, minimum
     if number < minimum:
         operator.fail(f"bad {name}", f"{name} must be >= {minimum}, got {number}")
     return number
+
+
+class WhatsAppAuditShardsOperator(WhatsAppBaseOperator):
+    """The audit's mapped tasks: ``shards`` of them, or with 0 as many as the fleet's size needs.
+
+    Returns one ``{"shard": k, "shards": n}`` per shard, to ``expand_kwargs`` the audit over.
+    """
+
+    template_fields = ("shards",)
+
+    def __init__(self, *, shards: int | str = AUTO_SHARDS, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.shards = shards
+
+    def execute(self, context: Context) -> list[dict[str, int]]:
+        requested = _positive_int(self, "shards", self.shards)
+        if requested:
+            count = shard_count(0, requested)
+            self.log.info("Auditing in %d shard(s), as asked", count)
+        else:
+            with self.open_store() as store:
+                active = store.health.active_channels()
+            count = shard_count(active, AUTO_SHARDS)
+            self.log.info("Auditing %d active channel(s) in %d shard(s)", active, count)
+        return [{"shard": index, "shards": count} for index in range(count)]
 
 
 class WhatsAppFleetAuditOperator(WhatsAppBaseOperator):

@@ -167,6 +167,13 @@ class HealthRepository:
     def __init__(self, db: Database) -> None:
         self.db = db
 
+    def active_channels(self) -> int:
+        """How many channels an audit of every active channel reads (it sizes the audit's shards)."""
+        with self.db.connect() as conn:
+            return conn.execute(
+                select(func.count()).select_from(channels).where(channels.c.active.is_(True))
+            ).scalar_one()
+
     def audit_pages(
         self,
         *,
