@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 
@@ -74,8 +75,11 @@ def test_mixed_fleet_ends_as_spec_says_in_batches_of_at_most_50(
     assert len(graph.calls()) == report.http_requests == 4  # no per-channel GET besides the batches
 
     risky = [r.getMessage() for r in caplog.records if "Risky transition" in r.getMessage()]
+    # One line per written page, one "channel <id> (<number>: <field> <old> -> <new>)" per transition;
     # YELLOW: quality; RED + FLAGGED: quality and status.
-    assert len(risky) == report.risky_total == kinds[Kind.YELLOW] + 2 * kinds[Kind.RED_FLAGGED]
+    events = [event for line in risky for event in line.split(": ", 1)[1].split("; ")]
+    assert len(events) == report.risky_total == kinds[Kind.YELLOW] + 2 * kinds[Kind.RED_FLAGGED]
+    assert all(re.fullmatch(r"channel \d+ \(\d+: (quality_rating|status) None -> \w+\)", e) for e in events)
     caplog.clear()
     second = audit(store, NOW + timedelta(hours=1), max_concurrency=4)
     assert second.risky_total == 0, "a risky transition is logged once, when it happens"

@@ -191,6 +191,23 @@ def test_slow_batches_take_a_quarter_off_and_throttling_halves() -> None:
     assert pacer.level == 1
 
 
+def test_one_saturated_window_cuts_once_not_once_per_batch_in_flight() -> None:
+    clock = FakeClock()
+    pacer = Pacer(32, clock, initial=16)
+    pacer.observe_latency(0.1, sent_at=clock.now - 0.1)  # fastest seen; in time: 17
+    sent = clock.now  # 17 batches leave together; the worker then saturates
+    clock.now += 0.3
+    for _ in range(17):
+        pacer.observe_latency(0.3, sent_at=sent)  # all slow, all from the same window
+    assert pacer.level == 12  # one quarter off, not 17 cuts down to 1
+    resent = clock.now
+    clock.now += 0.3
+    pacer.observe_latency(0.3, sent_at=resent)  # sent after the cut and still slow: cut again
+    assert pacer.level == 9
+    pacer.observe_latency(0.1, sent_at=clock.now - 0.1)  # in time: climbs again
+    assert pacer.level == 10
+
+
 def test_tiny_latencies_jittering_by_a_large_factor_are_not_saturation() -> None:
     pacer = Pacer(16, FakeClock(), initial=8)
     pacer.observe_latency(0.002)
