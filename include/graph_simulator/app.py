@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote, urlencode, urlsplit
 
+import msgspec
 from fastapi import FastAPI, Request, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -109,36 +110,16 @@ def redact_url(relative_url: str, query: list[tuple[str, str]] | None = None) ->
 # -- request parsing ----------------------------------------------------------------------
 
 
-_ESCAPE = re.compile(r"%[0-9A-Fa-f]{2}")
-_HEX_DIGITS = frozenset("0123456789abcdefABCDEF")
-
-
 def _unquote_plus(text: str) -> str:
-    """What ``parse_qsl`` makes of one name or value: ``+`` is a space, then ``unquote``.
-
-    A batch envelope is ~25 kB of percent-encoded JSON; ``unquote`` walks it escape by escape in
-    Python. When every escape is ASCII and none decodes to ``%`` or a hex digit (so no decoded
-    character can form or break another escape), one C-speed ``str.replace`` per distinct escape
-    gives the same text; anything else takes ``unquote``.
-    """
+    """What ``parse_qsl`` makes of one name or value: ``+`` is a space, then ``unquote``; most
+    of a query string's names and values have no escape at all, and skip both."""
     text = text.replace("+", " ")
-    if "%" not in text:
-        return text
-    decoded = {escape: chr(int(escape[1:], 16)) for escape in set(_ESCAPE.findall(text))}
-    if any(char >= "\x80" or char in _HEX_DIGITS for char in decoded.values()):
-        return unquote(text)
-    percent = [escape for escape, char in decoded.items() if char == "%"]
-    for escape, char in decoded.items():
-        if char != "%":
-            text = text.replace(escape, char)
-    for escape in percent:  # last: a decoded "%" must not start another escape
-        text = text.replace(escape, "%")
-    return text
+    return unquote(text) if "%" in text else text
 
 
 def form_pairs(text: str) -> list[tuple[str, str]]:
-    """``parse_qsl(text, keep_blank_values=True)`` (form bodies, query strings), faster on
-    the audit's batches (see :func:`_unquote_plus`)."""
+    """``parse_qsl(text, keep_blank_values=True)`` (form bodies, query strings): a sub-request's
+    query string in half of ``parse_qsl``'s time (100,000 of them in a 100k audit)."""
     pairs = []
     for pair in text.split("&"):
         if pair:
@@ -276,8 +257,8 @@ async def run_batch(sim: Simulator, envelope: GraphRequest, log: dict[str, Any])
     if raw is None:
         raise errors.invalid_param("(#100) The parameter batch is required")
     try:
-        batch = json.loads(raw) if isinstance(raw, str) else raw
-    except ValueError:
+        batch = msgspec.json.decode(raw) if isinstance(raw, str) else raw
+    except msgspec.DecodeError:
         raise errors.invalid_param("(#100) The parameter batch must be a JSON-encoded array") from None
     if not isinstance(batch, list) or not batch:
         raise errors.invalid_param("(#100) The parameter batch must be a non-empty JSON-encoded array")

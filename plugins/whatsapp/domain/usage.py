@@ -7,11 +7,12 @@ WABA/app until ``estimated_time_to_regain_access`` (minutes).
 
 from __future__ import annotations
 
-import json
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
+
+import msgspec
 
 APP_USAGE_HEADER = "x-app-usage"
 BUSINESS_USAGE_HEADER = "x-business-use-case-usage"
@@ -53,22 +54,33 @@ class Usage:
 
     @classmethod
     def from_headers(cls, headers: Mapping[str, str]) -> Usage:
-        """Parse both headers from any case-insensitive or lower-cased mapping.
+        """Parse both headers from a mapping of header names in any case."""
+        return cls.from_pairs(headers.items())
 
-        A fleet audit parses one pair per sub-response (100,000 a run), and the values repeat
-        (``X-App-Usage`` across answers, a WABA's entry across its numbers): each distinct value
-        is parsed once (:func:`_app_usage`, :func:`_business_usage`).
-        """
+    @classmethod
+    def from_pairs(cls, headers: Iterable[tuple[str, str]]) -> Usage:
+        """Parse both headers from ``(name, value)`` pairs, names in any case (a batch
+        sub-response lists its headers as name/value objects)."""
         app_raw = business_raw = None
-        for name, value in headers.items():
+        for name, value in headers:
             key = str(name).lower()
             if key == APP_USAGE_HEADER:
                 app_raw = value
             elif key == BUSINESS_USAGE_HEADER:
                 business_raw = value
-        if not app_raw and not business_raw:
+        return cls.from_values(app_raw, business_raw)
+
+    @classmethod
+    def from_values(cls, app_usage: str | None, business_usage: str | None) -> Usage:
+        """Parse the two headers' values (``None`` when absent).
+
+        A fleet audit parses one pair per sub-response (100,000 a run), and the values repeat
+        (``X-App-Usage`` across answers, a WABA's entry across its numbers): each distinct value
+        is parsed once (:func:`_app_usage`, :func:`_business_usage`).
+        """
+        if not app_usage and not business_usage:
             return _NO_USAGE
-        return cls(*_app_usage(app_raw), business=_business_usage(business_raw))
+        return cls(*_app_usage(app_usage), business=_business_usage(business_usage))
 
 
 _NO_USAGE = Usage()
@@ -77,7 +89,7 @@ _NO_USAGE = Usage()
 @lru_cache(maxsize=256)
 def _app_usage(raw: str | None) -> tuple[float, float, float]:
     app = _loads(raw)
-    if not isinstance(app, dict):  # (json.loads makes dicts: no need for the costlier Mapping ABC)
+    if not isinstance(app, dict):  # (decoded JSON is made of dicts: no need for the costlier Mapping ABC)
         return 0.0, 0.0, 0.0
     return _pct(app.get("call_count")), _pct(app.get("total_cputime")), _pct(app.get("total_time"))
 
@@ -102,10 +114,14 @@ def _business_usage(raw: str | None) -> tuple[BusinessUsage, ...]:
     )
 
 
+#: msgspec's decoder: the same Python values as ``json.loads``, at a quarter of its CPU.
+_JSON = msgspec.json.Decoder()
+
+
 def _loads(value: str | None) -> Any:
     if not value:
         return None
     try:
-        return json.loads(value)
-    except ValueError:
+        return _JSON.decode(value)
+    except msgspec.DecodeError:
         return None

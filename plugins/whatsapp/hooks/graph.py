@@ -27,6 +27,7 @@ from typing import Any
 from urllib.parse import quote_plus
 
 import httpx
+import msgspec
 from airflow.sdk import BaseHook
 from airflow.sdk.log import mask_secret
 from tenacity import AsyncRetrying, Retrying, retry_if_exception, stop_after_attempt, wait_exponential_jitter
@@ -39,7 +40,7 @@ from whatsapp import (
     GRAPH_CONN_TYPE,
 )
 from whatsapp.domain.health import PhoneHealth, graph_fields
-from whatsapp.domain.usage import Usage
+from whatsapp.domain.usage import APP_USAGE_HEADER, BUSINESS_USAGE_HEADER, Usage
 from whatsapp.errors import ErrorKind, GraphApiError
 
 #: Meta's hard limit on sub-requests per batch.
@@ -94,6 +95,10 @@ def form_body(data: Mapping[str, str]) -> bytes:
     """``application/x-www-form-urlencoded``, byte for byte what httpx's ``data=`` sends."""
     return "&".join(f"{_quote_plus(key)}={_quote_plus(value)}" for key, value in data.items()).encode()
 
+
+#: Graph's answers decoded by msgspec: the same Python values as ``json.loads`` at a third of its
+#: CPU (a 100k-channel audit decodes 2,000 envelopes and 100,000 sub-response bodies).
+_JSON = msgspec.json.Decoder()
 
 #: Set while this hook sends a request, in that thread or asyncio task only.
 _SENDING: ContextVar[bool] = ContextVar("whatsapp_graph_sending", default=False)
@@ -416,10 +421,11 @@ class WhatsAppGraphHook(BaseHook):
         return self._decode(call, response)
 
     def _decode(self, call: _Call, response: httpx.Response) -> Any:
-        self.last_usage = Usage.from_headers(response.headers)
+        headers = response.headers
+        self.last_usage = Usage.from_values(headers.get(APP_USAGE_HEADER), headers.get(BUSINESS_USAGE_HEADER))
         try:
-            payload = response.json()
-        except ValueError:
+            payload = _JSON.decode(response.content)
+        except msgspec.DecodeError:
             payload = None
             if response.is_success:
                 raise GraphApiError(
@@ -688,12 +694,11 @@ class WhatsAppGraphHook(BaseHook):
                 None, None, Usage(), GraphApiError.transport("sub-request timed out", operation="batch")
             )
         status = int(item.get("code") or 0)
-        headers = {h.get("name", ""): h.get("value", "") for h in item.get("headers") or []}
-        usage = Usage.from_headers(headers)
+        usage = Usage.from_pairs((h.get("name", ""), h.get("value", "")) for h in item.get("headers") or ())
         text = item.get("body") or "null"
         try:
-            body = json.loads(text)
-        except ValueError:
+            body = _JSON.decode(text)
+        except msgspec.DecodeError:
             error = GraphApiError(
                 "sub-response body is not JSON", http_status=status, is_transient=True, operation="batch"
             )
