@@ -37,30 +37,20 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from cryptography.fernet import Fernet
+# The checkout importable, then bench/_bootstrap.py: Airflow's settings in the environment
+# before Airflow is first imported (it sorts before the other project imports).
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+import httpx
+from sqlalchemy import text
 
-# The project imports below need the repository on sys.path (the API server subprocess too: it
-# must load this checkout's plugin) and Airflow's settings in the environment before Airflow is
-# first imported, hence E402.
-REPO_ROOT = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(REPO_ROOT / "plugins"), str(REPO_ROOT)]
-os.environ["PYTHONPATH"] = os.pathsep.join(
-    [str(REPO_ROOT / "plugins"), str(REPO_ROOT), *filter(None, [os.environ.get("PYTHONPATH")])]
-)
-os.environ.setdefault("AIRFLOW_HOME", tempfile.mkdtemp(prefix="whatsapp-bench-"))
-os.environ.setdefault("AIRFLOW__CORE__FERNET_KEY", Fernet.generate_key().decode())
-os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
-
-import httpx  # noqa: E402
-from sqlalchemy import text  # noqa: E402
-
-from bench.fleet_audit import throwaway_schema  # noqa: E402
-from include.graph_simulator.process import free_port  # noqa: E402
-from tests.api.airflow_auth import PASSWORDS, server_env  # noqa: E402
-from tests.fleet.fleet_mix import CYCLE, Kind  # noqa: E402
-from tests.support.store_fixtures import connection_env_value  # noqa: E402
-from tests.ui.airflow_servers import AirflowServers, run_airflow  # noqa: E402
-from whatsapp.store import ChannelStore, StoreTarget  # noqa: E402
+import bench._bootstrap  # noqa: F401
+from bench.fleet_audit import throwaway_schema
+from include.graph_simulator.process import free_port
+from tests.api.airflow_auth import PASSWORDS, server_env
+from tests.fleet.fleet_mix import CYCLE, Kind
+from tests.support.store_fixtures import connection_env_value
+from tests.ui.airflow_servers import AirflowServers, run_airflow
+from whatsapp.store import ChannelStore, StoreTarget
 
 FLEET = "/whatsapp/api/v1/fleet"
 HEALTH = "/api/v2/monitor/health"

@@ -35,7 +35,6 @@ import multiprocessing
 import os
 import resource
 import sys
-import tempfile
 import time
 import uuid
 from collections.abc import Iterable, Iterator
@@ -46,27 +45,22 @@ from pathlib import Path
 from typing import Any
 
 import psutil
-from cryptography.fernet import Fernet
 
-# The project imports below need the repository on sys.path and Airflow's settings in the
-# environment before Airflow is first imported, hence E402.
-REPO_ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO_ROOT))
-os.environ.setdefault("AIRFLOW_HOME", tempfile.mkdtemp(prefix="whatsapp-bench-"))
-os.environ.setdefault("AIRFLOW__CORE__FERNET_KEY", Fernet.generate_key().decode())
-os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
+# The checkout importable, then bench/_bootstrap.py: Airflow's settings in the environment
+# before Airflow is first imported (it sorts before the other project imports).
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from sqlalchemy import create_engine, insert, text
+from sqlalchemy.engine import URL, make_url
 
-from sqlalchemy import create_engine, insert, text  # noqa: E402
-from sqlalchemy.engine import URL, make_url  # noqa: E402
-
-from include.graph_simulator.process import RunningSimulator, SimulatorProcess  # noqa: E402
-from tests.fleet.fleet_mix import SeededNumber, seed_simulator  # noqa: E402
-from tests.support.simulator_fixtures import GRAPH_CONN_ENV, graph_connection  # noqa: E402
-from whatsapp import DEFAULT_MAX_CONCURRENCY  # noqa: E402
-from whatsapp.domain.audit_plan import AUTO as AUTO_SHARDS  # noqa: E402
-from whatsapp.domain.audit_plan import CHANNELS_PER_SHARD, shard_count  # noqa: E402
-from whatsapp.store import ChannelStore, StoreTarget  # noqa: E402
-from whatsapp.store.schema import channels  # noqa: E402
+import bench._bootstrap  # noqa: F401
+from include.graph_simulator.process import RunningSimulator, SimulatorProcess
+from tests.fleet.fleet_mix import SeededNumber, seed_simulator
+from tests.support.simulator_fixtures import GRAPH_CONN_ENV, graph_connection
+from whatsapp import DEFAULT_MAX_CONCURRENCY
+from whatsapp.domain.audit_plan import AUTO as AUTO_SHARDS
+from whatsapp.domain.audit_plan import CHANNELS_PER_SHARD, shard_count
+from whatsapp.store import ChannelStore, StoreTarget
+from whatsapp.store.schema import channels
 
 NOW = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
 LOAD_CHUNK = 5000

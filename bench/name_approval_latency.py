@@ -42,20 +42,18 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(REPO), str(REPO / "plugins")]
+# The checkout importable, then bench/_bootstrap.py: Airflow's settings in the environment
+# before Airflow is first imported (it sorts before the other project imports).
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from sqlalchemy import func, select
 
-from cryptography.fernet import Fernet  # noqa: E402
-from sqlalchemy import func, select  # noqa: E402
-
-os.environ.setdefault("AIRFLOW__CORE__FERNET_KEY", Fernet.generate_key().decode())
-
-from include.graph_simulator.process import SimulatorControl, onboarding_conf  # noqa: E402
-from tests.e2e.rest import AirflowApi  # noqa: E402
-from tests.e2e.stack import airflow_stack, wait_for  # noqa: E402
-from whatsapp.domain.registration import RegistrationState  # noqa: E402
-from whatsapp.store import ChannelStore, StoreTarget  # noqa: E402
-from whatsapp.store.schema import webhook_events  # noqa: E402
+import bench._bootstrap  # noqa: F401
+from include.graph_simulator.process import SimulatorControl, onboarding_conf
+from tests.e2e.rest import AirflowApi
+from tests.e2e.stack import airflow_stack, wait_for
+from whatsapp.domain.registration import RegistrationState
+from whatsapp.store import ChannelStore, StoreTarget
+from whatsapp.store.schema import webhook_events
 
 ONBOARDING = "whatsapp_onboarding"
 SENSOR_TASK = "wait_for_display_name"

@@ -27,17 +27,15 @@ import sys
 import time
 from pathlib import Path
 
-from cryptography.fernet import Fernet
-
-REPO_ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO_ROOT))
-os.environ.setdefault("AIRFLOW__CORE__FERNET_KEY", Fernet.generate_key().decode())
-
-from include.graph_simulator.process import SimulatorControl  # noqa: E402
-from tests.e2e.rest import FINISHED_RUN_STATES, AirflowApi  # noqa: E402
-from tests.e2e.stack import airflow_stack, wait_for  # noqa: E402
-from tests.fleet.fleet_mix import SPECS, Kind  # noqa: E402
-from whatsapp.store import ChannelStore, StoreTarget  # noqa: E402
+# The checkout importable, then bench/_bootstrap.py: Airflow's settings in the environment
+# before Airflow is first imported (it sorts before the other project imports).
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+import bench._bootstrap  # noqa: F401
+from include.graph_simulator.process import SimulatorControl
+from tests.e2e.rest import FINISHED_RUN_STATES, AirflowApi
+from tests.e2e.stack import airflow_stack, wait_for
+from tests.fleet.fleet_mix import SPECS, Kind
+from whatsapp.store import ChannelStore, StoreTarget
 
 FLEET = "whatsapp_fleet_health"
 #: Follow-up runs allowed before the benchmark gives up on a backlog that does not drain.

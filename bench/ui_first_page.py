@@ -33,25 +33,16 @@ import time
 from pathlib import Path
 from typing import Any
 
-from cryptography.fernet import Fernet
-
-# As in bench/fleet_api.py: this checkout on sys.path (the API server's too), Airflow's settings
-# in the environment before Airflow is first imported, hence E402.
-REPO_ROOT = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(REPO_ROOT / "plugins"), str(REPO_ROOT)]
-os.environ["PYTHONPATH"] = os.pathsep.join(
-    [str(REPO_ROOT / "plugins"), str(REPO_ROOT), *filter(None, [os.environ.get("PYTHONPATH")])]
-)
-os.environ.setdefault("AIRFLOW_HOME", tempfile.mkdtemp(prefix="whatsapp-bench-"))
-os.environ.setdefault("AIRFLOW__CORE__FERNET_KEY", Fernet.generate_key().decode())
-os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
-
-from bench.fleet_api import airflow_env, seed  # noqa: E402
-from bench.fleet_audit import throwaway_schema  # noqa: E402
-from include.graph_simulator.process import free_port  # noqa: E402
-from tests.ui.airflow_servers import AirflowServers, run_airflow  # noqa: E402
-from tests.ui.browser import PAGE_PATH, Browser, new_driver  # noqa: E402
-from whatsapp.store import ChannelStore  # noqa: E402
+# The checkout importable, then bench/_bootstrap.py: Airflow's settings in the environment
+# before Airflow is first imported (it sorts before the other project imports).
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+import bench._bootstrap  # noqa: F401
+from bench.fleet_api import airflow_env, seed
+from bench.fleet_audit import throwaway_schema
+from include.graph_simulator.process import free_port
+from tests.ui.airflow_servers import AirflowServers, run_airflow
+from tests.ui.browser import PAGE_PATH, Browser, new_driver
+from whatsapp.store import ChannelStore
 
 ROW = "[data-testid='wa-fleet-row']"
 NAV_LINK = "a[href$='plugin/whatsapp-health']"

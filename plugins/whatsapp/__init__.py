@@ -86,7 +86,7 @@ def get_provider_info() -> dict[str, Any]:
                     },
                     "max_concurrency": {
                         "label": "Max concurrent requests",
-                        "description": "Upper bound on in-flight requests during a fleet audit",
+                        "description": "Most batch requests in flight in a fleet audit, all shards together",
                         "schema": {
                             "type": ["integer", "null"],
                             "default": DEFAULT_MAX_CONCURRENCY,
