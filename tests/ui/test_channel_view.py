@@ -107,6 +107,8 @@ def test_each_situation_has_its_banner(ui_stack: UiStack, browser: Browser, kind
             assert _local(browser, situation[moment]) in banner.text, (moment, situation[moment], banner.text)
     if situation["error"] and situation["error"].get("code"):
         assert str(situation["error"]["code"]) in banner.text or situation["error"]["message"] in banner.text
+    if situation["error"] and situation["error"].get("message"):  # Meta's answer, said once
+        assert banner.text.count(situation["error"]["message"]) == 1, banner.text
     browser.screenshot(f"{kind}.png")
     assert_console_clean(browser)
 
@@ -157,6 +159,9 @@ def test_complete_registration_reports_what_meta_did(
     _banner(browser, after["kind"])
     if outcome == "registered":
         assert after["kind"] == "healthy", after
+    if outcome == "refused":  # Meta's answer once in the outcome, once in the banner
+        said = after["error"]["message"]
+        assert shown.text.count(said) == 1 and _banner(browser, after["kind"]).text.count(said) == 1, said
     browser.screenshot(f"complete-registration-{outcome}.png")
     if outcome == "refused":
         browser.screenshot("channel.png")

@@ -21,7 +21,7 @@ import {
 } from "./api";
 import { ErrorNote } from "./ErrorNote";
 import { AppLink, ManagerLink, runPath } from "./links";
-import { errorCode, PALETTE, situationOf } from "./situation";
+import { errorCode, metaSaid, PALETTE, situationOf } from "./situation";
 import { Time } from "./time";
 
 /** Attempts stored before the API named their DAG came from the register DAG. */
@@ -108,6 +108,7 @@ export function ChannelView({ accountId, inboxId }: { accountId: string; inboxId
 /** One banner for the channel's situation, with the action that fits it. */
 function Banner({ channel, me, registration }: { channel: Channel; me?: Me; registration: Registration }) {
   const situation = situationOf(channel);
+  const refusal = metaSaid(situation.detail, situation.error);
   const { action } = situation;
   return (
     <Alert.Root
@@ -130,11 +131,7 @@ function Banner({ channel, me, registration }: { channel: Channel; me?: Me; regi
           )}
         </Alert.Title>
         {situation.detail && <Alert.Description>{situation.detail}</Alert.Description>}
-        {situation.error?.message && (
-          <Text fontSize="sm">
-            Meta refused: {situation.error.message} ({errorCode(situation.error)})
-          </Text>
-        )}
+        {refusal && <Text fontSize="sm">Meta refused: {refusal}</Text>}
         {situation.next_try && (
           <Text fontSize="sm">
             Next try: <Time value={situation.next_try} />
@@ -307,6 +304,7 @@ function RegisterOutcomeNote({ registration }: { registration: Registration }) {
   const outcome = result?.outcome;
   const run = result?.run ?? queued;
   const final = outcome !== undefined && outcome.kind !== "running";
+  const said = final ? metaSaid(outcome.text, outcome.error) : null;
   return (
     <>
       {error && <ErrorNote error={error} />}
@@ -327,7 +325,7 @@ function RegisterOutcomeNote({ registration }: { registration: Registration }) {
             {!final && <Spinner size="xs" />}
             <Text>
               {final ? outcome.text : "Complete registration is queued in Airflow: waiting for Meta's answer…"}
-              {outcome?.error?.message && ` Meta: ${outcome.error.message} (${errorCode(outcome.error)}).`}
+              {said && ` Meta: ${said}.`}
               {outcome?.next_try && (
                 <>
                   {" "}

@@ -2,7 +2,7 @@
 // severity, distinct in light and dark mode (Chakra palettes, never fixed colours).
 import { Badge } from "@chakra-ui/react";
 
-import type { Channel, Situation, Severity } from "./api";
+import type { Channel, GraphError, Situation, Severity } from "./api";
 
 export const PALETTE: Record<Severity, string> = { ok: "green", info: "blue", warning: "yellow", error: "red" };
 
@@ -39,3 +39,11 @@ export function SituationBadge({ situation }: { situation: Situation }) {
 /** "code 2388001/-": Meta's error numbers, as support asks for them. */
 export const errorCode = (error: { code: number | null; subcode: number | null }): string =>
   `code ${error.code ?? "?"}${error.subcode ? `/${error.subcode}` : ""}`;
+
+/**
+ * Meta's refusal, "message (code …)", for a line of its own, or null when there is none or
+ * `text` already quotes it: a situation's detail carries Meta's answer, and saying it twice
+ * in one box reads as two refusals.
+ */
+export const metaSaid = (text: string, error: GraphError | null | undefined): string | null =>
+  error?.message && !text.includes(error.message) ? `${error.message} (${errorCode(error)})` : null;
