@@ -67,7 +67,10 @@ from whatsapp.operators.fleet import (
             description="Mapped retry tasks per run; more due numbers are chunked across them",
         ),
         "history_days": Param(
-            90, type="integer", minimum=1, description="Days of health history and summaries to keep"
+            90,
+            type="integer",
+            minimum=1,
+            description="Days of health history, summaries and signup intake rows to keep",
         ),
     },
 )

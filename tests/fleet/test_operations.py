@@ -21,6 +21,7 @@ from include.graph_simulator.process import SimulatorControl, free_port
 from tests.fleet.fleet_mix import Kind, seed
 from tests.support.airflow_fixtures import fresh_dag
 from whatsapp.domain.health import PhoneHealth
+from whatsapp.domain.signup import Signup
 from whatsapp.store import ChannelStore, HealthResult
 
 pytestmark = pytest.mark.postgres
@@ -136,8 +137,23 @@ def test_history_older_than_the_retention_is_pruned(
         ]
     )
     pg_store_env.fleet.save_summary({"channels": 1}, now=now - timedelta(days=100))
+    number = numbers[channel_id]
+    signup = Signup.from_mapping(
+        {
+            "account_id": 1,
+            "code": "signup-code",
+            "business_id": number.business_id,
+            "waba_id": number.waba_id,
+            "phone_number_id": number.phone_number_id,
+        }
+    )
+    old_signup = pg_store_env.signups.receive(signup, now=now - timedelta(days=100)).signup_id
+    new_signup = pg_store_env.signups.receive(signup, now=now).signup_id
     pruned = pg_store_env.operations.prune_history(now - timedelta(days=90))
-    assert pruned == {"health_checks": 1, "fleet_summaries": 0}  # the only summary stays
+    # The only summary stays; the old signup's intake row goes, the new one's stays.
+    assert pruned == {"health_checks": 1, "fleet_summaries": 0, "signup_intake": 1}
+    assert pg_store_env.signups.pending(old_signup) is None
+    assert pg_store_env.signups.pending(new_signup) is not None
     kept = pg_store_env.health.history(channel_id)
     assert len(kept) == len(health) + 1
     assert pg_store_env.fleet.latest_summary() is not None

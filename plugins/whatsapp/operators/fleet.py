@@ -324,7 +324,8 @@ class WhatsAppNotifyFlagsOperator(WhatsAppBaseOperator):
 
 
 class WhatsAppPruneHistoryOperator(WhatsAppBaseOperator):
-    """Delete health snapshots and fleet summaries older than ``history_days`` (the latest summary stays)."""
+    """Delete health history, fleet summaries and signup intake rows older than ``history_days``
+    (the latest summary stays)."""
 
     template_fields = ("history_days",)
 

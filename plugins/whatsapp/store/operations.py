@@ -14,7 +14,7 @@ from sqlalchemy import and_, delete, or_, select, tuple_
 
 from whatsapp.domain.lifecycle import CUSTOMER_REASONS, PERSON_STATES
 from whatsapp.store.database import Database, utcnow
-from whatsapp.store.schema import channels, fleet_summaries, health_checks, notified_flags
+from whatsapp.store.schema import channels, fleet_summaries, health_checks, notified_flags, signup_intake
 
 #: States in which a person must act whatever the reason (the lifecycle's ``FlagForPerson``).
 
@@ -94,10 +94,13 @@ class OperationsRepository:
             conn.execute(self.db.insert(notified_flags).values(rows).on_conflict_do_nothing())
 
     def prune_history(self, before: datetime) -> dict[str, int]:
-        """Delete health snapshots and fleet summaries older than ``before``; returns the counts.
+        """Delete health snapshots, fleet summaries and intake rows older than ``before``; returns
+        the counts.
 
         The latest snapshot of a channel is its current health on the channel row itself, so
-        history can go without losing the present.
+        history can go without losing the present. An intake row's code is gone minutes after it
+        arrived (spent, refused or past Meta's lifetime); what is left (ids, digest, run) only
+        answers ``GET /signups/{id}``, which nobody asks months later.
         """
         with self.db.transaction() as conn:
             checks = conn.execute(delete(health_checks).where(health_checks.c.checked_at < before)).rowcount
@@ -113,4 +116,5 @@ class OperationsRepository:
                     )
                 )
             ).rowcount
-        return {"health_checks": checks, "fleet_summaries": summaries}
+            intake = conn.execute(delete(signup_intake).where(signup_intake.c.received_at < before)).rowcount
+        return {"health_checks": checks, "fleet_summaries": summaries, "signup_intake": intake}
