@@ -106,3 +106,23 @@ def test_deregistration_budget_is_checked_before_any_call(
     assert task_states(dag_run)["deregister"] == "failed"
     assert calls_about(sim, "/deregister$") == []
     assert pg_store_env.channels.by_id(channel.id).active  # nothing else happened either
+
+
+@pytest.mark.parametrize(
+    ("dag_id", "extra"),
+    [
+        ("whatsapp_offboard_channel", {"inbox": 7}),  # a misspelt inbox_id
+        ("whatsapp_register_channel", {"phone_number_id": "1"}),
+    ],
+)
+def test_a_conf_key_the_dag_does_not_declare_stops_the_run_before_anything_happens(
+    run_dag, sim: SimulatorControl, pg_store_env: ChannelStore, dag_id: str, extra: dict
+) -> None:
+    _, channel = add_live_channel(sim, pg_store_env)
+    calls_before = len(sim.calls())
+    dag_run = run_dag(dag_id, account_id=1, inbox_id=channel.inbox_id, **extra)
+    states = task_states(dag_run)
+    assert states["resolve_channel"] == "failed", states
+    assert set(states.values()) - {"failed"} <= {"upstream_failed"}, states
+    assert len(sim.calls()) == calls_before  # no Graph call
+    assert pg_store_env.channels.by_id(channel.id).active

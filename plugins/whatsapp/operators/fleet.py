@@ -246,7 +246,12 @@ class WhatsAppRegisterChannelsOperator(WhatsAppBaseOperator):
 
 
 class WhatsAppResolveChannelOperator(WhatsAppBaseOperator):
-    """Turn ``account_id``/``inbox_id`` into a channel ref, failing clearly when there is none."""
+    """Turn ``account_id``/``inbox_id`` into a channel ref, failing clearly when there is none.
+
+    The first task of the DAGs that act on one channel, so it also refuses a run whose conf holds
+    keys its DAG does not declare as params (Airflow accepts them silently): a misspelt key
+    must not act on a channel with the other keys' defaults.
+    """
 
     operator_extra_links = MANAGER_LINK
 
@@ -260,6 +265,13 @@ class WhatsAppResolveChannelOperator(WhatsAppBaseOperator):
     def execute(self, context: Context) -> dict[str, Any]:
         from whatsapp.operators.base import channel_ref
 
+        declared = set(context["dag"].params)
+        unknown = sorted(set(context["dag_run"].conf or {}) - declared)
+        if unknown:
+            self.fail(
+                "unknown conf keys",
+                f"{', '.join(map(repr, unknown))} not accepted (accepted: {', '.join(sorted(declared))})",
+            )
         account_id = _positive_int(self, "account_id", self.account_id, minimum=1)
         inbox_id = _positive_int(self, "inbox_id", self.inbox_id, minimum=1)
         with self.open_store() as store:
