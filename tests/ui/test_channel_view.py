@@ -4,17 +4,20 @@ Manager in a new tab)."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import unquote, urlsplit
 from zoneinfo import ZoneInfo
 
 import pytest
+from sqlalchemy import text
 
 from tests.ui.browser import PAGE_PATH, Browser, assert_console_clean
 from tests.ui.conftest import REGISTER_DAG, UiStack
 from tests.ui.seed_situations import PROBLEM_KINDS, SPECS, Situated
+from whatsapp.domain.health import PhoneHealth
 from whatsapp.domain.manager_url import WHATSAPP_MANAGER_URL
+from whatsapp.store import HealthResult
 
 pytestmark = pytest.mark.slow
 
@@ -315,3 +318,48 @@ def test_refresh_reads_meta_again(ui_stack: UiStack, browser: Browser) -> None:
     assert len(ui_stack.simulator.control.calls(path=f"{channel.phone_number_id}$")) > reads
     _banner(browser, "healthy")
     assert_console_clean(browser)
+
+
+def test_an_open_channel_view_shows_what_the_store_learns_without_a_reload(
+    ui_stack: UiStack, browser: Browser
+) -> None:
+    """A health check stored while the page is open (an audit, a webhook) shows within a refresh."""
+    store = ui_stack.store
+    channel = store.channels.upsert(
+        account_id=9001,
+        phone_number_id="399999999999001",
+        waba_id="199999999999001",
+        business_id="599999999999001",
+        access_token="EAAG-refresh-test",
+        verified_name="Acme Refresh",
+    )
+    try:
+        browser.login("admin")
+        browser.open_page(f"channel={channel.account_id}-{channel.inbox_id}")
+        _banner(browser, "not_checked")
+        browser.driver.execute_script("window.__waSamePage = true;")
+        live = {
+            "id": channel.phone_number_id,
+            "verified_name": "Acme Refresh",
+            "name_status": "APPROVED",
+            "platform_type": "CLOUD_API",
+            "throughput": {"level": "STANDARD"},
+            "status": "CONNECTED",
+            "quality_rating": "GREEN",
+        }
+        store.health.record(
+            [HealthResult(channel.id, datetime.now(UTC), health=PhoneHealth.from_graph(live))]
+        )
+        with ui_stack.api() as api:
+            path = f"/whatsapp/api/v1/accounts/{channel.account_id}/inboxes/{channel.inbox_id}/health"
+            expected = api.get(path).raise_for_status().json()["situation"]["kind"]
+        assert expected != "not_checked"
+        _banner(browser, expected)  # within the page's refresh interval (10 s), no navigation
+        assert browser.by_testid("wa-history-row"), "the stored check is not in the history table"
+        assert browser.driver.execute_script("return window.__waSamePage === true;"), "the page reloaded"
+        assert_console_clean(browser)
+    finally:
+        with store.engine.begin() as conn:
+            if store.target.schema:
+                conn.execute(text(f'SET LOCAL search_path TO "{store.target.schema}"'))
+            conn.execute(text("DELETE FROM channels WHERE id = :id"), {"id": channel.id})

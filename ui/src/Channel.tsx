@@ -1,7 +1,7 @@
 // One channel: its situation as one banner with the action that fits, what Complete
 // registration did at Meta (polled until the run's outcome is final), attempts and history.
 import { Alert, Box, Button, DataList, Flex, Heading, HStack, Spinner, Table, Text } from "@chakra-ui/react";
-import { useEffect, useRef, useState } from "react";
+import { useCallback, useEffect, useRef, useState } from "react";
 import { useSearchParams } from "react-router-dom";
 
 import {
@@ -38,6 +38,13 @@ const OUTCOME_SEVERITY: Record<OutcomeKind, Severity> = {
   failed: "error",
 };
 
+/**
+ * How often an open channel view reads the channel again while the tab is visible: Meta's review
+ * verdicts, quality changes and the fleet's audits land in the store at any time (webhooks within
+ * a second), and a person watching a number should see them without reloading the page.
+ */
+const REFRESH_MS = 10_000;
+
 export function ChannelView({ accountId, inboxId }: { accountId: string; inboxId: string }) {
   const [, setParams] = useSearchParams();
   const path = channelPath(accountId, inboxId);
@@ -46,11 +53,20 @@ export function ChannelView({ accountId, inboxId }: { accountId: string; inboxId
   const history = useApi<{ history: HistoryEntry[] }>(`${path}/history?limit=20`);
   const meLoaded = useApi<Me>("me");
   const me = meLoaded.data;
-  const reloadAll = () => {
-    health.reload();
-    attempts.reload();
-    history.reload();
-  };
+  const { reload: reloadHealth } = health;
+  const { reload: reloadAttempts } = attempts;
+  const { reload: reloadHistory } = history;
+  const reloadAll = useCallback(() => {
+    reloadHealth();
+    reloadAttempts();
+    reloadHistory();
+  }, [reloadHealth, reloadAttempts, reloadHistory]);
+  useEffect(() => {
+    const timer = window.setInterval(() => {
+      if (document.visibilityState === "visible") reloadAll();
+    }, REFRESH_MS);
+    return () => window.clearInterval(timer);
+  }, [reloadAll]);
   const registration = useRegistration(path, reloadAll);
   const back = () =>
     setParams((previous) => {
