@@ -193,6 +193,7 @@ class _FleetAudit:
         tally: _Tally,
         sleep: Sleep,
         max_app_pause_wait_s: float,
+        run_id: str | None,
     ) -> None:
         self.hook = hook
         self.store = store
@@ -204,6 +205,7 @@ class _FleetAudit:
         self.log = tally.log
         self.sleep = sleep
         self.max_app_pause_wait_s = max_app_pause_wait_s
+        self.run_id = run_id
         self._announced_pauses: set[str] = set()
         self._in_flight = 0
         self._slot_freed = asyncio.Event()
@@ -346,7 +348,9 @@ class _FleetAudit:
         try:
             if not buffer:
                 return
-            written = await asyncio.to_thread(self.store.health.record, [result for _, result in buffer])
+            written = await asyncio.to_thread(
+                self.store.health.record, [result for _, result in buffer], run_id=self.run_id
+            )
         finally:
             slots.release()
         for target, result in buffer:
@@ -366,6 +370,7 @@ async def audit_fleet(
     max_concurrency: int | None = None,
     pacing: PacingPolicy | None = None,
     max_app_pause_wait_s: float = MAX_APP_PAUSE_WAIT_S,
+    run_id: str | None = None,
     progress_every: int = PROGRESS_EVERY,
     log: logging.Logger = logger,
     clock: Callable[[], float] = time.monotonic,
@@ -375,6 +380,7 @@ async def audit_fleet(
 
     :param now: the check time stored on every result (the store keeps the newest check).
     :param shard: ``(k, n)``: only channels with ``id % n == k``, so n mapped tasks share a fleet.
+    :param run_id: the Airflow run auditing, kept with each health check in the history.
     :param batch_size: / :param max_concurrency: default to the Graph connection's settings;
         ``max_concurrency`` is the most batches in flight: the audit starts with
         ``INITIAL_CONCURRENCY`` and pacing adapts between 1 and it. By default a shard takes
@@ -399,6 +405,7 @@ async def audit_fleet(
         tally=tally,
         sleep=sleep,
         max_app_pause_wait_s=max_app_pause_wait_s,
+        run_id=run_id,
     )
     pages = store.health.audit_pages(
         page_size=page_size, not_checked_since=stale_before, **_shard_kwargs(shard)

@@ -126,7 +126,8 @@ def attempt_registration(
                         health=checked,
                         just_registered=registered,
                     )
-                ]
+                ],
+                run_id=run_id,
             )
     stored = store.channels.by_id(channel_id)
     report = _report(channel_id, channel.phone_number_id, moved, calls, error)

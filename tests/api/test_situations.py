@@ -5,6 +5,7 @@ channel a run was about; the runs behind stored attempts."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from fastapi.testclient import TestClient
@@ -14,8 +15,9 @@ from include.graph_simulator.process import SimulatorControl
 from tests.api.runs import RunView
 from tests.api.situation_seed import ACCOUNT_ID, NOW, seed_situations
 from tests.api.test_signups import signup_body
+from whatsapp.domain.health import PhoneHealth
 from whatsapp.domain.situations import NEEDS_ACTION_KINDS, SITUATIONS, SituationKind
-from whatsapp.store import Channel, ChannelStore
+from whatsapp.store import Channel, ChannelStore, HealthResult
 from whatsapp.store.schema import registration_attempts
 
 K = SituationKind
@@ -319,6 +321,23 @@ def test_attempts_link_their_runs(
     links = {a["run_id"]: (a["dag_id"], a["run_url"]) for a in attempts}
     assert links[run_id] == ("whatsapp_register_channel", f"/dags/whatsapp_register_channel/runs/{run_id}")
     assert links["run-airflow-forgot"] == (None, None)
+
+
+def test_health_history_links_the_runs_that_read_it(
+    api_client: TestClient, admin: dict[str, str], pg_store_env: ChannelStore, run_of: Callable
+) -> None:
+    channel, run_id = run_of(K.REGISTRATION_PENDING)
+    now = datetime.now(UTC)
+    read = PhoneHealth.from_graph({"id": channel.phone_number_id, "quality_rating": "GREEN"})
+    pg_store_env.health.record([HealthResult(channel.id, now, health=read)], run_id=run_id)
+    pg_store_env.health.record([HealthResult(channel.id, now - timedelta(seconds=1), health=read)])
+    history = api_client.get(f"{_path(channel)}/history", headers=admin).json()["history"]
+    linked = [h for h in history if h["run_id"] == run_id]
+    assert [(h["dag_id"], h["run_url"]) for h in linked] == [
+        ("whatsapp_register_channel", f"/dags/whatsapp_register_channel/runs/{run_id}")
+    ]
+    unlinked = [h for h in history if h["run_id"] is None]  # a refresh, a webhook, the seed's reads
+    assert unlinked and all((h["dag_id"], h["run_url"]) == (None, None) for h in unlinked)
 
 
 def test_an_onboarding_runs_channel_comes_from_its_signup(

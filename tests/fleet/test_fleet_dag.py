@@ -85,6 +85,8 @@ def test_mixed_fleet_of_500_ends_as_the_spec_says(
     }  # 50 registered + 50 waiting; 25 declined
     assert tis[("summary", -1)] == "success"
     assert [key for key in tis if key[0] == "audit"] == [("audit", 0)]  # 500 channels: one shard
+    some_channel = next(iter(numbers))
+    assert dag_run.run_id in {check.run_id for check in pg_store_env.health.history(some_channel)}
     summary = pg_store_env.fleet.latest_summary().counts
     assert summary == pg_store_env.fleet.counts()
 

@@ -54,6 +54,19 @@ def test_active_channels_counts_what_a_full_audit_reads(store):
     assert store.health.active_channels() == 4 == len(_ids(store.health.audit_pages(page_size=2)))
 
 
+def test_history_keeps_the_run_that_read_each_check(store):
+    channel = add_channel(store, 1)
+    store.health.record(
+        [HealthResult(channel.id, NOW, health=health(channel.phone_number_id))], run_id="run-1"
+    )
+    later = NOW + timedelta(minutes=1)
+    store.health.record([HealthResult(channel.id, later, error=GraphApiError("down", http_status=503))])
+    assert [(check.checked_at, check.run_id) for check in store.health.history(channel.id)] == [
+        (later, None),
+        (NOW, "run-1"),
+    ]
+
+
 def test_late_older_snapshot_does_not_replace_a_newer_one(store):
     channel = add_channel(store, 1)
     newer = HealthResult(channel.id, NOW, health=health(channel.phone_number_id, quality_rating="RED"))

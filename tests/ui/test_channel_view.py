@@ -162,6 +162,15 @@ def test_complete_registration_reports_what_meta_did(
     _banner(browser, after["kind"])
     if outcome == "registered":
         assert after["kind"] == "healthy", after
+        run_id = _latest_register_run(ui_stack, channel)
+        browser.wait(  # the run's health check is in the history, linked to the run
+            lambda _: any(
+                unquote(a.get_attribute("href") or "").endswith(f"/runs/{run_id}")
+                for row in browser.by_testid("wa-history-row")
+                for a in browser.by_testid("wa-run-link", within=row)
+            ),
+            message=f"no history row links run {run_id}",
+        )
     if outcome == "refused":  # Meta's answer once in the outcome, once in the banner
         said = after["error"]["message"]
         assert shown.text.count(said) == 1 and _banner(browser, after["kind"]).text.count(said) == 1, said

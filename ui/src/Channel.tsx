@@ -473,7 +473,7 @@ function History({ history }: { history: HistoryEntry[] }) {
             <Table.Cell>
               {entry.run_url ? (
                 <AppLink to={entry.run_url} testId="wa-run-link">
-                  {entry.event ?? "run"}
+                  {entry.event ?? "health read"}
                 </AppLink>
               ) : (
                 (entry.event ?? "health read")

@@ -107,6 +107,8 @@ export type HistoryEntry = {
   provisioning: string | null;
   error: GraphError | null;
   event?: string | null;
+  run_id?: string | null;
+  dag_id?: string | null;
   run_url?: string | null;
 };
 

@@ -173,6 +173,15 @@ HealthCheckEntry = create_model(
     provisioning=(str | None, ...),
     error=(GraphError | None, ...),
     event=(str | None, Field(None, description="what Meta pushed (a webhook); null for a Graph read")),
+    run_id=(
+        str | None,
+        Field(None, description="the Airflow run that read it; null for webhooks and refreshes"),
+    ),
+    dag_id=(str | None, Field(None, description="the DAG of that run, when Airflow still knows it")),
+    run_url=(
+        str | None,
+        Field(None, description="the run in the Airflow UI, relative to Airflow's base URL"),
+    ),
 )
 
 

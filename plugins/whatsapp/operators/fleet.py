@@ -122,7 +122,13 @@ class WhatsAppFleetAuditOperator(WhatsAppBaseOperator):
         with self.open_store() as store:
             try:
                 report = run_audit(
-                    self.hook, store, now=now, stale_before=stale_before, shard=(shard, shards), log=self.log
+                    self.hook,
+                    store,
+                    now=now,
+                    stale_before=stale_before,
+                    shard=(shard, shards),
+                    run_id=context["run_id"],
+                    log=self.log,
                 )
             except GraphApiError as error:
                 metrics.graph_errors(error.kind)

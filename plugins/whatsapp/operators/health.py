@@ -31,13 +31,16 @@ class WhatsAppHealthCheckOperator(WhatsAppChannelOperator):
             try:
                 health = self.hook.get_phone_health(channel.phone_number_id, token)
             except GraphApiError as error:
-                store.health.record([HealthResult(channel_id=channel.id, checked_at=now, error=error)])
+                store.health.record(
+                    [HealthResult(channel_id=channel.id, checked_at=now, error=error)],
+                    run_id=context["run_id"],
+                )
                 self.graph_failure(f"health of {channel.phone_number_id}", error)  # stored above, flags too
             just_registered = channel.registration_state is RegistrationState.REGISTERED
             result = HealthResult(
                 channel_id=channel.id, checked_at=now, health=health, just_registered=just_registered
             )
-            store.health.record([result])
+            store.health.record([result], run_id=context["run_id"])
             if health.is_pending and just_registered:
                 self.log.warning(
                     "Meta still reads %s as pending right after registering: "

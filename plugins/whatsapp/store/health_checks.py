@@ -95,6 +95,7 @@ _HISTORY_TYPES = (
     *((name, String()) for name in HEALTH_COLUMNS),
     ("provisioning", String()),
     *_FAILURE_TYPES[2:6],
+    ("run_id", String()),
 )
 _HISTORY_COLUMNS = tuple(name for name, _ in _HISTORY_TYPES)
 
@@ -133,9 +134,9 @@ def _failure_row(result: HealthResult, registration: Registration) -> dict[str, 
     }
 
 
-def _history_row(result: HealthResult) -> dict[str, Any]:
+def _history_row(result: HealthResult, run_id: str | None) -> dict[str, Any]:
     row: dict[str, Any] = dict.fromkeys(_HISTORY_COLUMNS)
-    row.update(channel_id=result.channel_id, checked_at=result.checked_at)
+    row.update(channel_id=result.channel_id, checked_at=result.checked_at, run_id=run_id)
     if result.health is not None:
         row.update({name: result.health.values.get(name) for name in HEALTH_COLUMNS})
         row["provisioning"] = result.health.provisioning.value
@@ -240,8 +241,9 @@ class HealthRepository:
         """
         return 2 if self.db.dialect == "postgresql" else 1
 
-    def record(self, results: Sequence[HealthResult]) -> HealthWriteResult:
-        """Store a batch of health checks: current snapshots, flags, failures and history.
+    def record(self, results: Sequence[HealthResult], *, run_id: str | None = None) -> HealthWriteResult:
+        """Store a batch of health checks: current snapshots, flags, failures and history
+        (``run_id``: the Airflow run that read them, kept in the history).
 
         One transaction: the batch's channels are read and locked, each result is turned into
         its registration transition (a success is a :class:`HealthRead`, a failure a
@@ -292,7 +294,7 @@ class HealthRepository:
                 self._write_snapshots(conn, list(snapshots.values()))
             if failures:
                 self._write_failures(conn, list(failures.values()))
-            history = [_history_row(r) for r in results if r.channel_id in current]
+            history = [_history_row(r, run_id) for r in results if r.channel_id in current]
             if history:
                 src = json_rows(self.db.dialect, history, _HISTORY_TYPES)
                 conn.execute(
@@ -358,6 +360,7 @@ class HealthRepository:
                     provisioning=row.provisioning,
                     error=check_error_from(row),
                     event=row.event,
+                    run_id=row.run_id,
                 )
                 for row in conn.execute(query)
             ]

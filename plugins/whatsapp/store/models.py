@@ -148,6 +148,8 @@ class HealthCheck:
     error: CheckError | None
     #: What Meta pushed (a webhook), or ``None`` for a Graph read.
     event: str | None = None
+    #: The Airflow run that read it, when a run did.
+    run_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

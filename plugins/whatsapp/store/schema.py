@@ -295,6 +295,8 @@ health_checks = Table(
     *_error_columns(),
     # What Meta pushed (``whatsapp.domain.webhooks.WebhookChange.describe``); NULL for a Graph read.
     Column("event", Text),
+    # The Airflow run that read it (audit, onboarding, register); NULL for webhooks and page refreshes.
+    Column("run_id", String(250)),
     Index("ix_health_checks_channel_checked", "channel_id", "checked_at"),
     # Retention prunes by age across all channels (store/operations.py).
     Index("ix_health_checks_checked_at", "checked_at"),

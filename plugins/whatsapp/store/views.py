@@ -179,6 +179,7 @@ def health_check_dict(check: HealthCheck) -> dict[str, Any]:
         "provisioning": check.provisioning,
         "error": error_dict(check.error),
         "event": check.event,
+        "run_id": check.run_id,
     }
 
 

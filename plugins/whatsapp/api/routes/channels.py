@@ -155,12 +155,15 @@ def get_attempts(
 
 @router.get("/history", response_model=HistoryResponse, responses=_NOT_FOUND)
 def get_history(
-    account_id: AccountIdPath, inbox_id: InboxIdPath, store: StoreDep, limit: Limit = 50
+    account_id: AccountIdPath, inbox_id: InboxIdPath, store: StoreDep, session: SessionDep, limit: Limit = 50
 ) -> HistoryResponse:
-    """Health checks of this channel (quality, name status, status...), newest first."""
+    """Health checks of this channel (quality, name status, status...), newest first, with the
+    Airflow run that read each (``dag_id``, ``run_url``) while Airflow still has that run."""
     channel = _channel(store, account_id, inbox_id)
+    checks = store.health.history(channel.id, limit=limit)
+    dag_ids = dag_ids_of_runs(session, (c.run_id for c in checks))
     return HistoryResponse.model_validate(
-        {"history": [health_check_dict(c) for c in store.health.history(channel.id, limit=limit)]}
+        {"history": [{**health_check_dict(c), **run_link(c.run_id, dag_ids)} for c in checks]}
     )
 
 
