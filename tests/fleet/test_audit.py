@@ -217,7 +217,7 @@ def test_a_store_write_that_fails_is_raised_as_itself(
     """Writes run in their own task group (two pages at once on PostgreSQL): still no ExceptionGroup."""
     seed(graph, store, 120)
 
-    def refuse(results: object) -> None:
+    def refuse(results: object, *, run_id: str | None = None) -> None:
         raise RuntimeError("store refused the page")
 
     monkeypatch.setattr(store.health, "record", refuse)
