@@ -320,7 +320,7 @@ class _FleetAudit:
                 return [(t, _failed(t, error, self.now)) for t in targets]
             # No await since the answer was decoded: the hook's last usage is this batch's.
             self.pacer.observe_usage(self.hook.last_usage)
-            self.pacer.observe_latency(self.pacer.now() - sent, sent_at=sent)
+            self.pacer.observe_latency(sent)
             return [self._observe(t, a) for t, a in zip(targets, answers, strict=True)]
 
     def _observe(self, target: AuditTarget, item: BatchResult) -> tuple[AuditTarget, HealthResult]:

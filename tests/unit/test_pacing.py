@@ -21,6 +21,13 @@ class FakeClock:
         return self.now
 
 
+def answered(pacer: Pacer, clock: FakeClock, seconds: float) -> None:
+    """A batch sent now comes back ``seconds`` later."""
+    sent = clock.now
+    clock.now += seconds
+    pacer.observe_latency(sent)
+
+
 def app_usage(pct: float) -> Usage:
     return Usage.from_headers({"X-App-Usage": json.dumps({"call_count": pct, "total_time": 1})})
 
@@ -161,55 +168,57 @@ def test_pacer_needs_one_sender() -> None:
 
 
 def test_the_level_climbs_while_batches_come_back_in_time_and_usage_is_low() -> None:
-    pacer = Pacer(64, FakeClock(), initial=8)
+    clock = FakeClock()
+    pacer = Pacer(64, clock, initial=8)
     assert pacer.decide().concurrency == 8
     for _ in range(100):
-        pacer.observe_latency(0.1)
+        answered(pacer, clock, 0.1)
     assert pacer.decide().concurrency == 64 and pacer.peak_level == 64
 
 
 def test_usage_above_slow_from_stops_the_climb_and_caps_the_level() -> None:
-    pacer = Pacer(64, FakeClock(), initial=8)
+    clock = FakeClock()
+    pacer = Pacer(64, clock, initial=8)
     pacer.observe_usage(app_usage(70))
     for _ in range(100):
-        pacer.observe_latency(0.1)
+        answered(pacer, clock, 0.1)
     assert pacer.level == 8
     assert pacer.decide().concurrency == 8  # the policy would allow 32 at 70 %: the level is lower
 
 
 def test_slow_batches_take_a_quarter_off_and_throttling_halves() -> None:
-    pacer = Pacer(64, FakeClock(), initial=40)
-    pacer.observe_latency(0.1)  # fastest seen; in time: 41
-    pacer.observe_latency(0.25)  # > 2x the fastest and > 50 ms slower: saturation
+    clock = FakeClock()
+    pacer = Pacer(64, clock, initial=40)
+    answered(pacer, clock, 0.1)  # fastest seen; in time: 41
+    answered(pacer, clock, 0.25)  # > 2x the fastest and > 50 ms slower: saturation
     assert pacer.level == 30
-    pacer.observe_latency(0.19)  # under 2x: in time again
+    answered(pacer, clock, 0.19)  # under 2x: in time again
     assert pacer.level == 31
     pacer.observe_error(graph_error(4), None)  # app-wide throttling
     assert pacer.level == 15
     for _ in range(200):
-        pacer.observe_latency(0.4)  # always slow now: down to one, never zero
+        answered(pacer, clock, 0.4)  # always slow, each sent after the last cut: down to one, never zero
     assert pacer.level == 1
 
 
 def test_one_saturated_window_cuts_once_not_once_per_batch_in_flight() -> None:
     clock = FakeClock()
     pacer = Pacer(32, clock, initial=16)
-    pacer.observe_latency(0.1, sent_at=clock.now - 0.1)  # fastest seen; in time: 17
+    answered(pacer, clock, 0.1)  # fastest seen; in time: 17
     sent = clock.now  # 17 batches leave together; the worker then saturates
     clock.now += 0.3
     for _ in range(17):
-        pacer.observe_latency(0.3, sent_at=sent)  # all slow, all from the same window
+        pacer.observe_latency(sent)  # all slow, all from the same window
     assert pacer.level == 12  # one quarter off, not 17 cuts down to 1
-    resent = clock.now
-    clock.now += 0.3
-    pacer.observe_latency(0.3, sent_at=resent)  # sent after the cut and still slow: cut again
+    answered(pacer, clock, 0.3)  # sent after the cut and still slow: cut again
     assert pacer.level == 9
-    pacer.observe_latency(0.1, sent_at=clock.now - 0.1)  # in time: climbs again
+    answered(pacer, clock, 0.1)  # in time: climbs again
     assert pacer.level == 10
 
 
 def test_tiny_latencies_jittering_by_a_large_factor_are_not_saturation() -> None:
-    pacer = Pacer(16, FakeClock(), initial=8)
-    pacer.observe_latency(0.002)
-    pacer.observe_latency(0.02)  # 10x, but only 18 ms slower
+    clock = FakeClock()
+    pacer = Pacer(16, clock, initial=8)
+    answered(pacer, clock, 0.002)
+    answered(pacer, clock, 0.02)  # 10x, but only 18 ms slower
     assert pacer.level == 10

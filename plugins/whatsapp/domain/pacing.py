@@ -122,21 +122,22 @@ class Pacer:
         """The pacer's clock: stamp a batch's sending with it, for :meth:`observe_latency`."""
         return self._clock()
 
-    def observe_latency(self, seconds: float, sent_at: float | None = None) -> None:
-        """One batch answered in ``seconds``: one more in flight if that was in time, fewer if not.
+    def observe_latency(self, sent_at: float) -> None:
+        """The batch sent at ``sent_at`` (:meth:`now` when it left) is answered now: one more in
+        flight if that was in time, fewer if not.
 
-        ``sent_at`` (:meth:`now` when the batch left): a slow answer to a batch sent before the
-        last cut is part of the window that cut already answered (every batch in flight then
-        comes back slow too), so it changes nothing. Without it, one saturated moment would cut
-        a quarter once per batch in flight, 16 in flight down to 1, as congestion control
-        learned long ago: one cut per window.
+        A slow answer to a batch sent before the last cut is part of the window that cut already
+        answered (every batch in flight then comes back slow too), so it changes nothing. Cutting
+        for each would take one saturated moment from 16 batches in flight down to 1; as
+        congestion control learned long ago: one cut per window.
         """
+        seconds = self._clock() - sent_at
         fastest = self._fastest_s = seconds if self._fastest_s is None else min(self._fastest_s, seconds)
         slow = (
             seconds > fastest * self.policy.latency_factor and seconds > fastest + self.policy.latency_slack_s
         )
         if slow:
-            if sent_at is None or sent_at >= self._cut_at:
+            if sent_at >= self._cut_at:
                 self.level = max(1, (self.level * 3) // 4)
                 self._cut_at = self._clock()
         elif self._app_pct < self.policy.slow_from_pct:
