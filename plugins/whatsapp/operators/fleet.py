@@ -77,14 +77,11 @@ class WhatsAppAuditShardsOperator(WhatsAppBaseOperator):
         self.shards = shards
 
     def execute(self, context: Context) -> list[dict[str, int]]:
-        requested = _positive_int(self, "shards", self.shards)
-        if requested:
-            count = shard_count(0, requested)
-            self.log.info("Auditing in %d shard(s), as asked", count)
-        else:
+        count = _positive_int(self, "shards", self.shards)
+        if count == AUTO_SHARDS:
             with self.open_store() as store:
                 active = store.health.active_channels()
-            count = shard_count(active, AUTO_SHARDS)
+            count = shard_count(active)
             self.log.info("Auditing %d active channel(s) in %d shard(s)", active, count)
         return [{"shard": index, "shards": count} for index in range(count)]
 
