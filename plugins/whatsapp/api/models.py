@@ -144,6 +144,11 @@ class ChannelHealth(_health_fields_model()):  # type: ignore[misc]
     situation: Situation
 
 
+#: Where a stored row's Airflow run is (``api.runs.run_link``): register attempts and health history.
+RunDagId = Annotated[str | None, Field(description="the DAG of the row's run, when Airflow still knows it")]
+RunUrl = Annotated[str | None, Field(description="the run in the Airflow UI, relative to Airflow's base URL")]
+
+
 class Attempt(_Model):
     """One register call that was sent, with the Graph error it got (if any)."""
 
@@ -154,10 +159,8 @@ class Attempt(_Model):
     subcode: int | None
     message: str | None
     run_id: str | None
-    dag_id: str | None = Field(
-        None, description="the DAG of the run that sent it, when Airflow still knows it"
-    )
-    run_url: str | None = Field(None, description="the run in the Airflow UI, relative to Airflow's base URL")
+    dag_id: RunDagId = None
+    run_url: RunUrl = None
 
 
 class AttemptsResponse(_Model):
@@ -177,11 +180,8 @@ HealthCheckEntry = create_model(
         str | None,
         Field(None, description="the Airflow run that read it; null for webhooks and refreshes"),
     ),
-    dag_id=(str | None, Field(None, description="the DAG of that run, when Airflow still knows it")),
-    run_url=(
-        str | None,
-        Field(None, description="the run in the Airflow UI, relative to Airflow's base URL"),
-    ),
+    dag_id=(RunDagId, None),
+    run_url=(RunUrl, None),
 )
 
 
