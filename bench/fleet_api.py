@@ -33,7 +33,9 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -279,43 +281,65 @@ def airflow_env(home: Path, port: int, target: StoreTarget) -> dict[str, str]:
     }
 
 
-def main() -> None:
-    args = parse_args()
-    raw_url = os.environ.get("WHATSAPP_TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")
-    with throwaway_schema(raw_url) as target, tempfile.TemporaryDirectory(prefix="fleet-api-") as tmp:
+@dataclass(frozen=True)
+class SeededApi:
+    """An ``airflow api-server`` on a store seeded by :func:`seed`."""
+
+    servers: AirflowServers
+    rows: dict[str, int]
+    seed_s: float
+
+
+@contextmanager
+def seeded_api_server(raw_url: str, channels: int, workdir: Path) -> Iterator[SeededApi]:
+    """``channels`` seeded into a throw-away schema of ``raw_url`` and an ``airflow api-server`` with
+    the plugin on it (Airflow's home and logs in ``workdir``); the server stopped and the schema
+    dropped afterwards, the server's log tail on stderr if the body fails."""
+    with throwaway_schema(raw_url) as target:
         store = ChannelStore.from_target(target)
         store.migrate()
         seeding = time.perf_counter()
-        rows = seed(store, args.channels)
+        rows = seed(store, channels)
         seed_s = time.perf_counter() - seeding
         store.dispose()
 
         port = free_port()
-        env = airflow_env(Path(tmp) / "airflow-home", port, target)
+        env = airflow_env(workdir / "airflow-home", port, target)
         run_airflow(env, "db", "migrate")
-        servers = AirflowServers(env, Path(tmp), port)
+        servers = AirflowServers(env, workdir, port)
         try:
             servers.start("api-server", "api-server", "--host", "127.0.0.1", "--port", str(port))
             servers.wait_for_api()
-            base_url = servers.base_url
-            with httpx.Client(base_url=base_url, timeout=60) as client:
-                token = client.post(
-                    "/auth/token", json={"username": "admin", "password": PASSWORDS["admin"]}
-                ).raise_for_status()
-                client.headers["Authorization"] = f"Bearer {token.json()['access_token']}"
-                main_ms = sequential(client, f"{FLEET}?{MAIN_QUERY}", args.requests)
-                queries = {
-                    name: summary(sequential(client, f"{FLEET}?{query}", args.requests))
-                    for name, query in OTHER_QUERIES.items()
-                }
-                idle_health = sequential(client, HEALTH, args.requests)
-                headers = dict(client.headers)
-            load = under_load(base_url, {"Authorization": headers["authorization"]}, args)
+            yield SeededApi(servers, rows, seed_s)
         except BaseException:
             print(f"--- api-server log (tail) ---\n{servers.log_tail('api-server')}", file=sys.stderr)
             raise
         finally:
             servers.stop()
+
+
+def main() -> None:
+    args = parse_args()
+    raw_url = os.environ.get("WHATSAPP_TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")
+    with (
+        tempfile.TemporaryDirectory(prefix="fleet-api-") as tmp,
+        seeded_api_server(raw_url, args.channels, Path(tmp)) as api,
+    ):
+        base_url = api.servers.base_url
+        with httpx.Client(base_url=base_url, timeout=60) as client:
+            token = client.post(
+                "/auth/token", json={"username": "admin", "password": PASSWORDS["admin"]}
+            ).raise_for_status()
+            client.headers["Authorization"] = f"Bearer {token.json()['access_token']}"
+            main_ms = sequential(client, f"{FLEET}?{MAIN_QUERY}", args.requests)
+            queries = {
+                name: summary(sequential(client, f"{FLEET}?{query}", args.requests))
+                for name, query in OTHER_QUERIES.items()
+            }
+            idle_health = sequential(client, HEALTH, args.requests)
+            headers = dict(client.headers)
+        load = under_load(base_url, {"Authorization": headers["authorization"]}, args)
+    rows, seed_s = api.rows, api.seed_s
 
     main_summary = summary(main_ms)
     line = {

@@ -37,12 +37,8 @@ from typing import Any
 # before Airflow is first imported (it sorts before the other project imports).
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import bench._bootstrap  # noqa: F401
-from bench.fleet_api import airflow_env, seed
-from bench.fleet_audit import throwaway_schema
-from include.graph_simulator.process import free_port
-from tests.ui.airflow_servers import AirflowServers, run_airflow
+from bench.fleet_api import seeded_api_server
 from tests.ui.browser import PAGE_PATH, Browser, new_driver
-from whatsapp.store import ChannelStore
 
 ROW = "[data-testid='wa-fleet-row']"
 NAV_LINK = "a[href$='plugin/whatsapp-health']"
@@ -164,28 +160,13 @@ def parse_args() -> argparse.Namespace:
 def main() -> None:
     args = parse_args()
     raw_url = os.environ.get("WHATSAPP_TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")
-    with throwaway_schema(raw_url) as target, tempfile.TemporaryDirectory(prefix="ui-first-page-") as tmp:
-        store = ChannelStore.from_target(target)
-        store.migrate()
-        seeding = time.perf_counter()
-        rows = seed(store, args.channels)
-        seed_s = time.perf_counter() - seeding
-        store.dispose()
-
-        port = free_port()
-        env = airflow_env(Path(tmp) / "airflow-home", port, target)
-        run_airflow(env, "db", "migrate")
-        servers = AirflowServers(env, Path(tmp), port)
-        try:
-            servers.start("api-server", "api-server", "--host", "127.0.0.1", "--port", str(port))
-            servers.wait_for_api()
-            figures = measure_first_page(servers.base_url, args.runs)
-        except BaseException:
-            print(f"--- api-server log (tail) ---\n{servers.log_tail('api-server')}", file=sys.stderr)
-            raise
-        finally:
-            servers.stop()
-    print(json.dumps({"channels": rows["channels"], **figures, "seed_s": round(seed_s, 1)}), flush=True)
+    with (
+        tempfile.TemporaryDirectory(prefix="ui-first-page-") as tmp,
+        seeded_api_server(raw_url, args.channels, Path(tmp)) as api,
+    ):
+        figures = measure_first_page(api.servers.base_url, args.runs)
+    line = {"channels": api.rows["channels"], **figures, "seed_s": round(api.seed_s, 1)}
+    print(json.dumps(line), flush=True)
 
 
 if __name__ == "__main__":

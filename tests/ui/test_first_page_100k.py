@@ -13,13 +13,10 @@ from collections.abc import Iterator
 
 import pytest
 
-from bench.fleet_api import airflow_env, seed
-from bench.fleet_audit import throwaway_schema
+from bench.fleet_api import seeded_api_server
 from bench.ui_first_page import measure_first_page
-from include.graph_simulator.process import free_port
-from tests.ui.airflow_servers import AirflowServers, run_airflow
+from tests.ui.airflow_servers import AirflowServers
 from tests.ui.browser import ARTIFACTS, require_browser
-from whatsapp.store import ChannelStore
 
 pytestmark = pytest.mark.slow
 
@@ -29,22 +26,9 @@ CHANNELS = 100_000
 @pytest.fixture(scope="module")
 def big_fleet_airflow(pg_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[AirflowServers]:
     require_browser()
-    tmp = tmp_path_factory.mktemp("airflow-100k")
-    with throwaway_schema(pg_url) as target:
-        store = ChannelStore.from_target(target)
-        store.migrate()
-        assert seed(store, CHANNELS)["channels"] == CHANNELS
-        store.dispose()
-        port = free_port()
-        env = airflow_env(tmp / "airflow-home", port, target)
-        run_airflow(env, "db", "migrate")
-        servers = AirflowServers(env, tmp, port)
-        try:
-            servers.start("api-server", "api-server", "--host", "127.0.0.1", "--port", str(port))
-            servers.wait_for_api()
-            yield servers
-        finally:
-            servers.stop()
+    with seeded_api_server(pg_url, CHANNELS, tmp_path_factory.mktemp("airflow-100k")) as api:
+        assert api.rows["channels"] == CHANNELS
+        yield api.servers
 
 
 def test_first_page_at_100k_channels(
