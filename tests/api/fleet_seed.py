@@ -19,7 +19,9 @@ from whatsapp.store import ChannelStore, HealthResult
 
 ACCOUNT_ID = 1
 
-_PROVISIONED = {
+#: What the simulator holds for a number live on Cloud API, and for one still pending (the browser
+#: suite's seed builds on both too).
+LIVE = {
     "name_status": "APPROVED",
     "code_verification_status": "VERIFIED",
     "platform_type": "CLOUD_API",
@@ -29,8 +31,8 @@ _PROVISIONED = {
     "status": "CONNECTED",
     "account_mode": "LIVE",
 }
-_PENDING = {
-    **_PROVISIONED,
+PENDING = {
+    **LIVE,
     "code_verification_status": "NOT_VERIFIED",
     "platform_type": "NOT_APPLICABLE",
     "throughput_level": "NOT_APPLICABLE",
@@ -39,17 +41,17 @@ _PENDING = {
 
 #: Inbox order = insertion order: inbox 1 is "healthy", inbox 4 "pending", ...
 SPECS: dict[str, dict[str, Any]] = {
-    "healthy": {**_PROVISIONED, "verified_name": "Acme Healthy"},
-    "yellow": {**_PROVISIONED, "verified_name": "Acme Yellow", "quality_rating": "YELLOW"},
-    "red": {**_PROVISIONED, "verified_name": "Acme Red", "quality_rating": "RED", "status": "FLAGGED"},
-    "pending": {**_PENDING, "verified_name": "Acme Pending"},
+    "healthy": {**LIVE, "verified_name": "Acme Healthy"},
+    "yellow": {**LIVE, "verified_name": "Acme Yellow", "quality_rating": "YELLOW"},
+    "red": {**LIVE, "verified_name": "Acme Red", "quality_rating": "RED", "status": "FLAGGED"},
+    "pending": {**PENDING, "verified_name": "Acme Pending"},
     "in_review": {
-        **_PENDING,
+        **PENDING,
         "verified_name": "Acme Review",
         "name_status": "PENDING_REVIEW",
         "review_seconds": 10**7,
     },
-    "declined": {**_PENDING, "verified_name": "Acme Declined", "name_status": "DECLINED"},
+    "declined": {**PENDING, "verified_name": "Acme Declined", "name_status": "DECLINED"},
 }
 
 

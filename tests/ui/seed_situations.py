@@ -24,6 +24,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from include.graph_simulator.process import SimulatorControl
+from tests.api.fleet_seed import LIVE, PENDING
 from whatsapp.domain.lifecycle import NameChangeRequested
 from whatsapp.domain.webhooks import parse_notification
 from whatsapp.errors import GraphApiError
@@ -38,23 +39,6 @@ HOSTILE_NAME = "<img src=x onerror=alert(1)>"
 #: Healthy channels beyond the situations, so the fleet view has more than one page.
 HEALTHY_FILLERS = 60
 
-LIVE = {
-    "name_status": "APPROVED",
-    "code_verification_status": "VERIFIED",
-    "platform_type": "CLOUD_API",
-    "throughput_level": "STANDARD",
-    "messaging_limit_tier": "TIER_1K",
-    "quality_rating": "GREEN",
-    "status": "CONNECTED",
-    "account_mode": "LIVE",
-}
-PENDING = {
-    **LIVE,
-    "code_verification_status": "NOT_VERIFIED",
-    "platform_type": "NOT_APPLICABLE",
-    "throughput_level": "NOT_APPLICABLE",
-    "status": "PENDING",
-}
 #: Long enough that no review ends while the suite runs (the simulator's clock stands still anyway).
 LONG_REVIEW = {"name_status": "PENDING_REVIEW", "review_seconds": 10**7}
 
