@@ -407,6 +407,17 @@ function Details({ channel }: { channel: Channel }) {
 const attemptRun = (attempt: Attempt): string | null =>
   attempt.run_url ?? (attempt.run_id ? runPath(attempt.dag_id ?? REGISTER_DAG_ID, attempt.run_id) : null);
 
+/** A row's words, linked to the Airflow run the row came from when there is one. */
+function RunLink({ to, children }: { to: string | null | undefined; children: string }) {
+  return to ? (
+    <AppLink to={to} testId="wa-run-link">
+      {children}
+    </AppLink>
+  ) : (
+    children
+  );
+}
+
 function Attempts({ attempts }: { attempts: Attempt[] }) {
   if (attempts.length === 0) return <Text color="fg.muted">No register call was sent for this channel.</Text>;
   return (
@@ -434,13 +445,7 @@ function Attempts({ attempts }: { attempts: Attempt[] }) {
                 {attempt.message ? `${attempt.message} (${errorCode(attempt)})` : "–"}
               </Table.Cell>
               <Table.Cell>
-                {run ? (
-                  <AppLink to={run} testId="wa-run-link">
-                    {attempt.run_id ?? "run"}
-                  </AppLink>
-                ) : (
-                  "–"
-                )}
+                <RunLink to={run}>{run ? (attempt.run_id ?? "run") : "–"}</RunLink>
               </Table.Cell>
             </Table.Row>
           );
@@ -471,13 +476,7 @@ function History({ history }: { history: HistoryEntry[] }) {
               <Time value={entry.checked_at} />
             </Table.Cell>
             <Table.Cell>
-              {entry.run_url ? (
-                <AppLink to={entry.run_url} testId="wa-run-link">
-                  {entry.event ?? "health read"}
-                </AppLink>
-              ) : (
-                (entry.event ?? "health read")
-              )}
+              <RunLink to={entry.run_url}>{entry.event ?? "health read"}</RunLink>
             </Table.Cell>
             <Table.Cell>{entry.status ?? "–"}</Table.Cell>
             <Table.Cell>{entry.name_status ?? "–"}</Table.Cell>
