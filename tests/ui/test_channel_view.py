@@ -4,6 +4,7 @@ Manager in a new tab)."""
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import unquote, urlsplit
@@ -27,6 +28,8 @@ for _spec in SPECS:
     KIND_KEYS.setdefault(_spec.kind, _spec.key)
 #: A *Complete registration* run can take a while: the scheduler picks it up, a worker starts.
 RUN_WAIT_S = 90
+#: The channel view's refresh interval (REFRESH_MS in ui/src/Channel.tsx).
+REFRESH_S = 10
 
 
 def _health(ui_stack: UiStack, channel: Situated, user: str = "admin") -> dict[str, Any]:
@@ -329,6 +332,50 @@ def test_refresh_reads_meta_again(ui_stack: UiStack, browser: Browser) -> None:
     assert_console_clean(browser)
 
 
+def _delete_channel(ui_stack: UiStack, channel_id: int) -> None:
+    store = ui_stack.store
+    with store.engine.begin() as conn:
+        if store.target.schema:
+            conn.execute(text(f'SET LOCAL search_path TO "{store.target.schema}"'))
+        conn.execute(text("DELETE FROM channels WHERE id = :id"), {"id": channel_id})
+
+
+def _health_reads(browser: Browser) -> int:
+    """How many times this page has asked for the channel's health (the browser's own count)."""
+    return browser.driver.execute_script(
+        "return performance.getEntriesByType('resource').filter(e => e.name.endsWith('/health')).length;"
+    )
+
+
+def test_a_channel_deleted_under_an_open_view_is_reported_and_no_longer_asked_for(
+    ui_stack: UiStack, browser: Browser
+) -> None:
+    """Offboarded while someone watches it: the page says the channel is gone and stops its refresh."""
+    channel = ui_stack.store.channels.upsert(
+        account_id=9002,
+        phone_number_id="399999999999002",
+        waba_id="199999999999002",
+        business_id="599999999999002",
+        access_token="EAAG-gone-test",
+        verified_name="Acme Gone",
+    )
+    try:
+        browser.login("admin")
+        browser.open_page(f"channel={channel.account_id}-{channel.inbox_id}")
+        _banner(browser, "not_checked")
+    finally:
+        _delete_channel(ui_stack, channel.id)
+    error = browser.wait(
+        lambda _: browser.by_testid("wa-error"), message="the deleted channel is not reported"
+    )
+    assert "no channel" in error[0].text, error[0].text
+    browser.drain_console()  # the one refresh that found the channel gone logged its 404s
+    reads = _health_reads(browser)
+    time.sleep(REFRESH_S + 2)
+    assert _health_reads(browser) == reads, "the view kept asking for a channel that is gone"
+    assert_console_clean(browser)
+
+
 def test_an_open_channel_view_shows_what_the_store_learns_without_a_reload(
     ui_stack: UiStack, browser: Browser
 ) -> None:
@@ -368,7 +415,5 @@ def test_an_open_channel_view_shows_what_the_store_learns_without_a_reload(
         assert browser.driver.execute_script("return window.__waSamePage === true;"), "the page reloaded"
         assert_console_clean(browser)
     finally:
-        with store.engine.begin() as conn:
-            if store.target.schema:
-                conn.execute(text(f'SET LOCAL search_path TO "{store.target.schema}"'))
-            conn.execute(text("DELETE FROM channels WHERE id = :id"), {"id": channel.id})
+        browser.driver.get("about:blank")  # off the page before its channel goes: no refresh into a 404
+        _delete_channel(ui_stack, channel.id)

@@ -61,12 +61,16 @@ export function ChannelView({ accountId, inboxId }: { accountId: string; inboxId
     reloadAttempts();
     reloadHistory();
   }, [reloadHealth, reloadAttempts, reloadHistory]);
+  // A channel answered 404 is gone (offboarded, deleted): asking again every 10 s would only
+  // repeat the 404, so the view stops refreshing and keeps saying so.
+  const gone = health.error?.status === 404;
   useEffect(() => {
+    if (gone) return undefined;
     const timer = window.setInterval(() => {
       if (document.visibilityState === "visible") reloadAll();
     }, REFRESH_MS);
     return () => window.clearInterval(timer);
-  }, [reloadAll]);
+  }, [reloadAll, gone]);
   const registration = useRegistration(path, reloadAll);
   const back = () =>
     setParams((previous) => {
