@@ -12,8 +12,7 @@ from airflow.sdk import Param, dag
 
 from whatsapp.defaults import GRAPH_TASK_DEFAULTS
 from whatsapp.domain.lifecycle import DISPLAY_NAME_MAX_LENGTH, DISPLAY_NAME_MIN_LENGTH
-from whatsapp.domain.signup import ACCOUNT_ID, INBOX_ID
-from whatsapp.operators.fleet import WhatsAppResolveChannelOperator
+from whatsapp.operators.fleet import WhatsAppResolveChannelOperator, one_channel_params
 from whatsapp.operators.lifecycle import WhatsAppChangeDisplayNameOperator
 
 
@@ -25,8 +24,7 @@ from whatsapp.operators.lifecycle import WhatsAppChangeDisplayNameOperator
     doc_md=__doc__,
     default_args=GRAPH_TASK_DEFAULTS,
     params={
-        "account_id": Param(**ACCOUNT_ID.schema(), description=ACCOUNT_ID.description),
-        "inbox_id": Param(**INBOX_ID.schema(), description="The channel's inbox"),
+        **one_channel_params(),
         "new_display_name": Param(
             type="string",
             minLength=DISPLAY_NAME_MIN_LENGTH,
@@ -36,12 +34,7 @@ from whatsapp.operators.lifecycle import WhatsAppChangeDisplayNameOperator
     },
 )
 def whatsapp_change_display_name() -> None:
-    channel = WhatsAppResolveChannelOperator(
-        task_id="resolve_channel",
-        account_id="{{ params.account_id }}",
-        inbox_id="{{ params.inbox_id }}",
-        retries=0,
-    )
+    channel = WhatsAppResolveChannelOperator()
     WhatsAppChangeDisplayNameOperator(
         task_id="request_display_name",
         channel=channel.output,

@@ -8,11 +8,10 @@ active channel uses it. Onboarding the number again makes the channel active aga
 
 from __future__ import annotations
 
-from airflow.sdk import Param, dag
+from airflow.sdk import dag
 
 from whatsapp.defaults import GRAPH_TASK_DEFAULTS
-from whatsapp.domain.signup import ACCOUNT_ID, INBOX_ID
-from whatsapp.operators.fleet import WhatsAppResolveChannelOperator
+from whatsapp.operators.fleet import WhatsAppResolveChannelOperator, one_channel_params
 from whatsapp.operators.lifecycle import WhatsAppDeregisterOperator, WhatsAppOffboardOperator
 
 
@@ -23,18 +22,10 @@ from whatsapp.operators.lifecycle import WhatsAppDeregisterOperator, WhatsAppOff
     tags=["whatsapp"],
     doc_md=__doc__,
     default_args=GRAPH_TASK_DEFAULTS,
-    params={
-        "account_id": Param(**ACCOUNT_ID.schema(), description=ACCOUNT_ID.description),
-        "inbox_id": Param(**INBOX_ID.schema(), description="The channel's inbox"),
-    },
+    params=one_channel_params(),
 )
 def whatsapp_offboard_channel() -> None:
-    channel = WhatsAppResolveChannelOperator(
-        task_id="resolve_channel",
-        account_id="{{ params.account_id }}",
-        inbox_id="{{ params.inbox_id }}",
-        retries=0,
-    )
+    channel = WhatsAppResolveChannelOperator()
     deregister = WhatsAppDeregisterOperator(task_id="deregister", channel=channel.output)
     offboard = WhatsAppOffboardOperator(task_id="deactivate_and_unsubscribe", channel=channel.output)
     deregister >> offboard

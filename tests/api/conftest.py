@@ -113,6 +113,8 @@ def onboarding_runs(api_client: TestClient) -> Iterator[Callable[[], list[RunVie
 
 @pytest.fixture
 def register_runs(api_client: TestClient) -> Iterator[Callable[[], list[RunView]]]:
-    """Lists the register DAG's runs; deletes them afterwards so tests stay independent."""
+    """Lists the register DAG's runs, which start empty (other suites run that DAG in the same
+    metadata DB) and are deleted afterwards, so tests stay independent of order."""
+    delete_register_runs()
     yield register_runs_in_db
     delete_register_runs()

@@ -199,6 +199,9 @@ class Browser:
             time.sleep(0.1)
 
     def set_local_storage(self, values: dict[str, str | None]) -> None:
+        """Airflow's localStorage (its origin's): from a page of another origin, Airflow's home first."""
+        if not self.driver.current_url.startswith(self.base_url):
+            self.open()
         for key, value in values.items():
             if value is None:
                 self.driver.execute_script("window.localStorage.removeItem(arguments[0]);", key)

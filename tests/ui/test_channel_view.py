@@ -5,6 +5,8 @@ Manager in a new tab)."""
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import unquote, urlsplit
@@ -18,7 +20,7 @@ from tests.ui.conftest import REGISTER_DAG, UiStack
 from tests.ui.seed_situations import PROBLEM_KINDS, SPECS, Situated
 from whatsapp.domain.health import PhoneHealth
 from whatsapp.domain.manager_url import WHATSAPP_MANAGER_URL
-from whatsapp.store import HealthResult
+from whatsapp.store import Channel, HealthResult
 
 pytestmark = pytest.mark.slow
 
@@ -340,6 +342,31 @@ def _delete_channel(ui_stack: UiStack, channel_id: int) -> None:
         conn.execute(text("DELETE FROM channels WHERE id = :id"), {"id": channel_id})
 
 
+@contextmanager
+def _unseeded_channel(ui_stack: UiStack, browser: Browser, number: int, name: str) -> Iterator[Channel]:
+    """A channel of account 9000 + ``number`` that no other test sees, open in the channel view.
+
+    On the way out the browser leaves the page before the channel is deleted, so the page's
+    refresh cannot turn into a 404 that the next test would read as its own console error.
+    """
+    channel = ui_stack.store.channels.upsert(
+        account_id=9000 + number,
+        phone_number_id=f"399999999999{number:03d}",
+        waba_id=f"199999999999{number:03d}",
+        business_id=f"599999999999{number:03d}",
+        access_token=f"EAAG-unseeded-{number}",
+        verified_name=name,
+    )
+    try:
+        browser.login("admin")
+        browser.open_page(f"channel={channel.account_id}-{channel.inbox_id}")
+        _banner(browser, "not_checked")
+        yield channel
+    finally:
+        browser.driver.get("about:blank")
+        _delete_channel(ui_stack, channel.id)
+
+
 def _health_reads(browser: Browser) -> int:
     """How many times this page has asked for the channel's health (the browser's own count)."""
     return browser.driver.execute_script(
@@ -351,48 +378,24 @@ def test_a_channel_deleted_under_an_open_view_is_reported_and_no_longer_asked_fo
     ui_stack: UiStack, browser: Browser
 ) -> None:
     """Offboarded while someone watches it: the page says the channel is gone and stops its refresh."""
-    channel = ui_stack.store.channels.upsert(
-        account_id=9002,
-        phone_number_id="399999999999002",
-        waba_id="199999999999002",
-        business_id="599999999999002",
-        access_token="EAAG-gone-test",
-        verified_name="Acme Gone",
-    )
-    try:
-        browser.login("admin")
-        browser.open_page(f"channel={channel.account_id}-{channel.inbox_id}")
-        _banner(browser, "not_checked")
-    finally:
+    with _unseeded_channel(ui_stack, browser, 2, "Acme Gone") as channel:
         _delete_channel(ui_stack, channel.id)
-    error = browser.wait(
-        lambda _: browser.by_testid("wa-error"), message="the deleted channel is not reported"
-    )
-    assert "no channel" in error[0].text, error[0].text
-    browser.drain_console()  # the one refresh that found the channel gone logged its 404s
-    reads = _health_reads(browser)
-    time.sleep(REFRESH_S + 2)
-    assert _health_reads(browser) == reads, "the view kept asking for a channel that is gone"
-    assert_console_clean(browser)
+        error = browser.wait(
+            lambda _: browser.by_testid("wa-error"), message="the deleted channel is not reported"
+        )
+        assert "no channel" in error[0].text, error[0].text
+        browser.drain_console()  # the one refresh that found the channel gone logged its 404s
+        reads = _health_reads(browser)
+        time.sleep(REFRESH_S + 2)
+        assert _health_reads(browser) == reads, "the view kept asking for a channel that is gone"
+        assert_console_clean(browser)
 
 
 def test_an_open_channel_view_shows_what_the_store_learns_without_a_reload(
     ui_stack: UiStack, browser: Browser
 ) -> None:
     """A health check stored while the page is open (an audit, a webhook) shows within a refresh."""
-    store = ui_stack.store
-    channel = store.channels.upsert(
-        account_id=9001,
-        phone_number_id="399999999999001",
-        waba_id="199999999999001",
-        business_id="599999999999001",
-        access_token="EAAG-refresh-test",
-        verified_name="Acme Refresh",
-    )
-    try:
-        browser.login("admin")
-        browser.open_page(f"channel={channel.account_id}-{channel.inbox_id}")
-        _banner(browser, "not_checked")
+    with _unseeded_channel(ui_stack, browser, 1, "Acme Refresh") as channel:
         browser.driver.execute_script("window.__waSamePage = true;")
         live = {
             "id": channel.phone_number_id,
@@ -403,7 +406,7 @@ def test_an_open_channel_view_shows_what_the_store_learns_without_a_reload(
             "status": "CONNECTED",
             "quality_rating": "GREEN",
         }
-        store.health.record(
+        ui_stack.store.health.record(
             [HealthResult(channel.id, datetime.now(UTC), health=PhoneHealth.from_graph(live))]
         )
         with ui_stack.api() as api:
@@ -414,6 +417,3 @@ def test_an_open_channel_view_shows_what_the_store_learns_without_a_reload(
         assert browser.by_testid("wa-history-row"), "the stored check is not in the history table"
         assert browser.driver.execute_script("return window.__waSamePage === true;"), "the page reloaded"
         assert_console_clean(browser)
-    finally:
-        browser.driver.get("about:blank")  # off the page before its channel goes: no refresh into a 404
-        _delete_channel(ui_stack, channel.id)

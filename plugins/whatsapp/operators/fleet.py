@@ -14,12 +14,14 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 import pendulum
+from airflow.sdk import Param
 from airflow.sdk.exceptions import AirflowException
 
 from whatsapp import metrics
 from whatsapp.assets import FLEET_SUMMARY
 from whatsapp.domain.audit_plan import AUTO as AUTO_SHARDS
 from whatsapp.domain.audit_plan import shard_count
+from whatsapp.domain.signup import ACCOUNT_ID, INBOX_ID
 from whatsapp.errors import GraphApiError
 from whatsapp.operators.base import MANAGER_LINK, WhatsAppBaseOperator
 
@@ -248,20 +250,41 @@ class WhatsAppRegisterChannelsOperator(WhatsAppBaseOperator):
         return ref, "done", report.to_dict()
 
 
+def one_channel_params() -> dict[str, Param]:
+    """The params of a DAG that acts on one existing channel, read by its ``resolve_channel`` task.
+
+    New Param objects on each call: Airflow keeps a param's value on the object, so DAGs must
+    not share them.
+    """
+    return {
+        "account_id": Param(**ACCOUNT_ID.schema(), description=ACCOUNT_ID.description),
+        "inbox_id": Param(**INBOX_ID.schema(), description="The channel's inbox"),
+    }
+
+
 class WhatsAppResolveChannelOperator(WhatsAppBaseOperator):
     """Turn ``account_id``/``inbox_id`` into a channel ref, failing clearly when there is none.
 
-    The first task of the DAGs that act on one channel, so it also refuses a run whose conf holds
-    keys its DAG does not declare as params (Airflow accepts them silently): a misspelt key
-    must not act on a channel with the other keys' defaults.
+    The first task of the DAGs that act on one channel (their params: :func:`one_channel_params`,
+    which the defaults read), so it also refuses a run whose conf holds keys its DAG does not
+    declare as params (Airflow accepts them silently): a misspelt key must not act on a channel
+    with the other keys' defaults. Its refusals fail the task without retry; only a store that
+    cannot answer is retried.
     """
 
     operator_extra_links = MANAGER_LINK
 
     template_fields = ("account_id", "inbox_id")
 
-    def __init__(self, *, account_id: int | str, inbox_id: int | str, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
+    def __init__(
+        self,
+        *,
+        task_id: str = "resolve_channel",
+        account_id: int | str = "{{ params.account_id }}",
+        inbox_id: int | str = "{{ params.inbox_id }}",
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(task_id=task_id, **kwargs)
         self.account_id = account_id
         self.inbox_id = inbox_id
 
