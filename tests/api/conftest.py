@@ -104,7 +104,8 @@ def secrets_of_fleet(
 
 @pytest.fixture
 def onboarding_runs(api_client: TestClient) -> Iterator[Callable[[], list[RunView]]]:
-    """``whatsapp_onboarding`` unpaused (the intake refuses a paused one); its runs deleted after."""
+    """``whatsapp_onboarding`` unpaused (the intake refuses a paused one); no runs before, none after."""
+    delete_register_runs(ONBOARDING_DAG_ID)
     set_paused(ONBOARDING_DAG_ID, False)
     yield lambda: register_runs_in_db(ONBOARDING_DAG_ID)
     delete_register_runs(ONBOARDING_DAG_ID)
