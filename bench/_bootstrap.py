@@ -23,3 +23,6 @@ os.environ["PYTHONPATH"] = os.pathsep.join([*_PATHS, *(p for p in _inherited if 
 os.environ.setdefault("AIRFLOW_HOME", tempfile.mkdtemp(prefix="whatsapp-bench-"))
 os.environ.setdefault("AIRFLOW__CORE__FERNET_KEY", Fernet.generate_key().decode())
 os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
+
+#: The PostgreSQL the benches seed throw-away schemas or databases in (the test suite's).
+DATABASE_URL = os.environ.get("WHATSAPP_TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")

@@ -45,7 +45,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import httpx
 from sqlalchemy import text
 
-import bench._bootstrap  # noqa: F401
+from bench._bootstrap import DATABASE_URL
 from bench.fleet_audit import throwaway_schema
 from include.graph_simulator.process import free_port
 from tests.api.airflow_auth import PASSWORDS, server_env
@@ -320,7 +320,7 @@ def seeded_api_server(raw_url: str, channels: int, workdir: Path) -> Iterator[Se
 
 def main() -> None:
     args = parse_args()
-    raw_url = os.environ.get("WHATSAPP_TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")
+    raw_url = DATABASE_URL
     with (
         tempfile.TemporaryDirectory(prefix="fleet-api-") as tmp,
         seeded_api_server(raw_url, args.channels, Path(tmp)) as api,

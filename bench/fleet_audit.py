@@ -52,7 +52,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from sqlalchemy import create_engine, insert, text
 from sqlalchemy.engine import URL, make_url
 
-import bench._bootstrap  # noqa: F401
+from bench._bootstrap import DATABASE_URL
 from include.graph_simulator.process import RunningSimulator, SimulatorProcess
 from tests.fleet.fleet_mix import SeededNumber, seed_simulator
 from tests.support.simulator_fixtures import GRAPH_CONN_ENV, graph_connection
@@ -222,7 +222,7 @@ def _merged(reports: list[dict[str, Any]]) -> dict[str, Any]:
 
 def main() -> None:
     args = parse_args()
-    raw_url = os.environ.get("WHATSAPP_TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")
+    raw_url = DATABASE_URL
     with SimulatorProcess("--latency-ms", str(args.latency_ms)) as sim, throwaway_schema(raw_url) as target:
         os.environ[GRAPH_CONN_ENV] = graph_connection(
             sim.base_url, sim.control, max_concurrency=args.concurrency

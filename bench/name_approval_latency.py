@@ -47,7 +47,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from sqlalchemy import func, select
 
-import bench._bootstrap  # noqa: F401
+from bench._bootstrap import DATABASE_URL
 from include.graph_simulator.process import SimulatorControl, onboarding_conf
 from tests.e2e.rest import AirflowApi
 from tests.e2e.stack import airflow_stack, wait_for
@@ -200,7 +200,7 @@ def main() -> None:
     parser.add_argument("--fallback-numbers", type=int, default=20)
     parser.add_argument("--fallback-poke", type=int, default=20)
     args = parser.parse_args()
-    pg_url = os.environ.get("WHATSAPP_TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")
+    pg_url = DATABASE_URL
     with airflow_stack(pg_url, CALLBACK_URL, fernet_key=os.environ["AIRFLOW__CORE__FERNET_KEY"]) as stack:
         sim = SimulatorControl(stack.graph_base_url)
         api = AirflowApi(stack)

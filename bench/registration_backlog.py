@@ -30,7 +30,7 @@ from pathlib import Path
 # The checkout importable, then bench/_bootstrap.py: Airflow's settings in the environment
 # before Airflow is first imported (it sorts before the other project imports).
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-import bench._bootstrap  # noqa: F401
+from bench._bootstrap import DATABASE_URL
 from include.graph_simulator.process import SimulatorControl
 from tests.e2e.rest import FINISHED_RUN_STATES, AirflowApi
 from tests.e2e.stack import airflow_stack, wait_for
@@ -78,7 +78,7 @@ def wait_until_idle(api: AirflowApi, timeout: float) -> set[str]:
 
 def main() -> None:
     args = parse_args()
-    pg_url = os.environ.get("WHATSAPP_TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")
+    pg_url = DATABASE_URL
     with airflow_stack(
         pg_url,
         "https://hooks.example.test/whatsapp",

@@ -11,20 +11,20 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import tempfile
+import sys
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
-from cryptography.fernet import Fernet
-
-os.environ.setdefault("AIRFLOW_HOME", tempfile.mkdtemp(prefix="whatsapp-bench-"))
-os.environ.setdefault("AIRFLOW__CORE__FERNET_KEY", Fernet.generate_key().decode())
+# The checkout importable, then bench/_bootstrap.py: Airflow's settings in the environment
+# before Airflow is first imported (it sorts before the other project imports).
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("AIRFLOW__LOGGING__LOGGING_LEVEL", "ERROR")
-
 from sqlalchemy import create_engine, func, insert, select, text
 from sqlalchemy.engine import make_url
 
+from bench._bootstrap import DATABASE_URL
 from whatsapp.domain.health import PhoneHealth
 from whatsapp.store import ChannelStore, HealthResult, StoreTarget
 from whatsapp.store.schema import channels, health_checks
@@ -91,7 +91,7 @@ def main() -> None:
     parser.add_argument("--channels", type=int, default=10_000)
     parser.add_argument(
         "--url",
-        default=os.environ.get("WHATSAPP_TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test"),
+        default=DATABASE_URL,
     )
     args = parser.parse_args()
     url = make_url(args.url).set(drivername="postgresql+psycopg2")

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import statistics
 import sys
 import tempfile
@@ -36,7 +35,7 @@ from typing import Any
 # The checkout importable, then bench/_bootstrap.py: Airflow's settings in the environment
 # before Airflow is first imported (it sorts before the other project imports).
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-import bench._bootstrap  # noqa: F401
+from bench._bootstrap import DATABASE_URL
 from bench.fleet_api import seeded_api_server
 from tests.ui.browser import PAGE_PATH, Browser, new_driver
 
@@ -159,7 +158,7 @@ def parse_args() -> argparse.Namespace:
 
 def main() -> None:
     args = parse_args()
-    raw_url = os.environ.get("WHATSAPP_TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")
+    raw_url = DATABASE_URL
     with (
         tempfile.TemporaryDirectory(prefix="ui-first-page-") as tmp,
         seeded_api_server(raw_url, args.channels, Path(tmp)) as api,
