@@ -68,13 +68,13 @@ def test_whatsapp_manager_link_keeps_business_and_waba_apart() -> None:
 
 
 def test_usage_headers() -> None:
-    usage = Usage.from_headers(
+    usage = Usage.from_pairs(
         {
             "X-App-Usage": '{"call_count": 28, "total_time": 25, "total_cputime": 25}',
             "X-Business-Use-Case-Usage": '{"102290129340398": [{"type": "whatsapp_business_management",'
             ' "call_count": 95, "total_cputime": 10, "total_time": 12,'
             ' "estimated_time_to_regain_access": 3}]}',
-        }
+        }.items()
     )
     assert (usage.app_call_count, usage.app_total_time, usage.app_total_cputime) == (28, 25, 25)
     (business,) = usage.business
@@ -82,4 +82,4 @@ def test_usage_headers() -> None:
     assert (business.call_count, business.total_cputime, business.total_time) == (95, 10, 12)
     assert business.peak == 95  # what pauses a WABA (pacing)
     assert usage.regain_access_seconds == 180
-    assert Usage.from_headers({"x-app-usage": "not json"}) == Usage()
+    assert Usage.from_pairs([("x-app-usage", "not json")]) == Usage()

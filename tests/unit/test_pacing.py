@@ -29,7 +29,7 @@ def answered(pacer: Pacer, clock: FakeClock, seconds: float) -> None:
 
 
 def app_usage(pct: float) -> Usage:
-    return Usage.from_headers({"X-App-Usage": json.dumps({"call_count": pct, "total_time": 1})})
+    return Usage.from_pairs([("X-App-Usage", json.dumps({"call_count": pct, "total_time": 1}))])
 
 
 def business_usage(waba: str, pct: float, regain_minutes: float = 0) -> Usage:
@@ -40,7 +40,7 @@ def business_usage(waba: str, pct: float, regain_minutes: float = 0) -> Usage:
         "total_time": 1,
         "estimated_time_to_regain_access": regain_minutes,
     }
-    return Usage.from_headers({"X-Business-Use-Case-Usage": json.dumps({waba: [entry]})})
+    return Usage.from_pairs([("X-Business-Use-Case-Usage", json.dumps({waba: [entry]}))])
 
 
 def graph_error(code: int, *, http_status: int = 400, regain_minutes: int | None = None) -> GraphApiError:

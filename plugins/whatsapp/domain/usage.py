@@ -7,7 +7,7 @@ WABA/app until ``estimated_time_to_regain_access`` (minutes).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
@@ -51,11 +51,6 @@ class Usage:
     @property
     def regain_access_seconds(self) -> float:
         return max((b.regain_access_minutes * 60.0 for b in self.business), default=0.0)
-
-    @classmethod
-    def from_headers(cls, headers: Mapping[str, str]) -> Usage:
-        """Parse both headers from a mapping of header names in any case."""
-        return cls.from_pairs(headers.items())
 
     @classmethod
     def from_pairs(cls, headers: Iterable[tuple[str, str]]) -> Usage:
