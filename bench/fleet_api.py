@@ -320,10 +320,9 @@ def seeded_api_server(raw_url: str, channels: int, workdir: Path) -> Iterator[Se
 
 def main() -> None:
     args = parse_args()
-    raw_url = DATABASE_URL
     with (
         tempfile.TemporaryDirectory(prefix="fleet-api-") as tmp,
-        seeded_api_server(raw_url, args.channels, Path(tmp)) as api,
+        seeded_api_server(DATABASE_URL, args.channels, Path(tmp)) as api,
     ):
         base_url = api.servers.base_url
         with httpx.Client(base_url=base_url, timeout=60) as client:

@@ -222,8 +222,10 @@ def _merged(reports: list[dict[str, Any]]) -> dict[str, Any]:
 
 def main() -> None:
     args = parse_args()
-    raw_url = DATABASE_URL
-    with SimulatorProcess("--latency-ms", str(args.latency_ms)) as sim, throwaway_schema(raw_url) as target:
+    with (
+        SimulatorProcess("--latency-ms", str(args.latency_ms)) as sim,
+        throwaway_schema(DATABASE_URL) as target,
+    ):
         os.environ[GRAPH_CONN_ENV] = graph_connection(
             sim.base_url, sim.control, max_concurrency=args.concurrency
         )

@@ -200,8 +200,9 @@ def main() -> None:
     parser.add_argument("--fallback-numbers", type=int, default=20)
     parser.add_argument("--fallback-poke", type=int, default=20)
     args = parser.parse_args()
-    pg_url = DATABASE_URL
-    with airflow_stack(pg_url, CALLBACK_URL, fernet_key=os.environ["AIRFLOW__CORE__FERNET_KEY"]) as stack:
+    with airflow_stack(
+        DATABASE_URL, CALLBACK_URL, fernet_key=os.environ["AIRFLOW__CORE__FERNET_KEY"]
+    ) as stack:
         sim = SimulatorControl(stack.graph_base_url)
         api = AirflowApi(stack)
         store = ChannelStore.from_target(StoreTarget(stack.store_url, stack.store_schema))

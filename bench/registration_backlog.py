@@ -78,9 +78,8 @@ def wait_until_idle(api: AirflowApi, timeout: float) -> set[str]:
 
 def main() -> None:
     args = parse_args()
-    pg_url = DATABASE_URL
     with airflow_stack(
-        pg_url,
+        DATABASE_URL,
         "https://hooks.example.test/whatsapp",
         fernet_key=os.environ["AIRFLOW__CORE__FERNET_KEY"],
         simulator_args=("--latency-ms", str(args.latency_ms)),

@@ -158,10 +158,9 @@ def parse_args() -> argparse.Namespace:
 
 def main() -> None:
     args = parse_args()
-    raw_url = DATABASE_URL
     with (
         tempfile.TemporaryDirectory(prefix="ui-first-page-") as tmp,
-        seeded_api_server(raw_url, args.channels, Path(tmp)) as api,
+        seeded_api_server(DATABASE_URL, args.channels, Path(tmp)) as api,
     ):
         figures = measure_first_page(api.servers.base_url, args.runs)
     line = {"channels": api.rows["channels"], **figures, "seed_s": round(api.seed_s, 1)}
