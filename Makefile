@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 BROWSER := /usr/bin/chromedriver
 export WHATSAPP_TEST_DATABASE_URL ?= postgresql://postgres@127.0.0.1:5432/test
 
-.PHONY: demo test lint install clean lock ui
+.PHONY: demo test test-fast lint install clean lock ui
 
 install: $(STAMP) ui
 
@@ -30,9 +30,20 @@ ui:
 $(BROWSER):
 	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver
 
+# pytest-xdist workers: the suite waits on Airflow processes, the simulator and PostgreSQL as much
+# as it computes, so one worker more than the cores keeps both cores busy (bench/README.md).
+TEST_WORKERS ?= 3
+PARALLEL := -n $(TEST_WORKERS) --dist loadgroup
+
 test: $(STAMP) ui $(BROWSER)
 	$(BIN)/ruff check .
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest $(PARALLEL)
+
+# The inner loop: domain, hook, store, simulator and DAG-level tests; no Airflow servers, no browser.
+FAST_TESTS := tests/unit tests/hook tests/store tests/simulator tests/dags tests/pywa tests/registration tests/lifecycle
+
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest $(PARALLEL) $(FAST_TESTS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

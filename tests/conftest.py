@@ -54,6 +54,30 @@ pytest_plugins = [
 ]
 
 
+#: Test folders whose tests share one expensive session- or package-scoped stack: under
+#: pytest-xdist (``--dist loadgroup``) each folder's tests run on one worker, which starts the
+#: stack once, instead of every worker starting its own.
+SHARED_STACK_FOLDERS = ("api", "ui")
+#: Folders of the longest tests, collected first so that a parallel run starts them at once
+#: instead of finding them last in alphabetical order (the run would wait for them alone).
+LONG_FOLDERS_FIRST = ("e2e", "ui", "api")
+
+
+def _folder(item: pytest.Item) -> str:
+    return item.path.relative_to(REPO_ROOT / "tests").parts[0]
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    def order(item: pytest.Item) -> int:
+        folder = _folder(item)
+        return LONG_FOLDERS_FIRST.index(folder) if folder in LONG_FOLDERS_FIRST else len(LONG_FOLDERS_FIRST)
+
+    items.sort(key=order)  # stable: the order inside a folder is unchanged
+    for item in items:
+        if _folder(item) in SHARED_STACK_FOLDERS:
+            item.add_marker(pytest.mark.xdist_group(_folder(item)))
+
+
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     """The test-only AIRFLOW_HOME (metadata DB, logs) goes with the session."""
     import shutil

@@ -12,6 +12,7 @@ import os
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import httpx
 import pytest
@@ -20,6 +21,7 @@ from sqlalchemy.engine import make_url
 
 from include.graph_simulator.process import RunningSimulator, SimulatorProcess, free_port
 from tests.api.airflow_auth import PASSWORDS, server_env
+from tests.support.airflow_fixtures import copy_metadata_db
 from tests.support.simulator_fixtures import GRAPH_CONN_ENV, graph_connection
 from tests.support.store_fixtures import connection_env_value
 from tests.ui.airflow_servers import AirflowServers, run_airflow
@@ -84,7 +86,10 @@ def ui_simulator() -> Iterator[RunningSimulator]:
 
 @pytest.fixture(scope="package")
 def ui_stack(
-    tmp_path_factory: pytest.TempPathFactory, ui_store: ChannelStore, ui_simulator: RunningSimulator
+    tmp_path_factory: pytest.TempPathFactory,
+    ui_store: ChannelStore,
+    ui_simulator: RunningSimulator,
+    airflow_db_template: Path,
 ) -> Iterator[UiStack]:
     require_browser()
     graph_conn = graph_connection(ui_simulator.base_url, ui_simulator.control)
@@ -119,7 +124,7 @@ def ui_stack(
         "AIRFLOW_CONN_WHATSAPP_STORE_DEFAULT": connection_env_value(ui_store.target),
         GRAPH_CONN_ENV: graph_conn,
     }
-    run_airflow(env, "db", "migrate")
+    copy_metadata_db(airflow_db_template, home / "airflow.db")  # `airflow db migrate`, done once a run
     run_airflow(env, "dags", "reserialize")
     # Only the DAG under test runs: the hourly fleet audit stays paused and leaves the seed alone.
     run_airflow(env, "dags", "unpause", REGISTER_DAG)
