@@ -1,8 +1,8 @@
 """The fleet view's first page at 100,000 channels, in Chromium: measured and printed, not asserted.
 
 Its own store (``bench/fleet_api.py``'s set-based seeder, a few seconds) and its own
-``airflow api-server``; the figures are ``bench/ui_first_page.py``'s, with fewer runs. Issue 16
-asks for <= 1 s; the README quotes the bench script's figure.
+``airflow api-server``; the figures are ``bench/ui_first_page.py``'s, with fewer runs. The target is
+<= 1 s; the README quotes the bench script's figure.
 """
 
 from __future__ import annotations

@@ -263,7 +263,7 @@ class PhoneHealth:
 
     @property
     def is_pending(self) -> bool:
-        """Meta has not put the number on any platform yet (SPEC: pending)."""
+        """Meta has not put the number on any platform yet (docs/states-and-situations.md: pending)."""
         return self.platform_type == NOT_APPLICABLE or self.throughput_level == NOT_APPLICABLE
 
     @property
