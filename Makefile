@@ -37,6 +37,7 @@ test: $(STAMP) ui $(BROWSER)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/deptry plugins
 
 # Refresh the transitive pins after changing requirements.txt.
 lock: $(STAMP)
