@@ -48,6 +48,7 @@ test-fast: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/deptry plugins
 
 # Refresh the transitive pins after changing requirements.txt.
 lock: $(STAMP)

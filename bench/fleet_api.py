@@ -65,7 +65,7 @@ OTHER_QUERIES: dict[str, str] = {
     "scheduled_page_100": "registration_state=scheduled&sort=needs_action&limit=50&offset=5000",
     "everything_by_account": "limit=50",
     "by_phone_number_desc": "sort=display_phone_number&order=desc&limit=50",
-    # Issue 16: the page's summary badges (situation kinds decided per fact combination) and search.
+    # The page's summary badges (situation kinds decided per fact combination) and search.
     "needs_action_badge": "needs_action=true&sort=needs_action&limit=50",
     "situation_in_review": "situation=name_in_review&sort=needs_action&limit=50",
     "situation_none_match": "situation=pin_mismatch&limit=50",

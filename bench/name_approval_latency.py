@@ -14,7 +14,7 @@ after a random 5-40 s and sends the signed webhook. Measured from the simulator'
 seconds from the approval to the ``POST /register`` call, and the Graph reads of the number
 between the two (its
 ``GET /{phone_number_id}``: the waiting trigger's and the register flow's own health read under
-its claim, which SPEC.md requires before every register call).
+its claim, which docs/states-and-situations.md requires before every register call).
 
 Then the same for ``--fallback-numbers`` numbers with every webhook dropped and
 ``name_poke_interval`` ``--fallback-poke`` (20 s): the fallback poll alone (``fallback_p95_s``).

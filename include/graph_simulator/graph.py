@@ -2,7 +2,7 @@
 
 One :func:`dispatch` serves a plain HTTP request and a batch sub-request alike, so both
 count toward usage and fail the same way. Shapes follow Meta's documentation and the
-OpenAPI spec in ``shared/reference/meta-openapi`` (see README.md for the deviations).
+OpenAPI spec in ``vendor/meta-openapi/`` (see README.md for the deviations).
 """
 
 from __future__ import annotations

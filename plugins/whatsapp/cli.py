@@ -31,7 +31,7 @@ _TABLE_COLUMNS: tuple[tuple[str, str], ...] = (
 )
 
 
-#: ``show``'s reminder of the two flows after onboarding (issue 15).
+#: ``show``'s reminder of the two flows after onboarding: name changes and offboarding.
 LIFECYCLE_HELP = (
     "after onboarding:\n"
     "  rename: trigger whatsapp_change_display_name {account_id, inbox_id, new_display_name}\n"

@@ -214,7 +214,7 @@ class GraphApiError(Exception):
         return wait_in_details(self.details)
 
     def to_dict(self) -> dict[str, Any]:
-        """The API's structured error (SPEC.md: ``{"type", "message", "code", "subcode"}``)."""
+        """The API's structured error (docs/http-api.md: ``{"type", "message", "code", "subcode"}``)."""
         return {"type": self.kind.value, "message": self.message, "code": self.code, "subcode": self.subcode}
 
     def __str__(self) -> str:

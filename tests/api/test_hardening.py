@@ -1,4 +1,4 @@
-"""What a careless or hostile client found (issue 13): each is now a 4xx, never a 500 or a side effect."""
+"""What a careless or hostile client found: each is now a 4xx, never a 500 or a side effect."""
 
 from __future__ import annotations
 

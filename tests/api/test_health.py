@@ -1,4 +1,6 @@
-"""``GET .../health``: SPEC.md's shape, 404, live refresh stored with newer-wins, Graph failures as 502."""
+"""``GET .../health``: the shape docs/http-api.md documents, 404, live refresh stored with newer-wins,
+Graph failures as 502.
+"""
 
 from __future__ import annotations
 
@@ -12,13 +14,14 @@ from tests.api.fleet_seed import SeededChannel
 from whatsapp.domain.health import PUBLIC_FIELDS, PhoneHealth
 from whatsapp.store import ChannelStore, HealthResult
 
-SPEC_KEYS = {
+#: The keys of the health API's example in docs/http-api.md.
+DOCUMENTED_KEYS = {
     "account_id", "inbox_id", "phone_number_id", "waba_id", "business_id", "display_phone_number",
     "verified_name", "name_status", "code_verification_status", "platform_type", "throughput",
     "messaging_limit_tier", "quality_rating", "account_mode", "status", "checked_at", "provisioning",
     "reauthorization_required", "reauthorization_reason", "registration", "links",
 }  # fmt: skip
-#: Issue 15 ("After onboarding"): the API shows name changes and offboarding.
+#: After onboarding: the API shows name changes and offboarding.
 LIFECYCLE_KEYS = {"active", "offboarded_at", "name_change", "notes"}
 REGISTRATION_KEYS = {"state", "attempts_72h", "last_attempt_at", "last_error", "next_attempt_at"}
 
@@ -28,7 +31,7 @@ def admin(bearer: dict[str, dict[str, str]]) -> dict[str, str]:
     return bearer["admin"]
 
 
-def test_health_has_the_spec_shape(
+def test_health_has_the_documented_shape(
     api_client: TestClient, admin: dict[str, str], fleet: dict[str, SeededChannel], sim: SimulatorControl
 ) -> None:
     healthy = fleet["healthy"]
@@ -36,8 +39,8 @@ def test_health_has_the_spec_shape(
     response = api_client.get(f"{healthy.path}/health", headers=admin)
     assert response.status_code == 200, response.text
     body = response.json()
-    # SPEC's example, plus any public health field declared since (HEALTH_FIELDS grows the shape).
-    assert set(body) == SPEC_KEYS | LIFECYCLE_KEYS | {"situation"} | {
+    # The documented example, plus any public health field declared since (HEALTH_FIELDS grows the shape).
+    assert set(body) == DOCUMENTED_KEYS | LIFECYCLE_KEYS | {"situation"} | {
         f.api_key_path[0] for f in PUBLIC_FIELDS
     }
     assert body["situation"]["kind"] == "healthy" and body["situation"]["needs_action"] is False

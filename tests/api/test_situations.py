@@ -1,4 +1,4 @@
-"""Situations through the API (issue 16): on every channel, as fleet filters, counts and search, on
+"""Situations through the API: on every channel, as fleet filters, counts and search, on
 the dashboard summary; who may do what (``/me``); what a *Complete registration* run did; which
 channel a run was about; the runs behind stored attempts."""
 

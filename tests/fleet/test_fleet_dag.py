@@ -170,7 +170,7 @@ def test_backoff_budget_and_due_only_retries(
 def test_provisioned_numbers_meta_reports_expired_or_not_verified_get_no_register_call(
     fleet_run, sim: SimulatorControl, pg_store_env: ChannelStore
 ) -> None:
-    """SPEC.md "revised": a live number is never registered for its ``code_verification_status``."""
+    """A live number is never registered for its ``code_verification_status``."""
     live = {"platform_type": "CLOUD_API", "throughput_level": "STANDARD", "status": "CONNECTED"}
     numbers = [
         sim.add_number(name_status="APPROVED", code_verification_status=status, **live)

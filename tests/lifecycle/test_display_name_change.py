@@ -1,4 +1,4 @@
-"""Display-name changes of live numbers (issue 15), with dag.test(), the simulator and PostgreSQL."""
+"""Display-name changes of live numbers, with dag.test(), the simulator and PostgreSQL."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The lifecycle's display-name change and offboarding rules (issue 15), table-tested."""
+"""The lifecycle's display-name change and offboarding rules, table-tested."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Offboarding (issue 15) with dag.test(), the simulator and PostgreSQL: one deregister call, the
+"""Offboarding with dag.test(), the simulator and PostgreSQL: one deregister call, the
 app unsubscribed only with the WABA's last active channel, skipped afterwards, reactivated by a
 new onboarding with its history."""
 

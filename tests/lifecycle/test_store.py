@@ -1,5 +1,5 @@
-"""The store side of issue 15 on both dialects: lifecycle calls and their budgets, name-change
-columns through the bulk audit write, offboarding and reactivation."""
+"""The store side of name changes and offboarding on both dialects: lifecycle calls and their
+budgets, name-change columns through the bulk audit write, offboarding and reactivation."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Onboarding inputs that must be refused, each naming the field it breaks (SPEC.md, issue 13).
+"""Onboarding inputs that must be refused, each naming the field it breaks (docs/dags-and-operators.md).
 
 One table for every entry point: ``tests/onboarding/test_conf_validation.py`` feeds each case to
 the ``whatsapp_onboarding`` DAG (``dag.test()``), ``tests/api/test_signups.py`` to the signup

@@ -1,4 +1,4 @@
-"""Crash-safe register attempts (issue 13): every call Meta counts is recorded, none is sent twice.
+"""Crash-safe register attempts: every call Meta counts is recorded, none is sent twice.
 
 The register call is slowed down at the simulator (a ``latency`` fault on ``/register``) so a
 kill, a client timeout or a store outage lands while the call is in flight. Meta (the
@@ -105,7 +105,7 @@ def test_a_slow_answer_past_the_client_timeout_is_not_sent_again_and_reconciles_
     pg_store_env: ChannelStore,
     sim: SimulatorControl,
 ) -> None:
-    # Issue 13's 60 s answer with a 30 s client timeout, scaled down: 6 s answer, 2 s timeout.
+    # A 60 s answer with a 30 s client timeout, scaled down: 6 s answer, 2 s timeout.
     monkeypatch.setenv(GRAPH_CONN_ENV, graph_connection(simulator_process.base_url, sim, timeout=2))
     seeded = due_channel(sim, pg_store_env, name_status="APPROVED")
     sim.add_fault(kind="latency", path="/register$", latency_ms=6000)

@@ -1,4 +1,4 @@
-"""Every row of SPEC.md's register outcome table, on the real path.
+"""Every row of the register outcome table (docs/states-and-situations.md), on the real path.
 
 ``attempt_registration`` (what every register task runs) against the simulator and the
 PostgreSQL store. Where the simulator has the row's real cause (a PIN set by someone else, a

@@ -1,4 +1,4 @@
-"""The ``/_sim`` control API, the command line and the speed budget of issue 3."""
+"""The ``/_sim`` control API, the command line and the simulator's speed budget."""
 
 from __future__ import annotations
 

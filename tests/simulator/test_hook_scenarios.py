@@ -1,6 +1,6 @@
 """Meta's onboarding lifecycle on the simulator, driven through ``WhatsAppGraphHook``.
 
-Each test is one scenario from issue 3: what the hook sees (values, typed errors, usage)
+Each test is one scenario: what the hook sees (values, typed errors, usage)
 is what the DAGs will see against Meta.
 """
 

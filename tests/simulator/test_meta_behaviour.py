@@ -1,4 +1,4 @@
-"""Issue 12's simulator additions, over loopback HTTP: the behaviour Meta documents.
+"""The simulator's finer points, over loopback HTTP: the behaviour Meta documents.
 
 Phone-number fields by API version, ``appsecret_proof`` (plain calls and batches),
 deregistration and its limit, display-name changes and their 14-day window, register errors

@@ -1,18 +1,17 @@
 """Validate Graph request and response bodies against Meta's OpenAPI spec (v23.0, MIT).
 
-The spec is 1 MB of YAML, so it is parsed once (libyaml) and every validator is cached.
-``$ref``s resolve inside the spec's own ``components`` through jsonschema's ``referencing``.
+The spec is vendored in ``vendor/meta-openapi/`` (see its README.md); ``$WHATSAPP_OPENAPI_SPEC``
+points the tests at another copy instead. It is 1 MB of YAML, so it is parsed once (libyaml)
+and every validator is cached. ``$ref``s resolve inside the spec's own ``components`` through
+jsonschema's ``referencing``.
 
-The spec's enums are narrower than what Meta documents and returns (see
-``shared/reference/GRAPH_API_NOTES.md``): it has no ``CONNECTED`` phone status in the
-``phone_numbers`` listing, no ``NOT_VERIFIED``/``EXPIRED`` verification status and no
-``UNKNOWN`` quality. :data:`DOCUMENTED_ENUM_VALUES` adds exactly those values and nothing
-else, so every other constraint of the spec still applies.
-
-The spec is not in this repository: it is read from ``$WHATSAPP_OPENAPI_SPEC``, by default
-``../shared/reference/meta-openapi/business-messaging-api_v23.0.yaml`` beside the checkout.
-Where it is absent, every test that reads it skips and says so, except under ``CI=true``,
-where it fails: CI has the file, so its absence there is a broken setup, not a choice.
+The spec's enums are narrower than what Meta documents and returns (docs/meta-sources.md, and
+Meta's reference of the phone-number node:
+https://developers.facebook.com/docs/graph-api/reference/whats-app-business-account-to-number-current-status/):
+it has no ``CONNECTED`` phone status in the ``phone_numbers`` listing, no ``NOT_VERIFIED``/``EXPIRED``
+verification status and no ``UNKNOWN`` quality.
+:data:`DOCUMENTED_ENUM_VALUES` adds exactly those values and nothing else, so every other
+constraint of the spec still applies.
 """
 
 from __future__ import annotations
@@ -21,17 +20,16 @@ import functools
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import jsonschema
-import pytest
 import yaml
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SPEC_ENV = "WHATSAPP_OPENAPI_SPEC"
-DEFAULT_SPEC = REPO_ROOT.parent / "shared/reference/meta-openapi/business-messaging-api_v23.0.yaml"
+DEFAULT_SPEC = REPO_ROOT / "vendor/meta-openapi/business-messaging-api_v23.0.yaml"
 _SPEC_URI = "urn:meta-openapi:business-messaging-api"
 
 #: schema name -> (JSON pointer inside it, extra enum values Meta documents).
@@ -49,39 +47,14 @@ DOCUMENTED_ENUM_VALUES: dict[str, list[tuple[tuple[str, ...], tuple[str, ...]]]]
 
 
 def spec_path(env: Mapping[str, str]) -> Path:
-    """``$WHATSAPP_OPENAPI_SPEC``, or the default path beside the checkout when unset or empty."""
+    """``$WHATSAPP_OPENAPI_SPEC``, or the vendored copy when unset or empty."""
     return Path(env.get(SPEC_ENV) or DEFAULT_SPEC)
-
-
-def missing_spec(env: Mapping[str, str], path: Path) -> tuple[Literal["skip", "fail"], str] | None:
-    """What a test needing the spec does when it is not at ``path``: None if it is there."""
-    if path.is_file():
-        return None
-    message = (
-        f"Meta's OpenAPI spec is a file outside this repository and is not at {path}: "
-        f"set {SPEC_ENV} to its path"
-    )
-    if env.get("CI", "").lower() == "true":
-        return "fail", f"CI=true: {message}"
-    return "skip", message
-
-
-def require_spec() -> Path:
-    """The spec's path; skips the calling test (fails it under ``CI=true``) if the file is absent."""
-    path = spec_path(os.environ)
-    verdict = missing_spec(os.environ, path)
-    if verdict is not None:
-        action, message = verdict
-        if action == "fail":
-            pytest.fail(message)
-        pytest.skip(message)
-    return path
 
 
 @functools.cache
 def load_spec() -> dict[str, Any]:
     """The parsed spec with the documented enum values added (parsed once per process)."""
-    with require_spec().open("rb") as handle:
+    with spec_path(os.environ).open("rb") as handle:
         spec = yaml.load(handle, Loader=yaml.CSafeLoader)
     schemas = spec["components"]["schemas"]
     for name, widenings in DOCUMENTED_ENUM_VALUES.items():

@@ -329,7 +329,7 @@ SPECS: tuple[Spec, ...] = (
     ),
 )
 
-#: The problem kinds issue 16 names, each with its own banner and screenshot.
+#: The problem kinds (docs/states-and-situations.md), each with its own banner and screenshot.
 PROBLEM_KINDS: tuple[str, ...] = (
     "name_in_review",
     "register_backoff",

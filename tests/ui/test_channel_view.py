@@ -82,7 +82,7 @@ def _complete_registration(browser: Browser) -> Any:
 
 
 def test_every_problem_kind_has_its_own_words_and_action(ui_stack: UiStack) -> None:
-    """The API side of the banners: each problem kind of issue 16 its own title, and an action."""
+    """The API side of the banners: each problem kind its own title, and an action."""
     situations = {
         kind: _health(ui_stack, ui_stack.channels[KIND_KEYS[kind]])["situation"] for kind in PROBLEM_KINDS
     }

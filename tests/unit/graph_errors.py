@@ -1,4 +1,5 @@
-"""Real Graph error bodies, as Meta sends them (OpenAPI spec examples and GRAPH_API_NOTES.md).
+"""Real Graph error bodies, as Meta sends them (OpenAPI spec examples and Meta's error-code page,
+https://developers.facebook.com/docs/whatsapp/cloud-api/support/error-codes).
 
 Raw JSON strings on purpose: the tests parse what goes over the wire, string keys and all.
 """

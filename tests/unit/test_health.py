@@ -39,7 +39,7 @@ def test_unknown_enum_values_are_kept() -> None:
 def test_missing_fields_are_none_and_id_is_required() -> None:
     health = PhoneHealth.from_graph({"id": "1"})
     assert health.platform_type is None and health.throughput_level is None
-    # SPEC.md "revised": only a pending (NOT_APPLICABLE) number registers; verification plays no part
+    # Only a pending (NOT_APPLICABLE) number registers; verification plays no part
     assert not health.needs_registration
     with pytest.raises(ValueError, match="'id'"):
         PhoneHealth.from_graph({"name_status": "APPROVED"})

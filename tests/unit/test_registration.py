@@ -1,4 +1,6 @@
-"""The registration decision and outcome tables of SPEC.md, row by row, on real Graph JSON."""
+"""The registration decision and outcome tables (docs/states-and-situations.md), row by row, on real
+Graph JSON.
+"""
 
 from __future__ import annotations
 
@@ -67,7 +69,7 @@ def node(
         # pending via platform_type, via throughput only (Chatwoot's symbol-key bug)
         (node(platform="NOT_APPLICABLE"), Decision.REGISTER),
         (node(throughput="NOT_APPLICABLE"), Decision.REGISTER),
-        # revised (SPEC.md): a provisioned number is never registered for its verification status
+        # A provisioned number is never registered for its verification status
         (node(verification="NOT_VERIFIED"), Decision.ALREADY_PROVISIONED),
         (node(verification="EXPIRED"), Decision.ALREADY_PROVISIONED),
         (node(verification="UNVERIFIED"), Decision.ALREADY_PROVISIONED),
@@ -211,7 +213,7 @@ A = Action
 AT = Attention
 INCOMPLETE = ReauthorizationReason.REGISTRATION_INCOMPLETE
 
-#: SPEC.md's outcome table, one row per Graph error body: (status, body, action, state,
+#: The outcome table, one row per Graph error body: (status, body, action, state,
 #: reason, attention, next attempt after NOW (None: no automatic retry), counts as a failure).
 FULL_TABLE = [
     (400, g.DISPLAY_NAME_NOT_READY, A.BACKOFF, S.SCHEDULED, INCOMPLETE, None, "backoff", True),

@@ -23,7 +23,7 @@ NOW = datetime(2026, 11, 25, 8, 0, tzinfo=UTC)
 LATER = NOW + timedelta(hours=2)
 S = RegistrationState
 R = ReauthorizationReason
-#: Why a person must act (issue 16: kept on the registration while ``needs_attention``).
+#: Why a person must act (kept on the registration while ``needs_attention``).
 DECLINED = Attention.DISPLAY_NAME_DECLINED
 ACCOUNT = Attention.ACCOUNT_EVENT
 

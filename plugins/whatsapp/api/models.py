@@ -38,7 +38,7 @@ InboxIdPath = Annotated[int, Path(ge=INBOX_ID.minimum, le=INBOX_ID.maximum)]
 
 
 class GraphError(_Model):
-    """A Graph API failure as SPEC.md shapes it (``type`` is the provider's error kind)."""
+    """A Graph API failure as docs/http-api.md shapes it (``type`` is the provider's error kind)."""
 
     type: str
     message: str | None
@@ -65,7 +65,7 @@ class Links(_Model):
 
 
 class NameChange(_Model):
-    """A live number's display-name change (issue 15)."""
+    """A live number's display-name change (docs/states-and-situations.md)."""
 
     status: str = Field(description="requested, approved, lapsed or declined")
     new_display_name: str | None
@@ -122,7 +122,7 @@ def _health_fields_model() -> type[_Model]:
 
 
 class ChannelHealth(_health_fields_model()):  # type: ignore[misc]
-    """One channel's health: SPEC.md, "HTTP API" (the health fields come from ``HEALTH_FIELDS``)."""
+    """One channel's health, as docs/http-api.md shows it (the health fields come from ``HEALTH_FIELDS``)."""
 
     account_id: int
     inbox_id: int

@@ -4,7 +4,7 @@ Airflow does not protect a plugin's FastAPI app by itself, so every route depend
 :func:`authenticated_user`. It delegates to ``airflow.api_fastapi.core_api.security.get_user``,
 which accepts exactly what the Airflow UI and public API accept: the UI's ``_token`` cookie or
 ``Authorization: Bearer <jwt>`` from ``POST /auth/token``. One deliberate difference: Airflow
-answers a forged token with 403; SPEC.md promises 401 for every missing or invalid credential,
+answers a forged token with 403; docs/http-api.md promises 401 for every missing or invalid credential,
 and 403 only for a real user lacking a permission, so the forged case is re-labelled here.
 
 A browser sends the ``_token`` cookie with any request to the API server, including one a

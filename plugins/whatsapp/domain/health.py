@@ -125,7 +125,7 @@ HEALTH_FIELDS: tuple[HealthField, ...] = (
         stored=False,
         public=False,
     ),
-    # Shown while a change is open; kept in the stored Graph node (issue 15), not as a column.
+    # Shown while a change is open; kept in the stored Graph node, not as a column.
     HealthField("new_display_name", "New display name", "new_display_name", stored=False, public=False),
     HealthField(
         "code_verification_status",
@@ -263,7 +263,7 @@ class PhoneHealth:
 
     @property
     def is_pending(self) -> bool:
-        """Meta has not put the number on any platform yet (SPEC: pending)."""
+        """Meta has not put the number on any platform yet (docs/states-and-situations.md: pending)."""
         return self.platform_type == NOT_APPLICABLE or self.throughput_level == NOT_APPLICABLE
 
     @property
@@ -272,7 +272,7 @@ class PhoneHealth:
 
     @property
     def needs_registration(self) -> bool:
-        """Only a pending number needs ``/register`` (SPEC.md, "Registration decision — revised").
+        """Only a pending number needs ``/register`` (docs/states-and-situations.md).
 
         ``code_verification_status`` plays no part: Meta reports ``EXPIRED``/``NOT_VERIFIED`` on
         numbers live for months, and registering them only spends the 72 h budget.

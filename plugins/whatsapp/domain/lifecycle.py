@@ -87,7 +87,7 @@ class Registration:
     reason: ReauthorizationReason | None = None
     next_attempt_at: datetime | None = None
     failures_in_a_row: int = 0
-    #: A live number's display-name change (issue 15) and, once approved, its 14-day deadline.
+    #: A live number's display-name change and, once approved, its 14-day deadline.
     name_change: NameChange | None = None
     name_change_deadline: datetime | None = None
     #: Why a person must act, while ``needs_attention`` (``None`` in every other state).
@@ -190,7 +190,7 @@ class TokenRenewed:
     at: datetime
 
 
-# ---- Meta webhook events (issue 14) ------------------------------------------------------------
+# ---- Meta webhook events -----------------------------------------------------------------------
 
 
 @dataclass(frozen=True, slots=True)
@@ -219,7 +219,7 @@ class AccountEvent:
     ban_state: str | None = None
 
 
-# ---- events of issue 15: display-name changes of live numbers, offboarding --------------------
+# ---- lifecycle events: display-name changes of live numbers, offboarding ----------------------
 
 
 @dataclass(frozen=True, slots=True)
@@ -460,7 +460,7 @@ def _settled(registration: Registration) -> Registration:
     return replace(registration, attention=None)
 
 
-# ---- Meta webhook events: what each does to a registration (issue 14) --------------------------
+# ---- Meta webhook events: what each does to a registration ------------------------------------
 
 #: A name approval registers at once the numbers the fleet holds for it.
 _FLEET_WAITS_FOR_NAME = frozenset({RegistrationState.SCHEDULED})
@@ -487,7 +487,7 @@ def _meta_transition(
     * ``account_update``: partner access removed → the customer must reauthorize
       (``permission_revoked``); a violation, restriction, ban or deletion → ``needs_attention``.
     """
-    renamed = _live_name_change_decided(current, event)  # issue 15: a live number's edit
+    renamed = _live_name_change_decided(current, event)  # a live number's name change
     if renamed is not None:
         return renamed
     extra: tuple[Effect, ...] = ()
@@ -533,11 +533,11 @@ def _meta_transition(
     return Transition(new, _effects(new, current) + extra)
 
 
-# ---- display-name changes of live numbers (issue 15) ------------------------------------------
+# ---- display-name changes of live numbers ----------------------------------------------------
 #
 # Meta: once a display-name change is approved the number must register again within 14 days,
 # or the change lapses (https://developers.facebook.com/documentation/business-messaging/whatsapp/display-names/,
-# SPEC.md "After onboarding"). Graph's phone node carries ``new_name_status`` but no approval
+# docs/meta-sources.md). Graph's phone node carries ``new_name_status`` but no approval
 # time, so the deadline counts from the first read (or webhook) that shows the approval: the
 # fleet audits every hour, so it is at most an audit interval later than Meta's. No register
 # call is sent once it has passed, whatever Graph still shows.

@@ -1,6 +1,6 @@
 """When to call ``POST /{phone_number_id}/register``, and what a register outcome means.
 
-One decision function and one outcome table (SPEC.md, "Registration decision"), shared by
+One decision function and one outcome table (docs/states-and-situations.md), shared by
 the onboarding DAG, the fleet DAG, the manual register DAG and the health API.
 """
 
@@ -20,7 +20,7 @@ from whatsapp.errors import ErrorKind, GraphApiError
 #: always stay for a person working in WhatsApp Manager.
 REGISTER_WINDOW = timedelta(hours=72)
 REGISTER_BUDGET = 8
-#: Meta's other per-number limits (issue 15). Name changes: 10 per 30 days, all ours to spend (a
+#: Meta's other per-number limits (docs/meta-sources.md). Name changes: 10 per 30 days, all ours to spend (a
 #: person asks for each one). Deregistration: 10 per 72 h; like /register we spend at most 8.
 NAME_CHANGE_LIMIT_WINDOW = timedelta(days=30)
 NAME_CHANGE_BUDGET = 10
@@ -36,7 +36,7 @@ class Decision(StrEnum):
     WAIT_FOR_DISPLAY_NAME = "wait_for_display_name"
     DISPLAY_NAME_DECLINED = "display_name_declined"
     REGISTER = "register"
-    #: A live number whose display-name change Meta approved: it must register again (issue 15).
+    #: A live number whose display-name change Meta approved: it must register again.
     REGISTER_NEW_NAME = "register_new_name"
 
 
@@ -60,14 +60,14 @@ class NameChange(StrEnum):
 
 
 def decide(health: PhoneHealth) -> Decision:
-    """The registration decision of SPEC.md ("revised"), on a freshly fetched health snapshot.
+    """The registration decision (docs/states-and-situations.md), on a freshly fetched health snapshot.
 
     Only a pending number is registered (:attr:`PhoneHealth.needs_registration`); a provisioned
     one never is because of its ``code_verification_status``.
     """
     if not health.needs_registration:
-        # The one exception SPEC.md allows: an approved display-name change takes effect only
-        # with a new register call (issue 15). The 14-day deadline is the lifecycle's to check.
+        # The one exception: an approved display-name change takes effect only with a new
+        # register call. The 14-day deadline is the lifecycle's to check.
         if health.new_name_status == NEW_NAME_APPROVED:
             return Decision.REGISTER_NEW_NAME
         return Decision.ALREADY_PROVISIONED
@@ -192,7 +192,8 @@ def _attention(attention: Attention) -> Outcome:
 
 _RETRY_TASK = Outcome(Action.RETRY_TASK, _S.SCHEDULED, _INCOMPLETE)
 
-#: The outcome table of SPEC.md, by error kind (the kinds come from ``errors.py``'s code table).
+#: The outcome table (docs/states-and-situations.md), by error kind (the kinds come from
+#: ``errors.py``'s code table).
 OUTCOME_BY_KIND: dict[ErrorKind, Outcome] = {
     ErrorKind.DISPLAY_NAME_NOT_READY: Outcome(Action.BACKOFF, _S.SCHEDULED, _INCOMPLETE),
     ErrorKind.REGISTER_TOO_SOON: Outcome(
@@ -234,7 +235,7 @@ def reauthorization_for(kind: ErrorKind) -> ReauthorizationReason | None:
 
 
 def outcome_of_kind(kind: ErrorKind | None, *, answered: bool = True) -> Outcome:
-    """The outcome table of SPEC.md by error kind: ``None`` means the register call succeeded.
+    """The outcome table by error kind: ``None`` means the register call succeeded.
 
     ``answered=False``: no answer came back (the kind is then only how the loss surfaced).
     """

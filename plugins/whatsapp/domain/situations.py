@@ -39,7 +39,7 @@ from whatsapp.errors import ErrorKind
 
 
 class SituationKind(StrEnum):
-    """One banner each (SPEC.md "UI (revised)")."""
+    """One banner each (docs/states-and-situations.md)."""
 
     HEALTHY = "healthy"
     NOT_CHECKED = "not_checked"

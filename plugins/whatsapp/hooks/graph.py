@@ -140,7 +140,7 @@ def _redact_hook_urls_in_httpx_log() -> None:
 
 @dataclass(frozen=True, slots=True)
 class GraphSettings:
-    """The connection's fields, validated once (SPEC.md, "Connections")."""
+    """The connection's fields, validated once (docs/connections.md)."""
 
     base_url: str
     api_version: str
@@ -710,7 +710,7 @@ class WhatsAppGraphHook(BaseHook):
             return BatchResult(status, None, usage, error)
         return BatchResult(status, body, usage, text=text)
 
-    # ---- issue 15: display-name changes and offboarding (added by the "lifecycle" helper) -------
+    # ---- display-name changes and offboarding ---------------------------------------------------
     # Neither name-change requests nor deregistrations are resent in the hook: each one spends a
     # per-number allowance Meta keeps (10 per 30 days, 10 per 72 h), and both are recorded
     # write-ahead by the caller (store.lifecycle_calls). Unsubscribing is idempotent: resent.

@@ -1,4 +1,4 @@
-"""After onboarding (issue 15): ask Meta for a new display name; offboard a channel.
+"""After onboarding: ask Meta for a new display name; offboard a channel.
 
 Thin glue: the rules live in :mod:`whatsapp.domain.lifecycle` (name validation, what an approved
 change leads to), the allowances and their write-ahead records in

@@ -1,10 +1,10 @@
 """The onboarding steps before registration: validate, exchange + save, phone info, access, webhooks.
 
-Each operator does one step of SPEC.md's list, is safe to retry and to re-run, and passes
-only ids on. A run's signup is either stored by the intake (conf ``{"signup_id"}``: the code is
-read from the store, encrypted there, only by the exchange step) or given raw in the conf; the
-code is read at execute time, never as a template field, so it is not rendered into Airflow's
-rendered-fields table.
+Each operator does one step of the onboarding (docs/dags-and-operators.md), is safe to retry and
+to re-run, and passes only ids on. A run's signup is either stored by the intake (conf
+``{"signup_id"}``: the code is read from the store, encrypted there, only by the exchange step)
+or given raw in the conf; the code is read at execute time, never as a template field, so it is
+not rendered into Airflow's rendered-fields table.
 """
 
 from __future__ import annotations

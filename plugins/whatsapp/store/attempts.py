@@ -1,6 +1,6 @@
 """Registration retries: which channels are due, and a per-channel claim that records each attempt.
 
-Write-ahead attempts (issue 13). A register call is recorded *before* it leaves and completed
+Write-ahead attempts. A register call is recorded *before* it leaves and completed
 with its answer after, so no call Meta counts is ever missing from the 72 h budget:
 
 1. **Claim** (one short transaction): lock the channel row (PostgreSQL ``SELECT ... FOR UPDATE

@@ -345,7 +345,7 @@ class ChannelRepository:
         self._update_channel(channel_id, {"active": active, "updated_at": utcnow(now)})
 
     def offboard(self, channel_id: int, *, now: datetime | None = None) -> Channel:
-        """Deactivate an offboarded channel (issue 15): skipped by audits, retries and the default
+        """Deactivate an offboarded channel: skipped by audits, retries and the default
         fleet view, its registration reset by the lifecycle, its history kept."""
         now = utcnow(now)
         with self.db.transaction(immediate=True) as conn:

@@ -6,11 +6,12 @@ counts, in well under 100 ms. Everything here is therefore a query over an expli
 ``count(*)``, the page comes from an index in sort order, and registration attempts are
 aggregated only for the page's channels (a second query on their ids), never for the fleet.
 
-Situations (issue 16) are decided by the domain's rules: the counts group the active fleet by
-the summary's dimensions and the situation facts (:data:`FACT_COLUMNS`), which gives a few dozen
-combinations, and :func:`~whatsapp.domain.situations.situation_kind` names each one's kind; the
-``needs_action`` sort and the ``situation``/``needs_action`` filters use :data:`SITUATION_RANK`,
-the same rules (``SITUATION_RULES``) compiled to one ``CASE`` that gives each kind its own rank.
+Situations (docs/states-and-situations.md) are decided by the domain's rules: the counts group
+the active fleet by the summary's dimensions and the situation facts (:data:`FACT_COLUMNS`),
+which gives a few dozen combinations, and :func:`~whatsapp.domain.situations.situation_kind`
+names each one's kind; the ``needs_action`` sort and the ``situation``/``needs_action`` filters
+use :data:`SITUATION_RANK`, the same rules (``SITUATION_RULES``) compiled to one ``CASE`` that
+gives each kind its own rank.
 
 Extending the listing is one entry in a table: a filter is a :data:`FILTER_COLUMNS` entry plus a
 :class:`FleetQuery` field, a sort is a :data:`SORTS` entry. The indexes that keep the default

@@ -1,4 +1,4 @@
-"""Name-change and deregister calls (issue 15): written ahead, counted against Meta's limits.
+"""Name-change and deregister calls: written ahead, counted against Meta's limits.
 
 Each of these calls spends a per-number allowance Meta keeps (10 name changes per 30 days,
 10 deregistrations per 72 h), so they are recorded the way register attempts are

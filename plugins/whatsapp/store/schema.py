@@ -178,11 +178,11 @@ channels = Table(
     Column("failures_in_a_row", Integer, nullable=False, default=0),
     Column("created_at", UtcDateTime, nullable=False),
     Column("updated_at", UtcDateTime, nullable=False),
-    # Issue 15: a live number's display-name change and its 14-day deadline (lifecycle), offboarding.
+    # A live number's display-name change and its 14-day deadline (lifecycle), offboarding.
     Column("name_change", String(16)),
     Column("name_change_deadline", UtcDateTime),
     Column("offboarded_at", UtcDateTime),
-    # Issue 16: why a ``needs_attention`` channel needs a person (``Attention``), set by the lifecycle.
+    # Why a ``needs_attention`` channel needs a person (``Attention``), set by the lifecycle.
     Column("attention", String(32)),
     UniqueConstraint("phone_number_id", name="uq_channels_phone_number_id"),
     UniqueConstraint("account_id", "inbox_id", name="uq_channels_account_inbox"),
@@ -338,7 +338,7 @@ fleet_summaries = Table(
     Column("counts", Json, nullable=False),
 )
 
-# Meta webhooks (issue 14): every change received, once (``change_key``), and what it led to.
+# Meta webhooks: every change received, once (``change_key``), and what it led to.
 webhook_events = Table(
     "webhook_events",
     metadata,
@@ -362,7 +362,7 @@ webhook_events = Table(
     Index("ix_webhook_events_waba_field_received", "waba_id", "field", "received_at"),
 )
 
-#: Graph calls about a channel's lifecycle other than ``/register`` (issue 15), each counted
+#: Graph calls about a channel's lifecycle other than ``/register``, each counted
 #: against its own Meta limit: ``name_change`` (10 per 30 days) and ``deregister`` (10 per 72 h).
 #: Written ahead like register attempts (``sent`` before the call, the answer after).
 lifecycle_calls = Table(

@@ -1,4 +1,4 @@
-"""The JSON shapes of SPEC.md, built in one place for the HTTP API, the CLI and the DAG summary."""
+"""The JSON shapes of docs/http-api.md, built in one place for the HTTP API, the CLI and the DAG summary."""
 
 from __future__ import annotations
 
@@ -33,14 +33,14 @@ _IDENTITY = frozenset({"display_phone_number", "verified_name"})
 
 
 def isoformat(value: datetime | None) -> str | None:
-    """UTC with a ``Z``, as in SPEC.md (``2026-11-24T08:00:00Z``)."""
+    """UTC with a ``Z``, as docs/http-api.md shows it (``2026-11-24T08:00:00Z``)."""
     if value is None:
         return None
     return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
 def channel_api_dict(status: ChannelStatus) -> dict[str, Any]:
-    """One channel in the health API's shape (SPEC.md, "HTTP API"): ids, health, flags, registration."""
+    """One channel in the health API's shape (docs/http-api.md): ids, health, flags, registration."""
     channel, registration = status.channel, status.registration
     shape: dict[str, Any] = {
         "account_id": channel.account_id,
@@ -97,7 +97,7 @@ def channel_situation(status: ChannelStatus) -> Situation:
 
 
 def error_dict(error: Refusal | None) -> dict[str, Any] | None:
-    """The API's error shape (SPEC.md): ``type``, ``message``, ``code``, ``subcode``."""
+    """The API's error shape (docs/http-api.md): ``type``, ``message``, ``code``, ``subcode``."""
     if error is None:
         return None
     return {"type": error.kind, "message": error.message, "code": error.code, "subcode": error.subcode}
@@ -124,7 +124,7 @@ def _day(value: datetime | None) -> str:
 
 
 def name_change_dict(channel: Channel) -> dict[str, Any] | None:
-    """A live number's display-name change (issue 15): status, the name, the deadline, in words."""
+    """A live number's display-name change: status, the name, the deadline, in words."""
     change = channel.name_change
     if change is None:
         return None

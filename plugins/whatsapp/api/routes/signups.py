@@ -1,4 +1,4 @@
-"""The signup intake: the safe way to start an onboarding (SPEC.md, "Signup intake").
+"""The signup intake: the safe way to start an onboarding (docs/http-api.md).
 
 The page that ran Embedded Signup posts its result here. Every field is checked with the
 onboarding DAG's own rules (``whatsapp.domain.signup``); the code is stored encrypted in the

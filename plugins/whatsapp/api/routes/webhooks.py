@@ -1,4 +1,4 @@
-"""``GET``/``POST /whatsapp/webhooks/meta``: Meta's webhook receiver (SPEC.md, "Meta webhooks").
+"""``GET``/``POST /whatsapp/webhooks/meta``: Meta's webhook receiver (docs/webhooks.md).
 
 No Airflow login here: Meta cannot log in. ``GET`` answers Meta's subscription check with the
 Graph connection's ``webhook_verify_token``; every ``POST`` must carry ``X-Hub-Signature-256``

@@ -1,4 +1,4 @@
-"""Display-name changes and offboarding (issue 15): the channel's name change, its deadline and
+"""Display-name changes and offboarding: the channel's name change, its deadline and
 offboarding time; ``lifecycle_calls`` for the name-change and deregister calls and their budgets.
 
 Revision ID: 0006

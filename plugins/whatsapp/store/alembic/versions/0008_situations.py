@@ -1,4 +1,4 @@
-"""Situations (issue 16): why a ``needs_attention`` channel needs a person, counted with the rest.
+"""Situations: why a ``needs_attention`` channel needs a person, counted with the rest.
 
 ``channels.attention`` keeps the lifecycle's :class:`~whatsapp.domain.registration.Attention`
 while a channel is ``needs_attention``; rows already in that state get it from their last

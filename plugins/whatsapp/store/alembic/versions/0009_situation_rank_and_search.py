@@ -1,4 +1,4 @@
-"""The fleet's "needs action first" sort ranks situations (issue 16), as ``needs_action`` says;
+"""The fleet's "needs action first" sort ranks situations, as ``needs_action`` says;
 the text search gets trigram indexes on PostgreSQL.
 
 0003 ranked by registration state alone, so a lapsed or declined name change (a person must act)
