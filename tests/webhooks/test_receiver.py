@@ -8,12 +8,14 @@ from collections.abc import Iterator
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import func, select
 
 from include.graph_simulator.process import RunningSimulator, SimulatorControl
 from tests.support.simulator_fixtures import GRAPH_CONN_ENV, graph_connection
 from whatsapp.api.routes import webhooks as route
 from whatsapp.domain.webhooks import sign
 from whatsapp.store import ChannelStore
+from whatsapp.store.schema import webhook_events
 
 pytestmark = pytest.mark.postgres
 
@@ -99,3 +101,19 @@ def test_signed_change_is_stored_once_and_forged_or_huge_bodies_change_nothing(
 
 def test_signed_garbage_is_400(client: TestClient, sim: SimulatorControl) -> None:
     assert post(client, b"[1]", sign(b"[1]", sim.app_secret)) == 400
+
+
+@pytest.mark.parametrize("depth", [5_000, 100_000])
+def test_a_signed_body_nested_too_deep_is_400_and_stores_nothing(
+    client: TestClient, pg_store_env: ChannelStore, sim: SimulatorControl, depth: int
+) -> None:
+    deep = b"[" * depth + b"]" * depth
+    body = (
+        b'{"object": "whatsapp_business_account", "entry": [{"id": "' + WABA.encode() + b'", "time": 1, '
+        b'"changes": [{"field": "phone_number_name_update", "value": {"x": ' + deep + b"}}]}]}"
+    )
+    response = client.post(URL, content=body, headers={"X-Hub-Signature-256": sign(body, sim.app_secret)})
+    assert response.status_code == 400
+    assert "nests deeper than" in response.json()["detail"]
+    with pg_store_env.engine.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(webhook_events)).scalar_one() == 0

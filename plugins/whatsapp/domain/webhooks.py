@@ -41,9 +41,11 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from itertools import accumulate
 from typing import Any
 
 from whatsapp.domain.health import NAME_DECLINED, NAME_IN_REVIEW
@@ -53,6 +55,10 @@ SIGNATURE_PREFIX = "sha256="
 #: Bodies above this are refused (413) before being read further.
 MAX_BODY_BYTES = 1 << 20
 OBJECT = "whatsapp_business_account"
+#: Deepest JSON nesting accepted. Meta's notifications nest under a dozen levels (the envelope
+#: takes six); a deeper body is refused before it is parsed: Python's JSON decoder recurses,
+#: and a signed body thousands of levels deep would otherwise end in ``RecursionError``.
+MAX_DEPTH = 64
 
 NAME_UPDATE = "phone_number_name_update"
 QUALITY_UPDATE = "phone_number_quality_update"
@@ -208,11 +214,32 @@ def _time(value: Any, received_at: datetime) -> datetime:
         return received_at
 
 
+#: A JSON string (its escapes included): brackets inside one do not nest anything.
+_JSON_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
+_NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
+#: Each byte's step in nesting depth: +1 opens an array or object, -1 closes one.
+_STEP = [1 if b in b"[{" else -1 if b in b"]}" else 0 for b in range(256)]
+
+
+def _nesting_depth(body: bytes) -> int:
+    """How deep the arrays and objects of a JSON body nest, judged without parsing it.
+
+    Strings are dropped, then the depth after each bracket is summed up by ``map`` and
+    ``accumulate`` (C loops): linear and free of recursion whatever the input. Invalid JSON can
+    only count deeper than it is; the decoder refuses it afterwards.
+    """
+    brackets = _JSON_STRING.sub(b"", body).translate(None, _NOT_BRACKETS)
+    return max(accumulate(map(_STEP.__getitem__, brackets)), default=0)
+
+
 def parse_notification(body: bytes, received_at: datetime) -> list[WebhookChange]:
     """Every change of a notification; fields we do not act on come back with ``parsed=None``.
 
-    Raises :class:`WebhookPayloadError` when the body is not JSON or not Meta's envelope.
+    Raises :class:`WebhookPayloadError` when the body is not JSON, nests deeper than
+    :data:`MAX_DEPTH`, or is not Meta's envelope.
     """
+    if _nesting_depth(body) > MAX_DEPTH:
+        raise WebhookPayloadError(f"the body nests deeper than {MAX_DEPTH} levels: not a Meta notification")
     try:
         payload = json.loads(body)
     except (ValueError, UnicodeDecodeError):

@@ -165,7 +165,10 @@ def _record(store: ChannelStore, body: bytes) -> list[WebhookOutcome]:
 @router.post(
     "/meta",
     responses={
-        400: {"description": "signed, but not a WhatsApp Business Account notification"},
+        400: {
+            "description": "signed, but not a WhatsApp Business Account notification "
+            "(not JSON, nested deeper than 64 levels, or not Meta's envelope); nothing stored"
+        },
         401: {"description": "missing or wrong X-Hub-Signature-256"},
         413: {"description": "body larger than 1 MiB"},
     },
