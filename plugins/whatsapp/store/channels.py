@@ -10,7 +10,7 @@ import secrets as pysecrets
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, Row, func, select, update
+from sqlalchemy import Boolean, ColumnElement, Connection, Integer, Row, String, func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from whatsapp.domain.health import HEALTH_FIELDS, PhoneHealth
@@ -25,7 +25,7 @@ from whatsapp.domain.registration import (
 from whatsapp.store.database import Database, utcnow
 from whatsapp.store.errors import ChannelConflictError, ChannelNotFoundError
 from whatsapp.store.models import Channel, CheckError, Credentials
-from whatsapp.store.schema import HEALTH_COLUMNS, channels
+from whatsapp.store.schema import HEALTH_COLUMNS, UtcDateTime, channels
 
 #: Concurrent creations for one account can pick the same next inbox id; the loser tries again.
 _INBOX_ID_RETRIES = 5
@@ -41,6 +41,17 @@ REGISTRATION_COLUMNS = (
     channels.c.name_change,
     channels.c.name_change_deadline,
     channels.c.attention,
+)
+#: The columns :func:`registration_values` writes, typed for a bulk write's row source.
+REGISTRATION_TYPES = (
+    ("registration_state", String()),
+    ("reauthorization_reason", String()),
+    ("reauthorization_required", Boolean()),
+    ("next_attempt_at", UtcDateTime()),
+    ("failures_in_a_row", Integer()),
+    ("name_change", String()),
+    ("name_change_deadline", UtcDateTime()),
+    ("attention", String()),
 )
 
 
