@@ -91,6 +91,18 @@ def test_account_update_with_ban_info_and_violation() -> None:
     assert violation.describe() == "account_update: ACCOUNT_VIOLATION (SCAM)"
 
 
+def test_an_entry_time_is_meta_s_time_of_the_change_never_later_than_its_receipt() -> None:
+    body = notification(
+        "phone_number_name_update", {"display_phone_number": "1", "decision": "APPROVED"}, time=1
+    )
+    assert parse_notification(body, RECEIVED)[0].occurred_at == datetime.fromtimestamp(1, UTC)
+    ahead = int(RECEIVED.timestamp()) + 3600
+    body = notification(
+        "phone_number_name_update", {"display_phone_number": "1", "decision": "APPROVED"}, time=ahead
+    )
+    assert parse_notification(body, RECEIVED)[0].occurred_at == RECEIVED
+
+
 def test_other_fields_are_kept_unparsed_and_keys_tell_redeliveries_apart() -> None:
     body = notification("messages", {"messaging_product": "whatsapp"})
     [change] = parse_notification(body, RECEIVED)
@@ -156,6 +168,7 @@ def test_depth_counts_json_nesting_not_brackets_inside_strings() -> None:
         (NameDecision("1", "APPROVED"), "PENDING_REVIEW", {"name_status": "APPROVED"}),
         (NameDecision("1", "REJECTED", None, "x"), None, {"name_status": "DECLINED"}),
         (NameDecision("1", "REJECTED", None, "x"), "APPROVED", {}),  # an edit of an approved name
+        (NameDecision("1", "APPROVED"), "DECLINED", {"name_status": "APPROVED"}),  # a new review
         (NameDecision("1", "DEFERRED"), "PENDING_REVIEW", {}),
         (QualityUpdate("1", "FLAGGED"), None, {"quality_rating": "RED", "status": "FLAGGED"}),
         (

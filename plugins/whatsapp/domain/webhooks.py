@@ -208,10 +208,16 @@ def _parse_value(field: str, value: Mapping[str, Any]) -> Parsed | None:
 
 
 def _time(value: Any, received_at: datetime) -> datetime:
+    """The entry's ``time`` ("when the webhook was triggered"), never later than its receipt.
+
+    It orders Meta's decisions (see :mod:`whatsapp.domain.lifecycle`): a time ahead of ours
+    would make every later health read look older than it.
+    """
     try:
-        return datetime.fromtimestamp(int(value), UTC)
+        triggered = datetime.fromtimestamp(int(value), UTC)
     except (TypeError, ValueError, OverflowError, OSError):
         return received_at
+    return min(triggered, received_at)
 
 
 #: A JSON string (its escapes included): brackets inside one do not nest anything.
@@ -272,11 +278,13 @@ def parse_notification(body: bytes, received_at: datetime) -> list[WebhookChange
 def health_values(parsed: Parsed, stored_name_status: str | None) -> dict[str, str]:
     """The snapshot fields a change tells (health field name → value, Graph's vocabulary).
 
-    A name decision changes ``name_status`` only while the stored one is in review: the same
-    webhook reports reviews of *edits* of an approved name, which leave ``name_status`` alone.
+    A name decision changes ``name_status`` only while the stored one is in review or declined
+    (a new review after a rejection): the same webhook reports reviews of *edits* of an
+    approved name, which leave ``name_status`` alone. The caller drops the values of a stale
+    decision (older than what is known).
     """
     if isinstance(parsed, NameDecision):
-        if stored_name_status not in (None, NAME_IN_REVIEW):
+        if stored_name_status not in (None, NAME_IN_REVIEW, NAME_DECLINED):
             return {}
         if parsed.decision == APPROVED:
             return {"name_status": APPROVED}

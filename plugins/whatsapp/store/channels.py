@@ -41,6 +41,7 @@ REGISTRATION_COLUMNS = (
     channels.c.name_change,
     channels.c.name_change_deadline,
     channels.c.attention,
+    channels.c.name_decided_at,
 )
 #: The columns :func:`registration_values` writes, typed for a bulk write's row source.
 REGISTRATION_TYPES = (
@@ -52,6 +53,7 @@ REGISTRATION_TYPES = (
     ("name_change", String()),
     ("name_change_deadline", UtcDateTime()),
     ("attention", String()),
+    ("name_decided_at", UtcDateTime()),
 )
 
 
@@ -65,6 +67,7 @@ def registration_from_row(row: Any) -> Registration:
         name_change=None if row.name_change is None else NameChange(row.name_change),
         name_change_deadline=row.name_change_deadline,
         attention=None if row.attention is None else Attention(row.attention),
+        name_decided_at=row.name_decided_at,
     )
 
 
@@ -79,6 +82,7 @@ def registration_values(registration: Registration) -> dict[str, Any]:
         "name_change": None if registration.name_change is None else registration.name_change.value,
         "name_change_deadline": registration.name_change_deadline,
         "attention": None if registration.attention is None else registration.attention.value,
+        "name_decided_at": registration.name_decided_at,
     }
 
 
@@ -138,6 +142,7 @@ def channel_from_row(row: Row[Any]) -> Channel:
         name_change_deadline=registration.name_change_deadline,
         offboarded_at=row.offboarded_at,
         attention=registration.attention,
+        name_decided_at=registration.name_decided_at,
     )
 
 

@@ -4,10 +4,11 @@ A change is inserted under its unique ``change_key`` first; a redelivery finds t
 changes nothing (no snapshot write, no history row, no second report). A body's changes are
 written together (:meth:`WebhookRepository.record_all`): Meta batches thousands of changes in
 one notification and expects its 200 quickly, so a body costs a few bulk statements, not a
-transaction per change. What a change does to a
-channel's registration is decided by :func:`whatsapp.domain.lifecycle.transition`; the snapshot
-fields it tells come from :func:`whatsapp.domain.webhooks.health_values`. The display-name
-sensor's trigger reads the decisions back with :meth:`WebhookRepository.name_decisions`.
+transaction per change. What a change does to a channel's registration is decided by
+:func:`whatsapp.domain.lifecycle.transition`, stale name decisions included (older than what the
+store knows: stored with ``stale``, the snapshot untouched, a history line that says so); the
+snapshot fields it tells come from :func:`whatsapp.domain.webhooks.health_values`. The
+display-name sensor's trigger reads the decisions back with :meth:`WebhookRepository.name_decisions`.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Integer, String, Text, insert, select, true, update
+from sqlalchemy import Boolean, Connection, Integer, String, Text, insert, select, true, update
 
 from whatsapp.domain.health import HEALTH_FIELDS, PhoneHealth, risky_transitions
 from whatsapp.domain.lifecycle import (
@@ -97,7 +98,9 @@ _EVENT_TYPES = (
     ("received_at", UtcDateTime()),
 )
 _EVENT_COLUMNS = tuple(name for name, _ in _EVENT_TYPES[1:])
-_EVENT_LINK_TYPES = (("event_id", Id), ("channel_id", Id), ("reported", Json))
+_EVENT_LINK_TYPES = (("event_id", Id), ("channel_id", Id), ("reported", Json), ("stale", Boolean()))
+#: How the history shows a change older than what was known of its channel (not applied).
+STALE_NOTE = ", older than what is known: not applied"
 _HISTORY_TYPES = (
     ("channel_id", Id),
     ("checked_at", UtcDateTime()),
@@ -150,7 +153,7 @@ def _lifecycle_event(
 ) -> NameReviewDecided | QualityChanged | AccountEvent | None:
     parsed = change.parsed
     if isinstance(parsed, NameDecision):
-        return NameReviewDecided(parsed.decision, at, parsed.rejection_reason)
+        return NameReviewDecided(parsed.decision, at, parsed.rejection_reason, change.occurred_at)
     if isinstance(parsed, QualityUpdate):
         return QualityChanged(parsed.event, at)
     if isinstance(parsed, AccountUpdate):
@@ -203,9 +206,9 @@ def _apply(
     assert change.parsed is not None
     channel = locked.row
     before = locked.health
-    values = health_values(change.parsed, before.get("name_status"))
-    after = {**before, **values}
     moved = transition(locked.registration, event)
+    values = {} if moved.stale else health_values(change.parsed, before.get("name_status"))
+    after = {**before, **values}
     reported = tuple(
         risky_transitions({n: before[n] for n in _WATCHED}, PhoneHealth(channel.phone_number_id, after))
         if values
@@ -217,7 +220,7 @@ def _apply(
         "channel_id": channel.id,
         "checked_at": at,
         "provisioning": channel.provisioning,
-        "event": change.describe(),
+        "event": change.describe() + (STALE_NOTE if moved.stale else ""),
         **after,
     }
     effect = ChannelEffect(
@@ -290,9 +293,15 @@ class WebhookRepository:
                 effects[0].channel_id if len(effects) == 1 and change.display_phone_number else None
             )
             reported = [line for effect in effects for line in effect.reported]
-            if phone_channel is not None or reported:
+            stale = bool(effects) and all(effect.transition.stale for effect in effects)
+            if phone_channel is not None or reported or stale:
                 links.append(
-                    {"event_id": event_id, "channel_id": phone_channel, "reported": reported or None}
+                    {
+                        "event_id": event_id,
+                        "channel_id": phone_channel,
+                        "reported": reported or None,
+                        "stale": stale,
+                    }
                 )
             outcomes.append(WebhookOutcome(change, duplicate=False, effects=tuple(effects)))
         risky = [
@@ -378,7 +387,7 @@ class WebhookRepository:
             conn.execute(
                 update(webhook_events)
                 .where(webhook_events.c.id == src.c.event_id)
-                .values(channel_id=src.c.channel_id, reported=src.c.reported)
+                .values(channel_id=src.c.channel_id, reported=src.c.reported, stale=src.c.stale)
             )
 
     def name_decisions(
@@ -386,7 +395,8 @@ class WebhookRepository:
     ) -> dict[int, tuple[str, datetime]]:
         """Each channel's newest decided review of its name received since ``since``, and when.
 
-        The decision is ``APPROVED`` or ``REJECTED``. One indexed read for every display-name wait
+        The decision is ``APPROVED`` or ``REJECTED``; a stale one (older than what the store knew
+        when it came) is not one of them. One indexed read for every display-name wait
         of a triggerer: what their triggers poll instead of Graph, so the cost of a tick does not
         grow with the number of waits.
         """
@@ -399,6 +409,7 @@ class WebhookRepository:
                 webhook_events.c.field == NAME_UPDATE,
                 webhook_events.c.received_at >= since,
                 webhook_events.c.event.in_((APPROVED, REJECTED)),
+                webhook_events.c.stale.is_(False),
             )
             .order_by(webhook_events.c.received_at, webhook_events.c.id)
         )

@@ -32,6 +32,7 @@ from whatsapp.api.deps import StoreDep
 from whatsapp.domain.lifecycle import EndNameWait, FlagForPerson
 from whatsapp.domain.webhooks import (
     MAX_BODY_BYTES,
+    MAX_DEPTH,
     SIGNATURE_HEADER,
     WebhookPayloadError,
     parse_notification,
@@ -167,7 +168,7 @@ def _record(store: ChannelStore, body: bytes) -> list[WebhookOutcome]:
     responses={
         400: {
             "description": "signed, but not a WhatsApp Business Account notification "
-            "(not JSON, nested deeper than 64 levels, or not Meta's envelope); nothing stored"
+            f"(not JSON, nested deeper than {MAX_DEPTH} levels, or not Meta's envelope); nothing stored"
         },
         401: {"description": "missing or wrong X-Hub-Signature-256"},
         413: {"description": "body larger than 1 MiB"},
