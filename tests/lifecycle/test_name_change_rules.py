@@ -186,7 +186,7 @@ def test_register_answers_keep_the_name_change_until_a_read_confirms_it() -> Non
     ok = transition(refused.registration, RegisterAnswered(None, NOW + timedelta(minutes=20)))
     assert ok.registration.state is S.REGISTERED and ok.registration.name_change is N.APPROVED
     confirmed = transition(ok.registration, HealthRead(live("NONE"), NOW, just_registered=True))
-    assert confirmed.registration == Registration(S.REGISTERED)
+    assert confirmed.registration == Registration(S.REGISTERED, name_decided_at=NOW)
 
 
 def test_name_change_requested_and_offboarded() -> None:
@@ -203,12 +203,16 @@ def test_metas_webhook_decision_on_a_requested_change_of_a_live_number() -> None
     approved_now = transition(requested, NameReviewDecided("APPROVED", NOW))
     assert approved_now.register_now
     assert approved_now.registration == Registration(
-        S.SCHEDULED, next_attempt_at=NOW, name_change=N.APPROVED, name_change_deadline=DEADLINE
+        S.SCHEDULED,
+        next_attempt_at=NOW,
+        name_change=N.APPROVED,
+        name_change_deadline=DEADLINE,
+        name_decided_at=NOW,
     )
     rejected = transition(requested, NameReviewDecided("REJECTED", NOW, rejection_reason="generic"))
-    assert rejected.registration == Registration(S.REGISTERED, name_change=N.DECLINED)
+    assert rejected.registration == Registration(S.REGISTERED, name_change=N.DECLINED, name_decided_at=NOW)
     assert [type(e) for e in rejected.effects] == [FlagNameChange]
     # No change of ours open: the webhook helper's rules apply unchanged (a registered number stays).
     assert transition(
         Registration(S.REGISTERED), NameReviewDecided("REJECTED", NOW)
-    ).registration == Registration(S.REGISTERED)
+    ).registration == Registration(S.REGISTERED, name_decided_at=NOW)

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from whatsapp.domain.health import PhoneHealth
 from whatsapp.domain.lifecycle import (
     AccountEvent,
     EndNameWait,
     FlagForPerson,
+    HealthRead,
     NameReviewDecided,
     QualityChanged,
     RegisterNow,
@@ -17,7 +20,7 @@ from whatsapp.domain.lifecycle import (
     ScheduleAt,
     transition,
 )
-from whatsapp.domain.registration import Attention, ReauthorizationReason, RegistrationState
+from whatsapp.domain.registration import Attention, NameChange, ReauthorizationReason, RegistrationState
 
 NOW = datetime(2026, 11, 25, 8, 0, tzinfo=UTC)
 LATER = NOW + timedelta(hours=2)
@@ -103,7 +106,10 @@ def test_meta_events(
     before: Registration, event: object, after: Registration, effects: tuple[object, ...]
 ) -> None:
     moved = transition(before, event)  # type: ignore[arg-type]
+    if isinstance(event, NameReviewDecided):  # a decision applied records Meta's time of it
+        after = replace(after, name_decided_at=event.observed_at)
     assert moved.registration == after
+    assert not moved.stale
     assert moved.effects == effects
     assert moved.register_now is any(isinstance(e, RegisterNow) for e in effects)
 
@@ -113,3 +119,87 @@ def test_a_repeated_event_raises_no_second_flag() -> None:
     again = transition(once.registration, AccountEvent("ACCOUNT_VIOLATION", LATER))
     assert again.registration == once.registration
     assert again.effects == ()
+
+
+# ---- Meta does not deliver in order: the newest name fact wins ---------------------------------
+
+EARLIER = NOW - timedelta(hours=6)
+#: Flagged for a rejected name that Meta decided at NOW.
+DECLINED_AT_NOW = Registration(
+    S.NEEDS_ATTENTION, R.REGISTRATION_INCOMPLETE, None, 1, attention=DECLINED, name_decided_at=NOW
+)
+
+
+def pending(name_status: str) -> PhoneHealth:
+    return PhoneHealth("1", {"platform_type": "NOT_APPLICABLE", "name_status": name_status})
+
+
+@pytest.mark.parametrize(
+    "before",
+    [
+        replace(AWAITING, name_decided_at=NOW),
+        replace(FLEET_HOLDS, name_decided_at=NOW),
+        DECLINED_AT_NOW,
+        Registration(S.REGISTERED, name_change=NameChange.REQUESTED, name_decided_at=NOW),
+    ],
+)
+@pytest.mark.parametrize("decision", ["APPROVED", "REJECTED", "DEFERRED"])
+def test_a_decision_older_than_the_newest_name_fact_changes_nothing(
+    before: Registration, decision: str
+) -> None:
+    late = NameReviewDecided(decision, LATER, "NAME_FORMAT_UNACCEPTABLE", decided_at=EARLIER)
+    moved = transition(before, late)
+    assert moved.stale
+    assert (moved.registration, moved.effects) == (before, ())
+
+
+def test_a_decision_as_new_as_the_newest_fact_applies_and_records_its_time() -> None:
+    moved = transition(
+        replace(FLEET_HOLDS, name_decided_at=NOW), NameReviewDecided("REJECTED", LATER, decided_at=NOW)
+    )
+    assert not moved.stale and moved.registration.state is S.NEEDS_ATTENTION
+    newer = transition(moved.registration, NameReviewDecided("APPROVED", LATER, decided_at=LATER))
+    assert newer.registration.name_decided_at == LATER
+
+
+def test_an_approval_after_a_rejection_registers_now() -> None:
+    moved = transition(DECLINED_AT_NOW, NameReviewDecided("APPROVED", LATER, decided_at=LATER))
+    assert moved.registration == Registration(
+        S.SCHEDULED, R.REGISTRATION_INCOMPLETE, LATER, 1, name_decided_at=LATER
+    )
+    assert moved.effects == (ScheduleAt(LATER), RegisterNow())
+
+
+@pytest.mark.parametrize(
+    ("name_status", "at", "after"),
+    [
+        # a newer read of an approved (or again reviewed) name: out of "declined", due now
+        (
+            "APPROVED",
+            LATER,
+            Registration(S.SCHEDULED, R.REGISTRATION_INCOMPLETE, LATER, 1, name_decided_at=LATER),
+        ),
+        (
+            "PENDING_REVIEW",
+            LATER,
+            Registration(S.SCHEDULED, R.REGISTRATION_INCOMPLETE, LATER, 1, name_decided_at=LATER),
+        ),
+        # a newer read that shows the decline: still declined, the read's time is the newest fact
+        ("DECLINED", LATER, replace(DECLINED_AT_NOW, name_decided_at=LATER)),
+        # a read older than the rejection does not undo it
+        ("APPROVED", EARLIER, DECLINED_AT_NOW),
+    ],
+)
+def test_a_health_read_wins_over_an_older_decision(
+    name_status: str, at: datetime, after: Registration
+) -> None:
+    moved = transition(DECLINED_AT_NOW, HealthRead(pending(name_status), at))
+    assert moved.registration == after
+    if after.state is S.SCHEDULED:
+        assert moved.effects == (ScheduleAt(LATER),)
+
+
+def test_a_provisioned_read_newer_than_the_rejection_is_registered() -> None:
+    live = PhoneHealth("1", {"platform_type": "CLOUD_API", "name_status": "APPROVED"})
+    moved = transition(DECLINED_AT_NOW, HealthRead(live, LATER))
+    assert moved.registration == Registration(S.REGISTERED, name_decided_at=LATER)

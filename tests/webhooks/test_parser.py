@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 import pytest
 
 from whatsapp.domain.webhooks import (
+    MAX_DEPTH,
     AccountUpdate,
     NameDecision,
     QualityUpdate,
@@ -90,6 +91,18 @@ def test_account_update_with_ban_info_and_violation() -> None:
     assert violation.describe() == "account_update: ACCOUNT_VIOLATION (SCAM)"
 
 
+def test_an_entry_time_is_meta_s_time_of_the_change_never_later_than_its_receipt() -> None:
+    body = notification(
+        "phone_number_name_update", {"display_phone_number": "1", "decision": "APPROVED"}, time=1
+    )
+    assert parse_notification(body, RECEIVED)[0].occurred_at == datetime.fromtimestamp(1, UTC)
+    ahead = int(RECEIVED.timestamp()) + 3600
+    body = notification(
+        "phone_number_name_update", {"display_phone_number": "1", "decision": "APPROVED"}, time=ahead
+    )
+    assert parse_notification(body, RECEIVED)[0].occurred_at == RECEIVED
+
+
 def test_other_fields_are_kept_unparsed_and_keys_tell_redeliveries_apart() -> None:
     body = notification("messages", {"messaging_product": "whatsapp"})
     [change] = parse_notification(body, RECEIVED)
@@ -105,11 +118,48 @@ def test_other_fields_are_kept_unparsed_and_keys_tell_redeliveries_apart() -> No
 
 @pytest.mark.parametrize(
     "body",
-    [b"not json", b"[]", b'{"entry": {}}', b'{"entry": [{"changes": 1}]}', b'{"entry": [{"changes": [1]}]}'],
+    [
+        b"not json",
+        b"[" * 100_000,
+        b"[]",
+        b'{"entry": {}}',
+        b'{"entry": [{"changes": 1}]}',
+        b'{"entry": [{"changes": [1]}]}',
+    ],
 )
 def test_not_a_notification(body: bytes) -> None:
     with pytest.raises(WebhookPayloadError):
         parse_notification(body, RECEIVED)
+
+
+def nested(depth: int, opener: bytes = b"[", closer: bytes = b"]") -> bytes:
+    """A signed-looking envelope whose one change's value holds ``depth`` nested arrays (or objects)."""
+    deep = opener * depth + closer * depth
+    return (
+        b'{"object": "whatsapp_business_account", "entry": [{"id": "1", "time": 1, '
+        b'"changes": [{"field": "messages", "value": {"x": ' + deep + b"}}]}]}"
+    )
+
+
+@pytest.mark.parametrize("depth", [5_000, 100_000])
+def test_a_body_nested_too_deep_is_refused_with_a_clear_error(depth: int) -> None:
+    with pytest.raises(WebhookPayloadError, match=f"nests deeper than {MAX_DEPTH} levels"):
+        parse_notification(nested(depth), RECEIVED)
+    objects = b'{"a":' * depth + b"1" + b"}" * depth
+    with pytest.raises(WebhookPayloadError, match="nests deeper than"):
+        parse_notification(objects, RECEIVED)
+
+
+def test_depth_counts_json_nesting_not_brackets_inside_strings() -> None:
+    envelope_depth = 6  # the body, "entry", an entry, "changes", a change, its "value"
+    [change] = parse_notification(nested(MAX_DEPTH - envelope_depth), RECEIVED)
+    assert change.field == "messages"
+    with pytest.raises(WebhookPayloadError):
+        parse_notification(nested(MAX_DEPTH - envelope_depth + 1), RECEIVED)
+    brackets = json.dumps({"text": "[{" * 10_000 + '\\"]'}).encode()
+    wrapped = b'{"entry": [{"id": "1", "time": 1, "changes": [{"field": "messages", "value": ' + brackets
+    [change] = parse_notification(wrapped + b"}]}]}", RECEIVED)
+    assert change.value["text"].startswith("[{[{")
 
 
 @pytest.mark.parametrize(
@@ -118,6 +168,7 @@ def test_not_a_notification(body: bytes) -> None:
         (NameDecision("1", "APPROVED"), "PENDING_REVIEW", {"name_status": "APPROVED"}),
         (NameDecision("1", "REJECTED", None, "x"), None, {"name_status": "DECLINED"}),
         (NameDecision("1", "REJECTED", None, "x"), "APPROVED", {}),  # an edit of an approved name
+        (NameDecision("1", "APPROVED"), "DECLINED", {"name_status": "APPROVED"}),  # a new review
         (NameDecision("1", "DEFERRED"), "PENDING_REVIEW", {}),
         (QualityUpdate("1", "FLAGGED"), None, {"quality_rating": "RED", "status": "FLAGGED"}),
         (

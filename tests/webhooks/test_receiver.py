@@ -5,15 +5,18 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import Connection, Engine, event, func, select
 
 from include.graph_simulator.process import RunningSimulator, SimulatorControl
 from tests.support.simulator_fixtures import GRAPH_CONN_ENV, graph_connection
 from whatsapp.api.routes import webhooks as route
 from whatsapp.domain.webhooks import sign
 from whatsapp.store import ChannelStore
+from whatsapp.store.schema import channels, webhook_events
 
 pytestmark = pytest.mark.postgres
 
@@ -99,3 +102,88 @@ def test_signed_change_is_stored_once_and_forged_or_huge_bodies_change_nothing(
 
 def test_signed_garbage_is_400(client: TestClient, sim: SimulatorControl) -> None:
     assert post(client, b"[1]", sign(b"[1]", sim.app_secret)) == 400
+
+
+@pytest.mark.parametrize("depth", [5_000, 100_000])
+def test_a_signed_body_nested_too_deep_is_400_and_stores_nothing(
+    client: TestClient, pg_store_env: ChannelStore, sim: SimulatorControl, depth: int
+) -> None:
+    deep = b"[" * depth + b"]" * depth
+    body = (
+        b'{"object": "whatsapp_business_account", "entry": [{"id": "' + WABA.encode() + b'", "time": 1, '
+        b'"changes": [{"field": "phone_number_name_update", "value": {"x": ' + deep + b"}}]}]}"
+    )
+    response = client.post(URL, content=body, headers={"X-Hub-Signature-256": sign(body, sim.app_secret)})
+    assert response.status_code == 400
+    assert "nests deeper than" in response.json()["detail"]
+    with pg_store_env.engine.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(webhook_events)).scalar_one() == 0
+
+
+@contextmanager
+def store_commits() -> Iterator[list[str]]:
+    """Every transaction committed on a PostgreSQL engine of this process meanwhile (the route's store)."""
+    commits: list[str] = []
+
+    def committed(conn: Connection) -> None:
+        if conn.engine.dialect.name == "postgresql":
+            commits.append(str(conn.engine.url))
+
+    event.listen(Engine, "commit", committed)
+    try:
+        yield commits
+    finally:
+        event.remove(Engine, "commit", committed)
+
+
+def test_a_large_body_is_one_transaction_and_each_change_is_stored_once(
+    client: TestClient, pg_store_env: ChannelStore, sim: SimulatorControl
+) -> None:
+    ids = [
+        pg_store_env.channels.upsert(
+            account_id=1,
+            phone_number_id=f"30{n:02d}",
+            waba_id=WABA,
+            business_id="5",
+            access_token="EAA",
+            display_phone_number=f"+1 555-078-{n:04d}",
+        ).id
+        for n in range(20)
+    ]
+    events = ("FLAGGED", "UNFLAGGED", "DOWNGRADE")
+    changes = [
+        {
+            "field": "phone_number_quality_update",
+            "value": {"display_phone_number": f"1555078{i % 20:04d}", "event": events[i // 20 % 3]},
+        }
+        for i in range(300)
+    ]
+    entries = [
+        {"id": WABA, "time": 1764057600 + i // 10, "changes": changes[i : i + 10]} for i in range(0, 300, 10)
+    ]
+    entries.append(dict(entries[0]))  # the same change twice in one body: stored once
+    body = json.dumps({"object": "whatsapp_business_account", "entry": entries}).encode()
+    headers = {"X-Hub-Signature-256": sign(body, sim.app_secret)}
+    with store_commits() as commits:
+        response = client.post(URL, content=body, headers=headers)
+    assert response.status_code == 200 and response.json() == {"received": 310, "duplicates": 10}
+    assert len(commits) == 1
+    with pg_store_env.engine.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(webhook_events)).scalar_one() == 300
+    for channel_id in ids:
+        history = pg_store_env.health.history(channel_id)
+        # 15 changes per number, applied in the body's order: the last one is the snapshot's.
+        assert [h.event for h in reversed(history)] == [
+            f"phone_number_quality_update: {events[k % 3]}" for k in range(15)
+        ]
+    # FLAGGED (red), UNFLAGGED (connected), DOWNGRADE (no limit named: nothing), five times each
+    with pg_store_env.engine.connect() as conn:
+        snapshots = conn.execute(
+            select(channels.c.quality_rating, channels.c.status).where(channels.c.id.in_(ids))
+        ).all()
+    assert set(snapshots) == {("RED", "CONNECTED")}
+    with store_commits() as commits:
+        again = client.post(URL, content=body, headers=headers)
+    assert again.json() == {"received": 310, "duplicates": 310}
+    assert len(commits) == 1
+    assert len(pg_store_env.health.history(ids[0])) == 15

@@ -5,10 +5,13 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 from whatsapp.domain.lifecycle import Registration
 from whatsapp.domain.registration import ReauthorizationReason, RegistrationState
 from whatsapp.domain.webhooks import parse_notification
 from whatsapp.store import ChannelStore
+from whatsapp.store import webhooks as webhook_store
 
 NOW = datetime(2026, 11, 25, 8, 0, tzinfo=UTC)
 WABA = "102290129340398"
@@ -119,3 +122,48 @@ def test_unknown_number_and_other_fields_are_stored_without_effects(store: Chann
         == ()
     )
     assert record(store, notify("messages", {"messaging_product": "whatsapp"})).effects == ()
+
+
+def test_a_body_applies_in_order_across_its_transactions_and_repeats_are_duplicates(
+    store: ChannelStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(webhook_store, "CHANGES_PER_TRANSACTION", 2)
+    cid = channel(store, "301", "+1 555-078-3881")
+    number = "15550783881"
+    flagged = {
+        "value": {"display_phone_number": number, "event": "FLAGGED"},
+        "field": "phone_number_quality_update",
+    }
+    unflagged = {
+        "value": {"display_phone_number": number, "event": "UNFLAGGED"},
+        "field": "phone_number_quality_update",
+    }
+    limit = {
+        "value": {"display_phone_number": number, "event": "DOWNGRADE", "current_limit": "TIER_250"},
+        "field": "phone_number_quality_update",
+    }
+    body = json.dumps(
+        {
+            "object": "whatsapp_business_account",
+            "entry": [
+                {"id": WABA, "time": 1764057600, "changes": [flagged, unflagged]},
+                {"id": WABA, "time": 1764057600, "changes": [flagged]},  # the first change again
+                {"id": WABA, "time": 1764057700, "changes": [limit]},
+            ],
+        }
+    ).encode()
+    outcomes = store.webhooks.record_all(parse_notification(body, NOW), received_at=NOW)
+    assert [o.duplicate for o in outcomes] == [False, False, True, False]
+    # each change saw what the one before it (in an earlier transaction) did
+    assert outcomes[0].effects[0].reported == ("quality_rating None -> RED", "status None -> FLAGGED")
+    assert outcomes[1].effects[0].reported == ()  # FLAGGED -> CONNECTED is a recovery
+    history = [
+        (h.event, h.fields["status"], h.fields["messaging_limit_tier"]) for h in store.health.history(cid)
+    ]
+    assert list(reversed(history)) == [
+        ("phone_number_quality_update: FLAGGED", "FLAGGED", None),
+        ("phone_number_quality_update: UNFLAGGED", "CONNECTED", None),
+        ("phone_number_quality_update: DOWNGRADE (limit ? -> TIER_250)", "CONNECTED", "TIER_250"),
+    ]
+    again = store.webhooks.record_all(parse_notification(body, NOW), received_at=NOW + timedelta(minutes=1))
+    assert all(o.duplicate for o in again) and len(store.health.history(cid)) == 3

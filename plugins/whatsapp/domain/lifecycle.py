@@ -16,6 +16,13 @@ Rules that live here and nowhere else:
   Needs registration but nothing is planned: ``scheduled`` now, so the fleet picks it up.
   Right after a successful register Meta may still read the number as pending: "verify again
   soon", not a flag.
+* **The newest name fact wins.** Meta does not deliver notifications in order and retries an
+  undelivered one for days (https://developers.facebook.com/documentation/business-messaging/whatsapp/webhooks/overview),
+  so a ``phone_number_name_update`` carries Meta's time (its entry's ``time``, "when the webhook
+  was triggered") and a health read its check time; the registration keeps the newest one
+  applied (``name_decided_at``). A decision older than it is stale and changes nothing; a read
+  at least as new wins over the decision before it: a name Meta shows approved (or in review
+  again) takes a channel out of "display name declined", due now for the usual register path.
 * **What a register answer or a decision without a call leads to**: the outcome table and
   backoff of :mod:`whatsapp.domain.registration`. A call whose answer was lost counts as sent
   (``RegisterAnswered(answered=False)``): ``scheduled`` a short wait ahead, and the next
@@ -92,6 +99,12 @@ class Registration:
     name_change_deadline: datetime | None = None
     #: Why a person must act, while ``needs_attention`` (``None`` in every other state).
     attention: Attention | None = None
+    #: Meta's time of the newest display-name fact applied: a decision's or a health read's.
+    name_decided_at: datetime | None = None
+
+    def knows_name_after(self, at: datetime) -> bool:
+        """A name fact newer than ``at`` was applied: what Meta said at ``at`` is outdated."""
+        return self.name_decided_at is not None and at < self.name_decided_at
 
     @property
     def reauthorization_required(self) -> bool:
@@ -195,11 +208,20 @@ class TokenRenewed:
 
 @dataclass(frozen=True, slots=True)
 class NameReviewDecided:
-    """Meta's ``phone_number_name_update``: APPROVED, REJECTED (and why), DEFERRED, PENDING."""
+    """Meta's ``phone_number_name_update``: APPROVED, REJECTED (and why), DEFERRED, PENDING.
+
+    ``at``: when it is applied; ``decided_at``: Meta's time of the decision (the notification's
+    entry ``time``), which decides whether it is stale (``None``: ``at``).
+    """
 
     decision: str
     at: datetime
     rejection_reason: str | None = None
+    decided_at: datetime | None = None
+
+    @property
+    def observed_at(self) -> datetime:
+        return self.at if self.decided_at is None else self.decided_at
 
 
 @dataclass(frozen=True, slots=True)
@@ -301,6 +323,8 @@ class Transition:
     effects: tuple[Effect, ...] = ()
     decision: Decision | None = None
     outcome: Outcome | None = None
+    #: The event was older than what the registration knew: nothing changed.
+    stale: bool = False
 
     @property
     def register_now(self) -> bool:
@@ -359,8 +383,26 @@ def _apply_outcome(
     )
 
 
+def _name_read(current: Registration, event: HealthRead) -> Registration:
+    """What a read of ``name_status`` tells: the newest name fact, and a decline it outdates.
+
+    A read at least as new as the decision the registration follows wins over it (the decision's
+    webhook may have come late, and a later one may be lost): a channel flagged for a declined
+    name whose name Meta shows otherwise now (approved, or in review again) is due now, and the
+    usual register path reads it again and decides. An older read changes nothing here.
+    """
+    status = event.health.name_status
+    if status is None or current.knows_name_after(event.at):
+        return current
+    seen = replace(current, name_decided_at=event.at)
+    if current.attention is Attention.DISPLAY_NAME_DECLINED and status != NAME_DECLINED:
+        return replace(seen, state=RegistrationState.SCHEDULED, next_attempt_at=event.at, attention=None)
+    return seen
+
+
 def _health_read(current: Registration, event: HealthRead) -> Registration:
     health = event.health
+    current = _name_read(current, event)
     if not health.needs_registration:
         return _provisioned_read(current, event)
     if event.just_registered and current.state is RegistrationState.REGISTERED:
@@ -478,27 +520,36 @@ def _meta_transition(
 ) -> Transition:
     """Meta's pushed events: a decided name wakes whoever waits for it; account trouble flags the channel.
 
+    * A name decision older than the newest name fact applied is stale: nothing changes
+      (``Transition.stale``). Any other records its time.
     * ``APPROVED`` while the onboarding sensor waits (``awaiting_display_name``): the state stays,
       the sensor's trigger sees the decision in the store (:class:`EndNameWait`) and the onboarding
-      registers; while the fleet holds it (``scheduled``): due now and :class:`RegisterNow`.
+      registers; while the fleet holds it (``scheduled``), or flagged for an earlier rejection of
+      the name: ``scheduled``, due now and :class:`RegisterNow`.
     * ``REJECTED`` before registration: ``needs_attention`` (the reason is in the event's history).
       A registered number keeps its state: the rejection was of an edit, the old name stays.
     * ``DEFERRED``/``PENDING`` and quality events: recorded, registration unchanged.
     * ``account_update``: partner access removed → the customer must reauthorize
       (``permission_revoked``); a violation, restriction, ban or deletion → ``needs_attention``.
     """
+    previous = current
+    if isinstance(event, NameReviewDecided):
+        if current.knows_name_after(event.observed_at):
+            return Transition(current, stale=True)
+        current = replace(current, name_decided_at=event.observed_at)
     renamed = _live_name_change_decided(current, event)  # a live number's name change
     if renamed is not None:
         return renamed
     extra: tuple[Effect, ...] = ()
     new = current
     waiting = current.state is RegistrationState.AWAITING_DISPLAY_NAME
+    declined = current.attention is Attention.DISPLAY_NAME_DECLINED
     match event:
         case NameReviewDecided(decision="APPROVED", at=at):
             if waiting:
                 extra = (EndNameWait(),)
-            elif current.state in _FLEET_WAITS_FOR_NAME and not current.waits_on_customer:
-                new = replace(current, next_attempt_at=at)
+            elif (current.state in _FLEET_WAITS_FOR_NAME or declined) and not current.waits_on_customer:
+                new = replace(current, state=RegistrationState.SCHEDULED, next_attempt_at=at)
                 extra = (RegisterNow(),)
         case NameReviewDecided(decision="REJECTED"):
             if current.state not in (
@@ -530,7 +581,7 @@ def _meta_transition(
         case _:
             pass
     new = _settled(new)
-    return Transition(new, _effects(new, current) + extra)
+    return Transition(new, _effects(new, previous) + extra)
 
 
 # ---- display-name changes of live numbers ----------------------------------------------------

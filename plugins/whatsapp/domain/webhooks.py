@@ -41,9 +41,11 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from itertools import accumulate
 from typing import Any
 
 from whatsapp.domain.health import NAME_DECLINED, NAME_IN_REVIEW
@@ -53,6 +55,10 @@ SIGNATURE_PREFIX = "sha256="
 #: Bodies above this are refused (413) before being read further.
 MAX_BODY_BYTES = 1 << 20
 OBJECT = "whatsapp_business_account"
+#: Deepest JSON nesting accepted. Meta's notifications nest under a dozen levels (the envelope
+#: takes six); a deeper body is refused before it is parsed: Python's JSON decoder recurses,
+#: and a signed body thousands of levels deep would otherwise end in ``RecursionError``.
+MAX_DEPTH = 64
 
 NAME_UPDATE = "phone_number_name_update"
 QUALITY_UPDATE = "phone_number_quality_update"
@@ -202,17 +208,44 @@ def _parse_value(field: str, value: Mapping[str, Any]) -> Parsed | None:
 
 
 def _time(value: Any, received_at: datetime) -> datetime:
+    """The entry's ``time`` ("when the webhook was triggered"), never later than its receipt.
+
+    It orders Meta's decisions (see :mod:`whatsapp.domain.lifecycle`): a time ahead of ours
+    would make every later health read look older than it.
+    """
     try:
-        return datetime.fromtimestamp(int(value), UTC)
+        triggered = datetime.fromtimestamp(int(value), UTC)
     except (TypeError, ValueError, OverflowError, OSError):
         return received_at
+    return min(triggered, received_at)
+
+
+#: A JSON string (its escapes included): brackets inside one do not nest anything.
+_JSON_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
+_NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
+#: Each byte's step in nesting depth: +1 opens an array or object, -1 closes one.
+_STEP = [1 if b in b"[{" else -1 if b in b"]}" else 0 for b in range(256)]
+
+
+def _nesting_depth(body: bytes) -> int:
+    """How deep the arrays and objects of a JSON body nest, judged without parsing it.
+
+    Strings are dropped, then the depth after each bracket is summed up by ``map`` and
+    ``accumulate`` (C loops): linear and free of recursion whatever the input. Invalid JSON can
+    only count deeper than it is; the decoder refuses it afterwards.
+    """
+    brackets = _JSON_STRING.sub(b"", body).translate(None, _NOT_BRACKETS)
+    return max(accumulate(map(_STEP.__getitem__, brackets)), default=0)
 
 
 def parse_notification(body: bytes, received_at: datetime) -> list[WebhookChange]:
     """Every change of a notification; fields we do not act on come back with ``parsed=None``.
 
-    Raises :class:`WebhookPayloadError` when the body is not JSON or not Meta's envelope.
+    Raises :class:`WebhookPayloadError` when the body is not JSON, nests deeper than
+    :data:`MAX_DEPTH`, or is not Meta's envelope.
     """
+    if _nesting_depth(body) > MAX_DEPTH:
+        raise WebhookPayloadError(f"the body nests deeper than {MAX_DEPTH} levels: not a Meta notification")
     try:
         payload = json.loads(body)
     except (ValueError, UnicodeDecodeError):
@@ -245,11 +278,13 @@ def parse_notification(body: bytes, received_at: datetime) -> list[WebhookChange
 def health_values(parsed: Parsed, stored_name_status: str | None) -> dict[str, str]:
     """The snapshot fields a change tells (health field name → value, Graph's vocabulary).
 
-    A name decision changes ``name_status`` only while the stored one is in review: the same
-    webhook reports reviews of *edits* of an approved name, which leave ``name_status`` alone.
+    A name decision changes ``name_status`` only while the stored one is in review or declined
+    (a new review after a rejection): the same webhook reports reviews of *edits* of an
+    approved name, which leave ``name_status`` alone. The caller drops the values of a stale
+    decision (older than what is known).
     """
     if isinstance(parsed, NameDecision):
-        if stored_name_status not in (None, NAME_IN_REVIEW):
+        if stored_name_status not in (None, NAME_IN_REVIEW, NAME_DECLINED):
             return {}
         if parsed.decision == APPROVED:
             return {"name_status": APPROVED}

@@ -10,7 +10,7 @@ import secrets as pysecrets
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, Row, func, select, update
+from sqlalchemy import Boolean, ColumnElement, Connection, Integer, Row, String, func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from whatsapp.domain.health import HEALTH_FIELDS, PhoneHealth
@@ -25,7 +25,7 @@ from whatsapp.domain.registration import (
 from whatsapp.store.database import Database, utcnow
 from whatsapp.store.errors import ChannelConflictError, ChannelNotFoundError
 from whatsapp.store.models import Channel, CheckError, Credentials
-from whatsapp.store.schema import HEALTH_COLUMNS, channels
+from whatsapp.store.schema import HEALTH_COLUMNS, UtcDateTime, channels
 
 #: Concurrent creations for one account can pick the same next inbox id; the loser tries again.
 _INBOX_ID_RETRIES = 5
@@ -41,6 +41,19 @@ REGISTRATION_COLUMNS = (
     channels.c.name_change,
     channels.c.name_change_deadline,
     channels.c.attention,
+    channels.c.name_decided_at,
+)
+#: The columns :func:`registration_values` writes, typed for a bulk write's row source.
+REGISTRATION_TYPES = (
+    ("registration_state", String()),
+    ("reauthorization_reason", String()),
+    ("reauthorization_required", Boolean()),
+    ("next_attempt_at", UtcDateTime()),
+    ("failures_in_a_row", Integer()),
+    ("name_change", String()),
+    ("name_change_deadline", UtcDateTime()),
+    ("attention", String()),
+    ("name_decided_at", UtcDateTime()),
 )
 
 
@@ -54,6 +67,7 @@ def registration_from_row(row: Any) -> Registration:
         name_change=None if row.name_change is None else NameChange(row.name_change),
         name_change_deadline=row.name_change_deadline,
         attention=None if row.attention is None else Attention(row.attention),
+        name_decided_at=row.name_decided_at,
     )
 
 
@@ -68,6 +82,7 @@ def registration_values(registration: Registration) -> dict[str, Any]:
         "name_change": None if registration.name_change is None else registration.name_change.value,
         "name_change_deadline": registration.name_change_deadline,
         "attention": None if registration.attention is None else registration.attention.value,
+        "name_decided_at": registration.name_decided_at,
     }
 
 
@@ -127,6 +142,7 @@ def channel_from_row(row: Row[Any]) -> Channel:
         name_change_deadline=registration.name_change_deadline,
         offboarded_at=row.offboarded_at,
         attention=registration.attention,
+        name_decided_at=registration.name_decided_at,
     )
 
 

@@ -12,7 +12,6 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
-    Boolean,
     Connection,
     Integer,
     Select,
@@ -30,6 +29,7 @@ from whatsapp.domain.lifecycle import GraphFailed, HealthRead, Registration, tra
 from whatsapp.errors import ErrorKind
 from whatsapp.store.channels import (
     REGISTRATION_COLUMNS,
+    REGISTRATION_TYPES,
     check_error_from,
     registration_from_row,
     registration_values,
@@ -60,16 +60,6 @@ _AUDIT_COLUMNS = (
     *(channels.c[name] for name in WATCHED_COLUMNS),
 )
 
-_REGISTRATION_TYPES = (
-    ("registration_state", String()),
-    ("reauthorization_reason", String()),
-    ("reauthorization_required", Boolean()),
-    ("next_attempt_at", UtcDateTime()),
-    ("failures_in_a_row", Integer()),
-    ("name_change", String()),
-    ("name_change_deadline", UtcDateTime()),
-    ("attention", String()),
-)
 _SNAPSHOT_TYPES = (
     ("channel_id", Id),
     ("checked_at", UtcDateTime()),
@@ -78,7 +68,7 @@ _SNAPSHOT_TYPES = (
     ("verified_name", String()),
     ("snapshot", Json),
     *((name, String()) for name in HEALTH_COLUMNS),
-    *_REGISTRATION_TYPES,
+    *REGISTRATION_TYPES,
 )
 _FAILURE_TYPES = (
     ("channel_id", Id),
@@ -87,7 +77,7 @@ _FAILURE_TYPES = (
     ("error_code", Integer()),
     ("error_subcode", Integer()),
     ("error_message", Text()),
-    *_REGISTRATION_TYPES,
+    *REGISTRATION_TYPES,
 )
 _HISTORY_TYPES = (
     ("channel_id", Id),
@@ -338,7 +328,7 @@ class HealthRepository:
             .values(
                 **{f"last_check_{name}": src.c[name] for name in ERROR_COLUMNS},
                 last_check_failed_at=src.c.checked_at,
-                **{name: src.c[name] for name, _ in _REGISTRATION_TYPES},
+                **{name: src.c[name] for name, _ in REGISTRATION_TYPES},
                 updated_at=utcnow(),
             )
         )

@@ -62,6 +62,7 @@ class Channel:
     name_change_deadline: datetime | None = None
     offboarded_at: datetime | None = None
     attention: Attention | None = None
+    name_decided_at: datetime | None = None
 
     @property
     def registration(self) -> Registration:
@@ -74,6 +75,7 @@ class Channel:
             self.name_change,
             self.name_change_deadline,
             self.attention,
+            self.name_decided_at,
         )
 
 

@@ -26,6 +26,7 @@ from sqlalchemy import (
     UniqueConstraint,
     and_,
     case,
+    false,
     literal_column,
     not_,
     or_,
@@ -184,6 +185,8 @@ channels = Table(
     Column("offboarded_at", UtcDateTime),
     # Why a ``needs_attention`` channel needs a person (``Attention``), set by the lifecycle.
     Column("attention", String(32)),
+    # Meta's time of the newest display-name fact the registration follows (``Registration``).
+    Column("name_decided_at", UtcDateTime),
     UniqueConstraint("phone_number_id", name="uq_channels_phone_number_id"),
     UniqueConstraint("account_id", "inbox_id", name="uq_channels_account_inbox"),
     Index("ix_channels_checked_at_id", "checked_at", "id"),
@@ -356,6 +359,8 @@ webhook_events = Table(
     Column("received_at", UtcDateTime, nullable=False),
     # The risky transitions this change reported (reported once: a redelivery is a duplicate).
     Column("reported", Json),
+    # The change was older than what the store knew of its channel and changed nothing.
+    Column("stale", Boolean, nullable=False, server_default=false()),
     UniqueConstraint("change_key", name="uq_webhook_events_change_key"),
     Index("ix_webhook_events_channel_field_received", "channel_id", "field", "received_at"),
     # A WABA's newest ``account_update`` (the ``account_event`` situation names it).

@@ -1,27 +1,32 @@
-"""Meta's webhook changes: stored once each, applied to the channels they name, in one transaction.
+"""Meta's webhook changes: stored once each, applied to the channels they name, a body at a time.
 
 A change is inserted under its unique ``change_key`` first; a redelivery finds the key taken and
-changes nothing (no snapshot write, no history row, no second report). What a change does to a
-channel's registration is decided by :func:`whatsapp.domain.lifecycle.transition`; the snapshot
-fields it tells come from :func:`whatsapp.domain.webhooks.health_values`. The display-name
-sensor's trigger reads the decisions back with :meth:`WebhookRepository.name_decisions`.
+changes nothing (no snapshot write, no history row, no second report). A body's changes are
+written together (:meth:`WebhookRepository.record_all`): Meta batches thousands of changes in
+one notification and expects its 200 quickly, so a body costs a few bulk statements, not a
+transaction per change. What a change does to a channel's registration is decided by
+:func:`whatsapp.domain.lifecycle.transition`, stale name decisions included (older than what the
+store knows: stored with ``stale``, the snapshot untouched, a history line that says so); the
+snapshot fields it tells come from :func:`whatsapp.domain.webhooks.health_values`. The
+display-name sensor's trigger reads the decisions back with :meth:`WebhookRepository.name_decisions`.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Collection
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Boolean, Connection, Integer, String, Text, insert, select, true, update
 
 from whatsapp.domain.health import HEALTH_FIELDS, PhoneHealth, risky_transitions
 from whatsapp.domain.lifecycle import (
     AccountEvent,
     NameReviewDecided,
     QualityChanged,
+    Registration,
     Transition,
     transition,
 )
@@ -36,9 +41,23 @@ from whatsapp.domain.webhooks import (
     digits,
     health_values,
 )
-from whatsapp.store.channels import REGISTRATION_COLUMNS, registration_from_row, registration_values
+from whatsapp.store.channels import (
+    REGISTRATION_COLUMNS,
+    REGISTRATION_TYPES,
+    registration_from_row,
+    registration_values,
+)
 from whatsapp.store.database import Database, utcnow
-from whatsapp.store.schema import HEALTH_COLUMNS, channels, health_checks, webhook_events
+from whatsapp.store.rowsource import json_rows
+from whatsapp.store.schema import (
+    HEALTH_COLUMNS,
+    Id,
+    Json,
+    UtcDateTime,
+    channels,
+    health_checks,
+    webhook_events,
+)
 
 log = logging.getLogger(__name__)
 
@@ -49,11 +68,47 @@ _CHANNEL_COLUMNS = (
     channels.c.account_id,
     channels.c.inbox_id,
     channels.c.phone_number_id,
+    channels.c.waba_id,
     channels.c.display_phone_number,
     channels.c.provisioning,
     *(channels.c[name] for name in HEALTH_COLUMNS),
     *REGISTRATION_COLUMNS,
 )
+
+#: Changes written per transaction: a body of thousands takes a few transactions, each holding
+#: its channels' row locks for a bounded time and a few statements whatever its size.
+CHANGES_PER_TRANSACTION = 1000
+
+_CHANNEL_WRITE_TYPES = (
+    ("channel_id", Id),
+    *((name, String()) for name in HEALTH_COLUMNS),
+    *REGISTRATION_TYPES,
+)
+#: A change as inserted (``position``: its place in the body, so ids follow the body's order).
+_EVENT_TYPES = (
+    ("position", Integer()),
+    ("change_key", String()),
+    ("field", String()),
+    ("waba_id", String()),
+    ("display_phone_number", String()),
+    ("event", String()),
+    ("detail", Text()),
+    ("value", Json),
+    ("occurred_at", UtcDateTime()),
+    ("received_at", UtcDateTime()),
+)
+_EVENT_COLUMNS = tuple(name for name, _ in _EVENT_TYPES[1:])
+_EVENT_LINK_TYPES = (("event_id", Id), ("channel_id", Id), ("reported", Json), ("stale", Boolean()))
+#: How the history shows a change older than what was known of its channel (not applied).
+STALE_NOTE = ", older than what is known: not applied"
+_HISTORY_TYPES = (
+    ("channel_id", Id),
+    ("checked_at", UtcDateTime()),
+    ("provisioning", String()),
+    ("event", Text()),
+    *((name, String()) for name in HEALTH_COLUMNS),
+)
+_HISTORY_COLUMNS = tuple(name for name, _ in _HISTORY_TYPES)
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,17 +132,106 @@ class WebhookOutcome:
     effects: tuple[ChannelEffect, ...] = field(default_factory=tuple)
 
 
+@dataclass(slots=True)
+class _Locked:
+    """A channel named by a batch, read and locked once; its snapshot and registration as the
+    batch's changes move them (a later change of the same body sees what an earlier one did)."""
+
+    row: Any
+    health: dict[str, Any]
+    registration: Registration
+    #: A change moved the snapshot or the registration: the row is written back.
+    moved: bool = False
+
+    @classmethod
+    def of(cls, row: Any) -> _Locked:
+        return cls(row, {name: getattr(row, name) for name in HEALTH_COLUMNS}, registration_from_row(row))
+
+
 def _lifecycle_event(
     change: WebhookChange, at: datetime
 ) -> NameReviewDecided | QualityChanged | AccountEvent | None:
     parsed = change.parsed
     if isinstance(parsed, NameDecision):
-        return NameReviewDecided(parsed.decision, at, parsed.rejection_reason)
+        return NameReviewDecided(parsed.decision, at, parsed.rejection_reason, change.occurred_at)
     if isinstance(parsed, QualityUpdate):
         return QualityChanged(parsed.event, at)
     if isinstance(parsed, AccountUpdate):
         return AccountEvent(parsed.event, at, parsed.ban_state)
     return None
+
+
+def _event_row(position: int, change: WebhookChange, received_at: datetime) -> dict[str, Any]:
+    return {
+        "position": position,
+        "change_key": change.key,
+        "field": change.field[:64],
+        "waba_id": change.waba_id[:32],
+        "display_phone_number": change.display_phone_number,
+        "event": (change.event or "")[:64] or None,
+        "detail": change.describe() if change.parsed else None,
+        "value": dict(change.value),
+        "occurred_at": change.occurred_at,
+        "received_at": received_at,
+    }
+
+
+@dataclass(slots=True)
+class _Named:
+    """The channels a batch's changes name, locked: by WABA, and by WABA and number digits."""
+
+    by_waba: dict[str, list[_Locked]] = field(default_factory=dict)
+    by_number: dict[tuple[str, str], list[_Locked]] = field(default_factory=dict)
+
+    def add(self, locked: _Locked) -> None:
+        row = locked.row
+        self.by_waba.setdefault(row.waba_id, []).append(locked)
+        # Meta names the number by its digits; the store keeps Graph's display form.
+        self.by_number.setdefault((row.waba_id, digits(row.display_phone_number)), []).append(locked)
+
+    def of(self, change: WebhookChange) -> list[_Locked]:
+        """The WABA's channels a change names: all of them, or for phone fields only the one number."""
+        if change.display_phone_number is None:
+            return self.by_waba.get(change.waba_id, [])
+        return self.by_number.get((change.waba_id, change.display_phone_number), [])
+
+
+def _apply(
+    change: WebhookChange,
+    event: NameReviewDecided | QualityChanged | AccountEvent,
+    locked: _Locked,
+    at: datetime,
+) -> tuple[ChannelEffect, dict[str, Any]]:
+    """One change on one locked channel (moved in memory): its effect and its history row."""
+    assert change.parsed is not None
+    channel = locked.row
+    before = locked.health
+    moved = transition(locked.registration, event)
+    values = {} if moved.stale else health_values(change.parsed, before.get("name_status"))
+    after = {**before, **values}
+    reported = tuple(
+        risky_transitions({n: before[n] for n in _WATCHED}, PhoneHealth(channel.phone_number_id, after))
+        if values
+        else ()
+    )
+    if after != before or moved.registration != locked.registration:
+        locked.health, locked.registration, locked.moved = after, moved.registration, True
+    history = {
+        "channel_id": channel.id,
+        "checked_at": at,
+        "provisioning": channel.provisioning,
+        "event": change.describe() + (STALE_NOTE if moved.stale else ""),
+        **after,
+    }
+    effect = ChannelEffect(
+        channel_id=channel.id,
+        account_id=channel.account_id,
+        inbox_id=channel.inbox_id,
+        phone_number_id=channel.phone_number_id,
+        transition=moved,
+        reported=reported,
+    )
+    return effect, history
 
 
 class WebhookRepository:
@@ -97,109 +241,162 @@ class WebhookRepository:
         self.db = db
 
     def record(self, change: WebhookChange, *, received_at: datetime | None = None) -> WebhookOutcome:
-        """Store ``change`` once and apply it to its channels (snapshot, history, registration)."""
+        """Store ``change`` once and apply it to its channels (see :meth:`record_all`)."""
+        [outcome] = self.record_all([change], received_at=received_at)
+        return outcome
+
+    def record_all(
+        self, changes: Sequence[WebhookChange], *, received_at: datetime | None = None
+    ) -> list[WebhookOutcome]:
+        """Store each change once and apply the new ones to their channels, in the body's order.
+
+        One transaction per :data:`CHANGES_PER_TRANSACTION` changes, a few statements each: the
+        changes are inserted under their unique ``change_key`` (a key already stored, or repeated
+        in the body, is a duplicate and does nothing), the channels they name are read and locked
+        once, each new change goes through :func:`~whatsapp.domain.lifecycle.transition` in
+        memory, then snapshots, registrations and history rows are written in bulk. Returns one
+        outcome per change, in order.
+        """
         received_at = utcnow(received_at)
-        row = {
-            "change_key": change.key,
-            "field": change.field[:64],
-            "waba_id": change.waba_id[:32],
-            "display_phone_number": change.display_phone_number,
-            "event": (change.event or "")[:64] or None,
-            "detail": change.describe() if change.parsed else None,
-            "value": dict(change.value),
-            "occurred_at": change.occurred_at,
-            "received_at": received_at,
-        }
-        with self.db.transaction(immediate=True) as conn:
-            stored = conn.execute(
-                self.db.insert(webhook_events)
-                .values(row)
-                .on_conflict_do_nothing(index_elements=["change_key"])
-                .returning(webhook_events.c.id)
-            ).scalar_one_or_none()
-            if stored is None:
-                return WebhookOutcome(change, duplicate=True)
+        outcomes: list[WebhookOutcome] = []
+        for start in range(0, len(changes), CHANGES_PER_TRANSACTION):
+            batch = changes[start : start + CHANGES_PER_TRANSACTION]
+            with self.db.transaction(immediate=True) as conn:
+                outcomes.extend(self._record_batch(conn, batch, received_at))
+        return outcomes
+
+    def _record_batch(
+        self, conn: Connection, changes: Sequence[WebhookChange], received_at: datetime
+    ) -> list[WebhookOutcome]:
+        stored = self._insert_new(conn, changes, received_at)
+        acting = {c.waba_id for c in changes if c.key in stored and c.parsed is not None}
+        named = self._lock_channels(conn, acting)
+        outcomes: list[WebhookOutcome] = []
+        history: list[dict[str, Any]] = []
+        links: list[dict[str, Any]] = []
+        touched: dict[int, _Locked] = {}
+        for change in changes:
+            event_id = stored.pop(change.key, None)  # popped: a repeat in the same body is a duplicate
+            if event_id is None:
+                outcomes.append(WebhookOutcome(change, duplicate=True))
+                continue
             event = _lifecycle_event(change, received_at)
-            if event is None:
-                return WebhookOutcome(change, duplicate=False)
-            effects = tuple(
-                self._apply(conn, change, event, channel, received_at)
-                for channel in self._channels_named(conn, change)
-            )
+            targets = [] if event is None else named.of(change)
+            effects = []
+            for locked in targets:
+                effect, row = _apply(change, event, locked, received_at)  # type: ignore[arg-type]
+                effects.append(effect)
+                history.append(row)
+                if locked.moved:
+                    touched[locked.row.id] = locked
             phone_channel = (
                 effects[0].channel_id if len(effects) == 1 and change.display_phone_number else None
             )
             reported = [line for effect in effects for line in effect.reported]
-            if phone_channel is not None or reported:
-                conn.execute(
-                    update(webhook_events)
-                    .where(webhook_events.c.id == stored)
-                    .values(channel_id=phone_channel, reported=reported or None)
+            stale = bool(effects) and all(effect.transition.stale for effect in effects)
+            if phone_channel is not None or reported or stale:
+                links.append(
+                    {
+                        "event_id": event_id,
+                        "channel_id": phone_channel,
+                        "reported": reported or None,
+                        "stale": stale,
+                    }
                 )
-        return WebhookOutcome(change, duplicate=False, effects=effects)
+            outcomes.append(WebhookOutcome(change, duplicate=False, effects=tuple(effects)))
+        risky = [
+            f"{effect.phone_number_id}: {line}"
+            for outcome in outcomes
+            for effect in outcome.effects
+            for line in effect.reported
+        ]
+        if risky:  # one line a batch: thousands of lines cost more than storing the changes
+            log.warning("Risky changes reported by Meta (%d): %s", len(risky), "; ".join(risky))
+        self._write(conn, touched.values(), history, links, received_at)
+        return outcomes
 
-    def _channels_named(self, conn: Connection, change: WebhookChange) -> list[Any]:
-        """The WABA's active channels (locked, in id order); for phone fields only the one number."""
+    def _insert_new(
+        self, conn: Connection, changes: Sequence[WebhookChange], received_at: datetime
+    ) -> dict[str, int]:
+        """Insert the changes whose key is not stored yet (in the body's order, the first of
+        repeated keys); their ``change_key`` → new row id. A concurrent redelivery waits for the
+        first delivery's keys to commit, then finds them taken."""
+        first: dict[str, WebhookChange] = {}
+        for change in changes:
+            first.setdefault(change.key, change)
+        rows = [_event_row(n, change, received_at) for n, change in enumerate(first.values())]
+        src = json_rows(self.db.dialect, rows, _EVENT_TYPES)
+        # WHERE: SQLite reads INSERT ... SELECT ... ON CONFLICT as a join constraint without it.
+        ordered = select(*(src.c[name] for name in _EVENT_COLUMNS)).where(true()).order_by(src.c.position)
+        inserted = conn.execute(
+            self.db.insert(webhook_events)
+            .from_select(list(_EVENT_COLUMNS), ordered)
+            .on_conflict_do_nothing(index_elements=["change_key"])
+            .returning(webhook_events.c.change_key, webhook_events.c.id)
+        )
+        return {row.change_key: row.id for row in inserted}
+
+    def _lock_channels(self, conn: Connection, waba_ids: set[str]) -> _Named:
+        """The WABAs' active channels, read and locked in one statement (id order, as the audit
+        locks them), each WABA's in id order."""
+        named = _Named()
+        if not waba_ids:
+            return named
         rows = conn.execute(
             select(*_CHANNEL_COLUMNS)
-            .where(channels.c.waba_id == change.waba_id, channels.c.active.is_(True))
+            .where(channels.c.waba_id.in_(sorted(waba_ids)), channels.c.active.is_(True))
             .order_by(channels.c.id)
             .with_for_update()
         ).all()
-        if change.display_phone_number is None:
-            return list(rows)
-        # Meta names the number by its digits; the store keeps Graph's display form.
-        return [r for r in rows if digits(r.display_phone_number) == change.display_phone_number]
+        for row in rows:
+            named.add(_Locked.of(row))
+        return named
 
-    def _apply(
+    def _write(
         self,
         conn: Connection,
-        change: WebhookChange,
-        event: NameReviewDecided | QualityChanged | AccountEvent,
-        channel: Any,
+        touched: Iterable[_Locked],
+        history: list[dict[str, Any]],
+        links: list[dict[str, Any]],
         at: datetime,
-    ) -> ChannelEffect:
-        assert change.parsed is not None
-        before = {name: getattr(channel, name) for name in HEALTH_COLUMNS}
-        values = health_values(change.parsed, before.get("name_status"))
-        after = {**before, **values}
-        moved = transition(registration_from_row(channel), event)
-        reported = tuple(
-            risky_transitions({n: before[n] for n in _WATCHED}, PhoneHealth(channel.phone_number_id, after))
-            if values
-            else ()
-        )
-        for line in reported:
-            log.warning("Risky change of %s reported by Meta: %s", channel.phone_number_id, line)
-        conn.execute(
-            update(channels)
-            .where(channels.c.id == channel.id)
-            .values(**values, **registration_values(moved.registration), updated_at=at)
-        )
-        conn.execute(
-            insert(health_checks).values(
-                channel_id=channel.id,
-                checked_at=at,
-                provisioning=channel.provisioning,
-                event=change.describe(),
-                **after,
+    ) -> None:
+        """The batch's channel snapshots and registrations, history rows and change links, in bulk."""
+        updates = [
+            {"channel_id": locked.row.id, **locked.health, **registration_values(locked.registration)}
+            for locked in touched
+        ]
+        if updates:
+            src = json_rows(self.db.dialect, updates, _CHANNEL_WRITE_TYPES)
+            conn.execute(
+                update(channels)
+                .where(channels.c.id == src.c.channel_id)
+                .values(
+                    **{name: src.c[name] for name, _ in _CHANNEL_WRITE_TYPES if name != "channel_id"},
+                    updated_at=at,
+                )
             )
-        )
-        return ChannelEffect(
-            channel_id=channel.id,
-            account_id=channel.account_id,
-            inbox_id=channel.inbox_id,
-            phone_number_id=channel.phone_number_id,
-            transition=moved,
-            reported=reported,
-        )
+        if history:
+            src = json_rows(self.db.dialect, history, _HISTORY_TYPES)
+            conn.execute(
+                insert(health_checks).from_select(
+                    list(_HISTORY_COLUMNS), select(*(src.c[name] for name in _HISTORY_COLUMNS))
+                )
+            )
+        if links:
+            src = json_rows(self.db.dialect, links, _EVENT_LINK_TYPES)
+            conn.execute(
+                update(webhook_events)
+                .where(webhook_events.c.id == src.c.event_id)
+                .values(channel_id=src.c.channel_id, reported=src.c.reported, stale=src.c.stale)
+            )
 
     def name_decisions(
         self, channel_ids: Collection[int], *, since: datetime
     ) -> dict[int, tuple[str, datetime]]:
         """Each channel's newest decided review of its name received since ``since``, and when.
 
-        The decision is ``APPROVED`` or ``REJECTED``. One indexed read for every display-name wait
+        The decision is ``APPROVED`` or ``REJECTED``; a stale one (older than what the store knew
+        when it came) is not one of them. One indexed read for every display-name wait
         of a triggerer: what their triggers poll instead of Graph, so the cost of a tick does not
         grow with the number of waits.
         """
@@ -212,6 +409,7 @@ class WebhookRepository:
                 webhook_events.c.field == NAME_UPDATE,
                 webhook_events.c.received_at >= since,
                 webhook_events.c.event.in_((APPROVED, REJECTED)),
+                webhook_events.c.stale.is_(False),
             )
             .order_by(webhook_events.c.received_at, webhook_events.c.id)
         )

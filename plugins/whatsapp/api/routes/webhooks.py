@@ -5,10 +5,10 @@ Graph connection's ``webhook_verify_token``; every ``POST`` must carry ``X-Hub-S
 over the raw body with the app secret, or nothing is read further and nothing is stored. These
 two routes are mounted outside the authenticated ``/api/v1`` router and open nothing else.
 
-A signed notification is stored (each change once) and applied in the request, a few
-milliseconds of SQL and no Graph call; Meta gets its 200 at once. Starting a registration
-(``whatsapp_register_channel`` for a number the fleet holds, on an approved name) runs after
-the answer, as a background task: creating a DAG run takes Airflow's metadata database and
+A signed notification is stored (each change once) and applied in the request: a few bulk
+statements per thousand changes and no Graph call, so Meta gets its 200 at once. Starting a
+registration (``whatsapp_register_channel`` for a number the fleet holds, on an approved name)
+runs after the answer, as a background task: creating a DAG run takes Airflow's metadata database and
 must not delay the answer, and a run created immediately is started by the scheduler within
 seconds (the fleet DAG's hourly schedule would be minutes late). A deferred onboarding needs
 nothing from here: its trigger reads the stored decision.
@@ -32,6 +32,7 @@ from whatsapp.api.deps import StoreDep
 from whatsapp.domain.lifecycle import EndNameWait, FlagForPerson
 from whatsapp.domain.webhooks import (
     MAX_BODY_BYTES,
+    MAX_DEPTH,
     SIGNATURE_HEADER,
     WebhookPayloadError,
     parse_notification,
@@ -159,13 +160,16 @@ def _record(store: ChannelStore, body: bytes) -> list[WebhookOutcome]:
         changes = parse_notification(body, received_at)
     except WebhookPayloadError as exc:
         raise HTTPException(status.HTTP_400_BAD_REQUEST, str(exc)) from None
-    return [store.webhooks.record(change, received_at=received_at) for change in changes]
+    return store.webhooks.record_all(changes, received_at=received_at)
 
 
 @router.post(
     "/meta",
     responses={
-        400: {"description": "signed, but not a WhatsApp Business Account notification"},
+        400: {
+            "description": "signed, but not a WhatsApp Business Account notification "
+            f"(not JSON, nested deeper than {MAX_DEPTH} levels, or not Meta's envelope); nothing stored"
+        },
         401: {"description": "missing or wrong X-Hub-Signature-256"},
         413: {"description": "body larger than 1 MiB"},
     },
