@@ -15,7 +15,7 @@ import pytest
 
 from bench.fleet_api import seeded_api_server
 from bench.ui_first_page import measure_first_page
-from tests.ui.airflow_servers import AirflowServers
+from include.airflow_processes import AirflowServers
 from tests.ui.browser import ARTIFACTS, require_browser
 
 pytestmark = pytest.mark.slow
