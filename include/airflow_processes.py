@@ -107,14 +107,16 @@ class AirflowServers(contextlib.AbstractContextManager["AirflowServers"]):
             )
 
     def __enter__(self) -> AirflowServers:
+        """The api-server first: the others start once it answers, since the tasks the scheduler
+        launches (and the triggerer's) call its Execution API at once and fail when it is not up."""
         try:
+            if "api-server" in self.components:
+                host = ("--host", "127.0.0.1", "--port", str(self.port), "--workers", "1")
+                self.start("api-server", "api-server", *host)
+                self.wait_for_api()
             for name in self.components:
-                if name == "api-server":
-                    host = ("--host", "127.0.0.1", "--port", str(self.port), "--workers", "1")
-                    self.start(name, name, *host)
-                else:
+                if name != "api-server":
                     self.start(name, name)
-            self.wait_for_api()
         except BaseException:
             self.stop()
             raise
