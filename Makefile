@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 BROWSER := /usr/bin/chromedriver
 export WHATSAPP_TEST_DATABASE_URL ?= postgresql://postgres@127.0.0.1:5432/test
 
-.PHONY: demo test test-fast lint install clean lock ui
+.PHONY: demo demo-airflow test test-fast lint install clean lock ui types
 
 install: $(STAMP) ui
 
@@ -20,6 +20,10 @@ $(STAMP): requirements.txt constraints.txt pyproject.toml
 
 demo: $(STAMP) ui
 	$(BIN)/python -m include.demo
+
+# Airflow's UI on the demo's state (runs the demo first if needed); DEMO_PORT=8081 for another port.
+demo-airflow: $(STAMP) ui
+	$(BIN)/python -m include.demo_airflow $(if $(DEMO_PORT),--port $(DEMO_PORT))
 
 # The WhatsApp Health bundle (ui/ -> plugins/whatsapp/ui/dist/, committed): rebuilt with Node only
 # when ui/bundle_hash.py finds the sources changed since the committed build (content, not mtimes).

@@ -47,11 +47,11 @@ from sqlalchemy import text
 
 from bench._bootstrap import DATABASE_URL
 from bench.fleet_audit import throwaway_schema
+from include.airflow_processes import AirflowServers, run_airflow
 from include.graph_simulator.process import free_port
 from tests.api.airflow_auth import PASSWORDS, server_env
 from tests.fleet.fleet_mix import CYCLE, Kind
 from tests.support.store_fixtures import connection_env_value
-from tests.ui.airflow_servers import AirflowServers, run_airflow
 from whatsapp.store import ChannelStore, StoreTarget
 
 FLEET = "/whatsapp/api/v1/fleet"

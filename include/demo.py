@@ -1,19 +1,26 @@
 """``make demo``: the whole story on embedded defaults, in about a minute.
 
 A Graph API simulator stands in for Meta; Airflow's metadata and the channel store are SQLite
-files under ``build/demo`` (made anew on every run). Four customers finish Embedded Signup:
+files under ``build/demo`` (made anew on every run, configured by its ``airflow.cfg`` alone, with
+the DAGs unpaused: ``AIRFLOW*`` variables of the calling shell are ignored). Four customers
+finish Embedded Signup:
 
 * one whose display name is already approved: onboarded and registered at once;
 * one whose name is still in review: the sensor defers, the review completes, it registers;
 * one whose name Meta cannot certify yet (100/2388001): registration is scheduled, not looped;
 * one already provisioned elsewhere: no register call at all.
 
-Then a small fleet is audited in batches, the stuck registration is retried once its name is
-fixed, and the fleet's health table is printed.
+For each, the demo says what Meta answered the register call (from the attempts the store
+kept). Then a small fleet is audited in batches, the stuck registration is retried once its name
+is fixed, the fleet's health table is printed, and what to look at next: ``whatsapp-fleet show``
+for one channel, and ``make demo-airflow`` (``include/demo_airflow.py``) for Airflow's UI and the
+WhatsApp Health page on this state. The simulator saves its state in ``build/demo`` when it stops,
+so that command can start it again with the same numbers and tokens.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import shutil
@@ -21,6 +28,7 @@ import subprocess
 import sys
 import threading
 import time
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -29,29 +37,53 @@ from cryptography.fernet import Fernet
 from include.graph_simulator.process import SimulatorControl, SimulatorProcess, onboarding_conf
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-DEMO_HOME = REPO_ROOT / "build" / "demo"
+DEFAULT_HOME = REPO_ROOT / "build" / "demo"
 FLEET_SIZE = 16
+#: Like a Meta app with "Require App Secret" on: every business-token call needs appsecret_proof.
+SIMULATOR_ARGS = ("--require-appsecret-proof",)
+#: Where the api-server of ``make demo-airflow`` listens unless told otherwise (Airflow's default).
+AIRFLOW_PORT = 8080
+GRAPH_CONN_ENV = "AIRFLOW_CONN_WHATSAPP_GRAPH_DEFAULT"
 
 
 def say(message: str) -> None:
     print(f"==> {message}", flush=True)
 
 
-def prepare_home() -> dict[str, str]:
-    """A fresh AIRFLOW_HOME with SQLite metadata; the store defaults to SQLite beside it."""
-    shutil.rmtree(DEMO_HOME, ignore_errors=True)
-    (DEMO_HOME / "plugins").mkdir(parents=True)
-    env = {
-        "AIRFLOW_HOME": str(DEMO_HOME),
-        "AIRFLOW__CORE__DAGS_FOLDER": str(REPO_ROOT / "dags"),
-        "AIRFLOW__CORE__PLUGINS_FOLDER": str(DEMO_HOME / "plugins"),
-        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-        "AIRFLOW__CORE__FERNET_KEY": Fernet.generate_key().decode(),
-        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{DEMO_HOME / 'airflow.db'}",
-        "AIRFLOW__LOGGING__LOGGING_LEVEL": "ERROR",
-    }
-    os.environ.update(env)
-    return env
+def simulator_state(home: Path) -> Path:
+    """The simulator's saved numbers, tokens and clock (``--state-file``)."""
+    return home / "simulator-state.pickle"
+
+
+def use_home(home: Path) -> None:
+    """Point this process (and the Airflow commands it runs) at ``home`` and nothing else."""
+    for name in [name for name in os.environ if name.startswith("AIRFLOW")]:
+        del os.environ[name]
+    os.environ["AIRFLOW_HOME"] = str(home)
+
+
+def prepare_home(home: Path) -> None:
+    """A fresh AIRFLOW_HOME whose ``airflow.cfg`` holds every setting (SQLite metadata, the repo's
+    DAGs, an empty plugins folder: the plugin comes from the installed entry point), so that
+    ``AIRFLOW_HOME=build/demo`` is all a later command needs; the store defaults to SQLite beside it.
+    """
+    shutil.rmtree(home, ignore_errors=True)
+    (home / "plugins").mkdir(parents=True)
+    config = home / "airflow.cfg"
+    config.write_text(
+        "[core]\n"
+        f"dags_folder = {REPO_ROOT / 'dags'}\n"
+        f"plugins_folder = {home / 'plugins'}\n"
+        "load_examples = False\n"
+        # Unpaused, so that under ``make demo-airflow`` the fleet audit runs and the page's buttons work.
+        "dags_are_paused_at_creation = False\n"
+        f"fernet_key = {Fernet.generate_key().decode()}\n"
+        "\n[database]\n"
+        f"sql_alchemy_conn = sqlite:///{home / 'airflow.db'}\n"
+    )
+    config.chmod(0o600)  # the Fernet key that encrypts the store's tokens
+    use_home(home)
+    os.environ["AIRFLOW__LOGGING__LOGGING_LEVEL"] = "ERROR"
 
 
 def migrate_airflow() -> None:
@@ -61,8 +93,9 @@ def migrate_airflow() -> None:
         sys.exit(f"airflow db migrate failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}")
 
 
-def graph_connection(base_url: str, control: SimulatorControl) -> None:
-    os.environ["AIRFLOW_CONN_WHATSAPP_GRAPH_DEFAULT"] = json.dumps(
+def graph_connection(base_url: str, control: SimulatorControl) -> str:
+    """The ``whatsapp_graph_default`` connection to the simulator, in Airflow's JSON env format."""
+    return json.dumps(
         {
             "conn_type": "whatsapp_graph",
             "host": base_url,
@@ -90,6 +123,42 @@ def complete_review_when_polled(control: SimulatorControl, phone_number_id: str)
     return thread
 
 
+def hh_mm(iso_time: str) -> str:
+    return datetime.fromisoformat(iso_time).strftime("%H:%M UTC")
+
+
+def meta_answer(phone_number_id: str, run: Any) -> str:
+    """What Meta answered the register call of ``run`` for this number, or why none was sent.
+
+    Read from the store as the WhatsApp Health page reads it (the run's attempt and the
+    channel's situation), not from Airflow's task states: a register task that scheduled a retry
+    after Meta's refusal succeeded all the same.
+    """
+    from whatsapp.store import ChannelStore
+    from whatsapp.store.views import channel_situation, register_outcome_dict
+
+    with ChannelStore.from_conn_id("whatsapp_store_default") as store:
+        channel = store.channels.by_phone_number(phone_number_id)
+        if channel is None:
+            return f"no channel stored (the run ended {run.state})"
+        attempts = store.attempts.recent(channel.id, limit=1, run_id=run.run_id)
+        status = store.fleet.channel_status(channel.account_id, channel.inbox_id)
+        assert status is not None  # the channel was just read
+        outcome = register_outcome_dict(
+            run.state, attempts[0] if attempts else None, channel_situation(status)
+        )
+    error, next_try = outcome["error"], outcome["next_try"]
+    if outcome["kind"] == "registered":
+        return "registered: Meta accepted the register call"
+    if outcome["kind"] == "not_needed":
+        return "no register call needed: the number is already registered"
+    if outcome["kind"] == "refused":
+        codes = "/".join(str(c) for c in (error["code"], error["subcode"]) if c is not None)
+        retry = f" — next try {hh_mm(next_try)}" if next_try else ""
+        return f"Meta refused: {error['type'].replace('_', ' ')} ({codes}){retry}"
+    return outcome["text"]
+
+
 def onboard(dag: Any, control: SimulatorControl, account_id: int, label: str, **state: Any) -> dict[str, Any]:
     number = control.add_number(**state)
     say(f"Signup {account_id} ({label}): phone number {number['phone_number_id']}")
@@ -101,13 +170,8 @@ def onboard(dag: Any, control: SimulatorControl, account_id: int, label: str, **
     dag_run = dag.test(run_conf=conf)
     if watcher is not None:
         watcher.join(timeout=5)
-    tasks = {ti.task_id: ti.state for ti in dag_run.get_task_instances()}
-    register_calls = len(control.calls(f"/{number['phone_number_id']}/register$"))
-    say(
-        f"   run {dag_run.state} in {time.monotonic() - started:.1f}s; "
-        f"sensor {tasks.get('wait_for_display_name')}, register {tasks.get('register')}; "
-        f"register calls sent: {register_calls}"
-    )
+    answer = meta_answer(number["phone_number_id"], dag_run)
+    say(f"   {answer} ({time.monotonic() - started:.1f}s)")
     return number
 
 
@@ -155,8 +219,8 @@ def seed_fleet(control: SimulatorControl) -> None:
         store.dispose()
 
 
-def make_retry_due(phone_number_id: str) -> None:
-    """Fast-forward the backoff (15 minutes) so the fleet run retries now."""
+def make_retry_due(phone_number_id: str) -> tuple[int, int]:
+    """Fast-forward the backoff (15 minutes) so the fleet run retries now; the channel's ids."""
     from dataclasses import replace
 
     import pendulum
@@ -167,18 +231,51 @@ def make_retry_due(phone_number_id: str) -> None:
         channel = store.channels.by_phone_number(phone_number_id)
         due_now = replace(channel.registration, next_attempt_at=pendulum.now("UTC"))
         store.channels.save_registration(channel.id, due_now)
+        return channel.account_id, channel.inbox_id
 
 
-def main() -> int:
+def shown_path(path: Path) -> str:
+    """``path`` relative to the working directory when it is under it (shorter to copy)."""
+    try:
+        return str(path.relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
+def next_steps(home: Path, account_id: int, inbox_id: int) -> None:
+    fleet = shown_path(Path(sys.executable).with_name("whatsapp-fleet"))
+    airflow_command = (
+        "make demo-airflow"
+        if home == DEFAULT_HOME and Path.cwd() == REPO_ROOT
+        else f"{shown_path(Path(sys.executable))} -m include.demo_airflow --home {shown_path(home)}"
+    )
+    from whatsapp.ui import PAGE_ROUTE
+
+    page = f"http://127.0.0.1:{AIRFLOW_PORT}/plugin/{PAGE_ROUTE}"
+    print("\nWhat to look at next:")
+    print(f"  AIRFLOW_HOME={shown_path(home)} {fleet} show {account_id} {inbox_id}")
+    print(f"      signup {account_id} in detail: Meta's refusal, the retry that registered it, health checks")
+    print(f"  {airflow_command}")
+    print(f"      Airflow and the simulator on this state; it prints the login, then open {page}")
+    print("      (the WhatsApp Health page: every channel of the demo, its situation and next step)")
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m include.demo", description=__doc__.splitlines()[0])
+    parser.add_argument("--home", type=Path, default=DEFAULT_HOME, help="AIRFLOW_HOME, made anew")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    home = parse_args(argv).home.resolve()
     started = time.monotonic()
-    prepare_home()
+    prepare_home(home)
     say("Migrating Airflow's metadata database (SQLite) ...")
     migrate_airflow()
-    # Like a Meta app with "Require App Secret" on: every business-token call needs appsecret_proof.
-    with SimulatorProcess("--require-appsecret-proof") as simulator:
+    with SimulatorProcess(*SIMULATOR_ARGS, "--state-file", str(simulator_state(home))) as simulator:
         control = simulator.control
         say(f"Graph API simulator at {simulator.base_url}")
-        graph_connection(simulator.base_url, control)
+        os.environ[GRAPH_CONN_ENV] = graph_connection(simulator.base_url, control)
 
         from airflow.dag_processing.dagbag import DagBag
 
@@ -215,17 +312,17 @@ def main() -> int:
         seed_fleet(control)
         control.update_number(stuck["phone_number_id"], name_status="APPROVED")
         say(f"   (the display name of {stuck['phone_number_id']} is fixed; its retry is due)")
-        make_retry_due(stuck["phone_number_id"])
+        stuck_ids = make_retry_due(stuck["phone_number_id"])
         fleet_run = bag.get_dag("whatsapp_fleet_health").test()
-        retried = len(control.calls(f"/{stuck['phone_number_id']}/register$"))
         batches = len([c for c in control.calls() if c["path"].rstrip("/").endswith("v24.0")])
-        outcome = f"{batches} batch request(s); the stuck one's register calls: {retried}"
-        say(f"   fleet run {fleet_run.state}: {outcome}")
+        retried = meta_answer(stuck["phone_number_id"], fleet_run)
+        say(f"   fleet audit: {batches} batch request(s); signup 3 retried — {retried}")
 
         print()
         say("Fleet health (whatsapp-fleet status):")
         fleet_cli(["status"])
-    say(f"Demo finished in {time.monotonic() - started:.0f}s (state under {DEMO_HOME})")
+    say(f"Demo finished in {time.monotonic() - started:.0f}s; its state is in {shown_path(home)}")
+    next_steps(home, *stuck_ids)
     return 0
 
 

@@ -54,10 +54,10 @@ pytest_plugins = [
 ]
 
 
-#: Test folders whose tests share one expensive session- or package-scoped stack: under
-#: pytest-xdist (``--dist loadgroup``) each folder's tests run on one worker, which starts the
-#: stack once, instead of every worker starting its own.
-SHARED_STACK_FOLDERS = ("api", "ui")
+#: Session- or package-scoped stacks that take long to start (an Airflow API app, a browser
+#: suite's Airflow servers): under pytest-xdist (``--dist loadgroup``) the tests that use one run
+#: on one worker, which starts it once, instead of every worker starting its own.
+SHARED_STACK_FIXTURES = ("api_client", "ui_stack")
 #: Folders of the longest tests, collected first so that a parallel run starts them at once
 #: instead of finding them last in alphabetical order (the run would wait for them alone).
 LONG_FOLDERS_FIRST = ("e2e", "ui", "api")
@@ -74,8 +74,9 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
     items.sort(key=order)  # stable: the order inside a folder is unchanged
     for item in items:
-        if _folder(item) in SHARED_STACK_FOLDERS:
-            item.add_marker(pytest.mark.xdist_group(_folder(item)))
+        stacks = [name for name in SHARED_STACK_FIXTURES if name in getattr(item, "fixturenames", ())]
+        if stacks:
+            item.add_marker(pytest.mark.xdist_group(stacks[0]))
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:

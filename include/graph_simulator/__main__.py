@@ -19,6 +19,7 @@ from typing import Any
 import uvicorn
 
 from include.graph_simulator.app import create_app
+from include.graph_simulator.saved_state import load_state, save_state
 from include.graph_simulator.state import DEFAULT_APP_ID, DEFAULT_APP_SECRET, SimulatorConfig
 
 
@@ -42,6 +43,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--webhook-url",
         help="send signed Meta webhooks (name decisions, quality changes, account events) here",
+    )
+    parser.add_argument(
+        "--state-file",
+        type=Path,
+        help="start from the numbers, tokens and clock saved in this file (if it exists; --seed is "
+        "then ignored) and save them there on shutdown",
     )
     return parser.parse_args(argv)
 
@@ -68,7 +75,10 @@ def main(argv: list[str] | None = None) -> None:
         require_appsecret_proof=args.require_appsecret_proof,
         webhook_url=args.webhook_url,
     )
-    app = create_app(config, load_seed(args.seed) if args.seed else None)
+    saved = args.state_file is not None and args.state_file.exists()
+    app = create_app(config, load_seed(args.seed) if args.seed and not saved else None)
+    if saved:
+        app.state.sim.state = load_state(args.state_file, config)
     sock = socket.socket(socket.AF_INET6 if ":" in args.host else socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((args.host, args.port))
@@ -90,7 +100,12 @@ def main(argv: list[str] | None = None) -> None:
     )
     # Uvicorn shuts down gracefully, then re-raises the signal it caught; exit 0 on it.
     signal.signal(signal.SIGTERM, _exit_cleanly)
-    server.run(sockets=[sock])
+    signal.signal(signal.SIGINT, _exit_cleanly)
+    try:
+        server.run(sockets=[sock])
+    finally:
+        if args.state_file is not None:
+            save_state(app.state.sim.state, args.state_file)
 
 
 def _exit_cleanly(signum: int, frame: FrameType | None) -> None:

@@ -86,6 +86,15 @@ class Clock:
     def speed(self) -> float:
         return self._speed
 
+    def __getstate__(self) -> dict[str, float]:
+        # A monotonic anchor means nothing in another process: keep the simulated time reached.
+        return {"offset": self.now() - CLOCK_START, "speed": self._speed}
+
+    def __setstate__(self, saved: dict[str, float]) -> None:
+        self._offset = saved["offset"]
+        self._speed = saved["speed"]
+        self._wall_anchor = time.monotonic()
+
 
 def iso(ts: float) -> str:
     """Meta's timestamp format, e.g. ``2026-01-05T08:00:00+0000``."""

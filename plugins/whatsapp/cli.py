@@ -10,7 +10,9 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import sys
+import textwrap
 from collections.abc import Sequence
 from typing import Any
 
@@ -58,15 +60,39 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+#: An API timestamp (``2026-11-24T08:00:00.123456Z``), shown to the second.
+_TIMESTAMP = re.compile(r"(\d{4}-\d\d-\d\d)T(\d\d:\d\d:\d\d)(?:\.\d+)?Z")
+#: The summary lines wrap here (a table row is as wide as its cells).
+_SUMMARY_WIDTH = 100
+
+
+def _text(value: Any) -> str:
+    """One value as the text commands show it: ``-`` for none, times to the second (UTC)."""
+    if value is None:
+        return "-"
+    return _TIMESTAMP.sub(r"\1 \2Z", value) if isinstance(value, str) else str(value)
+
+
 def _cell(row: dict[str, Any], path: str) -> str:
     value: Any = row
     for key in path.split("."):
         value = value.get(key) if isinstance(value, dict) else None
-    return "-" if value is None else str(value)
+    return _text(value)
+
+
+def _fields(shape: dict[str, Any], prefix: str = "") -> list[tuple[str, str]]:
+    """A nested API object as ``(dotted.key, text)`` lines, one value per line."""
+    lines: list[tuple[str, str]] = []
+    for key, value in shape.items():
+        if isinstance(value, dict):
+            lines += _fields(value, f"{prefix}{key}.")
+        else:
+            lines.append((f"{prefix}{key}", json.dumps(value) if isinstance(value, list) else _text(value)))
+    return lines
 
 
 def format_table(rows: Sequence[dict[str, Any]], columns: Sequence[tuple[str, str]]) -> str:
-    """Left-aligned plain-text columns, wide enough for every cell."""
+    """Left-aligned plain-text columns, wide enough for every cell; times to the second (UTC)."""
     cells = [[title for title, _ in columns]] + [[_cell(row, path) for _, path in columns] for row in rows]
     widths = [max(len(line[i]) for line in cells) for i in range(len(columns))]
     return "\n".join(
@@ -85,10 +111,13 @@ def _status(store: Any, as_json: bool) -> int:
     print(format_table(channels, _TABLE_COLUMNS))
     print()
     for key, counts in summary.items():
+        # Counts of zero are left out here (``--json`` has them all).
         shown = (
-            ", ".join(f"{k}={v}" for k, v in counts.items()) or "-" if isinstance(counts, dict) else counts
+            ", ".join(f"{k}={v}" for k, v in counts.items() if v) or "-"
+            if isinstance(counts, dict)
+            else str(counts)
         )
-        print(f"{key}: {shown}")
+        print(textwrap.fill(f"{key}: {shown}", _SUMMARY_WIDTH, subsequent_indent="    "))
     return 0
 
 
@@ -107,8 +136,8 @@ def _show(store: Any, account_id: int, inbox_id: int, as_json: bool) -> int:
     if as_json:
         print(json.dumps(detail, indent=2))
         return 0
-    for key, value in detail["channel"].items():
-        print(f"{key}: {json.dumps(value) if isinstance(value, dict | list) else value}")
+    for key, value in _fields(detail["channel"]):
+        print(f"{key}: {value}")
     for note in detail["channel"]["notes"]:
         print(f"NOTE: {note}")
     print(f"\n{LIFECYCLE_HELP}")

@@ -7,11 +7,12 @@ Roles: ``admin`` (everything), ``operator`` (SimpleAuthManager role ``user``: ma
 
 from __future__ import annotations
 
-import json
 import re
 import secrets
 from collections.abc import Iterable
 from pathlib import Path
+
+from include.airflow_processes import server_auth_env, simple_auth_env
 
 USERS = {"admin": "admin", "operator": "user", "viewer": "viewer"}
 PASSWORDS = {name: f"{name}-pw-{secrets.token_hex(4)}" for name in USERS}
@@ -19,16 +20,7 @@ PASSWORDS = {name: f"{name}-pw-{secrets.token_hex(4)}" for name in USERS}
 
 def auth_env(home: Path) -> dict[str, str]:
     """Environment variables configuring SimpleAuthManager's users and their known passwords."""
-    passwords_file = home / "simple_auth_manager_passwords.json"
-    passwords_file.write_text(json.dumps(PASSWORDS))
-    return {
-        "AIRFLOW__CORE__AUTH_MANAGER": (
-            "airflow.api_fastapi.auth.managers.simple.simple_auth_manager.SimpleAuthManager"
-        ),
-        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": ",".join(f"{u}:{r}" for u, r in USERS.items()),
-        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "False",
-        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(passwords_file),
-    }
+    return simple_auth_env(home, USERS, PASSWORDS)
 
 
 def server_env(home: Path) -> dict[str, str]:
@@ -36,7 +28,7 @@ def server_env(home: Path) -> dict[str, str]:
 
     In-process tests set one only when none is configured yet (see ``tests/api/conftest.py``).
     """
-    return {**auth_env(home), "AIRFLOW__API_AUTH__JWT_SECRET": secrets.token_urlsafe(64)}
+    return server_auth_env(home, USERS, PASSWORDS)
 
 
 def leaked(body: str, secret_values: Iterable[str]) -> list[str]:

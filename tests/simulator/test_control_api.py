@@ -92,6 +92,30 @@ def test_command_line_options_and_clean_sigterm(tmp_path: Path) -> None:
     assert process.returncode == 0  # SIGTERM is a clean shutdown
 
 
+def test_state_file_keeps_numbers_tokens_and_clock_across_a_restart(tmp_path: Path) -> None:
+    state_file = tmp_path / "simulator-state.pickle"
+    with SimulatorProcess("--state-file", str(state_file)) as first:
+        number = first.control.add_number(name_status="APPROVED")
+        token = first.control.new_token(number["waba_id"])
+        first.control.advance(7200)
+        clock = first.control.clock()["now"]
+        first.control.add_fault(kind="http_500")
+    assert state_file.exists()
+
+    # Another port and another setting: the settings are the command line's, the world is the file's.
+    with SimulatorProcess("--state-file", str(state_file), "--page-size", "3") as second:
+        assert second.control.clock()["now"] == clock
+        assert second.control.faults() == [] and second.control.calls() == []
+        answer = httpx.get(
+            f"{second.base_url}/v24.0/{number['phone_number_id']}",
+            params={"fields": "name_status", "access_token": token},
+        )
+        assert answer.status_code == 200 and answer.json()["name_status"] == "APPROVED", answer.text
+        assert second.control.configure()["page_size"] == 3
+        later = second.control.add_number()
+        assert later["phone_number_id"] > number["phone_number_id"]  # ids continue, never clash
+
+
 def test_ten_thousand_numbers_and_a_fast_50_batch(sim: SimulatorControl) -> None:
     started = time.perf_counter()
     seeded = sim.add_numbers(10_000)

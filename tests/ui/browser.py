@@ -165,8 +165,9 @@ class Browser:
         """The fleet view (or, with ``?channel=``, a channel view) by URL, as a shared link opens it."""
         self.open(f"{PAGE_PATH}{'?' + query if query else ''}")
 
-    def login(self, user: str) -> None:
-        """Airflow's own login form (SimpleAuthManager) as ``user``; nothing to do if already them."""
+    def login(self, user: str, password: str | None = None) -> None:
+        """Airflow's own login form (SimpleAuthManager) as ``user`` (password: the suite's for that
+        user unless given); nothing to do if already them."""
         if self.user == user:
             return
         from selenium.webdriver.common.by import By
@@ -177,10 +178,12 @@ class Browser:
         self.driver.delete_all_cookies()
         self.driver.execute_script("window.localStorage.clear(); window.sessionStorage.clear();")
         self.open("/")
-        password = self.wait(ec.visibility_of_element_located((By.CSS_SELECTOR, "input[type=password]")))
+        password_input = self.wait(
+            ec.visibility_of_element_located((By.CSS_SELECTOR, "input[type=password]"))
+        )
         username = self.driver.find_element(By.CSS_SELECTOR, "input:not([type=password]):not([type=hidden])")
         username.send_keys(user)
-        password.send_keys(PASSWORDS[user], Keys.ENTER)
+        password_input.send_keys(password or PASSWORDS[user], Keys.ENTER)
         # Logged in once Airflow's navigation shows the plugin's entry; Airflow's own 401s from before
         # the login are then dropped (they are not the page's).
         self.wait(

@@ -19,12 +19,12 @@ import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
+from include.airflow_processes import AirflowServers, loopback_env, run_airflow
 from include.graph_simulator.process import RunningSimulator, SimulatorProcess, free_port
 from tests.api.airflow_auth import PASSWORDS, server_env
 from tests.support.airflow_fixtures import copy_metadata_db
 from tests.support.simulator_fixtures import GRAPH_CONN_ENV, graph_connection
 from tests.support.store_fixtures import connection_env_value
-from tests.ui.airflow_servers import AirflowServers, run_airflow
 from tests.ui.browser import Browser, new_driver, require_browser
 from tests.ui.seed_situations import Situated, seed_situations
 from whatsapp.store import ChannelStore, StoreTarget
@@ -115,12 +115,9 @@ def ui_stack(
         "AIRFLOW__CORE__PLUGINS_FOLDER": str(home / "plugins"),
         "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
         "AIRFLOW__CORE__PARALLELISM": "4",
-        "AIRFLOW__API__BASE_URL": f"http://127.0.0.1:{port}",
-        "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://127.0.0.1:{port}/execution/",
+        **loopback_env(port),
         "AIRFLOW__SCHEDULER__SCHEDULER_HEARTBEAT_SEC": "1",
         "AIRFLOW__LOGGING__LOGGING_LEVEL": "WARNING",
-        # The scheduler's log server: its default port may be taken by another Airflow on the host.
-        "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(free_port()),
         "AIRFLOW_CONN_WHATSAPP_STORE_DEFAULT": connection_env_value(ui_store.target),
         GRAPH_CONN_ENV: graph_conn,
     }
