@@ -17,10 +17,9 @@ export function Fleet() {
   const vocabulary = useVocabulary();
   const paging = vocabulary.data?.fleet;
   const page = pageOf(params);
-  // The page size and default sort are the API's (from the vocabulary, fetched once per load).
-  const fleet = useGet("/api/v1/fleet", paging ? { query: fleetQuery(params, paging) } : null, {
-    placeholderData: keepPreviousData,
-  });
+  // The page size and default sort are the API's: asked for alongside the first page, not before it.
+  const query = fleetQuery(params, paging?.page_size);
+  const fleet = useGet("/api/v1/fleet", query && { query }, { placeholderData: keepPreviousData });
 
   const update: Update = (changes, keepPage = false) => {
     setParams((previous) => {
@@ -72,7 +71,7 @@ export function Fleet() {
           <FleetTable channels={data.channels} vocabulary={vocabulary.data} params={params} update={update} />
         )
       )}
-      {data && data.total > 0 && (
+      {data && paging && data.total > 0 && (
         <HStack mt={3} gap={3}>
           <Button
             data-testid="wa-page-prev"

@@ -18,17 +18,22 @@ export const orderOf = (params: URLSearchParams, paging: FleetPaging): FleetPagi
 export const pageOf = (params: URLSearchParams): number =>
   Math.max(1, Number.parseInt(params.get("page") ?? "1", 10) || 1);
 
-/** The filter, sort and page the URL holds, as the fleet API's query parameters, one page of the API's size. */
-export function fleetQuery(params: URLSearchParams, paging: FleetPaging): FleetQuery {
+/**
+ * The filter, sort and page the URL holds, as the fleet API's query parameters; what the URL
+ * does not name is left to the API's defaults (page size, sort, order). A page after the first
+ * needs the page size (the vocabulary's), so until it is known there is no query (null).
+ */
+export function fleetQuery(params: URLSearchParams, pageSize: number | undefined): FleetQuery | null {
+  const page = pageOf(params);
+  if (page > 1 && pageSize === undefined) return null;
   const needsAction = params.get("needs_action");
   return {
     q: params.get("q")?.trim() || undefined,
     situation: params.getAll("situation"),
     needs_action: needsAction === "true" || needsAction === "false" ? needsAction : undefined,
-    sort: sortOf(params, paging),
-    order: orderOf(params, paging),
-    limit: paging.page_size,
-    offset: (pageOf(params) - 1) * paging.page_size,
+    sort: params.get("sort") ?? undefined,
+    order: params.get("order") ?? undefined,
+    offset: page > 1 && pageSize !== undefined ? (page - 1) * pageSize : undefined,
   };
 }
 
