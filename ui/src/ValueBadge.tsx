@@ -4,8 +4,9 @@ import type { Schema } from "./api";
 import { VALUE_PALETTE } from "./severity";
 
 /**
- * A value as Meta (or the store) spells it, coloured by the severity the API's vocabulary gives
- * it; a value the vocabulary does not know reads neutral, as in the domain. Empty shows a dash.
+ * A value as Meta (or the store) spells it. A field whose values the API's vocabulary grades
+ * shows a badge of the value's severity (one the vocabulary does not know reads neutral, as in
+ * the domain); a free value (a name, a number) shows as it is. Empty shows a dash.
  */
 export function ValueBadge({
   value,
@@ -15,8 +16,9 @@ export function ValueBadge({
   severities: Record<string, Schema<"Severity">> | undefined;
 }) {
   if (!value) return <>–</>;
+  if (!severities || Object.keys(severities).length === 0) return <>{value}</>;
   return (
-    <Badge colorPalette={VALUE_PALETTE[severities?.[value] ?? "neutral"]} variant="surface">
+    <Badge colorPalette={VALUE_PALETTE[severities[value] ?? "neutral"]} variant="surface">
       {value.replaceAll("_", " ")}
     </Badge>
   );
