@@ -75,8 +75,10 @@ link.click();
 #: Where the time of a navigation went: when the page asked for its bundle and for ``/fleet``
 #: (everything before is Airflow's own shell), and how long ``/fleet`` took.
 _RESOURCES = """
-const last = (part) => performance.getEntriesByType("resource").filter(e => e.name.includes(part)).pop();
-const bundle = last("/whatsapp/ui/"), fleet = last("/whatsapp/api/v1/fleet?");
+const paths = performance.getEntriesByType("resource").map(e => [new URL(e.name).pathname, e]);
+const last = (test) => paths.filter(([path]) => test(path)).map(([, e]) => e).pop();
+const bundle = last(path => path.includes("/whatsapp/ui/"));
+const fleet = last(path => path.endsWith("/whatsapp/api/v1/fleet"));
 return {
   bundle_start: bundle ? bundle.startTime : null,
   bundle_end: bundle ? bundle.responseEnd : null,

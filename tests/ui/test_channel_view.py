@@ -30,7 +30,7 @@ for _spec in SPECS:
     KIND_KEYS.setdefault(_spec.kind, _spec.key)
 #: A *Complete registration* run can take a while: the scheduler picks it up, a worker starts.
 RUN_WAIT_S = 90
-#: The channel view's refresh interval (REFRESH_MS in ui/src/Channel.tsx).
+#: The channel view's refresh interval (REFRESH_MS in ui/src/channel/ChannelView.tsx).
 REFRESH_S = 10
 
 

@@ -15,6 +15,7 @@ from fastapi import Path
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, create_model
 
 from whatsapp.domain.health import PUBLIC_FIELDS, STORED_FIELDS
+from whatsapp.domain.registration import REGISTER_BUDGET, REGISTER_WINDOW, RegistrationState
 from whatsapp.domain.signup import ACCOUNT_ID, INBOX_ID, SIGNUP_FIELDS
 from whatsapp.domain.situations import ActionKind, SituationKind, SituationSeverity
 from whatsapp.store.fleet_listing import (
@@ -38,7 +39,7 @@ InboxIdPath = Annotated[int, Path(ge=INBOX_ID.minimum, le=INBOX_ID.maximum)]
 
 
 class GraphError(_Model):
-    """A Graph API failure as docs/http-api.md shapes it (``type`` is the provider's error kind)."""
+    """A Graph API failure (``type`` is the provider's error kind, ``code``/``subcode`` Meta's numbers)."""
 
     type: str
     message: str | None
@@ -53,7 +54,7 @@ class ErrorResponse(_Model):
 
 
 class Registration(_Model):
-    state: str
+    state: RegistrationState
     attempts_72h: int = Field(description="register calls sent in the rolling 72 h window")
     last_attempt_at: str | None
     last_error: GraphError | None
@@ -65,7 +66,7 @@ class Links(_Model):
 
 
 class NameChange(_Model):
-    """A live number's display-name change (docs/states-and-situations.md)."""
+    """A live number's display-name change."""
 
     status: str = Field(description="requested, approved, lapsed or declined")
     new_display_name: str | None
@@ -122,7 +123,7 @@ def _health_fields_model() -> type[_Model]:
 
 
 class ChannelHealth(_health_fields_model()):  # type: ignore[misc]
-    """One channel's health, as docs/http-api.md shows it (the health fields come from ``HEALTH_FIELDS``)."""
+    """One channel's health (the health fields come from ``HEALTH_FIELDS``)."""
 
     account_id: int
     inbox_id: int
@@ -247,12 +248,50 @@ class FleetParams(_Model):
         )
 
 
+class FleetCounts(_Model):
+    """Live counts of the active channels (``fleet_listing.counts_of``): the fields below, and one
+    object per state dimension (``provisioning``, ``registration_state``...) mapping value to count."""
+
+    model_config = ConfigDict(extra="allow")
+
+    channels: int
+    situation: dict[SituationKind, int] = Field(description="every kind, zero included")
+    needs_action: int = Field(description="channels a person (operator or customer) must act on")
+
+
+class FleetPaging(_Model):
+    """How ``GET /fleet`` pages and sorts when a request does not say: the page's page size."""
+
+    page_size: int
+    sort: FleetSort
+    order: Literal["asc", "desc"]
+
+    @classmethod
+    def defaults(cls) -> FleetPaging:
+        """From :class:`FleetParams`, where the defaults are declared."""
+        fields = FleetParams.model_fields
+        return cls(
+            page_size=fields["limit"].default, sort=fields["sort"].default, order=fields["order"].default
+        )
+
+
+class RegisterBudget(_Model):
+    """The register calls the fleet spends at most per number in Meta's rolling window."""
+
+    calls: int
+    window_hours: int
+
+    @classmethod
+    def of_domain(cls) -> RegisterBudget:
+        return cls(calls=REGISTER_BUDGET, window_hours=int(REGISTER_WINDOW.total_seconds() // 3600))
+
+
 class FleetResponse(_Model):
     """The fleet table (filtered) with live counts by state over every active channel."""
 
     total: int = Field(description="channels matching the filters, before limit/offset")
     channels: list[ChannelHealth]
-    counts: dict[str, Any]
+    counts: FleetCounts
     last_audit: LastAudit | None
 
 
@@ -261,7 +300,7 @@ class FleetSummaryResponse(_Model):
 
     total: int = Field(description="active channels")
     needs_action: int = Field(description="active channels a person (operator or customer) must act on")
-    counts: dict[str, Any]
+    counts: FleetCounts
     last_audit: LastAudit | None
 
 

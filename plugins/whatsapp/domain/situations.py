@@ -39,7 +39,7 @@ from whatsapp.errors import ErrorKind
 
 
 class SituationKind(StrEnum):
-    """One banner each (docs/states-and-situations.md)."""
+    """The situations a channel can be in: one banner each."""
 
     HEALTHY = "healthy"
     NOT_CHECKED = "not_checked"

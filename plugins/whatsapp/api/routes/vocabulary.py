@@ -9,6 +9,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 from pydantic import BaseModel
 
+from whatsapp.api.models import FleetPaging, RegisterBudget
 from whatsapp.domain.health import PROVISIONING_SEVERITY, PUBLIC_FIELDS, Severity
 from whatsapp.domain.lifecycle import REASON_SEVERITY, STATE_SEVERITY
 from whatsapp.domain.situations import SITUATIONS, ActionKind, SituationKind, SituationSeverity
@@ -39,7 +40,8 @@ class SituationKindInfo(BaseModel):
 
 
 class Vocabulary(BaseModel):
-    """Every value the page shows as a badge, with its severity, and the fleet filters' values."""
+    """Every value the page shows as a badge, with its severity, the fleet filters' values, and
+    the numbers the page pages by or shows."""
 
     situations: list[SituationKindInfo]
     health_fields: list[HealthFieldInfo]
@@ -47,6 +49,8 @@ class Vocabulary(BaseModel):
     registration_state: dict[str, Severity]
     reauthorization_reason: dict[str, Severity]
     filters: dict[str, list[str]]
+    fleet: FleetPaging
+    register_budget: RegisterBudget
 
 
 def build_vocabulary() -> Vocabulary:
@@ -88,6 +92,8 @@ def build_vocabulary() -> Vocabulary:
             "reauthorization_reason": [NO_VALUE, *reasons],
             "situation": [kind.value for kind in SITUATIONS],
         },
+        fleet=FleetPaging.defaults(),
+        register_budget=RegisterBudget.of_domain(),
     )
 
 

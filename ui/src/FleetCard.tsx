@@ -1,13 +1,14 @@
 // The fleet card on Airflow's home dashboard: how many channels need a person, and the way in.
 import { Badge, Box, Flex, Heading, HStack, Spinner, Text } from "@chakra-ui/react";
 
-import { type FleetSummary, useApi } from "./api";
+import { AppLink } from "./AppLink";
 import { ErrorNote } from "./ErrorNote";
-import { AppLink, PAGE_PATH } from "./links";
-import { Time } from "./time";
+import { PAGE_PATH } from "./paths";
+import { useGet } from "./queries";
+import { Time } from "./Time";
 
 export function FleetCard() {
-  const summary = useApi<FleetSummary>("fleet/summary");
+  const summary = useGet("/api/v1/fleet/summary", {});
   const data = summary.data;
   return (
     <Box data-testid="wa-card" borderWidth="1px" borderRadius="md" p={4} mb={2}>
@@ -18,7 +19,7 @@ export function FleetCard() {
         </AppLink>
       </Flex>
       {summary.error && <ErrorNote error={summary.error} />}
-      {!data && summary.loading && <Spinner size="sm" />}
+      {summary.isPending && <Spinner size="sm" />}
       {data && (
         <HStack mt={2} gap={6} wrap="wrap">
           <Text data-testid="wa-card-total">

@@ -1,0 +1,105 @@
+// One channel: its situation as one banner with the action that fits, what Complete
+// registration did at Meta (polled until the run's outcome is final), attempts and history.
+import { Box, Button, Flex, Heading, HStack, Spinner, Text } from "@chakra-ui/react";
+import { useQueryClient } from "@tanstack/react-query";
+import { useCallback, useMemo } from "react";
+import { useSearchParams } from "react-router-dom";
+
+import { type ApiError, CHANNEL_ROUTE } from "../api";
+import { ErrorNote } from "../ErrorNote";
+import { ManagerLink } from "../ManagerLink";
+import { keyOf, useGet, useVocabulary } from "../queries";
+import { Attempts } from "./Attempts";
+import { Banner } from "./Banner";
+import { Details } from "./Details";
+import { History } from "./History";
+import { RefreshButton } from "./RefreshButton";
+import { RegisterOutcomeNote } from "./RegisterOutcomeNote";
+import { useRegistration } from "./useRegistration";
+
+/**
+ * How often an open channel view reads the channel again while the tab is visible (TanStack
+ * Query skips the interval while the document is hidden): Meta's review verdicts, quality
+ * changes and the fleet's audits land in the store at any time (webhooks within a second), and
+ * a person watching a number should see them without reloading the page.
+ */
+const REFRESH_MS = 10_000;
+/** The newest register attempts and health checks the view lists. */
+const ROWS = 20;
+
+/**
+ * A channel answered 404 is gone (offboarded, deleted): asking again every 10 s would only
+ * repeat the 404, so the view stops refreshing (all its reads) and keeps saying so.
+ */
+const refreshOf = (healthError: ApiError | null): number | false => (healthError?.status === 404 ? false : REFRESH_MS);
+
+export function ChannelView({ accountId, inboxId }: { accountId: string; inboxId: string }) {
+  const [, setParams] = useSearchParams();
+  const queryClient = useQueryClient();
+  const ids = useMemo(() => ({ account_id: accountId, inbox_id: inboxId }), [accountId, inboxId]);
+  const vocabulary = useVocabulary();
+  const health = useGet(`${CHANNEL_ROUTE}/health`, { path: ids }, {
+    refetchInterval: (query) => refreshOf(query.state.error),
+  });
+  const refetchInterval = refreshOf(health.error);
+  const rows = { path: ids, query: { limit: ROWS } };
+  const attempts = useGet(`${CHANNEL_ROUTE}/attempts`, rows, { refetchInterval });
+  const history = useGet(`${CHANNEL_ROUTE}/history`, rows, { refetchInterval });
+  const me = useGet("/api/v1/me", {});
+  const reloadAll = useCallback(
+    () => void queryClient.invalidateQueries({ queryKey: keyOf(CHANNEL_ROUTE, { path: ids }) }),
+    [queryClient, ids],
+  );
+  const registration = useRegistration(ids, reloadAll);
+  const back = () =>
+    setParams((previous) => {
+      const next = new URLSearchParams(previous);
+      next.delete("channel");
+      return next;
+    });
+  const channel = health.data;
+  // The view appears whole (with the user's permissions applied), not piece by piece.
+  if ([health, attempts, history, me, vocabulary].some((part) => part.isPending)) return <Spinner m={4} />;
+
+  return (
+    <Box data-testid="wa-channel" p={2}>
+      <Button data-testid="wa-back" size="xs" variant="ghost" onClick={back} mb={2}>
+        ← All channels
+      </Button>
+      {health.error && <ErrorNote error={health.error} />}
+      {channel && (
+        <>
+          <Flex justify="space-between" align="start" wrap="wrap" gap={3}>
+            <Box>
+              <Heading size="lg">{channel.display_phone_number ?? channel.phone_number_id}</Heading>
+              <Text color="fg.muted">
+                {channel.verified_name ?? "No display name yet"} · account {channel.account_id}, inbox{" "}
+                {channel.inbox_id}
+              </Text>
+            </Box>
+            <HStack gap={3}>
+              <ManagerLink href={channel.links.whatsapp_manager} testId="wa-manager-link">
+                WhatsApp Manager
+              </ManagerLink>
+              <RefreshButton ids={ids} permission={me.data?.permissions.refresh} onDone={reloadAll} />
+            </HStack>
+          </Flex>
+          <Banner channel={channel} me={me.data} registration={registration} />
+          <RegisterOutcomeNote registration={registration} />
+          {vocabulary.data && <Details channel={channel} vocabulary={vocabulary.data} />}
+        </>
+      )}
+      <Heading size="md" mt={6} mb={2}>
+        Register attempts
+      </Heading>
+      {attempts.error && <ErrorNote error={attempts.error} />}
+      {attempts.data && <Attempts attempts={attempts.data.attempts} />}
+      <Heading size="md" mt={6} mb={2}>
+        Health history
+      </Heading>
+      {history.error && <ErrorNote error={history.error} />}
+      {history.data && vocabulary.data && <History history={history.data.history} vocabulary={vocabulary.data} />}
+      {vocabulary.error && <ErrorNote error={vocabulary.error} />}
+    </Box>
+  );
+}

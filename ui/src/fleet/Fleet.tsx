@@ -1,0 +1,101 @@
+// The fleet view: channels that need action first, filtered, sorted and paged by the server;
+// every filter lives in the URL so reload and sharing keep it.
+import { Box, Button, Flex, Heading, HStack, Spinner, Text } from "@chakra-ui/react";
+import { keepPreviousData } from "@tanstack/react-query";
+import { useSearchParams } from "react-router-dom";
+
+import { ErrorNote } from "../ErrorNote";
+import { useGet, useVocabulary } from "../queries";
+import { Time } from "../Time";
+import { FleetTable } from "./FleetTable";
+import { fleetQuery, pageOf, type Update } from "./params";
+import { SearchBox } from "./SearchBox";
+import { Summary } from "./Summary";
+
+export function Fleet() {
+  const [params, setParams] = useSearchParams();
+  const vocabulary = useVocabulary();
+  const paging = vocabulary.data?.fleet;
+  const page = pageOf(params);
+  // The page size and default sort are the API's: asked for alongside the first page, not before it.
+  const query = fleetQuery(params, paging?.page_size);
+  const fleet = useGet("/api/v1/fleet", query && { query }, { placeholderData: keepPreviousData });
+
+  const update: Update = (changes, keepPage = false) => {
+    setParams((previous) => {
+      const next = new URLSearchParams(previous);
+      for (const [key, value] of Object.entries(changes)) {
+        next.delete(key);
+        for (const item of value === null ? [] : [value].flat()) next.append(key, item);
+      }
+      if (!keepPage) next.delete("page");
+      return next;
+    });
+  };
+
+  const data = fleet.data;
+  const pages = data && paging ? Math.max(1, Math.ceil(data.total / paging.page_size)) : 1;
+  const filtered = params.has("q") || params.has("situation") || params.has("needs_action");
+  const error = vocabulary.error ?? fleet.error;
+
+  return (
+    <Box data-testid="wa-fleet" p={2}>
+      <Flex justify="space-between" align="baseline" wrap="wrap" gap={2} mb={3}>
+        <Heading size="lg">WhatsApp Health</Heading>
+        {data?.last_audit?.created_at && (
+          <Text color="fg.muted" fontSize="sm">
+            Fleet last audited <Time value={data.last_audit.created_at} />
+          </Text>
+        )}
+      </Flex>
+      {data && vocabulary.data && (
+        <Summary counts={data.counts} situations={vocabulary.data.situations} params={params} update={update} />
+      )}
+      <HStack my={3} gap={2}>
+        <SearchBox value={params.get("q") ?? ""} onSearch={(q) => update({ q: q || null })} />
+        {filtered && (
+          <Button size="sm" variant="ghost" onClick={() => update({ q: null, situation: null, needs_action: null })}>
+            Clear filters
+          </Button>
+        )}
+        {(fleet.isFetching || vocabulary.isPending) && !error && <Spinner size="sm" />}
+      </HStack>
+      {error && <ErrorNote error={error} />}
+      {data && data.channels.length === 0 ? (
+        <Box data-testid="wa-empty" p={6} borderWidth="1px" borderRadius="md" textAlign="center" color="fg.muted">
+          {filtered ? "No channel matches these filters." : "No channel is onboarded yet."}
+        </Box>
+      ) : (
+        data &&
+        vocabulary.data && (
+          <FleetTable channels={data.channels} vocabulary={vocabulary.data} params={params} update={update} />
+        )
+      )}
+      {data && paging && data.total > 0 && (
+        <HStack mt={3} gap={3}>
+          <Button
+            data-testid="wa-page-prev"
+            size="sm"
+            variant="outline"
+            disabled={page <= 1}
+            onClick={() => update({ page: page > 2 ? String(page - 1) : null }, true)}
+          >
+            Previous
+          </Button>
+          <Text fontSize="sm">
+            Page {page} of {pages} · {data.total} channel{data.total === 1 ? "" : "s"}
+          </Text>
+          <Button
+            data-testid="wa-page-next"
+            size="sm"
+            variant="outline"
+            disabled={page >= pages}
+            onClick={() => update({ page: String(page + 1) }, true)}
+          >
+            Next
+          </Button>
+        </HStack>
+      )}
+    </Box>
+  );
+}

@@ -1,0 +1,24 @@
+import { Input } from "@chakra-ui/react";
+import { useEffect, useState } from "react";
+
+/** The search box: the URL changes once typing pauses, not on every key. */
+export function SearchBox({ value, onSearch }: { value: string; onSearch: (q: string) => void }) {
+  const [text, setText] = useState(value);
+  useEffect(() => setText(value), [value]);
+  useEffect(() => {
+    if (text.trim() === value.trim()) return;
+    const timer = window.setTimeout(() => onSearch(text.trim()), 300);
+    return () => window.clearTimeout(timer);
+  }, [text, value, onSearch]);
+  return (
+    <Input
+      data-testid="wa-search"
+      size="sm"
+      maxW="sm"
+      type="search"
+      placeholder="Search phone number, display name or account"
+      value={text}
+      onChange={(event) => setText(event.target.value)}
+    />
+  );
+}
