@@ -123,9 +123,13 @@ class RunningSimulator:
 
 
 class SimulatorProcess(contextlib.AbstractContextManager["RunningSimulator"]):
-    """``with SimulatorProcess() as sim:`` starts the server, waits for it, always stops it."""
+    """``with SimulatorProcess() as sim:`` starts the server, waits for it, always stops it.
 
-    def __init__(self, *args: str, port: int | None = None, startup_timeout: float = 20.0) -> None:
+    The start-up wait is generous: on a busy 2-core machine (parallel test workers, each starting
+    Airflow processes) importing the simulator took more than 20 s.
+    """
+
+    def __init__(self, *args: str, port: int | None = None, startup_timeout: float = 60.0) -> None:
         self.port = port or free_port()
         self.args = list(args)
         self.startup_timeout = startup_timeout
