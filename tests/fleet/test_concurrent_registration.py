@@ -16,6 +16,7 @@ import pytest
 from include.graph_simulator.process import SimulatorControl
 from tests.store.helpers import set_registration
 from whatsapp.domain.registration import RegistrationState
+from whatsapp.register_channel import AWAITING_ANSWER
 from whatsapp.store import ChannelStore
 
 pytestmark = pytest.mark.postgres
@@ -71,7 +72,10 @@ def test_two_workers_never_register_one_number_twice(
 
     assert sorted(len(o) for o in outcomes) == [6, 6]  # both saw every channel due ...
     actions = collections.Counter(a for o in outcomes for a in o)
-    assert actions == {"done": 6, "skipped": 6}  # ... and each channel was registered by exactly one
+    # ... and each channel was registered by exactly one; the other found it held (row locked, or
+    # registered by then: "skipped") or the winner's call still out ("awaiting_answer").
+    assert actions["done"] == 6
+    assert actions["skipped"] + actions[AWAITING_ANSWER] == 6
     calls = collections.Counter(c["path"].split("/")[-2] for c in sim.calls("/register$"))
     assert calls == {n["phone_number_id"]: 1 for n in numbers}
     for number in numbers:

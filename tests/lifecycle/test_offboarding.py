@@ -97,10 +97,17 @@ def test_offboarding_two_channels_of_one_waba_then_onboarding_one_again(
 def test_deregistration_budget_is_checked_before_any_call(
     run_dag, sim: SimulatorControl, pg_store_env: ChannelStore
 ) -> None:
-    _, channel = add_live_channel(sim, pg_store_env)
-    for _ in range(DEREGISTER_BUDGET):  # earlier offboardings of this number in the last 72 h
+    number, channel = add_live_channel(sim, pg_store_env)
+    for _ in range(DEREGISTER_BUDGET):  # earlier offboardings of this number in the last 72 h ...
         pg_store_env.lifecycle_calls.complete(
             pg_store_env.lifecycle_calls.begin(channel.id, DEREGISTER), None
+        )
+        pg_store_env.channels.upsert(  # ... each followed by a new onboarding
+            account_id=1,
+            phone_number_id=number["phone_number_id"],
+            waba_id=number["waba_id"],
+            business_id=number["business_id"],
+            access_token=sim.new_token(number["waba_id"]),
         )
     dag_run = run_dag("whatsapp_offboard_channel", account_id=1, inbox_id=channel.inbox_id)
     assert task_states(dag_run)["deregister"] == "failed"

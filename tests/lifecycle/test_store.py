@@ -13,7 +13,7 @@ from whatsapp.domain.lifecycle import DisplayNameInvalid, validate_display_name
 from whatsapp.domain.registration import NAME_CHANGE_WINDOW, NameChange, RegistrationState
 from whatsapp.errors import GraphApiError
 from whatsapp.store import ChannelStore, HealthResult
-from whatsapp.store.lifecycle_calls import DEREGISTER, NAME_CHANGE, CallRefusedError
+from whatsapp.store.lifecycle_calls import DEREGISTER, NAME_CHANGE, CallRefusedError, OffboardingTakenError
 
 LIVE_APPROVED = {
     "platform_type": "CLOUD_API",
@@ -28,7 +28,7 @@ def test_calls_are_written_ahead_and_counted_per_kind_and_window(store: ChannelS
     channel = add_channel(store, 1)
     first = store.lifecycle_calls.begin(channel.id, DEREGISTER, run_id="r1", now=NOW)
     with pytest.raises(CallRefusedError, match="in flight"):  # the first one's answer is not in yet
-        store.lifecycle_calls.begin(channel.id, DEREGISTER, now=NOW + timedelta(seconds=5))
+        store.lifecycle_calls.begin(channel.id, DEREGISTER, run_id="r1", now=NOW + timedelta(seconds=5))
     store.lifecycle_calls.complete(
         first, GraphApiError("(#133010) Account not registered", code=133010, http_status=400)
     )
@@ -44,6 +44,36 @@ def test_calls_are_written_ahead_and_counted_per_kind_and_window(store: ChannelS
     assert refused.value.reopens_at == NOW + timedelta(days=30)
     assert store.lifecycle_calls.count(channel.id, NAME_CHANGE, now=NOW + timedelta(days=10)) == 10
     store.lifecycle_calls.begin(channel.id, NAME_CHANGE, now=NOW + timedelta(days=30, seconds=1))
+
+
+def test_a_deregister_claims_the_channel_for_its_run_until_it_is_onboarded_again(store: ChannelStore) -> None:
+    channel = add_channel(store, 1)
+    first = store.lifecycle_calls.begin(channel.id, DEREGISTER, run_id="r1", now=NOW)
+    with pytest.raises(OffboardingTakenError, match="run r1 is offboarding this channel") as taken:
+        store.lifecycle_calls.begin(channel.id, DEREGISTER, run_id="r2", now=NOW + timedelta(seconds=5))
+    assert (taken.value.run_id, taken.value.in_flight) == ("r1", True)
+
+    store.lifecycle_calls.complete(first, None)  # deregistered: the channel is r1's to offboard
+    assert store.channels.by_id(channel.id).offboarded_at == NOW
+    for run in ("r2", "r1"):  # another run, and a retry of r1 (which then sends nothing either)
+        with pytest.raises(OffboardingTakenError, match="run r1 offboards this channel") as taken:
+            store.lifecycle_calls.begin(channel.id, DEREGISTER, run_id=run, now=NOW + timedelta(minutes=1))
+        assert (taken.value.run_id, taken.value.in_flight) == ("r1", False)
+    assert store.channels.offboard(channel.id, now=NOW + timedelta(minutes=1)).offboarded_at == NOW
+    assert len(store.lifecycle_calls.recent(channel.id, DEREGISTER)) == 1
+
+    add_channel(store, 1)  # onboarded again: a new offboarding may deregister it
+    store.lifecycle_calls.begin(channel.id, DEREGISTER, run_id="r3", now=NOW + timedelta(hours=1))
+
+
+def test_a_failed_deregister_leaves_the_channel_to_the_next_run(store: ChannelStore) -> None:
+    channel = add_channel(store, 1)
+    first = store.lifecycle_calls.begin(channel.id, DEREGISTER, run_id="r1", now=NOW)
+    store.lifecycle_calls.complete(
+        first, GraphApiError("(#2) Service temporarily unavailable", code=2, http_status=503)
+    )
+    assert store.channels.by_id(channel.id).offboarded_at is None
+    store.lifecycle_calls.begin(channel.id, DEREGISTER, run_id="r2", now=NOW + timedelta(seconds=5))
 
 
 def test_the_audit_write_stores_the_approval_deadline_and_schedules_the_re_registration(

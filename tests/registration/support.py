@@ -4,20 +4,27 @@ from __future__ import annotations
 
 import collections
 import json
+import multiprocessing
 import os
+import signal
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
+from sqlalchemy import update
 
 from include.graph_simulator.process import SimulatorControl
 from tests.store.helpers import set_registration
 from tests.support.simulator_fixtures import GRAPH_CONN_ENV
 from whatsapp.domain.registration import RegistrationState
-from whatsapp.hooks.graph import appsecret_proof
+from whatsapp.hooks.graph import WhatsAppGraphHook, appsecret_proof
+from whatsapp.register_channel import attempt_registration
 from whatsapp.store import ChannelStore
 from whatsapp.store.models import Channel
+from whatsapp.store.schema import registration_attempts
 
 
 @dataclass(frozen=True)
@@ -66,3 +73,55 @@ def direct_call(base_url: str, seeded: Seeded, action: str, pin: str = "000000")
 def register_calls(sim: SimulatorControl) -> collections.Counter[str]:
     """Register requests the simulator received, by phone number id."""
     return collections.Counter(call["path"].split("/")[-2] for call in sim.calls("/register$"))
+
+
+def wait_for(condition: Callable[[], Any], timeout: float = 30.0, what: str = "condition") -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def outcomes(store: ChannelStore, seeded: Seeded) -> list[str]:
+    """The channel's attempt outcomes, newest first."""
+    return [a.outcome for a in store.attempts.recent(seeded.channel.id)]
+
+
+def _register_in_a_worker(channel_id: int) -> None:
+    """What a register task does, in its own process (killed from outside mid-call)."""
+    store = ChannelStore.from_conn_id("whatsapp_store_default")
+    attempt_registration(WhatsAppGraphHook(), store, channel_id, respect_backoff=True, run_id="killed")
+
+
+def kill_mid_register(store: ChannelStore, seeded: Seeded) -> None:
+    """``kill -9`` of a register task once its call is out (slow it down at the simulator first).
+
+    The intent stays ``sent``; Meta (the simulator) still processes the call, as Graph does.
+    """
+    worker = multiprocessing.get_context("spawn").Process(
+        target=_register_in_a_worker, args=(seeded.channel.id,)
+    )
+    worker.start()
+    try:
+        # The intent is committed before the request leaves; kill the worker while it waits.
+        wait_for(lambda: outcomes(store, seeded) == ["sent"], timeout=120, what="the write-ahead intent")
+        time.sleep(0.5)
+        os.kill(worker.pid, signal.SIGKILL)
+        worker.join(timeout=10)
+        assert worker.exitcode == -signal.SIGKILL
+    finally:
+        if worker.is_alive():
+            worker.kill()
+
+
+def backdate_attempts(store: ChannelStore, channel_id: int, age: timedelta) -> None:
+    """Make the channel's register calls ``age`` old, as if that much time had gone by since."""
+    with store.db.transaction() as conn:
+        conn.execute(
+            update(registration_attempts)
+            .where(registration_attempts.c.channel_id == channel_id)
+            .values(attempted_at=datetime.now(UTC) - age)
+        )

@@ -7,18 +7,19 @@ simulator) still processes a call whose client went away, as Graph does.
 
 from __future__ import annotations
 
-import multiprocessing
-import os
-import signal
-import time
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 
 from include.graph_simulator.process import RunningSimulator, SimulatorControl
-from tests.registration.support import Seeded, due_channel, register_calls
+from tests.registration.support import (
+    due_channel,
+    kill_mid_register,
+    outcomes,
+    register_calls,
+    wait_for,
+)
 from tests.support.simulator_fixtures import GRAPH_CONN_ENV, graph_connection
 from whatsapp.domain.registration import ANSWER_LOST_WAIT, RegistrationState
 from whatsapp.errors import GraphApiError
@@ -32,20 +33,6 @@ from whatsapp.store.errors import StoreConnectionError
 pytestmark = pytest.mark.postgres
 
 
-def wait_for(condition: Callable[[], Any], timeout: float = 30.0, what: str = "condition") -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
-def outcomes(store: ChannelStore, seeded: Seeded) -> list[str]:
-    return [a.outcome for a in store.attempts.recent(seeded.channel.id)]
-
-
 def successful_calls(sim: SimulatorControl) -> int:
     return sum(1 for call in sim.calls("/register$") if call["status"] == 200)
 
@@ -55,31 +42,12 @@ def after_the_wait() -> datetime:
     return datetime.now(UTC) + ANSWER_LOST_WAIT + timedelta(seconds=5)
 
 
-def _register_in_a_worker(channel_id: int) -> None:
-    """What a register task does, in its own process (killed from outside mid-call)."""
-    store = ChannelStore.from_conn_id("whatsapp_store_default")
-    attempt_registration(WhatsAppGraphHook(), store, channel_id, respect_backoff=True, run_id="killed")
-
-
 def test_kill_9_mid_register_then_a_rerun_records_every_call_and_never_registers_twice(
     graph_conn_env: str, pg_store_env: ChannelStore, sim: SimulatorControl
 ) -> None:
     seeded = due_channel(sim, pg_store_env, name_status="APPROVED")
     sim.add_fault(kind="latency", path="/register$", latency_ms=3000)
-    worker = multiprocessing.get_context("spawn").Process(
-        target=_register_in_a_worker, args=(seeded.channel.id,)
-    )
-    worker.start()
-    try:
-        # The intent is committed before the request leaves; kill the worker while it waits.
-        wait_for(lambda: outcomes(pg_store_env, seeded) == ["sent"], what="the write-ahead intent")
-        time.sleep(0.5)
-        os.kill(worker.pid, signal.SIGKILL)
-        worker.join(timeout=10)
-        assert worker.exitcode == -signal.SIGKILL
-    finally:
-        if worker.is_alive():
-            worker.kill()
+    kill_mid_register(pg_store_env, seeded)
     # Meta got the call although the client is gone.
     wait_for(lambda: register_calls(sim), what="the register call at the simulator")
     assert register_calls(sim) == {seeded.number["phone_number_id"]: 1}
@@ -87,7 +55,9 @@ def test_kill_9_mid_register_then_a_rerun_records_every_call_and_never_registers
 
     # A run inside the wait sends nothing; the one after it re-reads health and reconciles.
     early = attempt_registration(WhatsAppGraphHook(), pg_store_env, seeded.channel.id, respect_backoff=False)
-    assert early.register_calls == 0
+    (intent,) = pg_store_env.attempts.recent(seeded.channel.id)
+    assert (early.action, early.register_calls) == (AWAITING_ANSWER, 0)  # the call is still out
+    assert early.next_attempt_at == (intent.attempted_at + ANSWER_LOST_WAIT).isoformat()
     report = attempt_registration(
         WhatsAppGraphHook(), pg_store_env, seeded.channel.id, respect_backoff=True, now=after_the_wait()
     )

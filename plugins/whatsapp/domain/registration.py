@@ -26,6 +26,10 @@ NAME_CHANGE_LIMIT_WINDOW = timedelta(days=30)
 NAME_CHANGE_BUDGET = 10
 DEREGISTER_WINDOW = timedelta(hours=72)
 DEREGISTER_BUDGET = 8
+#: Deregistering a number that is not on Cloud API (never registered, or deregistered already)
+#: answers 133010 "Account not registered": the call's purpose is met
+#: (https://developers.facebook.com/documentation/business-messaging/whatsapp/support/error-codes/).
+DEREGISTER_DONE_CODES = frozenset({133010})
 BACKOFF_BASE = timedelta(minutes=15)
 BACKOFF_CAP = timedelta(hours=12)
 BACKOFF_JITTER = 0.10

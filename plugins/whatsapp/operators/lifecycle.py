@@ -11,8 +11,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 import pendulum
+from airflow.sdk.exceptions import AirflowSkipException
 
 from whatsapp.domain.lifecycle import DisplayNameInvalid, NameChangeRequested, validate_display_name
+from whatsapp.domain.registration import DEREGISTER_DONE_CODES
 from whatsapp.errors import GraphApiError
 from whatsapp.operators.base import WhatsAppChannelOperator
 
@@ -22,9 +24,6 @@ if TYPE_CHECKING:
     from airflow.sdk import Context
 
     from whatsapp.store import Channel, ChannelStore
-
-#: Deregistering a number that is not on Cloud API (never registered, or already deregistered).
-NOT_REGISTERED = 133010
 
 
 class WhatsAppChangeDisplayNameOperator(WhatsAppChannelOperator):
@@ -71,28 +70,37 @@ class WhatsAppChangeDisplayNameOperator(WhatsAppChannelOperator):
 class WhatsAppDeregisterOperator(WhatsAppChannelOperator):
     """``POST /{phone_number_id}/deregister`` once, recorded write-ahead within its 72 h allowance.
 
-    A channel already offboarded is left alone; a number Meta says is not registered (133010)
-    counts as deregistered.
+    One run offboards a channel: the deregister claims it in the store before the call (see
+    :mod:`whatsapp.store.lifecycle_calls`). A run that finds another run's call in flight, or
+    the number deregistered already (the channel offboarded), sends nothing and is skipped with
+    its downstream task, so neither ``/deregister`` nor the unsubscription goes out twice. A
+    number Meta says is not registered (133010) counts as deregistered.
     """
 
     def execute(self, context: Context) -> dict[str, Any]:
-        from whatsapp.store.lifecycle_calls import DEREGISTER
+        from whatsapp.store.lifecycle_calls import DEREGISTER, OffboardingTakenError
 
         with self.open_store() as store:
             channel = self.load_channel(store, context)
-            if channel.offboarded_at is not None and not channel.active:
-                return {"channel_id": channel.id, "deregister_calls": 0, "message": "already offboarded"}
             token = store.channels.credentials(channel.id).access_token
-            _spend(
-                self,
-                store,
-                channel,
-                DEREGISTER,
-                context["run_id"],
-                None,
-                lambda: self.hook.deregister(channel.phone_number_id, token),
-                done_codes=frozenset({NOT_REGISTERED}),
-            )
+            try:
+                _spend(
+                    self,
+                    store,
+                    channel,
+                    DEREGISTER,
+                    context["run_id"],
+                    None,
+                    lambda: self.hook.deregister(channel.phone_number_id, token),
+                    done_codes=DEREGISTER_DONE_CODES,
+                )
+            except OffboardingTakenError as taken:
+                if taken.in_flight or taken.run_id != context["run_id"]:
+                    self.log.info("Offboarding of %s: %s", channel.phone_number_id, taken)
+                    raise AirflowSkipException(f"offboarding of {channel.phone_number_id}: {taken}") from None
+                message = "deregistered by an earlier try of this run: nothing sent"
+                self.log.info("Offboarding of %s: %s", channel.phone_number_id, message)
+                return {"channel_id": channel.id, "deregister_calls": 0, "message": message}
         return {"channel_id": channel.id, "deregister_calls": 1, "message": "deregistered"}
 
 

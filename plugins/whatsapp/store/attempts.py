@@ -22,8 +22,11 @@ with its answer after, so no call Meta counts is ever missing from the 72 h budg
    :class:`AttemptNotRecordedError` fails the task loudly and the intent stays ``sent``.
 
 An intent nobody completed (the worker was killed, the store was down) counts against the
-budget like any call. Once it is older than ``ANSWER_LOST_WAIT`` the next claim marks it
-``no_answer`` and that attempt's health read decides: provisioned → ``registered``, no call.
+budget like any call, and keeps the channel claimed for ``ANSWER_LOST_WAIT`` like a call in
+flight: a claim refused for it reports the end of that wait
+(:meth:`AttemptRepository.unanswered_until`), and the task waits it out. Then the next claim
+marks it ``no_answer`` and that attempt's health read decides: provisioned → ``registered``, no
+call. A stored health read completes it the same way (:func:`complete_lost_intents`).
 Two racing workers therefore send one call per number: the loser finds the row locked, the
 intent in flight, or the winner's outcome (registered, or backing off).
 """
@@ -89,6 +92,8 @@ log = logging.getLogger(__name__)
 _RETRYABLE = tuple(state.value for state in RETRYABLE_STATES)
 _CUSTOMER = tuple(reason.value for reason in CUSTOMER_REASONS)
 _UNANSWERED = (ATTEMPT_SENT, ATTEMPT_NO_ANSWER)
+#: The message of an intent nobody completed, once the wait after it is over.
+LOST_INTENT_MESSAGE = "no answer recorded: the worker or the store was lost"
 #: Completing an attempt: tries, and the pause before each retry (about 15 s in all).
 STORE_WRITE_DELAYS_S = (0.5, 1.0, 2.0, 4.0, 8.0)
 
@@ -343,6 +348,25 @@ def _answer(moved: Transition, error: GraphApiError | None) -> dict[str, Any]:
     }
 
 
+def complete_lost_intents(conn: Connection, channel_ids: Sequence[int], *, sent_before: datetime) -> None:
+    """Mark the channels' intents sent before ``sent_before`` and never completed as ``no_answer``.
+
+    Such an intent's worker died or lost its store after sending; once the wait after it is over,
+    whatever Meta made of the call shows in the number's health. The claim (before it decides)
+    and every stored health read complete them; a younger intent may be a call still in flight,
+    which its worker completes.
+    """
+    conn.execute(
+        registration_attempts.update()
+        .where(
+            registration_attempts.c.channel_id.in_(channel_ids),
+            registration_attempts.c.outcome == ATTEMPT_SENT,
+            registration_attempts.c.attempted_at <= sent_before,
+        )
+        .values(outcome=ATTEMPT_NO_ANSWER, message=LOST_INTENT_MESSAGE)
+    )
+
+
 def _window(conn: Connection, channel_id: int, now: datetime) -> tuple[datetime, ...]:
     """The channel's attempt times inside the 72 h window, oldest first (intents included)."""
     return tuple(
@@ -450,30 +474,26 @@ class AttemptRepository:
             outcome in _UNANSWERED and at > now - ANSWER_LOST_WAIT for at, outcome in recent
         ):
             return None
-        # Intents nobody completed (the worker died, the store was down) are answers lost.
-        conn.execute(
-            registration_attempts.update()
-            .where(
-                registration_attempts.c.channel_id == channel_id,
-                registration_attempts.c.outcome == ATTEMPT_SENT,
-            )
-            .values(outcome=ATTEMPT_NO_ANSWER, message="no answer recorded: the worker or the store was lost")
-        )
+        # Intents nobody completed (the worker died, the store was down) are answers lost; none is
+        # younger than the wait (checked above), so this takes every intent of the channel.
+        complete_lost_intents(conn, [channel_id], sent_before=now - ANSWER_LOST_WAIT)
         times = tuple(sorted(at for at, _ in recent))
         return RegistrationClaim(
             channel_from_row(row), registration_from_row(row), times, now, self.db, conn, trans
         )
 
     def unanswered_until(self, channel_id: int, *, now: datetime | None = None) -> datetime | None:
-        """When the wait after the channel's latest lost answer ends, if still ahead.
+        """When the wait after the channel's latest unanswered call ends, if still ahead.
 
-        Only answers known to be lost (``no_answer``): an intent still ``sent`` is another worker's
-        call in flight, which is that worker's to complete.
+        A call still ``sent`` counts as much as a lost answer (``no_answer``): it may be another
+        worker's call in flight, or the intent of a worker that died or lost its store after
+        sending. Either way Meta may still act on it, so nobody decides before the wait is over;
+        then the claim re-reads health.
         """
         now = utcnow(now)
         query = select(func.max(registration_attempts.c.attempted_at)).where(
             registration_attempts.c.channel_id == channel_id,
-            registration_attempts.c.outcome == ATTEMPT_NO_ANSWER,
+            registration_attempts.c.outcome.in_(_UNANSWERED),
             registration_attempts.c.attempted_at > now - ANSWER_LOST_WAIT,
         )
         with self.db.connect() as conn:

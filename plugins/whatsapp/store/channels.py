@@ -362,14 +362,17 @@ class ChannelRepository:
 
     def offboard(self, channel_id: int, *, now: datetime | None = None) -> Channel:
         """Deactivate an offboarded channel: skipped by audits, retries and the default
-        fleet view, its registration reset by the lifecycle, its history kept."""
+        fleet view, its registration reset by the lifecycle, its history kept. ``offboarded_at``
+        keeps the time the number was deregistered, when the deregister answer set it."""
         now = utcnow(now)
         with self.db.transaction(immediate=True) as conn:
             self.apply(channel_id, Offboarded(now), conn=conn)
             row = conn.execute(
                 update(channels)
                 .where(channels.c.id == channel_id)
-                .values(active=False, offboarded_at=now, updated_at=now)
+                .values(
+                    active=False, offboarded_at=func.coalesce(channels.c.offboarded_at, now), updated_at=now
+                )
                 .returning(*PUBLIC_CHANNEL_COLUMNS)
             ).one()
         return channel_from_row(row)

@@ -26,7 +26,9 @@ from sqlalchemy import (
 
 from whatsapp.domain.health import HEALTH_FIELDS
 from whatsapp.domain.lifecycle import GraphFailed, HealthRead, Registration, transition
+from whatsapp.domain.registration import ANSWER_LOST_WAIT
 from whatsapp.errors import ErrorKind
+from whatsapp.store.attempts import complete_lost_intents
 from whatsapp.store.channels import (
     REGISTRATION_COLUMNS,
     REGISTRATION_TYPES,
@@ -240,7 +242,9 @@ class HealthRepository:
         :class:`GraphFailed`), then three bulk statements write them. A snapshot older than the
         stored one never wins (it is "stale"); a failure never touches the last good snapshot;
         every result, stale ones included, is appended to the history. Unknown channel ids are
-        ignored.
+        ignored. A snapshot also completes the channel's register intents nobody completed that
+        went out at least ``ANSWER_LOST_WAIT`` before it
+        (:func:`~whatsapp.store.attempts.complete_lost_intents`).
         """
         if not results:
             return HealthWriteResult(0, 0, 0)
@@ -282,6 +286,9 @@ class HealthRepository:
                     failures[cid] = _failure_row(result, registrations[cid])
             if snapshots:
                 self._write_snapshots(conn, list(snapshots.values()))
+                # What Meta made of a register call nobody recorded shows in this read.
+                read_at = min(row["checked_at"] for row in snapshots.values())
+                complete_lost_intents(conn, sorted(snapshots), sent_before=read_at - ANSWER_LOST_WAIT)
             if failures:
                 self._write_failures(conn, list(failures.values()))
             history = [_history_row(r, run_id) for r in results if r.channel_id in current]
