@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import statistics
-import time
 from pathlib import Path
 
 import httpx
@@ -116,10 +114,10 @@ def test_state_file_keeps_numbers_tokens_and_clock_across_a_restart(tmp_path: Pa
         assert later["phone_number_id"] > number["phone_number_id"]  # ids continue, never clash
 
 
-def test_ten_thousand_numbers_and_a_fast_50_batch(sim: SimulatorControl) -> None:
-    started = time.perf_counter()
+def test_ten_thousand_numbers_and_a_50_batch(sim: SimulatorControl) -> None:
+    """Bulk seeding and a full batch at fleet scale work; their speed is bench/fleet_audit.py's to print."""
     seeded = sim.add_numbers(10_000)
-    assert time.perf_counter() - started < 10
+    assert len(seeded["numbers"]) == 10_000
     batch = [
         {
             "method": "GET",
@@ -128,11 +126,6 @@ def test_ten_thousand_numbers_and_a_fast_50_batch(sim: SimulatorControl) -> None
         }
         for n in seeded["numbers"][-50:]
     ]
-    timings = []
     with httpx.Client(base_url=sim.base_url) as client:
-        for _ in range(5):
-            started = time.perf_counter()
-            answer = client.post("/v24.0/", data={"batch": json.dumps(batch)})
-            timings.append(time.perf_counter() - started)
-            assert [item["code"] for item in answer.json()] == [200] * 50
-    assert statistics.median(timings) < 0.05
+        answer = client.post("/v24.0/", data={"batch": json.dumps(batch)})
+    assert [item["code"] for item in answer.json()] == [200] * 50
