@@ -31,10 +31,17 @@ class _Model(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
 
+#: Text without a control character (C0, DEL, C1). Every text a client sends in a path or a
+#: query has this pattern: PostgreSQL refuses a NUL byte in a query (the request failed with a
+#: 500), and no id, state word or search contains one of them.
+NO_CONTROL_CHARACTERS = r"^[^\x00-\x1f\x7f-\x9f]*$"
+
 #: A channel's ids in a path, within what the store holds (``BIGINT``): larger ones are a 422,
 #: never a database error.
 AccountIdPath = Annotated[int, Path(ge=ACCOUNT_ID.minimum, le=ACCOUNT_ID.maximum)]
 InboxIdPath = Annotated[int, Path(ge=INBOX_ID.minimum, le=INBOX_ID.maximum)]
+#: A DAG id or run id in a path (Airflow's ids are at most 250 characters): 422 before any query.
+AirflowIdPath = Annotated[str, Path(min_length=1, max_length=250, pattern=NO_CONTROL_CHARACTERS)]
 
 
 class GraphError(_Model):
@@ -200,10 +207,9 @@ class LastAudit(_Model):
 FleetSort = StrEnum("FleetSort", {key: key for key in SORTS})
 
 _FILTER_HELP = "repeat to match any of several values; `none` matches a missing value"
-#: A filter value: a state word, so short and without control characters (a NUL byte would
-#: otherwise reach the database driver and fail the request with a 500).
-FilterValue = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[^\x00-\x1f\x7f]+$")]
-SearchText = Annotated[str, StringConstraints(max_length=100, pattern=r"^[^\x00-\x1f\x7f]*$")]
+#: A filter value: a state word, so short and without control characters.
+FilterValue = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=NO_CONTROL_CHARACTERS)]
+SearchText = Annotated[str, StringConstraints(max_length=100, pattern=NO_CONTROL_CHARACTERS)]
 
 
 class FleetParams(_Model):
