@@ -9,6 +9,7 @@ from fastapi.testclient import TestClient
 
 from include.graph_simulator.process import SimulatorControl
 from tests.api.fleet_seed import SeededChannel
+from tests.api.test_signups import signup_body
 from whatsapp.api.models import NO_CONTROL_CHARACTERS
 
 
@@ -103,6 +104,36 @@ def test_a_cookie_refresh_from_another_origin_is_refused(
     finally:
         api_client.cookies.clear()
     assert (refused.status_code, accepted.status_code) == (403, 200), refused.text
+
+
+@pytest.mark.parametrize("scheme", ["Bearer", "bearer"])
+def test_an_empty_bearer_header_does_not_exempt_a_cookie_call_from_the_origin_check(
+    api_client: TestClient,
+    tokens: dict[str, str],
+    fleet: dict[str, SeededChannel],
+    sim: SimulatorControl,
+    register_runs,
+    onboarding_runs,
+    scheme: str,
+) -> None:
+    """A Bearer scheme without a token: Airflow takes the user from the cookie, so the check must too."""
+    channel = fleet["pending"]
+    number = sim.add_number(name_status="APPROVED")
+    signup = signup_body(number)
+    headers = {"Authorization": scheme, "Origin": "https://evil.example"}
+    sim.clear_calls()
+    api_client.cookies.set("_token", tokens["admin"])
+    try:
+        answers = {
+            "register": api_client.post(f"{channel.path}/register", headers=headers).status_code,
+            "signup": api_client.post("/whatsapp/api/v1/signups", json=signup, headers=headers).status_code,
+            "refresh": api_client.get(f"{channel.path}/health?refresh=true", headers=headers).status_code,
+        }
+    finally:
+        api_client.cookies.clear()
+    assert answers == {"register": 403, "signup": 403, "refresh": 403}
+    assert register_runs() == [] and onboarding_runs() == []
+    assert sim.calls() == []
 
 
 @pytest.mark.parametrize("char", ["\x00", "\x01", "\r", "\x1f", "\x7f", "\x85", "\x9f"], ids=ascii)
