@@ -77,6 +77,8 @@ BAD_CONFS: list[BadConf] = [
     # unknown keys
     BadConf("unknown key", "callback_url", {"callback_url": "https://evil.example/hook"}),
     BadConf("misspelled key", "wabaid", {"wabaid": "123"}),
+    BadConf("prototype key", "__proto__", {"__proto__": {"admin": True}}),
+    BadConf("a token instead of the code", "access_token", {"access_token": "EAAG-not-a-token"}),
     # signup ids (DAG only; the intake has no such field)
     BadConf("signup_id malformed", "signup_id", {"signup_id": "../../etc"}),
     BadConf(

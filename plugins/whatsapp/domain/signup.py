@@ -1,8 +1,9 @@
 """Every onboarding input, checked by one set of rules before anything is exchanged, stored or called.
 
 The same rules serve every entry point: the ``whatsapp_onboarding`` DAG's conf (its ``Param``
-schemas are built from :func:`json_schema`, and its first task runs :meth:`OnboardingConf.from_params`
-for runs created without the schemas, e.g. ``dag.test``), the signup intake
+schemas are built from :meth:`FieldRule.schema`, its first task runs
+:meth:`OnboardingConf.from_params`, and Airflow's REST routes that create its runs are guarded by
+:meth:`OnboardingConf.from_api`), the signup intake
 ``POST /whatsapp/api/v1/signups`` (:meth:`Signup.from_mapping`), the register DAG's params and
 the API's path parameters (:data:`ROW_ID`). They match what the store can hold and what the code
 can compute:
@@ -266,3 +267,29 @@ class OnboardingConf:
             return cls(signup_id=signup_id, signup=None, **timing)
         raw = {rule.name: params.get(rule.name) for rule in SIGNUP_FIELDS}
         return cls(signup_id=None, signup=Signup.from_mapping(raw), **timing)
+
+    @classmethod
+    def from_api(cls, params: Mapping[str, Any]) -> OnboardingConf:
+        """A conf sent through Airflow's REST API (trigger form included): the ``signup_id`` form only.
+
+        Every rule of :meth:`from_params`, so the error names the broken field; then a valid raw
+        signup is refused too: Airflow keeps a trigger's conf in ``dag_run.conf`` and its
+        request body in the event log, and every user who may read the DAG's runs (the
+        ``viewer`` role included) reads both.
+        """
+        _refuse_unknown(params, ONBOARDING_FIELDS)
+        if not any(_present(params, rule) for rule in (SIGNUP_ID, *SIGNUP_FIELDS)):
+            raise InvalidSignupError(SIGNUP_ID.name, f"is required ({_USE_THE_INTAKE})")
+        conf = cls.from_params(params)
+        if conf.signup is not None:
+            raise InvalidSignupError(
+                CODE.name, f"is not accepted in a conf sent through Airflow's API ({_USE_THE_INTAKE})"
+            )
+        return conf
+
+
+#: Where a signup goes instead of a run's conf.
+_USE_THE_INTAKE = (
+    "post the signup to POST /whatsapp/api/v1/signups: it keeps the code encrypted and starts the "
+    "run with its signup_id"
+)
