@@ -15,7 +15,7 @@ from fastapi import Path
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, create_model
 
 from whatsapp.domain.health import PUBLIC_FIELDS, STORED_FIELDS
-from whatsapp.domain.signup import ACCOUNT_ID, INBOX_ID, SIGNUP_FIELDS
+from whatsapp.domain.signup import ACCOUNT_ID, INBOX_ID, INTAKE_FIELDS
 from whatsapp.domain.situations import ActionKind, SituationKind, SituationSeverity
 from whatsapp.store.fleet_listing import (
     DEFAULT_SORT,
@@ -336,7 +336,10 @@ class RegisterResponse(_Model):
 SignupBody = create_model(
     "SignupBody",
     __config__=ConfigDict(extra="forbid"),
-    __doc__="An Embedded Signup's result, as the page that ran the flow received it.",
+    __doc__=(
+        "An Embedded Signup's result, as the page that ran the flow received it, and optionally how "
+        "the onboarding run waits for the display name."
+    ),
     **{
         rule.name: (
             Any,
@@ -346,7 +349,7 @@ SignupBody = create_model(
                 json_schema_extra=rule.schema(nullable=not rule.required),
             ),
         )
-        for rule in SIGNUP_FIELDS
+        for rule in INTAKE_FIELDS
     },
 )
 
@@ -354,7 +357,9 @@ SignupBody = create_model(
 class SignupResponse(_Model):
     """A stored signup and the ``whatsapp_onboarding`` run queued for it."""
 
-    signup_id: str = Field(description="the signup in the channel store (the run's only conf key)")
+    signup_id: str = Field(
+        description="the signup in the channel store (the run's conf: this id and the timing fields sent)"
+    )
     dag_run_id: str
 
 

@@ -4,7 +4,7 @@ The same rules serve every entry point: the ``whatsapp_onboarding`` DAG's conf (
 schemas are built from :meth:`FieldRule.schema`, its first task runs
 :meth:`OnboardingConf.from_params`, and Airflow's REST routes that create its runs are guarded by
 :meth:`OnboardingConf.from_api`), the signup intake
-``POST /whatsapp/api/v1/signups`` (:meth:`Signup.from_mapping`), the register DAG's params and
+``POST /whatsapp/api/v1/signups`` (:meth:`Intake.from_mapping`), the register DAG's params and
 the API's path parameters (:data:`ROW_ID`). They match what the store can hold and what the code
 can compute:
 
@@ -182,10 +182,13 @@ SIGNUP_ID = FieldRule("signup_id", Kind.SIGNUP_ID, "A signup stored by POST /wha
 #: An ``account_id`` or ``inbox_id`` anywhere (register DAG params, API path parameters).
 ROW_ID = FieldRule("id", Kind.ROW_ID, "")
 
-#: The signup itself: the intake's body, and the raw-code form of the onboarding conf.
+#: The signup itself: the intake's body (with :data:`TIMING_FIELDS`), and the raw-code form of
+#: the onboarding conf.
 SIGNUP_FIELDS: tuple[FieldRule, ...] = (ACCOUNT_ID, CODE, BUSINESS_ID, WABA_ID, PHONE_NUMBER_ID, INBOX_ID)
 #: How the onboarding run waits for the display name.
 TIMING_FIELDS: tuple[FieldRule, ...] = (NAME_POKE_INTERVAL, NAME_WAIT_TIMEOUT)
+#: Every key the intake accepts in its body.
+INTAKE_FIELDS: tuple[FieldRule, ...] = (*SIGNUP_FIELDS, *TIMING_FIELDS)
 #: Every key ``whatsapp_onboarding`` accepts in its conf.
 ONBOARDING_FIELDS: tuple[FieldRule, ...] = (SIGNUP_ID, *SIGNUP_FIELDS, *TIMING_FIELDS)
 
@@ -235,6 +238,31 @@ class Signup:
             checked[rule.name] = rule.check(values[rule.name])
         code = checked.pop("code")
         return cls(SignupIds(**checked), code)
+
+
+@dataclass(frozen=True, slots=True)
+class Intake:
+    """What ``POST /whatsapp/api/v1/signups`` receives: a signup, and how its run waits for the name.
+
+    The timing fields are the DAG's own (:data:`TIMING_FIELDS`, same rules as its params); only
+    those the client sent go to the run's conf, the DAG's defaults apply to the others.
+    """
+
+    signup: Signup
+    timing: Mapping[str, int]
+
+    @classmethod
+    def from_mapping(cls, values: Mapping[str, Any]) -> Intake:
+        """Check the signup's fields and the timing fields sent; refuse any other key."""
+        signup = Signup.from_mapping(values, extra=TIMING_FIELDS)
+        timing = {
+            rule.name: rule.check(values[rule.name]) for rule in TIMING_FIELDS if _present(values, rule)
+        }
+        return cls(signup, timing)
+
+    def run_conf(self, signup_id: str) -> dict[str, Any]:
+        """The onboarding run's conf for the stored signup: its id and the timing, never the code."""
+        return {SIGNUP_ID.name: signup_id, **self.timing}
 
 
 @dataclass(frozen=True, slots=True)
