@@ -1,9 +1,11 @@
 """One run per Embedded Signup: exchange, save, check, subscribe, wait for the name, register, verify.
 
 Started by the signup intake (``POST /whatsapp/api/v1/signups``) with conf ``{"signup_id"}``:
-the code stays encrypted in the channel store. Triggering with the signup itself, conf
-``{"account_id", "code", "business_id", "waba_id"[, "phone_number_id", "inbox_id"]}``, also
-works, but then the code is in the run's conf for everyone who may read this DAG's runs.
+the code stays encrypted in the channel store. Airflow's REST API (the trigger form included)
+takes only that form: the plugin refuses a conf with a ``code`` there, before Airflow keeps it in
+the run's conf and its event log, where every user who may read this DAG's runs would read it.
+``dag.test()`` and ``airflow dags trigger -c`` also take the signup itself, conf
+``{"account_id", "code", "business_id", "waba_id"[, "phone_number_id", "inbox_id"]}``.
 Either form takes ``name_poke_interval`` and ``name_wait_timeout``. This file only wires: the
 steps live in the ``whatsapp`` provider.
 """
@@ -35,7 +37,9 @@ from whatsapp.sensors.display_name import WhatsAppDisplayNameSensor
     doc_md=__doc__,
     default_args=GRAPH_TASK_DEFAULTS,
     # One Param per accepted key, its JSON schema built from the rules the first task enforces
-    # (whatsapp.domain.signup), so the trigger form and the REST API refuse what the task would.
+    # (whatsapp.domain.signup). Airflow validates each key on its own and takes undeclared keys
+    # without a schema; the rules across keys (required fields, no extra key, signup_id alone)
+    # are applied at the REST door by whatsapp.api.conf_guard, and by the first task.
     params={
         rule.name: Param(
             rule.default, **rule.schema(nullable=rule.default is None), description=rule.description

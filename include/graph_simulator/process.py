@@ -201,7 +201,8 @@ class SimulatorProcess(contextlib.AbstractContextManager["RunningSimulator"]):
 
 
 def onboarding_conf(number: dict[str, Any], *, account_id: int = 1, **extra: Any) -> dict[str, Any]:
-    """The ``whatsapp_onboarding`` conf for a signup the simulator created (``add_number``)."""
+    """A signup the simulator created (``add_number``): the body of the signup intake, and the raw
+    ``whatsapp_onboarding`` conf that ``dag.test()`` takes (Airflow's REST API refuses it)."""
     return {
         "account_id": account_id,
         "code": number["code"],

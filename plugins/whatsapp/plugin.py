@@ -13,6 +13,7 @@ from urllib.parse import quote
 
 from airflow.plugins_manager import AirflowPlugin
 
+from whatsapp.api.conf_guard import OnboardingConfGuard
 from whatsapp.extra_links import WhatsAppManagerLink
 from whatsapp.ui import BUNDLE_NAME, PAGE_ROUTE, RUN_TAB_ROUTE
 
@@ -58,6 +59,9 @@ class WhatsAppPlugin(AirflowPlugin):
     name = "whatsapp"
     operator_extra_links = [WhatsAppManagerLink()]
     fastapi_apps = [{"app": LazyApiApp(), "url_prefix": URL_PREFIX, "name": "WhatsApp fleet health API"}]
+    # In front of Airflow's own trigger and backfill routes: a whatsapp_onboarding conf that the
+    # run would refuse, or that carries a signup code, is a 400 before Airflow runs or logs it.
+    fastapi_root_middlewares = [{"middleware": OnboardingConfGuard, "name": "whatsapp_onboarding conf guard"}]
     # React apps (AIP-68): Airflow's UI imports the bundle and renders the component it registers
     # under globalThis[name], in Airflow's own document, router and theme. The page and the run tab
     # share the name "WhatsApp" (their label; the component tells them apart by the run it gets).

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from urllib.parse import quote
+
 import pytest
 from fastapi.testclient import TestClient
 
 from include.graph_simulator.process import SimulatorControl
 from tests.api.fleet_seed import SeededChannel
+from tests.api.test_signups import signup_body
+from whatsapp.api.models import NO_CONTROL_CHARACTERS
 
 
 @pytest.mark.parametrize("raw", [b"x", b"[1]", b'{"account_id": 1}', b"{"], ids=repr)
@@ -100,3 +104,73 @@ def test_a_cookie_refresh_from_another_origin_is_refused(
     finally:
         api_client.cookies.clear()
     assert (refused.status_code, accepted.status_code) == (403, 200), refused.text
+
+
+@pytest.mark.parametrize("scheme", ["Bearer", "bearer"])
+def test_an_empty_bearer_header_does_not_exempt_a_cookie_call_from_the_origin_check(
+    api_client: TestClient,
+    tokens: dict[str, str],
+    fleet: dict[str, SeededChannel],
+    sim: SimulatorControl,
+    register_runs,
+    onboarding_runs,
+    scheme: str,
+) -> None:
+    """A Bearer scheme without a token: Airflow takes the user from the cookie, so the check must too."""
+    channel = fleet["pending"]
+    number = sim.add_number(name_status="APPROVED")
+    signup = signup_body(number)
+    headers = {"Authorization": scheme, "Origin": "https://evil.example"}
+    sim.clear_calls()
+    api_client.cookies.set("_token", tokens["admin"])
+    try:
+        answers = {
+            "register": api_client.post(f"{channel.path}/register", headers=headers).status_code,
+            "signup": api_client.post("/whatsapp/api/v1/signups", json=signup, headers=headers).status_code,
+            "refresh": api_client.get(f"{channel.path}/health?refresh=true", headers=headers).status_code,
+        }
+    finally:
+        api_client.cookies.clear()
+    assert answers == {"register": 403, "signup": 403, "refresh": 403}
+    assert register_runs() == [] and onboarding_runs() == []
+    assert sim.calls() == []
+
+
+@pytest.mark.parametrize("char", ["\x00", "\x01", "\r", "\x1f", "\x7f", "\x85", "\x9f"], ids=ascii)
+def test_a_control_character_in_a_path_parameter_is_a_422_before_any_query(
+    api_client: TestClient, bearer: dict[str, dict[str, str]], fleet: dict[str, SeededChannel], char: str
+) -> None:
+    """422 from the parameter's type, so the handler (and its queries) never runs.
+
+    (A newline never gets this far: Starlette's mount pattern does not route it into the plugin.)
+    """
+    encoded = quote(char, safe="")
+    paths = [
+        f"{fleet['pending'].path}/register/{encoded}",
+        f"{fleet['pending'].path}/register/a{encoded}b",
+        f"/whatsapp/api/v1/runs/whatsapp_onboarding/{encoded}/channel",
+        f"/whatsapp/api/v1/runs/whatsapp_onboarding/a{encoded}b/channel",
+        f"/whatsapp/api/v1/runs/whatsapp{encoded}/run/channel",
+    ]
+    answers = {path: api_client.get(path, headers=bearer["admin"]) for path in paths}
+    assert {path: r.status_code for path, r in answers.items()} == dict.fromkeys(paths, 422), {
+        path: r.text[:200] for path, r in answers.items()
+    }
+    for response in answers.values():
+        assert char not in response.text and encoded not in response.text, response.text
+
+
+def test_every_text_path_parameter_refuses_control_characters(api_client: TestClient) -> None:
+    """The plugin's path parameters are integers or the one shared text type (``AirflowIdPath``)."""
+    schema = api_client.get("/whatsapp/openapi.json").json()
+    params = [
+        (path, param["name"], param["schema"])
+        for path, operations in schema["paths"].items()
+        for operation in operations.values()
+        for param in operation.get("parameters", [])
+        if param["in"] == "path"
+    ]
+    assert len(params) >= 10, params
+    for path, name, param_schema in params:
+        text_type = param_schema.get("pattern") == NO_CONTROL_CHARACTERS
+        assert param_schema.get("type") == "integer" or text_type, (path, name, param_schema)

@@ -124,6 +124,36 @@ def test_a_good_signup_is_stored_encrypted_and_queues_a_run_with_only_its_id(
     assert sim.calls() == []  # the intake never calls Graph: the run does
 
 
+@pytest.mark.parametrize(
+    ("timing", "conf_timing"),
+    [
+        ({"name_poke_interval": 1}, {"name_poke_interval": 1}),
+        (
+            {"name_poke_interval": 20, "name_wait_timeout": 3600},
+            {"name_poke_interval": 20, "name_wait_timeout": 3600},
+        ),
+        ({"name_poke_interval": None, "name_wait_timeout": 5.0}, {"name_wait_timeout": 5}),
+    ],
+    ids=["poke interval", "both", "null and 5.0"],
+)
+def test_the_timing_fields_sent_go_to_the_run_with_the_signup_id(
+    api_client: TestClient,
+    bearer: dict[str, dict[str, str]],
+    sim: SimulatorControl,
+    pg_store_env: ChannelStore,
+    onboarding_runs: Callable[[], list[RunView]],
+    timing: dict[str, Any],
+    conf_timing: dict[str, int],
+) -> None:
+    """The DAG's own timing params, checked by the same rules; null means the DAG's default."""
+    number = sim.add_number(name_status="APPROVED")
+    response = api_client.post(INTAKE, json={**signup_body(number), **timing}, headers=bearer["operator"])
+    assert response.status_code == 202, response.text
+    [run] = onboarding_runs()
+    assert run.conf == {"signup_id": response.json()["signup_id"], **conf_timing}
+    assert all(f'"{name}": {value}' in event_log_text() for name, value in conf_timing.items())
+
+
 def test_a_viewer_may_not_start_an_onboarding(
     api_client: TestClient,
     bearer: dict[str, dict[str, str]],

@@ -77,6 +77,11 @@ class AirflowApi:
         assert response.status_code == 200, f"trigger {dag_id} -> {response.status_code}: {response.text}"
         return str(response.json()["dag_run_id"])
 
+    def post_signup(self, signup: dict[str, Any]) -> dict[str, str]:
+        """``POST /whatsapp/api/v1/signups``, the way Airflow's API starts an onboarding: the signup
+        is stored (its code encrypted) and its run queued; returns ``{"signup_id", "dag_run_id"}``."""
+        return self.ok("POST", "/whatsapp/api/v1/signups", json=signup)
+
     def dag_runs(self, dag_id: str) -> list[dict[str, Any]]:
         return self.ok("GET", f"/api/v2/dags/{dag_id}/dagRuns")["dag_runs"]
 

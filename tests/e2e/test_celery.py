@@ -140,9 +140,9 @@ def run_scenario(stack: AirflowStack, api: AirflowApi, sim: SimulatorControl, st
         stack.wait_for_log(worker, ("ready",), timeout=STARTUP_TIMEOUT)
     phase(started, "Airflow and both Celery workers up")
 
-    # 1. Onboarding through a worker.
+    # 1. Onboarding through a worker (the signup intake queues the run).
     approved = sim.add_number(name_status="APPROVED")
-    onboarding_run = api.trigger_ok(ONBOARDING, onboarding_conf(approved))
+    onboarding_run = api.post_signup(onboarding_conf(approved))["dag_run_id"]
     assert api.wait_for_runs(ONBOARDING, [onboarding_run], TASKS_TIMEOUT)[onboarding_run] == "success", (
         api.task_states(ONBOARDING, onboarding_run)
     )

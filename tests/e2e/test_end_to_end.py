@@ -2,14 +2,15 @@
 
 The stack (``tests/e2e/stack.py``): ``airflow api-server``, ``scheduler`` (LocalExecutor),
 ``dag-processor`` and ``triggerer`` on loopback, fresh PostgreSQL databases for Airflow's
-metadata and the channel store, and the Graph API simulator. Three signups go in through
-``POST /api/v2/dags/whatsapp_onboarding/dagRuns``: one approved, one whose display name is
-still in review (it must wait *deferred in the triggerer* and register only after the review
-ends), one with a bad conf (refused at the door). Then the fleet health DAG runs, and the
-store, the provider's health API and the simulator's request log must all tell the same story.
-Last, a fourth signup goes in through the signup intake (``POST /whatsapp/api/v1/signups``) and,
-once onboarded, Airflow's metadata database (every table, ``dag_run`` and ``log`` included),
-every log the stack wrote and a dump of the store are scanned for secrets.
+metadata and the channel store, and the Graph API simulator. A bad conf sent to
+``POST /api/v2/dags/whatsapp_onboarding/dagRuns`` is refused at the door (400, no run). Two
+signups go in through the signup intake (``POST /whatsapp/api/v1/signups``, the way the API
+starts onboardings): one approved, one whose display name is still in review (it must wait
+*deferred in the triggerer* and register only after the review ends). Then the fleet health DAG
+runs, and the store, the provider's health API and the simulator's request log must all tell
+the same story. Last, a fourth signup goes in through the intake and, once onboarded, Airflow's
+metadata database (every table, ``dag_run`` and ``log`` included), every log the stack wrote
+and a dump of the store are scanned for secrets, the codes of all four numbers included.
 """
 
 from __future__ import annotations
@@ -91,12 +92,21 @@ def run_scenario(stack: AirflowStack, api: AirflowApi, sim: SimulatorControl) ->
     # 1. A bad conf is refused by the API itself: 400 naming the param, no run, no Graph call.
     refused = api.trigger(ONBOARDING, onboarding_conf(bad, account_id=0))
     assert refused.status_code == 400, refused.text
-    assert "account_id" in refused.text
+    assert "account_id" in refused.text and bad["code"] not in refused.text
     assert api.dag_runs(ONBOARDING) == []
 
-    # 2. Two good signups at once.
-    approved_run = api.trigger_ok(ONBOARDING, onboarding_conf(approved))
-    review_run = api.trigger_ok(ONBOARDING, onboarding_conf(in_review, name_poke_interval=1))
+    # 2. Two good signups at once, through the intake; their runs' confs hold no code.
+    approved_signup = api.post_signup(onboarding_conf(approved))
+    review_signup = api.post_signup(onboarding_conf(in_review, name_poke_interval=1))
+    approved_run, review_run = approved_signup["dag_run_id"], review_signup["dag_run_id"]
+    confs = {
+        run: api.ok("GET", f"/api/v2/dags/{ONBOARDING}/dagRuns/{run}")["conf"]
+        for run in (approved_run, review_run)
+    }
+    assert confs == {
+        approved_run: {"signup_id": approved_signup["signup_id"]},
+        review_run: {"signup_id": review_signup["signup_id"], "name_poke_interval": 1},
+    }
 
     # 3. The in-review one waits in the triggerer, polling, without spending a register call.
     api.wait_for_task_state(ONBOARDING, review_run, "wait_for_display_name", "deferred", TASKS_TIMEOUT)
@@ -140,8 +150,8 @@ def run_scenario(stack: AirflowStack, api: AirflowApi, sim: SimulatorControl) ->
     check_simulator_log(sim, approved, in_review, bad, review_end)
     check_health_api(stack, api, approved, in_review)
 
-    # 5. A signup through the intake, then a scan of everything the stack kept for secrets.
-    check_intake_leaves_no_secret(stack, api, sim, raw_numbers=[approved, in_review])
+    # 5. One more signup through the intake, then a scan of everything the stack kept for secrets.
+    check_intake_leaves_no_secret(stack, api, sim, earlier=[approved, in_review], refused=bad)
     phase(started, "intake signup onboarded, no secret found anywhere")
 
 
@@ -209,17 +219,19 @@ def check_health_api(stack: AirflowStack, api: AirflowApi, *numbers: dict[str, A
 
 
 def check_intake_leaves_no_secret(
-    stack: AirflowStack, api: AirflowApi, sim: SimulatorControl, raw_numbers: list[dict[str, Any]]
+    stack: AirflowStack,
+    api: AirflowApi,
+    sim: SimulatorControl,
+    earlier: list[dict[str, Any]],
+    refused: dict[str, Any],
 ) -> None:
     """Onboard a number through the intake; then no code, token, PIN, verify token or app secret
-    (nor a ciphertext of one in a log) is in the metadata database, the logs or the store dump.
-
-    The raw-conf signups' codes are in their ``dag_run.conf`` and the event log by design (the
-    README says who can read them there); every other secret of theirs is scanned for too.
+    (nor a ciphertext of one in a log) is in the metadata database, the logs or the store dump:
+    neither this number's nor the earlier intake signups' nor the code of the conf the door
+    refused (Airflow's event log never saw that request).
     """
     number = sim.add_number(name_status="APPROVED")
-    body = {"account_id": 2, **{k: number[k] for k in ("code", "business_id", "waba_id", "phone_number_id")}}
-    answer = api.ok("POST", "/whatsapp/api/v1/signups", json=body)
+    answer = api.post_signup(onboarding_conf(number, account_id=2))
     store = store_of(stack)
     try:
         ciphertexts = stored_ciphertexts(store)  # the code's too, unless the run already spent it
@@ -228,15 +240,9 @@ def check_intake_leaves_no_secret(
         pending = store.signups.pending(answer["signup_id"])
         assert pending is not None and not pending.code_held  # spent and deleted
         ciphertexts.update(stored_ciphertexts(store))
-        secrets = {"app secret": "sim-app-secret", **number_secrets(sim, store, number)}
-        for other in raw_numbers:
-            secrets.update(
-                {
-                    what: value
-                    for what, value in number_secrets(sim, store, other).items()
-                    if not what.startswith("code")
-                }
-            )
+        secrets = {"app secret": "sim-app-secret", f"code {refused['phone_number_id']}": refused["code"]}
+        for onboarded in (*earlier, number):
+            secrets.update(number_secrets(sim, store, onboarded))
         dump = store_dump(store)
     finally:
         store.dispose()

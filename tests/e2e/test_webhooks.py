@@ -49,7 +49,8 @@ def onboard_in_review(
     api: AirflowApi, sim: SimulatorControl, poke: int, account_id: int
 ) -> tuple[dict[str, Any], str]:
     number = sim.add_number(name_status="PENDING_REVIEW", review_seconds=10**7)
-    run = api.trigger_ok(ONBOARDING, onboarding_conf(number, account_id=account_id, name_poke_interval=poke))
+    signup = onboarding_conf(number, account_id=account_id, name_poke_interval=poke)
+    run = api.post_signup(signup)["dag_run_id"]
     api.wait_for_task_state(ONBOARDING, run, "wait_for_display_name", "deferred", TASKS_TIMEOUT)
     return number, run
 

@@ -67,7 +67,7 @@ BAD_CONFS: list[BadConf] = [
     BadConf("inbox_id text", "inbox_id", {"inbox_id": "seven"}),
     BadConf("inbox_id zero", "inbox_id", {"inbox_id": 0}),
     BadConf("inbox_id 2**63", "inbox_id", {"inbox_id": 2**63}),
-    # timing (DAG: out of bounds; intake: not one of its fields)
+    # timing: the same rules for the DAG's params and the intake's optional fields
     BadConf("name_poke_interval zero", "name_poke_interval", {"name_poke_interval": 0}),
     BadConf("name_poke_interval over a day", "name_poke_interval", {"name_poke_interval": 86_401}),
     BadConf("name_poke_interval text", "name_poke_interval", {"name_poke_interval": "600"}),
@@ -77,6 +77,8 @@ BAD_CONFS: list[BadConf] = [
     # unknown keys
     BadConf("unknown key", "callback_url", {"callback_url": "https://evil.example/hook"}),
     BadConf("misspelled key", "wabaid", {"wabaid": "123"}),
+    BadConf("prototype key", "__proto__", {"__proto__": {"admin": True}}),
+    BadConf("a token instead of the code", "access_token", {"access_token": "EAAG-not-a-token"}),
     # signup ids (DAG only; the intake has no such field)
     BadConf("signup_id malformed", "signup_id", {"signup_id": "../../etc"}),
     BadConf(

@@ -76,3 +76,34 @@ def test_an_unknown_signup_id_fails_in_the_first_task(
     states = {ti.task_id: str(ti.state) for ti in dag_run.get_task_instances()}
     assert (states["validate"], states["exchange_and_save"]) == ("failed", "upstream_failed")
     assert sim.calls() == []
+
+
+VALID_RAW = {"account_id": 1, "code": "AQ-code", "business_id": "1", "waba_id": "2"}
+
+
+@pytest.mark.parametrize(
+    ("params", "refused"),
+    [
+        ({"signup_id": UNKNOWN_SIGNUP_ID}, None),
+        ({"signup_id": UNKNOWN_SIGNUP_ID, "name_poke_interval": 5, "name_wait_timeout": None}, None),
+        ({}, "signup_id"),
+        ({"name_poke_interval": 5}, "signup_id"),
+        (VALID_RAW, "code"),
+        ({**VALID_RAW, "account_id": 0}, "account_id"),
+        ({"signup_id": UNKNOWN_SIGNUP_ID, "account_id": 1}, "account_id"),
+        ({"signup_id": UNKNOWN_SIGNUP_ID, "foo": 1}, "foo"),
+        ({"foo": 1}, "foo"),
+    ],
+)
+def test_a_conf_through_airflows_api_is_a_signup_id_only(params: dict[str, Any], refused: str | None) -> None:
+    """``OnboardingConf.from_api``: every rule of the DAG, then no raw signup (its code would stay
+    in ``dag_run.conf``); the error names the field and never the code."""
+    from whatsapp.domain.signup import InvalidSignupError, OnboardingConf
+
+    if refused is None:
+        assert OnboardingConf.from_api(params).signup_id == UNKNOWN_SIGNUP_ID
+        return
+    with pytest.raises(InvalidSignupError) as error:
+        OnboardingConf.from_api(params)
+    assert error.value.field == refused
+    assert VALID_RAW["code"] not in str(error.value)

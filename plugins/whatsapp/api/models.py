@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, create_mod
 
 from whatsapp.domain.health import PUBLIC_FIELDS, STORED_FIELDS
 from whatsapp.domain.registration import REGISTER_BUDGET, REGISTER_WINDOW, RegistrationState
-from whatsapp.domain.signup import ACCOUNT_ID, INBOX_ID, SIGNUP_FIELDS
+from whatsapp.domain.signup import ACCOUNT_ID, INBOX_ID, INTAKE_FIELDS
 from whatsapp.domain.situations import ActionKind, SituationKind, SituationSeverity
 from whatsapp.store.fleet_listing import (
     DEFAULT_SORT,
@@ -32,10 +32,17 @@ class _Model(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
 
+#: Text without a control character (C0, DEL, C1). Every text a client sends in a path or a
+#: query has this pattern: PostgreSQL refuses a NUL byte in a query (the request failed with a
+#: 500), and no id, state word or search contains one of them.
+NO_CONTROL_CHARACTERS = r"^[^\x00-\x1f\x7f-\x9f]*$"
+
 #: A channel's ids in a path, within what the store holds (``BIGINT``): larger ones are a 422,
 #: never a database error.
 AccountIdPath = Annotated[int, Path(ge=ACCOUNT_ID.minimum, le=ACCOUNT_ID.maximum)]
 InboxIdPath = Annotated[int, Path(ge=INBOX_ID.minimum, le=INBOX_ID.maximum)]
+#: A DAG id or run id in a path (Airflow's ids are at most 250 characters): 422 before any query.
+AirflowIdPath = Annotated[str, Path(min_length=1, max_length=250, pattern=NO_CONTROL_CHARACTERS)]
 
 
 class GraphError(_Model):
@@ -201,10 +208,9 @@ class LastAudit(_Model):
 FleetSort = StrEnum("FleetSort", {key: key for key in SORTS})
 
 _FILTER_HELP = "repeat to match any of several values; `none` matches a missing value"
-#: A filter value: a state word, so short and without control characters (a NUL byte would
-#: otherwise reach the database driver and fail the request with a 500).
-FilterValue = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[^\x00-\x1f\x7f]+$")]
-SearchText = Annotated[str, StringConstraints(max_length=100, pattern=r"^[^\x00-\x1f\x7f]*$")]
+#: A filter value: a state word, so short and without control characters.
+FilterValue = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=NO_CONTROL_CHARACTERS)]
+SearchText = Annotated[str, StringConstraints(max_length=100, pattern=NO_CONTROL_CHARACTERS)]
 
 
 class FleetParams(_Model):
@@ -369,7 +375,10 @@ class RegisterResponse(_Model):
 SignupBody = create_model(
     "SignupBody",
     __config__=ConfigDict(extra="forbid"),
-    __doc__="An Embedded Signup's result, as the page that ran the flow received it.",
+    __doc__=(
+        "An Embedded Signup's result, as the page that ran the flow received it, and optionally how "
+        "the onboarding run waits for the display name."
+    ),
     **{
         rule.name: (
             Any,
@@ -379,7 +388,7 @@ SignupBody = create_model(
                 json_schema_extra=rule.schema(nullable=not rule.required),
             ),
         )
-        for rule in SIGNUP_FIELDS
+        for rule in INTAKE_FIELDS
     },
 )
 
@@ -387,7 +396,9 @@ SignupBody = create_model(
 class SignupResponse(_Model):
     """A stored signup and the ``whatsapp_onboarding`` run queued for it."""
 
-    signup_id: str = Field(description="the signup in the channel store (the run's only conf key)")
+    signup_id: str = Field(
+        description="the signup in the channel store (the run's conf: this id and the timing fields sent)"
+    )
     dag_run_id: str
 
 

@@ -9,10 +9,10 @@ and 403 only for a real user lacking a permission, so the forged case is re-labe
 
 A browser sends the ``_token`` cookie with any request to the API server, including one a
 foreign page makes it send, so every state-changing route depends on
-:func:`same_origin_if_cookie`: when the cookie (not a Bearer header, which no foreign page can
-add) authenticates the call, its ``Origin`` (or, lacking one, its ``Referer``) must be the API
-server's own origin: ``[api] base_url`` when configured, else the origin the request was sent
-to (a forged request cannot choose the victim browser's ``Host``).
+:func:`same_origin_if_cookie`: when the cookie (not a Bearer token, which no foreign page can
+add) authenticates the call, as ``get_user`` decides it, its ``Origin`` (or, lacking one, its
+``Referer``) must be the API server's own origin: ``[api] base_url`` when configured, else the
+origin the request was sent to (a forged request cannot choose the victim browser's ``Host``).
 """
 
 from __future__ import annotations
@@ -111,15 +111,23 @@ def own_origin(request: Request) -> str | None:
     return _origin_of(f"{request.url.scheme}://{host}") if host else None
 
 
-def _cookie_authenticated(request: Request) -> bool:
-    """True when :func:`get_user` takes the user from the cookie: no Bearer header came with it."""
-    scheme, _, _ = request.headers.get("authorization", "").partition(" ")
-    return scheme.lower() != "bearer" and COOKIE_NAME_JWT_TOKEN in request.cookies
+def _cookie_authenticated(request: Request, bearer_credentials: HTTPAuthorizationCredentials | None) -> bool:
+    """True when :func:`get_user` takes the user from the cookie.
+
+    Decided exactly as ``get_user`` decides, on what ``bearer_scheme`` parsed: a Bearer header
+    without a token (``Authorization: Bearer``) parses to nothing, and the cookie is then the
+    credential, so such a call is checked like any other cookie call.
+    """
+    explicit = bearer_credentials is not None and bearer_credentials.scheme.lower() == "bearer"
+    return not explicit and COOKIE_NAME_JWT_TOKEN in request.cookies
 
 
-async def same_origin_if_cookie(request: Request) -> None:
+async def same_origin_if_cookie(
+    request: Request,
+    bearer_credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)] = None,
+) -> None:
     """Refuse (403) a cookie-authenticated call whose ``Origin``/``Referer`` is not our own origin."""
-    if not _cookie_authenticated(request):
+    if not _cookie_authenticated(request, bearer_credentials):
         return
     claimed = request.headers.get("origin") or request.headers.get("referer")
     expected = own_origin(request)
@@ -134,13 +142,14 @@ async def same_origin_if_cookie(request: Request) -> None:
 async def refresh_requested(
     request: Request,
     user: UserDep,
+    bearer_credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)] = None,
     refresh: Annotated[
         bool, Query(description="fetch live health from Graph first, and store it (needs register access)")
     ] = False,
 ) -> bool:
     """``refresh=true`` spends Graph calls and writes the store: it needs what registering needs."""
     if refresh:
-        await same_origin_if_cookie(request)
+        await same_origin_if_cookie(request, bearer_credentials)
         requires_register_access(request, user)
     return refresh
 

@@ -1,9 +1,10 @@
 """Every onboarding input, checked by one set of rules before anything is exchanged, stored or called.
 
 The same rules serve every entry point: the ``whatsapp_onboarding`` DAG's conf (its ``Param``
-schemas are built from :func:`json_schema`, and its first task runs :meth:`OnboardingConf.from_params`
-for runs created without the schemas, e.g. ``dag.test``), the signup intake
-``POST /whatsapp/api/v1/signups`` (:meth:`Signup.from_mapping`), the register DAG's params and
+schemas are built from :meth:`FieldRule.schema`, its first task runs
+:meth:`OnboardingConf.from_params`, and Airflow's REST routes that create its runs are guarded by
+:meth:`OnboardingConf.from_api`), the signup intake
+``POST /whatsapp/api/v1/signups`` (:meth:`Intake.from_mapping`), the register DAG's params and
 the API's path parameters (:data:`ROW_ID`). They match what the store can hold and what the code
 can compute:
 
@@ -181,10 +182,13 @@ SIGNUP_ID = FieldRule("signup_id", Kind.SIGNUP_ID, "A signup stored by POST /wha
 #: An ``account_id`` or ``inbox_id`` anywhere (register DAG params, API path parameters).
 ROW_ID = FieldRule("id", Kind.ROW_ID, "")
 
-#: The signup itself: the intake's body, and the raw-code form of the onboarding conf.
+#: The signup itself: the intake's body (with :data:`TIMING_FIELDS`), and the raw-code form of
+#: the onboarding conf.
 SIGNUP_FIELDS: tuple[FieldRule, ...] = (ACCOUNT_ID, CODE, BUSINESS_ID, WABA_ID, PHONE_NUMBER_ID, INBOX_ID)
 #: How the onboarding run waits for the display name.
 TIMING_FIELDS: tuple[FieldRule, ...] = (NAME_POKE_INTERVAL, NAME_WAIT_TIMEOUT)
+#: Every key the intake accepts in its body.
+INTAKE_FIELDS: tuple[FieldRule, ...] = (*SIGNUP_FIELDS, *TIMING_FIELDS)
 #: Every key ``whatsapp_onboarding`` accepts in its conf.
 ONBOARDING_FIELDS: tuple[FieldRule, ...] = (SIGNUP_ID, *SIGNUP_FIELDS, *TIMING_FIELDS)
 
@@ -237,6 +241,31 @@ class Signup:
 
 
 @dataclass(frozen=True, slots=True)
+class Intake:
+    """What ``POST /whatsapp/api/v1/signups`` receives: a signup, and how its run waits for the name.
+
+    The timing fields are the DAG's own (:data:`TIMING_FIELDS`, same rules as its params); only
+    those the client sent go to the run's conf, the DAG's defaults apply to the others.
+    """
+
+    signup: Signup
+    timing: Mapping[str, int]
+
+    @classmethod
+    def from_mapping(cls, values: Mapping[str, Any]) -> Intake:
+        """Check the signup's fields and the timing fields sent; refuse any other key."""
+        signup = Signup.from_mapping(values, extra=TIMING_FIELDS)
+        timing = {
+            rule.name: rule.check(values[rule.name]) for rule in TIMING_FIELDS if _present(values, rule)
+        }
+        return cls(signup, timing)
+
+    def run_conf(self, signup_id: str) -> dict[str, Any]:
+        """The onboarding run's conf for the stored signup: its id and the timing, never the code."""
+        return {SIGNUP_ID.name: signup_id, **self.timing}
+
+
+@dataclass(frozen=True, slots=True)
 class OnboardingConf:
     """The conf of a ``whatsapp_onboarding`` run: a stored signup's id, or the signup itself.
 
@@ -266,3 +295,29 @@ class OnboardingConf:
             return cls(signup_id=signup_id, signup=None, **timing)
         raw = {rule.name: params.get(rule.name) for rule in SIGNUP_FIELDS}
         return cls(signup_id=None, signup=Signup.from_mapping(raw), **timing)
+
+    @classmethod
+    def from_api(cls, params: Mapping[str, Any]) -> OnboardingConf:
+        """A conf sent through Airflow's REST API (trigger form included): the ``signup_id`` form only.
+
+        Every rule of :meth:`from_params`, so the error names the broken field; then a valid raw
+        signup is refused too: Airflow keeps a trigger's conf in ``dag_run.conf`` and its
+        request body in the event log, and every user who may read the DAG's runs (the
+        ``viewer`` role included) reads both.
+        """
+        _refuse_unknown(params, ONBOARDING_FIELDS)
+        if not any(_present(params, rule) for rule in (SIGNUP_ID, *SIGNUP_FIELDS)):
+            raise InvalidSignupError(SIGNUP_ID.name, f"is required ({_USE_THE_INTAKE})")
+        conf = cls.from_params(params)
+        if conf.signup is not None:
+            raise InvalidSignupError(
+                CODE.name, f"is not accepted in a conf sent through Airflow's API ({_USE_THE_INTAKE})"
+            )
+        return conf
+
+
+#: Where a signup goes instead of a run's conf.
+_USE_THE_INTAKE = (
+    "post the signup to POST /whatsapp/api/v1/signups: it keeps the code encrypted and starts the "
+    "run with its signup_id"
+)

@@ -10,13 +10,14 @@ from airflow.api_fastapi.common.dagbag import DagBagDep
 from airflow.api_fastapi.common.db.common import SessionDep
 from airflow.api_fastapi.logging.decorators import action_logging
 from airflow.utils.state import DagRunState
-from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, status
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from whatsapp.api.deps import HookDep, StoreDep
 from whatsapp.api.models import (
     AccountIdPath,
+    AirflowIdPath,
     AttemptsResponse,
     ChannelHealth,
     ErrorResponse,
@@ -53,7 +54,6 @@ router = APIRouter(prefix="/accounts/{account_id}/inboxes/{inbox_id}", tags=["ch
 
 _NOT_FOUND = {status.HTTP_404_NOT_FOUND: {"description": "no channel for this account and inbox"}}
 Limit = Annotated[int, Query(ge=1, le=500)]
-RunIdPath = Annotated[str, Path(min_length=1, max_length=250)]
 
 
 async def no_request_body(request: Request) -> None:
@@ -230,7 +230,7 @@ def register(
 def get_register_run(
     account_id: AccountIdPath,
     inbox_id: InboxIdPath,
-    dag_run_id: RunIdPath,
+    dag_run_id: AirflowIdPath,
     store: StoreDep,
     session: SessionDep,
 ) -> RegisterRunResponse:

@@ -2,20 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
 from airflow.api_fastapi.common.db.common import SessionDep
-from fastapi import APIRouter, HTTPException, Path, status
+from fastapi import APIRouter, HTTPException, status
 
 from whatsapp.api.deps import StoreDep
-from whatsapp.api.models import RunChannel
+from whatsapp.api.models import AirflowIdPath, RunChannel
 from whatsapp.api.runs import CHANNEL_DAG_IDS, conf_ids, find_run
 from whatsapp.api.security import ONBOARDING_DAG_ID
 from whatsapp.store import Channel, ChannelStore
 
 router = APIRouter(tags=["runs"])
-
-RunIdPath = Annotated[str, Path(min_length=1, max_length=250)]
 
 
 def _channel_of(store: ChannelStore, dag_id: str, run_id: str, run_conf: dict[str, Any]) -> Channel | None:
@@ -45,7 +43,9 @@ def _channel_of(store: ChannelStore, dag_id: str, run_id: str, run_conf: dict[st
     response_model=RunChannel,
     responses={status.HTTP_404_NOT_FOUND: {"description": "not a WhatsApp channel run, or no channel yet"}},
 )
-def get_run_channel(dag_id: str, dag_run_id: RunIdPath, store: StoreDep, session: SessionDep) -> RunChannel:
+def get_run_channel(
+    dag_id: AirflowIdPath, dag_run_id: AirflowIdPath, store: StoreDep, session: SessionDep
+) -> RunChannel:
     """The channel an onboarding, register, name-change or offboarding run was about."""
     run = find_run(session, dag_id, dag_run_id) if dag_id in CHANNEL_DAG_IDS else None
     if run is None:

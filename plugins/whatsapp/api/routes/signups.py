@@ -1,10 +1,11 @@
-"""The signup intake: the safe way to start an onboarding (docs/http-api.md).
+"""The signup intake: the one way to start an onboarding through the API (docs/http-api.md).
 
-The page that ran Embedded Signup posts its result here. Every field is checked with the
-onboarding DAG's own rules (``whatsapp.domain.signup``); the code is stored encrypted in the
-channel store and the ``whatsapp_onboarding`` run gets only ``{"signup_id"}``, so the code never
-reaches ``dag_run.conf``, Airflow's event log, XCom, task logs or any answer. A bad field is a
-422 naming it, and then nothing is stored, triggered or sent to Graph.
+The page that ran Embedded Signup posts its result here, optionally with the onboarding's
+``name_poke_interval`` and ``name_wait_timeout``. Every field is checked with the onboarding
+DAG's own rules (``whatsapp.domain.signup``); the code is stored encrypted in the channel store
+and the ``whatsapp_onboarding`` run gets ``{"signup_id"}`` and the timing fields sent, so the
+code never reaches ``dag_run.conf``, Airflow's event log, XCom, task logs or any answer. A bad
+field is a 422 naming it, and then nothing is stored, triggered or sent to Graph.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from whatsapp.api.security import (
     same_origin_if_cookie,
 )
 from whatsapp.api.trigger import queue_run, refuse_if_paused, signup_run_id
-from whatsapp.domain.signup import InvalidSignupError, Signup
+from whatsapp.domain.signup import Intake, InvalidSignupError
 
 router = APIRouter(tags=["signup"])
 
@@ -64,14 +65,14 @@ def receive_signup(
     (on every intake, and when the run reads one too late).
     """
     try:
-        signup = Signup.from_mapping(body.model_dump(exclude_none=True))
+        intake = Intake.from_mapping(body.model_dump(exclude_none=True))
     except InvalidSignupError as error:
         raise RequestValidationError(
             [{"type": "value_error", "loc": ("body", error.field), "msg": str(error)}]
         ) from None
-    pending = store.signups.receive(signup)
+    pending = store.signups.receive(intake.signup)
     try:
-        run_id = signup_run_id(signup.ids.account_id, pending.signup_id)
+        run_id = signup_run_id(intake.signup.ids.account_id, pending.signup_id)
         session.add(
             Log(
                 event=AUDIT_EVENT,
@@ -79,7 +80,7 @@ def receive_signup(
                 owner_display_name=user.get_name(),
                 dag_id=ONBOARDING_DAG_ID,
                 run_id=run_id,
-                extra=json.dumps(_audit_fields(pending.signup_id, signup)),
+                extra=json.dumps(_audit_fields(pending.signup_id, intake)),
             )
         )
         run = queue_run(
@@ -88,7 +89,7 @@ def receive_signup(
             user=user,
             dag_id=ONBOARDING_DAG_ID,
             run_id=run_id,
-            conf={"signup_id": pending.signup_id},
+            conf=intake.run_conf(pending.signup_id),
             from_ui=bool(request.headers.get("referer")),
             check=refuse_if_paused,
         )
@@ -99,8 +100,8 @@ def receive_signup(
     return SignupResponse(signup_id=pending.signup_id, dag_run_id=run.run_id)
 
 
-def _audit_fields(signup_id: str, signup: Signup) -> dict[str, Any]:
-    ids = signup.ids
+def _audit_fields(signup_id: str, intake: Intake) -> dict[str, Any]:
+    ids = intake.signup.ids
     fields = {
         "signup_id": signup_id,
         "account_id": ids.account_id,
@@ -108,6 +109,7 @@ def _audit_fields(signup_id: str, signup: Signup) -> dict[str, Any]:
         "waba_id": ids.waba_id,
         "phone_number_id": ids.phone_number_id,
         "inbox_id": ids.inbox_id,
+        **intake.timing,
         "method": "POST",
     }
     return {key: value for key, value in fields.items() if value is not None}
