@@ -773,7 +773,7 @@ export interface components {
         Severity: "ok" | "neutral" | "warning" | "critical";
         /**
          * SignupBody
-         * @description An Embedded Signup's result, as the page that ran the flow received it.
+         * @description An Embedded Signup's result, as the page that ran the flow received it, and optionally how the onboarding run waits for the display name.
          */
         SignupBody: {
             /**
@@ -806,6 +806,16 @@ export interface components {
              * @description Reauthorize this existing channel
              */
             inbox_id?: number | null;
+            /**
+             * Name Poke Interval
+             * @description Seconds between display-name checks (1 s ... 1 day)
+             */
+            name_poke_interval?: number | null;
+            /**
+             * Name Wait Timeout
+             * @description Seconds to wait for the display name before handing over to the fleet DAG (1 s ... 30 days)
+             */
+            name_wait_timeout?: number | null;
         };
         /**
          * SignupResponse
@@ -814,7 +824,7 @@ export interface components {
         SignupResponse: {
             /**
              * Signup Id
-             * @description the signup in the channel store (the run's only conf key)
+             * @description the signup in the channel store (the run's conf: this id and the timing fields sent)
              */
             signup_id: string;
             /** Dag Run Id */
