@@ -30,7 +30,7 @@ demo-airflow: $(STAMP) ui
 ui:
 	@$(PYTHON) ui/bundle_hash.py check || (cd ui && npm ci --no-audit --no-fund && npm run build)
 
-# After an API change: ui/openapi.json from the plugin's app, then ui/src/generated/api.ts from it
+# After an API change: ui/openapi.json from the plugin's app, then ui/openapi-gen/api.ts from it
 # (openapi-typescript, in ui/codegen); tests/ui/test_generated_types.py fails while either is stale.
 types: $(STAMP)
 	cd ui && PYTHON=../$(BIN)/python npm run generate

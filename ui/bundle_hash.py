@@ -2,8 +2,9 @@
 
 ``make`` must rebuild the bundle exactly when ``ui/`` sources changed, and a git checkout gives
 every file an arbitrary mtime, so freshness is decided by content: the SHA-256 of the sources
-(``src/**``, the package manifest and lock file, the Vite and TypeScript configs) is stored in
-``plugins/whatsapp/ui/dist/SOURCE_HASH`` next to the bundle's own SHA-256, and compared.
+(``src/**``, the generated API types in ``openapi-gen/``, the package manifest and lock file,
+the Vite and TypeScript configs) is stored in ``plugins/whatsapp/ui/dist/SOURCE_HASH`` next to
+the bundle's own SHA-256, and compared.
 
     python3 ui/bundle_hash.py check   # exit 0 when the bundle is fresh, 1 (and why) when stale
     python3 ui/bundle_hash.py write   # after `vite build` (npm run build does it)
@@ -24,7 +25,8 @@ CONFIG_FILES = ("package.json", "package-lock.json", "vite.config.ts", "tsconfig
 
 def source_files(ui_dir: Path = UI_DIR) -> list[Path]:
     """Every input of the build, in a stable order."""
-    return sorted([*(ui_dir / "src").rglob("*"), *(ui_dir / name for name in CONFIG_FILES)])
+    sources = [*(ui_dir / "src").rglob("*"), *(ui_dir / "openapi-gen").rglob("*")]
+    return sorted([*sources, *(ui_dir / name for name in CONFIG_FILES)])
 
 
 def sources_digest(ui_dir: Path = UI_DIR) -> str:

@@ -2,7 +2,7 @@
 
 One declaration from the store to the browser: the pydantic models of ``whatsapp.api`` give the
 plugin app's OpenAPI schema, committed as ``ui/openapi.json``; openapi-typescript turns it into
-``ui/src/generated/api.ts`` (committed), whose ``components["schemas"]`` are the page's only types
+``ui/openapi-gen/api.ts`` (committed), whose ``components["schemas"]`` are the page's only types
 of what the API sends. The app's paths are relative to where Airflow mounts it (``/whatsapp``).
 
     ../.venv/bin/python openapi.py generate   # npm run generate: schema, types, stamp
@@ -26,12 +26,12 @@ from pathlib import Path
 
 UI_DIR = Path(__file__).resolve().parent
 SCHEMA = UI_DIR / "openapi.json"
-TYPES = UI_DIR / "src" / "generated" / "api.ts"
+TYPES = UI_DIR / "openapi-gen" / "api.ts"
 GENERATOR = UI_DIR / "codegen" / "node_modules" / "openapi-typescript" / "bin" / "cli.js"
 #: What ``api.ts`` was generated from and what it was, relative to ``ui/`` (the stamp sits next
 #: to ``api.ts``, so the bundle's source hash covers it too).
-STAMP = "src/generated/SOURCE_HASH"
-STAMPED = ("openapi.json", "codegen/package-lock.json", "src/generated/api.ts")
+STAMP = "openapi-gen/SOURCE_HASH"
+STAMPED = ("openapi.json", "codegen/package-lock.json", "openapi-gen/api.ts")
 
 
 def schema_text() -> str:
@@ -72,7 +72,7 @@ def stamp_stale_reason(ui_dir: Path = UI_DIR) -> str | None:
         if not (ui_dir / name).is_file():
             return f"{name} is missing"
         if lines.get(name) != _digest(ui_dir / name):
-            return f"{name} changed since src/generated/api.ts was generated"
+            return f"{name} changed since openapi-gen/api.ts was generated"
     return None
 
 

@@ -31,7 +31,8 @@ def test_any_source_change_changes_the_digest(tmp_path: Path) -> None:
     """Edited, added or renamed sources, or a new lock file, each need a rebuild."""
     bundle_hash = _bundle_hash()
     copy = tmp_path / "ui"
-    shutil.copytree(ROOT / "ui" / "src", copy / "src")
+    for folder in ("src", "openapi-gen"):
+        shutil.copytree(ROOT / "ui" / folder, copy / folder)
     for name in bundle_hash.CONFIG_FILES:
         shutil.copy2(ROOT / "ui" / name, copy / name)
     digests = [bundle_hash.sources_digest(copy)]
@@ -42,6 +43,9 @@ def test_any_source_change_changes_the_digest(tmp_path: Path) -> None:
     main.rename(copy / "src" / "entry.tsx")
     digests.append(bundle_hash.sources_digest(copy))
     (copy / "src" / "extra.ts").write_text("export {};\n")
+    digests.append(bundle_hash.sources_digest(copy))
+    types = copy / "openapi-gen" / "api.ts"
+    types.write_text(types.read_text() + "\n")
     digests.append(bundle_hash.sources_digest(copy))
     lock = copy / "package-lock.json"
     lock.write_text(lock.read_text().replace('"lockfileVersion"', '"lockfileVersion" ', 1))

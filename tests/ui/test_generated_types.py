@@ -1,7 +1,7 @@
 """The page's API types are generated from what the API declares, and are not stale.
 
 ``ui/openapi.json`` must be what the plugin app produces now (no Node needed: the app is Python),
-and ``ui/src/generated/api.ts`` what openapi-typescript makes of it. The second check runs the
+and ``ui/openapi-gen/api.ts`` what openapi-typescript makes of it. The second check runs the
 pinned generator when it is installed (``ui/codegen/node_modules``, after ``npm run generate``);
 without it (a clean clone, CI) it checks the digests ``generate`` recorded: the schema, the
 generator's lock file and ``api.ts`` must be the files it was generated from and wrote, so a
@@ -19,7 +19,7 @@ from types import ModuleType
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-REGENERATE = "regenerate: cd ui && npm run generate, and commit ui/openapi.json and ui/src/generated/"
+REGENERATE = "regenerate: cd ui && npm run generate, and commit ui/openapi.json and ui/openapi-gen/"
 
 
 def _openapi() -> ModuleType:
@@ -47,7 +47,7 @@ def test_generated_types_are_what_the_generator_makes_of_the_schema(tmp_path: Pa
         pytest.skip("no openapi-typescript here (npm ci --prefix ui/codegen): the digests are checked")
     out = tmp_path / "api.ts"
     openapi.generate_types(openapi.SCHEMA, out)
-    assert out.read_text() == openapi.TYPES.read_text(), f"ui/src/generated/api.ts is stale: {REGENERATE}"
+    assert out.read_text() == openapi.TYPES.read_text(), f"ui/openapi-gen/api.ts is stale: {REGENERATE}"
 
 
 def test_a_changed_schema_or_generator_or_hand_edit_is_stale(tmp_path: Path) -> None:
@@ -62,7 +62,7 @@ def test_a_changed_schema_or_generator_or_hand_edit_is_stale(tmp_path: Path) -> 
         original = path.read_bytes()
         path.write_bytes(original + b"\n")
         reason = openapi.stamp_stale_reason(tmp_path)
-        assert reason == f"{name} changed since src/generated/api.ts was generated", reason
+        assert reason == f"{name} changed since openapi-gen/api.ts was generated", reason
         path.write_bytes(original)
     (tmp_path / openapi.STAMPED[0]).unlink()
     assert openapi.stamp_stale_reason(tmp_path) == f"{openapi.STAMPED[0]} is missing"

@@ -1,8 +1,8 @@
 // The plugin's health API, called like Airflow's UI calls its own API: same origin, so the
 // browser sends Airflow's httponly `_token` cookie; the page keeps no token.
 // Every route, parameter and response type comes from the API's OpenAPI schema
-// (src/generated/api.ts, `npm run generate`): a call the API does not answer does not compile.
-import type { components, paths } from "./generated/api";
+// (ui/openapi-gen/api.ts, `npm run generate`): a call the API does not answer does not compile.
+import type { components, paths } from "../openapi-gen/api";
 
 /** A schema of the plugin's OpenAPI document, by name (e.g. `Schema<"ChannelHealth">`). */
 export type Schema<Name extends keyof components["schemas"]> = components["schemas"][Name];
