@@ -123,11 +123,17 @@ class RunningSimulator:
 
 
 class SimulatorProcess(contextlib.AbstractContextManager["RunningSimulator"]):
-    """``with SimulatorProcess() as sim:`` starts the server, waits for it, always stops it."""
+    """``with SimulatorProcess() as sim:`` starts the server, waits for it, always stops it.
 
-    def __init__(self, *args: str, port: int | None = None, startup_timeout: float = 20.0) -> None:
+    ``args`` are command-line options; ``http2=True`` adds ``--http2`` (Hypercorn: HTTP/2 with
+    prior knowledge and HTTP/1.1 on one port, instead of uvicorn's HTTP/1.1).
+    """
+
+    def __init__(
+        self, *args: str, port: int | None = None, http2: bool = False, startup_timeout: float = 20.0
+    ) -> None:
         self.port = port or free_port()
-        self.args = list(args)
+        self.args = [*args, "--http2"] if http2 else list(args)
         self.startup_timeout = startup_timeout
         self._process: subprocess.Popen[bytes] | None = None
         self._output = tempfile.TemporaryFile()  # noqa: SIM115 (closed in __exit__)
