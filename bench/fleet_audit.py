@@ -4,6 +4,7 @@ Usage::
 
     .venv/bin/python bench/fleet_audit.py --channels 10000 --latency-ms 100
     .venv/bin/python bench/fleet_audit.py --channels 10000 --latency-ms 100 --naive --naive-sample 200
+    .venv/bin/python bench/fleet_audit.py --channels 100000 --latency-ms 100 --http2
 
 Starts the Graph API simulator (``--latency-ms`` on every request), seeds N numbers in the
 mix of ``tests/fleet/fleet_mix.py`` (provisioned, pending, name in review, declined, expired
@@ -22,6 +23,21 @@ over shards. The machine is shared by the audit, the simulator and PostgreSQL, s
 gives ``audit_cpu_s`` (the shards' CPU time), ``simulator_cpu_s`` (the simulator process's,
 during the audit) and ``load_1m`` (the load average when the audit ended): a wall time far
 above ``audit_cpu_s`` with a high load means other processes had the CPUs.
+``audit_cpu_per_sim_cpu`` (``audit_cpu_s / simulator_cpu_s``) is the audit's cost in units of
+the simulator's work for the same requests: a slow or busy day slows both alike, so it reads the
+same on a fast and a slow day where ``wall_s`` and the CPU seconds do not. ``floor_s`` is
+``http_requests * latency / max_concurrency``: the wall time of a client that always kept the
+most requests allowed in flight and spent no time of its own.
+
+``--http2`` starts the simulator with ``--http2`` (Hypercorn) and sets the connection's
+``http2_prior_knowledge`` extra, so the shards multiplex their batches over one HTTP/2 connection
+each, as against Graph over TLS; without it they keep a pool of HTTP/1.1 connections (uvicorn),
+whose upkeep is client CPU that Graph does not cause. ``http_version`` is what the simulator saw
+the audit's requests come in as (``"HTTP/1.1"``, ``"HTTP/2"``, or both joined with ``+``), and
+``http_connections`` the client connections they came over. Hypercorn costs more CPU per request
+than uvicorn (about 2.4 times here: pure-Python HTTP/2 that Huffman-codes each batch answer's
+7.75 kB usage header), so ``simulator_cpu_s`` and ``audit_cpu_per_sim_cpu`` compare only between
+runs with the same flag: a lower ratio with ``--http2`` is the dearer simulator, not a cheaper audit.
 ``--naive`` also measures the one-GET-per-channel sequential baseline on the first
 ``--naive-sample`` channels of the same data and extrapolates it to N (labelled
 ``measured_*`` / ``extrapolated_*``).
@@ -81,6 +97,11 @@ def parse_args() -> argparse.Namespace:
         help=f"the Graph connection's max_concurrency (its default: {DEFAULT_MAX_CONCURRENCY})",
     )
     parser.add_argument("--page-size", type=int, default=1000)
+    parser.add_argument(
+        "--http2",
+        action="store_true",
+        help="simulator with --http2, connection with http2_prior_knowledge: one HTTP/2 connection a shard",
+    )
     parser.add_argument(
         "--shards",
         type=int,
@@ -193,7 +214,7 @@ def measure(
         if receiver.recv() != "ready":
             raise SystemExit(f"{mode} audit process {process.pid} did not start")
     sim_cpu_before = sum(sim_process.cpu_times()[:2])
-    before = control.stats()["http_requests"]
+    before = control.stats()
     started = time.monotonic()
     start.set()
     runs = [receiver.recv() for _, receiver in children]
@@ -201,6 +222,11 @@ def measure(
         process.join()
         if process.exitcode:
             raise SystemExit(f"{mode} audit process failed with exit code {process.exitcode}")
+    after = control.stats()
+    versions = {
+        version: count - before["http_versions"].get(version, 0)
+        for version, count in after["http_versions"].items()
+    }
     return {
         "shards": shards,
         "wall_s": max(run["ended"] for run in runs) - started,
@@ -208,7 +234,9 @@ def measure(
         "peak_rss_mb": max(run["peak_rss_mb"] for run in runs),
         "total_rss_mb": sum(run["peak_rss_mb"] for run in runs),
         "report": _merged([run["report"] for run in runs]),
-        "http_requests": control.stats()["http_requests"] - before,
+        "http_requests": after["http_requests"] - before["http_requests"],
+        "http_version": "+".join(f"HTTP/{version}" for version, count in sorted(versions.items()) if count),
+        "http_connections": after["connections"] - before["connections"],
         "simulator_cpu_s": sum(sim_process.cpu_times()[:2]) - sim_cpu_before,
         "load_1m": os.getloadavg()[0],
     }
@@ -223,11 +251,12 @@ def _merged(reports: list[dict[str, Any]]) -> dict[str, Any]:
 def main() -> None:
     args = parse_args()
     with (
-        SimulatorProcess("--latency-ms", str(args.latency_ms)) as sim,
+        SimulatorProcess("--latency-ms", str(args.latency_ms), http2=args.http2) as sim,
         throwaway_schema(DATABASE_URL) as target,
     ):
+        prior_knowledge = {"http2_prior_knowledge": True} if args.http2 else {}
         os.environ[GRAPH_CONN_ENV] = graph_connection(
-            sim.base_url, sim.control, max_concurrency=args.concurrency
+            sim.base_url, sim.control, max_concurrency=args.concurrency, **prior_knowledge
         )
         store = ChannelStore.from_target(target)
         store.migrate()
@@ -260,6 +289,9 @@ def figures(args: argparse.Namespace, channels: int, run: dict[str, Any], seed_s
         "shards": run["shards"],
         "wall_s": round(run["wall_s"], 3),
         "http_requests": run["http_requests"],
+        "http_version": run["http_version"],
+        "http_connections": run["http_connections"],
+        "floor_s": round(run["http_requests"] * args.latency_ms / 1000 / args.concurrency, 3),
         "channels_per_s": round(channels / run["wall_s"], 1),
         "peak_rss_mb": round(run["peak_rss_mb"], 1),
         "rss_scope": "the largest audit process (imports included, seeding excluded)",
@@ -267,6 +299,7 @@ def figures(args: argparse.Namespace, channels: int, run: dict[str, Any], seed_s
         "peak_concurrency": report["peak_concurrency"],
         "audit_cpu_s": round(run["cpu_s"], 1),
         "simulator_cpu_s": round(run["simulator_cpu_s"], 1),
+        "audit_cpu_per_sim_cpu": round(run["cpu_s"] / run["simulator_cpu_s"], 2),
         "load_1m": round(run["load_1m"], 1),
         "audited": report["audited"],
         "failed": report["failed"],

@@ -10,9 +10,9 @@ import asyncio
 import json
 import re
 import time
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import unquote, urlencode, urlsplit
 
@@ -52,6 +52,10 @@ class Stats:
     http_requests: int = 0
     sub_requests: int = 0
     control_requests: int = 0
+    #: Graph requests by the HTTP version the server spoke ("1.1", "2"), and the client ends
+    #: (address, port) they came from: one per TCP connection, the server's view of a client pool.
+    http_versions: Counter[str] = field(default_factory=Counter)
+    peers: set[tuple[str, int]] = field(default_factory=set)
 
 
 class Simulator:
@@ -316,7 +320,11 @@ async def graph_entry(http: Request) -> Response:
     """Every non-control path: a Graph call, or a batch envelope at ``/`` / ``/vNN.N/``."""
     sim: Simulator = http.app.state.sim
     state = sim.state
-    sim.stats.http_requests += 1
+    stats = sim.stats
+    stats.http_requests += 1
+    stats.http_versions[http.scope["http_version"]] += 1
+    if client := http.scope.get("client"):
+        stats.peers.add((client[0], client[1]))
     version, path = split_version(http.url.path)
     log: dict[str, Any] = {"method": http.method, "path": http.url.path, "query": {}, "body": {}}
     try:

@@ -341,6 +341,8 @@ async def stats(request: Request) -> dict[str, Any]:
         "http_requests": sim.stats.http_requests,
         "sub_requests": sim.stats.sub_requests,
         "control_requests": sim.stats.control_requests,
+        "http_versions": dict(sim.stats.http_versions),
+        "connections": len(sim.stats.peers),
         "numbers": len(sim.state.numbers),
         "wabas": len(sim.state.wabas),
         "tokens": len(sim.state.tokens),

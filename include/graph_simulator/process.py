@@ -125,13 +125,18 @@ class RunningSimulator:
 class SimulatorProcess(contextlib.AbstractContextManager["RunningSimulator"]):
     """``with SimulatorProcess() as sim:`` starts the server, waits for it, always stops it.
 
+    ``args`` are command-line options; ``http2=True`` adds ``--http2`` (Hypercorn: HTTP/2 with
+    prior knowledge and HTTP/1.1 on one port, instead of uvicorn's HTTP/1.1).
+
     The start-up wait is generous: on a busy 2-core machine (parallel test workers, each starting
     Airflow processes) importing the simulator took more than 20 s.
     """
 
-    def __init__(self, *args: str, port: int | None = None, startup_timeout: float = 60.0) -> None:
+    def __init__(
+        self, *args: str, port: int | None = None, http2: bool = False, startup_timeout: float = 60.0
+    ) -> None:
         self.port = port or free_port()
-        self.args = list(args)
+        self.args = [*args, "--http2"] if http2 else list(args)
         self.startup_timeout = startup_timeout
         self._process: subprocess.Popen[bytes] | None = None
         self._output = tempfile.TemporaryFile()  # noqa: SIM115 (closed in __exit__)

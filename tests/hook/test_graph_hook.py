@@ -405,6 +405,49 @@ def test_connection_fields_are_validated_with_names(monkeypatch: pytest.MonkeyPa
     assert "extra.batch_size must be 1..50" in str(caught.value)
 
 
+def _connect(monkeypatch: pytest.MonkeyPatch, host: str, extra: dict[str, object]) -> None:
+    connection = {"conn_type": "whatsapp_graph", "host": host, "login": APP_ID, "password": APP_SECRET}
+    monkeypatch.setenv("AIRFLOW_CONN_WHATSAPP_GRAPH_DEFAULT", json.dumps({**connection, "extra": extra}))
+
+
+@pytest.mark.parametrize(
+    ("host", "value", "expected"),
+    [
+        ("http://127.0.0.1:8765", True, True),
+        ("http://127.0.0.1:8765", "True", True),  # a connection URI's query string is text
+        ("http://127.0.0.1:8765", "false", False),
+        ("https://graph.facebook.com", False, False),
+        ("https://graph.facebook.com", None, False),
+    ],
+)
+def test_http2_prior_knowledge_turns_http1_off(
+    monkeypatch: pytest.MonkeyPatch, host: str, value: object, expected: bool
+) -> None:
+    _connect(monkeypatch, host, {} if value is None else {"http2_prior_knowledge": value})
+    hook = WhatsAppGraphHook()
+    assert hook.settings.http2_prior_knowledge is expected
+    options = hook._client_options()
+    assert (options["http1"], options["http2"]) == (not expected, True)
+
+
+@pytest.mark.parametrize(
+    ("host", "value", "problem"),
+    [
+        ("http://127.0.0.1:8765", "yes", "extra.http2_prior_knowledge must be true or false, got 'yes'"),
+        ("http://127.0.0.1:8765", 1, "extra.http2_prior_knowledge must be true or false, got 1"),
+        ("https://graph.facebook.com", True, "extra.http2_prior_knowledge needs an http:// host"),
+        ("graph.facebook.com", "true", "extra.http2_prior_knowledge needs an http:// host"),  # https implied
+    ],
+)
+def test_http2_prior_knowledge_is_validated(
+    monkeypatch: pytest.MonkeyPatch, host: str, value: object, problem: str
+) -> None:
+    _connect(monkeypatch, host, {"http2_prior_knowledge": value})
+    with pytest.raises(ValueError, match="whatsapp_graph_default") as caught:
+        _ = WhatsAppGraphHook().settings
+    assert problem in str(caught.value)
+
+
 def test_test_connection_reports_both_ways() -> None:
     good = Recorder(lambda r: ok({"data": {"app_id": APP_ID, "is_valid": True, "type": "APP"}}))
     assert good.hook().test_connection() == (

@@ -2,7 +2,9 @@
 
 One HTTP stack (httpx) serves both worlds: :class:`httpx.Client` for tasks and
 :class:`httpx.AsyncClient` for the triggerer and the fleet audit. Both reuse connections,
-honour the connection's timeout and speak HTTP/2 where the server offers it.
+honour the connection's timeout and speak HTTP/2 where the server offers it: over TLS
+(Graph) by ALPN, on a plain ``http://`` host (the simulator) only with the connection's
+``http2_prior_knowledge`` extra.
 
 Credentials never travel in a URL we log: access tokens go in the ``Authorization``
 header or a form body, and the two Graph calls that need secrets in the query string
@@ -150,6 +152,9 @@ class GraphSettings:
     timeout: float
     max_concurrency: int
     batch_size: int
+    #: HTTP/2 from the first byte on a cleartext ``http://`` host (h2c "prior knowledge"), as
+    #: ``https://`` Graph gets it by ALPN; without it such a host is spoken to in HTTP/1.1.
+    http2_prior_knowledge: bool = False
 
     @property
     def app_token(self) -> str:
@@ -170,6 +175,7 @@ class GraphSettings:
             timeout=float(extra.get("timeout") or 30),
             max_concurrency=int(extra.get("max_concurrency") or DEFAULT_MAX_CONCURRENCY),
             batch_size=int(extra.get("batch_size") or MAX_BATCH_SIZE),
+            http2_prior_knowledge=_flag(extra.get("http2_prior_knowledge")) is True,
         )
         problems = []
         if not settings.app_id:
@@ -182,9 +188,26 @@ class GraphSettings:
             problems.append(f"extra.batch_size must be 1..{MAX_BATCH_SIZE}, got {settings.batch_size}")
         if settings.timeout <= 0 or settings.max_concurrency < 1:
             problems.append("extra.timeout and extra.max_concurrency must be positive")
+        prior_knowledge = extra.get("http2_prior_knowledge")
+        if _flag(prior_knowledge) is None:
+            problems.append(f"extra.http2_prior_knowledge must be true or false, got {prior_knowledge!r}")
+        elif settings.http2_prior_knowledge and not host.startswith("http://"):
+            problems.append(
+                "extra.http2_prior_knowledge needs an http:// host (https:// negotiates HTTP/2 by ALPN)"
+            )
         if problems:
             raise ValueError(f"connection {conn.conn_id!r}: " + "; ".join(problems))
         return settings
+
+
+def _flag(value: Any) -> bool | None:
+    """An on/off extra: absent, a JSON boolean, or ``"true"``/``"false"`` (a connection URI's
+    query string carries text); ``None`` for anything else, which the caller reports."""
+    if value is None or isinstance(value, bool):
+        return bool(value)
+    if isinstance(value, str) and value.strip().lower() in ("true", "false"):
+        return value.strip().lower() == "true"
+    return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -276,7 +299,9 @@ class WhatsAppGraphHook(BaseHook):
 
     :param whatsapp_graph_conn_id: a ``whatsapp_graph`` connection: host = Graph base URL,
         login = app id, password = app secret, extra = api_version, callback_url, timeout,
-        max_concurrency, batch_size.
+        max_concurrency, batch_size, http2_prior_knowledge (default false; true speaks HTTP/2
+        without TLS to an ``http://`` host that serves it, e.g. the simulator's ``--http2``,
+        and is refused with an ``https://`` host, where TLS negotiates HTTP/2 by itself).
     :param transport: / :param async_transport: httpx transports, for unit tests only.
     """
 
@@ -332,6 +357,9 @@ class WhatsAppGraphHook(BaseHook):
             "limits": httpx.Limits(
                 max_connections=s.max_concurrency, max_keepalive_connections=s.max_concurrency
             ),
+            # Both by default: HTTP/2 where TLS negotiates it, else HTTP/1.1. Prior knowledge
+            # turns HTTP/1.1 off, which is how httpx opens HTTP/2 on a cleartext connection.
+            "http1": not s.http2_prior_knowledge,
             "http2": True,
             "headers": {"User-Agent": "airflow-provider-whatsapp"},
             "follow_redirects": False,
