@@ -36,7 +36,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
-from whatsapp.domain.health import NAME_DECLINED, NAME_IN_REVIEW, PhoneHealth, Severity
+from whatsapp.domain.health import NAME_DECLINED, NAME_IN_REVIEW, PhoneHealth, ValueSeverity
 from whatsapp.domain.registration import (
     ATTENTION_ACTIONS,
     NAME_CHANGE_LAPSED,
@@ -70,19 +70,19 @@ PERSON_STATES = frozenset({RegistrationState.NEEDS_ATTENTION, RegistrationState.
 VERIFY_AGAIN_AFTER = timedelta(minutes=15)
 
 #: How each state and reason reads on the page (served by the API with the health fields).
-STATE_SEVERITY: dict[RegistrationState, Severity] = {
-    RegistrationState.REGISTERED: Severity.OK,
-    RegistrationState.UNKNOWN: Severity.NEUTRAL,
-    RegistrationState.AWAITING_DISPLAY_NAME: Severity.WARNING,
-    RegistrationState.SCHEDULED: Severity.WARNING,
-    RegistrationState.BLOCKED: Severity.WARNING,
-    RegistrationState.NEEDS_ATTENTION: Severity.CRITICAL,
-    RegistrationState.REAUTHORIZATION_REQUIRED: Severity.CRITICAL,
+STATE_SEVERITY: dict[RegistrationState, ValueSeverity] = {
+    RegistrationState.REGISTERED: ValueSeverity.OK,
+    RegistrationState.UNKNOWN: ValueSeverity.NEUTRAL,
+    RegistrationState.AWAITING_DISPLAY_NAME: ValueSeverity.WARNING,
+    RegistrationState.SCHEDULED: ValueSeverity.WARNING,
+    RegistrationState.BLOCKED: ValueSeverity.WARNING,
+    RegistrationState.NEEDS_ATTENTION: ValueSeverity.CRITICAL,
+    RegistrationState.REAUTHORIZATION_REQUIRED: ValueSeverity.CRITICAL,
 }
-REASON_SEVERITY: dict[ReauthorizationReason, Severity] = {
-    ReauthorizationReason.REGISTRATION_INCOMPLETE: Severity.WARNING,
-    ReauthorizationReason.TOKEN_INVALID: Severity.CRITICAL,
-    ReauthorizationReason.PERMISSION_REVOKED: Severity.CRITICAL,
+REASON_SEVERITY: dict[ReauthorizationReason, ValueSeverity] = {
+    ReauthorizationReason.REGISTRATION_INCOMPLETE: ValueSeverity.WARNING,
+    ReauthorizationReason.TOKEN_INVALID: ValueSeverity.CRITICAL,
+    ReauthorizationReason.PERMISSION_REVOKED: ValueSeverity.CRITICAL,
 }
 
 
@@ -598,11 +598,11 @@ NAME_CHANGE_ADVICE: dict[NameChange, str] = {
     NameChange.LAPSED: ATTENTION_ACTIONS[Attention.NAME_CHANGE_LAPSED],
     NameChange.DECLINED: ATTENTION_ACTIONS[Attention.NAME_CHANGE_DECLINED],
 }
-NAME_CHANGE_SEVERITY: dict[NameChange, Severity] = {
-    NameChange.REQUESTED: Severity.NEUTRAL,
-    NameChange.APPROVED: Severity.WARNING,
-    NameChange.LAPSED: Severity.CRITICAL,
-    NameChange.DECLINED: Severity.CRITICAL,
+NAME_CHANGE_SEVERITY: dict[NameChange, ValueSeverity] = {
+    NameChange.REQUESTED: ValueSeverity.NEUTRAL,
+    NameChange.APPROVED: ValueSeverity.WARNING,
+    NameChange.LAPSED: ValueSeverity.CRITICAL,
+    NameChange.DECLINED: ValueSeverity.CRITICAL,
 }
 
 

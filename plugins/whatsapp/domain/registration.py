@@ -182,44 +182,51 @@ class Outcome:
         return None if self.attention is None else ATTENTION_ACTIONS[self.attention]
 
 
-_S = RegistrationState
 _INCOMPLETE = ReauthorizationReason.REGISTRATION_INCOMPLETE
 
 
 def _attention(attention: Attention) -> Outcome:
-    return Outcome(Action.NEEDS_ATTENTION, _S.NEEDS_ATTENTION, _INCOMPLETE, attention=attention)
+    return Outcome(
+        Action.NEEDS_ATTENTION, RegistrationState.NEEDS_ATTENTION, _INCOMPLETE, attention=attention
+    )
 
 
-_RETRY_TASK = Outcome(Action.RETRY_TASK, _S.SCHEDULED, _INCOMPLETE)
+_RETRY_TASK = Outcome(Action.RETRY_TASK, RegistrationState.SCHEDULED, _INCOMPLETE)
 
 #: The outcome table (docs/states-and-situations.md), by error kind (the kinds come from
 #: ``errors.py``'s code table).
 OUTCOME_BY_KIND: dict[ErrorKind, Outcome] = {
-    ErrorKind.DISPLAY_NAME_NOT_READY: Outcome(Action.BACKOFF, _S.SCHEDULED, _INCOMPLETE),
+    ErrorKind.DISPLAY_NAME_NOT_READY: Outcome(Action.BACKOFF, RegistrationState.SCHEDULED, _INCOMPLETE),
     ErrorKind.REGISTER_TOO_SOON: Outcome(
-        Action.BACKOFF, _S.SCHEDULED, _INCOMPLETE, wait=REGISTER_TOO_SOON_WAIT, streak=False
+        Action.BACKOFF, RegistrationState.SCHEDULED, _INCOMPLETE, wait=REGISTER_TOO_SOON_WAIT, streak=False
     ),
-    ErrorKind.REGISTER_LIMIT: Outcome(Action.BLOCKED, _S.BLOCKED, _INCOMPLETE),
-    ErrorKind.PIN_LOCKED: Outcome(Action.BACKOFF, _S.SCHEDULED, _INCOMPLETE, wait=PIN_LOCK_DEFAULT_WAIT),
+    ErrorKind.REGISTER_LIMIT: Outcome(Action.BLOCKED, RegistrationState.BLOCKED, _INCOMPLETE),
+    ErrorKind.PIN_LOCKED: Outcome(
+        Action.BACKOFF, RegistrationState.SCHEDULED, _INCOMPLETE, wait=PIN_LOCK_DEFAULT_WAIT
+    ),
     ErrorKind.PIN_PROBLEM: _attention(Attention.PIN_MISMATCH),
     ErrorKind.NEEDS_REVERIFICATION: _attention(Attention.NEEDS_REVERIFICATION),
     ErrorKind.ACCOUNT_LOCKED: _attention(Attention.ACCOUNT_LOCKED),
     ErrorKind.TOKEN_INVALID: Outcome(
-        Action.REAUTHORIZE, _S.REAUTHORIZATION_REQUIRED, ReauthorizationReason.TOKEN_INVALID
+        Action.REAUTHORIZE, RegistrationState.REAUTHORIZATION_REQUIRED, ReauthorizationReason.TOKEN_INVALID
     ),
     ErrorKind.PERMISSION: Outcome(
-        Action.REAUTHORIZE, _S.REAUTHORIZATION_REQUIRED, ReauthorizationReason.PERMISSION_REVOKED
+        Action.REAUTHORIZE,
+        RegistrationState.REAUTHORIZATION_REQUIRED,
+        ReauthorizationReason.PERMISSION_REVOKED,
     ),
     ErrorKind.THROTTLED: _RETRY_TASK,
     ErrorKind.TRANSIENT: _RETRY_TASK,
     ErrorKind.INVALID_REQUEST: _attention(Attention.GRAPH_ERROR),
     ErrorKind.UNKNOWN: _attention(Attention.GRAPH_ERROR),
 }
-REGISTERED = Outcome(Action.DONE, _S.REGISTERED, None)
+REGISTERED = Outcome(Action.DONE, RegistrationState.REGISTERED, None)
 #: An approved name change whose 14 days are over: no register call, the number stays live.
-NAME_CHANGE_LAPSED = Outcome(Action.DONE, _S.REGISTERED, None, attention=Attention.NAME_CHANGE_LAPSED)
+NAME_CHANGE_LAPSED = Outcome(
+    Action.DONE, RegistrationState.REGISTERED, None, attention=Attention.NAME_CHANGE_LAPSED
+)
 #: No answer (timeout, connection lost, worker killed): the call counts as sent.
-ANSWER_LOST = Outcome(Action.RECONCILE, _S.SCHEDULED, _INCOMPLETE, wait=ANSWER_LOST_WAIT)
+ANSWER_LOST = Outcome(Action.RECONCILE, RegistrationState.SCHEDULED, _INCOMPLETE, wait=ANSWER_LOST_WAIT)
 
 
 #: Errors of any Graph call (not only ``/register``) that only the customer can fix.
@@ -262,7 +269,7 @@ def outcome_of_decision(decision: Decision) -> Outcome:
     if decision is Decision.ALREADY_PROVISIONED:
         return REGISTERED
     if decision is Decision.WAIT_FOR_DISPLAY_NAME:
-        return Outcome(Action.BACKOFF, _S.SCHEDULED, _INCOMPLETE)
+        return Outcome(Action.BACKOFF, RegistrationState.SCHEDULED, _INCOMPLETE)
     if decision is Decision.DISPLAY_NAME_DECLINED:
         return _attention(Attention.DISPLAY_NAME_DECLINED)
     raise ValueError(f"decision {decision} sends a register call; use outcome_of()")

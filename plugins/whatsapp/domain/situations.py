@@ -83,7 +83,15 @@ class SituationKind(StrEnum):
 
 
 class SituationSeverity(StrEnum):
-    """How the banner and the problem cell read (the page maps each to a Chakra colour palette)."""
+    """How a situation's banner and problem cell read: one value per Chakra alert status.
+
+    Not :class:`~whatsapp.domain.health.ValueSeverity`, which grades one value Meta reported or one
+    stored state: there ``neutral`` means "no judgement" (a value the provider does not know) and
+    ``critical`` a bad value, while here ``info`` means "nothing is wrong, something is under way"
+    (a review, a pending registration, an offboarded number) and ``error`` is exactly "a person
+    must act" (:attr:`SituationSpec.needs_action`). The page maps each value to an alert status and
+    a colour palette (success/green, info/blue, warning/yellow, error/red).
+    """
 
     OK = "ok"
     INFO = "info"

@@ -9,7 +9,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 from pydantic import BaseModel
 
-from whatsapp.domain.health import PROVISIONING_SEVERITY, PUBLIC_FIELDS, Severity
+from whatsapp.domain.health import PROVISIONING_SEVERITY, PUBLIC_FIELDS, ValueSeverity
 from whatsapp.domain.lifecycle import REASON_SEVERITY, STATE_SEVERITY
 from whatsapp.domain.situations import SITUATIONS, ActionKind, SituationKind, SituationSeverity
 
@@ -23,7 +23,7 @@ class HealthFieldInfo(BaseModel):
     name: str
     label: str
     api_path: list[str]
-    severities: dict[str, Severity]
+    severities: dict[str, ValueSeverity]
     watched: bool
 
 
@@ -43,9 +43,9 @@ class Vocabulary(BaseModel):
 
     situations: list[SituationKindInfo]
     health_fields: list[HealthFieldInfo]
-    provisioning: dict[str, Severity]
-    registration_state: dict[str, Severity]
-    reauthorization_reason: dict[str, Severity]
+    provisioning: dict[str, ValueSeverity]
+    registration_state: dict[str, ValueSeverity]
+    reauthorization_reason: dict[str, ValueSeverity]
     filters: dict[str, list[str]]
 
 
