@@ -32,19 +32,19 @@ from airflow.sdk import BaseHook
 from airflow.sdk.log import mask_secret
 from tenacity import AsyncRetrying, Retrying, retry_if_exception, stop_after_attempt, wait_exponential_jitter
 
-from whatsapp import (
+from whatsapp import GRAPH_CONN_TYPE
+from whatsapp.defaults import (
     DEFAULT_API_VERSION,
     DEFAULT_GRAPH_CONN_ID,
     DEFAULT_GRAPH_URL,
     DEFAULT_MAX_CONCURRENCY,
-    GRAPH_CONN_TYPE,
+    DEFAULT_TIMEOUT_S,
+    MAX_BATCH_SIZE,
 )
 from whatsapp.domain.health import PhoneHealth, graph_fields
 from whatsapp.domain.usage import APP_USAGE_HEADER, BUSINESS_USAGE_HEADER, Usage
 from whatsapp.errors import ErrorKind, GraphApiError
 
-#: Meta's hard limit on sub-requests per batch.
-MAX_BATCH_SIZE = 50
 #: Tries of a call safe to resend before its transient error reaches the caller (a task retry
 #: costs minutes; a 500 from Graph usually clears in a second).
 READ_ATTEMPTS = 3
@@ -167,7 +167,7 @@ class GraphSettings:
             app_id=str(conn.login or ""),
             app_secret=str(conn.password or ""),
             callback_url=extra.get("callback_url") or None,
-            timeout=float(extra.get("timeout") or 30),
+            timeout=float(extra.get("timeout") or DEFAULT_TIMEOUT_S),
             max_concurrency=int(extra.get("max_concurrency") or DEFAULT_MAX_CONCURRENCY),
             batch_size=int(extra.get("batch_size") or MAX_BATCH_SIZE),
         )

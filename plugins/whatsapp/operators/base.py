@@ -11,7 +11,7 @@ import pendulum
 from airflow.sdk import BaseOperator
 from airflow.sdk.exceptions import AirflowFailException
 
-from whatsapp import DEFAULT_GRAPH_CONN_ID, DEFAULT_STORE_CONN_ID
+from whatsapp.defaults import DEFAULT_GRAPH_CONN_ID, DEFAULT_STORE_CONN_ID
 from whatsapp.domain.lifecycle import GraphFailed
 from whatsapp.domain.manager_url import whatsapp_manager_url
 from whatsapp.errors import GraphApiError

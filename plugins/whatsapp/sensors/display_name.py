@@ -16,7 +16,7 @@ import pendulum
 from airflow.sdk import BaseSensorOperator
 from airflow.sdk.exceptions import AirflowFailException, AirflowSensorTimeout
 
-from whatsapp import DEFAULT_GRAPH_CONN_ID, DEFAULT_STORE_CONN_ID
+from whatsapp.defaults import DEFAULT_GRAPH_CONN_ID, DEFAULT_STORE_CONN_ID
 from whatsapp.domain.health import NAME_IN_REVIEW
 from whatsapp.domain.lifecycle import GraphFailed, NameReviewWaiting, NameWaitEnded
 from whatsapp.domain.manager_url import whatsapp_manager_url
