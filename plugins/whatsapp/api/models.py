@@ -15,6 +15,7 @@ from fastapi import Path
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, create_model
 
 from whatsapp.domain.health import PUBLIC_FIELDS, STORED_FIELDS
+from whatsapp.domain.registration import NAME_CHANGE_WINDOW, REGISTER_WINDOW, span_words
 from whatsapp.domain.signup import ACCOUNT_ID, INBOX_ID, SIGNUP_FIELDS
 from whatsapp.domain.situations import ActionKind, SituationKind, SituationSeverity
 from whatsapp.store.fleet_listing import (
@@ -54,7 +55,9 @@ class ErrorResponse(_Model):
 
 class Registration(_Model):
     state: str
-    attempts_72h: int = Field(description="register calls sent in the rolling 72 h window")
+    attempts_72h: int = Field(
+        description=f"register calls sent in the last {span_words(REGISTER_WINDOW)} (Meta's rolling window)"
+    )
     last_attempt_at: str | None
     last_error: GraphError | None
     next_attempt_at: str | None
@@ -70,7 +73,9 @@ class NameChange(_Model):
     status: str = Field(description="requested, approved, lapsed or declined")
     new_display_name: str | None
     deadline: str | None = Field(
-        description="approved changes: register again before this (approval + 14 days)"
+        description=(
+            f"approved changes: register again before this (approval + {span_words(NAME_CHANGE_WINDOW)})"
+        )
     )
     text: str
 

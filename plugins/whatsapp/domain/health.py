@@ -301,7 +301,7 @@ class PhoneHealth:
         """Only a pending number needs ``/register`` (docs/states-and-situations.md).
 
         ``code_verification_status`` plays no part: Meta reports ``EXPIRED``/``NOT_VERIFIED`` on
-        numbers live for months, and registering them only spends the 72 h budget.
+        numbers live for months, and registering them only spends the register budget.
         """
         return self.is_pending
 

@@ -46,13 +46,14 @@ from whatsapp.domain.health import NAME_DECLINED, NAME_IN_REVIEW
 from whatsapp.domain.registration import (
     ATTENTION_ACTIONS,
     NAME_CHANGE_WINDOW,
-    REGISTER_BUDGET,
+    REGISTER_ALLOWANCE,
     Action,
     Attention,
     NameChange,
     ReauthorizationReason,
     RegistrationState,
     outcome_of_kind,
+    span_words,
 )
 from whatsapp.errors import ErrorKind
 
@@ -314,8 +315,9 @@ def _account_event_detail(d: SituationDetails) -> str:
 
 def _blocked_detail(d: SituationDetails) -> str:
     return (
-        f"{d.attempts_72h} register calls in the last 72 hours reached the limit "
-        f"(we spend at most {REGISTER_BUDGET}); the next call waits until the window reopens."
+        f"{d.attempts_72h} register calls in the last {span_words(REGISTER_ALLOWANCE.window)} reached "
+        f"the limit (we spend at most {REGISTER_ALLOWANCE.budget}); the next call waits until the "
+        "window reopens."
     )
 
 

@@ -260,8 +260,9 @@ class _Call:
     #: Sending it twice does no harm, so transient failures are retried in the hook within
     #: seconds (:data:`READ_ATTEMPTS`): reads, a batch of reads, and writes that set a value
     #: (subscribe, the webhook override). Never ``/register`` or ``/deregister``: each call
-    #: spends Meta's 10 per 72 h. The code exchange is resent too: Meta spends no code on a
-    #: 5xx, and after a timeout a second try is no worse than the task retry that would follow.
+    #: spends Meta's allowance (``REGISTER_ALLOWANCE``). The code exchange is resent too: Meta
+    #: spends no code on a 5xx, and after a timeout a second try is no worse than the task retry
+    #: that would follow.
     safe_to_resend: bool = False
 
 
@@ -602,7 +603,7 @@ class WhatsAppGraphHook(BaseHook):
         return {"messaging_product": "whatsapp", "pin": pin}
 
     def register(self, phone_number_id: str, access_token: str, pin: str) -> None:
-        """``POST /{phone_number_id}/register``; every call counts against Meta's 10 per 72 h."""
+        """``POST /{phone_number_id}/register``; every call counts against ``REGISTER_ALLOWANCE``."""
         mask_secret(pin)
         self._send(
             _Call(
@@ -712,12 +713,13 @@ class WhatsAppGraphHook(BaseHook):
 
     # ---- display-name changes and offboarding ---------------------------------------------------
     # Neither name-change requests nor deregistrations are resent in the hook: each one spends a
-    # per-number allowance Meta keeps (10 per 30 days, 10 per 72 h), and both are recorded
-    # write-ahead by the caller (store.lifecycle_calls). Unsubscribing is idempotent: resent.
+    # per-number allowance Meta keeps (``NAME_CHANGE_ALLOWANCE``, ``DEREGISTER_ALLOWANCE``), and
+    # both are recorded write-ahead by the caller (store.lifecycle_calls). Unsubscribing is
+    # idempotent: resent.
 
     def request_display_name(self, phone_number_id: str, access_token: str, new_display_name: str) -> None:
         """``POST /{phone_number_id}`` with ``new_display_name``: Meta reviews it; once approved the
-        number must register again within 14 days (the fleet does that)."""
+        number must register again within ``NAME_CHANGE_WINDOW`` (the fleet does that)."""
         self._send(
             _Call(
                 "request_display_name",
@@ -729,7 +731,7 @@ class WhatsAppGraphHook(BaseHook):
         )
 
     def deregister(self, phone_number_id: str, access_token: str) -> None:
-        """``POST /{phone_number_id}/deregister``; every call counts against Meta's 10 per 72 h."""
+        """``POST /{phone_number_id}/deregister``; every call counts against ``DEREGISTER_ALLOWANCE``."""
         self._send(
             _Call(
                 "deregister", "POST", self._url(f"{phone_number_id}/deregister"), json={}, token=access_token

@@ -182,7 +182,7 @@ class WhatsAppRegisterChannelsOperator(WhatsAppBaseOperator):
     """Registration retries for a chunk of due channels, each through ``attempt_registration``.
 
     Per channel exactly as a single registration task: the first try respects the backoff,
-    channels waiting on a person are left alone, nothing exceeds the 72 h budget. After every
+    channels waiting on a person are left alone, nothing exceeds the register budget. After every
     channel of the chunk had its turn, a transient failure (or an unanswered earlier call) makes
     the task retry, which re-claims only channels still in a retryable state; otherwise a channel
     that needs a person fails the task without retry. Each channel's outcome is in the log and

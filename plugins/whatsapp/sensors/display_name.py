@@ -1,9 +1,9 @@
 """Wait for Meta's display-name review without holding a worker slot.
 
 Registering while the name is ``PENDING_REVIEW`` fails with 100/2388001 and spends one of
-ten register calls per 72 h. The sensor waits instead: deferred in the triggerer by default,
-and when the review outlasts ``name_wait_timeout`` it hands the channel to the fleet DAG
-(registration ``scheduled``) rather than failing the signup.
+Meta's register calls (``REGISTER_ALLOWANCE``). The sensor waits instead: deferred in the
+triggerer by default, and when the review outlasts ``name_wait_timeout`` it hands the channel to
+the fleet DAG (registration ``scheduled``) rather than failing the signup.
 """
 
 from __future__ import annotations

@@ -119,7 +119,7 @@ def answer_outcome(error: GraphApiError | None) -> str:
 
 @dataclass(frozen=True, slots=True)
 class RegistrationSummary:
-    """The ``registration`` object of the health API: state plus the 72 h window's use."""
+    """The ``registration`` object of the health API: state plus the register window's use."""
 
     state: RegistrationState
     attempts_72h: int
