@@ -341,6 +341,36 @@ _WAIT_FOR_RETRY = SituationAction(ActionKind.WAIT, "Wait: the fleet retries by i
 _REQUEST_NAME = SituationAction(
     ActionKind.CHANGE_DISPLAY_NAME, "Request a display name (whatsapp_change_display_name)"
 )
+
+
+def _needs_attention(
+    kind: SituationKind,
+    precedence: int,
+    attention: Attention,
+    *also: Rule,
+    title: str,
+    action: SituationAction,
+    shows: ShownError = ShownError.REGISTER_ANSWER,
+    since: Callable[[SituationDetails], datetime | None] = _last_call,
+) -> SituationSpec:
+    """A kind a person must fix, reached by ``needs_attention`` with ``attention`` (and by ``also``).
+
+    Its banner says what notifications say about the attention (``ATTENTION_ACTIONS``) and quotes
+    the Graph error it shows.
+    """
+    return SituationSpec(
+        kind,
+        rules=(rule(precedence, state=RegistrationState.NEEDS_ATTENTION, attention=attention), *also),
+        severity=SituationSeverity.ERROR,
+        title=title,
+        action=action,
+        detail=_advice(attention),
+        shows=shows,
+        quotes_error=True,
+        since=since,
+    )
+
+
 #: States the fleet is working on by itself (registration retries).
 _RETRYING = frozenset({RegistrationState.SCHEDULED, RegistrationState.AWAITING_DISPLAY_NAME})
 
@@ -377,15 +407,12 @@ SITUATION_SPECS: tuple[SituationSpec, ...] = (
         shows=ShownError.HEALTH_READ,
         since=_last_failed_read,
     ),
-    SituationSpec(
+    _needs_attention(
         SituationKind.ACCOUNT_LOCKED,
-        rules=(rule(230, state=RegistrationState.NEEDS_ATTENTION, attention=Attention.ACCOUNT_LOCKED),),
-        severity=SituationSeverity.ERROR,
+        230,
+        Attention.ACCOUNT_LOCKED,
         title="Business account locked",
         action=_OPEN_MANAGER,
-        detail=_advice(Attention.ACCOUNT_LOCKED),
-        shows=ShownError.REGISTER_ANSWER,
-        quotes_error=True,
     ),
     SituationSpec(
         SituationKind.ACCOUNT_EVENT,
@@ -396,76 +423,57 @@ SITUATION_SPECS: tuple[SituationSpec, ...] = (
         detail=_account_event_detail,
         since=_account_event_seen,
     ),
-    SituationSpec(
+    _needs_attention(
         SituationKind.PIN_MISMATCH,
-        rules=(rule(210, state=RegistrationState.NEEDS_ATTENTION, attention=Attention.PIN_MISMATCH),),
-        severity=SituationSeverity.ERROR,
+        210,
+        Attention.PIN_MISMATCH,
         title="Two-step verification PIN mismatch",
         action=_OPEN_MANAGER,
-        detail=_advice(Attention.PIN_MISMATCH),
-        shows=ShownError.REGISTER_ANSWER,
-        quotes_error=True,
     ),
-    SituationSpec(
+    _needs_attention(
         SituationKind.NEEDS_REVERIFICATION,
-        rules=(rule(220, state=RegistrationState.NEEDS_ATTENTION, attention=Attention.NEEDS_REVERIFICATION),),
-        severity=SituationSeverity.ERROR,
+        220,
+        Attention.NEEDS_REVERIFICATION,
         title="Phone number must be verified again",
         action=_OPEN_MANAGER,
-        detail=_advice(Attention.NEEDS_REVERIFICATION),
-        shows=ShownError.REGISTER_ANSWER,
-        quotes_error=True,
     ),
-    SituationSpec(
+    _needs_attention(
         SituationKind.NAME_DECLINED,
-        rules=(
-            rule(200, state=RegistrationState.NEEDS_ATTENTION, attention=Attention.DISPLAY_NAME_DECLINED),
-            # Stored before attentions were (or set by hand): the name tells.
-            rule(280, state=RegistrationState.NEEDS_ATTENTION, name_status=NAME_DECLINED),
-        ),
-        severity=SituationSeverity.ERROR,
+        200,
+        Attention.DISPLAY_NAME_DECLINED,
+        # Stored before attentions were (or set by hand): the name tells.
+        rule(280, state=RegistrationState.NEEDS_ATTENTION, name_status=NAME_DECLINED),
         title="Display name declined",
         action=_OPEN_MANAGER,
-        detail=_advice(Attention.DISPLAY_NAME_DECLINED),
-        shows=ShownError.REGISTER_ANSWER,
-        quotes_error=True,
     ),
-    SituationSpec(
+    _needs_attention(
         SituationKind.GRAPH_ERROR,
-        rules=(
-            rule(250, state=RegistrationState.NEEDS_ATTENTION, attention=Attention.GRAPH_ERROR),
-            # Any other channel a person must look at: Graph's refusal says why.
-            rule(290, state=RegistrationState.NEEDS_ATTENTION),
-        ),
-        severity=SituationSeverity.ERROR,
+        250,
+        Attention.GRAPH_ERROR,
+        # Any other channel a person must look at: Graph's refusal says why.
+        rule(290, state=RegistrationState.NEEDS_ATTENTION),
         title="Meta refused registration",
         action=_COMPLETE_REGISTRATION,
-        detail=_advice(Attention.GRAPH_ERROR),
-        shows=ShownError.REGISTER_ANSWER,
-        quotes_error=True,
     ),
-    SituationSpec(
+    _needs_attention(
         SituationKind.NAME_CHANGE_LAPSED,
-        rules=(
-            rule(260, state=RegistrationState.NEEDS_ATTENTION, attention=Attention.NAME_CHANGE_LAPSED),
-            rule(400, name_change=NameChange.LAPSED),
-        ),
-        severity=SituationSeverity.ERROR,
+        260,
+        Attention.NAME_CHANGE_LAPSED,
+        rule(400, name_change=NameChange.LAPSED),
         title="Name change lapsed",
         action=_REQUEST_NAME,
-        detail=_advice(Attention.NAME_CHANGE_LAPSED),
+        # An old register refusal is not why a name change lapsed.
+        shows=ShownError.NONE,
         since=_no_start,
     ),
-    SituationSpec(
+    _needs_attention(
         SituationKind.NAME_CHANGE_DECLINED,
-        rules=(
-            rule(270, state=RegistrationState.NEEDS_ATTENTION, attention=Attention.NAME_CHANGE_DECLINED),
-            rule(410, name_change=NameChange.DECLINED),
-        ),
-        severity=SituationSeverity.ERROR,
+        270,
+        Attention.NAME_CHANGE_DECLINED,
+        rule(410, name_change=NameChange.DECLINED),
         title="Name change declined",
         action=_REQUEST_NAME,
-        detail=_advice(Attention.NAME_CHANGE_DECLINED),
+        shows=ShownError.NONE,
         since=_no_start,
     ),
     SituationSpec(
