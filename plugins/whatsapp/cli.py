@@ -15,13 +15,13 @@ from collections.abc import Sequence
 from typing import Any
 
 from whatsapp.defaults import DEFAULT_STORE_CONN_ID
-from whatsapp.domain.lifecycle import DISPLAY_NAME_MAX_LENGTH, DISPLAY_NAME_MIN_LENGTH
 from whatsapp.domain.registration import (
     DEREGISTER_ALLOWANCE,
     NAME_CHANGE_ALLOWANCE,
     NAME_CHANGE_WINDOW,
     span_words,
 )
+from whatsapp.domain.registration_machine import DISPLAY_NAME_MAX_LENGTH, DISPLAY_NAME_MIN_LENGTH
 
 EXIT_NOT_FOUND = 1
 EXIT_STORE_ERROR = 2

@@ -22,7 +22,7 @@ from whatsapp.errors import GraphApiError
 
 if TYPE_CHECKING:
     from whatsapp.domain.health import PhoneHealth
-    from whatsapp.domain.lifecycle import Transition
+    from whatsapp.domain.registration_machine import Transition
     from whatsapp.hooks.graph import WhatsAppGraphHook
     from whatsapp.store import ChannelStore
     from whatsapp.store.attempts import RegistrationClaim

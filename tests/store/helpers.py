@@ -7,8 +7,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from whatsapp.domain.health import PhoneHealth
-from whatsapp.domain.lifecycle import CustomerMustReauthorize
 from whatsapp.domain.registration import ReauthorizationReason, RegistrationState
+from whatsapp.domain.registration_machine import CustomerMustReauthorize
 from whatsapp.store import Channel, ChannelStore
 
 NOW = datetime(2026, 11, 24, 8, 0, tzinfo=UTC)

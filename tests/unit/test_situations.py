@@ -7,13 +7,6 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from whatsapp.domain.lifecycle import (
-    AccountEvent,
-    NameReviewDecided,
-    RegisterAnswered,
-    Registration,
-    transition,
-)
 from whatsapp.domain.registration import (
     ATTENTION_ACTIONS,
     NAME_CHANGE_WINDOW,
@@ -21,6 +14,13 @@ from whatsapp.domain.registration import (
     NameChange,
     ReauthorizationReason,
     RegistrationState,
+)
+from whatsapp.domain.registration_machine import (
+    AccountEvent,
+    NameReviewDecided,
+    RegisterAnswered,
+    Registration,
+    transition,
 )
 from whatsapp.domain.situations import (
     NEEDS_ACTION_KINDS,

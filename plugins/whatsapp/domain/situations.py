@@ -31,7 +31,7 @@ the counts, and compiles the same rules into SQL for the sort and the ``situatio
 the rule lives here only.
 
 Wording is reused, never copied: what a person does about an :class:`Attention` is
-``ATTENTION_ACTIONS``; the account events come from :mod:`whatsapp.domain.lifecycle`.
+``ATTENTION_ACTIONS``; the account events come from :mod:`whatsapp.domain.registration_machine`.
 """
 
 from __future__ import annotations

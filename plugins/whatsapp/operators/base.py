@@ -12,8 +12,8 @@ from airflow.sdk import BaseOperator
 from airflow.sdk.exceptions import AirflowFailException
 
 from whatsapp.defaults import DEFAULT_GRAPH_CONN_ID, DEFAULT_STORE_CONN_ID
-from whatsapp.domain.lifecycle import GraphFailed
 from whatsapp.domain.manager_url import whatsapp_manager_url
+from whatsapp.domain.registration_machine import GraphFailed
 from whatsapp.errors import GraphApiError
 from whatsapp.extra_links import WHATSAPP_MANAGER_XCOM_KEY, WhatsAppManagerLink
 from whatsapp.hooks.graph import WhatsAppGraphHook

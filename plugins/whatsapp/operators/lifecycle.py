@@ -1,6 +1,6 @@
 """After onboarding: ask Meta for a new display name; offboard a channel.
 
-Thin glue: the rules live in :mod:`whatsapp.domain.lifecycle` (name validation, what an approved
+Thin glue: the rules live in :mod:`whatsapp.domain.registration_machine` (name validation, what an approved
 change leads to), the allowances and their write-ahead records in
 :mod:`whatsapp.store.lifecycle_calls`, the requests in the hook. The follow-up of a name change
 (Meta's review, the re-registration before the deadline) belongs to the fleet DAG (and the webhook).
@@ -12,8 +12,12 @@ from typing import TYPE_CHECKING, Any
 
 import pendulum
 
-from whatsapp.domain.lifecycle import DisplayNameInvalid, NameChangeRequested, validate_display_name
 from whatsapp.domain.registration import NAME_CHANGE_WINDOW, span_words
+from whatsapp.domain.registration_machine import (
+    DisplayNameInvalid,
+    NameChangeRequested,
+    validate_display_name,
+)
 from whatsapp.errors import GraphApiError
 from whatsapp.operators.base import WhatsAppChannelOperator
 

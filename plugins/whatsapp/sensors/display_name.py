@@ -18,8 +18,8 @@ from airflow.sdk.exceptions import AirflowFailException, AirflowSensorTimeout
 
 from whatsapp.defaults import DEFAULT_GRAPH_CONN_ID, DEFAULT_STORE_CONN_ID
 from whatsapp.domain.health import NAME_IN_REVIEW
-from whatsapp.domain.lifecycle import GraphFailed, NameReviewWaiting, NameWaitEnded
 from whatsapp.domain.manager_url import whatsapp_manager_url
+from whatsapp.domain.registration_machine import GraphFailed, NameReviewWaiting, NameWaitEnded
 from whatsapp.domain.signup import DEFAULT_NAME_POKE_INTERVAL, DEFAULT_NAME_WAIT_TIMEOUT
 from whatsapp.errors import ErrorKind, GraphApiError
 from whatsapp.extra_links import WHATSAPP_MANAGER_XCOM_KEY, WhatsAppManagerLink

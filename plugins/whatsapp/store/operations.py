@@ -1,7 +1,7 @@
 """Operations over the whole fleet: which flags to announce, and how long history is kept.
 
 A *flag* is a channel that needs a person, keyed ``"<registration_state>/<reason or ->"``: the
-same pair the lifecycle emits ``FlagForPerson`` for (``whatsapp.domain.lifecycle``), so a new
+same pair the lifecycle emits ``FlagForPerson`` for (``whatsapp.domain.registration_machine``), so a new
 flag is exactly a new ``FlagForPerson``. Announced flags are kept in ``notified_flags``.
 """
 
@@ -12,7 +12,7 @@ from datetime import datetime
 
 from sqlalchemy import and_, delete, or_, select, tuple_
 
-from whatsapp.domain.lifecycle import CUSTOMER_REASONS, PERSON_STATES
+from whatsapp.domain.registration_machine import CUSTOMER_REASONS, PERSON_STATES
 from whatsapp.store.database import Database, utcnow
 from whatsapp.store.schema import channels, fleet_summaries, health_checks, notified_flags, signup_intake
 

@@ -10,7 +10,7 @@ from fastapi import APIRouter
 from pydantic import BaseModel
 
 from whatsapp.domain.health import PROVISIONING_SEVERITY, PUBLIC_FIELDS, ValueSeverity
-from whatsapp.domain.lifecycle import REASON_SEVERITY, STATE_SEVERITY
+from whatsapp.domain.registration_machine import REASON_SEVERITY, STATE_SEVERITY
 from whatsapp.domain.situations import SITUATIONS, ActionKind, SituationKind, SituationSeverity
 
 router = APIRouter(tags=["vocabulary"])

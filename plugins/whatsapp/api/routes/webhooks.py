@@ -29,7 +29,7 @@ from starlette.concurrency import run_in_threadpool
 
 from whatsapp.api.deps import StoreDep
 from whatsapp.defaults import DEFAULT_GRAPH_CONN_ID
-from whatsapp.domain.lifecycle import EndNameWait, FlagForPerson
+from whatsapp.domain.registration_machine import EndNameWait, FlagForPerson
 from whatsapp.domain.webhooks import (
     MAX_BODY_BYTES,
     MAX_DEPTH,
