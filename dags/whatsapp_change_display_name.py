@@ -13,7 +13,7 @@ from airflow.sdk import Param, dag
 
 from whatsapp.defaults import GRAPH_TASK_DEFAULTS
 from whatsapp.domain.registration_machine import DISPLAY_NAME_MAX_LENGTH, DISPLAY_NAME_MIN_LENGTH
-from whatsapp.operators.fleet import WhatsAppResolveChannelOperator, one_channel_params
+from whatsapp.operators.channel import WhatsAppResolveChannelOperator, one_channel_params
 from whatsapp.operators.lifecycle import WhatsAppChangeDisplayNameOperator
 
 

@@ -130,6 +130,7 @@ def get_provider_info() -> dict[str, Any]:
                     "whatsapp.operators.onboarding",
                     "whatsapp.operators.registration",
                     "whatsapp.operators.health",
+                    "whatsapp.operators.channel",
                     "whatsapp.operators.fleet",
                     "whatsapp.operators.lifecycle",
                 ],

@@ -125,3 +125,15 @@ class WhatsAppChannelOperator(WhatsAppBaseOperator):
             self.fail("unknown channel", f"no channel with id {self.channel['channel_id']}")
         self.publish_link(context, channel.business_id, channel.waba_id)
         return channel
+
+
+def positive_int(operator: WhatsAppBaseOperator, name: str, value: Any, minimum: int = 0) -> int:
+    """An operator argument (often a rendered template, so a string) as an integer >= ``minimum``;
+    anything else fails the task without retry."""
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        operator.fail(f"bad {name}", f"{name} must be an integer, got {value!r}")
+    if number < minimum:
+        operator.fail(f"bad {name}", f"{name} must be >= {minimum}, got {number}")
+    return number
