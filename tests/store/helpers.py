@@ -50,7 +50,7 @@ def set_registration(
     next_attempt_at: datetime | None = None,
     reason: ReauthorizationReason | str | None = "keep",
 ) -> None:
-    """Put a channel's registration where a test starts (the lifecycle moves it from there)."""
+    """Put a channel's registration where a test starts (the registration machine moves it from there)."""
     current = store.channels.by_id(channel_id).registration
     store.channels.save_registration(
         channel_id,

@@ -254,7 +254,7 @@ def test_healthy_has_no_since_no_error_and_no_next_try() -> None:
     assert (found.since, found.error, found.next_try, found.deadline) == (None, None, None, None)
 
 
-# ---- the lifecycle stores what the situation needs ----------------------------------------------
+# ---- the registration machine stores what the situation needs -----------------------------------
 
 
 @pytest.mark.parametrize(

@@ -106,7 +106,7 @@ def decide(health: PhoneHealth) -> Decision:
     """
     if not health.needs_registration:
         # The one exception: an approved display-name change takes effect only with a new
-        # register call. The deadline is the lifecycle's to check.
+        # register call. The deadline is the registration machine's to check.
         if health.new_name_status == NEW_NAME_APPROVED:
             return Decision.REGISTER_NEW_NAME
         return Decision.ALREADY_PROVISIONED

@@ -1,4 +1,4 @@
-"""The registration lifecycle of a channel: one state machine, fed by every part of the provider.
+"""A channel's registration: one state machine, fed by every part of the provider.
 
 A channel's registration is four stored facts (:class:`Registration`). They move only through
 :func:`transition`: the onboarding steps, the display-name sensor, the fleet audit, the

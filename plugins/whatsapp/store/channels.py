@@ -369,7 +369,7 @@ class ChannelRepository:
 
     def offboard(self, channel_id: int, *, now: datetime | None = None) -> Channel:
         """Deactivate an offboarded channel: skipped by audits, retries and the default
-        fleet view, its registration reset by the lifecycle, its history kept."""
+        fleet view, its registration reset by the registration machine, its history kept."""
         now = utcnow(now)
         with self.db.transaction(immediate=True) as conn:
             self.apply(channel_id, Offboarded(now), conn=conn)

@@ -183,7 +183,7 @@ channels = Table(
     Column("name_change", String(16)),
     Column("name_change_deadline", UtcDateTime),
     Column("offboarded_at", UtcDateTime),
-    # Why a ``needs_attention`` channel needs a person (``Attention``), set by the lifecycle.
+    # Why a ``needs_attention`` channel needs a person (``Attention``), set by the registration machine.
     Column("attention", String(32)),
     # Meta's time of the newest display-name fact the registration follows (``Registration``).
     Column("name_decided_at", UtcDateTime),

@@ -148,7 +148,7 @@ class _Locked:
         return cls(row, {name: getattr(row, name) for name in HEALTH_COLUMNS}, registration_from_row(row))
 
 
-def _lifecycle_event(
+def _registration_event(
     change: WebhookChange, at: datetime
 ) -> NameReviewDecided | QualityChanged | AccountEvent | None:
     parsed = change.parsed
@@ -280,7 +280,7 @@ class WebhookRepository:
             if event_id is None:
                 outcomes.append(WebhookOutcome(change, duplicate=True))
                 continue
-            event = _lifecycle_event(change, received_at)
+            event = _registration_event(change, received_at)
             targets = [] if event is None else named.of(change)
             effects = []
             for locked in targets:

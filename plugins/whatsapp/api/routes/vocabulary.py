@@ -1,7 +1,7 @@
 """What the page needs to label, colour and filter values: derived from the domain, served once.
 
 The page keeps no copy of an enum or a colour rule: health fields come from ``HEALTH_FIELDS``,
-registration states and reasons from the lifecycle, so a new field or state shows up by itself.
+registration states and reasons from the registration machine, so a new field or state shows up by itself.
 """
 
 from __future__ import annotations
