@@ -72,7 +72,7 @@ from bench._bootstrap import DATABASE_URL
 from include.graph_simulator.process import RunningSimulator, SimulatorProcess
 from tests.fleet.fleet_mix import SeededNumber, seed_simulator
 from tests.support.simulator_fixtures import GRAPH_CONN_ENV, graph_connection
-from whatsapp import DEFAULT_MAX_CONCURRENCY
+from whatsapp.defaults import DEFAULT_MAX_CONCURRENCY
 from whatsapp.domain.audit_plan import AUTO as AUTO_SHARDS
 from whatsapp.domain.audit_plan import CHANNELS_PER_SHARD, shard_count
 from whatsapp.store import ChannelStore, StoreTarget

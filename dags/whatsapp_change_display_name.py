@@ -1,9 +1,10 @@
-"""Ask Meta for a new display name for a live channel (Meta allows 10 changes per 30 days).
+"""Ask Meta for a new display name for a live channel, within Meta's allowance of name changes.
 
 Trigger with conf ``{"account_id": 1, "inbox_id": 7, "new_display_name": "Acme Support"}``.
-The name is checked (2-75 characters, one line) and the allowance counted before anything is
-sent. Meta reviews the name; once approved the number must register again within 14 days,
-which the hourly fleet DAG does (the deadline shows on the page and in ``whatsapp-fleet show``).
+The name is checked (its length, one line) and the allowance counted before anything is sent;
+a refusal says the numbers. Meta reviews the name; once approved the number must register again
+before a deadline, which the hourly fleet DAG does (the deadline shows on the page and in
+``whatsapp-fleet show``).
 """
 
 from __future__ import annotations
@@ -11,8 +12,8 @@ from __future__ import annotations
 from airflow.sdk import Param, dag
 
 from whatsapp.defaults import GRAPH_TASK_DEFAULTS
-from whatsapp.domain.lifecycle import DISPLAY_NAME_MAX_LENGTH, DISPLAY_NAME_MIN_LENGTH
-from whatsapp.operators.fleet import WhatsAppResolveChannelOperator, one_channel_params
+from whatsapp.domain.registration_machine import DISPLAY_NAME_MAX_LENGTH, DISPLAY_NAME_MIN_LENGTH
+from whatsapp.operators.channel import WhatsAppResolveChannelOperator, one_channel_params
 from whatsapp.operators.lifecycle import WhatsAppChangeDisplayNameOperator
 
 

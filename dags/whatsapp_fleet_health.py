@@ -5,7 +5,7 @@ by default (0) one per 50,000 active channels. Due
 registrations (up to ``max_registrations``) map over at most ``max_retry_tasks`` tasks: one per
 number (named by it) while they fit, chunks of consecutive numbers (named by the first and last)
 beyond that, so a backlog of thousands drains in one run. Retried by Airflow on transient Graph
-errors, never beyond Meta's budget (8 calls per number per 72 h).
+errors, never beyond the provider's share of Meta's register allowance per number.
 
 The summary is published as the ``whatsapp_fleet_summary`` Asset (DAGs scheduled on it run after
 each fleet run) and as ``whatsapp.*`` metrics; channels that newly need a person are announced

@@ -1,7 +1,7 @@
 """Offboard a channel: deregister the number, deactivate the channel, unsubscribe the app.
 
-Trigger with conf ``{"account_id": 1, "inbox_id": 7}``. ``/deregister`` is sent once (Meta
-allows 10 per 72 h; recorded before it leaves). The channel is kept with its history but
+Trigger with conf ``{"account_id": 1, "inbox_id": 7}``. ``/deregister`` is sent once (within Meta's
+allowance; recorded before it leaves). The channel is kept with its history but
 skipped by audits, retries and the fleet view; the app leaves the WABA only when no other
 active channel uses it. Onboarding the number again makes the channel active again.
 """
@@ -11,7 +11,7 @@ from __future__ import annotations
 from airflow.sdk import dag
 
 from whatsapp.defaults import GRAPH_TASK_DEFAULTS
-from whatsapp.operators.fleet import WhatsAppResolveChannelOperator, one_channel_params
+from whatsapp.operators.channel import WhatsAppResolveChannelOperator, one_channel_params
 from whatsapp.operators.lifecycle import WhatsAppDeregisterOperator, WhatsAppOffboardOperator
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 from airflow.sdk import dag
 
 from whatsapp.defaults import GRAPH_TASK_DEFAULTS
-from whatsapp.operators.fleet import WhatsAppResolveChannelOperator, one_channel_params
+from whatsapp.operators.channel import WhatsAppResolveChannelOperator, one_channel_params
 from whatsapp.operators.health import WhatsAppHealthCheckOperator
 from whatsapp.operators.registration import WhatsAppRegisterOperator
 

@@ -8,17 +8,31 @@ from __future__ import annotations
 
 from typing import Any
 
+from whatsapp.defaults import (
+    DEFAULT_API_VERSION,
+    DEFAULT_GRAPH_CONN_ID,
+    DEFAULT_GRAPH_URL,
+    DEFAULT_MAX_CONCURRENCY,
+    DEFAULT_STORE_CONN_ID,
+    DEFAULT_TIMEOUT_S,
+    MAX_BATCH_SIZE,
+)
+
 __version__ = "0.1.0"
 
+#: The connection type of the Graph connection (the hook's ``conn_type``).
 GRAPH_CONN_TYPE = "whatsapp_graph"
-DEFAULT_GRAPH_CONN_ID = "whatsapp_graph_default"
-DEFAULT_STORE_CONN_ID = "whatsapp_store_default"
-DEFAULT_GRAPH_URL = "https://graph.facebook.com"
-DEFAULT_API_VERSION = "v24.0"
-#: The connection's default ceiling on fleet-audit batches in flight. The audit starts lower and
-#: adapts to latency and Meta's usage headers (``whatsapp.domain.pacing``), so the ceiling only
-#: bounds a fast, quiet Graph: 100,000 channels are 2,000 batches, 25 s at 8 in flight of 100 ms.
-DEFAULT_MAX_CONCURRENCY = 32
+
+__all__ = [
+    "DEFAULT_API_VERSION",
+    "DEFAULT_GRAPH_CONN_ID",
+    "DEFAULT_GRAPH_URL",
+    "DEFAULT_MAX_CONCURRENCY",
+    "DEFAULT_STORE_CONN_ID",
+    "GRAPH_CONN_TYPE",
+    "__version__",
+    "get_provider_info",
+]
 
 
 def get_provider_info() -> dict[str, Any]:
@@ -82,7 +96,7 @@ def get_provider_info() -> dict[str, Any]:
                     "timeout": {
                         "label": "Timeout (s)",
                         "description": "Per-request timeout in seconds",
-                        "schema": {"type": ["number", "null"], "default": 30, "minimum": 1},
+                        "schema": {"type": ["number", "null"], "default": DEFAULT_TIMEOUT_S, "minimum": 1},
                     },
                     "max_concurrency": {
                         "label": "Max concurrent requests",
@@ -95,8 +109,13 @@ def get_provider_info() -> dict[str, Any]:
                     },
                     "batch_size": {
                         "label": "Batch size",
-                        "description": "Sub-requests per Graph batch (Meta allows at most 50)",
-                        "schema": {"type": ["integer", "null"], "default": 50, "minimum": 1, "maximum": 50},
+                        "description": f"Sub-requests per Graph batch (Meta allows at most {MAX_BATCH_SIZE})",
+                        "schema": {
+                            "type": ["integer", "null"],
+                            "default": MAX_BATCH_SIZE,
+                            "minimum": 1,
+                            "maximum": MAX_BATCH_SIZE,
+                        },
                     },
                 },
             }
@@ -111,6 +130,7 @@ def get_provider_info() -> dict[str, Any]:
                     "whatsapp.operators.onboarding",
                     "whatsapp.operators.registration",
                     "whatsapp.operators.health",
+                    "whatsapp.operators.channel",
                     "whatsapp.operators.fleet",
                     "whatsapp.operators.lifecycle",
                 ],

@@ -16,6 +16,15 @@ import textwrap
 from collections.abc import Sequence
 from typing import Any
 
+from whatsapp.defaults import DEFAULT_STORE_CONN_ID
+from whatsapp.domain.registration import (
+    DEREGISTER_ALLOWANCE,
+    NAME_CHANGE_ALLOWANCE,
+    NAME_CHANGE_WINDOW,
+    span_words,
+)
+from whatsapp.domain.registration_machine import DISPLAY_NAME_MAX_LENGTH, DISPLAY_NAME_MIN_LENGTH
+
 EXIT_NOT_FOUND = 1
 EXIT_STORE_ERROR = 2
 
@@ -37,10 +46,13 @@ _TABLE_COLUMNS: tuple[tuple[str, str], ...] = (
 LIFECYCLE_HELP = (
     "after onboarding:\n"
     "  rename: trigger whatsapp_change_display_name {account_id, inbox_id, new_display_name}\n"
-    "    (2-75 characters, 10 per 30 days); once Meta approves, the fleet DAG registers the number\n"
-    "    again before the deadline (approval + 14 days), or the change lapses and must be requested again.\n"
+    f"    ({DISPLAY_NAME_MIN_LENGTH}-{DISPLAY_NAME_MAX_LENGTH} characters, {NAME_CHANGE_ALLOWANCE}); "
+    "once Meta approves, the fleet DAG registers the number\n"
+    f"    again before the deadline (approval + {span_words(NAME_CHANGE_WINDOW)}), or the change lapses "
+    "and must be requested again.\n"
     "  offboard: trigger whatsapp_offboard_channel {account_id, inbox_id}: deregisters the number\n"
-    "    (Meta: 10 per 72 h), deactivates the channel (kept with its history, skipped by audits) and\n"
+    f"    (Meta: {DEREGISTER_ALLOWANCE}), deactivates the channel (kept with its history, skipped by "
+    "audits) and\n"
     "    unsubscribes the app from the WABA when no other active channel uses it; onboarding the number\n"
     "    again reactivates it."
 )
@@ -48,7 +60,7 @@ LIFECYCLE_HELP = (
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="whatsapp-fleet", description=__doc__.splitlines()[0])
-    parser.add_argument("--conn-id", default="whatsapp_store_default", help="Airflow connection of the store")
+    parser.add_argument("--conn-id", default=DEFAULT_STORE_CONN_ID, help="Airflow connection of the store")
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("migrate", help="create or upgrade the store's tables (idempotent)")
     status = commands.add_parser("status", help="the fleet table and summary counts")

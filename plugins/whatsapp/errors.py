@@ -20,7 +20,7 @@ class ErrorKind(StrEnum):
 
     DISPLAY_NAME_NOT_READY = "display_name_not_ready"  # 100/2388001
     REGISTER_TOO_SOON = "register_too_soon"  # 133015: wait a few minutes (recently deregistered)
-    REGISTER_LIMIT = "register_limit"  # 133016: 10 register calls per number per 72 h
+    REGISTER_LIMIT = "register_limit"  # 133016: Meta's REGISTER_ALLOWANCE spent
     PIN_PROBLEM = "pin_problem"  # 133005: the two-step PIN differs from the number's
     PIN_LOCKED = "pin_locked"  # 133008/133009: PIN guessed too often / too fast; Meta names the wait
     NEEDS_REVERIFICATION = "needs_reverification"  # 133006: the number must be verified again (OTP)

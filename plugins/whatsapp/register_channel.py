@@ -17,12 +17,12 @@ from typing import TYPE_CHECKING, Any
 
 import pendulum
 
-from whatsapp.domain.registration import Action, Decision, Outcome
+from whatsapp.domain.registration import REGISTER_ALLOWANCE, Action, Decision, Outcome, span_words
 from whatsapp.errors import GraphApiError
 
 if TYPE_CHECKING:
     from whatsapp.domain.health import PhoneHealth
-    from whatsapp.domain.lifecycle import Transition
+    from whatsapp.domain.registration_machine import Transition
     from whatsapp.hooks.graph import WhatsAppGraphHook
     from whatsapp.store import ChannelStore
     from whatsapp.store.attempts import RegistrationClaim
@@ -97,7 +97,12 @@ def attempt_registration(
         error = None
         calls = 0
         if moved.register_now:
-            log.info("Registering %s (%s attempts left in 72 h)", channel.phone_number_id, claim.budget_left)
+            log.info(
+                "Registering %s (%s attempts left in %s)",
+                channel.phone_number_id,
+                claim.budget_left,
+                span_words(REGISTER_ALLOWANCE.window),
+            )
             calls = 1
             # Committed before the request leaves; Meta counts the call from when it is sent.
             claim.write_ahead(attempted_at=pendulum.now("UTC"), run_id=run_id)
@@ -171,7 +176,10 @@ def _not_claimed(
         action="skipped",
         state=None,
         register_calls=0,
-        message="not claimable now: not due, 72 h budget spent, or held by another run",
+        message=(
+            f"not claimable now: not due, register budget ({REGISTER_ALLOWANCE.budget_words}) spent, "
+            "or held by another run"
+        ),
     )
 
 
@@ -220,7 +228,9 @@ def _message(decision: Decision | None, outcome: Outcome, error: GraphApiError |
         return "registered"
     what = {
         Action.BACKOFF: "register failed, retry scheduled",
-        Action.BLOCKED: "Meta's register limit reached, blocked until the 72 h window reopens",
+        Action.BLOCKED: (
+            f"Meta's register limit ({REGISTER_ALLOWANCE}) reached, blocked until the window reopens"
+        ),
         Action.NEEDS_ATTENTION: "register failed and needs a person",
         Action.REAUTHORIZE: "register failed, the customer must reauthorize",
         Action.RETRY_TASK: "register failed transiently, retrying",

@@ -1,6 +1,6 @@
 """One channel per situation kind, put in place with the store's own writes (no Graph calls).
 
-Health reads and failed reads go through ``store.health.record`` (so the lifecycle moves the
+Health reads and failed reads go through ``store.health.record`` (so the registration machine moves the
 registration as in the DAGs); states only a run of calls reaches (blocked, a PIN refused, a name
 change approved...) are set with ``save_registration``, and the register call that led there is
 written as the store keeps attempts. An ``account_update`` is stored as the webhook receiver

@@ -1,4 +1,5 @@
-"""Shared by the issue-15 DAG tests: dag.test() runs against the simulator and a PostgreSQL store."""
+"""Shared by the rename and offboarding DAG tests: dag.test() runs against the simulator and a
+PostgreSQL store."""
 
 from __future__ import annotations
 

@@ -7,7 +7,16 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from whatsapp.domain.health import PhoneHealth
-from whatsapp.domain.lifecycle import (
+from whatsapp.domain.registration import (
+    NAME_CHANGE_WINDOW,
+    Attention,
+    Decision,
+    NameChange,
+    ReauthorizationReason,
+    RegistrationState,
+    decide,
+)
+from whatsapp.domain.registration_machine import (
     VERIFY_AGAIN_AFTER,
     FlagNameChange,
     HealthRead,
@@ -19,15 +28,6 @@ from whatsapp.domain.lifecycle import (
     RegisterNow,
     Registration,
     transition,
-)
-from whatsapp.domain.registration import (
-    NAME_CHANGE_WINDOW,
-    Attention,
-    Decision,
-    NameChange,
-    ReauthorizationReason,
-    RegistrationState,
-    decide,
 )
 from whatsapp.errors import ErrorKind
 

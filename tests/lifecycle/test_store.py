@@ -9,8 +9,8 @@ import pytest
 
 from tests.store.helpers import NOW, add_channel
 from whatsapp.domain.health import PhoneHealth
-from whatsapp.domain.lifecycle import DisplayNameInvalid, validate_display_name
 from whatsapp.domain.registration import NAME_CHANGE_WINDOW, NameChange, RegistrationState
+from whatsapp.domain.registration_machine import DisplayNameInvalid, validate_display_name
 from whatsapp.errors import GraphApiError
 from whatsapp.store import ChannelStore, HealthResult
 from whatsapp.store.lifecycle_calls import DEREGISTER, NAME_CHANGE, CallRefusedError, OffboardingTakenError

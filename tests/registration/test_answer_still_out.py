@@ -29,7 +29,7 @@ from tests.support.airflow_fixtures import fresh_dag
 from whatsapp.domain.registration import ANSWER_LOST_WAIT, RegistrationState
 from whatsapp.fleet_audit import run_audit
 from whatsapp.hooks.graph import WhatsAppGraphHook
-from whatsapp.operators.fleet import WhatsAppResolveChannelOperator
+from whatsapp.operators.channel import WhatsAppResolveChannelOperator
 from whatsapp.store import ChannelStore, channel_api_dict
 
 pytestmark = pytest.mark.postgres

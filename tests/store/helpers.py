@@ -7,8 +7,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from whatsapp.domain.health import PhoneHealth
-from whatsapp.domain.lifecycle import CustomerMustReauthorize
 from whatsapp.domain.registration import ReauthorizationReason, RegistrationState
+from whatsapp.domain.registration_machine import CustomerMustReauthorize
 from whatsapp.store import Channel, ChannelStore
 
 NOW = datetime(2026, 11, 24, 8, 0, tzinfo=UTC)
@@ -50,7 +50,7 @@ def set_registration(
     next_attempt_at: datetime | None = None,
     reason: ReauthorizationReason | str | None = "keep",
 ) -> None:
-    """Put a channel's registration where a test starts (the lifecycle moves it from there)."""
+    """Put a channel's registration where a test starts (the registration machine moves it from there)."""
     current = store.channels.by_id(channel_id).registration
     store.channels.save_registration(
         channel_id,

@@ -8,8 +8,8 @@ import pytest
 from cryptography.fernet import Fernet
 
 from tests.store.helpers import NOW, add_channel, flag, set_registration
-from whatsapp.domain.lifecycle import TokenRenewed
 from whatsapp.domain.registration import ReauthorizationReason, RegistrationState
+from whatsapp.domain.registration_machine import TokenRenewed
 from whatsapp.store import ChannelConflictError, ChannelNotFoundError, ChannelStore, code_digest
 
 

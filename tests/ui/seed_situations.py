@@ -25,7 +25,7 @@ from typing import Any
 
 from include.graph_simulator.process import SimulatorControl
 from tests.api.fleet_seed import LIVE, PENDING
-from whatsapp.domain.lifecycle import NameChangeRequested
+from whatsapp.domain.registration_machine import NameChangeRequested
 from whatsapp.domain.webhooks import parse_notification
 from whatsapp.errors import GraphApiError
 from whatsapp.hooks.graph import READ_ATTEMPTS, WhatsAppGraphHook

@@ -10,7 +10,7 @@ from whatsapp.domain.health import (
     PUBLIC_FIELDS,
     STORED_NAMES,
     PhoneHealth,
-    Severity,
+    ValueSeverity,
     graph_fields,
     risky_transitions,
 )
@@ -58,20 +58,20 @@ def test_store_columns_and_api_models_are_derived_from_the_declaration() -> None
 @pytest.mark.parametrize(
     ("name", "value", "severity"),
     [
-        ("quality_rating", "GREEN", Severity.OK),
-        ("quality_rating", "YELLOW", Severity.WARNING),
-        ("quality_rating", "RED", Severity.CRITICAL),
-        ("name_status", "AVAILABLE_WITHOUT_REVIEW", Severity.OK),
-        ("name_status", "PENDING_REVIEW", Severity.WARNING),
-        ("name_status", "DECLINED", Severity.CRITICAL),
-        ("status", "RATE_LIMITED", Severity.WARNING),
-        ("status", "BANNED", Severity.CRITICAL),
-        ("status", "SOMETHING_NEW", Severity.NEUTRAL),
-        ("platform_type", "NOT_APPLICABLE", Severity.WARNING),
-        ("quality_rating", None, Severity.NEUTRAL),
+        ("quality_rating", "GREEN", ValueSeverity.OK),
+        ("quality_rating", "YELLOW", ValueSeverity.WARNING),
+        ("quality_rating", "RED", ValueSeverity.CRITICAL),
+        ("name_status", "AVAILABLE_WITHOUT_REVIEW", ValueSeverity.OK),
+        ("name_status", "PENDING_REVIEW", ValueSeverity.WARNING),
+        ("name_status", "DECLINED", ValueSeverity.CRITICAL),
+        ("status", "RATE_LIMITED", ValueSeverity.WARNING),
+        ("status", "BANNED", ValueSeverity.CRITICAL),
+        ("status", "SOMETHING_NEW", ValueSeverity.NEUTRAL),
+        ("platform_type", "NOT_APPLICABLE", ValueSeverity.WARNING),
+        ("quality_rating", None, ValueSeverity.NEUTRAL),
     ],
 )
-def test_severity_of_each_known_value(name: str, value: str | None, severity: Severity) -> None:
+def test_severity_of_each_known_value(name: str, value: str | None, severity: ValueSeverity) -> None:
     assert {f.name: f for f in HEALTH_FIELDS}[name].severity(value) is severity
 
 

@@ -16,7 +16,11 @@ from whatsapp.domain.registration import (
     ANSWER_LOST,
     ANSWER_LOST_WAIT,
     ATTENTION_ACTIONS,
+    DEREGISTER_ALLOWANCE,
+    NAME_CHANGE_ALLOWANCE,
+    NAME_CHANGE_WINDOW,
     OUTCOME_BY_KIND,
+    REGISTER_ALLOWANCE,
     REGISTER_BUDGET,
     Action,
     Attention,
@@ -30,6 +34,7 @@ from whatsapp.domain.registration import (
     next_attempt_at,
     outcome_of,
     outcome_of_decision,
+    span_words,
     window_reopens_at,
 )
 from whatsapp.errors import ErrorKind, GraphApiError
@@ -403,3 +408,25 @@ def test_pin_is_six_digits_and_random() -> None:
     pins = {generate_pin() for _ in range(50)}
     assert all(len(p) == 6 and p.isdigit() for p in pins)
     assert len(pins) > 40
+
+
+@pytest.mark.parametrize(
+    ("span", "words"),
+    [
+        (timedelta(hours=72), "72 hours"),
+        (timedelta(hours=1), "1 hour"),
+        (timedelta(days=14), "14 days"),
+        (timedelta(days=30), "30 days"),
+        (timedelta(days=7, hours=12), "180 hours"),
+    ],
+)
+def test_span_words(span: timedelta, words: str) -> None:
+    assert span_words(span) == words
+
+
+def test_metas_limits_are_worded_from_their_numbers() -> None:
+    """The sentences people read name each limit as the constants hold it (Meta's pages say the same)."""
+    assert (str(REGISTER_ALLOWANCE), str(DEREGISTER_ALLOWANCE)) == ("10 per 72 hours", "10 per 72 hours")
+    assert str(NAME_CHANGE_ALLOWANCE) == "10 per 30 days" and span_words(NAME_CHANGE_WINDOW) == "14 days"
+    assert REGISTER_ALLOWANCE.budget_words == "8 of Meta's 10 per 72 hours"
+    assert "within 14 days of approval" in ATTENTION_ACTIONS[Attention.NAME_CHANGE_LAPSED]

@@ -2,18 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from whatsapp.domain.lifecycle import (
-    AccountEvent,
-    NameReviewDecided,
-    RegisterAnswered,
-    Registration,
-    transition,
-)
 from whatsapp.domain.registration import (
     ATTENTION_ACTIONS,
     NAME_CHANGE_WINDOW,
@@ -22,9 +15,17 @@ from whatsapp.domain.registration import (
     ReauthorizationReason,
     RegistrationState,
 )
+from whatsapp.domain.registration_machine import (
+    AccountEvent,
+    NameReviewDecided,
+    RegisterAnswered,
+    Registration,
+    transition,
+)
 from whatsapp.domain.situations import (
     NEEDS_ACTION_KINDS,
     SITUATION_RULES,
+    SITUATION_SPECS,
     SITUATIONS,
     SORT_RANK,
     AccountEventSeen,
@@ -33,7 +34,9 @@ from whatsapp.domain.situations import (
     SituationFacts,
     SituationKind,
     SituationSeverity,
+    ordered_rules,
     refused_register_text,
+    rule,
     situation,
     situation_kind,
 )
@@ -251,7 +254,7 @@ def test_healthy_has_no_since_no_error_and_no_next_try() -> None:
     assert (found.since, found.error, found.next_try, found.deadline) == (None, None, None, None)
 
 
-# ---- the lifecycle stores what the situation needs ----------------------------------------------
+# ---- the registration machine stores what the situation needs -----------------------------------
 
 
 @pytest.mark.parametrize(
@@ -315,3 +318,18 @@ def test_an_old_register_refusal_is_not_shown_where_it_is_not_the_cause(kind: Si
     facts = next(f for f, k in CASES if k is kind)
     found = situation(facts, SituationDetails(last_attempt_at=NOW, last_attempt_error=NAME_NOT_READY))
     assert found.error is None and "2388001" not in found.detail
+
+
+def test_a_spec_table_that_cannot_decide_every_channel_is_refused() -> None:
+    """The rules are derived from the specs; a table with a gap or an ambiguity fails at import."""
+    without_healthy = tuple(spec for spec in SITUATION_SPECS if spec.kind is not K.HEALTHY)
+    with pytest.raises(ValueError, match="exactly one spec"):
+        ordered_rules(without_healthy)
+    healthy = SITUATIONS[K.HEALTHY]
+    clash = replace(healthy, rules=(rule(SITUATIONS[K.BLOCKED].rules[0].precedence, state=S.REGISTERED),))
+    with pytest.raises(ValueError, match="share a precedence"):
+        ordered_rules((*without_healthy, clash))
+    catch_all = replace(healthy, rules=(rule(50),))
+    with pytest.raises(ValueError, match="the last, must match every channel"):
+        ordered_rules((*without_healthy, catch_all))
+    assert ordered_rules(SITUATION_SPECS) == SITUATION_RULES

@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from whatsapp.domain.lifecycle import Registration
 from whatsapp.domain.registration import ReauthorizationReason, RegistrationState
+from whatsapp.domain.registration_machine import Registration
 from whatsapp.domain.webhooks import parse_notification
 from whatsapp.store import ChannelStore
 from whatsapp.store import webhooks as webhook_store

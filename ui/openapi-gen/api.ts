@@ -89,7 +89,7 @@ export interface paths {
          *     Decided on the stored health: when it shows the number provisioned and verified, a run would
          *     only re-read health and skip, so the answer is 409 instead. The run itself re-reads live
          *     health under the channel's claim before spending a register call, and never exceeds the
-         *     72 h budget.
+         *     register budget.
          */
         post: operations["register_api_v1_accounts__account_id__inboxes__inbox_id__register_post"];
         delete?: never;
@@ -593,7 +593,7 @@ export interface components {
             api_path: string[];
             /** Severities */
             severities: {
-                [key: string]: components["schemas"]["Severity"];
+                [key: string]: components["schemas"]["ValueSeverity"];
             };
             /** Watched */
             watched: boolean;
@@ -726,7 +726,7 @@ export interface components {
             state: components["schemas"]["RegistrationState"];
             /**
              * Attempts 72H
-             * @description register calls sent in the rolling 72 h window
+             * @description register calls sent in the last 72 hours (Meta's rolling window)
              */
             attempts_72h: number;
             /** Last Attempt At */
@@ -765,12 +765,6 @@ export interface components {
              */
             url: string;
         };
-        /**
-         * Severity
-         * @description How a value reads to a person; the page colours it (green, grey, amber, red).
-         * @enum {string}
-         */
-        Severity: "ok" | "neutral" | "warning" | "critical";
         /**
          * SignupBody
          * @description An Embedded Signup's result, as the page that ran the flow received it, and optionally how the onboarding run waits for the display name.
@@ -884,7 +878,7 @@ export interface components {
         };
         /**
          * SituationKind
-         * @description The situations a channel can be in: one banner each.
+         * @description One banner each (docs/states-and-situations.md); each has one :class:`SituationSpec`.
          * @enum {string}
          */
         SituationKind: "healthy" | "not_checked" | "name_in_review" | "register_backoff" | "blocked" | "pin_mismatch" | "needs_reverification" | "name_declined" | "token_invalid" | "permission_revoked" | "account_event" | "account_locked" | "registration_pending" | "name_change_in_review" | "name_change_due" | "name_change_lapsed" | "name_change_declined" | "offboarded" | "graph_error" | "check_failed";
@@ -905,7 +899,14 @@ export interface components {
         };
         /**
          * SituationSeverity
-         * @description How the banner and the problem cell read (the page maps each to a Chakra colour palette).
+         * @description How a situation's banner and problem cell read: one value per Chakra alert status.
+         *
+         *     Not :class:`~whatsapp.domain.health.ValueSeverity`, which grades one value Meta reported or one
+         *     stored state: there ``neutral`` means "no judgement" (a value the provider does not know) and
+         *     ``critical`` a bad value, while here ``info`` means "nothing is wrong, something is under way"
+         *     (a review, a pending registration, an offboarded number) and ``error`` is exactly "a person
+         *     must act" (:attr:`SituationSpec.needs_action`). The page maps each value to an alert status and
+         *     a colour palette (success/green, info/blue, warning/yellow, error/red).
          * @enum {string}
          */
         SituationSeverity: "ok" | "info" | "warning" | "error";
@@ -951,6 +952,18 @@ export interface components {
             detail: components["schemas"]["ValidationErrorItem"][];
         };
         /**
+         * ValueSeverity
+         * @description How one value reads to a person: a health field's value, a registration state or reason.
+         *
+         *     Not :class:`~whatsapp.domain.situations.SituationSeverity`, which grades a channel's whole
+         *     situation: here ``neutral`` means "no judgement" (a value the provider does not know, as Graph
+         *     adds values without notice) and ``critical`` a bad value, while a situation is ``info`` when
+         *     nothing is wrong and something is under way, and ``error`` exactly when a person must act.
+         *     The page colours these green, grey, amber and red.
+         * @enum {string}
+         */
+        ValueSeverity: "ok" | "neutral" | "warning" | "critical";
+        /**
          * Vocabulary
          * @description Every value the page shows as a badge, with its severity, the fleet filters' values, and
          *     the numbers the page pages by or shows.
@@ -962,15 +975,15 @@ export interface components {
             health_fields: components["schemas"]["HealthFieldInfo"][];
             /** Provisioning */
             provisioning: {
-                [key: string]: components["schemas"]["Severity"];
+                [key: string]: components["schemas"]["ValueSeverity"];
             };
             /** Registration State */
             registration_state: {
-                [key: string]: components["schemas"]["Severity"];
+                [key: string]: components["schemas"]["ValueSeverity"];
             };
             /** Reauthorization Reason */
             reauthorization_reason: {
-                [key: string]: components["schemas"]["Severity"];
+                [key: string]: components["schemas"]["ValueSeverity"];
             };
             /** Filters */
             filters: {

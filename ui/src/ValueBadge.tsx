@@ -13,7 +13,7 @@ export function ValueBadge({
   severities,
 }: {
   value: string | null | undefined;
-  severities: Record<string, Schema<"Severity">> | undefined;
+  severities: Record<string, Schema<"ValueSeverity">> | undefined;
 }) {
   if (!value) return <>–</>;
   if (!severities || Object.keys(severities).length === 0) return <>{value}</>;

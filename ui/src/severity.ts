@@ -8,7 +8,7 @@ export type SituationSeverity = Schema<"SituationSeverity">;
 export const PALETTE: Record<SituationSeverity, string> = { ok: "green", info: "blue", warning: "yellow", error: "red" };
 
 /** A health value's severity (the vocabulary's `severities` of each field and state). */
-export const VALUE_PALETTE: Record<Schema<"Severity">, string> = {
+export const VALUE_PALETTE: Record<Schema<"ValueSeverity">, string> = {
   ok: "green",
   neutral: "gray",
   warning: "orange",

@@ -13,7 +13,7 @@ from typing import Annotated
 
 from fastapi import Depends
 
-from whatsapp import DEFAULT_STORE_CONN_ID
+from whatsapp.defaults import DEFAULT_STORE_CONN_ID
 from whatsapp.hooks.graph import WhatsAppGraphHook
 from whatsapp.store import ChannelStore, StoreTarget, resolve_target
 

@@ -15,7 +15,13 @@ from fastapi import Path
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, create_model
 
 from whatsapp.domain.health import PUBLIC_FIELDS, STORED_FIELDS
-from whatsapp.domain.registration import REGISTER_BUDGET, REGISTER_WINDOW, RegistrationState
+from whatsapp.domain.registration import (
+    NAME_CHANGE_WINDOW,
+    REGISTER_BUDGET,
+    REGISTER_WINDOW,
+    RegistrationState,
+    span_words,
+)
 from whatsapp.domain.signup import ACCOUNT_ID, INBOX_ID, INTAKE_FIELDS
 from whatsapp.domain.situations import ActionKind, SituationKind, SituationSeverity
 from whatsapp.store.fleet_listing import (
@@ -62,7 +68,9 @@ class ErrorResponse(_Model):
 
 class Registration(_Model):
     state: RegistrationState
-    attempts_72h: int = Field(description="register calls sent in the rolling 72 h window")
+    attempts_72h: int = Field(
+        description=f"register calls sent in the last {span_words(REGISTER_WINDOW)} (Meta's rolling window)"
+    )
     last_attempt_at: str | None
     last_error: GraphError | None
     next_attempt_at: str | None
@@ -78,7 +86,9 @@ class NameChange(_Model):
     status: str = Field(description="requested, approved, lapsed or declined")
     new_display_name: str | None
     deadline: str | None = Field(
-        description="approved changes: register again before this (approval + 14 days)"
+        description=(
+            f"approved changes: register again before this (approval + {span_words(NAME_CHANGE_WINDOW)})"
+        )
     )
     text: str
 

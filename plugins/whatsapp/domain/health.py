@@ -8,7 +8,7 @@ Adding a field means adding one :class:`HealthField` here, plus an Alembic revis
 its column.
 
 Graph adds enum values without notice, so every value is kept as the string Meta sent: an
-unknown value is shown (with :attr:`Severity.NEUTRAL`) and stored, never a parse error.
+unknown value is shown (with :attr:`ValueSeverity.NEUTRAL`) and stored, never a parse error.
 """
 
 from __future__ import annotations
@@ -20,8 +20,15 @@ from functools import cache
 from typing import Any
 
 
-class Severity(StrEnum):
-    """How a value reads to a person; the page colours it (green, grey, amber, red)."""
+class ValueSeverity(StrEnum):
+    """How one value reads to a person: a health field's value, a registration state or reason.
+
+    Not :class:`~whatsapp.domain.situations.SituationSeverity`, which grades a channel's whole
+    situation: here ``neutral`` means "no judgement" (a value the provider does not know, as Graph
+    adds values without notice) and ``critical`` a bad value, while a situation is ``info`` when
+    nothing is wrong and something is under way, and ``error`` exactly when a person must act.
+    The page colours these green, grey, amber and red.
+    """
 
     OK = "ok"
     NEUTRAL = "neutral"
@@ -30,7 +37,7 @@ class Severity(StrEnum):
 
 
 #: Severities whose arrival on a watched field is reported once, when it happens.
-RISKY = frozenset({Severity.WARNING, Severity.CRITICAL})
+RISKY = frozenset({ValueSeverity.WARNING, ValueSeverity.CRITICAL})
 
 NOT_APPLICABLE = "NOT_APPLICABLE"
 NAME_IN_REVIEW = "PENDING_REVIEW"
@@ -48,7 +55,7 @@ class HealthField:
     :param legacy_graph_field: the ``fields=`` entry used below ``since_version``.
     :param since_version: the first Graph API major version that has ``graph_field``.
     :param api_path: where the value sits in the health API's JSON (default: ``(name,)``).
-    :param severities: the known values and how they read; others are :attr:`Severity.NEUTRAL`.
+    :param severities: the known values and how they read; others are :attr:`ValueSeverity.NEUTRAL`.
     :param watched: a change to a warning or critical value is reported once (logs, history).
     :param stored: kept as a snapshot column on the channel and in the history.
     :param public: part of the health API's channel shape and the page.
@@ -62,7 +69,7 @@ class HealthField:
     legacy_graph_field: str | None = None
     since_version: int = 0
     api_path: tuple[str, ...] | None = None
-    severities: Mapping[str, Severity] = field(default_factory=dict)
+    severities: Mapping[str, ValueSeverity] = field(default_factory=dict)
     watched: bool = False
     stored: bool = True
     public: bool = True
@@ -72,10 +79,10 @@ class HealthField:
     def api_key_path(self) -> tuple[str, ...]:
         return self.api_path or (self.name,)
 
-    def severity(self, value: str | None) -> Severity:
+    def severity(self, value: str | None) -> ValueSeverity:
         if value is None:
-            return Severity.NEUTRAL
-        return self.severities.get(value, Severity.NEUTRAL)
+            return ValueSeverity.NEUTRAL
+        return self.severities.get(value, ValueSeverity.NEUTRAL)
 
     def graph_field_for(self, api_major: int) -> str:
         if api_major < self.since_version and self.legacy_graph_field:
@@ -99,7 +106,6 @@ class HealthField:
         return None
 
 
-_S = Severity
 #: Every health field, in the order the page shows them.
 HEALTH_FIELDS: tuple[HealthField, ...] = (
     HealthField("display_phone_number", "Phone number", "display_phone_number", stored=False),
@@ -109,19 +115,23 @@ HEALTH_FIELDS: tuple[HealthField, ...] = (
         "Name status",
         "name_status",
         severities={
-            "APPROVED": _S.OK,
-            "AVAILABLE_WITHOUT_REVIEW": _S.OK,
-            NAME_IN_REVIEW: _S.WARNING,
-            NAME_DECLINED: _S.CRITICAL,
-            "EXPIRED": _S.CRITICAL,
-            "NONE": _S.WARNING,
+            "APPROVED": ValueSeverity.OK,
+            "AVAILABLE_WITHOUT_REVIEW": ValueSeverity.OK,
+            NAME_IN_REVIEW: ValueSeverity.WARNING,
+            NAME_DECLINED: ValueSeverity.CRITICAL,
+            "EXPIRED": ValueSeverity.CRITICAL,
+            "NONE": ValueSeverity.WARNING,
         },
     ),
     HealthField(
         "new_name_status",
         "Name change",
         "new_name_status",
-        severities={"APPROVED": _S.WARNING, NAME_IN_REVIEW: _S.NEUTRAL, NAME_DECLINED: _S.CRITICAL},
+        severities={
+            "APPROVED": ValueSeverity.WARNING,
+            NAME_IN_REVIEW: ValueSeverity.NEUTRAL,
+            NAME_DECLINED: ValueSeverity.CRITICAL,
+        },
         stored=False,
         public=False,
     ),
@@ -131,13 +141,17 @@ HEALTH_FIELDS: tuple[HealthField, ...] = (
         "code_verification_status",
         "Verification",
         "code_verification_status",
-        severities={"VERIFIED": _S.OK},
+        severities={"VERIFIED": ValueSeverity.OK},
     ),
     HealthField(
         "platform_type",
         "Platform",
         "platform_type",
-        severities={"CLOUD_API": _S.OK, "ON_PREMISE": _S.OK, NOT_APPLICABLE: _S.WARNING},
+        severities={
+            "CLOUD_API": ValueSeverity.OK,
+            "ON_PREMISE": ValueSeverity.OK,
+            NOT_APPLICABLE: ValueSeverity.WARNING,
+        },
     ),
     HealthField(
         "throughput_level",
@@ -145,7 +159,11 @@ HEALTH_FIELDS: tuple[HealthField, ...] = (
         "throughput",
         path=("level",),
         api_path=("throughput", "level"),
-        severities={"STANDARD": _S.OK, "HIGH": _S.OK, NOT_APPLICABLE: _S.WARNING},
+        severities={
+            "STANDARD": ValueSeverity.OK,
+            "HIGH": ValueSeverity.OK,
+            NOT_APPLICABLE: ValueSeverity.WARNING,
+        },
     ),
     HealthField(
         "messaging_limit_tier",
@@ -158,7 +176,11 @@ HEALTH_FIELDS: tuple[HealthField, ...] = (
         "quality_rating",
         "Quality",
         "quality_rating",
-        severities={"GREEN": _S.OK, "YELLOW": _S.WARNING, "RED": _S.CRITICAL},
+        severities={
+            "GREEN": ValueSeverity.OK,
+            "YELLOW": ValueSeverity.WARNING,
+            "RED": ValueSeverity.CRITICAL,
+        },
         watched=True,
     ),
     HealthField(
@@ -166,23 +188,27 @@ HEALTH_FIELDS: tuple[HealthField, ...] = (
         "Status",
         "status",
         severities={
-            "CONNECTED": _S.OK,
-            "FLAGGED": _S.CRITICAL,
-            "RESTRICTED": _S.CRITICAL,
-            "BANNED": _S.CRITICAL,
-            "RATE_LIMITED": _S.WARNING,
-            "DISCONNECTED": _S.CRITICAL,
-            "DELETED": _S.CRITICAL,
+            "CONNECTED": ValueSeverity.OK,
+            "FLAGGED": ValueSeverity.CRITICAL,
+            "RESTRICTED": ValueSeverity.CRITICAL,
+            "BANNED": ValueSeverity.CRITICAL,
+            "RATE_LIMITED": ValueSeverity.WARNING,
+            "DISCONNECTED": ValueSeverity.CRITICAL,
+            "DELETED": ValueSeverity.CRITICAL,
         },
         watched=True,
     ),
-    HealthField("account_mode", "Account mode", "account_mode", severities={"LIVE": _S.OK}),
+    HealthField("account_mode", "Account mode", "account_mode", severities={"LIVE": ValueSeverity.OK}),
     HealthField(
         "can_send_message",
         "Can send",
         "health_status",
         path=("can_send_message",),
-        severities={"AVAILABLE": _S.OK, "LIMITED": _S.WARNING, "BLOCKED": _S.CRITICAL},
+        severities={
+            "AVAILABLE": ValueSeverity.OK,
+            "LIMITED": ValueSeverity.WARNING,
+            "BLOCKED": ValueSeverity.CRITICAL,
+        },
         stored=False,
         public=False,
     ),
@@ -215,9 +241,9 @@ class Provisioning(StrEnum):
     PENDING = "pending"
 
 
-PROVISIONING_SEVERITY: Mapping[Provisioning, Severity] = {
-    Provisioning.PROVISIONED: Severity.OK,
-    Provisioning.PENDING: Severity.WARNING,
+PROVISIONING_SEVERITY: Mapping[Provisioning, ValueSeverity] = {
+    Provisioning.PROVISIONED: ValueSeverity.OK,
+    Provisioning.PENDING: ValueSeverity.WARNING,
 }
 
 
@@ -275,7 +301,7 @@ class PhoneHealth:
         """Only a pending number needs ``/register`` (docs/states-and-situations.md).
 
         ``code_verification_status`` plays no part: Meta reports ``EXPIRED``/``NOT_VERIFIED`` on
-        numbers live for months, and registering them only spends the 72 h budget.
+        numbers live for months, and registering them only spends the register budget.
         """
         return self.is_pending
 

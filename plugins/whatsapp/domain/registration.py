@@ -16,16 +16,55 @@ from enum import StrEnum
 from whatsapp.domain.health import NAME_DECLINED, NAME_IN_REVIEW, PhoneHealth
 from whatsapp.errors import ErrorKind, GraphApiError
 
-#: Meta allows 10 register calls per number per rolling 72 h; we spend at most 8, so two
-#: always stay for a person working in WhatsApp Manager.
-REGISTER_WINDOW = timedelta(hours=72)
-REGISTER_BUDGET = 8
-#: Meta's other per-number limits (docs/meta-sources.md). Name changes: 10 per 30 days, all ours to spend (a
-#: person asks for each one). Deregistration: 10 per 72 h; like /register we spend at most 8.
-NAME_CHANGE_LIMIT_WINDOW = timedelta(days=30)
-NAME_CHANGE_BUDGET = 10
-DEREGISTER_WINDOW = timedelta(hours=72)
-DEREGISTER_BUDGET = 8
+
+def span_words(span: timedelta) -> str:
+    """A window as Meta words it: ``72 hours``, ``14 days`` (whole days from a week up, else hours)."""
+    if span >= timedelta(days=7) and span % timedelta(days=1) == timedelta(0):
+        count, unit = span.days, "day"
+    else:
+        count, unit = span // timedelta(hours=1), "hour"
+    return f"{count} {unit}{'' if count == 1 else 's'}"
+
+
+@dataclass(frozen=True, slots=True)
+class CallAllowance:
+    """A per-number allowance Meta keeps on one kind of call, and how much of it the provider spends.
+
+    ``allowed`` calls per rolling ``window`` (Meta's number); ``budget``: at most this many are ours.
+    Sentences that name a limit are built from these (``str()`` gives "10 per 72 hours"), so each
+    number is written once.
+    """
+
+    allowed: int
+    window: timedelta
+    budget: int
+
+    def __str__(self) -> str:
+        return f"{self.allowed} per {span_words(self.window)}"
+
+    @property
+    def budget_words(self) -> str:
+        """What the provider allows itself, in words: "8 of Meta's 10 per 72 hours"."""
+        return f"{self.budget} of Meta's {self}"
+
+
+#: Register calls per number; we leave some of Meta's allowance to a person working in WhatsApp
+#: Manager
+#: (https://developers.facebook.com/documentation/business-messaging/whatsapp/business-phone-numbers/registration/).
+REGISTER_ALLOWANCE = CallAllowance(allowed=10, window=timedelta(hours=72), budget=8)
+REGISTER_WINDOW = REGISTER_ALLOWANCE.window
+REGISTER_BUDGET = REGISTER_ALLOWANCE.budget
+#: Display-name changes per number, all ours to spend (a person asks for each one)
+#: (https://developers.facebook.com/documentation/business-messaging/whatsapp/display-names/).
+NAME_CHANGE_ALLOWANCE = CallAllowance(allowed=10, window=timedelta(days=30), budget=10)
+NAME_CHANGE_LIMIT_WINDOW = NAME_CHANGE_ALLOWANCE.window
+NAME_CHANGE_BUDGET = NAME_CHANGE_ALLOWANCE.budget
+#: Deregistration: Meta answers 133016 for too many register or deregister calls alike, so the
+#: provider spends it as it spends /register
+#: (https://developers.facebook.com/docs/graph-api/reference/whats-app-business-account-to-number-current-status/deregister).
+DEREGISTER_ALLOWANCE = CallAllowance(allowed=10, window=timedelta(hours=72), budget=8)
+DEREGISTER_WINDOW = DEREGISTER_ALLOWANCE.window
+DEREGISTER_BUDGET = DEREGISTER_ALLOWANCE.budget
 #: Deregistering a number that is not on Cloud API (never registered, or deregistered already)
 #: answers 133010 "Account not registered": the call's purpose is met
 #: (https://developers.facebook.com/documentation/business-messaging/whatsapp/support/error-codes/).
@@ -46,7 +85,7 @@ class Decision(StrEnum):
 
 #: The decisions that send ``POST /{phone_number_id}/register``.
 REGISTER_DECISIONS = frozenset({Decision.REGISTER, Decision.REGISTER_NEW_NAME})
-#: Meta: after a display-name change is approved the number must register again within 14 days,
+#: Meta: after a display-name change is approved the number must register again within this window,
 #: or the change lapses (https://developers.facebook.com/documentation/business-messaging/whatsapp/display-names/).
 NAME_CHANGE_WINDOW = timedelta(days=14)
 #: ``new_name_status`` values Meta (and the simulator) report for a display-name change.
@@ -58,8 +97,8 @@ class NameChange(StrEnum):
     """Where a live number's display-name change stands; stored on the channel with its deadline."""
 
     REQUESTED = "requested"  # sent to Meta, or Meta shows it in review
-    APPROVED = "approved"  # approved: register again before the deadline (approval + 14 days)
-    LAPSED = "lapsed"  # not registered within 14 days: the change is void, ask again
+    APPROVED = "approved"  # approved: register again before the deadline (approval + NAME_CHANGE_WINDOW)
+    LAPSED = "lapsed"  # not registered before the deadline: the change is void, ask again
     DECLINED = "declined"  # Meta declined the new name: the number keeps its current one
 
 
@@ -71,7 +110,7 @@ def decide(health: PhoneHealth) -> Decision:
     """
     if not health.needs_registration:
         # The one exception: an approved display-name change takes effect only with a new
-        # register call. The 14-day deadline is the lifecycle's to check.
+        # register call. The deadline is the registration machine's to check.
         if health.new_name_status == NEW_NAME_APPROVED:
             return Decision.REGISTER_NEW_NAME
         return Decision.ALREADY_PROVISIONED
@@ -105,7 +144,7 @@ class Action(StrEnum):
 
     DONE = "done"
     BACKOFF = "backoff"  # domain retry later (next_attempt_at)
-    BLOCKED = "blocked"  # Meta's 72 h limit hit: wait for the window
+    BLOCKED = "blocked"  # Meta's register limit hit (133016): wait for the window
     NEEDS_ATTENTION = "needs_attention"  # a person must act; no automatic retry
     REAUTHORIZE = "reauthorize"  # the customer must redo Embedded Signup
     RETRY_TASK = "retry_task"  # transient: Airflow task retries, then domain backoff
@@ -120,7 +159,7 @@ class Attention(StrEnum):
     NEEDS_REVERIFICATION = "needs_reverification"
     ACCOUNT_LOCKED = "account_locked"
     GRAPH_ERROR = "graph_error"  # invalid or unknown: Graph's message is kept with the attempt
-    NAME_CHANGE_LAPSED = "name_change_lapsed"  # approved, not registered within 14 days
+    NAME_CHANGE_LAPSED = "name_change_lapsed"  # approved, not registered before the deadline
     NAME_CHANGE_DECLINED = "name_change_declined"  # Meta declined a live number's new name
     ACCOUNT_EVENT = "account_event"  # Meta's account_update: a violation, restriction, ban or deletion
 
@@ -144,8 +183,9 @@ ATTENTION_ACTIONS: dict[Attention, str] = {
     ),
     Attention.GRAPH_ERROR: "Meta refused the register call: read its message, fix the cause, then retry",
     Attention.NAME_CHANGE_LAPSED: (
-        "the approved display-name change lapsed (not registered within 14 days of approval): the number "
-        "keeps its old name; request the new name again (whatsapp_change_display_name)"
+        "the approved display-name change lapsed (not registered within "
+        f"{span_words(NAME_CHANGE_WINDOW)} of approval): the number keeps its old name; request the "
+        "new name again (whatsapp_change_display_name)"
     ),
     Attention.NAME_CHANGE_DECLINED: (
         "Meta declined the new display name: the number keeps its current name; follow Meta's display "
@@ -186,44 +226,51 @@ class Outcome:
         return None if self.attention is None else ATTENTION_ACTIONS[self.attention]
 
 
-_S = RegistrationState
 _INCOMPLETE = ReauthorizationReason.REGISTRATION_INCOMPLETE
 
 
 def _attention(attention: Attention) -> Outcome:
-    return Outcome(Action.NEEDS_ATTENTION, _S.NEEDS_ATTENTION, _INCOMPLETE, attention=attention)
+    return Outcome(
+        Action.NEEDS_ATTENTION, RegistrationState.NEEDS_ATTENTION, _INCOMPLETE, attention=attention
+    )
 
 
-_RETRY_TASK = Outcome(Action.RETRY_TASK, _S.SCHEDULED, _INCOMPLETE)
+_RETRY_TASK = Outcome(Action.RETRY_TASK, RegistrationState.SCHEDULED, _INCOMPLETE)
 
 #: The outcome table (docs/states-and-situations.md), by error kind (the kinds come from
 #: ``errors.py``'s code table).
 OUTCOME_BY_KIND: dict[ErrorKind, Outcome] = {
-    ErrorKind.DISPLAY_NAME_NOT_READY: Outcome(Action.BACKOFF, _S.SCHEDULED, _INCOMPLETE),
+    ErrorKind.DISPLAY_NAME_NOT_READY: Outcome(Action.BACKOFF, RegistrationState.SCHEDULED, _INCOMPLETE),
     ErrorKind.REGISTER_TOO_SOON: Outcome(
-        Action.BACKOFF, _S.SCHEDULED, _INCOMPLETE, wait=REGISTER_TOO_SOON_WAIT, streak=False
+        Action.BACKOFF, RegistrationState.SCHEDULED, _INCOMPLETE, wait=REGISTER_TOO_SOON_WAIT, streak=False
     ),
-    ErrorKind.REGISTER_LIMIT: Outcome(Action.BLOCKED, _S.BLOCKED, _INCOMPLETE),
-    ErrorKind.PIN_LOCKED: Outcome(Action.BACKOFF, _S.SCHEDULED, _INCOMPLETE, wait=PIN_LOCK_DEFAULT_WAIT),
+    ErrorKind.REGISTER_LIMIT: Outcome(Action.BLOCKED, RegistrationState.BLOCKED, _INCOMPLETE),
+    ErrorKind.PIN_LOCKED: Outcome(
+        Action.BACKOFF, RegistrationState.SCHEDULED, _INCOMPLETE, wait=PIN_LOCK_DEFAULT_WAIT
+    ),
     ErrorKind.PIN_PROBLEM: _attention(Attention.PIN_MISMATCH),
     ErrorKind.NEEDS_REVERIFICATION: _attention(Attention.NEEDS_REVERIFICATION),
     ErrorKind.ACCOUNT_LOCKED: _attention(Attention.ACCOUNT_LOCKED),
     ErrorKind.TOKEN_INVALID: Outcome(
-        Action.REAUTHORIZE, _S.REAUTHORIZATION_REQUIRED, ReauthorizationReason.TOKEN_INVALID
+        Action.REAUTHORIZE, RegistrationState.REAUTHORIZATION_REQUIRED, ReauthorizationReason.TOKEN_INVALID
     ),
     ErrorKind.PERMISSION: Outcome(
-        Action.REAUTHORIZE, _S.REAUTHORIZATION_REQUIRED, ReauthorizationReason.PERMISSION_REVOKED
+        Action.REAUTHORIZE,
+        RegistrationState.REAUTHORIZATION_REQUIRED,
+        ReauthorizationReason.PERMISSION_REVOKED,
     ),
     ErrorKind.THROTTLED: _RETRY_TASK,
     ErrorKind.TRANSIENT: _RETRY_TASK,
     ErrorKind.INVALID_REQUEST: _attention(Attention.GRAPH_ERROR),
     ErrorKind.UNKNOWN: _attention(Attention.GRAPH_ERROR),
 }
-REGISTERED = Outcome(Action.DONE, _S.REGISTERED, None)
-#: An approved name change whose 14 days are over: no register call, the number stays live.
-NAME_CHANGE_LAPSED = Outcome(Action.DONE, _S.REGISTERED, None, attention=Attention.NAME_CHANGE_LAPSED)
+REGISTERED = Outcome(Action.DONE, RegistrationState.REGISTERED, None)
+#: An approved name change whose deadline passed: no register call, the number stays live.
+NAME_CHANGE_LAPSED = Outcome(
+    Action.DONE, RegistrationState.REGISTERED, None, attention=Attention.NAME_CHANGE_LAPSED
+)
 #: No answer (timeout, connection lost, worker killed): the call counts as sent.
-ANSWER_LOST = Outcome(Action.RECONCILE, _S.SCHEDULED, _INCOMPLETE, wait=ANSWER_LOST_WAIT)
+ANSWER_LOST = Outcome(Action.RECONCILE, RegistrationState.SCHEDULED, _INCOMPLETE, wait=ANSWER_LOST_WAIT)
 
 
 #: Errors of any Graph call (not only ``/register``) that only the customer can fix.
@@ -266,7 +313,7 @@ def outcome_of_decision(decision: Decision) -> Outcome:
     if decision is Decision.ALREADY_PROVISIONED:
         return REGISTERED
     if decision is Decision.WAIT_FOR_DISPLAY_NAME:
-        return Outcome(Action.BACKOFF, _S.SCHEDULED, _INCOMPLETE)
+        return Outcome(Action.BACKOFF, RegistrationState.SCHEDULED, _INCOMPLETE)
     if decision is Decision.DISPLAY_NAME_DECLINED:
         return _attention(Attention.DISPLAY_NAME_DECLINED)
     raise ValueError(f"decision {decision} sends a register call; use outcome_of()")
@@ -283,7 +330,7 @@ def backoff_delay(failures_in_a_row: int, rng: random.Random | None = None) -> t
 
 
 def attempts_in_window(attempt_times: Iterable[datetime], now: datetime) -> list[datetime]:
-    """The register calls that still count against the rolling 72 h window, oldest first."""
+    """The register calls that still count against the rolling ``REGISTER_WINDOW``, oldest first."""
     since = now - REGISTER_WINDOW
     return sorted(t for t in attempt_times if t > since)
 
@@ -293,7 +340,7 @@ def budget_left(attempt_times: Iterable[datetime], now: datetime, budget: int = 
 
 
 def window_reopens_at(attempt_times: Sequence[datetime], now: datetime) -> datetime | None:
-    """72 h after the oldest attempt in the window: when one more call may be spent."""
+    """``REGISTER_WINDOW`` after the oldest attempt in it: when one more call may be spent."""
     recent = attempts_in_window(attempt_times, now)
     return recent[0] + REGISTER_WINDOW if recent else None
 

@@ -4,42 +4,62 @@ The page shows one banner per situation, the fleet table one problem cell, the c
 per kind; all of them come from :func:`situation_kind` (which kind) and :func:`situation` (the
 words, times and action), so the page keeps no rule of its own.
 
-The kind depends only on a few discrete stored facts (:class:`SituationFacts`) and is decided
-by one table, :data:`SITUATION_RULES` (first match wins; the order is the precedence: what only
-the customer can fix, then what a person must fix, then Meta's limits and automatic retries,
-then name changes and reads, then "healthy"). The store groups the fleet by the facts' columns
-and asks :func:`situation_kind` about each distinct combination for the counts, and compiles
-the same rules into SQL for the fleet's "needs action first" sort and its ``situation`` filter
-(:data:`SORT_RANK`: one rank per kind, those that need action first), so the rule lives here only.
+Each kind is declared once, by one :class:`SituationSpec` in :data:`SITUATION_SPECS`: the stored
+facts that lead to it (its rules), how it reads (severity, title, the banner's detail and
+action) and which stored time and Graph error it shows. Everything else is derived from that
+tuple: the rules in precedence order (:data:`SITUATION_RULES`), the fleet's sort
+(:data:`SORT_RANK`), the kinds a person must act on (:data:`NEEDS_ACTION_KINDS`) and the lookup
+by kind (:data:`SITUATIONS`, which the ``vocabulary`` route serves). Adding a kind is adding a
+:class:`SituationKind` value and one spec; as the store's needs-action indexes are built on the
+compiled rules (``store/schema.py``: ``situation_rank``), a change to the rules or the ranks also
+needs an Alembic revision that rebuilds them.
+
+Two orders matter, and each is written once:
+
+- **Precedence** (which kind a channel is in): the kind of the first rule its facts match. Each
+  rule carries its place; the hundreds say the tier: 100 what only the customer can fix (and
+  offboarded), 200 what a person must fix, 300 Meta's limits and automatic retries, 400 name
+  changes and reads, 500 healthy, then the one rule that matches every channel ("not checked").
+- **Urgency** (the fleet's "needs action first" sort): the order of :data:`SITUATION_SPECS`, the
+  customer's problems first, then Meta holding the account, then what a person must fix, then
+  what the fleet retries by itself, then what is fine; every kind a person must act on ranks
+  before every other.
+
+The kind depends only on a few discrete stored facts (:class:`SituationFacts`): the store groups
+the fleet by their columns and asks :func:`situation_kind` about each distinct combination for
+the counts, and compiles the same rules into SQL for the sort and the ``situation`` filter, so
+the rule lives here only.
 
 Wording is reused, never copied: what a person does about an :class:`Attention` is
-``ATTENTION_ACTIONS``; the account events come from :mod:`whatsapp.domain.lifecycle`.
+``ATTENTION_ACTIONS``; the account events come from :mod:`whatsapp.domain.registration_machine`.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from enum import StrEnum
+from enum import Enum, StrEnum
 from typing import Protocol
 
 from whatsapp.domain.health import NAME_DECLINED, NAME_IN_REVIEW
 from whatsapp.domain.registration import (
     ATTENTION_ACTIONS,
     NAME_CHANGE_WINDOW,
-    REGISTER_BUDGET,
+    REGISTER_ALLOWANCE,
     Action,
     Attention,
     NameChange,
     ReauthorizationReason,
     RegistrationState,
     outcome_of_kind,
+    span_words,
 )
 from whatsapp.errors import ErrorKind
 
 
 class SituationKind(StrEnum):
-    """The situations a channel can be in: one banner each."""
+    """One banner each (docs/states-and-situations.md); each has one :class:`SituationSpec`."""
 
     HEALTHY = "healthy"
     NOT_CHECKED = "not_checked"
@@ -64,7 +84,15 @@ class SituationKind(StrEnum):
 
 
 class SituationSeverity(StrEnum):
-    """How the banner and the problem cell read (the page maps each to a Chakra colour palette)."""
+    """How a situation's banner and problem cell read: one value per Chakra alert status.
+
+    Not :class:`~whatsapp.domain.health.ValueSeverity`, which grades one value Meta reported or one
+    stored state: there ``neutral`` means "no judgement" (a value the provider does not know) and
+    ``critical`` a bad value, while here ``info`` means "nothing is wrong, something is under way"
+    (a review, a pending registration, an offboarded number) and ``error`` is exactly "a person
+    must act" (:attr:`SituationSpec.needs_action`). The page maps each value to an alert status and
+    a colour palette (success/green, info/blue, warning/yellow, error/red).
+    """
 
     OK = "ok"
     INFO = "info"
@@ -90,88 +118,6 @@ class SituationAction:
     label: str
 
 
-_S = SituationKind
-_A = ActionKind
-_REGISTER = SituationAction(_A.COMPLETE_REGISTRATION, "Complete registration")
-_MANAGER = SituationAction(_A.OPEN_WHATSAPP_MANAGER, "Open in WhatsApp Manager")
-_CUSTOMER = SituationAction(_A.CUSTOMER_REAUTHORIZE, "Ask the customer to sign up again")
-_WAIT = SituationAction(_A.WAIT, "Wait: the fleet retries by itself")
-_RENAME = SituationAction(_A.CHANGE_DISPLAY_NAME, "Request a display name (whatsapp_change_display_name)")
-
-
-@dataclass(frozen=True, slots=True)
-class SituationInfo:
-    """What does not depend on the channel: severity, whether a person must act, title, action."""
-
-    severity: SituationSeverity
-    needs_action: bool
-    title: str
-    action: SituationAction
-
-
-def _info(severity: str, needs_action: bool, title: str, action: SituationAction) -> SituationInfo:
-    return SituationInfo(SituationSeverity(severity), needs_action, title, action)
-
-
-#: Every kind's fixed part; the ``vocabulary`` route serves it, so the page holds no copy.
-SITUATIONS: dict[SituationKind, SituationInfo] = {
-    _S.HEALTHY: _info("ok", False, "Healthy", SituationAction(_A.NONE, "Nothing to do")),
-    _S.NOT_CHECKED: _info(
-        "info", False, "Not checked yet", SituationAction(_A.WAIT, "Wait for the first check")
-    ),
-    _S.NAME_IN_REVIEW: _info("info", False, "Display name in review", _WAIT),
-    _S.REGISTER_BACKOFF: _info("warning", False, "Meta refused registration, retrying", _WAIT),
-    _S.BLOCKED: _info("warning", False, "Register limit reached", _WAIT),
-    _S.PIN_MISMATCH: _info("error", True, "Two-step verification PIN mismatch", _MANAGER),
-    _S.NEEDS_REVERIFICATION: _info("error", True, "Phone number must be verified again", _MANAGER),
-    _S.NAME_DECLINED: _info("error", True, "Display name declined", _MANAGER),
-    _S.TOKEN_INVALID: _info("error", True, "Customer's access token invalid", _CUSTOMER),
-    _S.PERMISSION_REVOKED: _info("error", True, "Customer revoked permissions", _CUSTOMER),
-    _S.ACCOUNT_EVENT: _info("error", True, "Meta account event", _MANAGER),
-    _S.ACCOUNT_LOCKED: _info("error", True, "Business account locked", _MANAGER),
-    _S.REGISTRATION_PENDING: _info("info", False, "Registration pending", _REGISTER),
-    _S.NAME_CHANGE_IN_REVIEW: _info("info", False, "Name change in review", _WAIT),
-    _S.NAME_CHANGE_DUE: _info("warning", False, "Name change approved: re-register", _REGISTER),
-    _S.NAME_CHANGE_LAPSED: _info("error", True, "Name change lapsed", _RENAME),
-    _S.NAME_CHANGE_DECLINED: _info("error", True, "Name change declined", _RENAME),
-    _S.OFFBOARDED: _info(
-        "info", False, "Offboarded", SituationAction(_A.ONBOARD_AGAIN, "Onboard again (Embedded Signup)")
-    ),
-    _S.GRAPH_ERROR: _info("error", True, "Meta refused registration", _REGISTER),
-    _S.CHECK_FAILED: _info(
-        "warning", False, "Last health check failed", SituationAction(_A.WAIT, "Wait for the next check")
-    ),
-}
-#: The kinds a person (operator or customer) must act on: the ``needs_action`` filter and badge.
-NEEDS_ACTION_KINDS = frozenset(kind for kind, info in SITUATIONS.items() if info.needs_action)
-
-#: ``needs_attention`` channels: which kind each attention is (name changes are not attentions
-#: of the registration state; they have their own kinds below).
-_KIND_OF_ATTENTION: dict[Attention, SituationKind] = {
-    Attention.DISPLAY_NAME_DECLINED: _S.NAME_DECLINED,
-    Attention.PIN_MISMATCH: _S.PIN_MISMATCH,
-    Attention.NEEDS_REVERIFICATION: _S.NEEDS_REVERIFICATION,
-    Attention.ACCOUNT_LOCKED: _S.ACCOUNT_LOCKED,
-    Attention.ACCOUNT_EVENT: _S.ACCOUNT_EVENT,
-    Attention.GRAPH_ERROR: _S.GRAPH_ERROR,
-    Attention.NAME_CHANGE_LAPSED: _S.NAME_CHANGE_LAPSED,
-    Attention.NAME_CHANGE_DECLINED: _S.NAME_CHANGE_DECLINED,
-}
-_ATTENTION_OF_KIND = {kind: attention for attention, kind in _KIND_OF_ATTENTION.items()}
-_KIND_OF_REASON: dict[ReauthorizationReason, SituationKind] = {
-    ReauthorizationReason.TOKEN_INVALID: _S.TOKEN_INVALID,
-    ReauthorizationReason.PERMISSION_REVOKED: _S.PERMISSION_REVOKED,
-}
-_KIND_OF_NAME_CHANGE: dict[NameChange, SituationKind] = {
-    NameChange.REQUESTED: _S.NAME_CHANGE_IN_REVIEW,
-    NameChange.APPROVED: _S.NAME_CHANGE_DUE,
-    NameChange.LAPSED: _S.NAME_CHANGE_LAPSED,
-    NameChange.DECLINED: _S.NAME_CHANGE_DECLINED,
-}
-#: States the fleet is working on by itself (registration retries).
-_RETRYING = frozenset({RegistrationState.SCHEDULED, RegistrationState.AWAITING_DISPLAY_NAME})
-
-
 @dataclass(frozen=True, slots=True)
 class SituationFacts:
     """The stored facts that decide a channel's situation kind, and nothing else.
@@ -190,99 +136,6 @@ class SituationFacts:
     refused: bool = False
     check_failed: bool = False
     active: bool = True
-
-
-@dataclass(frozen=True, slots=True)
-class SituationRule:
-    """One check of :func:`situation_kind`: the facts it requires and the kind it names.
-
-    ``when`` maps a :class:`SituationFacts` field to the values it accepts; a rule matches when
-    every listed fact has one of its values. Python (:func:`situation_kind`) and the store's SQL
-    (the fleet's sort expression) both read :data:`SITUATION_RULES`, so the rule is written once.
-    """
-
-    kind: SituationKind
-    when: tuple[tuple[str, frozenset[object]], ...]
-
-    def matches(self, facts: SituationFacts) -> bool:
-        return all(getattr(facts, name) in values for name, values in self.when)
-
-
-def _rule(kind: SituationKind, **when: object) -> SituationRule:
-    """A rule; a fact given a tuple or frozenset accepts any of those values."""
-    return SituationRule(
-        kind,
-        tuple(
-            (name, frozenset(value) if isinstance(value, tuple | frozenset) else frozenset({value}))
-            for name, value in when.items()
-        ),
-    )
-
-
-_ST = RegistrationState
-#: The situation of a channel is the kind of the first rule its facts match; the order is the
-#: precedence: what only the customer can fix, then what a person must fix, then Meta's limits
-#: and automatic retries, then name changes and reads, then "healthy". The last rule matches all.
-SITUATION_RULES: tuple[SituationRule, ...] = (
-    _rule(_S.OFFBOARDED, active=False),
-    *(_rule(kind, reason=reason) for reason, kind in _KIND_OF_REASON.items()),
-    # Only the customer reasons lead here; a stray state without one reads as the token's.
-    _rule(_S.TOKEN_INVALID, state=_ST.REAUTHORIZATION_REQUIRED),
-    *(_rule(kind, state=_ST.NEEDS_ATTENTION, attention=att) for att, kind in _KIND_OF_ATTENTION.items()),
-    # Stored before attentions were (or set by hand): the name tells, else Graph's refusal.
-    _rule(_S.NAME_DECLINED, state=_ST.NEEDS_ATTENTION, name_status=NAME_DECLINED),
-    _rule(_S.GRAPH_ERROR, state=_ST.NEEDS_ATTENTION),
-    _rule(_S.BLOCKED, state=_ST.BLOCKED),
-    _rule(_S.NAME_CHANGE_DUE, name_change=NameChange.APPROVED),
-    _rule(_S.NAME_IN_REVIEW, state=_RETRYING, name_status=NAME_IN_REVIEW),
-    _rule(_S.NAME_IN_REVIEW, state=_ST.AWAITING_DISPLAY_NAME),
-    _rule(_S.REGISTER_BACKOFF, state=_ST.SCHEDULED, refused=True),
-    _rule(_S.REGISTRATION_PENDING, state=_ST.SCHEDULED),
-    _rule(_S.NAME_CHANGE_LAPSED, name_change=NameChange.LAPSED),
-    _rule(_S.NAME_CHANGE_DECLINED, name_change=NameChange.DECLINED),
-    _rule(_S.CHECK_FAILED, check_failed=True),
-    _rule(_S.NAME_CHANGE_IN_REVIEW, name_change=NameChange.REQUESTED),
-    _rule(_S.HEALTHY, state=_ST.REGISTERED),
-    _rule(_S.NOT_CHECKED),
-)
-
-
-def situation_kind(facts: SituationFacts) -> SituationKind:
-    """Which situation the facts describe: the kind of the first of :data:`SITUATION_RULES` they match."""
-    return next(rule.kind for rule in SITUATION_RULES if rule.matches(facts))
-
-
-#: Urgency of the kinds, most urgent first: the customer must sign up again, Meta holds the
-#: account, a person must fix registration or a name, then what the fleet retries by itself,
-#: then what is fine. The fleet's "needs action first" sort uses :data:`SORT_RANK`.
-_URGENCY: tuple[SituationKind, ...] = (
-    _S.TOKEN_INVALID,
-    _S.PERMISSION_REVOKED,
-    _S.ACCOUNT_LOCKED,
-    _S.ACCOUNT_EVENT,
-    _S.PIN_MISMATCH,
-    _S.NEEDS_REVERIFICATION,
-    _S.NAME_DECLINED,
-    _S.GRAPH_ERROR,
-    _S.NAME_CHANGE_LAPSED,
-    _S.NAME_CHANGE_DECLINED,
-    _S.BLOCKED,
-    _S.REGISTER_BACKOFF,
-    _S.CHECK_FAILED,
-    _S.NAME_CHANGE_DUE,
-    _S.REGISTRATION_PENDING,
-    _S.NAME_IN_REVIEW,
-    _S.NAME_CHANGE_IN_REVIEW,
-    _S.NOT_CHECKED,
-    _S.HEALTHY,
-    _S.OFFBOARDED,
-)
-#: Each kind's place in the fleet's "needs action first" sort (0 first): every kind a person
-#: must act on (``needs_action``) before every other, by urgency within each part.
-SORT_RANK: dict[SituationKind, int] = {
-    kind: rank
-    for rank, kind in enumerate(sorted(_URGENCY, key=lambda kind: not SITUATIONS[kind].needs_action))
-}
 
 
 class Refusal(Protocol):
@@ -325,20 +178,119 @@ class SituationDetails:
     account_event: AccountEventSeen | None = None
 
 
+RequiredFacts = tuple[tuple[str, frozenset[object]], ...]
+
+
 @dataclass(frozen=True, slots=True)
-class Situation:
-    """A channel's situation as the API serves it (times are UTC; the page formats them)."""
+class Rule:
+    """One way into a kind: the facts it requires, and its place among all kinds' rules.
+
+    ``facts`` maps a :class:`SituationFacts` field to the values it accepts; the rule matches
+    when every listed fact has one of its values. ``precedence``: lower is checked first (the
+    module docstring gives the tiers).
+    """
+
+    precedence: int
+    facts: RequiredFacts
+
+
+def rule(precedence: int, **facts: object) -> Rule:
+    """A rule; a fact given a tuple or frozenset accepts any of those values."""
+    return Rule(
+        precedence,
+        tuple(
+            (name, frozenset(value) if isinstance(value, tuple | frozenset) else frozenset({value}))
+            for name, value in facts.items()
+        ),
+    )
+
+
+class ShownError(Enum):
+    """Which stored Graph error a situation shows (with its banner, and quoted in its detail)."""
+
+    NONE = "none"
+    #: Meta's refusal of the last register call: the kinds a register answer leads to.
+    REGISTER_ANSWER = "register_answer"
+    #: The failed health read's error (else the last register refusal): the kinds a read leads to.
+    HEALTH_READ = "health_read"
+
+    def of(self, details: SituationDetails) -> Refusal | None:
+        if self is ShownError.HEALTH_READ:
+            return details.last_check_error or details.last_attempt_error
+        return details.last_attempt_error if self is ShownError.REGISTER_ANSWER else None
+
+
+def _last_call(d: SituationDetails) -> datetime | None:
+    """The last register call, else the last failed read: what moved the channel here."""
+    return d.last_attempt_at or d.last_check_failed_at
+
+
+def _last_failed_read(d: SituationDetails) -> datetime | None:
+    return d.last_check_failed_at or d.last_attempt_at
+
+
+def _created(d: SituationDetails) -> datetime | None:
+    return d.created_at
+
+
+def _no_start(d: SituationDetails) -> None:
+    """No start is shown: a healthy number needs none, and the store keeps no time of a name change's step."""
+    return None
+
+
+def _offboarded(d: SituationDetails) -> datetime | None:
+    return d.offboarded_at
+
+
+def _account_event_seen(d: SituationDetails) -> datetime | None:
+    return d.account_event.at if d.account_event is not None else _last_call(d)
+
+
+def _name_change_approved(d: SituationDetails) -> datetime | None:
+    if d.name_change_deadline is None:
+        return _last_call(d)
+    return d.name_change_deadline - NAME_CHANGE_WINDOW
+
+
+@dataclass(frozen=True, slots=True)
+class SituationSpec:
+    """Everything about one situation kind that does not depend on the channel.
+
+    :param kind: the kind.
+    :param rules: the facts that lead to it, each with its precedence (:class:`Rule`).
+    :param severity: how the badge and banner read; ``error`` is exactly "a person must act".
+    :param title: short: the problem column, the badge and the banner's title.
+    :param action: the banner's button.
+    :param detail: one or two plain sentences for the banner (times stay out: the page shows
+        since, next try and deadline), or how to word them from the stored details.
+    :param shows: the Graph error shown with the banner; ``quotes_error`` also ends the detail
+        with Meta's answer.
+    :param since: when the situation began, as well as the store knows it.
+    :param retried: the fleet moves the channel on by itself at ``next_attempt_at`` (the next try).
+    :param has_deadline: an approved name change: register again before the deadline.
+    """
 
     kind: SituationKind
+    rules: tuple[Rule, ...]
     severity: SituationSeverity
-    needs_action: bool
     title: str
-    detail: str
-    since: datetime | None
-    next_try: datetime | None
-    deadline: datetime | None
-    error: Refusal | None
     action: SituationAction
+    detail: str | Callable[[SituationDetails], str]
+    shows: ShownError = ShownError.NONE
+    quotes_error: bool = False
+    since: Callable[[SituationDetails], datetime | None] = _last_call
+    retried: bool = False
+    has_deadline: bool = False
+
+    @property
+    def needs_action(self) -> bool:
+        """A person (operator or customer) must act: the ``needs_action`` filter, badge and sort."""
+        return self.severity is SituationSeverity.ERROR
+
+
+def _advice(attention: Attention) -> str:
+    """What notifications say a person does about ``attention``, as a sentence for the banner."""
+    return _sentence(ATTENTION_ACTIONS[attention])
 
 
 def _sentence(text: str) -> str:
@@ -355,124 +307,375 @@ def _refused(error: Refusal | None) -> str:
     return f" Meta answered {code or error.kind}{said}." if code or said else ""
 
 
-#: Kinds a register answer leads to (Meta's refusal is shown with them), and kinds a failed
-#: health read leads to (the read's error is shown).
-_AFTER_REGISTER = frozenset(
-    {
-        _S.REGISTER_BACKOFF,
-        _S.BLOCKED,
-        _S.NAME_IN_REVIEW,
-        _S.REGISTRATION_PENDING,
-        _S.NAME_CHANGE_DUE,
-        _S.PIN_MISMATCH,
-        _S.NEEDS_REVERIFICATION,
-        _S.ACCOUNT_LOCKED,
-        _S.GRAPH_ERROR,
-        _S.NAME_DECLINED,
-    }
+def _account_event_detail(d: SituationDetails) -> str:
+    event = d.account_event
+    named = f"Meta reported {event.detail or event.event}. " if event else ""
+    return named + _advice(Attention.ACCOUNT_EVENT)
+
+
+def _blocked_detail(d: SituationDetails) -> str:
+    return (
+        f"{d.attempts_72h} register calls in the last {span_words(REGISTER_ALLOWANCE.window)} reached "
+        f"the limit (we spend at most {REGISTER_ALLOWANCE.budget}); the next call waits until the "
+        "window reopens."
+    )
+
+
+def _name_change_in_review_detail(d: SituationDetails) -> str:
+    named = f" ({d.new_display_name})" if d.new_display_name else ""
+    return f"Meta is reviewing the requested display name{named}; the number keeps its current name."
+
+
+def _name_change_due_detail(d: SituationDetails) -> str:
+    named = f" ({d.new_display_name})" if d.new_display_name else ""
+    return (
+        f"Meta approved the new display name{named}; it takes effect once the number registers "
+        "again, before the deadline. The fleet does it by itself."
+    )
+
+
+_COMPLETE_REGISTRATION = SituationAction(ActionKind.COMPLETE_REGISTRATION, "Complete registration")
+_OPEN_MANAGER = SituationAction(ActionKind.OPEN_WHATSAPP_MANAGER, "Open in WhatsApp Manager")
+_CUSTOMER_SIGNS_UP = SituationAction(ActionKind.CUSTOMER_REAUTHORIZE, "Ask the customer to sign up again")
+_WAIT_FOR_RETRY = SituationAction(ActionKind.WAIT, "Wait: the fleet retries by itself")
+_REQUEST_NAME = SituationAction(
+    ActionKind.CHANGE_DISPLAY_NAME, "Request a display name (whatsapp_change_display_name)"
 )
-_AFTER_READ = frozenset({_S.CHECK_FAILED, _S.TOKEN_INVALID, _S.PERMISSION_REVOKED})
-#: Kinds the fleet moves on by itself at ``next_attempt_at``.
-_RETRIED = frozenset(
-    {_S.REGISTER_BACKOFF, _S.BLOCKED, _S.NAME_IN_REVIEW, _S.REGISTRATION_PENDING, _S.NAME_CHANGE_DUE}
+
+
+def _needs_attention(
+    kind: SituationKind,
+    precedence: int,
+    attention: Attention,
+    *also: Rule,
+    title: str,
+    action: SituationAction,
+    shows: ShownError = ShownError.REGISTER_ANSWER,
+    since: Callable[[SituationDetails], datetime | None] = _last_call,
+) -> SituationSpec:
+    """A kind a person must fix, reached by ``needs_attention`` with ``attention`` (and by ``also``).
+
+    Its banner says what notifications say about the attention (``ATTENTION_ACTIONS``) and quotes
+    the Graph error it shows.
+    """
+    return SituationSpec(
+        kind,
+        rules=(rule(precedence, state=RegistrationState.NEEDS_ATTENTION, attention=attention), *also),
+        severity=SituationSeverity.ERROR,
+        title=title,
+        action=action,
+        detail=_advice(attention),
+        shows=shows,
+        quotes_error=True,
+        since=since,
+    )
+
+
+#: States the fleet is working on by itself (registration retries).
+_RETRYING = frozenset({RegistrationState.SCHEDULED, RegistrationState.AWAITING_DISPLAY_NAME})
+
+#: Every situation kind, most urgent first (the module docstring says why this order).
+SITUATION_SPECS: tuple[SituationSpec, ...] = (
+    SituationSpec(
+        SituationKind.TOKEN_INVALID,
+        rules=(
+            rule(110, reason=ReauthorizationReason.TOKEN_INVALID),
+            # Only the customer reasons lead here; a stray state without one reads as the token's.
+            rule(130, state=RegistrationState.REAUTHORIZATION_REQUIRED),
+        ),
+        severity=SituationSeverity.ERROR,
+        title="Customer's access token invalid",
+        action=_CUSTOMER_SIGNS_UP,
+        detail=(
+            "The customer's access token no longer works; only the customer can fix it, by "
+            "completing Embedded Signup again."
+        ),
+        shows=ShownError.HEALTH_READ,
+        quotes_error=True,
+        since=_last_failed_read,
+    ),
+    SituationSpec(
+        SituationKind.PERMISSION_REVOKED,
+        rules=(rule(120, reason=ReauthorizationReason.PERMISSION_REVOKED),),
+        severity=SituationSeverity.ERROR,
+        title="Customer revoked permissions",
+        action=_CUSTOMER_SIGNS_UP,
+        detail=(
+            "The customer removed the app's access to the WhatsApp Business Account; only the "
+            "customer can give it back, by completing Embedded Signup again."
+        ),
+        shows=ShownError.HEALTH_READ,
+        since=_last_failed_read,
+    ),
+    _needs_attention(
+        SituationKind.ACCOUNT_LOCKED,
+        230,
+        Attention.ACCOUNT_LOCKED,
+        title="Business account locked",
+        action=_OPEN_MANAGER,
+    ),
+    SituationSpec(
+        SituationKind.ACCOUNT_EVENT,
+        rules=(rule(240, state=RegistrationState.NEEDS_ATTENTION, attention=Attention.ACCOUNT_EVENT),),
+        severity=SituationSeverity.ERROR,
+        title="Meta account event",
+        action=_OPEN_MANAGER,
+        detail=_account_event_detail,
+        since=_account_event_seen,
+    ),
+    _needs_attention(
+        SituationKind.PIN_MISMATCH,
+        210,
+        Attention.PIN_MISMATCH,
+        title="Two-step verification PIN mismatch",
+        action=_OPEN_MANAGER,
+    ),
+    _needs_attention(
+        SituationKind.NEEDS_REVERIFICATION,
+        220,
+        Attention.NEEDS_REVERIFICATION,
+        title="Phone number must be verified again",
+        action=_OPEN_MANAGER,
+    ),
+    _needs_attention(
+        SituationKind.NAME_DECLINED,
+        200,
+        Attention.DISPLAY_NAME_DECLINED,
+        # Stored before attentions were (or set by hand): the name tells.
+        rule(280, state=RegistrationState.NEEDS_ATTENTION, name_status=NAME_DECLINED),
+        title="Display name declined",
+        action=_OPEN_MANAGER,
+    ),
+    _needs_attention(
+        SituationKind.GRAPH_ERROR,
+        250,
+        Attention.GRAPH_ERROR,
+        # Any other channel a person must look at: Graph's refusal says why.
+        rule(290, state=RegistrationState.NEEDS_ATTENTION),
+        title="Meta refused registration",
+        action=_COMPLETE_REGISTRATION,
+    ),
+    _needs_attention(
+        SituationKind.NAME_CHANGE_LAPSED,
+        260,
+        Attention.NAME_CHANGE_LAPSED,
+        rule(400, name_change=NameChange.LAPSED),
+        title="Name change lapsed",
+        action=_REQUEST_NAME,
+        # An old register refusal is not why a name change lapsed.
+        shows=ShownError.NONE,
+        since=_no_start,
+    ),
+    _needs_attention(
+        SituationKind.NAME_CHANGE_DECLINED,
+        270,
+        Attention.NAME_CHANGE_DECLINED,
+        rule(410, name_change=NameChange.DECLINED),
+        title="Name change declined",
+        action=_REQUEST_NAME,
+        shows=ShownError.NONE,
+        since=_no_start,
+    ),
+    SituationSpec(
+        SituationKind.BLOCKED,
+        rules=(rule(300, state=RegistrationState.BLOCKED),),
+        severity=SituationSeverity.WARNING,
+        title="Register limit reached",
+        action=_WAIT_FOR_RETRY,
+        detail=_blocked_detail,
+        shows=ShownError.REGISTER_ANSWER,
+        quotes_error=True,
+        retried=True,
+    ),
+    SituationSpec(
+        SituationKind.REGISTER_BACKOFF,
+        rules=(rule(340, state=RegistrationState.SCHEDULED, refused=True),),
+        severity=SituationSeverity.WARNING,
+        title="Meta refused registration, retrying",
+        action=_WAIT_FOR_RETRY,
+        detail="Meta refused the last register call; the fleet tries again by itself.",
+        shows=ShownError.REGISTER_ANSWER,
+        quotes_error=True,
+        retried=True,
+    ),
+    SituationSpec(
+        SituationKind.CHECK_FAILED,
+        rules=(rule(420, check_failed=True),),
+        severity=SituationSeverity.WARNING,
+        title="Last health check failed",
+        action=SituationAction(ActionKind.WAIT, "Wait for the next check"),
+        detail="The last health read failed; the stored health is older.",
+        shows=ShownError.HEALTH_READ,
+        quotes_error=True,
+        since=_last_failed_read,
+    ),
+    SituationSpec(
+        SituationKind.NAME_CHANGE_DUE,
+        rules=(rule(310, name_change=NameChange.APPROVED),),
+        severity=SituationSeverity.WARNING,
+        title="Name change approved: re-register",
+        action=_COMPLETE_REGISTRATION,
+        detail=_name_change_due_detail,
+        shows=ShownError.REGISTER_ANSWER,
+        quotes_error=True,
+        since=_name_change_approved,
+        retried=True,
+        has_deadline=True,
+    ),
+    SituationSpec(
+        SituationKind.REGISTRATION_PENDING,
+        rules=(rule(350, state=RegistrationState.SCHEDULED),),
+        severity=SituationSeverity.INFO,
+        title="Registration pending",
+        action=_COMPLETE_REGISTRATION,
+        detail="The number still needs registering; the fleet registers it by itself when due.",
+        shows=ShownError.REGISTER_ANSWER,
+        since=_created,
+        retried=True,
+    ),
+    SituationSpec(
+        SituationKind.NAME_IN_REVIEW,
+        rules=(
+            rule(320, state=_RETRYING, name_status=NAME_IN_REVIEW),
+            rule(330, state=RegistrationState.AWAITING_DISPLAY_NAME),
+        ),
+        severity=SituationSeverity.INFO,
+        title="Display name in review",
+        action=_WAIT_FOR_RETRY,
+        detail=(
+            "Meta is reviewing the display name; the number is registered as soon as the review "
+            "approves it, no action needed."
+        ),
+        shows=ShownError.REGISTER_ANSWER,
+        since=_created,
+        retried=True,
+    ),
+    SituationSpec(
+        SituationKind.NAME_CHANGE_IN_REVIEW,
+        rules=(rule(430, name_change=NameChange.REQUESTED),),
+        severity=SituationSeverity.INFO,
+        title="Name change in review",
+        action=_WAIT_FOR_RETRY,
+        detail=_name_change_in_review_detail,
+        since=_no_start,
+    ),
+    SituationSpec(
+        SituationKind.NOT_CHECKED,
+        # The last rule: it matches every channel the others leave.
+        rules=(rule(600),),
+        severity=SituationSeverity.INFO,
+        title="Not checked yet",
+        action=SituationAction(ActionKind.WAIT, "Wait for the first check"),
+        detail="No health check has succeeded yet; the fleet reads the number's health every hour.",
+        since=_created,
+    ),
+    SituationSpec(
+        SituationKind.HEALTHY,
+        rules=(rule(500, state=RegistrationState.REGISTERED),),
+        severity=SituationSeverity.OK,
+        title="Healthy",
+        action=SituationAction(ActionKind.NONE, "Nothing to do"),
+        detail="The number is registered and its last health check found nothing to act on.",
+        since=_no_start,
+    ),
+    SituationSpec(
+        SituationKind.OFFBOARDED,
+        rules=(rule(100, active=False),),
+        severity=SituationSeverity.INFO,
+        title="Offboarded",
+        action=SituationAction(ActionKind.ONBOARD_AGAIN, "Onboard again (Embedded Signup)"),
+        detail="The number was deregistered and the channel deactivated; its history is kept.",
+        since=_offboarded,
+    ),
 )
 
-
-def _error(kind: SituationKind, d: SituationDetails) -> Refusal | None:
-    if kind in _AFTER_READ:
-        return d.last_check_error or d.last_attempt_error
-    return d.last_attempt_error if kind in _AFTER_REGISTER else None
-
-
-def _detail(kind: SituationKind, d: SituationDetails, error: Refusal | None) -> str:
-    """One or two plain sentences; times stay out (the page shows since / next try / deadline)."""
-    attention = _ATTENTION_OF_KIND.get(kind)
-    if kind is _S.ACCOUNT_EVENT:
-        event = d.account_event
-        named = f"Meta reported {event.detail or event.event}. " if event else ""
-        return named + _sentence(ATTENTION_ACTIONS[Attention.ACCOUNT_EVENT])
-    if attention is not None:
-        return _sentence(ATTENTION_ACTIONS[attention]) + _refused(error)
-    match kind:
-        case _S.HEALTHY:
-            return "The number is registered and its last health check found nothing to act on."
-        case _S.NOT_CHECKED:
-            return "No health check has succeeded yet; the fleet reads the number's health every hour."
-        case _S.NAME_IN_REVIEW:
-            return (
-                "Meta is reviewing the display name; the number is registered as soon as the review "
-                "approves it, no action needed."
-            )
-        case _S.REGISTER_BACKOFF:
-            return "Meta refused the last register call; the fleet tries again by itself." + _refused(error)
-        case _S.BLOCKED:
-            return (
-                f"{d.attempts_72h} register calls in the last 72 hours reached the limit "
-                f"(we spend at most {REGISTER_BUDGET}); the next call waits until the window reopens."
-            ) + _refused(error)
-        case _S.TOKEN_INVALID:
-            return (
-                "The customer's access token no longer works; only the customer can fix it, by "
-                "completing Embedded Signup again." + _refused(error)
-            )
-        case _S.PERMISSION_REVOKED:
-            return (
-                "The customer removed the app's access to the WhatsApp Business Account; only the "
-                "customer can give it back, by completing Embedded Signup again."
-            )
-        case _S.REGISTRATION_PENDING:
-            return "The number still needs registering; the fleet registers it by itself when due."
-        case _S.NAME_CHANGE_IN_REVIEW:
-            named = f" ({d.new_display_name})" if d.new_display_name else ""
-            return f"Meta is reviewing the requested display name{named}; the number keeps its current name."
-        case _S.NAME_CHANGE_DUE:
-            named = f" ({d.new_display_name})" if d.new_display_name else ""
-            return (
-                f"Meta approved the new display name{named}; it takes effect once the number registers "
-                "again, before the deadline. The fleet does it by itself." + _refused(error)
-            )
-        case _S.OFFBOARDED:
-            return "The number was deregistered and the channel deactivated; its history is kept."
-        case _S.CHECK_FAILED:
-            return "The last health read failed; the stored health is older." + _refused(error)
-    raise AssertionError(f"no detail for {kind}")  # every kind is covered above (a test checks)
+#: Each kind's spec, in :class:`SituationKind`'s order; the ``vocabulary`` route serves them in that
+#: order, so the page holds no copy.
+SITUATIONS: dict[SituationKind, SituationSpec] = {
+    kind: spec for kind in SituationKind for spec in SITUATION_SPECS if spec.kind is kind
+}
+#: The kinds a person (operator or customer) must act on: the ``needs_action`` filter and badge.
+NEEDS_ACTION_KINDS = frozenset(spec.kind for spec in SITUATION_SPECS if spec.needs_action)
+#: Each kind's place in the fleet's "needs action first" sort (0 first): every kind a person
+#: must act on before every other, by urgency (:data:`SITUATION_SPECS`' order) within each part.
+SORT_RANK: dict[SituationKind, int] = {
+    spec.kind: rank
+    for rank, spec in enumerate(sorted(SITUATION_SPECS, key=lambda spec: not spec.needs_action))
+}
 
 
-def _since(kind: SituationKind, d: SituationDetails) -> datetime | None:
-    """When the situation began, as well as the store knows it."""
-    match kind:
-        case _S.OFFBOARDED:
-            return d.offboarded_at
-        case _S.ACCOUNT_EVENT if d.account_event is not None:
-            return d.account_event.at
-        case _S.CHECK_FAILED | _S.TOKEN_INVALID | _S.PERMISSION_REVOKED if d.last_check_failed_at:
-            return d.last_check_failed_at
-        case _S.NAME_CHANGE_DUE if d.name_change_deadline is not None:
-            return d.name_change_deadline - NAME_CHANGE_WINDOW
-        case _S.NOT_CHECKED | _S.REGISTRATION_PENDING | _S.NAME_IN_REVIEW:
-            return d.created_at
-        case _S.HEALTHY | _S.NAME_CHANGE_IN_REVIEW | _S.NAME_CHANGE_LAPSED | _S.NAME_CHANGE_DECLINED:
-            return None
-    return d.last_attempt_at or d.last_check_failed_at
+@dataclass(frozen=True, slots=True)
+class SituationRule:
+    """One check of :func:`situation_kind`: the facts it requires and the kind it names.
+
+    Python (:func:`situation_kind`) and the store's SQL (the fleet's sort expression) both read
+    :data:`SITUATION_RULES`, so the rule is written once.
+    """
+
+    kind: SituationKind
+    when: RequiredFacts
+
+    def matches(self, facts: SituationFacts) -> bool:
+        return all(getattr(facts, name) in values for name, values in self.when)
+
+
+def ordered_rules(specs: tuple[SituationSpec, ...]) -> tuple[SituationRule, ...]:
+    """Every spec's rules, lowest precedence first; refuses a table that cannot decide every channel."""
+    if sorted(spec.kind for spec in specs) != sorted(SituationKind):
+        raise ValueError("every situation kind needs exactly one spec")
+    pairs = ((spec.kind, r) for spec in specs for r in spec.rules)
+    ordered = sorted(pairs, key=lambda pair: pair[1].precedence)
+    precedences = [r.precedence for _, r in ordered]
+    if len(set(precedences)) != len(precedences):
+        raise ValueError("two situation rules share a precedence: their order would be undefined")
+    rules = tuple(SituationRule(kind, r.facts) for kind, r in ordered)
+    if [r.when for r in rules].count(()) != 1 or rules[-1].when:
+        raise ValueError("exactly one situation rule, the last, must match every channel")
+    return rules
+
+
+#: The situation of a channel is the kind of the first rule its facts match.
+SITUATION_RULES: tuple[SituationRule, ...] = ordered_rules(SITUATION_SPECS)
+
+
+def situation_kind(facts: SituationFacts) -> SituationKind:
+    """Which situation the facts describe: the kind of the first of :data:`SITUATION_RULES` they match."""
+    return next(r.kind for r in SITUATION_RULES if r.matches(facts))
+
+
+@dataclass(frozen=True, slots=True)
+class Situation:
+    """A channel's situation as the API serves it (times are UTC; the page formats them)."""
+
+    kind: SituationKind
+    severity: SituationSeverity
+    needs_action: bool
+    title: str
+    detail: str
+    since: datetime | None
+    next_try: datetime | None
+    deadline: datetime | None
+    error: Refusal | None
+    action: SituationAction
 
 
 def situation(facts: SituationFacts, details: SituationDetails | None = None) -> Situation:
     """The channel's situation: its kind (:func:`situation_kind`) worded with the stored details."""
     d = details or SituationDetails()
-    kind = situation_kind(facts)
-    info = SITUATIONS[kind]
-    error = _error(kind, d)
+    spec = SITUATIONS[situation_kind(facts)]
+    error = spec.shows.of(d)
+    detail = spec.detail if isinstance(spec.detail, str) else spec.detail(d)
     return Situation(
-        kind=kind,
-        severity=info.severity,
-        needs_action=info.needs_action,
-        title=info.title,
-        detail=_detail(kind, d, error),
-        since=_since(kind, d),
-        next_try=d.next_attempt_at if kind in _RETRIED else None,
-        deadline=d.name_change_deadline if kind is _S.NAME_CHANGE_DUE else None,
+        kind=spec.kind,
+        severity=spec.severity,
+        needs_action=spec.needs_action,
+        title=spec.title,
+        detail=detail + _refused(error) if spec.quotes_error else detail,
+        since=spec.since(d),
+        next_try=d.next_attempt_at if spec.retried else None,
+        deadline=d.name_change_deadline if spec.has_deadline else None,
         error=error,
-        action=info.action,
+        action=spec.action,
     )
 
 

@@ -210,7 +210,7 @@ def _parse_value(field: str, value: Mapping[str, Any]) -> Parsed | None:
 def _time(value: Any, received_at: datetime) -> datetime:
     """The entry's ``time`` ("when the webhook was triggered"), never later than its receipt.
 
-    It orders Meta's decisions (see :mod:`whatsapp.domain.lifecycle`): a time ahead of ours
+    It orders Meta's decisions (see :mod:`whatsapp.domain.registration_machine`): a time ahead of ours
     would make every later health read look older than it.
     """
     try:

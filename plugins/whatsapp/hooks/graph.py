@@ -34,19 +34,19 @@ from airflow.sdk import BaseHook
 from airflow.sdk.log import mask_secret
 from tenacity import AsyncRetrying, Retrying, retry_if_exception, stop_after_attempt, wait_exponential_jitter
 
-from whatsapp import (
+from whatsapp import GRAPH_CONN_TYPE
+from whatsapp.defaults import (
     DEFAULT_API_VERSION,
     DEFAULT_GRAPH_CONN_ID,
     DEFAULT_GRAPH_URL,
     DEFAULT_MAX_CONCURRENCY,
-    GRAPH_CONN_TYPE,
+    DEFAULT_TIMEOUT_S,
+    MAX_BATCH_SIZE,
 )
 from whatsapp.domain.health import PhoneHealth, graph_fields
 from whatsapp.domain.usage import APP_USAGE_HEADER, BUSINESS_USAGE_HEADER, Usage
 from whatsapp.errors import ErrorKind, GraphApiError
 
-#: Meta's hard limit on sub-requests per batch.
-MAX_BATCH_SIZE = 50
 #: Tries of a call safe to resend before its transient error reaches the caller (a task retry
 #: costs minutes; a 500 from Graph usually clears in a second).
 READ_ATTEMPTS = 3
@@ -172,7 +172,7 @@ class GraphSettings:
             app_id=str(conn.login or ""),
             app_secret=str(conn.password or ""),
             callback_url=extra.get("callback_url") or None,
-            timeout=float(extra.get("timeout") or 30),
+            timeout=float(extra.get("timeout") or DEFAULT_TIMEOUT_S),
             max_concurrency=int(extra.get("max_concurrency") or DEFAULT_MAX_CONCURRENCY),
             batch_size=int(extra.get("batch_size") or MAX_BATCH_SIZE),
             http2_prior_knowledge=_flag(extra.get("http2_prior_knowledge")) is True,
@@ -283,8 +283,9 @@ class _Call:
     #: Sending it twice does no harm, so transient failures are retried in the hook within
     #: seconds (:data:`READ_ATTEMPTS`): reads, a batch of reads, and writes that set a value
     #: (subscribe, the webhook override). Never ``/register`` or ``/deregister``: each call
-    #: spends Meta's 10 per 72 h. The code exchange is resent too: Meta spends no code on a
-    #: 5xx, and after a timeout a second try is no worse than the task retry that would follow.
+    #: spends Meta's allowance (``REGISTER_ALLOWANCE``). The code exchange is resent too: Meta
+    #: spends no code on a 5xx, and after a timeout a second try is no worse than the task retry
+    #: that would follow.
     safe_to_resend: bool = False
 
 
@@ -630,7 +631,7 @@ class WhatsAppGraphHook(BaseHook):
         return {"messaging_product": "whatsapp", "pin": pin}
 
     def register(self, phone_number_id: str, access_token: str, pin: str) -> None:
-        """``POST /{phone_number_id}/register``; every call counts against Meta's 10 per 72 h."""
+        """``POST /{phone_number_id}/register``; every call counts against ``REGISTER_ALLOWANCE``."""
         mask_secret(pin)
         self._send(
             _Call(
@@ -740,12 +741,13 @@ class WhatsAppGraphHook(BaseHook):
 
     # ---- display-name changes and offboarding ---------------------------------------------------
     # Neither name-change requests nor deregistrations are resent in the hook: each one spends a
-    # per-number allowance Meta keeps (10 per 30 days, 10 per 72 h), and both are recorded
-    # write-ahead by the caller (store.lifecycle_calls). Unsubscribing is idempotent: resent.
+    # per-number allowance Meta keeps (``NAME_CHANGE_ALLOWANCE``, ``DEREGISTER_ALLOWANCE``), and
+    # both are recorded write-ahead by the caller (store.lifecycle_calls). Unsubscribing is
+    # idempotent: resent.
 
     def request_display_name(self, phone_number_id: str, access_token: str, new_display_name: str) -> None:
         """``POST /{phone_number_id}`` with ``new_display_name``: Meta reviews it; once approved the
-        number must register again within 14 days (the fleet does that)."""
+        number must register again within ``NAME_CHANGE_WINDOW`` (the fleet does that)."""
         self._send(
             _Call(
                 "request_display_name",
@@ -757,7 +759,7 @@ class WhatsAppGraphHook(BaseHook):
         )
 
     def deregister(self, phone_number_id: str, access_token: str) -> None:
-        """``POST /{phone_number_id}/deregister``; every call counts against Meta's 10 per 72 h."""
+        """``POST /{phone_number_id}/deregister``; every call counts against ``DEREGISTER_ALLOWANCE``."""
         self._send(
             _Call(
                 "deregister", "POST", self._url(f"{phone_number_id}/deregister"), json={}, token=access_token

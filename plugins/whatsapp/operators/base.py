@@ -11,9 +11,9 @@ import pendulum
 from airflow.sdk import BaseOperator
 from airflow.sdk.exceptions import AirflowFailException
 
-from whatsapp import DEFAULT_GRAPH_CONN_ID, DEFAULT_STORE_CONN_ID
-from whatsapp.domain.lifecycle import GraphFailed
+from whatsapp.defaults import DEFAULT_GRAPH_CONN_ID, DEFAULT_STORE_CONN_ID
 from whatsapp.domain.manager_url import whatsapp_manager_url
+from whatsapp.domain.registration_machine import GraphFailed
 from whatsapp.errors import GraphApiError
 from whatsapp.extra_links import WHATSAPP_MANAGER_XCOM_KEY, WhatsAppManagerLink
 from whatsapp.hooks.graph import WhatsAppGraphHook
@@ -125,3 +125,15 @@ class WhatsAppChannelOperator(WhatsAppBaseOperator):
             self.fail("unknown channel", f"no channel with id {self.channel['channel_id']}")
         self.publish_link(context, channel.business_id, channel.waba_id)
         return channel
+
+
+def positive_int(operator: WhatsAppBaseOperator, name: str, value: Any, minimum: int = 0) -> int:
+    """An operator argument (often a rendered template, so a string) as an integer >= ``minimum``;
+    anything else fails the task without retry."""
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        operator.fail(f"bad {name}", f"{name} must be an integer, got {value!r}")
+    if number < minimum:
+        operator.fail(f"bad {name}", f"{name} must be >= {minimum}, got {number}")
+    return number

@@ -14,16 +14,14 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 import pendulum
-from airflow.sdk import Param
 from airflow.sdk.exceptions import AirflowException
 
 from whatsapp import metrics
 from whatsapp.assets import FLEET_SUMMARY
 from whatsapp.domain.audit_plan import AUTO as AUTO_SHARDS
 from whatsapp.domain.audit_plan import shard_count
-from whatsapp.domain.signup import ACCOUNT_ID, INBOX_ID
 from whatsapp.errors import GraphApiError
-from whatsapp.operators.base import MANAGER_LINK, WhatsAppBaseOperator
+from whatsapp.operators.base import WhatsAppBaseOperator, positive_int
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -56,16 +54,6 @@ def chunk_evenly(items: list[Any], max_chunks: int) -> list[list[Any]]:
     return chunks
 
 
-def _positive_int(operator: WhatsAppBaseOperator, name: str, value: Any, minimum: int = 0) -> int:
-    try:
-        number = int(value)
-    except (TypeError, ValueError):
-        operator.fail(f"bad {name}", f"{name} must be an integer, got {value!r}")
-    if number < minimum:
-        operator.fail(f"bad {name}", f"{name} must be >= {minimum}, got {number}")
-    return number
-
-
 class WhatsAppAuditShardsOperator(WhatsAppBaseOperator):
     """The audit's mapped tasks: ``shards`` of them, or with 0 as many as the fleet's size needs.
 
@@ -79,7 +67,7 @@ class WhatsAppAuditShardsOperator(WhatsAppBaseOperator):
         self.shards = shards
 
     def execute(self, context: Context) -> list[dict[str, int]]:
-        count = _positive_int(self, "shards", self.shards)
+        count = positive_int(self, "shards", self.shards)
         if count == AUTO_SHARDS:
             with self.open_store() as store:
                 active = store.health.active_channels()
@@ -113,9 +101,9 @@ class WhatsAppFleetAuditOperator(WhatsAppBaseOperator):
     def execute(self, context: Context) -> dict[str, Any]:
         from whatsapp.fleet_audit import run_audit
 
-        shards = _positive_int(self, "shards", self.shards, minimum=1)
-        shard = _positive_int(self, "shard", self.shard)
-        stale_minutes = _positive_int(self, "stale_after_minutes", self.stale_after_minutes)
+        shards = positive_int(self, "shards", self.shards, minimum=1)
+        shard = positive_int(self, "shard", self.shard)
+        stale_minutes = positive_int(self, "stale_after_minutes", self.stale_after_minutes)
         now = pendulum.now("UTC")
         stale_before = now - timedelta(minutes=stale_minutes) if stale_minutes else None
         with self.open_store() as store:
@@ -151,8 +139,8 @@ class WhatsAppDueRegistrationsOperator(WhatsAppBaseOperator):
         self.max_tasks = max_tasks
 
     def execute(self, context: Context) -> list[list[dict[str, Any]]]:
-        limit = _positive_int(self, "limit", self.limit, minimum=0)
-        max_tasks = _positive_int(self, "max_tasks", self.max_tasks, minimum=1)
+        limit = positive_int(self, "limit", self.limit, minimum=0)
+        max_tasks = positive_int(self, "max_tasks", self.max_tasks, minimum=1)
         with self.open_store() as store:
             due = store.attempts.due(limit=limit)
         chunks = chunk_evenly(
@@ -182,7 +170,7 @@ class WhatsAppRegisterChannelsOperator(WhatsAppBaseOperator):
     """Registration retries for a chunk of due channels, each through ``attempt_registration``.
 
     Per channel exactly as a single registration task: the first try respects the backoff,
-    channels waiting on a person are left alone, nothing exceeds the 72 h budget. After every
+    channels waiting on a person are left alone, nothing exceeds the register budget. After every
     channel of the chunk had its turn, a transient failure (or an unanswered earlier call) makes
     the task retry, which re-claims only channels still in a retryable state; otherwise a channel
     that needs a person fails the task without retry. Each channel's outcome is in the log and
@@ -250,64 +238,6 @@ class WhatsAppRegisterChannelsOperator(WhatsAppBaseOperator):
         return ref, "done", report.to_dict()
 
 
-def one_channel_params() -> dict[str, Param]:
-    """The params of a DAG that acts on one existing channel, read by its ``resolve_channel`` task.
-
-    New Param objects on each call: Airflow keeps a param's value on the object, so DAGs must
-    not share them.
-    """
-    return {
-        "account_id": Param(**ACCOUNT_ID.schema(), description=ACCOUNT_ID.description),
-        "inbox_id": Param(**INBOX_ID.schema(), description="The channel's inbox"),
-    }
-
-
-class WhatsAppResolveChannelOperator(WhatsAppBaseOperator):
-    """Turn ``account_id``/``inbox_id`` into a channel ref, failing clearly when there is none.
-
-    The first task of the DAGs that act on one channel (their params: :func:`one_channel_params`,
-    which the defaults read), so it also refuses a run whose conf holds keys its DAG does not
-    declare as params (Airflow accepts them silently): a misspelt key must not act on a channel
-    with the other keys' defaults. Its refusals fail the task without retry; only a store that
-    cannot answer is retried.
-    """
-
-    operator_extra_links = MANAGER_LINK
-
-    template_fields = ("account_id", "inbox_id")
-
-    def __init__(
-        self,
-        *,
-        task_id: str = "resolve_channel",
-        account_id: int | str = "{{ params.account_id }}",
-        inbox_id: int | str = "{{ params.inbox_id }}",
-        **kwargs: Any,
-    ) -> None:
-        super().__init__(task_id=task_id, **kwargs)
-        self.account_id = account_id
-        self.inbox_id = inbox_id
-
-    def execute(self, context: Context) -> dict[str, Any]:
-        from whatsapp.operators.base import channel_ref
-
-        declared = set(context["dag"].params)
-        unknown = sorted(set(context["dag_run"].conf or {}) - declared)
-        if unknown:
-            self.fail(
-                "unknown conf keys",
-                f"{', '.join(map(repr, unknown))} not accepted (accepted: {', '.join(sorted(declared))})",
-            )
-        account_id = _positive_int(self, "account_id", self.account_id, minimum=1)
-        inbox_id = _positive_int(self, "inbox_id", self.inbox_id, minimum=1)
-        with self.open_store() as store:
-            channel = store.channels.get(account_id, inbox_id)
-        if channel is None:
-            self.fail("unknown channel", f"no channel for account {account_id} inbox {inbox_id}")
-        self.publish_link(context, channel.business_id, channel.waba_id)
-        return {**channel_ref(channel), "display_phone_number": channel.display_phone_number}
-
-
 class WhatsAppFleetSummaryOperator(WhatsAppBaseOperator):
     """Counts by provisioning, registration state, reauthorization reason and quality.
 
@@ -372,7 +302,7 @@ class WhatsAppPruneHistoryOperator(WhatsAppBaseOperator):
         self.history_days = history_days
 
     def execute(self, context: Context) -> dict[str, int]:
-        days = _positive_int(self, "history_days", self.history_days, minimum=1)
+        days = positive_int(self, "history_days", self.history_days, minimum=1)
         before = pendulum.now("UTC") - timedelta(days=days)
         with self.open_store() as store:
             pruned = store.operations.prune_history(before)

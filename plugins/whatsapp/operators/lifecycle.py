@@ -1,9 +1,9 @@
 """After onboarding: ask Meta for a new display name; offboard a channel.
 
-Thin glue: the rules live in :mod:`whatsapp.domain.lifecycle` (name validation, what an approved
+Thin glue: the rules live in :mod:`whatsapp.domain.registration_machine` (name validation, what an approved
 change leads to), the allowances and their write-ahead records in
 :mod:`whatsapp.store.lifecycle_calls`, the requests in the hook. The follow-up of a name change
-(Meta's review, the re-registration within 14 days) belongs to the fleet DAG (and the webhook).
+(Meta's review, the re-registration before the deadline) belongs to the fleet DAG (and the webhook).
 """
 
 from __future__ import annotations
@@ -13,8 +13,12 @@ from typing import TYPE_CHECKING, Any
 import pendulum
 from airflow.sdk.exceptions import AirflowSkipException
 
-from whatsapp.domain.lifecycle import DisplayNameInvalid, NameChangeRequested, validate_display_name
-from whatsapp.domain.registration import DEREGISTER_DONE_CODES
+from whatsapp.domain.registration import DEREGISTER_DONE_CODES, NAME_CHANGE_WINDOW, span_words
+from whatsapp.domain.registration_machine import (
+    DisplayNameInvalid,
+    NameChangeRequested,
+    validate_display_name,
+)
 from whatsapp.errors import GraphApiError
 from whatsapp.operators.base import WhatsAppChannelOperator
 
@@ -27,10 +31,10 @@ if TYPE_CHECKING:
 
 
 class WhatsAppChangeDisplayNameOperator(WhatsAppChannelOperator):
-    """``POST /{phone_number_id}`` with ``new_display_name``, within Meta's 10 changes per 30 days.
+    """``POST /{phone_number_id}`` with ``new_display_name``, within Meta's ``NAME_CHANGE_ALLOWANCE``.
 
     The name is validated and the allowance checked before any Graph call. Once Meta approves,
-    the fleet DAG registers the number again within 14 days (see the lifecycle).
+    the fleet DAG registers the number again within ``NAME_CHANGE_WINDOW`` (see the lifecycle).
     """
 
     template_fields = ("channel", "new_display_name")
@@ -61,14 +65,14 @@ class WhatsAppChangeDisplayNameOperator(WhatsAppChannelOperator):
             store.channels.apply(channel.id, NameChangeRequested(pendulum.now("UTC")))
         message = (
             f"asked Meta to rename {channel.phone_number_id} to {name!r}: once approved, the fleet DAG "
-            "registers the number again within 14 days"
+            f"registers the number again within {span_words(NAME_CHANGE_WINDOW)}"
         )
         self.log.info(message)
         return {"channel_id": channel.id, "new_display_name": name, "message": message}
 
 
 class WhatsAppDeregisterOperator(WhatsAppChannelOperator):
-    """``POST /{phone_number_id}/deregister`` once, recorded write-ahead within its 72 h allowance.
+    """``POST /{phone_number_id}/deregister`` once, recorded write-ahead within ``DEREGISTER_ALLOWANCE``.
 
     One run offboards a channel: the deregister claims it in the store before the call (see
     :mod:`whatsapp.store.lifecycle_calls`). A run that finds another run's call in flight, or

@@ -13,8 +13,8 @@ from typing import TYPE_CHECKING, Any
 
 import pendulum
 
-from whatsapp.domain.lifecycle import CustomerMustReauthorize
 from whatsapp.domain.registration import ReauthorizationReason
+from whatsapp.domain.registration_machine import CustomerMustReauthorize
 from whatsapp.domain.signup import CODE_LIFETIME, InvalidSignupError, OnboardingConf, SignupIds
 from whatsapp.errors import GraphApiError
 from whatsapp.operators.base import MANAGER_LINK, WhatsAppBaseOperator, WhatsAppChannelOperator, channel_ref

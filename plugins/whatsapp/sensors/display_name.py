@@ -1,9 +1,9 @@
 """Wait for Meta's display-name review without holding a worker slot.
 
 Registering while the name is ``PENDING_REVIEW`` fails with 100/2388001 and spends one of
-ten register calls per 72 h. The sensor waits instead: deferred in the triggerer by default,
-and when the review outlasts ``name_wait_timeout`` it hands the channel to the fleet DAG
-(registration ``scheduled``) rather than failing the signup.
+Meta's register calls (``REGISTER_ALLOWANCE``). The sensor waits instead: deferred in the
+triggerer by default, and when the review outlasts ``name_wait_timeout`` it hands the channel to
+the fleet DAG (registration ``scheduled``) rather than failing the signup.
 """
 
 from __future__ import annotations
@@ -16,10 +16,10 @@ import pendulum
 from airflow.sdk import BaseSensorOperator
 from airflow.sdk.exceptions import AirflowFailException, AirflowSensorTimeout
 
-from whatsapp import DEFAULT_GRAPH_CONN_ID, DEFAULT_STORE_CONN_ID
+from whatsapp.defaults import DEFAULT_GRAPH_CONN_ID, DEFAULT_STORE_CONN_ID
 from whatsapp.domain.health import NAME_IN_REVIEW
-from whatsapp.domain.lifecycle import GraphFailed, NameReviewWaiting, NameWaitEnded
 from whatsapp.domain.manager_url import whatsapp_manager_url
+from whatsapp.domain.registration_machine import GraphFailed, NameReviewWaiting, NameWaitEnded
 from whatsapp.domain.signup import DEFAULT_NAME_POKE_INTERVAL, DEFAULT_NAME_WAIT_TIMEOUT
 from whatsapp.errors import ErrorKind, GraphApiError
 from whatsapp.extra_links import WHATSAPP_MANAGER_XCOM_KEY, WhatsAppManagerLink

@@ -57,7 +57,8 @@ from sqlalchemy import (
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
 from whatsapp.domain.health import PhoneHealth
-from whatsapp.domain.lifecycle import (
+from whatsapp.domain.registration import ANSWER_LOST_WAIT, REGISTER_BUDGET, REGISTER_WINDOW, budget_left
+from whatsapp.domain.registration_machine import (
     CUSTOMER_REASONS,
     RETRYABLE_STATES,
     ReadyToDecide,
@@ -66,7 +67,6 @@ from whatsapp.domain.lifecycle import (
     Transition,
     transition,
 )
-from whatsapp.domain.registration import ANSWER_LOST_WAIT, REGISTER_BUDGET, REGISTER_WINDOW, budget_left
 from whatsapp.errors import ErrorKind, GraphApiError
 from whatsapp.store.channels import (
     PUBLIC_CHANNEL_COLUMNS,
@@ -189,7 +189,7 @@ class RegistrationClaim:
     ) -> Transition:
         """Feed the live read (or its permanent error) to the state machine.
 
-        When it says :class:`~whatsapp.domain.lifecycle.RegisterNow` nothing is recorded yet:
+        When it says :class:`~whatsapp.domain.registration_machine.RegisterNow` nothing is recorded yet:
         :meth:`write_ahead`, send the call, then :meth:`record_attempt`. Otherwise its new
         state is recorded.
         """

@@ -1,7 +1,7 @@
 """Channels: one row per phone number: identity, encrypted secrets, snapshot, registration.
 
 :class:`ChannelRepository` creates and updates channels, reads them, hands out their secrets
-and persists registration transitions decided by :mod:`whatsapp.domain.lifecycle`.
+and persists registration transitions decided by :mod:`whatsapp.domain.registration_machine`.
 """
 
 from __future__ import annotations
@@ -14,13 +14,20 @@ from sqlalchemy import Boolean, ColumnElement, Connection, Integer, Row, String,
 from sqlalchemy.exc import IntegrityError
 
 from whatsapp.domain.health import HEALTH_FIELDS, PhoneHealth
-from whatsapp.domain.lifecycle import Event, Offboarded, Registration, TokenRenewed, Transition, transition
 from whatsapp.domain.registration import (
     Attention,
     NameChange,
     ReauthorizationReason,
     RegistrationState,
     generate_pin,
+)
+from whatsapp.domain.registration_machine import (
+    Event,
+    Offboarded,
+    Registration,
+    TokenRenewed,
+    Transition,
+    transition,
 )
 from whatsapp.store.database import Database, utcnow
 from whatsapp.store.errors import ChannelConflictError, ChannelNotFoundError
@@ -32,7 +39,7 @@ _INBOX_ID_RETRIES = 5
 
 #: Every channel column except the encrypted ones: what reads select, so secrets stay unread.
 PUBLIC_CHANNEL_COLUMNS = tuple(c for c in channels.c if not c.name.endswith("_enc"))
-#: The columns that hold a channel's :class:`~whatsapp.domain.lifecycle.Registration`.
+#: The columns that hold a channel's :class:`~whatsapp.domain.registration_machine.Registration`.
 REGISTRATION_COLUMNS = (
     channels.c.registration_state,
     channels.c.reauthorization_reason,
@@ -362,7 +369,7 @@ class ChannelRepository:
 
     def offboard(self, channel_id: int, *, now: datetime | None = None) -> Channel:
         """Deactivate an offboarded channel: skipped by audits, retries and the default
-        fleet view, its registration reset by the lifecycle, its history kept. ``offboarded_at``
+        fleet view, its registration reset by the registration machine, its history kept. ``offboarded_at``
         keeps the time the number was deregistered, when the deregister answer set it."""
         now = utcnow(now)
         with self.db.transaction(immediate=True) as conn:

@@ -20,7 +20,7 @@ from typing import Any
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import URL
 
-from whatsapp import DEFAULT_STORE_CONN_ID
+from whatsapp.defaults import DEFAULT_STORE_CONN_ID
 from whatsapp.store.errors import StoreConnectionError
 
 POSTGRES_TYPES = frozenset({"postgres", "postgresql"})

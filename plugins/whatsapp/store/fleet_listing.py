@@ -409,7 +409,7 @@ def _account_events(conn: Connection, waba_ids: set[str]) -> dict[str, AccountEv
 
 
 def _attempt_summaries(conn: Connection, channel_ids: list[int], now: datetime) -> dict[int, Row[Any]]:
-    """For each channel that has attempts: how many fall in the 72 h window, and the last one."""
+    """For each channel that has attempts: how many fall in ``REGISTER_WINDOW``, and the last one."""
     attempts = registration_attempts.c
     per_channel = (
         select(

@@ -1,7 +1,7 @@
 """Health snapshots: page through channels to audit, write thousands of results at once, read history.
 
 The registration consequences of a health result are decided by
-:func:`whatsapp.domain.lifecycle.transition` on the rows read (and locked) in the write's own
+:func:`whatsapp.domain.registration_machine.transition` on the rows read (and locked) in the write's own
 transaction; SQL only carries the results out, a few statements whatever the batch size.
 """
 
@@ -25,8 +25,8 @@ from sqlalchemy import (
 )
 
 from whatsapp.domain.health import HEALTH_FIELDS
-from whatsapp.domain.lifecycle import GraphFailed, HealthRead, Registration, transition
 from whatsapp.domain.registration import ANSWER_LOST_WAIT
+from whatsapp.domain.registration_machine import GraphFailed, HealthRead, Registration, transition
 from whatsapp.errors import ErrorKind
 from whatsapp.store.attempts import complete_lost_intents
 from whatsapp.store.channels import (

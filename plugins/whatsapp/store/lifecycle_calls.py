@@ -1,7 +1,7 @@
 """Name-change and deregister calls: written ahead, counted against Meta's limits.
 
-Each of these calls spends a per-number allowance Meta keeps (10 name changes per 30 days,
-10 deregistrations per 72 h), so they are recorded the way register attempts are
+Each of these calls spends a per-number allowance Meta keeps (``NAME_CHANGE_ALLOWANCE``,
+``DEREGISTER_ALLOWANCE``), so they are recorded the way register attempts are
 (:mod:`whatsapp.store.attempts`): :meth:`LifecycleCallRepository.begin` locks the channel row,
 checks the allowance and that no call of the same kind is in flight, and commits an intent
 (outcome ``sent``) *before* the request leaves; :meth:`~LifecycleCallRepository.complete`
@@ -32,6 +32,7 @@ from whatsapp.domain.registration import (
     DEREGISTER_WINDOW,
     NAME_CHANGE_BUDGET,
     NAME_CHANGE_LIMIT_WINDOW,
+    span_words,
 )
 from whatsapp.errors import GraphApiError
 from whatsapp.store.database import Database, utcnow
@@ -141,8 +142,9 @@ class LifecycleCallRepository:
             if len(rows) >= limit.budget:
                 reopens = rows[len(rows) - limit.budget].sent_at + limit.window
                 raise CallRefusedError(
-                    f"{len(rows)} {call} calls for channel {channel_id} in the last {_days(limit.window)}: "
-                    f"the limit is {limit.budget}; the next one is possible after {reopens.isoformat()}",
+                    f"{len(rows)} {call} calls for channel {channel_id} in the last "
+                    f"{span_words(limit.window)}: the limit is {limit.budget}; the next one is possible "
+                    f"after {reopens.isoformat()}",
                     reopens,
                 )
             return int(
@@ -252,7 +254,3 @@ def _check_offboarding(
         run_id=None if done is None else done.run_id,
         in_flight=False,
     )
-
-
-def _days(window: timedelta) -> str:
-    return f"{window.days} days" if window.days >= 7 else f"{int(window.total_seconds() // 3600)} h"

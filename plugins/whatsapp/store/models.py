@@ -12,8 +12,8 @@ from datetime import datetime
 from typing import Any
 
 from whatsapp.domain.health import PhoneHealth
-from whatsapp.domain.lifecycle import Registration
 from whatsapp.domain.registration import Attention, NameChange, ReauthorizationReason, RegistrationState
+from whatsapp.domain.registration_machine import Registration
 from whatsapp.domain.situations import AccountEventSeen, SituationFacts
 from whatsapp.errors import GraphApiError
 
@@ -66,7 +66,8 @@ class Channel:
 
     @property
     def registration(self) -> Registration:
-        """The lifecycle's view of this channel (what :func:`~whatsapp.domain.lifecycle.transition` moves)."""
+        """The registration machine's view of this channel (what
+        :func:`~whatsapp.domain.registration_machine.transition` moves)."""
         return Registration(
             self.registration_state,
             self.reauthorization_reason,
@@ -119,7 +120,7 @@ def answer_outcome(error: GraphApiError | None) -> str:
 
 @dataclass(frozen=True, slots=True)
 class RegistrationSummary:
-    """The ``registration`` object of the health API: state plus the 72 h window's use."""
+    """The ``registration`` object of the health API: state plus the register window's use."""
 
     state: RegistrationState
     attempts_72h: int

@@ -1,8 +1,9 @@
 """Operations over the whole fleet: which flags to announce, and how long history is kept.
 
 A *flag* is a channel that needs a person, keyed ``"<registration_state>/<reason or ->"``: the
-same pair the lifecycle emits ``FlagForPerson`` for (``whatsapp.domain.lifecycle``), so a new
-flag is exactly a new ``FlagForPerson``. Announced flags are kept in ``notified_flags``.
+same pair the registration machine (``whatsapp.domain.registration_machine``) emits
+``FlagForPerson`` for, so a new flag is exactly a new ``FlagForPerson``. Announced flags are
+kept in ``notified_flags``.
 """
 
 from __future__ import annotations
@@ -12,11 +13,11 @@ from datetime import datetime
 
 from sqlalchemy import and_, delete, or_, select, tuple_
 
-from whatsapp.domain.lifecycle import CUSTOMER_REASONS, PERSON_STATES
+from whatsapp.domain.registration_machine import CUSTOMER_REASONS, PERSON_STATES
 from whatsapp.store.database import Database, utcnow
 from whatsapp.store.schema import channels, fleet_summaries, health_checks, notified_flags, signup_intake
 
-#: States in which a person must act whatever the reason (the lifecycle's ``FlagForPerson``).
+#: States in which a person must act whatever the reason (the registration machine's ``FlagForPerson``).
 
 
 @dataclass(frozen=True, slots=True)

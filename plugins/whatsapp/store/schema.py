@@ -179,11 +179,11 @@ channels = Table(
     Column("failures_in_a_row", Integer, nullable=False, default=0),
     Column("created_at", UtcDateTime, nullable=False),
     Column("updated_at", UtcDateTime, nullable=False),
-    # A live number's display-name change and its 14-day deadline (lifecycle), offboarding.
+    # A live number's display-name change and its deadline (lifecycle), offboarding.
     Column("name_change", String(16)),
     Column("name_change_deadline", UtcDateTime),
     Column("offboarded_at", UtcDateTime),
-    # Why a ``needs_attention`` channel needs a person (``Attention``), set by the lifecycle.
+    # Why a ``needs_attention`` channel needs a person (``Attention``), set by the registration machine.
     Column("attention", String(32)),
     # Meta's time of the newest display-name fact the registration follows (``Registration``).
     Column("name_decided_at", UtcDateTime),
@@ -368,7 +368,8 @@ webhook_events = Table(
 )
 
 #: Graph calls about a channel's lifecycle other than ``/register``, each counted
-#: against its own Meta limit: ``name_change`` (10 per 30 days) and ``deregister`` (10 per 72 h).
+#: against its own Meta limit: ``name_change`` (``NAME_CHANGE_ALLOWANCE``) and ``deregister``
+#: (``DEREGISTER_ALLOWANCE``).
 #: Written ahead like register attempts (``sent`` before the call, the answer after).
 lifecycle_calls = Table(
     "lifecycle_calls",

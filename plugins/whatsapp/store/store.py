@@ -14,7 +14,7 @@ from types import TracebackType
 
 from sqlalchemy import Engine
 
-from whatsapp import DEFAULT_STORE_CONN_ID
+from whatsapp.defaults import DEFAULT_STORE_CONN_ID
 from whatsapp.store.attempts import AttemptRepository
 from whatsapp.store.channels import ChannelRepository
 from whatsapp.store.connection import StoreTarget, create_store_engine, resolve_target

@@ -6,9 +6,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from whatsapp.domain.health import PUBLIC_FIELDS
-from whatsapp.domain.lifecycle import NAME_CHANGE_ADVICE
 from whatsapp.domain.manager_url import whatsapp_manager_url
 from whatsapp.domain.registration import NameChange
+from whatsapp.domain.registration_machine import NAME_CHANGE_ADVICE
 from whatsapp.domain.situations import (
     Refusal,
     Situation,

@@ -5,7 +5,7 @@ changes nothing (no snapshot write, no history row, no second report). A body's 
 written together (:meth:`WebhookRepository.record_all`): Meta batches thousands of changes in
 one notification and expects its 200 quickly, so a body costs a few bulk statements, not a
 transaction per change. What a change does to a channel's registration is decided by
-:func:`whatsapp.domain.lifecycle.transition`, stale name decisions included (older than what the
+:func:`whatsapp.domain.registration_machine.transition`, stale name decisions included (older than what the
 store knows: stored with ``stale``, the snapshot untouched, a history line that says so); the
 snapshot fields it tells come from :func:`whatsapp.domain.webhooks.health_values`. The
 display-name sensor's trigger reads the decisions back with :meth:`WebhookRepository.name_decisions`.
@@ -22,7 +22,7 @@ from typing import Any
 from sqlalchemy import Boolean, Connection, Integer, String, Text, insert, select, true, update
 
 from whatsapp.domain.health import HEALTH_FIELDS, PhoneHealth, risky_transitions
-from whatsapp.domain.lifecycle import (
+from whatsapp.domain.registration_machine import (
     AccountEvent,
     NameReviewDecided,
     QualityChanged,
@@ -148,7 +148,7 @@ class _Locked:
         return cls(row, {name: getattr(row, name) for name in HEALTH_COLUMNS}, registration_from_row(row))
 
 
-def _lifecycle_event(
+def _registration_event(
     change: WebhookChange, at: datetime
 ) -> NameReviewDecided | QualityChanged | AccountEvent | None:
     parsed = change.parsed
@@ -253,7 +253,7 @@ class WebhookRepository:
         One transaction per :data:`CHANGES_PER_TRANSACTION` changes, a few statements each: the
         changes are inserted under their unique ``change_key`` (a key already stored, or repeated
         in the body, is a duplicate and does nothing), the channels they name are read and locked
-        once, each new change goes through :func:`~whatsapp.domain.lifecycle.transition` in
+        once, each new change goes through :func:`~whatsapp.domain.registration_machine.transition` in
         memory, then snapshots, registrations and history rows are written in bulk. Returns one
         outcome per change, in order.
         """
@@ -280,7 +280,7 @@ class WebhookRepository:
             if event_id is None:
                 outcomes.append(WebhookOutcome(change, duplicate=True))
                 continue
-            event = _lifecycle_event(change, received_at)
+            event = _registration_event(change, received_at)
             targets = [] if event is None else named.of(change)
             effects = []
             for locked in targets:

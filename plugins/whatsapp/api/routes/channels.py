@@ -197,7 +197,7 @@ def register(
     Decided on the stored health: when it shows the number provisioned and verified, a run would
     only re-read health and skip, so the answer is 409 instead. The run itself re-reads live
     health under the channel's claim before spending a register call, and never exceeds the
-    72 h budget.
+    register budget.
     """
     channel = _channel(store, account_id, inbox_id)
     if channel.health is not None and decide(channel.health) is Decision.ALREADY_PROVISIONED:

@@ -1,7 +1,7 @@
 """What the page needs to label, colour and filter values: derived from the domain, served once.
 
 The page keeps no copy of an enum or a colour rule: health fields come from ``HEALTH_FIELDS``,
-registration states and reasons from the lifecycle, so a new field or state shows up by itself.
+registration states and reasons from the registration machine, so a new field or state shows up by itself.
 """
 
 from __future__ import annotations
@@ -10,8 +10,8 @@ from fastapi import APIRouter
 from pydantic import BaseModel
 
 from whatsapp.api.models import FleetPaging, RegisterBudget
-from whatsapp.domain.health import PROVISIONING_SEVERITY, PUBLIC_FIELDS, Severity
-from whatsapp.domain.lifecycle import REASON_SEVERITY, STATE_SEVERITY
+from whatsapp.domain.health import PROVISIONING_SEVERITY, PUBLIC_FIELDS, ValueSeverity
+from whatsapp.domain.registration_machine import REASON_SEVERITY, STATE_SEVERITY
 from whatsapp.domain.situations import SITUATIONS, ActionKind, SituationKind, SituationSeverity
 
 router = APIRouter(tags=["vocabulary"])
@@ -24,7 +24,7 @@ class HealthFieldInfo(BaseModel):
     name: str
     label: str
     api_path: list[str]
-    severities: dict[str, Severity]
+    severities: dict[str, ValueSeverity]
     watched: bool
 
 
@@ -45,9 +45,9 @@ class Vocabulary(BaseModel):
 
     situations: list[SituationKindInfo]
     health_fields: list[HealthFieldInfo]
-    provisioning: dict[str, Severity]
-    registration_state: dict[str, Severity]
-    reauthorization_reason: dict[str, Severity]
+    provisioning: dict[str, ValueSeverity]
+    registration_state: dict[str, ValueSeverity]
+    reauthorization_reason: dict[str, ValueSeverity]
     filters: dict[str, list[str]]
     fleet: FleetPaging
     register_budget: RegisterBudget

@@ -27,9 +27,9 @@ from fastapi import APIRouter, BackgroundTasks, Header, HTTPException, Request, 
 from fastapi.responses import PlainTextResponse
 from starlette.concurrency import run_in_threadpool
 
-from whatsapp import DEFAULT_GRAPH_CONN_ID
 from whatsapp.api.deps import StoreDep
-from whatsapp.domain.lifecycle import EndNameWait, FlagForPerson
+from whatsapp.defaults import DEFAULT_GRAPH_CONN_ID
+from whatsapp.domain.registration_machine import EndNameWait, FlagForPerson
 from whatsapp.domain.webhooks import (
     MAX_BODY_BYTES,
     MAX_DEPTH,

@@ -8,7 +8,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from whatsapp.domain.health import PhoneHealth
-from whatsapp.domain.lifecycle import (
+from whatsapp.domain.registration import Decision, ReauthorizationReason, RegistrationState
+from whatsapp.domain.registration_machine import (
     VERIFY_AGAIN_AFTER,
     CustomerMustReauthorize,
     FlagForPerson,
@@ -24,7 +25,6 @@ from whatsapp.domain.lifecycle import (
     TokenRenewed,
     transition,
 )
-from whatsapp.domain.registration import Decision, ReauthorizationReason, RegistrationState
 from whatsapp.errors import ErrorKind
 
 NOW = datetime(2026, 11, 25, 8, 0, tzinfo=UTC)

@@ -8,7 +8,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from whatsapp.domain.health import PhoneHealth
-from whatsapp.domain.lifecycle import (
+from whatsapp.domain.registration import Attention, NameChange, ReauthorizationReason, RegistrationState
+from whatsapp.domain.registration_machine import (
     AccountEvent,
     EndNameWait,
     FlagForPerson,
@@ -20,7 +21,6 @@ from whatsapp.domain.lifecycle import (
     ScheduleAt,
     transition,
 )
-from whatsapp.domain.registration import Attention, NameChange, ReauthorizationReason, RegistrationState
 
 NOW = datetime(2026, 11, 25, 8, 0, tzinfo=UTC)
 LATER = NOW + timedelta(hours=2)

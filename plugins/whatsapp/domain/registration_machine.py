@@ -1,4 +1,4 @@
-"""The registration lifecycle of a channel: one state machine, fed by every part of the provider.
+"""A channel's registration: one state machine, fed by every part of the provider.
 
 A channel's registration is four stored facts (:class:`Registration`). They move only through
 :func:`transition`: the onboarding steps, the display-name sensor, the fleet audit, the
@@ -36,7 +36,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
-from whatsapp.domain.health import NAME_DECLINED, NAME_IN_REVIEW, PhoneHealth, Severity
+from whatsapp.domain.health import NAME_DECLINED, NAME_IN_REVIEW, PhoneHealth, ValueSeverity
 from whatsapp.domain.registration import (
     ATTENTION_ACTIONS,
     NAME_CHANGE_LAPSED,
@@ -70,19 +70,19 @@ PERSON_STATES = frozenset({RegistrationState.NEEDS_ATTENTION, RegistrationState.
 VERIFY_AGAIN_AFTER = timedelta(minutes=15)
 
 #: How each state and reason reads on the page (served by the API with the health fields).
-STATE_SEVERITY: dict[RegistrationState, Severity] = {
-    RegistrationState.REGISTERED: Severity.OK,
-    RegistrationState.UNKNOWN: Severity.NEUTRAL,
-    RegistrationState.AWAITING_DISPLAY_NAME: Severity.WARNING,
-    RegistrationState.SCHEDULED: Severity.WARNING,
-    RegistrationState.BLOCKED: Severity.WARNING,
-    RegistrationState.NEEDS_ATTENTION: Severity.CRITICAL,
-    RegistrationState.REAUTHORIZATION_REQUIRED: Severity.CRITICAL,
+STATE_SEVERITY: dict[RegistrationState, ValueSeverity] = {
+    RegistrationState.REGISTERED: ValueSeverity.OK,
+    RegistrationState.UNKNOWN: ValueSeverity.NEUTRAL,
+    RegistrationState.AWAITING_DISPLAY_NAME: ValueSeverity.WARNING,
+    RegistrationState.SCHEDULED: ValueSeverity.WARNING,
+    RegistrationState.BLOCKED: ValueSeverity.WARNING,
+    RegistrationState.NEEDS_ATTENTION: ValueSeverity.CRITICAL,
+    RegistrationState.REAUTHORIZATION_REQUIRED: ValueSeverity.CRITICAL,
 }
-REASON_SEVERITY: dict[ReauthorizationReason, Severity] = {
-    ReauthorizationReason.REGISTRATION_INCOMPLETE: Severity.WARNING,
-    ReauthorizationReason.TOKEN_INVALID: Severity.CRITICAL,
-    ReauthorizationReason.PERMISSION_REVOKED: Severity.CRITICAL,
+REASON_SEVERITY: dict[ReauthorizationReason, ValueSeverity] = {
+    ReauthorizationReason.REGISTRATION_INCOMPLETE: ValueSeverity.WARNING,
+    ReauthorizationReason.TOKEN_INVALID: ValueSeverity.CRITICAL,
+    ReauthorizationReason.PERMISSION_REVOKED: ValueSeverity.CRITICAL,
 }
 
 
@@ -94,7 +94,7 @@ class Registration:
     reason: ReauthorizationReason | None = None
     next_attempt_at: datetime | None = None
     failures_in_a_row: int = 0
-    #: A live number's display-name change and, once approved, its 14-day deadline.
+    #: A live number's display-name change and, once approved, its deadline (``NAME_CHANGE_WINDOW``).
     name_change: NameChange | None = None
     name_change_deadline: datetime | None = None
     #: Why a person must act, while ``needs_attention`` (``None`` in every other state).
@@ -586,8 +586,9 @@ def _meta_transition(
 
 # ---- display-name changes of live numbers ----------------------------------------------------
 #
-# Meta: once a display-name change is approved the number must register again within 14 days,
-# or the change lapses (https://developers.facebook.com/documentation/business-messaging/whatsapp/display-names/,
+# Meta: once a display-name change is approved the number must register again within
+# ``NAME_CHANGE_WINDOW``, or the change lapses
+# (https://developers.facebook.com/documentation/business-messaging/whatsapp/display-names/,
 # docs/meta-sources.md). Graph's phone node carries ``new_name_status`` but no approval
 # time, so the deadline counts from the first read (or webhook) that shows the approval: the
 # fleet audits every hour, so it is at most an audit interval later than Meta's. No register
@@ -598,11 +599,11 @@ NAME_CHANGE_ADVICE: dict[NameChange, str] = {
     NameChange.LAPSED: ATTENTION_ACTIONS[Attention.NAME_CHANGE_LAPSED],
     NameChange.DECLINED: ATTENTION_ACTIONS[Attention.NAME_CHANGE_DECLINED],
 }
-NAME_CHANGE_SEVERITY: dict[NameChange, Severity] = {
-    NameChange.REQUESTED: Severity.NEUTRAL,
-    NameChange.APPROVED: Severity.WARNING,
-    NameChange.LAPSED: Severity.CRITICAL,
-    NameChange.DECLINED: Severity.CRITICAL,
+NAME_CHANGE_SEVERITY: dict[NameChange, ValueSeverity] = {
+    NameChange.REQUESTED: ValueSeverity.NEUTRAL,
+    NameChange.APPROVED: ValueSeverity.WARNING,
+    NameChange.LAPSED: ValueSeverity.CRITICAL,
+    NameChange.DECLINED: ValueSeverity.CRITICAL,
 }
 
 
@@ -614,7 +615,7 @@ def _name_change_lapsed(current: Registration, at: datetime) -> bool:
 def name_change_seen(current: Registration, status: str | None, at: datetime) -> Registration:
     """The name change after a read of ``new_name_status`` (``None``: Meta shows none open).
 
-    An approval starts the 14 days once (a later read keeps the first deadline); an approved
+    An approval starts the window once (a later read keeps the first deadline); an approved
     change that disappears before its deadline was applied by a registration (ours or a
     person's in WhatsApp Manager), after it, it lapsed. Lapsed and declined stay flagged until
     a new request (an approval shown after a lapse is taken for the lapsed one).
@@ -646,7 +647,7 @@ def _live_name_change_decided(
 ) -> Transition | None:
     """Meta's decision on a name change we requested for a registered number (webhook).
 
-    Approved: the 14 days count from Meta's decision time, the re-registration is due now and
+    Approved: the window counts from Meta's decision time, the re-registration is due now and
     :class:`RegisterNow` starts it; rejected: ``declined``, flagged. Anything else: ``None``.
     """
     if not (
