@@ -85,7 +85,7 @@ from whatsapp.store.models import (
     RegistrationAttempt,
     answer_outcome,
 )
-from whatsapp.store.schema import channels, lifecycle_calls, registration_attempts
+from whatsapp.store.schema import CHANNEL_REF_COLUMNS, channels, lifecycle_calls, registration_attempts
 
 log = logging.getLogger(__name__)
 
@@ -395,13 +395,7 @@ class AttemptRepository:
         """
         now = utcnow(now)
         query = (
-            select(
-                channels.c.id,
-                channels.c.account_id,
-                channels.c.inbox_id,
-                channels.c.phone_number_id,
-                channels.c.display_phone_number,
-            )
+            select(*CHANNEL_REF_COLUMNS)
             .where(_claimable(now, respect_backoff=True, respect_state=True))
             .order_by(channels.c.next_attempt_at, channels.c.id)
             .limit(limit)

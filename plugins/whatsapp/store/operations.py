@@ -15,7 +15,14 @@ from sqlalchemy import and_, delete, or_, select, tuple_
 
 from whatsapp.domain.registration_machine import CUSTOMER_REASONS, PERSON_STATES
 from whatsapp.store.database import Database, utcnow
-from whatsapp.store.schema import channels, fleet_summaries, health_checks, notified_flags, signup_intake
+from whatsapp.store.schema import (
+    CHANNEL_REF_COLUMNS,
+    channels,
+    fleet_summaries,
+    health_checks,
+    notified_flags,
+    signup_intake,
+)
 
 #: States in which a person must act whatever the reason (the registration machine's ``FlagForPerson``).
 
@@ -51,15 +58,7 @@ class OperationsRepository:
             channels.c.reauthorization_reason.in_(sorted(CUSTOMER_REASONS)),
         )
         query = (
-            select(
-                channels.c.id,
-                channels.c.account_id,
-                channels.c.inbox_id,
-                channels.c.phone_number_id,
-                channels.c.display_phone_number,
-                channels.c.registration_state,
-                channels.c.reauthorization_reason,
-            )
+            select(*CHANNEL_REF_COLUMNS, channels.c.registration_state, channels.c.reauthorization_reason)
             .where(channels.c.active.is_(True), needs_person)
             .order_by(channels.c.account_id, channels.c.inbox_id)
         )

@@ -285,6 +285,16 @@ signup_intake = Table(
     Index("ix_signup_intake_received_at", "received_at"),
 )
 
+#: What names a channel to a task or a person: its ids and its number. Every list of channels that
+#: leaves the store (due registrations, channels that newly need a person) selects these first.
+CHANNEL_REF_COLUMNS = (
+    channels.c.id,
+    channels.c.account_id,
+    channels.c.inbox_id,
+    channels.c.phone_number_id,
+    channels.c.display_phone_number,
+)
+
 health_checks = Table(
     "health_checks",
     metadata,

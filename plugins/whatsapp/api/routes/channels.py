@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Protocol, TypeVar
 
 from airflow.api_fastapi.common.dagbag import DagBagDep
 from airflow.api_fastapi.common.db.common import SessionDep
@@ -13,6 +14,7 @@ from airflow.utils.state import DagRunState
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.orm import Session
 
 from whatsapp.api.deps import HookDep, StoreDep
 from whatsapp.api.models import (
@@ -147,10 +149,23 @@ def get_attempts(
     Airflow run that sent it (``dag_id``, ``run_url``) while Airflow still has that run."""
     channel = _channel(store, account_id, inbox_id)
     attempts = store.attempts.recent(channel.id, limit=limit)
-    dag_ids = dag_ids_of_runs(session, (a.run_id for a in attempts))
-    return AttemptsResponse.model_validate(
-        {"attempts": [{**attempt_dict(a), **run_link(a.run_id, dag_ids)} for a in attempts]}
-    )
+    return AttemptsResponse.model_validate({"attempts": _with_run_links(session, attempts, attempt_dict)})
+
+
+class _RunRow(Protocol):
+    run_id: str | None
+
+
+_Row = TypeVar("_Row", bound=_RunRow)
+
+
+def _with_run_links(
+    session: Session, rows: Sequence[_Row], as_dict: Callable[[_Row], dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """Stored rows as the API shows them, each with the Airflow run that wrote it (``dag_id``,
+    ``run_url``) while Airflow still has that run: one metadata query for all the rows."""
+    dag_ids = dag_ids_of_runs(session, (row.run_id for row in rows))
+    return [{**as_dict(row), **run_link(row.run_id, dag_ids)} for row in rows]
 
 
 @router.get("/history", response_model=HistoryResponse, responses=_NOT_FOUND)
@@ -161,10 +176,7 @@ def get_history(
     Airflow run that read each (``dag_id``, ``run_url``) while Airflow still has that run."""
     channel = _channel(store, account_id, inbox_id)
     checks = store.health.history(channel.id, limit=limit)
-    dag_ids = dag_ids_of_runs(session, (c.run_id for c in checks))
-    return HistoryResponse.model_validate(
-        {"history": [{**health_check_dict(c), **run_link(c.run_id, dag_ids)} for c in checks]}
-    )
+    return HistoryResponse.model_validate({"history": _with_run_links(session, checks, health_check_dict)})
 
 
 @router.post(
