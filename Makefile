@@ -35,6 +35,11 @@ ui:
 types: $(STAMP)
 	cd ui && PYTHON=../$(BIN)/python npm run generate
 
+# openapi-typescript, for the test that regenerates the page's types and compares (npm registry).
+CODEGEN := ui/codegen/node_modules/.package-lock.json
+$(CODEGEN): ui/codegen/package-lock.json
+	npm ci --prefix ui/codegen --no-audit --no-fund --silent
+
 # Headless Chromium for the WhatsApp Health page test: Debian's packages (needs root, as CI has).
 $(BROWSER):
 	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver
@@ -44,7 +49,7 @@ $(BROWSER):
 TEST_WORKERS ?= 3
 PARALLEL := -n $(TEST_WORKERS) --dist loadgroup
 
-test: $(STAMP) ui $(BROWSER)
+test: $(STAMP) ui $(BROWSER) $(CODEGEN)
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest $(PARALLEL)
 
