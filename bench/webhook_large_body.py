@@ -38,8 +38,8 @@ from sqlalchemy import func, insert, select
 from bench._bootstrap import DATABASE_URL
 from bench.fleet_api import airflow_env
 from bench.fleet_audit import throwaway_schema
+from include.airflow_processes import AirflowServers, run_airflow
 from include.graph_simulator.process import free_port
-from tests.ui.airflow_servers import AirflowServers, run_airflow
 from whatsapp.domain.webhooks import sign
 from whatsapp.store import ChannelStore
 from whatsapp.store.schema import channels, health_checks, webhook_events
