@@ -7,7 +7,7 @@ transaction; SQL only carries the results out, a few statements whatever the bat
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -88,8 +88,24 @@ _HISTORY_TYPES = (
     ("provisioning", String()),
     *_FAILURE_TYPES[2:6],
     ("run_id", String()),
+    ("event", Text()),
 )
 _HISTORY_COLUMNS = tuple(name for name, _ in _HISTORY_TYPES)
+
+
+def insert_history(conn: Connection, dialect: str, rows: Sequence[Mapping[str, Any]]) -> None:
+    """Append health-history rows in one statement: Graph reads and Meta's pushed changes alike.
+
+    A row names the columns it has (see ``_HISTORY_TYPES``); the others are stored as NULL.
+    """
+    if not rows:
+        return
+    src = json_rows(dialect, rows, _HISTORY_TYPES)
+    conn.execute(
+        insert(health_checks).from_select(
+            list(_HISTORY_COLUMNS), select(*(src.c[n] for n in _HISTORY_COLUMNS))
+        )
+    )
 
 
 def _snapshot_row(result: HealthResult, registration: Registration) -> dict[str, Any]:
@@ -292,13 +308,7 @@ class HealthRepository:
             if failures:
                 self._write_failures(conn, list(failures.values()))
             history = [_history_row(r, run_id) for r in results if r.channel_id in current]
-            if history:
-                src = json_rows(self.db.dialect, history, _HISTORY_TYPES)
-                conn.execute(
-                    insert(health_checks).from_select(
-                        list(_HISTORY_COLUMNS), select(*(src.c[name] for name in _HISTORY_COLUMNS))
-                    )
-                )
+            insert_history(conn, self.db.dialect, history)
         # Refused snapshots (older than the stored one, or of an unknown channel) are "stale".
         stale = {r.channel_id for r in results if r.health is not None} - snapshots.keys()
         return HealthWriteResult(

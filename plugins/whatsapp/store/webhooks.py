@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Boolean, Connection, Integer, String, Text, insert, select, true, update
+from sqlalchemy import Boolean, Connection, Integer, String, Text, select, true, update
 
 from whatsapp.domain.health import HEALTH_FIELDS, PhoneHealth, risky_transitions
 from whatsapp.domain.registration_machine import (
@@ -48,6 +48,7 @@ from whatsapp.store.channels import (
     registration_values,
 )
 from whatsapp.store.database import Database, utcnow
+from whatsapp.store.health_checks import insert_history
 from whatsapp.store.rowsource import json_rows
 from whatsapp.store.schema import (
     HEALTH_COLUMNS,
@@ -55,7 +56,6 @@ from whatsapp.store.schema import (
     Json,
     UtcDateTime,
     channels,
-    health_checks,
     webhook_events,
 )
 
@@ -101,14 +101,6 @@ _EVENT_COLUMNS = tuple(name for name, _ in _EVENT_TYPES[1:])
 _EVENT_LINK_TYPES = (("event_id", Id), ("channel_id", Id), ("reported", Json), ("stale", Boolean()))
 #: How the history shows a change older than what was known of its channel (not applied).
 STALE_NOTE = ", older than what is known: not applied"
-_HISTORY_TYPES = (
-    ("channel_id", Id),
-    ("checked_at", UtcDateTime()),
-    ("provisioning", String()),
-    ("event", Text()),
-    *((name, String()) for name in HEALTH_COLUMNS),
-)
-_HISTORY_COLUMNS = tuple(name for name, _ in _HISTORY_TYPES)
 
 
 @dataclass(frozen=True, slots=True)
@@ -375,13 +367,7 @@ class WebhookRepository:
                     updated_at=at,
                 )
             )
-        if history:
-            src = json_rows(self.db.dialect, history, _HISTORY_TYPES)
-            conn.execute(
-                insert(health_checks).from_select(
-                    list(_HISTORY_COLUMNS), select(*(src.c[name] for name in _HISTORY_COLUMNS))
-                )
-            )
+        insert_history(conn, self.db.dialect, history)
         if links:
             src = json_rows(self.db.dialect, links, _EVENT_LINK_TYPES)
             conn.execute(
