@@ -14,8 +14,10 @@ import os
 import sys
 import time
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 # The checkout importable, then bench/_bootstrap.py: Airflow's settings in the environment
 # before Airflow is first imported (it sorts before the other project imports).
@@ -30,8 +32,11 @@ from whatsapp.store import ChannelStore, HealthResult, StoreTarget
 from whatsapp.store.schema import channels, health_checks
 
 
-def _seed(store: ChannelStore, count: int, now: datetime) -> list[int]:
-    """Insert ``count`` channels in one statement (the bench measures writes, not onboarding)."""
+def insert_channels(
+    store: ChannelStore, count: int, now: datetime, **columns: Callable[[int], Any]
+) -> list[int]:
+    """Insert ``count`` channels in one statement and return their ids (benches measure what comes
+    after onboarding, not onboarding). ``columns`` set a column per number ``n`` (0 to count - 1)."""
     token = store.secrets.encrypt("EAAG-bench-token")
     rows = [
         {
@@ -50,6 +55,7 @@ def _seed(store: ChannelStore, count: int, now: datetime) -> list[int]:
             "failures_in_a_row": 0,
             "created_at": now,
             "updated_at": now,
+            **{name: value_of(n) for name, value_of in columns.items()},
         }
         for n in range(count)
     ]
@@ -101,7 +107,7 @@ def main() -> None:
     try:
         store.migrate()
         now = datetime.now(UTC)
-        ids = _seed(store, args.channels, now)
+        ids = insert_channels(store, args.channels, now)
         first = _results(ids, now)
         first_s, first_applied = _timed(store, first)
         update_s, update_applied = _timed(store, _results(ids, now + timedelta(hours=1)))

@@ -33,16 +33,17 @@ from typing import Any
 # before Airflow is first imported (it sorts before the other project imports).
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import httpx
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, select
 
 from bench._bootstrap import DATABASE_URL
 from bench.fleet_api import airflow_env
 from bench.fleet_audit import throwaway_schema
+from bench.store_bulk_write import insert_channels
 from include.airflow_processes import AirflowServers, run_airflow
 from include.graph_simulator.process import free_port
 from whatsapp.domain.webhooks import sign
 from whatsapp.store import ChannelStore
-from whatsapp.store.schema import channels, health_checks, webhook_events
+from whatsapp.store.schema import health_checks, webhook_events
 
 WEBHOOK = "/whatsapp/webhooks/meta"
 APP_SECRET = "bench-app-secret"
@@ -74,32 +75,15 @@ def phone(n: int) -> str:
 
 def seed(store: ChannelStore, count: int) -> None:
     """``count`` registered channels in one statement (the bench measures the receiver)."""
-    token = store.secrets.encrypt("EAAG-bench-token")
-    now = datetime.now(UTC)
-    rows = [
-        {
-            "account_id": 1 + n // 1000,
-            "inbox_id": 1 + n % 1000,
-            "phone_number_id": f"1{n:014d}",
-            "waba_id": waba(n),
-            "business_id": "506914307656634",
-            "display_phone_number": f"+1 555-{n // 10_000:03d}-{n % 10_000:04d}",
-            "access_token_enc": token,
-            "pin_enc": token,
-            "verify_token_enc": token,
-            "source": "bench",
-            "active": True,
-            "name_status": "APPROVED",
-            "reauthorization_required": False,
-            "registration_state": "registered",
-            "failures_in_a_row": 0,
-            "created_at": now,
-            "updated_at": now,
-        }
-        for n in range(count)
-    ]
-    with store.engine.begin() as conn:
-        conn.execute(insert(channels), rows)
+    insert_channels(
+        store,
+        count,
+        datetime.now(UTC),
+        waba_id=waba,
+        display_phone_number=lambda n: f"+1 555-{n // 10_000:03d}-{n % 10_000:04d}",
+        name_status=lambda n: "APPROVED",
+        registration_state=lambda n: "registered",
+    )
 
 
 def change(i: int, channels_count: int) -> dict[str, Any]:
