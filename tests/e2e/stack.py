@@ -36,8 +36,9 @@ from typing import IO, Any
 
 import httpx
 import psutil
-from sqlalchemy import create_engine, text
 from sqlalchemy.engine import URL, make_url
+
+from tests.support.store_fixtures import admin_execute
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS_ROOT = REPO_ROOT / "test-artifacts" / "e2e"
@@ -345,16 +346,6 @@ def airflow_env(stack: AirflowStack, home: Path, plugins: Path) -> dict[str, str
     }
 
 
-def _admin_execute(url: URL, *statements: str) -> None:
-    engine = create_engine(url, isolation_level="AUTOCOMMIT", connect_args={"connect_timeout": 5})
-    try:
-        with engine.connect() as conn:
-            for statement in statements:
-                conn.execute(text(statement))
-    finally:
-        engine.dispose()
-
-
 @contextlib.contextmanager
 def airflow_stack(
     pg_url: str,
@@ -408,7 +399,7 @@ def airflow_stack(
     created: list[str] = []
     try:
         for database in (stack.meta_db, stack.store_db):
-            _admin_execute(stack.pg_admin_url, f'CREATE DATABASE "{database}"')
+            admin_execute(stack.pg_admin_url, f'CREATE DATABASE "{database}"')
             created.append(database)
         stack.start(
             "graph-simulator",
@@ -454,6 +445,6 @@ def airflow_stack(
             stop_all(stack.processes, grace=15)
         finally:
             for database in created:
-                _admin_execute(stack.pg_admin_url, f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+                admin_execute(stack.pg_admin_url, f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
             if executor == CELERY_EXECUTOR:
                 _forget_queue(queue)

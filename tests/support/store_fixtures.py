@@ -35,8 +35,9 @@ def _psycopg2_url(raw: str) -> URL:
     return make_url(raw).set(drivername="postgresql+psycopg2")
 
 
-def _admin_execute(url: URL, *statements: str) -> None:
-    engine = create_engine(url, isolation_level="AUTOCOMMIT")
+def admin_execute(url: URL, *statements: str) -> None:
+    """Run statements outside a transaction (``CREATE``/``DROP SCHEMA`` or ``DATABASE``)."""
+    engine = create_engine(url, isolation_level="AUTOCOMMIT", connect_args={"connect_timeout": 5})
     try:
         with engine.connect() as conn:
             for statement in statements:
@@ -68,11 +69,11 @@ def pg_target(pg_url: str) -> Iterator[StoreTarget]:
     """A fresh, empty PostgreSQL schema for one test, dropped afterwards."""
     server = _psycopg2_url(pg_url)
     schema = f"wa_test_{uuid.uuid4().hex[:12]}"
-    _admin_execute(server, f'CREATE SCHEMA "{schema}"')
+    admin_execute(server, f'CREATE SCHEMA "{schema}"')
     try:
         yield StoreTarget(server, schema)
     finally:
-        _admin_execute(server, f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+        admin_execute(server, f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
 
 
 @pytest.fixture
@@ -136,7 +137,7 @@ def pg_template(pg_url: str) -> Iterator[PgTemplate]:
     """A schema migrated to head once per session: the template every PostgreSQL store copies."""
     server = _psycopg2_url(pg_url)
     schema = f"wa_tpl_{uuid.uuid4().hex[:12]}"
-    _admin_execute(server, f'CREATE SCHEMA "{schema}"')
+    admin_execute(server, f'CREATE SCHEMA "{schema}"')
     try:
         target = _migrated(StoreTarget(server, schema))
         engine = create_engine(server)
@@ -155,7 +156,7 @@ def pg_template(pg_url: str) -> Iterator[PgTemplate]:
             engine.dispose()
         yield PgTemplate(target, _schema_ddl(target), with_rows)
     finally:
-        _admin_execute(server, f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+        admin_execute(server, f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
 
 
 @pytest.fixture(scope="session")
@@ -173,7 +174,7 @@ def migrated_pg_target(pg_url: str, pg_template: PgTemplate) -> Iterator[StoreTa
     try:
         yield pg_template.copy_to(schema)
     finally:
-        _admin_execute(_psycopg2_url(pg_url), f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+        admin_execute(_psycopg2_url(pg_url), f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
 
 
 @pytest.fixture
