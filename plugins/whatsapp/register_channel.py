@@ -220,6 +220,8 @@ def _verify(hook: WhatsAppGraphHook, phone_number_id: str, token: str) -> PhoneH
 def _message(decision: Decision | None, outcome: Outcome, error: GraphApiError | None) -> str:
     if decision is Decision.ALREADY_PROVISIONED:
         return "already provisioned: no register call sent"
+    if decision is Decision.ON_BUSINESS_APP:
+        return "a WhatsApp Business app number: registered through the app, no register call sent"
     if decision is Decision.WAIT_FOR_DISPLAY_NAME:
         return "display name still in review: no register call spent, retry scheduled"
     if outcome.advice is not None and error is None:

@@ -14,8 +14,9 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import insert
+from sqlalchemy import Connection, insert
 
+from whatsapp.domain.business_app import Disconnection
 from whatsapp.domain.health import PhoneHealth
 from whatsapp.domain.registration import (
     NAME_CHANGE_WINDOW,
@@ -25,7 +26,7 @@ from whatsapp.domain.registration import (
     RegistrationState,
 )
 from whatsapp.domain.situations import SituationKind
-from whatsapp.store import Channel, ChannelStore, CheckError, HealthResult
+from whatsapp.store import Channel, ChannelStore, CheckError, HealthResult, business_app
 from whatsapp.store.schema import registration_attempts, webhook_events
 
 #: Another account than ``fleet_seed``'s, so both can share a store.
@@ -45,6 +46,8 @@ PROVISIONED = {
     "status": "CONNECTED",
 }
 PENDING = {**PROVISIONED, "platform_type": "NOT_APPLICABLE", "status": "PENDING"}
+#: A WhatsApp Business app number as Graph reads it (registered through the app).
+ON_APP = {**PROVISIONED, "is_on_biz_app": True}
 
 
 def _read(store: ChannelStore, channel: Channel, at: datetime = NOW, **fields: Any) -> None:
@@ -78,6 +81,17 @@ def _attempt(
                 run_id=f"seeded__{channel.id}",
             )
         )
+
+
+def _app_number(effect: Callable[[Connection, Channel], object]) -> Callable[[ChannelStore, Channel], None]:
+    """A WhatsApp Business app number, read, then what Meta pushed about it (``effect``)."""
+
+    def seed(store: ChannelStore, channel: Channel) -> None:
+        _read(store, channel, **ON_APP)
+        with store.engine.begin() as conn:
+            effect(conn, channel)
+
+    return seed
 
 
 def _attention(attention: Attention) -> Callable[[ChannelStore, Channel], None]:
@@ -163,11 +177,33 @@ SEEDS: dict[SituationKind, Callable[[ChannelStore, Channel], None]] = {
         _read(store, channel, **PROVISIONED),
         store.channels.offboard(channel.id),
     ),
+    K.HISTORY_SYNC_DUE: _app_number(lambda conn, channel: None),
+    K.HISTORY_NOT_SHARED: _app_number(
+        lambda conn, channel: business_app.history_seen(conn, channel.id, progress=None, declined=True)
+    ),
+    K.APP_RECONNECTING: _app_number(
+        lambda conn, channel: business_app.link_event(conn, channel.id, "ACCOUNT_OFFBOARDED", None, NOW)
+    ),
+    K.APP_DISCONNECTED: _app_number(
+        lambda conn, channel: business_app.link_event(
+            conn,
+            channel.id,
+            "PARTNER_REMOVED",
+            Disconnection("Disconnected from the app", "BUSINESS_USER"),
+            NOW,
+        )
+    ),
     K.CHECK_FAILED: lambda store, channel: (
         _read(store, channel, NOW - timedelta(hours=1), **PROVISIONED),
         _failed_read(store, channel, CheckError("transient", 2, None, "Service temporarily unavailable")),
     ),
 }
+
+
+#: The kinds only a WhatsApp Business app number reaches.
+BUSINESS_APP_KINDS = frozenset(
+    {K.HISTORY_SYNC_DUE, K.HISTORY_NOT_SHARED, K.APP_RECONNECTING, K.APP_DISCONNECTED}
+)
 
 
 def seed_situations(store: ChannelStore) -> dict[SituationKind, Channel]:
@@ -182,6 +218,7 @@ def seed_situations(store: ChannelStore) -> dict[SituationKind, Channel]:
             access_token=f"EAAG-situation-{n}",
             display_phone_number=f"+1 555-77{n:02d}",
             verified_name=f"Situation {kind.value}",
+            on_business_app=kind in BUSINESS_APP_KINDS,
         )
         SEEDS[kind](store, channel)
         seeded[kind] = channel

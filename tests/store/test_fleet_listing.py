@@ -42,8 +42,9 @@ LISTING_INDEXES = (
     "ix_channels_state_needs_action",
     "ix_channels_display_phone_number",
 )
-#: Revision 0008 widened 0003's counting index with the columns that decide a situation.
-SITUATION_MIGRATION = MIGRATION.with_name("0008_situations.py")
+#: Revision 0012 rebuilt the needs-action indexes and widened the counting index with the facts
+#: of WhatsApp Business app numbers (0008 had widened 0003's with the other facts).
+BUSINESS_APP_MIGRATION = MIGRATION.with_name("0012_business_app_numbers.py")
 SUMMARY_INDEX = "ix_channels_summary"
 
 
@@ -377,12 +378,12 @@ def _load_migration(path: Path) -> Any:
 
 
 @pytest.mark.postgres
-def test_migration_0008_builds_the_counting_index_schema_py_declares(pg_store: ChannelStore) -> None:
+def test_migration_0012_builds_the_counting_index_schema_py_declares(pg_store: ChannelStore) -> None:
     from alembic.migration import MigrationContext
     from alembic.operations import Operations
 
-    migration = _load_migration(SITUATION_MIGRATION)
-    assert (migration.revision, migration.down_revision) == ("0008", "0007")
+    migration = _load_migration(BUSINESS_APP_MIGRATION)
+    assert (migration.revision, migration.down_revision) == ("0012", "0011")
     with pg_store.engine.begin() as conn:
         declared = _index_definitions(conn, (SUMMARY_INDEX,))
         assert set(declared) == {SUMMARY_INDEX}
@@ -394,8 +395,9 @@ def test_migration_0008_builds_the_counting_index_schema_py_declares(pg_store: C
 
 
 @pytest.mark.postgres
-def test_migrations_0003_and_0009_build_the_indexes_schema_py_declares(pg_target: StoreTarget) -> None:
-    """0009's downgrade gives 0003's state-rank indexes back; 0003 and 0009 rebuild what the store has.
+def test_migrations_0003_0009_and_0012_build_the_indexes_schema_py_declares(pg_target: StoreTarget) -> None:
+    """0012's and 0009's downgrades give 0003's state-rank indexes back; 0003, 0009 and 0012 rebuild
+    what the store has.
 
     The store is migrated here, not copied from the session's template: PostgreSQL prints a
     copied index expression in another (equivalent) form, and this test compares the text.
@@ -409,11 +411,15 @@ def test_migrations_0003_and_0009_build_the_indexes_schema_py_declares(pg_target
     assert (migration.revision, migration.down_revision) == ("0003", "0002")
     rank_migration = _load_migration(RANK_MIGRATION)
     assert (rank_migration.revision, rank_migration.down_revision) == ("0009", "0008")
+    app_migration = _load_migration(BUSINESS_APP_MIGRATION)
 
     with pg_store.engine.begin() as conn:
         declared = _index_definitions(conn)  # the store's migration up to head
         assert set(declared) == set(LISTING_INDEXES)
         with Operations.context(MigrationContext.configure(conn)):
+            app_migration.downgrade()
+            situation_ranked = _index_definitions(conn)
+            assert all(situation_ranked[name] != declared[name] for name in RANK_INDEXES)
             rank_migration.downgrade()
             state_ranked = _index_definitions(conn)
             assert all(state_ranked[name] != declared[name] for name in RANK_INDEXES)
@@ -422,6 +428,8 @@ def test_migrations_0003_and_0009_build_the_indexes_schema_py_declares(pg_target
             migration.upgrade()
             assert _index_definitions(conn) == state_ranked
             rank_migration.upgrade()
+            assert _index_definitions(conn) == situation_ranked
+            app_migration.upgrade()
         assert _index_definitions(conn) == declared
     pg_store.dispose()
 
@@ -433,8 +441,9 @@ def test_the_sql_rank_names_the_kind_situation_kind_decides_for_every_fact_combi
 
     from sqlalchemy import Boolean, Column, Integer, MetaData, String, Table, create_engine
 
+    from whatsapp.domain.business_app import AppLink, SyncState
     from whatsapp.domain.registration import Attention, NameChange, ReauthorizationReason, RegistrationState
-    from whatsapp.domain.situations import SORT_RANK, SituationFacts, situation_kind
+    from whatsapp.domain.situations import SituationFacts
     from whatsapp.store.schema import situation_rank
 
     facts = Table(
@@ -444,6 +453,7 @@ def test_the_sql_rank_names_the_kind_situation_kind_decides_for_every_fact_combi
         *(Column(name, String) for name in ("name_status", "name_change", "last_check_failed_at")),
         Column("failures_in_a_row", Integer),
         Column("active", Boolean),
+        *(Column(name, String) for name in ("business_app", "history_sync")),
         Column("expected", Integer),
     )
     rows = []
@@ -457,27 +467,53 @@ def test_the_sql_rank_names_the_kind_situation_kind_decides_for_every_fact_combi
         (False, True),
         (False, True),
     ):
-        kind = situation_kind(SituationFacts(state, reason, attention, name, change, refused, failed, active))
         rows.append(
-            {
-                "registration_state": state,
-                "reauthorization_reason": reason,
-                "attention": attention,
-                "name_status": name,
-                "name_change": change,
-                "last_check_failed_at": "2026-11-25" if failed else None,
-                "failures_in_a_row": int(refused),
-                "active": active,
-                "expected": SORT_RANK[kind],
-            }
+            _fact_row(SituationFacts(state, reason, attention, name, change, refused, failed, active))
         )
+    # The WhatsApp Business app facts, against every state, name change, failed read and activity.
+    for state, change, failed, active, link, history in itertools.product(
+        RegistrationState,
+        (None, *NameChange),
+        (False, True),
+        (False, True),
+        (None, *AppLink),
+        (None, *SyncState),
+    ):
+        facts_ = SituationFacts(
+            state,
+            name_change=change,
+            check_failed=failed,
+            active=active,
+            business_app=link,
+            history_sync=history,
+        )
+        rows.append(_fact_row(facts_))
     engine = create_engine("sqlite://")
     with engine.begin() as conn:
         facts.create(conn)
         conn.execute(insert(facts), rows)
         wrong = conn.execute(select(facts).where(situation_rank(facts.c) != facts.c.expected)).all()
     engine.dispose()
-    assert len(rows) > 40_000 and wrong == [], wrong[:5]
+    assert len(rows) > 45_000 and wrong == [], wrong[:5]
+
+
+def _fact_row(facts: Any) -> dict[str, Any]:
+    """A ``channels`` row holding ``facts``, with the sort rank the domain gives its kind."""
+    from whatsapp.domain.situations import SORT_RANK, situation_kind
+
+    return {
+        "registration_state": facts.state,
+        "reauthorization_reason": facts.reason,
+        "attention": facts.attention,
+        "name_status": facts.name_status,
+        "name_change": facts.name_change,
+        "last_check_failed_at": "2026-11-25" if facts.check_failed else None,
+        "failures_in_a_row": int(facts.refused),
+        "active": facts.active,
+        "business_app": facts.business_app,
+        "history_sync": facts.history_sync,
+        "expected": SORT_RANK[situation_kind(facts)],
+    }
 
 
 def test_channels_that_need_action_sort_first_in_the_declared_precedence(store: ChannelStore) -> None:
@@ -510,7 +546,8 @@ def test_situation_filters_and_counts_agree_with_the_domain(store: ChannelStore)
         page = store.fleet.page(FleetQuery(situation=(kind,), include_inactive=True, limit=500))
         assert [status.channel.id for status in page.rows] == [channel.id], kind
         assert page.total == 1 and channel_situation(page.rows[0]).kind is kind
-        assert counts["situation"][kind.value] == int(kind is not SituationKind.OFFBOARDED)
+        inactive = kind in (SituationKind.OFFBOARDED, SituationKind.APP_DISCONNECTED)
+        assert counts["situation"][kind.value] == int(not inactive)
     wanted = FleetQuery(needs_action=True, limit=500)
     assert {channel_situation(s).kind for s in store.fleet.page(wanted).rows} == NEEDS_ACTION_KINDS
 
@@ -520,7 +557,7 @@ def test_a_search_counts_its_matches_beyond_the_page(store: ChannelStore) -> Non
 
     seed_situations(store)
     first = store.fleet.page(FleetQuery(q="situation", limit=2))
-    assert first.total == 19 and len(first.rows) == 2  # the offboarded one is inactive
+    assert first.total == 22 and len(first.rows) == 2  # the two offboarded ones are inactive
     past_the_end = store.fleet.page(FleetQuery(q="situation", limit=2, offset=100))
-    assert past_the_end.total == 19 and past_the_end.rows == ()
+    assert past_the_end.total == 22 and past_the_end.rows == ()
     assert store.fleet.page(FleetQuery(q="no such name")).total == 0

@@ -40,7 +40,7 @@ def test_channel_api_dict_has_the_documented_shape(store):
     store.health.record([HealthResult(channel.id, NOW, health=health(channel.phone_number_id))])
     body = channel_api_dict(store.fleet.channel_status(1, channel.inbox_id, now=NOW))
     # The documented example, plus any public health field declared since (HEALTH_FIELDS grows the shape).
-    lifecycle = {"active", "offboarded_at", "name_change", "notes"}
+    lifecycle = {"active", "offboarded_at", "name_change", "business_app", "notes"}
     situation = {"situation"}
     assert set(body) == DOCUMENTED_KEYS | lifecycle | situation | {f.api_key_path[0] for f in PUBLIC_FIELDS}
     assert body["checked_at"] == "2026-11-24T08:00:00Z"

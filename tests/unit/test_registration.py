@@ -350,6 +350,7 @@ def test_success_is_registered_and_clears_reauthorization() -> None:
 
 def test_outcome_of_decisions_without_a_call() -> None:
     assert outcome_of_decision(Decision.ALREADY_PROVISIONED).state is RegistrationState.REGISTERED
+    assert outcome_of_decision(Decision.ON_BUSINESS_APP).state is RegistrationState.REGISTERED
     assert outcome_of_decision(Decision.WAIT_FOR_DISPLAY_NAME).state is RegistrationState.SCHEDULED
     assert outcome_of_decision(Decision.DISPLAY_NAME_DECLINED).state is RegistrationState.NEEDS_ATTENTION
     assert outcome_of_decision(Decision.DISPLAY_NAME_DECLINED).attention is Attention.DISPLAY_NAME_DECLINED

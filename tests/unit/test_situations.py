@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from whatsapp.domain.business_app import AppLink, SyncState
 from whatsapp.domain.registration import (
     ATTENTION_ACTIONS,
     NAME_CHANGE_WINDOW,
@@ -47,6 +48,8 @@ S = RegistrationState
 R = ReauthorizationReason
 K = SituationKind
 A = Attention
+L = AppLink
+Y = SyncState
 
 
 @dataclass(frozen=True)
@@ -100,6 +103,18 @@ CASES: list[tuple[SituationFacts, SituationKind]] = [
     (SituationFacts(S.REGISTERED, check_failed=True), K.CHECK_FAILED),
     (SituationFacts(S.REGISTERED, R.TOKEN_INVALID, active=False), K.OFFBOARDED),
     (SituationFacts(S.UNKNOWN, active=False), K.OFFBOARDED),
+    # WhatsApp Business app numbers: the link and the history sync.
+    (SituationFacts(S.REGISTERED, business_app=L.CONNECTED, history_sync=Y.DUE), K.HISTORY_SYNC_DUE),
+    (SituationFacts(S.REGISTERED, business_app=L.CONNECTED, history_sync=Y.DECLINED), K.HISTORY_NOT_SHARED),
+    (SituationFacts(S.REGISTERED, business_app=L.CONNECTED, history_sync=Y.FINISHED), K.HEALTHY),
+    (SituationFacts(S.REGISTERED, business_app=L.CONNECTED, history_sync=Y.REQUESTED), K.HEALTHY),
+    (SituationFacts(S.REGISTERED, business_app=L.RECONNECTING, history_sync=Y.DUE), K.APP_RECONNECTING),
+    (SituationFacts(S.UNKNOWN, active=False, business_app=L.DISCONNECTED), K.APP_DISCONNECTED),
+    # What a person must fix comes before the app's sync.
+    (
+        SituationFacts(S.REGISTERED, R.TOKEN_INVALID, business_app=L.CONNECTED, history_sync=Y.DUE),
+        K.TOKEN_INVALID,
+    ),
 ]
 
 
@@ -138,7 +153,7 @@ def test_sort_rank_puts_every_kind_that_needs_action_first_most_urgent_first() -
     assert set(order[: len(NEEDS_ACTION_KINDS)]) == NEEDS_ACTION_KINDS
     assert order[:2] == [K.TOKEN_INVALID, K.PERMISSION_REVOKED]  # only the customer can fix these
     assert order[len(NEEDS_ACTION_KINDS)] is K.BLOCKED
-    assert order[-3:] == [K.NOT_CHECKED, K.HEALTHY, K.OFFBOARDED]
+    assert order[-4:] == [K.NOT_CHECKED, K.HEALTHY, K.APP_DISCONNECTED, K.OFFBOARDED]
 
 
 def test_the_last_rule_matches_every_channel() -> None:

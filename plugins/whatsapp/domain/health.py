@@ -42,6 +42,8 @@ RISKY = frozenset({ValueSeverity.WARNING, ValueSeverity.CRITICAL})
 NOT_APPLICABLE = "NOT_APPLICABLE"
 NAME_IN_REVIEW = "PENDING_REVIEW"
 NAME_DECLINED = "DECLINED"
+#: ``is_on_biz_app`` as read (:meth:`HealthField.read` spells Graph's booleans as JSON does).
+ON_BIZ_APP = "true"
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,6 +99,8 @@ class HealthField:
             value: Any = node[graph_name]
             for key in self.path:
                 value = value.get(key) if isinstance(value, Mapping) else None
+            if isinstance(value, bool):  # Graph's booleans (``is_on_biz_app``) as JSON spells them
+                return "true" if value else "false"
             # An object form, e.g. {"current_limit": "TIER_2K"}. (Most values are strings: testing
             # str first skips the costly ABC check, 1.3 million times an audit of 100,000.)
             if not isinstance(value, str) and isinstance(value, Mapping):
@@ -199,6 +203,16 @@ HEALTH_FIELDS: tuple[HealthField, ...] = (
         watched=True,
     ),
     HealthField("account_mode", "Account mode", "account_mode", severities={"LIVE": ValueSeverity.OK}),
+    # A WhatsApp Business app number onboarded to Cloud API as well ("coexistence"): Meta registered
+    # it through the app, so it is never sent /register or /deregister (domain/business_app.py,
+    # https://developers.facebook.com/documentation/business-messaging/whatsapp/embedded-signup/onboarding-business-app-users).
+    HealthField(
+        "is_on_biz_app",
+        "WhatsApp Business app",
+        "is_on_biz_app",
+        severities={ON_BIZ_APP: ValueSeverity.OK, "false": ValueSeverity.NEUTRAL},
+        max_length=8,
+    ),
     HealthField(
         "can_send_message",
         "Can send",
@@ -288,8 +302,19 @@ class PhoneHealth:
     status = property(lambda self: self.get("status"))
 
     @property
+    def is_on_biz_app(self) -> bool:
+        """A WhatsApp Business app number that is on Cloud API too (registered through the app)."""
+        return self.get("is_on_biz_app") == ON_BIZ_APP
+
+    @property
     def is_pending(self) -> bool:
-        """Meta has not put the number on any platform yet (docs/states-and-situations.md: pending)."""
+        """Meta has not put the number on any platform yet (docs/states-and-situations.md: pending).
+
+        A WhatsApp Business app number never is: the app registered it, and Meta fixes its
+        throughput (the audit must not read a fixed level as pending).
+        """
+        if self.is_on_biz_app:
+            return False
         return self.platform_type == NOT_APPLICABLE or self.throughput_level == NOT_APPLICABLE
 
     @property

@@ -81,6 +81,8 @@ class Decision(StrEnum):
     REGISTER = "register"
     #: A live number whose display-name change Meta approved: it must register again.
     REGISTER_NEW_NAME = "register_new_name"
+    #: A WhatsApp Business app number: the app registered it; Meta takes no /register for it.
+    ON_BUSINESS_APP = "on_business_app"
 
 
 #: The decisions that send ``POST /{phone_number_id}/register``.
@@ -106,8 +108,13 @@ def decide(health: PhoneHealth) -> Decision:
     """The registration decision (docs/states-and-situations.md), on a freshly fetched health snapshot.
 
     Only a pending number is registered (:attr:`PhoneHealth.needs_registration`); a provisioned
-    one never is because of its ``code_verification_status``.
+    one never is because of its ``code_verification_status``. A WhatsApp Business app number
+    never is at all: Meta says to "skip the phone number registration step, as the number is
+    already registered" (https://developers.facebook.com/documentation/business-messaging/whatsapp/embedded-signup/onboarding-business-app-users),
+    a display-name change included.
     """
+    if health.is_on_biz_app:
+        return Decision.ON_BUSINESS_APP
     if not health.needs_registration:
         # The one exception: an approved display-name change takes effect only with a new
         # register call. The deadline is the registration machine's to check.
@@ -310,7 +317,7 @@ def outcome_of_decision(decision: Decision) -> Outcome:
     A name still in review hands the channel to the fleet DAG (``scheduled``): it re-reads
     health when the retry is due and registers only once the review is over.
     """
-    if decision is Decision.ALREADY_PROVISIONED:
+    if decision in (Decision.ALREADY_PROVISIONED, Decision.ON_BUSINESS_APP):
         return REGISTERED
     if decision is Decision.WAIT_FOR_DISPLAY_NAME:
         return Outcome(Action.BACKOFF, RegistrationState.SCHEDULED, _INCOMPLETE)

@@ -30,7 +30,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
-from enum import Enum
+from enum import Enum, StrEnum
 from typing import Any
 
 #: Meta's ids are digit strings; the store keeps them in ``VARCHAR(32)`` columns.
@@ -65,6 +65,22 @@ class InvalidSignupError(ValueError):
         self.field = field_name
 
 
+class SignupEvent(StrEnum):
+    """How the customer's Embedded Signup ended: the ``event`` of Meta's ``WA_EMBEDDED_SIGNUP`` message.
+
+    ``CANCEL`` and ``ERROR`` end the popup without a code, so they never reach the intake (Meta,
+    Embedded Signup "Implementation":
+    https://developers.facebook.com/documentation/business-messaging/whatsapp/embedded-signup/implementation).
+    """
+
+    #: A number was added: the message carries its phone number id, the WABA and the business.
+    FINISH = "FINISH"
+    #: The customer made a WABA but added no number yet: there is no channel to make.
+    FINISH_ONLY_WABA = "FINISH_ONLY_WABA"
+    #: A WhatsApp Business app number (domain/business_app.py); the message carries only the WABA id.
+    FINISH_WHATSAPP_BUSINESS_APP_ONBOARDING = "FINISH_WHATSAPP_BUSINESS_APP_ONBOARDING"
+
+
 class Kind(Enum):
     """What a field holds, which decides its rule and its JSON schema."""
 
@@ -73,6 +89,7 @@ class Kind(Enum):
     SECONDS = "seconds"
     CODE = "code"
     SIGNUP_ID = "signup_id"
+    SIGNUP_EVENT = "signup_event"
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,7 +102,7 @@ class FieldRule:
     required: bool = False
     minimum: int = 1
     maximum: int = MAX_ROW_ID
-    default: int | None = None
+    default: int | str | None = None
 
     def schema(self, *, nullable: bool = False) -> dict[str, Any]:
         """The JSON schema of the field (Airflow ``Param`` keywords, OpenAPI), without ``description``."""
@@ -100,10 +117,14 @@ class FieldRule:
                 "maxLength": CODE_MAX_LENGTH,
                 "pattern": _CODE_PATTERN,
             }
+        elif self.kind is Kind.SIGNUP_EVENT:
+            schema = {"type": "string", "enum": [event.value for event in SignupEvent]}
         else:
             schema = {"type": "string", "minLength": 32, "maxLength": 32, "pattern": _SIGNUP_ID_PATTERN}
         if nullable:
             schema["type"] = [schema["type"], "null"]
+            if "enum" in schema:
+                schema["enum"] = [*schema["enum"], None]
         return schema
 
     def check(self, value: Any) -> Any:
@@ -112,6 +133,11 @@ class FieldRule:
             return self._integer(value)
         if self.kind is Kind.CODE:
             return _code(self.name, value)
+        if self.kind is Kind.SIGNUP_EVENT:
+            if not isinstance(value, str) or value not in SignupEvent.__members__:
+                accepted = ", ".join(SignupEvent)
+                raise InvalidSignupError(self.name, f"must be one of {accepted}, got {_show(value)}")
+            return SignupEvent(value)
         pattern = _ID_PATTERN if self.kind is Kind.META_ID else _SIGNUP_ID_PATTERN
         if not isinstance(value, str) or re.search(pattern, value) is None:
             what = f"a string of 1 to {MAX_ID_DIGITS} digits" if self.kind is Kind.META_ID else "a signup id"
@@ -162,8 +188,18 @@ ACCOUNT_ID = FieldRule("account_id", Kind.ROW_ID, "Tenant that owns the channel"
 CODE = FieldRule("code", Kind.CODE, "Embedded Signup code (secret, single use)", required=True)
 BUSINESS_ID = FieldRule("business_id", Kind.META_ID, "Meta business portfolio id", required=True)
 WABA_ID = FieldRule("waba_id", Kind.META_ID, "WhatsApp Business Account id", required=True)
-PHONE_NUMBER_ID = FieldRule("phone_number_id", Kind.META_ID, "Number to onboard (default: the WABA's first)")
+PHONE_NUMBER_ID = FieldRule(
+    "phone_number_id",
+    Kind.META_ID,
+    "Number to onboard (default: the WABA's only number, or the one no channel holds yet)",
+)
 INBOX_ID = FieldRule("inbox_id", Kind.ROW_ID, "Reauthorize this existing channel")
+EVENT = FieldRule(
+    "event",
+    Kind.SIGNUP_EVENT,
+    "How Embedded Signup ended: FINISH (default), FINISH_ONLY_WABA or "
+    "FINISH_WHATSAPP_BUSINESS_APP_ONBOARDING (a WhatsApp Business app number)",
+)
 NAME_POKE_INTERVAL = FieldRule(
     "name_poke_interval",
     Kind.SECONDS,
@@ -184,7 +220,15 @@ ROW_ID = FieldRule("id", Kind.ROW_ID, "")
 
 #: The signup itself: the intake's body (with :data:`TIMING_FIELDS`), and the raw-code form of
 #: the onboarding conf.
-SIGNUP_FIELDS: tuple[FieldRule, ...] = (ACCOUNT_ID, CODE, BUSINESS_ID, WABA_ID, PHONE_NUMBER_ID, INBOX_ID)
+SIGNUP_FIELDS: tuple[FieldRule, ...] = (
+    ACCOUNT_ID,
+    CODE,
+    BUSINESS_ID,
+    WABA_ID,
+    PHONE_NUMBER_ID,
+    INBOX_ID,
+    EVENT,
+)
 #: How the onboarding run waits for the display name.
 TIMING_FIELDS: tuple[FieldRule, ...] = (NAME_POKE_INTERVAL, NAME_WAIT_TIMEOUT)
 #: Every key the intake accepts in its body.
@@ -215,6 +259,12 @@ class SignupIds:
     waba_id: str
     phone_number_id: str | None = None
     inbox_id: int | None = None
+    event: SignupEvent = SignupEvent.FINISH
+
+    @property
+    def number_expected(self) -> bool:
+        """The signup added a number (every end but ``FINISH_ONLY_WABA``)."""
+        return self.event is not SignupEvent.FINISH_ONLY_WABA
 
 
 @dataclass(frozen=True, slots=True)
@@ -233,11 +283,16 @@ class Signup:
             if not _present(values, rule):
                 if rule.required:
                     raise InvalidSignupError(rule.name, "is required")
-                checked[rule.name] = None
                 continue
             checked[rule.name] = rule.check(values[rule.name])
         code = checked.pop("code")
-        return cls(SignupIds(**checked), code)
+        ids = SignupIds(**checked)
+        if ids.event is SignupEvent.FINISH_ONLY_WABA and ids.phone_number_id is not None:
+            raise InvalidSignupError(
+                PHONE_NUMBER_ID.name,
+                "cannot be given with event FINISH_ONLY_WABA (the signup added no number)",
+            )
+        return cls(ids, code)
 
 
 @dataclass(frozen=True, slots=True)

@@ -42,6 +42,7 @@ from datetime import datetime
 from enum import Enum, StrEnum
 from typing import Protocol
 
+from whatsapp.domain.business_app import SYNC_WINDOW, AppLink, SyncState
 from whatsapp.domain.health import NAME_DECLINED, NAME_IN_REVIEW
 from whatsapp.domain.registration import (
     ATTENTION_ACTIONS,
@@ -79,6 +80,10 @@ class SituationKind(StrEnum):
     NAME_CHANGE_LAPSED = "name_change_lapsed"
     NAME_CHANGE_DECLINED = "name_change_declined"
     OFFBOARDED = "offboarded"
+    APP_DISCONNECTED = "app_disconnected"
+    APP_RECONNECTING = "app_reconnecting"
+    HISTORY_SYNC_DUE = "history_sync_due"
+    HISTORY_NOT_SHARED = "history_not_shared"
     GRAPH_ERROR = "graph_error"
     CHECK_FAILED = "check_failed"
 
@@ -136,6 +141,9 @@ class SituationFacts:
     refused: bool = False
     check_failed: bool = False
     active: bool = True
+    #: A WhatsApp Business app number's link to the app, and its history sync (``None`` for others).
+    business_app: AppLink | None = None
+    history_sync: SyncState | None = None
 
 
 class Refusal(Protocol):
@@ -176,6 +184,9 @@ class SituationDetails:
     name_change_deadline: datetime | None = None
     new_display_name: str | None = None
     account_event: AccountEventSeen | None = None
+    #: A WhatsApp Business app number's sync deadline; why it left, as Meta said (``PARTNER_REMOVED``).
+    sync_deadline: datetime | None = None
+    offboard_reason: str | None = None
 
 
 RequiredFacts = tuple[tuple[str, frozenset[object]], ...]
@@ -252,6 +263,18 @@ def _name_change_approved(d: SituationDetails) -> datetime | None:
     return d.name_change_deadline - NAME_CHANGE_WINDOW
 
 
+def _name_change_deadline(d: SituationDetails) -> datetime | None:
+    return d.name_change_deadline
+
+
+def _sync_opened(d: SituationDetails) -> datetime | None:
+    return None if d.sync_deadline is None else d.sync_deadline - SYNC_WINDOW
+
+
+def _sync_deadline(d: SituationDetails) -> datetime | None:
+    return d.sync_deadline
+
+
 @dataclass(frozen=True, slots=True)
 class SituationSpec:
     """Everything about one situation kind that does not depend on the channel.
@@ -267,7 +290,8 @@ class SituationSpec:
         with Meta's answer.
     :param since: when the situation began, as well as the store knows it.
     :param retried: the fleet moves the channel on by itself at ``next_attempt_at`` (the next try).
-    :param has_deadline: an approved name change: register again before the deadline.
+    :param deadline: the time after which what is due can no longer be done (an approved name
+        change's re-registration, a WhatsApp Business app number's syncs), when the kind has one.
     """
 
     kind: SituationKind
@@ -280,7 +304,7 @@ class SituationSpec:
     quotes_error: bool = False
     since: Callable[[SituationDetails], datetime | None] = _last_call
     retried: bool = False
-    has_deadline: bool = False
+    deadline: Callable[[SituationDetails], datetime | None] | None = None
 
     @property
     def needs_action(self) -> bool:
@@ -311,6 +335,15 @@ def _account_event_detail(d: SituationDetails) -> str:
     event = d.account_event
     named = f"Meta reported {event.detail or event.event}. " if event else ""
     return named + _advice(Attention.ACCOUNT_EVENT)
+
+
+def _app_disconnected_detail(d: SituationDetails) -> str:
+    said = f" Meta said: {d.offboard_reason}." if d.offboard_reason else ""
+    return (
+        "The customer disconnected the number from this partner in the WhatsApp Business app; the "
+        f"channel is offboarded (no Graph call was needed).{said} To come back, the customer signs up "
+        "again."
+    )
 
 
 def _blocked_detail(d: SituationDetails) -> str:
@@ -520,7 +553,7 @@ SITUATION_SPECS: tuple[SituationSpec, ...] = (
         quotes_error=True,
         since=_name_change_approved,
         retried=True,
-        has_deadline=True,
+        deadline=_name_change_deadline,
     ),
     SituationSpec(
         SituationKind.REGISTRATION_PENDING,
@@ -560,6 +593,44 @@ SITUATION_SPECS: tuple[SituationSpec, ...] = (
         since=_no_start,
     ),
     SituationSpec(
+        SituationKind.APP_RECONNECTING,
+        rules=(rule(360, business_app=AppLink.RECONNECTING),),
+        severity=SituationSeverity.WARNING,
+        title="WhatsApp Business app reconnecting",
+        action=SituationAction(ActionKind.WAIT, "Wait for the customer's phone"),
+        detail=(
+            "Meta reported that the customer is moving the WhatsApp Business app to another device "
+            "(ACCOUNT_OFFBOARDED); the number is back once the app reconnects (ACCOUNT_RECONNECTED)."
+        ),
+        since=_account_event_seen,
+    ),
+    SituationSpec(
+        SituationKind.HISTORY_SYNC_DUE,
+        rules=(rule(440, business_app=AppLink.CONNECTED, history_sync=SyncState.DUE),),
+        severity=SituationSeverity.WARNING,
+        title="Contacts and chat history sync due",
+        action=SituationAction(ActionKind.WAIT, "Wait: the onboarding requests it"),
+        detail=(
+            "Meta lets the contacts and then the chat history of a WhatsApp Business app number be "
+            f"requested once each, within {span_words(SYNC_WINDOW)} of onboarding; after the deadline "
+            "the customer must offboard and sign up again to share them."
+        ),
+        since=_sync_opened,
+        deadline=_sync_deadline,
+    ),
+    SituationSpec(
+        SituationKind.HISTORY_NOT_SHARED,
+        rules=(rule(450, business_app=AppLink.CONNECTED, history_sync=SyncState.DECLINED),),
+        severity=SituationSeverity.INFO,
+        title="Chat history not shared",
+        action=SituationAction(ActionKind.NONE, "Nothing to do"),
+        detail=(
+            "The customer chose not to share the WhatsApp Business app's chat history; the number "
+            "works, and new messages arrive as usual."
+        ),
+        since=_sync_opened,
+    ),
+    SituationSpec(
         SituationKind.NOT_CHECKED,
         # The last rule: it matches every channel the others leave.
         rules=(rule(600),),
@@ -577,6 +648,15 @@ SITUATION_SPECS: tuple[SituationSpec, ...] = (
         action=SituationAction(ActionKind.NONE, "Nothing to do"),
         detail="The number is registered and its last health check found nothing to act on.",
         since=_no_start,
+    ),
+    SituationSpec(
+        SituationKind.APP_DISCONNECTED,
+        rules=(rule(90, active=False, business_app=AppLink.DISCONNECTED),),
+        severity=SituationSeverity.WARNING,
+        title="Disconnected in the WhatsApp Business app",
+        action=SituationAction(ActionKind.ONBOARD_AGAIN, "Ask the customer to sign up again"),
+        detail=_app_disconnected_detail,
+        since=_offboarded,
     ),
     SituationSpec(
         SituationKind.OFFBOARDED,
@@ -673,7 +753,7 @@ def situation(facts: SituationFacts, details: SituationDetails | None = None) ->
         detail=detail + _refused(error) if spec.quotes_error else detail,
         since=spec.since(d),
         next_try=d.next_attempt_at if spec.retried else None,
-        deadline=d.name_change_deadline if spec.has_deadline else None,
+        deadline=spec.deadline(d) if spec.deadline is not None else None,
         error=error,
         action=spec.action,
     )

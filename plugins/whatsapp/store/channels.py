@@ -8,11 +8,25 @@ from __future__ import annotations
 
 import secrets as pysecrets
 from datetime import datetime
-from typing import Any
+from enum import StrEnum
+from typing import Any, TypeVar
 
-from sqlalchemy import Boolean, ColumnElement, Connection, Integer, Row, String, func, select, update
+from sqlalchemy import (
+    Boolean,
+    ColumnElement,
+    Connection,
+    Integer,
+    Row,
+    String,
+    case,
+    func,
+    literal,
+    select,
+    update,
+)
 from sqlalchemy.exc import IntegrityError
 
+from whatsapp.domain.business_app import AppLink, Syncs, SyncState
 from whatsapp.domain.health import HEALTH_FIELDS, PhoneHealth
 from whatsapp.domain.registration import (
     Attention,
@@ -34,6 +48,9 @@ from whatsapp.store.errors import ChannelConflictError, ChannelNotFoundError
 from whatsapp.store.models import Channel, CheckError, Credentials
 from whatsapp.store.schema import HEALTH_COLUMNS, UtcDateTime, channels
 
+_E = TypeVar("_E", bound=StrEnum)
+#: A channel's link to the WhatsApp Business app and its syncs (:func:`new_link`).
+_LINK_COLUMNS = ("business_app", "contacts_sync", "history_sync", "sync_deadline", "history_sync_progress")
 #: Concurrent creations for one account can pick the same next inbox id; the loser tries again.
 _INBOX_ID_RETRIES = 5
 
@@ -150,7 +167,50 @@ def channel_from_row(row: Row[Any]) -> Channel:
         offboarded_at=row.offboarded_at,
         attention=registration.attention,
         name_decided_at=registration.name_decided_at,
+        business_app=_enum(AppLink, row.business_app),
+        contacts_sync=_enum(SyncState, row.contacts_sync),
+        history_sync=_enum(SyncState, row.history_sync),
+        sync_deadline=row.sync_deadline,
+        history_sync_progress=row.history_sync_progress,
+        message_echoes=row.message_echoes,
+        offboard_reason=row.offboard_reason,
+        offboarded_by=row.offboarded_by,
     )
+
+
+def _enum(kind: type[_E], value: str | None) -> _E | None:
+    return None if value is None else kind(value)
+
+
+def new_link(on_business_app: bool, now: datetime) -> dict[str, Any]:
+    """The link and sync columns of a new channel: a WhatsApp Business app number's link opens with
+    both syncs due for 24 hours; another number has none."""
+    opened = Syncs.opened(now) if on_business_app else Syncs()
+    return {
+        "business_app": AppLink.CONNECTED.value if on_business_app else None,
+        "contacts_sync": opened.contacts,
+        "history_sync": opened.history,
+        "sync_deadline": opened.deadline,
+        "history_sync_progress": None,
+    }
+
+
+def business_app_values(on_business_app: bool, now: datetime) -> dict[str, Any]:
+    """The link and sync columns of an existing channel saved again by an onboarding.
+
+    A WhatsApp Business app number whose channel is active with a link keeps it: a second
+    onboarding sends no sync again (Meta allows one request of each per onboarding). Offboarded,
+    or not linked before, it gets a new link (:func:`new_link`). The expressions read the stored
+    row (the ``SET`` of an upsert or an update sees the values before the write).
+    """
+    fresh = new_link(on_business_app, now)
+    if not on_business_app:
+        return fresh
+    kept = channels.c.active.is_(True) & channels.c.business_app.is_not(None)
+    return {
+        name: case((kept, channels.c[name]), else_=literal(value, channels.c[name].type))
+        for name, value in fresh.items()
+    }
 
 
 class ChannelRepository:
@@ -171,6 +231,7 @@ class ChannelRepository:
         verified_name: str | None = None,
         source: str = "embedded_signup",
         inbox_id: int | None = None,
+        on_business_app: bool = False,
         now: datetime | None = None,
     ) -> Channel:
         """Save the channel of ``phone_number_id`` with a new token; idempotent, never duplicates.
@@ -181,6 +242,7 @@ class ChannelRepository:
         this phone number: otherwise :class:`ChannelConflictError` names both numbers and
         nothing is written. A new token clears ``token_invalid``/``permission_revoked``.
         A number already owned by another account is a :class:`ChannelConflictError` too.
+        ``on_business_app``: a WhatsApp Business app number (:func:`business_app_values`).
         """
         now = utcnow(now)
         changes: dict[str, Any] = {
@@ -190,7 +252,10 @@ class ChannelRepository:
             # A new onboarding of an offboarded number makes it active again, history kept.
             "active": True,
             "offboarded_at": None,
+            "offboard_reason": None,
+            "offboarded_by": None,
             "updated_at": now,
+            **business_app_values(on_business_app, now),
         }
         if display_phone_number is not None:
             changes["display_phone_number"] = display_phone_number
@@ -202,7 +267,10 @@ class ChannelRepository:
             try:
                 with self.db.transaction() as conn:
                     changes.update(self._renewed(conn, channels.c.phone_number_id == phone_number_id, now))
-                    return self._insert_or_update(conn, account_id, phone_number_id, source, changes, now)
+                    new_row = {**changes, **new_link(on_business_app, now)}
+                    return self._insert_or_update(
+                        conn, account_id, phone_number_id, source, changes, new_row, now
+                    )
             except IntegrityError:
                 if attempt == _INBOX_ID_RETRIES - 1:
                     raise
@@ -215,6 +283,7 @@ class ChannelRepository:
         phone_number_id: str,
         source: str,
         changes: dict[str, Any],
+        new_values: dict[str, Any],
         now: datetime,
     ) -> Channel:
         next_inbox = (
@@ -226,15 +295,16 @@ class ChannelRepository:
             "account_id": account_id,
             "inbox_id": next_inbox,
             "phone_number_id": phone_number_id,
-            "waba_id": changes["waba_id"],
-            "business_id": changes["business_id"],
-            "display_phone_number": changes.get("display_phone_number"),
-            "verified_name": changes.get("verified_name"),
-            "access_token_enc": changes["access_token_enc"],
+            "waba_id": new_values["waba_id"],
+            "business_id": new_values["business_id"],
+            "display_phone_number": new_values.get("display_phone_number"),
+            "verified_name": new_values.get("verified_name"),
+            "access_token_enc": new_values["access_token_enc"],
             "pin_enc": self.db.secrets.encrypt(generate_pin()),
             "verify_token_enc": self.db.secrets.encrypt(pysecrets.token_urlsafe(24)),
             "source": source,
             "active": True,
+            **{name: new_values[name] for name in _LINK_COLUMNS},
             **registration_values(Registration()),
             "created_at": now,
             "updated_at": now,

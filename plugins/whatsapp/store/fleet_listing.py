@@ -31,6 +31,7 @@ from typing import Any, Literal, TypeVar
 from sqlalchemy import ColumnElement, Connection, Row, and_, false, func, literal_column, or_, select
 from sqlalchemy.sql.elements import UnaryExpression
 
+from whatsapp.domain.business_app import AppLink, SyncState
 from whatsapp.domain.registration import (
     REGISTER_WINDOW,
     Attention,
@@ -114,6 +115,8 @@ def _facts(values: dict[str, Any]) -> SituationFacts:
         refused=bool(values["refused"]),
         check_failed=bool(values["check_failed"]),
         active=bool(values["active"]),
+        business_app=_enum(AppLink, values["business_app"]),
+        history_sync=_enum(SyncState, values["history_sync"]),
     )
 
 
@@ -475,6 +478,8 @@ _GROUPED = (
     "name_status",
     "name_change",
     "failures_in_a_row",
+    "business_app",
+    "history_sync",
 )
 
 
@@ -506,6 +511,8 @@ def fleet_groups(conn: Connection) -> list[FactGroup]:
                     "refused": values["failures_in_a_row"] > 0,
                     "check_failed": failed,
                     "active": True,
+                    "business_app": values["business_app"],
+                    "history_sync": values["history_sync"],
                 }
             )
             dimensions = tuple(values[column] for _, column in SUMMARY_DIMENSIONS)

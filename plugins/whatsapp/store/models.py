@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from whatsapp.domain.business_app import AppLink, Syncs, SyncState
 from whatsapp.domain.health import PhoneHealth
 from whatsapp.domain.registration import Attention, NameChange, ReauthorizationReason, RegistrationState
 from whatsapp.domain.registration_machine import Registration
@@ -63,6 +64,20 @@ class Channel:
     offboarded_at: datetime | None = None
     attention: Attention | None = None
     name_decided_at: datetime | None = None
+    #: A WhatsApp Business app number's link and syncs (``None`` for other numbers).
+    business_app: AppLink | None = None
+    contacts_sync: SyncState | None = None
+    history_sync: SyncState | None = None
+    sync_deadline: datetime | None = None
+    history_sync_progress: int | None = None
+    message_echoes: int = 0
+    #: Why Meta offboarded it and who did (``PARTNER_REMOVED``'s ``disconnection_info``).
+    offboard_reason: str | None = None
+    offboarded_by: str | None = None
+
+    @property
+    def syncs(self) -> Syncs:
+        return Syncs(self.contacts_sync, self.history_sync, self.sync_deadline)
 
     @property
     def registration(self) -> Registration:

@@ -112,6 +112,8 @@ def fact_columns(c: Any) -> dict[str, ColumnElement[Any]]:
         "refused": c.failures_in_a_row > _const(0),
         "check_failed": c.last_check_failed_at.is_not(None),
         "active": c.active,
+        "business_app": c.business_app,
+        "history_sync": c.history_sync,
     }
 
 
@@ -187,6 +189,19 @@ channels = Table(
     Column("attention", String(32)),
     # Meta's time of the newest display-name fact the registration follows (``Registration``).
     Column("name_decided_at", UtcDateTime),
+    # A WhatsApp Business app number (``whatsapp.domain.business_app``): its link to the app
+    # (``AppLink``; NULL for other numbers), its two one-time syncs (``SyncState``), their deadline,
+    # how far the history got (Meta's percentage) and how many messages the app echoed.
+    Column("business_app", String(16)),
+    Column("contacts_sync", String(16)),
+    Column("history_sync", String(16)),
+    Column("sync_deadline", UtcDateTime),
+    Column("history_sync_progress", Integer),
+    Column("message_echoes", Integer, nullable=False, server_default="0"),
+    # Why the channel was offboarded and by whom, when Meta said (``PARTNER_REMOVED``'s
+    # ``disconnection_info``); NULL when the provider offboarded it.
+    Column("offboard_reason", String(255)),
+    Column("offboarded_by", String(64)),
     UniqueConstraint("phone_number_id", name="uq_channels_phone_number_id"),
     UniqueConstraint("account_id", "inbox_id", name="uq_channels_account_inbox"),
     Index("ix_channels_checked_at_id", "checked_at", "id"),
@@ -205,6 +220,8 @@ SUMMARY_COLUMNS: tuple[str, ...] = (
     "name_change",
     "failures_in_a_row",
     "last_check_failed_at",
+    "business_app",
+    "history_sync",
 )
 # The fleet listing's indexes (``fleet_listing.py``), partial on active channels as the listing's
 # default filter and the counts are: the default page (needs action first), the same within one
@@ -264,6 +281,8 @@ signups = Table(
     Column("access_token_enc", Text, nullable=False),
     Column("phone_number_id", String(32)),
     Column("created_at", UtcDateTime, nullable=False),
+    # How the customer's Embedded Signup ended (``whatsapp.domain.signup.SignupEvent``).
+    Column("event", String(48), nullable=False, server_default="FINISH"),
 )
 
 #: Signups received by ``POST /whatsapp/api/v1/signups``, waiting for their onboarding run. The
@@ -282,6 +301,7 @@ signup_intake = Table(
     Column("code_enc", Text),
     Column("received_at", UtcDateTime, nullable=False),
     Column("dag_run_id", String(250)),
+    Column("event", String(48), nullable=False, server_default="FINISH"),
     Index("ix_signup_intake_received_at", "received_at"),
 )
 

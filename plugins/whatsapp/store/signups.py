@@ -15,7 +15,7 @@ from typing import Any
 
 from sqlalchemy import Row, delete, select, update
 
-from whatsapp.domain.signup import CODE_LIFETIME, Signup, SignupIds
+from whatsapp.domain.signup import CODE_LIFETIME, Signup, SignupEvent, SignupIds
 from whatsapp.store.crypto import code_digest
 from whatsapp.store.database import Database, utcnow
 from whatsapp.store.models import StoredSignup
@@ -71,6 +71,7 @@ class SignupRepository:
         waba_id: str,
         business_id: str,
         access_token: str,
+        event: SignupEvent = SignupEvent.FINISH,
         now: datetime | None = None,
     ) -> StoredSignup:
         """Remember an exchanged code's token; the first write wins and is what is returned.
@@ -84,6 +85,7 @@ class SignupRepository:
             "business_id": business_id,
             "access_token_enc": self.db.secrets.encrypt(access_token),
             "created_at": utcnow(now),
+            "event": event.value,
         }
         with self.db.transaction() as conn:
             conn.execute(
@@ -112,6 +114,7 @@ class SignupRepository:
                 waba_id=row.waba_id,
                 phone_number_id=row.phone_number_id,
                 inbox_id=row.inbox_id,
+                event=SignupEvent(row.event),
             ),
             code_digest=row.code_digest,
             received_at=row.received_at,
@@ -135,6 +138,7 @@ class SignupRepository:
             "waba_id": signup.ids.waba_id,
             "phone_number_id": signup.ids.phone_number_id,
             "inbox_id": signup.ids.inbox_id,
+            "event": signup.ids.event.value,
             "code_digest": code_digest(signup.code),
             "code_enc": self.db.secrets.encrypt(signup.code),
             "received_at": received_at,

@@ -16,6 +16,7 @@ from sqlalchemy import Engine
 
 from whatsapp.defaults import DEFAULT_STORE_CONN_ID
 from whatsapp.store.attempts import AttemptRepository
+from whatsapp.store.business_app import BusinessAppRepository
 from whatsapp.store.channels import ChannelRepository
 from whatsapp.store.connection import StoreTarget, create_store_engine, resolve_target
 from whatsapp.store.crypto import SecretBox
@@ -45,6 +46,7 @@ class ChannelStore:
         self.fleet = FleetRepository(self.db)
         self.webhooks = WebhookRepository(self.db)
         self.lifecycle_calls = LifecycleCallRepository(self.db)
+        self.business_app = BusinessAppRepository(self.db)
         self.operations = OperationsRepository(self.db)
 
     @classmethod

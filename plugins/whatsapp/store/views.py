@@ -5,6 +5,13 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from whatsapp.domain.business_app import (
+    BUSINESS_APP_LABEL,
+    SYNC_ORDER,
+    SYNC_STATE_WORDS,
+    SyncState,
+    SyncType,
+)
 from whatsapp.domain.health import PUBLIC_FIELDS
 from whatsapp.domain.manager_url import whatsapp_manager_url
 from whatsapp.domain.registration import NameChange
@@ -71,6 +78,7 @@ def channel_api_dict(status: ChannelStatus) -> dict[str, Any]:
         "active": channel.active,
         "offboarded_at": isoformat(channel.offboarded_at),
         "name_change": name_change_dict(channel),
+        "business_app": business_app_dict(channel),
         "notes": lifecycle_notes(channel),
         "situation": situation_dict(channel_situation(status)),
     }
@@ -92,6 +100,8 @@ def channel_situation(status: ChannelStatus) -> Situation:
         name_change_deadline=channel.name_change_deadline,
         new_display_name=channel.health.get("new_display_name") if channel.health else None,
         account_event=status.account_event,
+        sync_deadline=channel.sync_deadline,
+        offboard_reason=channel.offboard_reason,
     )
     return situation(status.facts, details)
 
@@ -143,11 +153,50 @@ def name_change_dict(channel: Channel) -> dict[str, Any] | None:
     }
 
 
+def business_app_dict(channel: Channel) -> dict[str, Any] | None:
+    """A WhatsApp Business app number's link, its two syncs and their deadline (``None`` for others)."""
+    if channel.business_app is None:
+        return None
+    syncs = channel.syncs
+    return {
+        "label": BUSINESS_APP_LABEL,
+        "link": channel.business_app.value,
+        "syncs": {sync.name.lower(): _sync_dict(sync, syncs.state(sync), channel) for sync in SYNC_ORDER},
+        # Shown while a sync can still be requested; after it, what was not requested is lost.
+        "sync_deadline": isoformat(syncs.deadline),
+        "message_echoes": channel.message_echoes,
+    }
+
+
+def _sync_dict(sync: SyncType, state: SyncState | None, channel: Channel) -> dict[str, Any]:
+    progress = channel.history_sync_progress if sync is SyncType.HISTORY else None
+    words = "not tracked" if state is None else SYNC_STATE_WORDS[state]
+    shown = f"{words} ({progress} %)" if progress is not None and state is SyncState.IN_PROGRESS else words
+    return {
+        "sync_type": sync.value,
+        "label": sync.label,
+        "state": None if state is None else state.value,
+        "text": shown,
+        "progress": progress,
+    }
+
+
 def lifecycle_notes(channel: Channel) -> list[str]:
-    """The plain lines the API, the CLI and the page show about name changes and offboarding."""
+    """The plain lines the API, the CLI and the page show about name changes, offboarding and the
+    WhatsApp Business app."""
     notes = []
     if channel.offboarded_at is not None and not channel.active:
-        notes.append(f"offboarded on {_day(channel.offboarded_at)}")
+        said = (
+            f" ({channel.offboarded_by or 'Meta'}: {channel.offboard_reason})"
+            if channel.offboard_reason
+            else ""
+        )
+        notes.append(f"offboarded on {_day(channel.offboarded_at)}{said}")
+    if channel.business_app is not None:
+        syncs = channel.syncs
+        notes.append(f"{BUSINESS_APP_LABEL}: {channel.business_app.value}")
+        if syncs.waiting:
+            notes.append(f"contacts and chat history can be requested until {_day(syncs.deadline)}")
     change = name_change_dict(channel)
     if change is not None:
         notes.append(change["text"])

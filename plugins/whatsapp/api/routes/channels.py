@@ -212,10 +212,17 @@ def register(
     register budget.
     """
     channel = _channel(store, account_id, inbox_id)
-    if channel.health is not None and decide(channel.health) is Decision.ALREADY_PROVISIONED:
+    decision = decide(channel.health) if channel.health is not None else None
+    if decision is Decision.ALREADY_PROVISIONED:
         raise HTTPException(
             status.HTTP_409_CONFLICT,
             "registration not needed: the last health check shows the number provisioned and verified",
+        )
+    if decision is Decision.ON_BUSINESS_APP:
+        raise HTTPException(
+            status.HTTP_409_CONFLICT,
+            "registration not needed: a WhatsApp Business app number is registered through the app, "
+            "and Meta takes no register call for it",
         )
     run = trigger_register_run(
         dag_bag=dag_bag,
