@@ -362,6 +362,8 @@ async def graph_entry(http: Request) -> Response:
     log["status"] = answer.status
     log["fault"] = answer.fault
     sim.log(log)
+    if state.outbox:
+        sim.webhooks.flush()
     return Response(answer.text(), status_code=answer.status, headers=answer.headers, media_type=_JSON_TYPE)
 
 

@@ -7,11 +7,13 @@ Tests, the demo and the benchmark drive the simulator only through these routes
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Literal
 
 from fastapi import APIRouter, Body, HTTPException, Request
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from include.graph_simulator import business_app
 from include.graph_simulator.faults import FAULT_KINDS
 from include.graph_simulator.numbers import SpecError, create_number, number_view, update_number
 from include.graph_simulator.state import TOKEN_STATES, Number, SimState, iso
@@ -45,6 +47,10 @@ class _Spec(BaseModel):
     pin: str | None = Field(default=None, pattern=r"^\d{6}$")
     locked: bool | None = None
     needs_reverification: bool | None = None
+    #: A WhatsApp Business app number onboarded to Cloud API ("coexistence"), and whether its
+    #: business shares its chat history (``False``: the history sync answers error 2593109).
+    is_on_biz_app: bool | None = None
+    history_shared: bool | None = None
 
 
 class NumberSpec(_Spec):
@@ -126,6 +132,32 @@ class AccountUpdateSpec(BaseModel):
     violation_type: str | None = None
     waba_ban_state: str | None = None
     waba_ban_date: str | None = None
+
+
+class AppDisconnect(BaseModel):
+    """The business disconnects its number in the WhatsApp Business app (``PARTNER_REMOVED``)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    reason: Literal[business_app.DISCONNECTION_REASONS] = "ACCOUNT_DISCONNECTED"  # type: ignore[valid-type]
+    initiated_by: Literal[business_app.DISCONNECTION_INITIATORS] = "USER"  # type: ignore[valid-type]
+
+
+class AppDeviceChange(BaseModel):
+    """A device change offboards the Cloud API companion; the new registration reconnects it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    phase: Literal["offboarded", "reconnected"]
+
+
+class AppEcho(BaseModel):
+    """A text the business sends from the WhatsApp Business app (``smb_message_echoes``)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    to: str | None = Field(default=None, pattern=r"^\d+$")
+    text: str = Field(default="Sent from the WhatsApp Business app", min_length=1)
 
 
 class ClockAdvance(BaseModel):
@@ -225,6 +257,45 @@ async def change_number(request: Request, phone_number_id: str, changes: NumberU
     number = _number(state, phone_number_id)
     update_number(state, number, changes.model_dump(exclude_unset=True, exclude_none=True))
     return number_view(state, number)
+
+
+def _business_app_event(
+    request: Request, phone_number_id: str, event: Callable[[SimState, Number], None]
+) -> dict[str, Any]:
+    """Apply an event of a WhatsApp Business app number and send its webhook: its log entry."""
+    sim = _sim(request)
+    number = _number(sim.state, phone_number_id)
+    try:
+        event(sim.state, number)
+    except business_app.BusinessAppError as exc:
+        raise HTTPException(409, str(exc)) from None
+    [record] = sim.webhooks.flush()
+    return record
+
+
+@router.post("/numbers/{phone_number_id}/app_disconnect")
+async def app_disconnect(
+    request: Request, phone_number_id: str, body: AppDisconnect | None = None
+) -> dict[str, Any]:
+    spec = body or AppDisconnect()
+    return _business_app_event(
+        request, phone_number_id, lambda s, n: business_app.disconnect(s, n, spec.reason, spec.initiated_by)
+    )
+
+
+@router.post("/numbers/{phone_number_id}/app_device_change")
+async def app_device_change(request: Request, phone_number_id: str, body: AppDeviceChange) -> dict[str, Any]:
+    return _business_app_event(
+        request, phone_number_id, lambda s, n: business_app.device_change(s, n, body.phase)
+    )
+
+
+@router.post("/numbers/{phone_number_id}/echo")
+async def app_echo(request: Request, phone_number_id: str, body: AppEcho | None = None) -> dict[str, Any]:
+    spec = body or AppEcho()
+    return _business_app_event(
+        request, phone_number_id, lambda s, n: business_app.echo(s, n, spec.to, spec.text)
+    )
 
 
 @router.post("/codes")

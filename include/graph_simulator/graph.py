@@ -23,7 +23,7 @@ from urllib.parse import urlencode, urlsplit
 
 import msgspec
 
-from include.graph_simulator import errors
+from include.graph_simulator import business_app, errors
 from include.graph_simulator.errors import GraphError
 from include.graph_simulator.numbers import attempts_in_window
 from include.graph_simulator.state import SCOPE_MESSAGING, Number, SimState, Token, Waba, iso
@@ -253,7 +253,8 @@ def _authorize(state: SimState, request: GraphRequest, waba_id: str, object_id: 
     token = _business_token(state, request)
     if token.state == "no_permission":
         raise errors.permission_denied()
-    if token.waba_id != waba_id:
+    if token.waba_id != waba_id or state.wabas[waba_id].partner_removed:
+        # A WABA unshared from the partner (PARTNER_REMOVED) is one its token cannot see.
         raise errors.no_such_object(object_id, request.method)
 
 
@@ -275,7 +276,22 @@ def _exchange_code(state: SimState, request: GraphRequest) -> dict[str, Any]:
     if waba_id is None:
         raise errors.invalid_param("Invalid verification code format.", subcode=36008)
     state.used_codes.add(code)
+    _first_exchange(state, waba_id)
     return {"access_token": state.issue_token(waba_id).value, "token_type": "bearer"}
+
+
+def _first_exchange(state: SimState, waba_id: str) -> None:
+    """The partner onboards a WABA when it exchanges its first signup code: a WhatsApp Business
+    app number's 24 h sync window starts then (a reauthorization code later does not restart it)."""
+    waba = state.wabas[waba_id]
+    if waba.code_exchanged_at is not None:
+        return
+    now = state.clock.now()
+    waba.code_exchanged_at = now
+    for number_id in waba.number_ids:
+        number = state.numbers[number_id]
+        if number.is_on_biz_app:
+            number.onboarded_at = now
 
 
 def _debug_token(state: SimState, request: GraphRequest) -> dict[str, Any]:
@@ -414,10 +430,10 @@ PHONE_FIELDS: dict[str, FieldGetter] = {
     "health_status": _health_status,
     "host_platform": lambda s, n, v: n.platform_type,
     "is_official_business_account": lambda s, n, v: n.is_official_business_account,
-    "is_on_biz_app": lambda s, n, v: False,
+    "is_on_biz_app": lambda s, n, v: n.is_on_biz_app,
     "is_pin_enabled": lambda s, n, v: n.pin is not None,
     "is_preverified_number": lambda s, n, v: False,
-    "last_onboarded_time": lambda s, n, v: iso(n.created_at),
+    "last_onboarded_time": lambda s, n, v: iso(n.onboarding_time()),
     "messaging_limit_tier": _legacy_tier,
     "name_status": lambda s, n, v: n.name_status,
     "new_certificate": lambda s, n, v: _certificate(n) if n.new_name_status == "APPROVED" else None,
@@ -578,9 +594,10 @@ def _register(state: SimState, request: GraphRequest, phone_number_id: str) -> d
     if blocked is not None:
         number.register_blocked_until = blocked
         raise _register_limit()
+    if number.is_on_biz_app:
+        raise _already_registered_on_business_app()
     params = request.params
-    if str(params.get("messaging_product") or "").lower() != "whatsapp":
-        raise errors.invalid_param('(#100) Param messaging_product must be one of {WHATSAPP} - got "".')
+    _require_whatsapp_product(params)
     pin = str(params.get("pin") or "")
     if not PIN_RE.match(pin):
         raise errors.invalid_param("(#100) Param pin must be 6 characters long.")
@@ -620,6 +637,14 @@ def _register(state: SimState, request: GraphRequest, phone_number_id: str) -> d
         number.new_name_status = "NONE"
         number.new_display_name = number.new_name_approved_at = None
     return {"success": True}
+
+
+def _require_whatsapp_product(params: dict[str, Any]) -> None:
+    product = str(params.get("messaging_product") or "")
+    if product.lower() != "whatsapp":
+        raise errors.invalid_param(
+            f'(#100) Param messaging_product must be one of {{WHATSAPP}} - got "{product}".'
+        )
 
 
 def _refuse_locked(number: Number) -> None:
@@ -684,6 +709,14 @@ def _deregister(state: SimState, request: GraphRequest, phone_number_id: str) ->
     if blocked is not None:
         number.deregister_blocked_until = blocked
         raise _register_limit()
+    if number.is_on_biz_app:
+        # "You cannot use the Deregister API to deregister a business phone number from Cloud API
+        # if it is already in use with both Cloud API and the WhatsApp Business app" (onboarding
+        # page, "Offboarding business customers"); the answer is the spec's ``smb_account_error``
+        # example of POST /{Phone-Number-ID}/deregister (vendor/meta-openapi/).
+        raise errors.invalid_param(
+            "Deregister endpoint is not available for API solution for SMB businesses."
+        )
     number.refresh(now)
     _refuse_locked(number)
     if number.platform_type != "CLOUD_API":
@@ -695,6 +728,66 @@ def _deregister(state: SimState, request: GraphRequest, phone_number_id: str) ->
     number.status = "DISCONNECTED"
     number.deregistered_at = now
     return {"success": True}
+
+
+def _smb_app_data(state: SimState, request: GraphRequest, phone_number_id: str) -> dict[str, Any]:
+    """``POST /{phone_number_id}/smb_app_data``: a WhatsApp Business app number's contacts
+    (``smb_app_state_sync``) or chat history (``history``), each once per onboarding and within
+    24 hours of it (onboarding page, "Synchronizing WhatsApp Business app data"; the answer is
+    its example response). The webhooks follow the answer.
+
+    Meta documents no error for a number that is not on the app, a second request of a kind or
+    a late one; each answers code 100 in the Cloud API shape with its own ``error_data.details``
+    (assumptions, README "WhatsApp Business app numbers").
+    """
+    number = state.numbers.get(phone_number_id)
+    if number is None:
+        raise errors.no_such_object(phone_number_id, "POST")
+    _authorize(state, request, number.waba_id, phone_number_id)
+    _require_whatsapp_product(request.params)
+    sync_type = str(request.params.get("sync_type") or "")
+    if sync_type not in business_app.SYNC_TYPES:
+        raise errors.invalid_param(
+            f'(#100) Param sync_type must be one of {{SMB_APP_STATE_SYNC, HISTORY}} - got "{sync_type}".'
+        )
+    if not number.is_on_biz_app or number.app_offboarded:
+        raise errors.whatsapp_error(
+            400,
+            100,
+            "This phone number is not connected to the WhatsApp Business app and Cloud API together; "
+            "only WhatsApp Business app numbers can synchronize app data.",
+        )
+    if sync_type in number.smb_syncs:
+        raise errors.whatsapp_error(
+            400,
+            100,
+            f"The {sync_type} synchronization was already requested for this onboarding. It can be "
+            "requested again only after the business offboards and completes Embedded Signup again.",
+        )
+    if state.clock.now() >= number.onboarding_time() + business_app.SYNC_WINDOW_SECONDS:
+        raise errors.whatsapp_error(
+            400,
+            100,
+            "The 24 hours to synchronize WhatsApp Business app data after onboarding have passed. The "
+            "business must offboard and complete Embedded Signup again.",
+        )
+    number.smb_syncs[sync_type] = business_app.request_id()
+    business_app.queue_sync(state, number, sync_type)
+    return {"messaging_product": "whatsapp", "request_id": number.smb_syncs[sync_type]}
+
+
+def _already_registered_on_business_app() -> GraphError:
+    """Meta: "skip the phone number registration step, as the number is already registered"
+    (onboarding page, "Onboarding business customers"). What Graph answers a register anyway is
+    not documented: the spec's example for "already registered or in invalid state" of
+    POST /{Phone-Number-ID}/register (vendor/meta-openapi/; the spec files it under HTTP 422,
+    Graph answers code 100 with 400 as everywhere else) is the assumption."""
+    return GraphError(
+        400,
+        100,
+        "Phone number is already registered or in invalid state for registration",
+        type="GraphMethodException",
+    )
 
 
 def _register_limit() -> GraphError:
@@ -885,4 +978,5 @@ _EDGES: dict[tuple[str, str], Callable[[SimState, GraphRequest, str], Any]] = {
     ("subscribed_apps", "DELETE"): _unsubscribe_app,
     ("register", "POST"): _register,
     ("deregister", "POST"): _deregister,
+    ("smb_app_data", "POST"): _smb_app_data,
 }

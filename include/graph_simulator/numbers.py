@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import deque
 from typing import Any
 
+from include.graph_simulator.business_app import COEXISTENCE_STATE, start_onboarding
 from include.graph_simulator.state import Number, SimState, Waba, iso
 
 #: Keys a number spec may set directly on :class:`Number`.
@@ -25,6 +26,8 @@ NUMBER_ATTRIBUTES = (
     "pin",
     "locked",
     "needs_reverification",
+    "is_on_biz_app",
+    "history_shared",
 )
 REGISTER_WINDOW_SECONDS = 72 * 3600.0
 
@@ -76,6 +79,8 @@ def create_number(state: SimState, spec: dict[str, Any]) -> Number:
     for key in NUMBER_ATTRIBUTES:
         if spec.get(key) is not None:
             setattr(number, key, spec[key])
+    if spec.get("is_on_biz_app"):
+        _onboard_business_app(number, spec, now)
     if spec.get("review_seconds") is not None:
         number.review_seconds = float(spec["review_seconds"])
     if number.name_status == "PENDING_REVIEW":
@@ -92,6 +97,12 @@ def update_number(state: SimState, number: Number, changes: dict[str, Any]) -> N
     for key in NUMBER_ATTRIBUTES:
         if key in changes:
             setattr(number, key, changes[key])
+    waba = state.wabas[number.waba_id]
+    if changes.get("is_on_biz_app"):
+        # Saying so again is a new coexistence onboarding (the business went through the flow).
+        _onboard_business_app(number, changes, now)
+        number.review_at = None
+        waba.partner_removed = False
     if changes.get("review_seconds") is not None:
         number.review_seconds = float(changes["review_seconds"])
     if changes.get("name_status") == "PENDING_REVIEW" or "review_seconds" in changes:
@@ -105,7 +116,6 @@ def update_number(state: SimState, number: Number, changes: dict[str, Any]) -> N
             number.new_name_approved_at = now
         elif changes["new_name_status"] in ("DECLINED", "NONE", "EXPIRED"):
             number.new_name_approved_at = None
-    waba = state.wabas[number.waba_id]
     if changes.get("scope"):
         waba.scope = changes["scope"]
     if changes.get("subscribed") is not None:
@@ -117,6 +127,16 @@ def update_number(state: SimState, number: Number, changes: dict[str, Any]) -> N
         for attempts in (number.register_attempts, number.deregister_attempts, number.pin_failures):
             attempts.clear()
         number.register_blocked_until = number.deregister_blocked_until = number.pin_locked_until = None
+
+
+def _onboard_business_app(number: Number, spec: dict[str, Any], now: float) -> None:
+    """A WhatsApp Business app number is registered through the app from the start: Graph
+    shows it connected on Cloud API (``business_app.COEXISTENCE_STATE``), unless the spec says
+    otherwise field by field."""
+    for key, value in COEXISTENCE_STATE.items():
+        if spec.get(key) is None:
+            setattr(number, key, value)
+    start_onboarding(number, now)
 
 
 def attempts_in_window(attempts: deque[float], now: float, window: float = REGISTER_WINDOW_SECONDS) -> int:
@@ -149,6 +169,11 @@ def number_view(state: SimState, number: Number) -> dict[str, Any]:
         "status": number.status,
         "account_mode": number.account_mode,
         "is_official_business_account": number.is_official_business_account,
+        "is_on_biz_app": number.is_on_biz_app,
+        "history_shared": number.history_shared,
+        "onboarded_at": iso(number.onboarding_time()),
+        "smb_syncs": dict(number.smb_syncs),
+        "app_offboarded": number.app_offboarded,
         "created_at": iso(number.created_at),
         "pin": number.pin,
         "webhook_configuration": {
@@ -177,6 +202,8 @@ def number_view(state: SimState, number: Number) -> dict[str, Any]:
             "override_callback_uri": waba.override_callback_uri,
             "verify_token": waba.verify_token,
             "number_ids": list(waba.number_ids),
+            "code_exchanged_at": _iso_or_none(waba.code_exchanged_at),
+            "partner_removed": waba.partner_removed,
         },
         "tokens": [
             {"access_token": t.value, "state": t.state, "issued_at": iso(t.issued_at)}

@@ -93,6 +93,18 @@ class SimulatorControl:
             "POST", "/webhooks/account_update", json={"waba_id": waba_id, "event": event, **details}
         )
 
+    def app_disconnect(self, phone_number_id: str, **disconnection: Any) -> dict[str, Any]:
+        """The business disconnects its WhatsApp Business app number (``reason``, ``initiated_by``)."""
+        return self._call("POST", f"/numbers/{phone_number_id}/app_disconnect", json=disconnection)
+
+    def app_device_change(self, phone_number_id: str, phase: str) -> dict[str, Any]:
+        """``phase``: ``offboarded`` or ``reconnected``."""
+        return self._call("POST", f"/numbers/{phone_number_id}/app_device_change", json={"phase": phase})
+
+    def echo(self, phone_number_id: str, **message: Any) -> dict[str, Any]:
+        """A text sent from the WhatsApp Business app (``to``, ``text``)."""
+        return self._call("POST", f"/numbers/{phone_number_id}/echo", json=message)
+
     def add_fault(self, **spec: Any) -> dict[str, Any]:
         return self._call("POST", "/faults", json=spec)
 

@@ -9,9 +9,11 @@ the request log and webhook bookkeeping start empty, as after a start.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import pickle
 from pathlib import Path
+from typing import Any
 
 from include.graph_simulator.state import SimState, SimulatorConfig
 
@@ -22,7 +24,29 @@ def load_state(path: Path, config: SimulatorConfig) -> SimState:
     if not isinstance(state, SimState):
         raise ValueError(f"{path} holds no simulator state")
     state.config = config.copy()
+    _add_new_attributes(state)
     return state
+
+
+def _add_new_attributes(state: SimState) -> None:
+    """A file saved by an older simulator lacks the attributes added since (the WhatsApp Business
+    app fields, say): give them their defaults, so an old demo state still loads."""
+    fresh = SimState(state.config)
+    for name, value in vars(fresh).items():
+        if not hasattr(state, name):
+            setattr(state, name, value)
+    for item in (*state.numbers.values(), *state.wabas.values(), *state.tokens.values()):
+        _fill_defaults(item)
+
+
+def _fill_defaults(item: Any) -> None:
+    for spec in dataclasses.fields(item):
+        if hasattr(item, spec.name):
+            continue
+        if spec.default_factory is not dataclasses.MISSING:
+            setattr(item, spec.name, spec.default_factory())
+        elif spec.default is not dataclasses.MISSING:
+            setattr(item, spec.name, spec.default)
 
 
 def save_state(state: SimState, path: Path) -> None:

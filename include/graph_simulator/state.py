@@ -147,6 +147,11 @@ class Waba:
     verify_token: str | None = None
     number_ids: list[str] = field(default_factory=list)
     usage: RollingCounter = field(default_factory=RollingCounter)
+    #: When a signup code of this WABA was first exchanged: the partner's onboarding of it.
+    code_exchanged_at: float | None = None
+    #: The business disconnected its WhatsApp Business app number from the partner
+    #: (``PARTNER_REMOVED``): the WABA is no longer shared, the partner's calls find nothing.
+    partner_removed: bool = False
 
 
 @dataclass(slots=True)
@@ -190,6 +195,18 @@ class Number:
     new_name_review_at: float | None = None
     new_name_approved_at: float | None = None
     name_change_requests: deque[float] = field(default_factory=deque)
+    #: A WhatsApp Business app number onboarded to Cloud API too ("coexistence"), whether its
+    #: business shares its chat history, when the partner onboarded it (the 24 h sync window
+    #: starts there; ``None``: at creation), the syncs requested (type -> request id), and
+    #: whether a device change has offboarded its Cloud API companion.
+    is_on_biz_app: bool = False
+    history_shared: bool = True
+    onboarded_at: float | None = None
+    smb_syncs: dict[str, str] = field(default_factory=dict)
+    app_offboarded: bool = False
+
+    def onboarding_time(self) -> float:
+        return self.created_at if self.onboarded_at is None else self.onboarded_at
 
     def refresh(self, now: float) -> None:
         """Finish due reviews and lapse stale name changes (evaluated lazily on every read).
@@ -246,6 +263,9 @@ class SimState:
         self.codes: dict[str, str] = {}  # unused code -> waba_id
         self.used_codes: set[str] = set()
         self.app_usage = RollingCounter()
+        #: Webhooks a Graph call or a control call decided (field, waba_id, value, phone_number_id);
+        #: the app hands them to the webhook sender once the call is answered.
+        self.outbox: list[tuple[str, str, dict[str, Any], str | None]] = []
         self._sequence = 0
 
     def next_id(self, prefix: str) -> str:

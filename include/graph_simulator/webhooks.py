@@ -6,6 +6,8 @@ a display-name review that ended (by the clock or through ``/_sim``) sends
 ``phone_number_name_update``, a quality rating reaching or leaving ``RED`` sends
 ``phone_number_quality_update`` ``FLAGGED``/``UNFLAGGED``, a messaging limit change
 ``UPGRADE``/``DOWNGRADE``. ``POST /_sim/webhooks/account_update`` sends an ``account_update``.
+What a call decided (the WhatsApp Business app syncs and events of ``business_app.py``) waits in
+``SimState.outbox`` until :meth:`WebhookSender.flush` sends it, right after that call's answer.
 Payload shapes are Meta's reference pages' (see ``whatsapp.domain.webhooks``); bodies are
 signed ``X-Hub-Signature-256: sha256=HMAC-SHA256(app secret, raw body)``.
 
@@ -26,6 +28,8 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
+from include.graph_simulator.business_app import digits
+
 if TYPE_CHECKING:
     from include.graph_simulator.app import Simulator
     from include.graph_simulator.state import Number
@@ -37,10 +41,6 @@ _LIMIT_ORDER = ("TIER_50", "TIER_250", "TIER_1K", "TIER_2K", "TIER_10K", "TIER_1
 
 def signature(body: bytes, app_secret: str) -> str:
     return "sha256=" + hmac.new(app_secret.encode(), body, hashlib.sha256).hexdigest()
-
-
-def _digits(phone: str) -> str:
-    return "".join(ch for ch in phone if ch.isdigit())
 
 
 class WebhookSender:
@@ -78,7 +78,7 @@ class WebhookSender:
                 self._changed(number, before, current)
 
     def _changed(self, number: Number, before: tuple[str, str, str], after: tuple[str, str, str]) -> None:
-        display = _digits(number.display_phone_number)
+        display = digits(number.display_phone_number)
         if before[0] == "PENDING_REVIEW" and after[0] in ("APPROVED", "DECLINED"):
             value: dict[str, Any] = {
                 "display_phone_number": display,
@@ -101,6 +101,16 @@ class WebhookSender:
                 "current_limit": after[2],
             }
             self.emit("phone_number_quality_update", number.waba_id, value, number.phone_number_id)
+
+    def flush(self) -> list[dict[str, Any]]:
+        """Send what the calls so far decided (``SimState.outbox``), in order; their log entries."""
+        outbox = self.sim.state.outbox
+        records = [
+            self.emit(field, waba_id, value, phone_number_id)
+            for field, waba_id, value, phone_number_id in outbox
+        ]
+        outbox.clear()
+        return records
 
     def emit(
         self, field: str, waba_id: str, value: dict[str, Any], phone_number_id: str | None = None
