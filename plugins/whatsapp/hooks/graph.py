@@ -758,6 +758,23 @@ class WhatsAppGraphHook(BaseHook):
             )
         )
 
+    def request_sync(self, phone_number_id: str, access_token: str, sync_type: str) -> str | None:
+        """``POST /{phone_number_id}/smb_app_data``: ask Meta to send a WhatsApp Business app number's
+        contacts (``smb_app_state_sync``) or chat history (``history``) through webhooks; Meta's
+        ``request_id``. Never resent: Meta takes one request of each type per onboarding
+        (https://developers.facebook.com/documentation/business-messaging/whatsapp/embedded-signup/onboarding-business-app-users)."""
+        payload = self._send(
+            _Call(
+                "request_sync",
+                "POST",
+                self._url(f"{phone_number_id}/smb_app_data"),
+                json={"messaging_product": "whatsapp", "sync_type": sync_type},
+                token=access_token,
+            )
+        )
+        request_id = payload.get("request_id") if isinstance(payload, Mapping) else None
+        return None if request_id is None else str(request_id)
+
     def deregister(self, phone_number_id: str, access_token: str) -> None:
         """``POST /{phone_number_id}/deregister``; every call counts against ``DEREGISTER_ALLOWANCE``."""
         self._send(

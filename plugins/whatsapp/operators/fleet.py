@@ -241,6 +241,8 @@ class WhatsAppRegisterChannelsOperator(WhatsAppBaseOperator):
 class WhatsAppFleetSummaryOperator(WhatsAppBaseOperator):
     """Counts by provisioning, registration state, reauthorization reason and quality.
 
+    First marks the WhatsApp Business app syncs whose 24 hours passed unrequested as expired.
+
     Stored for the page, sent as ``whatsapp.channels.*`` gauges, and published as the
     :data:`~whatsapp.assets.FLEET_SUMMARY` Asset (the counts in the event's extra), so DAGs
     scheduled on it run after each fleet run.
@@ -252,6 +254,15 @@ class WhatsAppFleetSummaryOperator(WhatsAppBaseOperator):
 
     def execute(self, context: Context) -> dict[str, Any]:
         with self.open_store() as store:
+            # Syncs of WhatsApp Business app numbers nobody requested in Meta's 24 hours are lost:
+            # counted as such before the fleet is counted.
+            expired = store.business_app.expire()
+            if expired:
+                self.log.warning(
+                    "%d contacts or chat-history sync(s) expired unrequested (Meta allows them within "
+                    "24 hours of onboarding)",
+                    expired,
+                )
             counts = store.fleet.counts()
             store.fleet.save_summary(counts)
         metrics.fleet_counts(counts)

@@ -79,6 +79,11 @@ class WhatsAppDeregisterOperator(WhatsAppChannelOperator):
     the number deregistered already (the channel offboarded), sends nothing and is skipped with
     its downstream task, so neither ``/deregister`` nor the unsubscription goes out twice. A
     number Meta says is not registered (133010) counts as deregistered.
+
+    A WhatsApp Business app number is never sent ``/deregister``: Meta does not support it for
+    these numbers, the customer disconnects from the partner in the app
+    (https://developers.facebook.com/documentation/business-messaging/whatsapp/embedded-signup/onboarding-business-app-users).
+    The task says so and the run goes on to deactivate the channel and unsubscribe the app.
     """
 
     def execute(self, context: Context) -> dict[str, Any]:
@@ -86,6 +91,9 @@ class WhatsAppDeregisterOperator(WhatsAppChannelOperator):
 
         with self.open_store() as store:
             channel = self.load_channel(store, context)
+            if channel.business_app is not None:
+                self.log.warning("Offboarding of %s: %s", channel.phone_number_id, APP_NUMBER_OFFBOARDING)
+                return {"channel_id": channel.id, "deregister_calls": 0, "message": APP_NUMBER_OFFBOARDING}
             token = store.channels.credentials(channel.id).access_token
             try:
                 _spend(
@@ -106,6 +114,16 @@ class WhatsAppDeregisterOperator(WhatsAppChannelOperator):
                 self.log.info("Offboarding of %s: %s", channel.phone_number_id, message)
                 return {"channel_id": channel.id, "deregister_calls": 0, "message": message}
         return {"channel_id": channel.id, "deregister_calls": 1, "message": "deregistered"}
+
+
+#: What offboarding does for a WhatsApp Business app number, in the run's words.
+APP_NUMBER_OFFBOARDING = (
+    "a WhatsApp Business app number: Meta takes no /deregister for it, so none was sent. The number "
+    "stays on the customer's phone; to disconnect it from this partner the customer opens the WhatsApp "
+    "Business app > Settings > Account > Business Platform and disconnects. The provider deactivates "
+    "the channel (its history is kept) and unsubscribes the app from the WABA when no other active "
+    "channel uses it, so no more webhooks arrive"
+)
 
 
 class WhatsAppOffboardOperator(WhatsAppChannelOperator):

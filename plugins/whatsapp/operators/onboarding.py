@@ -12,10 +12,12 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 import pendulum
+from airflow.sdk.exceptions import AirflowSkipException
 
+from whatsapp.domain.business_app import BUSINESS_APP_LABEL
 from whatsapp.domain.registration import ReauthorizationReason
 from whatsapp.domain.registration_machine import CustomerMustReauthorize
-from whatsapp.domain.signup import CODE_LIFETIME, InvalidSignupError, OnboardingConf, SignupIds
+from whatsapp.domain.signup import CODE_LIFETIME, InvalidSignupError, OnboardingConf, SignupEvent, SignupIds
 from whatsapp.errors import GraphApiError
 from whatsapp.operators.base import MANAGER_LINK, WhatsAppBaseOperator, WhatsAppChannelOperator, channel_ref
 
@@ -67,11 +69,12 @@ class WhatsAppValidateSignupOperator(WhatsAppBaseOperator):
             with self.open_store() as store:
                 ids = _signup_ids(self, conf, store)
         self.log.info(
-            "Onboarding account %s, WABA %s (business %s), number %s%s%s",
+            "Onboarding account %s, WABA %s (business %s), number %s, signup ended %s%s%s",
             ids.account_id,
             ids.waba_id,
             ids.business_id,
-            ids.phone_number_id or "(the WABA's first)",
+            ids.phone_number_id or "(found on the WABA)",
+            ids.event.value,
             f", reauthorizing inbox {ids.inbox_id}" if ids.inbox_id else "",
             f", signup {conf.signup_id} from the intake" if conf.signup_id else "",
         )
@@ -122,6 +125,7 @@ class WhatsAppSignupOperator(WhatsAppBaseOperator):
                     waba_id=ids.waba_id,
                     business_id=ids.business_id,
                     access_token=token,
+                    event=ids.event,
                 )
                 self.log.info("Exchanged the signup code and saved the token (encrypted)")
             if conf.signup_id is not None:
@@ -144,8 +148,13 @@ class WhatsAppSignupOperator(WhatsAppBaseOperator):
 class WhatsAppPhoneInfoOperator(WhatsAppBaseOperator):
     """Step 3: find the number on the WABA (``GET /{waba_id}/phone_numbers``) and save the channel.
 
-    A ``phone_number_id`` that is not on the WABA, or a reauthorization whose inbox holds
-    another number, fails before anything is written.
+    Without a ``phone_number_id`` (a WhatsApp Business app signup's message carries only the
+    WABA id) the WABA's only number is taken, or among several the one no active channel holds.
+    A ``phone_number_id`` that is not on the WABA, several candidates, or a reauthorization whose
+    inbox holds another number, fails before anything is written (the token stays saved, so a
+    re-run exchanges nothing). A ``FINISH_ONLY_WABA`` signup added no number: the token and WABA
+    are saved, no channel is made, and the run ends here (the later steps are skipped).
+    A number Graph reads ``is_on_biz_app`` is saved as a WhatsApp Business app number.
     """
 
     operator_extra_links = MANAGER_LINK
@@ -165,6 +174,14 @@ class WhatsAppPhoneInfoOperator(WhatsAppBaseOperator):
             stored = store.signups.get(str(self.signup))
             if stored is None:
                 self.fail("no saved signup", "the signup step has not saved a token for this run's code")
+            if not request.number_expected:
+                message = (
+                    f"Embedded Signup ended with FINISH_ONLY_WABA: the token and WABA {request.waba_id} "
+                    "are saved, but the customer added no phone number, so there is no channel yet. "
+                    "The customer adds a number in WhatsApp Manager, then signs up again to onboard it"
+                )
+                self.log.warning(message)
+                raise AirflowSkipException(message)
             try:
                 numbers = self.hook.list_phone_numbers(request.waba_id, stored.access_token)
             except GraphApiError as error:
@@ -178,7 +195,14 @@ class WhatsAppPhoneInfoOperator(WhatsAppBaseOperator):
                     store=store,
                     channel_id=existing.id if existing else None,
                 )
-            number = self._pick(numbers, request)
+            number = self._pick(numbers, request, store)
+            on_app = number.get("is_on_biz_app") is True
+            if request.event is SignupEvent.FINISH_WHATSAPP_BUSINESS_APP_ONBOARDING and not on_app:
+                self.log.warning(
+                    "The signup says WhatsApp Business app, but Graph reads %s as is_on_biz_app false: "
+                    "onboarding it as a Cloud API number",
+                    number.get("id"),
+                )
             try:
                 channel = store.channels.upsert(
                     account_id=request.account_id,
@@ -189,26 +213,30 @@ class WhatsAppPhoneInfoOperator(WhatsAppBaseOperator):
                     display_phone_number=number.get("display_phone_number"),
                     verified_name=number.get("verified_name"),
                     inbox_id=request.inbox_id,
+                    on_business_app=on_app,
                 )
             except (ChannelConflictError, ChannelNotFoundError) as error:
                 self.fail("cannot save the channel", error)
             store.signups.set_phone_number(stored.code_digest, channel.phone_number_id)
         self.publish_link(context, channel.business_id, channel.waba_id)
         self.log.info(
-            "Channel saved: account %s inbox %s, number %s (%s), name status %s",
+            "Channel saved: account %s inbox %s, number %s (%s), name status %s%s",
             channel.account_id,
             channel.inbox_id,
             channel.phone_number_id,
             channel.display_phone_number,
             number.get("name_status"),
+            f", {BUSINESS_APP_LABEL} (syncs until {channel.sync_deadline:%Y-%m-%d %H:%M} UTC)"
+            if channel.business_app and channel.sync_deadline
+            else "",
         )
         return channel_ref(channel)
 
-    def _pick(self, numbers: list[dict[str, Any]], request: SignupIds) -> dict[str, Any]:
+    def _pick(self, numbers: list[dict[str, Any]], request: SignupIds, store: ChannelStore) -> dict[str, Any]:
         if not numbers:
             self.fail("no phone number", f"WABA {request.waba_id} has no phone numbers")
         if request.phone_number_id is None:
-            return numbers[0]
+            return self._unclaimed(numbers, request, store)
         for number in numbers:
             if str(number.get("id")) == request.phone_number_id:
                 return number
@@ -217,6 +245,34 @@ class WhatsAppPhoneInfoOperator(WhatsAppBaseOperator):
             "phone number not on the WABA",
             f"param 'phone_number_id' {request.phone_number_id} is not on WABA {request.waba_id}"
             f" (it has: {on_waba})",
+        )
+
+    def _unclaimed(
+        self, numbers: list[dict[str, Any]], request: SignupIds, store: ChannelStore
+    ) -> dict[str, Any]:
+        """The WABA's only number, or the only one no active channel holds; else fail, listing them."""
+        if len(numbers) == 1:
+            return numbers[0]
+        held = store.channels.held_numbers([str(n.get("id")) for n in numbers])
+        free = [n for n in numbers if str(n.get("id")) not in held]
+        if len(free) == 1:
+            self.log.info(
+                "WABA %s has %d numbers; %s is the one no channel holds yet",
+                request.waba_id,
+                len(numbers),
+                free[0]["id"],
+            )
+            return free[0]
+        listed = ", ".join(
+            f"{n.get('id')} ({n.get('display_phone_number') or 'no number shown'}"
+            f"{', held by a channel' if str(n.get('id')) in held else ''})"
+            for n in numbers[:20]
+        )
+        self.fail(
+            "which phone number?",
+            f"the signup names no phone number and WABA {request.waba_id} has {len(numbers)}, "
+            f"{len(free)} of them held by no channel: {listed}. Nothing was saved but the token; run the "
+            "onboarding again with param 'phone_number_id' set to one of them",
         )
 
 

@@ -92,9 +92,16 @@ class BusinessAppRepository:
         return SyncIntent(int(call_id), sync)
 
     def complete_sync(self, intent: SyncIntent, error: GraphApiError | None) -> SyncState:
-        """Record Meta's answer to a sync request; the sync's state after it."""
+        """Record Meta's answer to a sync request; the sync's state after it.
+
+        Only a success (``accepted``) and a permanent refusal (``refused``) are known answers; a
+        lost answer or a transient error leaves the sync ``requested``: Meta may have taken it,
+        so it is never sent again.
+        """
         outcome = answer_outcome(error)
-        state = app.answered(accepted=error is None, answer_known=outcome != ATTEMPT_NO_ANSWER)
+        # A 5xx or a throttle may have been acted on before it failed: unknown, like no answer.
+        known = error is None or (outcome != ATTEMPT_NO_ANSWER and not error.retryable)
+        state = app.answered(accepted=error is None, answer_known=known)
         with self.db.transaction() as conn:
             channel_id = conn.execute(
                 update(lifecycle_calls)

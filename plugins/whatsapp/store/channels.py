@@ -7,6 +7,7 @@ and persists registration transitions decided by :mod:`whatsapp.domain.registrat
 from __future__ import annotations
 
 import secrets as pysecrets
+from collections.abc import Sequence
 from datetime import datetime
 from enum import StrEnum
 from typing import Any, TypeVar
@@ -453,6 +454,15 @@ class ChannelRepository:
                 .returning(*PUBLIC_CHANNEL_COLUMNS)
             ).one()
         return channel_from_row(row)
+
+    def held_numbers(self, phone_number_ids: Sequence[str]) -> set[str]:
+        """Which of these numbers an active channel holds (an onboarding without a phone number id
+        picks the one that none holds)."""
+        query = select(channels.c.phone_number_id).where(
+            channels.c.phone_number_id.in_(list(phone_number_ids)), channels.c.active.is_(True)
+        )
+        with self.db.connect() as conn:
+            return set(conn.execute(query).scalars())
 
     def others_active_on_waba(self, waba_id: str, channel_id: int) -> int:
         """Active channels of the WABA other than ``channel_id``: the app stays subscribed while any."""
