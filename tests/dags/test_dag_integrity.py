@@ -32,6 +32,7 @@ def test_onboarding_dag_shape(dagbag: Any) -> None:
         "phone_info",
         "check_token_access",
         "subscribe_webhooks",
+        "sync_business_app",
         "wait_for_display_name",
         "register",
         "check_health",
@@ -46,6 +47,7 @@ def test_onboarding_dag_shape(dagbag: Any) -> None:
         "waba_id",
         "phone_number_id",
         "inbox_id",
+        "event",
     }
 
 

@@ -63,6 +63,15 @@ BAD_CONFS: list[BadConf] = [
     BadConf("phone_number_id dashes", "phone_number_id", {"phone_number_id": "12-34"}),
     BadConf("phone_number_id 21 digits", "phone_number_id", {"phone_number_id": "1" * 21}),
     BadConf("phone_number_id a number", "phone_number_id", {"phone_number_id": 5}),
+    # event: how Embedded Signup ended, one of Meta's three ends that carry a code (optional)
+    BadConf("event CANCEL (never reaches the intake)", "event", {"event": "CANCEL"}),
+    BadConf("event lower case", "event", {"event": "finish"}),
+    BadConf("event a number", "event", {"event": 1}),
+    BadConf(
+        "event FINISH_ONLY_WABA with a phone number",
+        "phone_number_id",
+        {"event": "FINISH_ONLY_WABA", "phone_number_id": "123"},
+    ),
     # inbox_id: an integer 1 ... 2**63-1 (optional)
     BadConf("inbox_id text", "inbox_id", {"inbox_id": "seven"}),
     BadConf("inbox_id zero", "inbox_id", {"inbox_id": 0}),
