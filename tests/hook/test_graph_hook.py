@@ -548,3 +548,19 @@ def test_debug_token_scopes_without_target_ids_cover_every_waba(target_ids: list
         {"data": {"is_valid": True, "granular_scopes": [{**entry, "target_ids": ["1"]}]}}
     )
     assert not narrow.has_waba_access("102290129340398")
+
+
+def test_request_sync_posts_the_sync_type_once_and_returns_metas_request_id() -> None:
+    graph = Recorder(lambda r: ok({"messaging_product": "whatsapp", "request_id": "b1c2"}))
+    assert graph.hook().request_sync("42", TOKEN, "smb_app_state_sync") == "b1c2"
+    (request,) = graph.requests
+    assert (request.method, request.url.path) == ("POST", "/v24.0/42/smb_app_data")
+    assert json.loads(request.content) == {"messaging_product": "whatsapp", "sync_type": "smb_app_state_sync"}
+
+
+def test_a_failed_sync_request_is_never_resent_by_the_hook() -> None:
+    graph = Recorder(lambda r: fail(503, '{"error": {"message": "Service unavailable", "code": 2}}'))
+    with pytest.raises(GraphApiError) as caught:
+        graph.hook().request_sync("42", TOKEN, "history")
+    assert caught.value.retryable and caught.value.operation == "request_sync"
+    assert len(graph.requests) == 1  # Meta takes one request per type: the hook does not retry it
