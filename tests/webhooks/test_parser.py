@@ -7,9 +7,13 @@ from datetime import UTC, datetime
 
 import pytest
 
+from whatsapp.domain.business_app import AppLink, Disconnection
 from whatsapp.domain.webhooks import (
     MAX_DEPTH,
     AccountUpdate,
+    ContactsSynced,
+    HistoryChunks,
+    MessageEchoes,
     NameDecision,
     QualityUpdate,
     WebhookPayloadError,
@@ -205,3 +209,147 @@ def test_verification() -> None:
 
 def test_digits() -> None:
     assert digits("+1 555-078-3881") == digits("15550783881") == "15550783881"
+
+
+# ---- WhatsApp Business app numbers ---------------------------------------------------------------
+
+BUSINESS = {"display_phone_number": "15550783881", "phone_number_id": "106540352242922"}
+
+
+def test_history_chunks_keep_progress_and_counts_only() -> None:
+    message = {"from": "16505551234", "id": "wamid.X", "type": "text", "text": {"body": "secret"}}
+    value = {
+        "messaging_product": "whatsapp",
+        "metadata": BUSINESS,
+        "history": [
+            {
+                "metadata": {"phase": 1, "chunk_order": 2, "progress": "100"},  # a numeric string too
+                "threads": [{"id": "16505551234", "messages": [message, message]}, {"id": "x"}],
+            },
+            {"metadata": {"phase": 0, "chunk_order": 1, "progress": 55}, "threads": []},
+        ],
+    }
+    [change] = parse_notification(notification("history", value), RECEIVED)
+    assert change.parsed == HistoryChunks("15550783881", "106540352242922", progress=100)
+    assert change.display_phone_number == "15550783881" and change.phone_number_id == "106540352242922"
+    assert not change.waba_wide and change.event is None
+    assert change.describe() == "history: 100 %"
+    assert change.value == {
+        "messaging_product": "whatsapp",
+        "metadata": BUSINESS,
+        "history": [
+            {"metadata": {"phase": 1, "chunk_order": 2, "progress": 100}, "threads": 2, "messages": 2},
+            {"metadata": {"phase": 0, "chunk_order": 1, "progress": 55}, "threads": 0, "messages": 0},
+        ],
+    }
+    assert "secret" not in json.dumps(change.value) and "16505551234" not in json.dumps(change.value)
+
+
+@pytest.mark.parametrize(
+    ("chunks", "parsed", "line"),
+    [
+        (
+            [{"errors": [{"code": 2593109, "title": "History sync is turned off", "error_data": {"x": 1}}]}],
+            HistoryChunks("15550783881", "106540352242922", None, (2593109,)),
+            "history: not shared by the customer (2593109)",
+        ),
+        (
+            [{"errors": [{"code": "131000", "title": "Something went wrong"}]}],
+            HistoryChunks("15550783881", "106540352242922", None, (131000,)),
+            "history: error 131000",
+        ),
+        (
+            [{"metadata": {"progress": 250}}],
+            HistoryChunks("15550783881", "106540352242922", 100),
+            "history: 100 %",
+        ),
+        (
+            [{"metadata": {"progress": "lots"}}, 7],
+            HistoryChunks("15550783881", "106540352242922"),
+            "history: no progress given",
+        ),
+    ],
+    ids=["declined", "another error", "progress above 100", "no progress"],
+)
+def test_history_errors_and_odd_progress(chunks: list[object], parsed: HistoryChunks, line: str) -> None:
+    value = {"messaging_product": "whatsapp", "metadata": BUSINESS, "history": chunks}
+    [change] = parse_notification(notification("history", value), RECEIVED)
+    assert change.parsed == parsed and change.describe() == line
+    assert change.parsed.declined is (parsed.error_codes == (2593109,))
+
+
+def test_contacts_and_echoes_are_counted_not_kept() -> None:
+    contact = {"full_name": "Pablo Morales", "first_name": "Pablo", "phone_number": "16505551234"}
+    items = [
+        {"type": "contact", "contact": contact, "action": "add", "metadata": {"timestamp": "1"}},
+        {"type": "contact", "contact": contact, "action": "edit", "metadata": {"timestamp": "2"}},
+        {"type": "contact", "contact": contact, "action": "add", "metadata": {"timestamp": "3"}},
+    ]
+    value = {"messaging_product": "whatsapp", "metadata": BUSINESS, "state_sync": items}
+    [synced] = parse_notification(notification("smb_app_state_sync", value), RECEIVED)
+    assert synced.parsed == ContactsSynced("15550783881", "106540352242922", 3)
+    assert synced.describe() == "smb_app_state_sync: 3 contacts"
+    assert synced.value["state_sync"] == [
+        {"type": "contact", "action": "add", "count": 2},
+        {"type": "contact", "action": "edit", "count": 1},
+    ]
+    echo = {"from": "15550783881", "to": "16505551234", "id": "wamid.E", "timestamp": "1", "type": "image"}
+    value = {
+        "messaging_product": "whatsapp",
+        "metadata": BUSINESS,
+        "message_echoes": [{**echo, "image": {"id": "9"}}],
+    }
+    [echoed] = parse_notification(notification("smb_message_echoes", value), RECEIVED)
+    assert echoed.parsed == MessageEchoes("15550783881", "106540352242922", 1)
+    assert echoed.describe() == "smb_message_echoes: 1 message"
+    assert echoed.value == {
+        "messaging_product": "whatsapp",
+        "metadata": BUSINESS,
+        "message_echoes": [{"type": "image", "count": 1}],
+    }
+    for stored in (synced.value, echoed.value):
+        assert not {"Pablo", "16505551234", "wamid.E"} & set(json.dumps(stored).replace('"', " ").split())
+
+
+def test_app_data_naming_no_number_is_kept_unparsed() -> None:
+    value = {"messaging_product": "whatsapp", "message_echoes": [{"text": {"body": "secret"}}]}
+    [change] = parse_notification(notification("smb_message_echoes", value), RECEIVED)
+    assert change.parsed is None
+    assert change.value == {
+        "messaging_product": "whatsapp",
+        "metadata": {},
+        "message_echoes": [{"type": None, "count": 1}],
+    }
+    [odd] = parse_notification(notification("history", {"metadata": BUSINESS, "history": {"x": 1}}), RECEIVED)
+    assert odd.parsed == HistoryChunks("15550783881", "106540352242922")
+
+
+def test_account_update_of_a_business_app_number() -> None:
+    value = {
+        "phone_number": "+1 555-078-3881",
+        "event": "PARTNER_REMOVED",
+        "waba_info": {"waba_id": "102290129340398", "owner_business_id": "5"},
+        "disconnection_info": {"reason": "ACCOUNT_DISCONNECTED", "initiated_by": "USER"},
+    }
+    [change] = parse_notification(notification("account_update", value), RECEIVED)
+    update = change.parsed
+    assert update == AccountUpdate(
+        "PARTNER_REMOVED",
+        phone_number="15550783881",
+        disconnection=Disconnection("ACCOUNT_DISCONNECTED", "USER"),
+    )
+    assert change.describe() == "account_update: PARTNER_REMOVED (USER: ACCOUNT_DISCONNECTED)"
+    assert change.waba_wide and change.display_phone_number == "15550783881"
+    assert change.value == value  # no message or contact in it: kept whole
+    assert isinstance(update, AccountUpdate)
+    assert update.moves_link(AppLink.CONNECTED, "+1 555-078-3881")
+    assert not update.moves_link(AppLink.CONNECTED, "+1 555-078-0000")  # another number
+    assert not update.moves_link(None, "+1 555-078-3881")  # not a WhatsApp Business app number
+    plain = AccountUpdate("PARTNER_REMOVED")  # no disconnection_info: the WABA's partner access
+    assert not plain.moves_link(AppLink.CONNECTED, "+1 555-078-3881")
+    for event in ("ACCOUNT_OFFBOARDED", "ACCOUNT_RECONNECTED"):
+        [device] = parse_notification(notification("account_update", {"event": event}), RECEIVED)
+        assert device.describe() == f"account_update: {event}" and device.display_phone_number is None
+        assert isinstance(device.parsed, AccountUpdate)
+        assert device.parsed.moves_link(AppLink.CONNECTED, None)
+        assert not device.parsed.moves_link(None, None)

@@ -12,8 +12,10 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Connection, Engine, event, func, select
 
 from include.graph_simulator.process import RunningSimulator, SimulatorControl
+from tests.simulator.test_business_app_numbers import Receiver, exchange, sync
 from tests.support.simulator_fixtures import GRAPH_CONN_ENV, graph_connection
 from whatsapp.api.routes import webhooks as route
+from whatsapp.domain.business_app import AppLink, SyncState
 from whatsapp.domain.webhooks import sign
 from whatsapp.store import ChannelStore
 from whatsapp.store.schema import channels, webhook_events
@@ -187,3 +189,87 @@ def test_a_large_body_is_one_transaction_and_each_change_is_stored_once(
     assert again.json() == {"received": 310, "duplicates": 310}
     assert len(commits) == 1
     assert len(pg_store_env.health.history(ids[0])) == 15
+
+
+def test_a_business_app_number_s_webhooks_from_the_simulator(
+    client: TestClient, pg_store_env: ChannelStore, sim: SimulatorControl
+) -> None:
+    """The simulator's own signed payloads (contacts, history chunks, an echo, a device change, a
+    disconnection) through the route: the syncs, the echo count and the link move, no message
+    or contact is stored, and the receiver calls Graph for none of it."""
+    receiver = Receiver()
+    sim.configure(webhook_url=receiver.url)
+    number = sim.add_number(is_on_biz_app=True, display_phone_number="+1 555-078-3881")
+    pid = number["phone_number_id"]
+    token = exchange(sim, number["code"])
+    channel = pg_store_env.channels.upsert(
+        account_id=1,
+        phone_number_id=pid,
+        waba_id=number["waba_id"],
+        business_id=number["business_id"],
+        access_token=token,
+        display_phone_number=number["display_phone_number"],
+        on_business_app=True,
+    )
+    seen = 0
+
+    def deliver(count: int) -> list[dict[str, object]]:
+        """Post the simulator's next ``count`` bodies, as signed, to the route (twice: a redelivery)."""
+        nonlocal seen
+        receiver.wait(seen + count)
+        batch = receiver.bodies[seen : seen + count]
+        assert len(batch) == count
+        seen += count
+        answers = []
+        for body, signature in batch:
+            headers = {"X-Hub-Signature-256": signature or ""}
+            answers.append(client.post(URL, content=body, headers=headers).json())
+            assert client.post(URL, content=body, headers=headers).json() == {"received": 1, "duplicates": 1}
+        return answers
+
+    try:
+        assert sync(sim, number, token, "smb_app_state_sync").status_code == 200
+        assert sync(sim, number, token, "history").status_code == 200
+        sim.echo(pid, to="16505551234", text="See you at 5")
+        sim.clear_calls()  # from here on, only the receiver could call Graph
+        assert deliver(4) == [{"received": 1, "duplicates": 0}] * 4
+        stored = pg_store_env.channels.by_id(channel.id)
+        assert stored is not None
+        assert (stored.contacts_sync, stored.history_sync, stored.history_sync_progress) == (
+            SyncState.FINISHED,
+            SyncState.FINISHED,
+            100,
+        )
+        assert stored.message_echoes == 1
+        sim.app_device_change(pid, "offboarded")
+        deliver(1)
+        moving = pg_store_env.channels.by_id(channel.id)
+        assert moving is not None and moving.business_app is AppLink.RECONNECTING
+        assert moving.registration_state.value != "needs_attention"
+        sim.app_device_change(pid, "reconnected")
+        deliver(1)
+        back = pg_store_env.channels.by_id(channel.id)
+        assert back is not None and back.business_app is AppLink.CONNECTED
+        sim.app_disconnect(pid, reason="ACCOUNT_DISCONNECTED", initiated_by="USER")
+        deliver(1)
+    finally:
+        receiver.server.shutdown()
+    gone = pg_store_env.channels.by_id(channel.id)
+    assert gone is not None
+    assert (gone.active, gone.business_app, gone.offboard_reason, gone.offboarded_by) == (
+        False,
+        AppLink.DISCONNECTED,
+        "ACCOUNT_DISCONNECTED",
+        "USER",
+    )
+    assert gone.reauthorization_reason is None
+    assert sim.calls() == []
+    with pg_store_env.engine.connect() as conn:
+        rows = conn.execute(
+            select(webhook_events.c.field, webhook_events.c.value, webhook_events.c.detail)
+        ).all()
+    assert len(rows) == 7
+    stored_text = json.dumps([list(row) for row in rows])
+    for secret in ("See you at 5", "Hello from", "Thanks, we will", "Pablo", "Sheena", "1650555", "wamid."):
+        assert secret not in stored_text
+    assert "account_update: PARTNER_REMOVED (USER: ACCOUNT_DISCONNECTED)" in stored_text

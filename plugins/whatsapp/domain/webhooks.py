@@ -27,8 +27,41 @@ The fields read here, each as its reference page shows it:
   ``SCHEDULE_FOR_DISABLE``), ``ban_info.waba_ban_date``
   (https://developers.facebook.com/documentation/business-messaging/whatsapp/webhooks/reference/account_update).
 
+  For a WhatsApp Business app number the reference adds ``disconnection_info`` (``reason``,
+  ``initiated_by``) to ``PARTNER_REMOVED`` ("only included for PARTNER_REMOVED events where the
+  business was using both the WhatsApp Business app and Cloud API"), and ``ACCOUNT_OFFBOARDED`` /
+  ``ACCOUNT_RECONNECTED`` (a device change or re-registration of the app, carrying only
+  ``event``:
+  https://developers.facebook.com/documentation/business-messaging/whatsapp/embedded-signup/reconnect-offboarded-coexistence-clients).
+  Meta's "Onboard WhatsApp Business app users" page
+  (https://developers.facebook.com/documentation/business-messaging/whatsapp/embedded-signup/onboarding-business-app-users,
+  "Offboarding business customers") shows the disconnection payload with the number's
+  ``phone_number`` too; it is optional here (the reference does not list it).
+
+The three fields of WhatsApp Business app numbers (:mod:`whatsapp.domain.business_app`), each with
+``messaging_product`` and ``metadata`` (``display_phone_number``, ``phone_number_id``):
+
+* ``history`` — ``value.history``: chunks, each ``metadata`` (``phase`` 0 to 2, ``chunk_order``,
+  ``progress``: 100 when the whole history was sent) and ``threads`` (``id``, ``messages``), or,
+  when the business declined to share its history, ``errors`` with code 2593109
+  (https://developers.facebook.com/documentation/business-messaging/whatsapp/webhooks/reference/history).
+  Chunks "may not be delivered sequentially": the highest progress wins.
+* ``smb_app_state_sync`` — ``value.state_sync``: items of ``type`` ``contact`` with ``contact``
+  (``full_name``, ``first_name``, ``phone_number``), ``action`` and ``metadata.timestamp``
+  (https://developers.facebook.com/documentation/business-messaging/whatsapp/webhooks/reference/smb_app_state_sync).
+  Sent for the sync, then whenever the business adds, edits or removes a contact in the app.
+* ``smb_message_echoes`` — ``value.message_echoes``: messages the business sent from the app
+  (``from``, ``to``, ``id``, ``timestamp``, ``type`` and the content under the type's name)
+  (https://developers.facebook.com/documentation/business-messaging/whatsapp/webhooks/reference/smb_message_echoes).
+
+These three carry messages and contacts, which belong to the partner's inbox, not to fleet
+health: only their counts, progress and errors are kept (:func:`kept_value`), never a message,
+a contact's name or a contact's number.
+
 The two phone-number fields name the number by its display phone number, not its id: the
-receiver finds the channel by WABA (``entry.id``) and the number's digits.
+receiver finds the channel by WABA (``entry.id``) and the number's digits. The three fields of
+WhatsApp Business app numbers carry ``metadata.phone_number_id`` as well: the channel is found by
+it, by the digits of ``metadata.display_phone_number`` when no channel has that id.
 
 Verification and signature (https://developers.facebook.com/docs/graph-api/webhooks/getting-started):
 Meta's ``GET`` carries ``hub.mode=subscribe``, ``hub.verify_token`` and ``hub.challenge`` (answer
@@ -48,6 +81,15 @@ from datetime import UTC, datetime
 from itertools import accumulate
 from typing import Any
 
+from whatsapp.domain.business_app import (
+    HISTORY_DECLINED_CODE,
+    LINK_EVENTS,
+    SYNC_STATE_WORDS,
+    AppLink,
+    Disconnection,
+    SyncState,
+    SyncType,
+)
 from whatsapp.domain.health import NAME_DECLINED, NAME_IN_REVIEW
 
 SIGNATURE_HEADER = "X-Hub-Signature-256"
@@ -63,8 +105,14 @@ MAX_DEPTH = 64
 NAME_UPDATE = "phone_number_name_update"
 QUALITY_UPDATE = "phone_number_quality_update"
 ACCOUNT_UPDATE = "account_update"
+HISTORY = SyncType.HISTORY.value
+CONTACTS_SYNC = SyncType.CONTACTS.value
+MESSAGE_ECHOES = "smb_message_echoes"
 #: The fields this provider acts on; other fields (messages, templates…) are acknowledged and ignored.
-FIELDS = (NAME_UPDATE, QUALITY_UPDATE, ACCOUNT_UPDATE)
+FIELDS = (NAME_UPDATE, QUALITY_UPDATE, ACCOUNT_UPDATE, HISTORY, CONTACTS_SYNC, MESSAGE_ECHOES)
+#: The fields whose values carry messages or contacts: stored as counts (:func:`kept_value`).
+CONTENT_FIELDS = frozenset({HISTORY, CONTACTS_SYNC, MESSAGE_ECHOES})
+PARTNER_REMOVED = "PARTNER_REMOVED"
 
 APPROVED = "APPROVED"
 REJECTED = "REJECTED"
@@ -112,6 +160,9 @@ class NameDecision:
     requested_verified_name: str | None = None
     rejection_reason: str | None = None
 
+    def describe(self) -> str:
+        return self.decision + (f" ({self.rejection_reason})" if self.rejection_reason else "")
+
 
 @dataclass(frozen=True, slots=True)
 class QualityUpdate:
@@ -120,21 +171,112 @@ class QualityUpdate:
     current_limit: str | None = None
     old_limit: str | None = None
 
+    def describe(self) -> str:
+        limit = f" (limit {self.old_limit or '?'} -> {self.current_limit})" if self.current_limit else ""
+        return self.event + limit
+
 
 @dataclass(frozen=True, slots=True)
 class AccountUpdate:
+    """``account_update``: about the whole WABA; ``phone_number`` (digits) and ``disconnection``
+    only on a WhatsApp Business app number's ``PARTNER_REMOVED``."""
+
     event: str
     violation_type: str | None = None
     ban_state: str | None = None
     ban_date: str | None = None
+    phone_number: str | None = None
+    disconnection: Disconnection | None = None
+
+    def describe(self) -> str:
+        extra = [x for x in (self.violation_type, self.ban_state) if x]
+        if self.disconnection is not None:
+            by, why = self.disconnection.initiated_by, self.disconnection.reason
+            extra.append(": ".join(x for x in (by, why) if x) or "disconnected")
+        return self.event + (f" ({', '.join(extra)})" if extra else "")
+
+    def moves_link(self, link: AppLink | None, display_phone_number: str | None) -> bool:
+        """Whether this event is about the app link of a number linked as ``link``.
+
+        Only a WhatsApp Business app number has a link. ``ACCOUNT_OFFBOARDED`` and
+        ``ACCOUNT_RECONNECTED`` are about every such number of the WABA; a ``PARTNER_REMOVED`` with
+        ``disconnection_info`` about the number it names (every one when it names none). Any
+        other event, or another number, is handled as for any channel (the registration machine).
+        """
+        if link is None:
+            return False
+        if self.event in LINK_EVENTS:
+            return True
+        if self.event != PARTNER_REMOVED or self.disconnection is None:
+            return False
+        return self.phone_number is None or self.phone_number == digits(display_phone_number)
 
 
-Parsed = NameDecision | QualityUpdate | AccountUpdate
+@dataclass(frozen=True, slots=True)
+class HistoryChunks:
+    """``history``: how far the chat history sync got (its messages are not kept)."""
+
+    display_phone_number: str
+    phone_number_id: str | None
+    #: The highest ``progress`` of the webhook's chunks (0 to 100), ``None`` when none gives one.
+    progress: int | None = None
+    error_codes: tuple[int, ...] = ()
+
+    @property
+    def declined(self) -> bool:
+        """The business chose not to share its chat history (Meta's error 2593109)."""
+        return HISTORY_DECLINED_CODE in self.error_codes
+
+    def describe(self) -> str:
+        if self.declined:
+            return f"{SYNC_STATE_WORDS[SyncState.DECLINED]} ({HISTORY_DECLINED_CODE})"
+        if self.progress is not None:
+            return f"{self.progress} %"
+        if self.error_codes:
+            return "error " + ", ".join(map(str, self.error_codes))
+        return "no progress given"
+
+
+@dataclass(frozen=True, slots=True)
+class ContactsSynced:
+    """``smb_app_state_sync``: how many contacts the app sent (the contacts are not kept)."""
+
+    display_phone_number: str
+    phone_number_id: str | None
+    contacts: int = 0
+
+    def describe(self) -> str:
+        return _count(self.contacts, "contact")
+
+
+@dataclass(frozen=True, slots=True)
+class MessageEchoes:
+    """``smb_message_echoes``: how many messages the business sent from the app (not kept)."""
+
+    display_phone_number: str
+    phone_number_id: str | None
+    messages: int = 0
+
+    def describe(self) -> str:
+        return _count(self.messages, "message")
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}{'' if n == 1 else 's'}"
+
+
+#: What Meta pushes about a WhatsApp Business app number's data (kept as counts).
+AppData = HistoryChunks | ContactsSynced | MessageEchoes
+Parsed = NameDecision | QualityUpdate | AccountUpdate | AppData
 
 
 @dataclass(frozen=True, slots=True)
 class WebhookChange:
-    """One ``changes`` item of one entry, with the key that makes a redelivery a duplicate."""
+    """One ``changes`` item of one entry, with the key that makes a redelivery a duplicate.
+
+    ``value`` is what is stored of Meta's value: all of it, except for :data:`CONTENT_FIELDS`
+    (:func:`kept_value`).
+    """
 
     field: str
     waba_id: str
@@ -145,7 +287,20 @@ class WebhookChange:
 
     @property
     def display_phone_number(self) -> str | None:
+        """The digits of the number the change names (``None``: it names none)."""
+        if isinstance(self.parsed, AccountUpdate):
+            return self.parsed.phone_number
         return getattr(self.parsed, "display_phone_number", None)
+
+    @property
+    def phone_number_id(self) -> str | None:
+        """The number's id, carried by the fields of WhatsApp Business app numbers."""
+        return getattr(self.parsed, "phone_number_id", None)
+
+    @property
+    def waba_wide(self) -> bool:
+        """The change is about every channel of its WABA (``account_update``), not one number."""
+        return isinstance(self.parsed, AccountUpdate)
 
     @property
     def event(self) -> str | None:
@@ -155,17 +310,8 @@ class WebhookChange:
         return getattr(self.parsed, "event", None)
 
     def describe(self) -> str:
-        """One line for the history and the log (never a secret: Meta's payload carries none)."""
-        parsed = self.parsed
-        detail = ""
-        if isinstance(parsed, NameDecision) and parsed.rejection_reason:
-            detail = f" ({parsed.rejection_reason})"
-        elif isinstance(parsed, QualityUpdate) and parsed.current_limit:
-            detail = f" (limit {parsed.old_limit or '?'} -> {parsed.current_limit})"
-        elif isinstance(parsed, AccountUpdate):
-            extra = [x for x in (parsed.violation_type, parsed.ban_state) if x]
-            detail = f" ({', '.join(extra)})" if extra else ""
-        return f"{self.field}: {self.event}{detail}"
+        """One line for the history and the log (never a secret, a message or a contact)."""
+        return self.field if self.parsed is None else f"{self.field}: {self.parsed.describe()}"
 
 
 def change_key(waba_id: str, time: Any, change: Mapping[str, Any]) -> str:
@@ -179,7 +325,118 @@ def _text(value: Mapping[str, Any], key: str) -> str | None:
     return None if item is None or item == "" else str(item)
 
 
+def _int(value: Any) -> int | None:
+    """An integer Meta sent as a number or a numeric string; ``None`` for anything else."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+        return int(value)
+    return None
+
+
+def _mappings(value: Any) -> list[Mapping[str, Any]]:
+    """The objects of a JSON list (anything else in it, or a value that is no list, is skipped)."""
+    return [item for item in value if isinstance(item, Mapping)] if isinstance(value, list) else []
+
+
+#: Longest text kept of a counted item's type, action or error title.
+_KEPT_TEXT = 255
+
+
+def _short(value: Any) -> str | None:
+    return None if value is None or value == "" else str(value)[:_KEPT_TEXT]
+
+
+def _kept_metadata(value: Mapping[str, Any]) -> dict[str, str]:
+    """The business number's ``metadata`` (its own number and id: no customer's)."""
+    metadata = value.get("metadata")
+    if not isinstance(metadata, Mapping):
+        return {}
+    kept = {key: _short(metadata.get(key)) for key in ("display_phone_number", "phone_number_id")}
+    return {key: item for key, item in kept.items() if item is not None}
+
+
+def _tally(items: list[Mapping[str, Any]], keys: tuple[str, ...]) -> list[dict[str, Any]]:
+    """How many items share each combination of ``keys`` (first-seen order): counts, no content."""
+    counts: dict[tuple[str | None, ...], int] = {}
+    for item in items:
+        group = tuple(_short(item.get(key)) for key in keys)
+        counts[group] = counts.get(group, 0) + 1
+    return [{**dict(zip(keys, group, strict=True)), "count": n} for group, n in counts.items()]
+
+
+def _kept_chunk(chunk: Mapping[str, Any]) -> dict[str, Any]:
+    """A ``history`` chunk as stored: its metadata, how many threads and messages, its errors."""
+    metadata = chunk.get("metadata") if isinstance(chunk.get("metadata"), Mapping) else {}
+    kept: dict[str, Any] = {
+        "metadata": {
+            key: number
+            for key in ("phase", "chunk_order", "progress")
+            if (number := _int(metadata.get(key))) is not None
+        }
+    }
+    if "threads" in chunk:
+        threads = _mappings(chunk["threads"])
+        kept["threads"] = len(threads)
+        kept["messages"] = sum(len(_mappings(thread.get("messages"))) for thread in threads)
+    if "errors" in chunk:
+        kept["errors"] = [
+            {"code": _int(error.get("code")), "title": _short(error.get("title"))}
+            for error in _mappings(chunk["errors"])
+        ]
+    return kept
+
+
+def kept_value(field: str, value: Mapping[str, Any]) -> dict[str, Any]:
+    """What is stored of a change's value: Meta's value, except for :data:`CONTENT_FIELDS`.
+
+    Those keep ``messaging_product``, the business number's ``metadata`` and counts: per
+    ``history`` chunk its phase, order, progress, how many threads and messages, and its errors'
+    codes and titles; the contacts counted by ``type`` and ``action``; the echoes by ``type``.
+    No message, contact name or contact number is kept, so none can leak from the store.
+    """
+    if field not in CONTENT_FIELDS:
+        return dict(value)
+    kept: dict[str, Any] = {"messaging_product": _short(value.get("messaging_product"))}
+    kept["metadata"] = _kept_metadata(value)
+    if field == HISTORY:
+        kept["history"] = [_kept_chunk(chunk) for chunk in _mappings(value.get("history"))]
+    elif field == CONTACTS_SYNC:
+        kept["state_sync"] = _tally(_mappings(value.get("state_sync")), ("type", "action"))
+    else:
+        kept["message_echoes"] = _tally(_mappings(value.get("message_echoes")), ("type",))
+    return kept
+
+
+def _app_data(field: str, kept: Mapping[str, Any]) -> AppData | None:
+    """A WhatsApp Business app number's data change, read from its kept value (counts only)."""
+    metadata = kept.get("metadata") or {}
+    number, number_id = metadata.get("display_phone_number"), metadata.get("phone_number_id")
+    if number is None and number_id is None:
+        return None  # no number named: nothing to apply it to
+    named = {"display_phone_number": digits(number), "phone_number_id": number_id}
+    if field == HISTORY:
+        chunks = kept["history"]
+        progresses = [c["metadata"]["progress"] for c in chunks if "progress" in c["metadata"]]
+        return HistoryChunks(
+            **named,
+            progress=min(max(max(progresses), 0), 100) if progresses else None,
+            error_codes=tuple(
+                error["code"] for c in chunks for error in c.get("errors", ()) if error["code"] is not None
+            ),
+        )
+    if field == CONTACTS_SYNC:
+        contacts = sum(item["count"] for item in kept["state_sync"] if item["type"] == "contact")
+        return ContactsSynced(**named, contacts=contacts)
+    return MessageEchoes(**named, messages=sum(item["count"] for item in kept["message_echoes"]))
+
+
 def _parse_value(field: str, value: Mapping[str, Any]) -> Parsed | None:
+    """``value``: the kept value (:func:`kept_value`)."""
+    if field in CONTENT_FIELDS:
+        return _app_data(field, value)
     if field == NAME_UPDATE and _text(value, "decision"):
         return NameDecision(
             display_phone_number=digits(_text(value, "display_phone_number")),
@@ -203,6 +460,8 @@ def _parse_value(field: str, value: Mapping[str, Any]) -> Parsed | None:
             violation_type=_text(violation, "violation_type") if isinstance(violation, Mapping) else None,
             ban_state=_text(ban, "waba_ban_state") if isinstance(ban, Mapping) else None,
             ban_date=_text(ban, "waba_ban_date") if isinstance(ban, Mapping) else None,
+            phone_number=digits(_text(value, "phone_number")) or None,
+            disconnection=Disconnection.from_value(value),
         )
     return None
 
@@ -262,14 +521,15 @@ def parse_notification(body: bytes, received_at: datetime) -> list[WebhookChange
                 raise WebhookPayloadError("a change that is not an object")
             field = str(change.get("field") or "")
             value = change.get("value") if isinstance(change.get("value"), Mapping) else {}
+            kept = kept_value(field, value)
             changes.append(
                 WebhookChange(
                     field=field,
                     waba_id=waba_id,
                     occurred_at=_time(entry.get("time"), received_at),
                     key=change_key(waba_id, entry.get("time"), change),
-                    value=dict(value),
-                    parsed=_parse_value(field, value),
+                    value=kept,
+                    parsed=_parse_value(field, kept),
                 )
             )
     return changes

@@ -9,6 +9,17 @@ transaction per change. What a change does to a channel's registration is decide
 store knows: stored with ``stale``, the snapshot untouched, a history line that says so); the
 snapshot fields it tells come from :func:`whatsapp.domain.webhooks.health_values`. The
 display-name sensor's trigger reads the decisions back with :meth:`WebhookRepository.name_decisions`.
+
+WhatsApp Business app numbers (:mod:`whatsapp.domain.business_app`): ``history``,
+``smb_app_state_sync`` and ``smb_message_echoes`` move the number's syncs and echo count through
+:mod:`whatsapp.store.business_app` (stored as counts only: :func:`whatsapp.domain.webhooks.kept_value`),
+once per channel and batch (the same as one by one: the progress only grows, a refusal is final,
+the contacts arrive once, echoes add up). ``account_update`` ``ACCOUNT_OFFBOARDED`` /
+``ACCOUNT_RECONNECTED`` and a ``PARTNER_REMOVED`` with ``disconnection_info`` move such a number's
+link instead of its registration (:meth:`whatsapp.domain.webhooks.AccountUpdate.moves_link`): the
+customer is moving the app to another device, is back, or disconnected the number, which
+offboards the channel with Meta's reason and calls nothing. Every other channel of the WABA takes
+the event as before.
 """
 
 from __future__ import annotations
@@ -21,6 +32,7 @@ from typing import Any
 
 from sqlalchemy import Boolean, Connection, Integer, String, Text, select, true, update
 
+from whatsapp.domain.business_app import AppLink, Disconnection, link_after
 from whatsapp.domain.health import HEALTH_FIELDS, PhoneHealth, risky_transitions
 from whatsapp.domain.registration_machine import (
     AccountEvent,
@@ -35,12 +47,17 @@ from whatsapp.domain.webhooks import (
     NAME_UPDATE,
     REJECTED,
     AccountUpdate,
+    AppData,
+    ContactsSynced,
+    HistoryChunks,
+    MessageEchoes,
     NameDecision,
     QualityUpdate,
     WebhookChange,
     digits,
     health_values,
 )
+from whatsapp.store import business_app
 from whatsapp.store.channels import (
     REGISTRATION_COLUMNS,
     REGISTRATION_TYPES,
@@ -71,6 +88,7 @@ _CHANNEL_COLUMNS = (
     channels.c.waba_id,
     channels.c.display_phone_number,
     channels.c.provisioning,
+    channels.c.business_app,
     *(channels.c[name] for name in HEALTH_COLUMNS),
     *REGISTRATION_COLUMNS,
 )
@@ -105,7 +123,11 @@ STALE_NOTE = ", older than what is known: not applied"
 
 @dataclass(frozen=True, slots=True)
 class ChannelEffect:
-    """What one change did to one channel: the transition (its effects to carry out) and reports."""
+    """What one change did to one channel: the transition (its effects to carry out) and reports.
+
+    ``link``: a WhatsApp Business app number's link after an event about it (its registration
+    is then unchanged).
+    """
 
     channel_id: int
     account_id: int
@@ -113,6 +135,7 @@ class ChannelEffect:
     phone_number_id: str
     transition: Transition
     reported: tuple[str, ...] = ()
+    link: AppLink | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,12 +155,22 @@ class _Locked:
     row: Any
     health: dict[str, Any]
     registration: Registration
+    #: A WhatsApp Business app number's link (``None`` for other numbers).
+    link: AppLink | None
     #: A change moved the snapshot or the registration: the row is written back.
     moved: bool = False
 
     @classmethod
     def of(cls, row: Any) -> _Locked:
-        return cls(row, {name: getattr(row, name) for name in HEALTH_COLUMNS}, registration_from_row(row))
+        health = {name: getattr(row, name) for name in HEALTH_COLUMNS}
+        link = None if row.business_app is None else AppLink(row.business_app)
+        return cls(row, health, registration_from_row(row), link)
+
+    @property
+    def gone(self) -> bool:
+        """Offboarded by an earlier change of the batch: later ones pass it by, as a later batch
+        would (it reads active channels only)."""
+        return self.link is AppLink.DISCONNECTED
 
 
 def _registration_event(
@@ -154,12 +187,13 @@ def _registration_event(
 
 
 def _event_row(position: int, change: WebhookChange, received_at: datetime) -> dict[str, Any]:
+    number = change.display_phone_number
     return {
         "position": position,
         "change_key": change.key,
         "field": change.field[:64],
         "waba_id": change.waba_id[:32],
-        "display_phone_number": change.display_phone_number,
+        "display_phone_number": None if number is None else number[:32],
         "event": (change.event or "")[:64] or None,
         "detail": change.describe() if change.parsed else None,
         "value": dict(change.value),
@@ -170,22 +204,73 @@ def _event_row(position: int, change: WebhookChange, received_at: datetime) -> d
 
 @dataclass(slots=True)
 class _Named:
-    """The channels a batch's changes name, locked: by WABA, and by WABA and number digits."""
+    """The channels a batch's changes name, locked: by WABA, by WABA and number id, and by WABA
+    and number digits."""
 
     by_waba: dict[str, list[_Locked]] = field(default_factory=dict)
+    by_id: dict[tuple[str, str], list[_Locked]] = field(default_factory=dict)
     by_number: dict[tuple[str, str], list[_Locked]] = field(default_factory=dict)
 
     def add(self, locked: _Locked) -> None:
         row = locked.row
         self.by_waba.setdefault(row.waba_id, []).append(locked)
+        self.by_id.setdefault((row.waba_id, row.phone_number_id), []).append(locked)
         # Meta names the number by its digits; the store keeps Graph's display form.
         self.by_number.setdefault((row.waba_id, digits(row.display_phone_number)), []).append(locked)
 
     def of(self, change: WebhookChange) -> list[_Locked]:
-        """The WABA's channels a change names: all of them, or for phone fields only the one number."""
-        if change.display_phone_number is None:
-            return self.by_waba.get(change.waba_id, [])
-        return self.by_number.get((change.waba_id, change.display_phone_number), [])
+        """The WABA's channels a change names: all of them, or for phone fields only the one
+        number (by its id when the change carries one a channel has, else by its digits)."""
+        waba = change.waba_id
+        if change.waba_wide:
+            found = self.by_waba.get(waba, [])
+        elif change.phone_number_id and (waba, change.phone_number_id) in self.by_id:
+            found = self.by_id[(waba, change.phone_number_id)]
+        elif change.display_phone_number:
+            found = self.by_number.get((waba, change.display_phone_number), [])
+        else:
+            found = []  # no number named: not the channels that have none
+        return [locked for locked in found if not locked.gone]
+
+
+@dataclass(slots=True)
+class _AppDataSeen:
+    """What a batch's data changes of WhatsApp Business app numbers told of one channel, carried
+    out once for the batch (:mod:`whatsapp.store.business_app`)."""
+
+    history: bool = False
+    progress: int | None = None
+    declined: bool = False
+    contacts: bool = False
+    echoes: int = 0
+
+    def add(self, data: AppData) -> None:
+        if isinstance(data, HistoryChunks):
+            self.history = True
+            self.declined |= data.declined
+            if data.progress is not None:
+                self.progress = max(data.progress, self.progress or 0)
+        elif isinstance(data, ContactsSynced):
+            self.contacts = True
+        elif isinstance(data, MessageEchoes):
+            self.echoes += data.messages
+
+    def write(self, conn: Connection, channel_id: int) -> None:
+        if self.history:
+            business_app.history_seen(conn, channel_id, progress=self.progress, declined=self.declined)
+        if self.contacts:
+            business_app.contacts_seen(conn, channel_id)
+        if self.echoes:
+            business_app.count_echoes(conn, channel_id, self.echoes)
+
+
+@dataclass(frozen=True, slots=True)
+class _LinkMove:
+    """A link event to carry out on a channel (:func:`whatsapp.store.business_app.link_event`)."""
+
+    channel_id: int
+    event: str
+    disconnection: Disconnection | None
 
 
 def _apply(
@@ -208,22 +293,111 @@ def _apply(
     )
     if after != before or moved.registration != locked.registration:
         locked.health, locked.registration, locked.moved = after, moved.registration, True
-    history = {
-        "channel_id": channel.id,
-        "checked_at": at,
-        "provisioning": channel.provisioning,
-        "event": change.describe() + (STALE_NOTE if moved.stale else ""),
-        **after,
-    }
-    effect = ChannelEffect(
+    event_line = change.describe() + (STALE_NOTE if moved.stale else "")
+    return _effect(locked, moved, reported=reported), _history_row(locked, event_line, at)
+
+
+def _move_link(update: AccountUpdate, locked: _Locked) -> ChannelEffect:
+    """An event about a WhatsApp Business app number's link, moved in memory (written later)."""
+    locked.link = link_after(locked.link, update.event, update.disconnection)
+    return _effect(locked, Transition(locked.registration), link=locked.link)
+
+
+def _effect(locked: _Locked, moved: Transition, **more: Any) -> ChannelEffect:
+    channel = locked.row
+    return ChannelEffect(
         channel_id=channel.id,
         account_id=channel.account_id,
         inbox_id=channel.inbox_id,
         phone_number_id=channel.phone_number_id,
         transition=moved,
-        reported=reported,
+        **more,
     )
-    return effect, history
+
+
+def _history_row(locked: _Locked, event_line: str, at: datetime) -> dict[str, Any]:
+    """A channel history row: what Meta pushed, with the channel's snapshot after it."""
+    channel = locked.row
+    return {
+        "channel_id": channel.id,
+        "checked_at": at,
+        "provisioning": channel.provisioning,
+        "event": event_line,
+        **locked.health,
+    }
+
+
+@dataclass(slots=True)
+class _Batch:
+    """What a batch's new changes do, gathered in memory in the body's order, written at its end."""
+
+    history: list[dict[str, Any]] = field(default_factory=list)
+    links: list[dict[str, Any]] = field(default_factory=list)
+    touched: dict[int, _Locked] = field(default_factory=dict)
+    app_data: dict[int, _AppDataSeen] = field(default_factory=dict)
+    link_moves: list[_LinkMove] = field(default_factory=list)
+    #: One line per channel offboarded by a disconnection (logged once for the batch).
+    offboarded: list[str] = field(default_factory=list)
+
+    def apply(
+        self, change: WebhookChange, event_id: int, targets: list[_Locked], at: datetime
+    ) -> WebhookOutcome:
+        """One new change on the channels it names; its outcome."""
+        parsed = change.parsed
+        effects: list[ChannelEffect] = []
+        if isinstance(parsed, AppData):
+            for locked in targets:
+                if locked.link is not None:  # only a WhatsApp Business app number has the syncs
+                    self.app_data.setdefault(locked.row.id, _AppDataSeen()).add(parsed)
+            named = [locked.row.id for locked in targets]
+        elif (event := _registration_event(change, at)) is not None:
+            for locked in targets:
+                effects.append(self._one(change, event, locked, at))
+            named = [
+                effect.channel_id
+                for effect in effects
+                if not change.waba_wide or (change.display_phone_number and effect.link is not None)
+            ]
+        else:
+            named = []
+        reported = [line for effect in effects for line in effect.reported]
+        stale = bool(effects) and all(effect.transition.stale for effect in effects)
+        phone_channel = named[0] if len(named) == 1 and change.display_phone_number else None
+        if phone_channel is not None or reported or stale:
+            self.links.append(
+                {
+                    "event_id": event_id,
+                    "channel_id": phone_channel,
+                    "reported": reported or None,
+                    "stale": stale,
+                }
+            )
+        return WebhookOutcome(change, duplicate=False, effects=tuple(effects))
+
+    def _one(
+        self,
+        change: WebhookChange,
+        event: NameReviewDecided | QualityChanged | AccountEvent,
+        locked: _Locked,
+        at: datetime,
+    ) -> ChannelEffect:
+        """A registration event on one channel, or, for a WhatsApp Business app number's link
+        event, its link (the registration machine is not asked: the number is moving or gone)."""
+        update = change.parsed
+        if isinstance(update, AccountUpdate) and update.moves_link(
+            locked.link, locked.row.display_phone_number
+        ):
+            effect = _move_link(update, locked)
+            self.link_moves.append(_LinkMove(locked.row.id, update.event, update.disconnection))
+            if locked.gone and update.disconnection is not None:
+                self.offboarded.append(f"{locked.row.phone_number_id}: {update.disconnection.describe()}")
+            self.history.append(_history_row(locked, change.describe(), at))
+            return effect
+        effect, row = _apply(change, event, locked, at)
+        self.history.append(row)
+        if locked.moved:
+            self.touched[locked.row.id] = locked
+        return effect
 
 
 class WebhookRepository:
@@ -263,39 +437,15 @@ class WebhookRepository:
         stored = self._insert_new(conn, changes, received_at)
         acting = {c.waba_id for c in changes if c.key in stored and c.parsed is not None}
         named = self._lock_channels(conn, acting)
+        batch = _Batch()
         outcomes: list[WebhookOutcome] = []
-        history: list[dict[str, Any]] = []
-        links: list[dict[str, Any]] = []
-        touched: dict[int, _Locked] = {}
         for change in changes:
             event_id = stored.pop(change.key, None)  # popped: a repeat in the same body is a duplicate
             if event_id is None:
                 outcomes.append(WebhookOutcome(change, duplicate=True))
                 continue
-            event = _registration_event(change, received_at)
-            targets = [] if event is None else named.of(change)
-            effects = []
-            for locked in targets:
-                effect, row = _apply(change, event, locked, received_at)  # type: ignore[arg-type]
-                effects.append(effect)
-                history.append(row)
-                if locked.moved:
-                    touched[locked.row.id] = locked
-            phone_channel = (
-                effects[0].channel_id if len(effects) == 1 and change.display_phone_number else None
-            )
-            reported = [line for effect in effects for line in effect.reported]
-            stale = bool(effects) and all(effect.transition.stale for effect in effects)
-            if phone_channel is not None or reported or stale:
-                links.append(
-                    {
-                        "event_id": event_id,
-                        "channel_id": phone_channel,
-                        "reported": reported or None,
-                        "stale": stale,
-                    }
-                )
-            outcomes.append(WebhookOutcome(change, duplicate=False, effects=tuple(effects)))
+            outcome = batch.apply(change, event_id, named.of(change), received_at)
+            outcomes.append(outcome)
         risky = [
             f"{effect.phone_number_id}: {line}"
             for outcome in outcomes
@@ -304,7 +454,17 @@ class WebhookRepository:
         ]
         if risky:  # one line a batch: thousands of lines cost more than storing the changes
             log.warning("Risky changes reported by Meta (%d): %s", len(risky), "; ".join(risky))
-        self._write(conn, touched.values(), history, links, received_at)
+        self._write(conn, batch.touched.values(), batch.history, batch.links, received_at)
+        for channel_id, seen in batch.app_data.items():
+            seen.write(conn, channel_id)
+        for move in batch.link_moves:
+            business_app.link_event(conn, move.channel_id, move.event, move.disconnection, received_at)
+        if batch.offboarded:
+            log.warning(
+                "WhatsApp Business app numbers offboarded by Meta (%d): %s",
+                len(batch.offboarded),
+                "; ".join(batch.offboarded),
+            )
         return outcomes
 
     def _insert_new(
