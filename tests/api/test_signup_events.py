@@ -48,6 +48,7 @@ def test_a_signup_without_event_is_a_finish(
     bearer: dict[str, dict[str, str]],
     sim: SimulatorControl,
     pg_store_env: ChannelStore,
+    onboarding_runs: Callable[[], list[RunView]],  # the DAG unpaused
 ) -> None:
     number = sim.add_number()
     body = {key: number[key] for key in ("code", "business_id", "waba_id", "phone_number_id")}
