@@ -184,3 +184,8 @@ def test_graph_booleans_are_read_as_json_spells_them() -> None:
     assert PhoneHealth.from_graph({"id": "1", "is_on_biz_app": True}).get("is_on_biz_app") == "true"
     assert PhoneHealth.from_graph({"id": "1", "is_on_biz_app": False}).get("is_on_biz_app") == "false"
     assert PhoneHealth.from_graph({"id": "1"}).get("is_on_biz_app") is None
+
+
+def test_metas_words_are_cut_to_what_the_store_keeps() -> None:
+    long = Disconnection.from_value({"disconnection_info": {"reason": "R" * 300, "initiated_by": "U" * 100}})
+    assert long is not None and len(long.reason or "") == 255 and len(long.initiated_by or "") == 64

@@ -218,7 +218,10 @@ class Disconnection:
         info = value.get("disconnection_info")
         if not isinstance(info, Mapping):
             return None
-        return cls(_text(info.get("reason")), _text(info.get("initiated_by")))
+        return cls(
+            _text(info.get("reason"), REASON_MAX_LENGTH),
+            _text(info.get("initiated_by"), INITIATOR_MAX_LENGTH),
+        )
 
     def describe(self) -> str:
         by = f" by {self.initiated_by}" if self.initiated_by else ""
@@ -226,8 +229,13 @@ class Disconnection:
         return f"disconnected from the WhatsApp Business app{by}{why}"
 
 
-def _text(value: Any) -> str | None:
-    return None if value is None or value == "" else str(value)[:255]
+#: What the store keeps of Meta's words (``channels.offboard_reason``, ``channels.offboarded_by``).
+REASON_MAX_LENGTH = 255
+INITIATOR_MAX_LENGTH = 64
+
+
+def _text(value: Any, limit: int) -> str | None:
+    return None if value is None or value == "" else str(value)[:limit]
 
 
 #: ``account_update`` events about the app's link (Meta, account_update webhook reference).
