@@ -20,6 +20,9 @@ from whatsapp.operators.lifecycle import WhatsAppChangeDisplayNameOperator
 @dag(
     dag_id="whatsapp_change_display_name",
     schedule=None,
+    # Only ever triggered (a signup, a button, a person): paused, its runs would wait unseen, and
+    # a signup code lives 30 s. The hourly whatsapp_fleet_health stays paused until you unpause it.
+    is_paused_upon_creation=False,
     catchup=False,
     tags=["whatsapp"],
     doc_md=__doc__,

@@ -36,6 +36,9 @@ from whatsapp.sensors.display_name import WhatsAppDisplayNameSensor
 @dag(
     dag_id="whatsapp_onboarding",
     schedule=None,
+    # Only ever triggered (a signup, a button, a person): paused, its runs would wait unseen, and
+    # a signup code lives 30 s. The hourly whatsapp_fleet_health stays paused until you unpause it.
+    is_paused_upon_creation=False,
     catchup=False,
     max_active_runs=16,
     tags=["whatsapp"],

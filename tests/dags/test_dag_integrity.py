@@ -80,3 +80,17 @@ def test_fleet_dag_shape(dagbag: Any) -> None:
     assert dag.params["max_retry_tasks"] == 200
     manual = dagbag.get_dag("whatsapp_register_channel")
     assert manual.schedule is None and manual.get_task("register").respect_backoff is False
+
+
+def test_only_the_hourly_dag_is_created_paused(dagbag: Any) -> None:
+    """A trigger-only DAG created paused would answer the signup intake with 409 until someone found
+    the switch; the hourly audit waits for an operator to unpause it."""
+    paused = {dag_id: dag.is_paused_upon_creation for dag_id, dag in dagbag.dags.items()}
+    assert paused == {
+        "whatsapp_onboarding": False,
+        "whatsapp_register_channel": False,
+        "whatsapp_change_display_name": False,
+        "whatsapp_offboard_channel": False,
+        "whatsapp_fleet_health": None,
+        "whatsapp_fleet_digest": None,
+    }
