@@ -8,16 +8,13 @@ simulator, whose business app numbers refuse ``/register`` and ``/deregister`` a
 
 from __future__ import annotations
 
-import multiprocessing
-import os
-import signal
-import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 
 from include.graph_simulator.process import SimulatorControl
+from tests.registration.support import kill_mid_call, wait_for
 from tests.support.airflow_fixtures import fresh_dag
 from whatsapp.domain.business_app import SYNC_WINDOW, AppLink, SyncState
 from whatsapp.domain.signup import Signup
@@ -85,14 +82,6 @@ def _sync_in_a_worker(channel_id: int) -> None:
     request_due_syncs(WhatsAppGraphHook(), store, channel_id, run_id="killed")
 
 
-def _wait_for(condition: Any, what: str, timeout: float = 120) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.1)
-
-
 def test_a_sync_task_killed_mid_request_leaves_one_request_and_the_next_run_sends_none(
     onboarding: Any, sim: SimulatorControl, pg_store_env: ChannelStore
 ) -> None:
@@ -107,19 +96,13 @@ def test_a_sync_task_killed_mid_request_leaves_one_request_and_the_next_run_send
     )
     sim.new_code(number["waba_id"])  # the simulator's 24 hours start with a code exchange
     sim.add_fault(kind="latency", path="/smb_app_data$", latency_ms=3000)
-    worker = multiprocessing.get_context("spawn").Process(target=_sync_in_a_worker, args=(channel.id,))
-    worker.start()
-    try:
-        requested = lambda: pg_store_env.channels.by_id(channel.id).contacts_sync is SyncState.REQUESTED  # noqa: E731
-        _wait_for(requested, "the write-ahead sync intent")
-        time.sleep(0.5)  # the request is out, its answer 2.5 s away
-        os.kill(worker.pid, signal.SIGKILL)
-        worker.join(timeout=10)
-        assert worker.exitcode == -signal.SIGKILL
-    finally:
-        if worker.is_alive():
-            worker.kill()
-    _wait_for(lambda: sync_calls(sim), "the request at the simulator")
+    kill_mid_call(
+        _sync_in_a_worker,
+        channel.id,
+        lambda: pg_store_env.channels.by_id(channel.id).contacts_sync is SyncState.REQUESTED,
+        what="the write-ahead sync intent",
+    )
+    wait_for(lambda: sync_calls(sim), what="the request at the simulator")
     sim.clear_faults()
     assert sync_calls(sim) == ["smb_app_state_sync"]  # Meta got it although the worker died
 

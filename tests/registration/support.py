@@ -101,13 +101,23 @@ def kill_mid_register(store: ChannelStore, seeded: Seeded) -> None:
 
     The intent stays ``sent``; Meta (the simulator) still processes the call, as Graph does.
     """
-    worker = multiprocessing.get_context("spawn").Process(
-        target=_register_in_a_worker, args=(seeded.channel.id,)
+    kill_mid_call(
+        _register_in_a_worker,
+        seeded.channel.id,
+        lambda: outcomes(store, seeded) == ["sent"],
+        what="the write-ahead intent",
     )
+
+
+def kill_mid_call(
+    target: Callable[[int], None], channel_id: int, committed: Callable[[], bool], *, what: str
+) -> None:
+    """Run ``target(channel_id)`` in its own process and ``kill -9`` it once ``committed()``: its
+    write-ahead intent is in the store and the slowed-down request is out."""
+    worker = multiprocessing.get_context("spawn").Process(target=target, args=(channel_id,))
     worker.start()
     try:
-        # The intent is committed before the request leaves; kill the worker while it waits.
-        wait_for(lambda: outcomes(store, seeded) == ["sent"], timeout=120, what="the write-ahead intent")
+        wait_for(committed, timeout=120, what=what)
         time.sleep(0.5)
         os.kill(worker.pid, signal.SIGKILL)
         worker.join(timeout=10)
