@@ -107,3 +107,14 @@ def test_fleet_rows_badge_business_app_numbers(ui_stack: UiStack, browser: Brows
         if badged:
             browser.screenshot("fleet-business-app.png")
     assert_console_clean(browser)
+
+
+def test_a_disconnected_number_shows_no_deadline(ui_stack: UiStack, browser: Browser) -> None:
+    """Offboarded from the app, its syncs stay "due" but can no longer be sent: no deadline is shown."""
+    browser.login("admin")
+    _open(browser, ui_stack.channels["app_disconnected"], "app_disconnected")
+    assert "disconnected" in browser.one("wa-app-link").text
+    assert SYNC_STATE_WORDS[SyncState.DUE] in browser.one("wa-sync-history").text
+    assert not browser.by_testid("wa-sync-deadline")
+    assert not browser.by_testid("wa-register-button")
+    assert_console_clean(browser)

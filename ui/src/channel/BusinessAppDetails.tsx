@@ -12,7 +12,8 @@ type Item = { label: string; value: ReactNode; testId: string };
 /**
  * A WhatsApp Business app number's link to the app and its two one-time syncs, each in the API's
  * words; the deadline while a sync may still be requested (Meta allows each once, within 24 hours
- * of the onboarding), and how many messages the customer sent from the app.
+ * of the onboarding, while the number is linked), and how many messages the customer sent from
+ * the app.
  */
 export function BusinessAppDetails({ app, vocabulary }: { app: App; vocabulary: Schema<"BusinessAppInfo"> }) {
   const syncs = Object.entries(app.syncs);
@@ -45,8 +46,9 @@ export function BusinessAppDetails({ app, vocabulary }: { app: App; vocabulary: 
       testId: `wa-sync-${key}`,
     })),
   ];
-  // The API serves the deadline always; it matters while a sync is still due.
-  if (app.sync_deadline && syncs.some(([, sync]) => sync.state === "due")) {
+  // The API serves the deadline always; it matters while a sync is still due and may be sent,
+  // which needs the number linked to the app (the store refuses a request otherwise).
+  if (app.sync_deadline && app.link === "connected" && syncs.some(([, sync]) => sync.state === "due")) {
     items.push({
       label: "Syncs can be requested until",
       value: <Time value={app.sync_deadline} />,
