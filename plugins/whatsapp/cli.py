@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from whatsapp.defaults import DEFAULT_STORE_CONN_ID
+from whatsapp.domain.business_app import SYNC_WINDOW
 from whatsapp.domain.registration import (
     DEREGISTER_ALLOWANCE,
     NAME_CHANGE_ALLOWANCE,
@@ -112,7 +113,7 @@ def _business_app_lines(app: dict[str, Any]) -> list[str]:
         app["label"],
         f"  link: {app['link']}",
         *(f"  {sync['label']}: {sync['text']}" for sync in app["syncs"].values()),
-        f"  syncs can be requested until: {_text(app['sync_deadline'])}",
+        f"  sync deadline (onboarding + {span_words(SYNC_WINDOW)}): {_text(app['sync_deadline'])}",
         f"  messages sent from the app: {app['message_echoes']}",
     ]
 

@@ -31,7 +31,7 @@ def test_show_prints_a_business_app_numbers_link_syncs_and_deadline(
         "  link: connected",
         f"  Contacts sync: {SYNC_STATE_WORDS[SyncState.REQUESTED]}",
         f"  Chat history sync: {SYNC_STATE_WORDS[SyncState.IN_PROGRESS]} (40 %)",
-        f"  syncs can be requested until: {channel.sync_deadline:%Y-%m-%d %H:%M:%S}Z",
+        f"  sync deadline (onboarding + 24 hours): {channel.sync_deadline:%Y-%m-%d %H:%M:%S}Z",
         "  messages sent from the app: 2",
     ], block
     assert "business_app." not in out  # the block, not the object's dotted keys
