@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from whatsapp.defaults import DEFAULT_STORE_CONN_ID
+from whatsapp.domain.business_app import SYNC_WINDOW
 from whatsapp.domain.registration import (
     DEREGISTER_ALLOWANCE,
     NAME_CHANGE_ALLOWANCE,
@@ -38,6 +39,8 @@ _TABLE_COLUMNS: tuple[tuple[str, str], ...] = (
     ("REGISTRATION", "registration.state"),
     ("NEXT ATTEMPT", "registration.next_attempt_at"),
     ("REAUTH", "reauthorization_reason"),
+    # A WhatsApp Business app number's link to the app ("-" for other numbers).
+    ("APP", "business_app.link"),
     ("CHECKED", "checked_at"),
 )
 
@@ -103,6 +106,18 @@ def _fields(shape: dict[str, Any], prefix: str = "") -> list[tuple[str, str]]:
     return lines
 
 
+def _business_app_lines(app: dict[str, Any]) -> list[str]:
+    """A WhatsApp Business app number's ``business_app`` object (docs/http-api.md) as ``show``
+    prints it: the label, the link, each sync in the API's words, the deadline and the echoes."""
+    return [
+        app["label"],
+        f"  link: {app['link']}",
+        *(f"  {sync['label']}: {sync['text']}" for sync in app["syncs"].values()),
+        f"  sync deadline (onboarding + {span_words(SYNC_WINDOW)}): {_text(app['sync_deadline'])}",
+        f"  messages sent from the app: {app['message_echoes']}",
+    ]
+
+
 def format_table(rows: Sequence[dict[str, Any]], columns: Sequence[tuple[str, str]]) -> str:
     """Left-aligned plain-text columns, wide enough for every cell; times to the second (UTC)."""
     cells = [[title for title, _ in columns]] + [[_cell(row, path) for _, path in columns] for row in rows]
@@ -148,9 +163,13 @@ def _show(store: Any, account_id: int, inbox_id: int, as_json: bool) -> int:
     if as_json:
         print(json.dumps(detail, indent=2))
         return 0
-    for key, value in _fields(detail["channel"]):
+    channel = dict(detail["channel"])
+    app = channel.pop("business_app")
+    for key, value in _fields(channel):
         print(f"{key}: {value}")
-    for note in detail["channel"]["notes"]:
+    if app is not None:
+        print("\n".join(_business_app_lines(app)))
+    for note in channel["notes"]:
         print(f"NOTE: {note}")
     print(f"\n{LIFECYCLE_HELP}")
     print("\nregistration attempts (newest first)")

@@ -204,6 +204,8 @@ SEEDS: dict[SituationKind, Callable[[ChannelStore, Channel], None]] = {
 BUSINESS_APP_KINDS = frozenset(
     {K.HISTORY_SYNC_DUE, K.HISTORY_NOT_SHARED, K.APP_RECONNECTING, K.APP_DISCONNECTED}
 )
+#: The kinds whose channel is offboarded (inactive): left out of the fleet's counts and default listing.
+INACTIVE_KINDS = frozenset({K.OFFBOARDED, K.APP_DISCONNECTED})
 
 
 def seed_situations(store: ChannelStore) -> dict[SituationKind, Channel]:

@@ -21,8 +21,8 @@ DOCUMENTED_KEYS = {
     "messaging_limit_tier", "quality_rating", "account_mode", "status", "checked_at", "provisioning",
     "reauthorization_required", "reauthorization_reason", "registration", "links",
 }  # fmt: skip
-#: After onboarding: the API shows name changes and offboarding.
-LIFECYCLE_KEYS = {"active", "offboarded_at", "name_change", "notes"}
+#: After onboarding: the API shows name changes, offboarding and a WhatsApp Business app number's link.
+LIFECYCLE_KEYS = {"active", "offboarded_at", "name_change", "business_app", "notes"}
 REGISTRATION_KEYS = {"state", "attempts_72h", "last_attempt_at", "last_error", "next_attempt_at"}
 
 
@@ -44,8 +44,15 @@ def test_health_has_the_documented_shape(
         f.api_key_path[0] for f in PUBLIC_FIELDS
     }
     assert body["situation"]["kind"] == "healthy" and body["situation"]["needs_action"] is False
-    assert (body["active"], body["offboarded_at"], body["name_change"], body["notes"]) == (
+    assert (
+        body["active"],
+        body["offboarded_at"],
+        body["name_change"],
+        body["business_app"],
+        body["notes"],
+    ) == (
         True,
+        None,
         None,
         None,
         [],

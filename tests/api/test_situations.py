@@ -13,7 +13,7 @@ from sqlalchemy import insert, update
 
 from include.graph_simulator.process import SimulatorControl
 from tests.api.runs import RunView
-from tests.api.situation_seed import ACCOUNT_ID, NOW, seed_situations
+from tests.api.situation_seed import ACCOUNT_ID, INACTIVE_KINDS, NOW, seed_situations
 from tests.api.test_signups import signup_body
 from whatsapp.domain.health import PhoneHealth
 from whatsapp.domain.situations import NEEDS_ACTION_KINDS, SITUATIONS, SituationKind
@@ -92,11 +92,13 @@ def test_fleet_filters_by_situation_and_needs_action(
     assert kinds("situation=pin_mismatch") == ["pin_mismatch"]
     assert kinds("situation=blocked&situation=register_backoff") == ["blocked", "register_backoff"]
     assert kinds("needs_action=true") == sorted(k.value for k in NEEDS_ACTION_KINDS)
-    active = set(SituationKind) - {K.OFFBOARDED}
+    active = set(SituationKind) - INACTIVE_KINDS
     assert kinds("needs_action=false") == sorted(k.value for k in active - NEEDS_ACTION_KINDS)
     assert kinds("needs_action=true&situation=blocked") == []
     assert kinds("situation=offboarded") == []
     assert kinds("situation=offboarded&include_inactive=true") == ["offboarded"]
+    assert kinds("situation=app_disconnected") == []
+    assert kinds("situation=app_disconnected&include_inactive=true") == ["app_disconnected"]
     # combined with a column filter: counted by SQL, not taken from the counts
     assert kinds("situation=name_in_review&situation=healthy&registration_state=scheduled") == [
         "name_in_review"
@@ -108,10 +110,10 @@ def test_fleet_counts_by_situation(
     api_client: TestClient, admin: dict[str, str], situations: dict[SituationKind, Channel]
 ) -> None:
     counts = api_client.get(f"{API}/fleet", headers=admin).json()["counts"]
-    expected = {kind.value: int(kind is not K.OFFBOARDED) for kind in SituationKind}
+    expected = {kind.value: int(kind not in INACTIVE_KINDS) for kind in SituationKind}
     assert counts["situation"] == expected
     assert counts["needs_action"] == len(NEEDS_ACTION_KINDS)
-    assert counts["channels"] == len(SituationKind) - 1
+    assert counts["channels"] == len(SituationKind) - len(INACTIVE_KINDS)
 
 
 def test_fleet_search(
@@ -125,7 +127,7 @@ def test_fleet_search(
     assert found("situation pin_MISMATCH") == ["pin_mismatch"]  # verified name, any case
     assert found(situations[K.BLOCKED].display_phone_number or "") == ["blocked"]
     assert found(situations[K.BLOCKED].phone_number_id) == ["blocked"]
-    assert len(found(str(ACCOUNT_ID))) == len(SituationKind) - 1
+    assert len(found(str(ACCOUNT_ID))) == len(SituationKind) - len(INACTIVE_KINDS)
     assert found("100%_") == []  # LIKE wildcards are text
     assert api_client.get(f"{API}/fleet?q=%00", headers=admin).status_code == 422
 
@@ -136,7 +138,10 @@ def test_fleet_summary(
     response = api_client.get(f"{API}/fleet/summary", headers=admin)
     assert response.status_code == 200, response.text
     body = response.json()
-    assert (body["total"], body["needs_action"]) == (len(SituationKind) - 1, len(NEEDS_ACTION_KINDS))
+    assert (body["total"], body["needs_action"]) == (
+        len(SituationKind) - len(INACTIVE_KINDS),
+        len(NEEDS_ACTION_KINDS),
+    )
     assert body["counts"] == api_client.get(f"{API}/fleet", headers=admin).json()["counts"]
     assert body["last_audit"] is None
 

@@ -10,6 +10,11 @@ refusals come from the simulator's own rules (PIN, reverification, lock, name re
 states) or, where it has no rule for them, from an injected ``graph_error`` fault on that one
 number's ``/register`` (2388001 with an approved name, the 72 h limit, another refusal). Those
 faults stay in place, so *Complete registration* on such a channel is refused again.
+WhatsApp Business app numbers are the simulator's (``is_on_biz_app``), saved as the onboarding
+saves them; their sync requests are written ahead by ``store.business_app`` (answered as Meta
+answers, or left with no answer as a killed worker leaves them), and what Meta pushes about them
+(history chunks, a declined history, echoed messages, the link's ``account_update``) is stored
+by the store functions the webhook receiver calls.
 
 Nothing is written with raw SQL.
 """
@@ -25,12 +30,13 @@ from typing import Any
 
 from include.graph_simulator.process import SimulatorControl
 from tests.api.fleet_seed import LIVE, PENDING
+from whatsapp.domain.business_app import Disconnection, SyncType
 from whatsapp.domain.registration_machine import NameChangeRequested
 from whatsapp.domain.webhooks import parse_notification
 from whatsapp.errors import GraphApiError
 from whatsapp.hooks.graph import READ_ATTEMPTS, WhatsAppGraphHook
 from whatsapp.register_channel import RegistrationFailed, attempt_registration
-from whatsapp.store import ChannelStore, HealthResult
+from whatsapp.store import ChannelStore, HealthResult, business_app
 from whatsapp.store.lifecycle_calls import DEREGISTER, NAME_CHANGE
 
 ACCOUNT_ID = 7
@@ -41,6 +47,14 @@ HEALTHY_FILLERS = 60
 
 #: Long enough that no review ends while the suite runs (the simulator's clock stands still anyway).
 LONG_REVIEW = {"name_status": "PENDING_REVIEW", "review_seconds": 10**7}
+#: A WhatsApp Business app number ("coexistence"): the simulator makes it live on Cloud API at once.
+ON_APP = {"is_on_biz_app": True}
+#: Messages the customer sent from the app, echoed to the partner (the page shows the count).
+ECHOES = 3
+#: How far the chat history of ``app_history_arriving`` got, in percent.
+HISTORY_PROGRESS = 40
+#: The situation kinds of an offboarded (inactive) channel: not in the fleet's counts by default.
+INACTIVE_KINDS = frozenset({"offboarded", "app_disconnected"})
 
 
 @dataclass(frozen=True)
@@ -228,6 +242,49 @@ def _check_failed(ctx: _Context) -> None:
     assert channel is not None and channel.last_check_error is not None, "the failed read was not stored"
 
 
+def _sync(ctx: _Context, sync: SyncType, *, answered: bool = True) -> None:
+    """One sync request as the onboarding sends it, written ahead; ``answered=False``: the worker
+    died before Meta's answer came, which leaves the sync "requested" and never sent again."""
+    intent = ctx.store.business_app.begin_sync(ctx.channel_id, sync, run_id="seed_sync")
+    if answered:
+        ctx.store.business_app.complete_sync(intent, None)
+
+
+def _app_contacts_unanswered(ctx: _Context) -> None:
+    """Read; the contacts request's answer was lost, the history not requested yet; echoes arrive."""
+    ctx.read_health()
+    _sync(ctx, SyncType.CONTACTS, answered=False)
+    with ctx.store.engine.begin() as conn:
+        business_app.count_echoes(conn, ctx.channel_id, ECHOES)
+
+
+def _app_history(*, declined: bool) -> Callable[[_Context], None]:
+    """Read; both syncs accepted, the contacts arrived, then the history: declined, or a chunk."""
+
+    def step(ctx: _Context) -> None:
+        ctx.read_health()
+        _sync(ctx, SyncType.CONTACTS)
+        with ctx.store.engine.begin() as conn:
+            business_app.contacts_seen(conn, ctx.channel_id)
+        _sync(ctx, SyncType.HISTORY)
+        progress = None if declined else HISTORY_PROGRESS
+        with ctx.store.engine.begin() as conn:
+            business_app.history_seen(conn, ctx.channel_id, progress=progress, declined=declined)
+
+    return step
+
+
+def _app_link(event: str, disconnection: Disconnection | None = None) -> Callable[[_Context], None]:
+    """Read; then Meta's ``account_update`` about the app (a device change, a disconnection)."""
+
+    def step(ctx: _Context) -> None:
+        ctx.read_health()
+        with ctx.store.engine.begin() as conn:
+            business_app.link_event(conn, ctx.channel_id, event, disconnection, datetime.now(UTC))
+
+    return step
+
+
 @dataclass(frozen=True)
 class Spec:
     key: str
@@ -311,6 +368,39 @@ SPECS: tuple[Spec, ...] = (
     Spec("offboarded", "offboarded", {**LIVE, "verified_name": "Acme Offboarded"}, _offboarded),
     Spec("graph_error", "graph_error", {**PENDING, "verified_name": "Acme Refused"}, _refused(131009)),
     Spec("check_failed", "check_failed", {**LIVE, "verified_name": "Acme Unreachable"}, _check_failed),
+    Spec(
+        "app_sync_due",
+        "history_sync_due",
+        {**ON_APP, "verified_name": "Acme App Sync Due"},
+        _app_contacts_unanswered,
+    ),
+    # Saved by the signup, never read: a number that is not on the app would offer *Complete
+    # registration now* here (``not_checked`` does).
+    Spec("app_not_read", "history_sync_due", {**ON_APP, "verified_name": "Acme App Unread"}, _nothing),
+    Spec(
+        "app_history_arriving",
+        "healthy",
+        {**ON_APP, "verified_name": "Acme App History"},
+        _app_history(declined=False),
+    ),
+    Spec(
+        "history_not_shared",
+        "history_not_shared",
+        {**ON_APP, "verified_name": "Acme App Private"},
+        _app_history(declined=True),
+    ),
+    Spec(
+        "app_reconnecting",
+        "app_reconnecting",
+        {**ON_APP, "verified_name": "Acme App New Phone"},
+        _app_link("ACCOUNT_OFFBOARDED"),
+    ),
+    Spec(
+        "app_disconnected",
+        "app_disconnected",
+        {**ON_APP, "verified_name": "Acme App Gone"},
+        _app_link("PARTNER_REMOVED", Disconnection("ACCOUNT_DISCONNECTED", "USER")),
+    ),
     # Acted on by *Complete registration* (kept apart so the banner screenshots stay as seeded): all
     # three look pending as last read; the run finds Meta accepting, refusing (2388001) or the name
     # back in review (no call).
@@ -355,6 +445,7 @@ def _save(store: ChannelStore, sim: SimulatorControl, spec: Spec) -> tuple[dict[
         access_token=sim.new_token(number["waba_id"]),
         display_phone_number=number["display_phone_number"],
         verified_name=spec.number["verified_name"],
+        on_business_app=bool(spec.number.get("is_on_biz_app")),
     )
     return number, channel.id
 

@@ -12,7 +12,7 @@ import pytest
 
 from tests.ui.browser import Browser, assert_console_clean
 from tests.ui.conftest import UiStack
-from tests.ui.seed_situations import HOSTILE_NAME
+from tests.ui.seed_situations import HOSTILE_NAME, INACTIVE_KINDS
 
 pytestmark = pytest.mark.slow
 
@@ -75,7 +75,7 @@ def test_summary_badges_filter_and_the_url_keeps_the_filter(ui_stack: UiStack, b
     page_size = len(browser.wait_rows())
     counts = _fleet(ui_stack)["counts"]["situation"]
     assert {k for k, n in counts.items() if n} >= {
-        c.kind for c in ui_stack.channels.values() if c.key != "offboarded"
+        c.kind for c in ui_stack.channels.values() if c.kind not in INACTIVE_KINDS
     }
     for kind, count in counts.items():  # one after the other: a badge replaces the badge filter
         if not count:

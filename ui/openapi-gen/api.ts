@@ -291,6 +291,12 @@ export interface components {
          */
         ActionKind: "complete_registration" | "open_whatsapp_manager" | "customer_reauthorize" | "wait" | "change_display_name" | "onboard_again" | "none";
         /**
+         * AppLink
+         * @description The number's link to the customer's WhatsApp Business app; ``None`` for other numbers.
+         * @enum {string}
+         */
+        AppLink: "connected" | "reconnecting" | "disconnected";
+        /**
          * Attempt
          * @description One register call that was sent, with the Graph error it got (if any).
          */
@@ -324,6 +330,45 @@ export interface components {
         AttemptsResponse: {
             /** Attempts */
             attempts: components["schemas"]["Attempt"][];
+        };
+        /**
+         * BusinessApp
+         * @description A WhatsApp Business app number ("coexistence"): its link to the app and its two syncs.
+         */
+        BusinessApp: {
+            /**
+             * Label
+             * @description what the page, the API and the CLI call such a number
+             */
+            label: string;
+            link: components["schemas"]["AppLink"];
+            syncs: components["schemas"]["Syncs"];
+            /**
+             * Sync Deadline
+             * @description the syncs can be requested until then (onboarding + 24 hours)
+             */
+            sync_deadline: string | null;
+            /**
+             * Message Echoes
+             * @description messages the customer sent from the app (content not kept)
+             */
+            message_echoes: number;
+        };
+        /**
+         * BusinessAppInfo
+         * @description A WhatsApp Business app number's badge label, and how its link and sync states read.
+         */
+        BusinessAppInfo: {
+            /** Label */
+            label: string;
+            /** Link */
+            link: {
+                [key: string]: components["schemas"]["ValueSeverity"];
+            };
+            /** Sync States */
+            sync_states: {
+                [key: string]: components["schemas"]["SyncStateInfo"];
+            };
         };
         /**
          * ChannelHealth
@@ -376,6 +421,11 @@ export interface components {
              * @description Account mode
              */
             account_mode: string | null;
+            /**
+             * Is On Biz App
+             * @description WhatsApp Business app
+             */
+            is_on_biz_app: string | null;
             /** Account Id */
             account_id: number;
             /** Inbox Id */
@@ -404,9 +454,11 @@ export interface components {
             /** Offboarded At */
             offboarded_at?: string | null;
             name_change?: components["schemas"]["NameChange"] | null;
+            /** @description null unless a WhatsApp Business app number */
+            business_app?: components["schemas"]["BusinessApp"] | null;
             /**
              * Notes
-             * @description name change and offboarding, in words (what the page shows)
+             * @description name change, offboarding and the WhatsApp Business app, in words (what the page shows)
              */
             notes?: string[];
             situation: components["schemas"]["Situation"];
@@ -559,6 +611,11 @@ export interface components {
              * @description Account mode
              */
             account_mode: string | null;
+            /**
+             * Is On Biz App
+             * @description WhatsApp Business app
+             */
+            is_on_biz_app: string | null;
             /** Provisioning */
             provisioning: string | null;
             error: components["schemas"]["GraphError"] | null;
@@ -792,7 +849,7 @@ export interface components {
             waba_id: string;
             /**
              * Phone Number Id
-             * @description Number to onboard (default: the WABA's first)
+             * @description Number to onboard (default: the WABA's only number, or the one no channel holds yet)
              */
             phone_number_id?: string | null;
             /**
@@ -800,6 +857,12 @@ export interface components {
              * @description Reauthorize this existing channel
              */
             inbox_id?: number | null;
+            /**
+             * Event
+             * @description How Embedded Signup ended: FINISH (default), FINISH_ONLY_WABA or FINISH_WHATSAPP_BUSINESS_APP_ONBOARDING (a WhatsApp Business app number)
+             * @enum {string|null}
+             */
+            event?: "FINISH" | "FINISH_ONLY_WABA" | "FINISH_WHATSAPP_BUSINESS_APP_ONBOARDING" | null;
             /**
              * Name Poke Interval
              * @description Seconds between display-name checks (1 s ... 1 day)
@@ -881,7 +944,7 @@ export interface components {
          * @description One banner each (docs/states-and-situations.md); each has one :class:`SituationSpec`.
          * @enum {string}
          */
-        SituationKind: "healthy" | "not_checked" | "name_in_review" | "register_backoff" | "blocked" | "pin_mismatch" | "needs_reverification" | "name_declined" | "token_invalid" | "permission_revoked" | "account_event" | "account_locked" | "registration_pending" | "name_change_in_review" | "name_change_due" | "name_change_lapsed" | "name_change_declined" | "offboarded" | "graph_error" | "check_failed";
+        SituationKind: "healthy" | "not_checked" | "name_in_review" | "register_backoff" | "blocked" | "pin_mismatch" | "needs_reverification" | "name_declined" | "token_invalid" | "permission_revoked" | "account_event" | "account_locked" | "registration_pending" | "name_change_in_review" | "name_change_due" | "name_change_lapsed" | "name_change_declined" | "offboarded" | "app_disconnected" | "app_reconnecting" | "history_sync_due" | "history_not_shared" | "graph_error" | "check_failed";
         /**
          * SituationKindInfo
          * @description A situation kind's fixed part: the badge's severity and title, and the banner's action.
@@ -910,6 +973,59 @@ export interface components {
          * @enum {string}
          */
         SituationSeverity: "ok" | "info" | "warning" | "error";
+        /**
+         * Sync
+         * @description One of a WhatsApp Business app number's two one-time syncs (``whatsapp.domain.business_app``).
+         */
+        Sync: {
+            /** @description Meta's `sync_type` of the request */
+            sync_type: components["schemas"]["SyncType"];
+            /** Label */
+            label: string;
+            /** @description null: the channel keeps no state for this sync */
+            state: components["schemas"]["SyncState"] | null;
+            /**
+             * Text
+             * @description the state in words, with the progress while the history arrives
+             */
+            text: string;
+            /**
+             * Progress
+             * @description the history's last reported progress, in percent
+             */
+            progress: number | null;
+        };
+        /**
+         * SyncState
+         * @description Where one sync stands; stored on the channel (``contacts_sync``, ``history_sync``).
+         * @enum {string}
+         */
+        SyncState: "due" | "requested" | "accepted" | "in_progress" | "finished" | "declined" | "refused" | "expired";
+        /**
+         * SyncStateInfo
+         * @description How one sync state reads: its words and its badge's severity.
+         */
+        SyncStateInfo: {
+            /** Text */
+            text: string;
+            severity: components["schemas"]["ValueSeverity"];
+        };
+        /**
+         * SyncType
+         * @description The two syncs Meta allows, by the ``sync_type`` Meta names them with.
+         * @enum {string}
+         */
+        SyncType: "smb_app_state_sync" | "history";
+        /**
+         * Syncs
+         * @description Both syncs, in Meta's order (contacts first, then the chat history).
+         */
+        Syncs: {
+            /** @description Contacts sync */
+            contacts: components["schemas"]["Sync"];
+            /** @description Chat history sync */
+            history: components["schemas"]["Sync"];
+        };
         /** Throughput */
         Throughput: {
             /**
@@ -991,6 +1107,7 @@ export interface components {
             };
             fleet: components["schemas"]["FleetPaging"];
             register_budget: components["schemas"]["RegisterBudget"];
+            business_app: components["schemas"]["BusinessAppInfo"];
         };
     };
     responses: never;

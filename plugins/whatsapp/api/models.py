@@ -14,6 +14,7 @@ from typing import Annotated, Any, Literal
 from fastapi import Path
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, create_model
 
+from whatsapp.domain.business_app import SYNC_ORDER, SYNC_WINDOW, AppLink, SyncState, SyncType
 from whatsapp.domain.health import PUBLIC_FIELDS, STORED_FIELDS
 from whatsapp.domain.registration import (
     NAME_CHANGE_WINDOW,
@@ -118,6 +119,37 @@ class Situation(_Model):
     action: SituationAction
 
 
+class Sync(_Model):
+    """One of a WhatsApp Business app number's two one-time syncs (``whatsapp.domain.business_app``)."""
+
+    sync_type: SyncType = Field(description="Meta's `sync_type` of the request")
+    label: str
+    state: SyncState | None = Field(description="null: the channel keeps no state for this sync")
+    text: str = Field(description="the state in words, with the progress while the history arrives")
+    progress: int | None = Field(description="the history's last reported progress, in percent")
+
+
+#: One :class:`Sync` per sync type, keyed as ``store/views.py`` keys them (``contacts``, ``history``).
+Syncs = create_model(
+    "Syncs",
+    __base__=_Model,
+    __doc__="Both syncs, in Meta's order (contacts first, then the chat history).",
+    **{sync.name.lower(): (Sync, Field(description=sync.label)) for sync in SYNC_ORDER},
+)
+
+
+class BusinessApp(_Model):
+    """A WhatsApp Business app number ("coexistence"): its link to the app and its two syncs."""
+
+    label: str = Field(description="what the page, the API and the CLI call such a number")
+    link: AppLink
+    syncs: Syncs  # type: ignore[valid-type]
+    sync_deadline: str | None = Field(
+        description=f"the syncs can be requested until then (onboarding + {span_words(SYNC_WINDOW)})"
+    )
+    message_echoes: int = Field(description="messages the customer sent from the app (content not kept)")
+
+
 def _health_fields_model() -> type[_Model]:
     """The health fields of the channel shape, derived from ``PUBLIC_FIELDS`` (nested paths included)."""
     tree: dict[str, Any] = {}
@@ -156,8 +188,10 @@ class ChannelHealth(_health_fields_model()):  # type: ignore[misc]
     active: bool = True
     offboarded_at: str | None = None
     name_change: NameChange | None = None
+    business_app: BusinessApp | None = Field(None, description="null unless a WhatsApp Business app number")
     notes: list[str] = Field(
-        default_factory=list, description="name change and offboarding, in words (what the page shows)"
+        default_factory=list,
+        description="name change, offboarding and the WhatsApp Business app, in words (what the page shows)",
     )
     situation: Situation
 

@@ -28,6 +28,20 @@ export function Banner({
   const { situation } = channel;
   const refusal = metaSaid(situation.detail, situation.error);
   const { action } = situation;
+  // A WhatsApp Business app number is registered through the app: Meta takes no register call
+  // for it and the API answers 409, so the button is not offered.
+  const app = channel.business_app;
+  const registerButton = (variant: "solid" | "outline", label: string) => (
+    <GuardedButton
+      testId="wa-register-button"
+      variant={variant}
+      permission={me?.permissions.register}
+      busy={registration.running}
+      onClick={registration.start}
+    >
+      {label}
+    </GuardedButton>
+  );
   return (
     <Alert.Root
       data-testid="wa-banner"
@@ -63,14 +77,13 @@ export function Banner({
         {action.kind !== "none" && (
           <Box data-testid="wa-banner-action" data-action={action.kind} mt={2}>
             {action.kind === "complete_registration" ? (
-              <GuardedButton
-                testId="wa-register-button"
-                permission={me?.permissions.register}
-                busy={registration.running}
-                onClick={registration.start}
-              >
-                {action.label}
-              </GuardedButton>
+              app ? (
+                <Text fontSize="sm" color="fg.muted" data-testid="wa-register-not-offered">
+                  {action.label}: not offered for a {app.label} number (the app registered it).
+                </Text>
+              ) : (
+                registerButton("solid", action.label)
+              )
             ) : action.kind === "open_whatsapp_manager" || action.kind === "change_display_name" ? (
               <ManagerLink href={channel.links.whatsapp_manager} testId="wa-banner-manager-link">
                 {action.label}
@@ -78,18 +91,8 @@ export function Banner({
             ) : (
               <Text fontWeight="semibold">{action.label}</Text>
             )}
-            {action.kind === "wait" && channel.registration.state !== "registered" && (
-              <Box mt={2}>
-                <GuardedButton
-                  testId="wa-register-button"
-                  variant="outline"
-                  permission={me?.permissions.register}
-                  busy={registration.running}
-                  onClick={registration.start}
-                >
-                  Complete registration now
-                </GuardedButton>
-              </Box>
+            {action.kind === "wait" && !app && channel.registration.state !== "registered" && (
+              <Box mt={2}>{registerButton("outline", "Complete registration now")}</Box>
             )}
           </Box>
         )}

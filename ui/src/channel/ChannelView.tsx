@@ -6,11 +6,13 @@ import { useCallback, useMemo } from "react";
 import { useSearchParams } from "react-router-dom";
 
 import { type ApiError, CHANNEL_ROUTE } from "../api";
+import { BusinessAppBadge } from "../BusinessAppBadge";
 import { ErrorNote } from "../ErrorNote";
 import { ManagerLink } from "../ManagerLink";
 import { keyOf, useGet, useVocabulary } from "../queries";
 import { Attempts } from "./Attempts";
 import { Banner } from "./Banner";
+import { BusinessAppDetails } from "./BusinessAppDetails";
 import { Details } from "./Details";
 import { History } from "./History";
 import { RefreshButton } from "./RefreshButton";
@@ -71,7 +73,10 @@ export function ChannelView({ accountId, inboxId }: { accountId: string; inboxId
         <>
           <Flex justify="space-between" align="start" wrap="wrap" gap={3}>
             <Box>
-              <Heading size="lg">{channel.display_phone_number ?? channel.phone_number_id}</Heading>
+              <HStack gap={2} wrap="wrap">
+                <Heading size="lg">{channel.display_phone_number ?? channel.phone_number_id}</Heading>
+                {channel.business_app && <BusinessAppBadge app={channel.business_app} />}
+              </HStack>
               <Text color="fg.muted">
                 {channel.verified_name ?? "No display name yet"} · account {channel.account_id}, inbox{" "}
                 {channel.inbox_id}
@@ -87,6 +92,9 @@ export function ChannelView({ accountId, inboxId }: { accountId: string; inboxId
           <Banner channel={channel} me={me.data} registration={registration} />
           <RegisterOutcomeNote registration={registration} />
           {vocabulary.data && <Details channel={channel} vocabulary={vocabulary.data} />}
+          {channel.business_app && vocabulary.data && (
+            <BusinessAppDetails app={channel.business_app} vocabulary={vocabulary.data.business_app} />
+          )}
         </>
       )}
       <Heading size="md" mt={6} mb={2}>

@@ -1,7 +1,8 @@
-import { Button, Table, Text } from "@chakra-ui/react";
+import { Button, HStack, Table, Text } from "@chakra-ui/react";
 import type { ReactNode } from "react";
 
 import type { Schema } from "../api";
+import { BusinessAppBadge } from "../BusinessAppBadge";
 import { errorCode } from "../situation";
 import { SituationBadge } from "../SituationBadge";
 import { Time } from "../Time";
@@ -20,18 +21,21 @@ function columns(vocabulary: Schema<"Vocabulary">, open: (channel: Channel) => v
       label: label("display_phone_number"),
       sort: "display_phone_number",
       cell: (channel) => (
-        <Button
-          variant="plain"
-          size="xs"
-          px={0}
-          color="fg.info"
-          onClick={(event) => {
-            event.stopPropagation();
-            open(channel);
-          }}
-        >
-          {channel.display_phone_number ?? channel.phone_number_id}
-        </Button>
+        <HStack gap={2} wrap="wrap">
+          <Button
+            variant="plain"
+            size="xs"
+            px={0}
+            color="fg.info"
+            onClick={(event) => {
+              event.stopPropagation();
+              open(channel);
+            }}
+          >
+            {channel.display_phone_number ?? channel.phone_number_id}
+          </Button>
+          {channel.business_app && <BusinessAppBadge app={channel.business_app} size="xs" />}
+        </HStack>
       ),
     },
     {

@@ -1,7 +1,8 @@
 """What the page needs to label, colour and filter values: derived from the domain, served once.
 
 The page keeps no copy of an enum or a colour rule: health fields come from ``HEALTH_FIELDS``,
-registration states and reasons from the registration machine, so a new field or state shows up by itself.
+registration states and reasons from the registration machine, the WhatsApp Business app's words
+from ``domain/business_app.py``, so a new field or state shows up by itself.
 """
 
 from __future__ import annotations
@@ -10,6 +11,14 @@ from fastapi import APIRouter
 from pydantic import BaseModel
 
 from whatsapp.api.models import FleetPaging, RegisterBudget
+from whatsapp.domain.business_app import (
+    APP_LINK_SEVERITY,
+    BUSINESS_APP_LABEL,
+    SYNC_STATE_SEVERITY,
+    SYNC_STATE_WORDS,
+    AppLink,
+    SyncState,
+)
 from whatsapp.domain.health import PROVISIONING_SEVERITY, PUBLIC_FIELDS, ValueSeverity
 from whatsapp.domain.registration_machine import REASON_SEVERITY, STATE_SEVERITY
 from whatsapp.domain.situations import SITUATIONS, ActionKind, SituationKind, SituationSeverity
@@ -39,6 +48,32 @@ class SituationKindInfo(BaseModel):
     action_label: str
 
 
+class SyncStateInfo(BaseModel):
+    """How one sync state reads: its words and its badge's severity."""
+
+    text: str
+    severity: ValueSeverity
+
+
+class BusinessAppInfo(BaseModel):
+    """A WhatsApp Business app number's badge label, and how its link and sync states read."""
+
+    label: str
+    link: dict[AppLink, ValueSeverity]
+    sync_states: dict[SyncState, SyncStateInfo]
+
+    @classmethod
+    def of_domain(cls) -> BusinessAppInfo:
+        return cls(
+            label=BUSINESS_APP_LABEL,
+            link=dict(APP_LINK_SEVERITY),
+            sync_states={
+                state: SyncStateInfo(text=SYNC_STATE_WORDS[state], severity=SYNC_STATE_SEVERITY[state])
+                for state in SyncState
+            },
+        )
+
+
 class Vocabulary(BaseModel):
     """Every value the page shows as a badge, with its severity, the fleet filters' values, and
     the numbers the page pages by or shows."""
@@ -51,6 +86,7 @@ class Vocabulary(BaseModel):
     filters: dict[str, list[str]]
     fleet: FleetPaging
     register_budget: RegisterBudget
+    business_app: BusinessAppInfo
 
 
 def build_vocabulary() -> Vocabulary:
@@ -94,6 +130,7 @@ def build_vocabulary() -> Vocabulary:
         },
         fleet=FleetPaging.defaults(),
         register_budget=RegisterBudget.of_domain(),
+        business_app=BusinessAppInfo.of_domain(),
     )
 
 
