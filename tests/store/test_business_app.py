@@ -156,3 +156,15 @@ def test_history_progress_and_echoes_are_counted_not_kept(store: ChannelStore) -
     stored = store.channels.by_id(channel.id)
     assert (stored.contacts_sync, stored.history_sync) == (SyncState.FINISHED, SyncState.FINISHED)
     assert stored.history_sync_progress == 100 and stored.message_echoes == 3
+
+
+def test_the_notes_offer_the_deadline_only_while_a_sync_may_still_be_sent(store: ChannelStore) -> None:
+    from whatsapp.store.views import lifecycle_notes
+
+    linked = add_channel(store, 1, on_business_app=True, now=NOW)
+    assert any("can be requested until" in note for note in lifecycle_notes(linked))
+    with store.engine.begin() as conn:
+        business_app.link_event(conn, linked.id, "ACCOUNT_OFFBOARDED", None, NOW)
+    moving = store.channels.by_id(linked.id)
+    assert moving.syncs.waiting and not any("can be requested" in note for note in lifecycle_notes(moving))
+    assert "WhatsApp Business app + API: reconnecting" in lifecycle_notes(moving)

@@ -9,6 +9,7 @@ from whatsapp.domain.business_app import (
     BUSINESS_APP_LABEL,
     SYNC_ORDER,
     SYNC_STATE_WORDS,
+    AppLink,
     SyncState,
     SyncType,
 )
@@ -195,7 +196,8 @@ def lifecycle_notes(channel: Channel) -> list[str]:
     if channel.business_app is not None:
         syncs = channel.syncs
         notes.append(f"{BUSINESS_APP_LABEL}: {channel.business_app.value}")
-        if syncs.waiting:
+        # Only a linked, active number may still be synced (the store refuses the others).
+        if syncs.waiting and channel.active and channel.business_app is AppLink.CONNECTED:
             notes.append(f"contacts and chat history can be requested until {_day(syncs.deadline)}")
     change = name_change_dict(channel)
     if change is not None:
