@@ -177,6 +177,10 @@ SEEDS: dict[SituationKind, Callable[[ChannelStore, Channel], None]] = {
         _read(store, channel, **PROVISIONED),
         store.channels.offboard(channel.id),
     ),
+    K.QUALITY_LOW: lambda store, channel: _read(store, channel, **{**PROVISIONED, "quality_rating": "RED"}),
+    K.QUALITY_MEDIUM: lambda store, channel: _read(
+        store, channel, **{**PROVISIONED, "quality_rating": "YELLOW"}
+    ),
     K.HISTORY_SYNC_DUE: _app_number(lambda conn, channel: None),
     K.HISTORY_NOT_SHARED: _app_number(
         lambda conn, channel: business_app.history_seen(conn, channel.id, progress=None, declined=True)

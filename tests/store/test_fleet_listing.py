@@ -19,7 +19,7 @@ from sqlalchemy import event, insert, select, text, update
 from sqlalchemy.dialects import postgresql
 
 from tests.store.helpers import NOW, add_channel
-from whatsapp.domain.situations import SituationKind
+from whatsapp.domain.situations import SORT_RANK, SituationKind
 from whatsapp.store import ChannelStore, StoreTarget
 from whatsapp.store.channels import PUBLIC_CHANNEL_COLUMNS
 from whatsapp.store.fleet_listing import (
@@ -30,6 +30,7 @@ from whatsapp.store.fleet_listing import (
 )
 from whatsapp.store.schema import channels, registration_attempts
 
+K = SituationKind
 MIGRATION = (
     Path(__file__).resolve().parents[2]
     / "plugins/whatsapp/store/alembic/versions/0003_fleet_listing_indexes.py"
@@ -45,17 +46,18 @@ LISTING_INDEXES = (
 #: Revision 0012 rebuilt the needs-action indexes and widened the counting index with the facts
 #: of WhatsApp Business app numbers (0008 had widened 0003's with the other facts).
 BUSINESS_APP_MIGRATION = MIGRATION.with_name("0012_business_app_numbers.py")
+#: Revision 0013 rebuilt them again with the quality facts (and ``status`` in the counting index).
+QUALITY_MIGRATION = MIGRATION.with_name("0013_quality_situations.py")
 SUMMARY_INDEX = "ix_channels_summary"
 
 
 @dataclass(frozen=True)
 class Spec:
-    """What one seeded channel holds; ``None`` = NULL. ``rank`` is its expected needs-action rank
-    (``SORT_RANK`` of its situation: token invalid 0, permission revoked 1, name declined 6,
-    blocked 10, pending 14, name in review 15, not checked 17, healthy 18, offboarded 19)."""
+    """What one seeded channel holds; ``None`` = NULL. ``kind`` is its expected situation, whose
+    ``SORT_RANK`` is its place in the needs-action order."""
 
     state: str
-    rank: int
+    kind: SituationKind
     reason: str | None = None
     provisioning: str | None = "provisioned"
     quality: str | None = "GREEN"
@@ -65,22 +67,34 @@ class Spec:
     next_in_min: int | None = None
     active: bool = True
 
+    @property
+    def rank(self) -> int:
+        return SORT_RANK[self.kind]
+
 
 INCOMPLETE = "registration_incomplete"
 #: Inbox n+1 holds SPECS[n]; the order is deliberately not the needs-action order.
 SPECS: tuple[Spec, ...] = (
-    Spec("registered", 18),
-    Spec("scheduled", 15, INCOMPLETE, "pending", name_status="PENDING_REVIEW", next_in_min=30),
-    Spec("needs_attention", 6, INCOMPLETE, "pending", name_status="DECLINED", status="PENDING"),
-    Spec("registered", 18, quality="YELLOW"),
-    Spec("reauthorization_required", 0, "token_invalid", quality=None, checked=False),
-    Spec("blocked", 10, INCOMPLETE, "pending", next_in_min=600),
-    Spec("registered", 1, "permission_revoked", quality="RED", status="FLAGGED"),
-    Spec("awaiting_display_name", 15, INCOMPLETE, "pending", next_in_min=5),
-    Spec("scheduled", 14, INCOMPLETE, "pending", next_in_min=10),
-    Spec("unknown", 17, provisioning=None, quality=None, name_status=None, status=None, checked=False),
-    Spec("registered", 19, active=False),
-    Spec("scheduled", 14, INCOMPLETE, "pending", next_in_min=10),
+    Spec("registered", K.HEALTHY),
+    Spec("scheduled", K.NAME_IN_REVIEW, INCOMPLETE, "pending", name_status="PENDING_REVIEW", next_in_min=30),
+    Spec("needs_attention", K.NAME_DECLINED, INCOMPLETE, "pending", name_status="DECLINED", status="PENDING"),
+    Spec("registered", K.QUALITY_MEDIUM, quality="YELLOW"),
+    Spec("reauthorization_required", K.TOKEN_INVALID, "token_invalid", quality=None, checked=False),
+    Spec("blocked", K.BLOCKED, INCOMPLETE, "pending", next_in_min=600),
+    Spec("registered", K.PERMISSION_REVOKED, "permission_revoked", quality="RED", status="FLAGGED"),
+    Spec("awaiting_display_name", K.NAME_IN_REVIEW, INCOMPLETE, "pending", next_in_min=5),
+    Spec("scheduled", K.REGISTRATION_PENDING, INCOMPLETE, "pending", next_in_min=10),
+    Spec(
+        "unknown",
+        K.NOT_CHECKED,
+        provisioning=None,
+        quality=None,
+        name_status=None,
+        status=None,
+        checked=False,
+    ),
+    Spec("registered", K.OFFBOARDED, active=False),
+    Spec("scheduled", K.REGISTRATION_PENDING, INCOMPLETE, "pending", next_in_min=10),
 )
 
 
@@ -182,7 +196,7 @@ def test_needs_action_first_is_the_default_order(store: ChannelStore, seeded: Se
     _, ids = _page(store, limit=MAX_LIMIT)
     ranks = [seeded.spec_of(i).rank for i in ids]
     assert ranks == sorted(ranks)
-    assert ranks[0] == 0 and ranks[-1] == 18
+    assert ranks[0] == SORT_RANK[K.TOKEN_INVALID] == 0 and ranks[-1] == SORT_RANK[K.HEALTHY]
     # Within one rank: by account and inbox (inbox n+1 holds SPECS[n], so by position in SPECS).
     for rank in set(ranks):
         same = [i for i in ids if seeded.spec_of(i).rank == rank]
@@ -378,12 +392,12 @@ def _load_migration(path: Path) -> Any:
 
 
 @pytest.mark.postgres
-def test_migration_0012_builds_the_counting_index_schema_py_declares(pg_store: ChannelStore) -> None:
+def test_migration_0013_builds_the_counting_index_schema_py_declares(pg_store: ChannelStore) -> None:
     from alembic.migration import MigrationContext
     from alembic.operations import Operations
 
-    migration = _load_migration(BUSINESS_APP_MIGRATION)
-    assert (migration.revision, migration.down_revision) == ("0012", "0011")
+    migration = _load_migration(QUALITY_MIGRATION)
+    assert (migration.revision, migration.down_revision) == ("0013", "0012")
     with pg_store.engine.begin() as conn:
         declared = _index_definitions(conn, (SUMMARY_INDEX,))
         assert set(declared) == {SUMMARY_INDEX}
@@ -412,11 +426,15 @@ def test_migrations_0003_0009_and_0012_build_the_indexes_schema_py_declares(pg_t
     rank_migration = _load_migration(RANK_MIGRATION)
     assert (rank_migration.revision, rank_migration.down_revision) == ("0009", "0008")
     app_migration = _load_migration(BUSINESS_APP_MIGRATION)
+    quality_migration = _load_migration(QUALITY_MIGRATION)
 
     with pg_store.engine.begin() as conn:
         declared = _index_definitions(conn)  # the store's migration up to head
         assert set(declared) == set(LISTING_INDEXES)
         with Operations.context(MigrationContext.configure(conn)):
+            quality_migration.downgrade()
+            app_ranked = _index_definitions(conn)
+            assert all(app_ranked[name] != declared[name] for name in RANK_INDEXES)
             app_migration.downgrade()
             situation_ranked = _index_definitions(conn)
             assert all(situation_ranked[name] != declared[name] for name in RANK_INDEXES)
@@ -430,6 +448,8 @@ def test_migrations_0003_0009_and_0012_build_the_indexes_schema_py_declares(pg_t
             rank_migration.upgrade()
             assert _index_definitions(conn) == situation_ranked
             app_migration.upgrade()
+            assert _index_definitions(conn) == app_ranked
+            quality_migration.upgrade()
         assert _index_definitions(conn) == declared
     pg_store.dispose()
 
@@ -453,7 +473,7 @@ def test_the_sql_rank_names_the_kind_situation_kind_decides_for_every_fact_combi
         *(Column(name, String) for name in ("name_status", "name_change", "last_check_failed_at")),
         Column("failures_in_a_row", Integer),
         Column("active", Boolean),
-        *(Column(name, String) for name in ("business_app", "history_sync")),
+        *(Column(name, String) for name in ("business_app", "history_sync", "quality_rating", "status")),
         Column("expected", Integer),
     )
     rows = []
@@ -488,13 +508,33 @@ def test_the_sql_rank_names_the_kind_situation_kind_decides_for_every_fact_combi
             history_sync=history,
         )
         rows.append(_fact_row(facts_))
+    # Meta's quality facts, against every state, name change, failed read, activity and link.
+    for state, change, failed, active, link, quality, status in itertools.product(
+        RegistrationState,
+        (None, *NameChange),
+        (False, True),
+        (False, True),
+        (None, *AppLink),
+        (None, "GREEN", "YELLOW", "RED"),
+        (None, "CONNECTED", "FLAGGED"),
+    ):
+        facts_ = SituationFacts(
+            state,
+            name_change=change,
+            check_failed=failed,
+            active=active,
+            business_app=link,
+            quality_rating=quality,
+            phone_status=status,
+        )
+        rows.append(_fact_row(facts_))
     engine = create_engine("sqlite://")
     with engine.begin() as conn:
         facts.create(conn)
         conn.execute(insert(facts), rows)
         wrong = conn.execute(select(facts).where(situation_rank(facts.c) != facts.c.expected)).all()
     engine.dispose()
-    assert len(rows) > 45_000 and wrong == [], wrong[:5]
+    assert len(rows) > 50_000 and wrong == [], wrong[:5]
 
 
 def _fact_row(facts: Any) -> dict[str, Any]:
@@ -512,6 +552,8 @@ def _fact_row(facts: Any) -> dict[str, Any]:
         "active": facts.active,
         "business_app": facts.business_app,
         "history_sync": facts.history_sync,
+        "quality_rating": facts.quality_rating,
+        "status": facts.phone_status,
         "expected": SORT_RANK[situation_kind(facts)],
     }
 
@@ -557,7 +599,7 @@ def test_a_search_counts_its_matches_beyond_the_page(store: ChannelStore) -> Non
 
     seed_situations(store)
     first = store.fleet.page(FleetQuery(q="situation", limit=2))
-    assert first.total == 22 and len(first.rows) == 2  # the two offboarded ones are inactive
+    assert first.total == 24 and len(first.rows) == 2  # the two offboarded ones are inactive
     past_the_end = store.fleet.page(FleetQuery(q="situation", limit=2, offset=100))
-    assert past_the_end.total == 22 and past_the_end.rows == ()
+    assert past_the_end.total == 24 and past_the_end.rows == ()
     assert store.fleet.page(FleetQuery(q="no such name")).total == 0

@@ -110,6 +110,13 @@ CASES: list[tuple[SituationFacts, SituationKind]] = [
     (SituationFacts(S.REGISTERED, business_app=L.CONNECTED, history_sync=Y.REQUESTED), K.HEALTHY),
     (SituationFacts(S.REGISTERED, business_app=L.RECONNECTING, history_sync=Y.DUE), K.APP_RECONNECTING),
     (SituationFacts(S.UNKNOWN, active=False, business_app=L.DISCONNECTED), K.APP_DISCONNECTED),
+    # Meta's quality rating: low (red, or flagged) needs a person; medium is a warning.
+    (SituationFacts(S.REGISTERED, quality_rating="RED"), K.QUALITY_LOW),
+    (SituationFacts(S.REGISTERED, quality_rating="GREEN", phone_status="FLAGGED"), K.QUALITY_LOW),
+    (SituationFacts(S.REGISTERED, quality_rating="YELLOW"), K.QUALITY_MEDIUM),
+    (SituationFacts(S.REGISTERED, quality_rating="GREEN", phone_status="CONNECTED"), K.HEALTHY),
+    (SituationFacts(S.REGISTERED, R.TOKEN_INVALID, quality_rating="RED"), K.TOKEN_INVALID),
+    (SituationFacts(S.REGISTERED, quality_rating="RED", active=False), K.OFFBOARDED),
     # What a person must fix comes before the app's sync.
     (
         SituationFacts(S.REGISTERED, R.TOKEN_INVALID, business_app=L.CONNECTED, history_sync=Y.DUE),
@@ -144,6 +151,7 @@ def test_needs_action_kinds() -> None:
         K.NAME_CHANGE_LAPSED,
         K.NAME_CHANGE_DECLINED,
         K.GRAPH_ERROR,
+        K.QUALITY_LOW,
     } == NEEDS_ACTION_KINDS
 
 

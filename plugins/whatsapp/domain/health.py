@@ -42,6 +42,11 @@ RISKY = frozenset({ValueSeverity.WARNING, ValueSeverity.CRITICAL})
 NOT_APPLICABLE = "NOT_APPLICABLE"
 NAME_IN_REVIEW = "PENDING_REVIEW"
 NAME_DECLINED = "DECLINED"
+#: Meta's low and medium ``quality_rating``, and the ``status`` of a number Meta flagged for its
+#: quality (https://developers.facebook.com/documentation/business-messaging/whatsapp/business-phone-numbers/phone-numbers).
+QUALITY_RED = "RED"
+QUALITY_YELLOW = "YELLOW"
+FLAGGED = "FLAGGED"
 #: ``is_on_biz_app`` as read (:meth:`HealthField.read` spells Graph's booleans as JSON does).
 ON_BIZ_APP = "true"
 
@@ -182,8 +187,8 @@ HEALTH_FIELDS: tuple[HealthField, ...] = (
         "quality_rating",
         severities={
             "GREEN": ValueSeverity.OK,
-            "YELLOW": ValueSeverity.WARNING,
-            "RED": ValueSeverity.CRITICAL,
+            QUALITY_YELLOW: ValueSeverity.WARNING,
+            QUALITY_RED: ValueSeverity.CRITICAL,
         },
         watched=True,
     ),
@@ -193,7 +198,7 @@ HEALTH_FIELDS: tuple[HealthField, ...] = (
         "status",
         severities={
             "CONNECTED": ValueSeverity.OK,
-            "FLAGGED": ValueSeverity.CRITICAL,
+            FLAGGED: ValueSeverity.CRITICAL,
             "RESTRICTED": ValueSeverity.CRITICAL,
             "BANNED": ValueSeverity.CRITICAL,
             "RATE_LIMITED": ValueSeverity.WARNING,

@@ -43,7 +43,7 @@ from enum import Enum, StrEnum
 from typing import Protocol
 
 from whatsapp.domain.business_app import SYNC_WINDOW, AppLink, SyncState
-from whatsapp.domain.health import NAME_DECLINED, NAME_IN_REVIEW
+from whatsapp.domain.health import FLAGGED, NAME_DECLINED, NAME_IN_REVIEW, QUALITY_RED, QUALITY_YELLOW
 from whatsapp.domain.registration import (
     ATTENTION_ACTIONS,
     NAME_CHANGE_WINDOW,
@@ -84,6 +84,8 @@ class SituationKind(StrEnum):
     APP_RECONNECTING = "app_reconnecting"
     HISTORY_SYNC_DUE = "history_sync_due"
     HISTORY_NOT_SHARED = "history_not_shared"
+    QUALITY_LOW = "quality_low"
+    QUALITY_MEDIUM = "quality_medium"
     GRAPH_ERROR = "graph_error"
     CHECK_FAILED = "check_failed"
 
@@ -144,6 +146,9 @@ class SituationFacts:
     #: A WhatsApp Business app number's link to the app, and its history sync (``None`` for others).
     business_app: AppLink | None = None
     history_sync: SyncState | None = None
+    #: What Meta says of the number's quality: its ``quality_rating`` and its ``status``.
+    quality_rating: str | None = None
+    phone_status: str | None = None
 
 
 class Refusal(Protocol):
@@ -247,6 +252,11 @@ def _created(d: SituationDetails) -> datetime | None:
 def _no_start(d: SituationDetails) -> None:
     """No start is shown: a healthy number needs none, and the store keeps no time of a name change's step."""
     return None
+
+
+def _checked(d: SituationDetails) -> datetime | None:
+    """The read that showed it (Meta's rating has no time of its own)."""
+    return d.checked_at
 
 
 def _offboarded(d: SituationDetails) -> datetime | None:
@@ -488,6 +498,19 @@ SITUATION_SPECS: tuple[SituationSpec, ...] = (
         title="Meta refused registration",
         action=_COMPLETE_REGISTRATION,
     ),
+    SituationSpec(
+        SituationKind.QUALITY_LOW,
+        rules=(rule(292, quality_rating=QUALITY_RED), rule(293, phone_status=FLAGGED)),
+        severity=SituationSeverity.ERROR,
+        title="Quality rating low",
+        action=_OPEN_MANAGER,
+        detail=(
+            "Meta rates the number's quality low (red) or has flagged it: customers block or report its "
+            "messages. Meta may lower its messaging limit if it stays so; review the messages it sends "
+            "(see Insights in WhatsApp Manager)."
+        ),
+        since=_checked,
+    ),
     _needs_attention(
         SituationKind.NAME_CHANGE_LAPSED,
         260,
@@ -629,6 +652,18 @@ SITUATION_SPECS: tuple[SituationSpec, ...] = (
             "works, and new messages arrive as usual."
         ),
         since=_sync_opened,
+    ),
+    SituationSpec(
+        SituationKind.QUALITY_MEDIUM,
+        rules=(rule(470, quality_rating=QUALITY_YELLOW),),
+        severity=SituationSeverity.WARNING,
+        title="Quality rating medium",
+        action=_OPEN_MANAGER,
+        detail=(
+            "Meta rates the number's quality medium (yellow): more blocks or reports would make it "
+            "low, and Meta may then lower its messaging limit."
+        ),
+        since=_checked,
     ),
     SituationSpec(
         SituationKind.NOT_CHECKED,

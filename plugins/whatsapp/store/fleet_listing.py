@@ -117,6 +117,8 @@ def _facts(values: dict[str, Any]) -> SituationFacts:
         active=bool(values["active"]),
         business_app=_enum(AppLink, values["business_app"]),
         history_sync=_enum(SyncState, values["history_sync"]),
+        quality_rating=values["quality_rating"],
+        phone_status=values["phone_status"],
     )
 
 
@@ -480,6 +482,7 @@ _GROUPED = (
     "failures_in_a_row",
     "business_app",
     "history_sync",
+    "status",
 )
 
 
@@ -513,6 +516,8 @@ def fleet_groups(conn: Connection) -> list[FactGroup]:
                     "active": True,
                     "business_app": values["business_app"],
                     "history_sync": values["history_sync"],
+                    "quality_rating": values["quality_rating"],
+                    "phone_status": values["status"],
                 }
             )
             dimensions = tuple(values[column] for _, column in SUMMARY_DIMENSIONS)

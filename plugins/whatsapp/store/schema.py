@@ -114,6 +114,8 @@ def fact_columns(c: Any) -> dict[str, ColumnElement[Any]]:
         "active": c.active,
         "business_app": c.business_app,
         "history_sync": c.history_sync,
+        "quality_rating": c.quality_rating,
+        "phone_status": c.status,
     }
 
 
@@ -222,6 +224,7 @@ SUMMARY_COLUMNS: tuple[str, ...] = (
     "last_check_failed_at",
     "business_app",
     "history_sync",
+    "status",
 )
 # The fleet listing's indexes (``fleet_listing.py``), partial on active channels as the listing's
 # default filter and the counts are: the default page (needs action first), the same within one
