@@ -118,10 +118,11 @@ def test_needs_action_sort_puts_incomplete_registrations_first(
 ) -> None:
     body = api_client.get(f"{FLEET}?sort=needs_action", headers=admin).json()
     states = [c["registration"]["state"] for c in body["channels"]]
-    assert states == ["scheduled"] * 3 + ["registered"] * 3
-    # Registrations pending (the declined name is still scheduled) before names in review, by inbox.
-    assert _inboxes(body) == [fleet[k].inbox_id for k in ("pending", "declined", "in_review")] + [
-        fleet[k].inbox_id for k in ("healthy", "yellow", "red")
+    assert states == ["registered"] + ["scheduled"] * 3 + ["registered"] * 2
+    # Meta's red rating needs a person; then registrations pending (the declined name is still
+    # scheduled) before names in review, by inbox; then the yellow rating, then the healthy.
+    assert _inboxes(body) == [fleet[k].inbox_id for k in ("red", "pending", "declined", "in_review")] + [
+        fleet[k].inbox_id for k in ("yellow", "healthy")
     ]
     reverse = api_client.get(f"{FLEET}?sort=needs_action&order=desc", headers=admin).json()
     assert _inboxes(reverse) == _inboxes(body)[::-1]
