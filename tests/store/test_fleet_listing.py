@@ -198,7 +198,7 @@ def _nulls_last(value: Any) -> tuple[bool, Any]:
 @pytest.mark.parametrize(
     ("sort", "key"),
     [
-        ("account", lambda v: v["inbox"]),
+        ("account", lambda v: (False, v["inbox"])),
         ("checked_at", lambda v: (v["checked_at"] is None, v["checked_at"] or NOW)),
         ("next_attempt_at", lambda v: (v["next_attempt_at"] is None, v["next_attempt_at"] or NOW)),
         (
@@ -207,9 +207,11 @@ def _nulls_last(value: Any) -> tuple[bool, Any]:
         ),
     ],
 )
-def test_sorts_put_missing_values_last_ascending(
+def test_sorts_put_missing_values_last_both_ways(
     store: ChannelStore, seeded: Seeded, sort: str, key: Any
 ) -> None:
+    """Descending is the reverse of ascending, except that channels without the value stay last:
+    "checked most recently first" starts with a checked channel, not with the never-checked."""
     _, ids = _page(store, sort=sort, limit=MAX_LIMIT)
     values = {
         channel_id: {**_values(spec, n), "inbox": n}
@@ -217,8 +219,11 @@ def test_sorts_put_missing_values_last_ascending(
     }
     # Ties (equal values) are broken by id or inbox, both follow SPECS order here.
     assert ids == sorted(ids, key=lambda i: (key(values[i]), seeded.ids.index(i)))
+    missing = [i for i in ids if key(values[i])[0]]  # keys are (is missing, value)
+    present = [i for i in ids if i not in missing]
+    assert sort == "account" or missing, f"the seed has no channel without {sort}"
     _, descending = _page(store, sort=sort, order="desc", limit=MAX_LIMIT)
-    assert descending == ids[::-1]
+    assert descending == present[::-1] + missing[::-1]
 
 
 @pytest.mark.parametrize("sort", sorted(SORTS))

@@ -28,6 +28,11 @@ def _refs(answer: dict[str, Any]) -> list[str]:
     return [f"{c['account_id']}-{c['inbox_id']}" for c in answer["channels"]]
 
 
+def _vocabulary(ui_stack: UiStack) -> dict[str, Any]:
+    with ui_stack.api() as api:
+        return api.get("/whatsapp/api/v1/vocabulary").raise_for_status().json()
+
+
 def test_channels_that_need_action_come_first(ui_stack: UiStack, browser: Browser) -> None:
     browser.login("admin")
     browser.open_page()
@@ -168,4 +173,29 @@ def test_a_hostile_display_name_is_text(ui_stack: UiStack, browser: Browser) -> 
     assert browser.driver.execute_script("return document.querySelectorAll('img[onerror]').length") == 0
     with pytest.raises(NoAlertPresentException):
         browser.driver.switch_to.alert.text  # noqa: B018 (reading it is the check)
+    assert_console_clean(browser)
+
+
+@pytest.mark.parametrize("sort", ["checked_at", "next_attempt_at"])
+def test_sorting_descending_puts_empty_values_last(ui_stack: UiStack, browser: Browser, sort: str) -> None:
+    """Issue 25 #14: the API sorted channels without the value first when descending: "Checked"
+    descending opened on the never-checked channels, "Next try" on a page of dashes."""
+    field = {
+        "checked_at": lambda c: c["checked_at"],
+        "next_attempt_at": lambda c: c["registration"]["next_attempt_at"],
+    }[sort]
+    page_size = _vocabulary(ui_stack)["fleet"]["page_size"]
+    everything = _fleet(ui_stack, sort=sort, order="desc", limit=500)["channels"]
+    values = [field(c) for c in everything]
+    having = [v for v in values if v]
+    assert having and len(having) < len(values), "the seed has channels with and without the value"
+    assert values == sorted(having, reverse=True) + [None] * (len(values) - len(having)), values
+    browser.login("admin")
+    browser.open_page()
+    browser.wait_rows()
+    browser.click(f"wa-sort-{sort}")
+    browser.wait(lambda _: browser.query().get("sort") == [sort], message="not sorted")
+    browser.click(f"wa-sort-{sort}")  # again: descending
+    browser.wait(lambda _: browser.query().get("order") == ["desc"], message="not descending")
+    browser.wait_rows(_refs({"channels": everything[:page_size]}))
     assert_console_clean(browser)

@@ -131,9 +131,23 @@ Order = Literal["asc", "desc"]
 
 
 def _ordered(column: ColumnElement[Any], order: Order) -> UnaryExpression[Any]:
-    """NULLs last ascending and first descending: PostgreSQL's B-tree order, so both scan directions
-    use the index; spelled out so SQLite (NULLs first by default) sorts the same way."""
-    return column.asc().nulls_last() if order == "asc" else column.desc().nulls_first()
+    """A missing value (a channel never checked, with no next try, without a number) sorts last in
+    both directions: descending is "newest first", and a page of blanks on top hides the values the
+    person sorted for.
+
+    A column that is never NULL keeps PostgreSQL's B-tree order (NULLs first descending), so a
+    descending page is a backward scan of its index; a nullable one, descending, is sorted (at
+    100,000 channels a top-N sort of the filtered rows). Spelled out for SQLite (NULLs first by
+    default) to sort the same way.
+    """
+    if order == "asc":
+        return column.asc().nulls_last()
+    return column.desc().nulls_last() if _nullable(column) else column.desc().nulls_first()
+
+
+def _nullable(column: ColumnElement[Any]) -> bool:
+    """A table column declared nullable (expressions such as the situation rank are never NULL)."""
+    return bool(getattr(column, "nullable", False))
 
 
 def _by(*columns: ColumnElement[Any]) -> Callable[[Order], tuple[UnaryExpression[Any], ...]]:
