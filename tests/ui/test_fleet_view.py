@@ -6,6 +6,7 @@ tests check the page against the server's answer rather than against a copy of i
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -198,4 +199,24 @@ def test_sorting_descending_puts_empty_values_last(ui_stack: UiStack, browser: B
     browser.click(f"wa-sort-{sort}")  # again: descending
     browser.wait(lambda _: browser.query().get("order") == ["desc"], message="not descending")
     browser.wait_rows(_refs({"channels": everything[:page_size]}))
+    assert_console_clean(browser)
+
+
+def test_a_number_is_found_however_it_is_typed(ui_stack: UiStack, browser: Browser) -> None:
+    """Issue 25 #5: the page (the API) found a number only as shown ("555-000-0120"): its E.164 form,
+    its digits and its national digits found nothing."""
+    channel = ui_stack.channels["pin_mismatch"]
+    with ui_stack.api() as api:
+        shown = api.get(channel.path + "/health").raise_for_status().json()["display_phone_number"]
+    digits = re.sub(r"\D", "", shown)
+    assert shown != digits and len(digits) == 11, shown
+    browser.login("admin")
+    browser.open_page()
+    browser.wait_rows()
+    for typed in (f"+{digits}", digits, digits[1:]):
+        browser.type_into("wa-search", "no such channel anywhere")  # so the next answer is a new one
+        browser.one("wa-empty")
+        browser.type_into("wa-search", typed)
+        browser.wait(lambda _, t=typed: browser.query().get("q") == [t], message=f"{typed} not searched")
+        browser.wait_rows([channel.ref])
     assert_console_clean(browser)
