@@ -59,6 +59,10 @@ def _local(browser: Browser, iso: str) -> str:
     return at.astimezone(ZoneInfo(zone)).strftime("%Y-%m-%d %H:%M")
 
 
+def _past(iso: str) -> bool:
+    return datetime.fromisoformat(iso.replace("Z", "+00:00")) <= datetime.now(UTC)
+
+
 def _complete_registration(browser: Browser) -> Any:
     """Click *Complete registration*; the outcome element once the run is over."""
     browser.click("wa-register-button")
@@ -417,3 +421,30 @@ def test_an_open_channel_view_shows_what_the_store_learns_without_a_reload(
         assert browser.by_testid("wa-history-row"), "the stored check is not in the history table"
         assert browser.driver.execute_script("return window.__waSamePage === true;"), "the page reloaded"
         assert_console_clean(browser)
+
+
+def test_a_blocked_number_offers_no_register_call_until_its_window_reopens(
+    ui_stack: UiStack, browser: Browser
+) -> None:
+    """Meta's 133016 holds the number until its register window reopens: another call is refused
+    and counted. Issue 25 #3: the page offered *Complete registration now* (enabled) and the API
+    queued the run; now the button is disabled with the reopening time and the API answers 409."""
+    channel = ui_stack.channels["blocked"]
+    situation = _health(ui_stack, channel)["situation"]
+    reopens = situation["next_try"]
+    assert situation["kind"] == "blocked" and reopens and not _past(reopens), situation
+    calls = ui_stack.simulator.control.calls(path=f"{channel.phone_number_id}/register$")
+    browser.login("admin")
+    _open_channel(browser, channel)
+    _banner(browser, "blocked")
+    button = browser.one("wa-register-button")
+    assert not button.is_enabled(), "Complete registration is offered for a number Meta blocked"
+    held = browser.one("wa-register-button-held").text
+    assert _local(browser, reopens) in held, (reopens, held)
+    assert _local(browser, reopens) in (button.get_attribute("title") or "")
+    with ui_stack.api() as api:
+        refused = api.post(channel.path + "/register")
+    assert refused.status_code == 409 and "133016" in refused.json()["detail"], refused.text
+    assert ui_stack.simulator.control.calls(path=f"{channel.phone_number_id}/register$") == calls
+    browser.screenshot("blocked-held.png")
+    assert_console_clean(browser)

@@ -87,9 +87,9 @@ export interface paths {
          * @description Queue ``whatsapp_register_channel`` for this channel (the *Complete registration* button).
          *
          *     Decided on the stored health: when it shows the number provisioned and verified, a run would
-         *     only re-read health and skip, so the answer is 409 instead. The run itself re-reads live
-         *     health under the channel's claim before spending a register call, and never exceeds the
-         *     register budget.
+         *     only re-read health and skip, so the answer is 409 instead; so it is while Meta's register
+         *     limit holds the number (133016). The run itself re-reads live health under the channel's
+         *     claim before spending a register call, and never exceeds the register budget.
          */
         post: operations["register_api_v1_accounts__account_id__inboxes__inbox_id__register_post"];
         delete?: never;
@@ -959,6 +959,11 @@ export interface components {
             action: components["schemas"]["ActionKind"];
             /** Action Label */
             action_label: string;
+            /**
+             * Register Held
+             * @description *Complete registration* is refused (409) in this situation until its `next_try`
+             */
+            register_held: boolean;
         };
         /**
          * SituationSeverity
@@ -1286,7 +1291,7 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description not needed, or a run for this channel is queued/running */
+            /** @description not needed, Meta's register limit reached (until the window reopens), or a run for this channel is queued/running */
             409: {
                 headers: {
                     [name: string]: unknown;

@@ -1,7 +1,7 @@
 // Times in Airflow's time zone and date format. Airflow's UI keeps the user's choice in
 // localStorage "timezone" as a JSON string (usehooks-ts useLocalStorage) and defaults to the
 // browser's zone; it announces changes with a "local-storage" event (other tabs: "storage").
-import { useEffect, useState } from "react";
+import { useEffect, useReducer, useState } from "react";
 
 const STORAGE_KEY = "timezone";
 
@@ -76,4 +76,20 @@ export function Time({ value }: { value: string | null | undefined }) {
       {formatTime(value, zone)}
     </time>
   );
+}
+
+/** The longest a browser timer waits (2^31 - 1 ms, 24.8 days); a later time needs no re-render yet. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/** Whether `value` is still ahead; the component renders again when it passes. */
+export function useAhead(value: string | null | undefined): boolean {
+  const [, rerender] = useReducer((n: number) => n + 1, 0);
+  const left = (): number => (value ? Date.parse(value) - Date.now() : 0);
+  useEffect(() => {
+    const wait = left();
+    if (!(wait > 0 && wait < MAX_TIMER_MS)) return;
+    const timer = window.setTimeout(rerender, wait + 100);
+    return () => window.clearTimeout(timer);
+  }, [value]); // eslint-disable-line react-hooks/exhaustive-deps
+  return left() > 0;
 }

@@ -4,8 +4,8 @@ import type { Schema } from "../api";
 import { ManagerLink } from "../ManagerLink";
 import { PALETTE, type SituationSeverity } from "../severity";
 import { metaSaid } from "../situation";
-import { Time } from "../Time";
-import { GuardedButton } from "./GuardedButton";
+import { formatTime, Time, useAhead, useTimezone } from "../Time";
+import { GuardedButton, type Held } from "./GuardedButton";
 import type { Registration } from "./useRegistration";
 
 const ALERT_STATUS: Record<SituationSeverity, "success" | "info" | "warning" | "error"> = {
@@ -15,19 +15,45 @@ const ALERT_STATUS: Record<SituationSeverity, "success" | "info" | "warning" | "
   error: "error",
 };
 
+/**
+ * Why *Complete registration* waits, in a situation the API holds it in (Meta's register limit:
+ * another call before the window reopens is refused and counted; the API answers 409) until the
+ * situation's next try.
+ */
+function useRegisterHold(situation: Schema<"Situation">, info: Schema<"SituationKindInfo"> | undefined): Held | undefined {
+  const zone = useTimezone();
+  const ahead = useAhead(situation.next_try);
+  if (!info?.register_held || (situation.next_try && !ahead)) return undefined;
+  const reopens = situation.next_try;
+  return {
+    reason: reopens ? (
+      <>
+        Meta takes no register call for this number before <Time value={reopens} />.
+      </>
+    ) : (
+      "Meta takes no register call for this number until the fleet's next try."
+    ),
+    title: reopens ? `Meta takes no register call before ${formatTime(reopens, zone)} ${zone}` : situation.title,
+  };
+}
+
 /** One banner for the channel's situation, with the action that fits it. */
 export function Banner({
   channel,
   me,
   registration,
+  vocabulary,
 }: {
   channel: Schema<"ChannelHealth">;
   me?: Schema<"Me">;
   registration: Registration;
+  vocabulary?: Schema<"Vocabulary">;
 }) {
   const { situation } = channel;
   const refusal = metaSaid(situation.detail, situation.error);
   const { action } = situation;
+  const info = vocabulary?.situations.find((known) => known.kind === situation.kind);
+  const held = useRegisterHold(situation, info);
   // A WhatsApp Business app number is registered through the app: Meta takes no register call
   // for it and the API answers 409, so the button is not offered.
   const app = channel.business_app;
@@ -36,6 +62,7 @@ export function Banner({
       testId="wa-register-button"
       variant={variant}
       permission={me?.permissions.register}
+      held={held}
       busy={registration.running}
       onClick={registration.start}
     >

@@ -89,7 +89,7 @@ export function ChannelView({ accountId, inboxId }: { accountId: string; inboxId
               <RefreshButton ids={ids} permission={me.data?.permissions.refresh} onDone={reloadAll} />
             </HStack>
           </Flex>
-          <Banner channel={channel} me={me.data} registration={registration} />
+          <Banner channel={channel} me={me.data} registration={registration} vocabulary={vocabulary.data} />
           <RegisterOutcomeNote registration={registration} />
           {vocabulary.data && <Details channel={channel} vocabulary={vocabulary.data} />}
           {channel.business_app && vocabulary.data && (

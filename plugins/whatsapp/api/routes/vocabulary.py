@@ -8,7 +8,7 @@ from ``domain/business_app.py``, so a new field or state shows up by itself.
 from __future__ import annotations
 
 from fastapi import APIRouter
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from whatsapp.api.models import FleetPaging, RegisterBudget
 from whatsapp.domain.business_app import (
@@ -46,6 +46,14 @@ class SituationKindInfo(BaseModel):
     title: str
     action: ActionKind
     action_label: str
+    register_held: bool = Field(
+        description="*Complete registration* is refused (409) in this situation until its `next_try`"
+    )
+
+
+#: Situations in which ``POST .../register`` refuses a call until the situation's next try: Meta's
+#: register limit (``routes/channels.py``, ``_register_limit_refusal``).
+REGISTER_HELD = frozenset({SituationKind.BLOCKED})
 
 
 class SyncStateInfo(BaseModel):
@@ -112,6 +120,7 @@ def build_vocabulary() -> Vocabulary:
             title=info.title,
             action=info.action.kind,
             action_label=info.action.label,
+            register_held=kind in REGISTER_HELD,
         )
         for kind, info in SITUATIONS.items()
     ]
