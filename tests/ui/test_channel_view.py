@@ -115,7 +115,9 @@ def test_each_situation_has_its_banner(ui_stack: UiStack, browser: Browser, kind
     else:
         assert actions and situation["action"]["label"] in actions[0].text, (situation["action"], banner.text)
     for moment in ("since", "next_try", "deadline"):  # in the browser's zone (Airflow's default)
-        if situation[moment]:
+        if moment == "next_try" and situation[moment] and _past(situation[moment]):
+            assert "Next try: overdue" in banner.text, banner.text
+        elif situation[moment]:
             assert _local(browser, situation[moment]) in banner.text, (moment, situation[moment], banner.text)
     if situation["error"] and situation["error"].get("code"):
         assert str(situation["error"]["code"]) in banner.text or situation["error"]["message"] in banner.text
@@ -447,4 +449,36 @@ def test_a_blocked_number_offers_no_register_call_until_its_window_reopens(
     assert refused.status_code == 409 and "133016" in refused.json()["detail"], refused.text
     assert ui_stack.simulator.control.calls(path=f"{channel.phone_number_id}/register$") == calls
     browser.screenshot("blocked-held.png")
+    assert_console_clean(browser)
+
+
+def test_a_next_try_already_past_reads_overdue(ui_stack: UiStack, browser: Browser) -> None:
+    """A pending number's next try is when it was saved (the fleet registers it at its next run):
+    issue 25 #4: the page showed that past time as "Next try", equal to "since"; now it says
+    "overdue", in the fleet's column and in the banner, and a future next try stays a time."""
+    from selenium.webdriver.common.by import By
+
+    pending = ui_stack.channels["registration_pending"]
+    blocked = ui_stack.channels["blocked"]
+    due = _health(ui_stack, pending)["situation"]["next_try"]
+    reopens = _health(ui_stack, blocked)["situation"]["next_try"]
+    assert due and _past(due) and reopens and not _past(reopens), (due, reopens)
+
+    def next_try_cell(ref: str) -> str:
+        browser.wait_rows()
+        selector = f"[data-testid='wa-fleet-row'][data-channel='{ref}'] [data-testid='wa-next-try']"
+        return browser.driver.find_element(By.CSS_SELECTOR, selector).text
+
+    browser.login("admin")
+    browser.open_page(f"q={pending.verified_name}")
+    browser.wait_rows([pending.ref])
+    assert next_try_cell(pending.ref) == "overdue", next_try_cell(pending.ref)
+    browser.open_page("situation=blocked")
+    browser.wait_rows([blocked.ref])
+    assert _local(browser, reopens) in next_try_cell(blocked.ref)
+
+    _open_channel(browser, pending)
+    banner = _banner(browser, "registration_pending")
+    assert "Next try: overdue" in banner.text, banner.text
+    assert f"Next try: {_local(browser, due)}" not in banner.text
     assert_console_clean(browser)

@@ -93,3 +93,15 @@ export function useAhead(value: string | null | undefined): boolean {
   }, [value]); // eslint-disable-line react-hooks/exhaustive-deps
   return left() > 0;
 }
+
+/**
+ * When the fleet acts on a channel next: the time while it is ahead, "overdue" once it has passed
+ * (the fleet acts at its next run: a pending number's next try is when it was saved, which read
+ * as "since"). The due time stays in the tooltip.
+ */
+export function NextTry({ value }: { value: string | null | undefined }) {
+  const zone = useTimezone();
+  const ahead = useAhead(value);
+  if (!value || ahead) return <Time value={value} />;
+  return <span title={`due ${formatTime(value, zone)} ${zone}`}>overdue</span>;
+}

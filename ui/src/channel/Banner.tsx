@@ -4,7 +4,7 @@ import type { Schema } from "../api";
 import { ManagerLink } from "../ManagerLink";
 import { PALETTE, type SituationSeverity } from "../severity";
 import { metaSaid } from "../situation";
-import { formatTime, Time, useAhead, useTimezone } from "../Time";
+import { formatTime, NextTry, Time, useAhead, useTimezone } from "../Time";
 import { GuardedButton, type Held } from "./GuardedButton";
 import type { Registration } from "./useRegistration";
 
@@ -93,7 +93,7 @@ export function Banner({
         {refusal && <Text fontSize="sm">Meta refused: {refusal}</Text>}
         {situation.next_try && (
           <Text fontSize="sm">
-            Next try: <Time value={situation.next_try} />
+            Next try: <NextTry value={situation.next_try} />
           </Text>
         )}
         {situation.deadline && (

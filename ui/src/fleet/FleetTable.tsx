@@ -5,7 +5,7 @@ import type { Schema } from "../api";
 import { BusinessAppBadge } from "../BusinessAppBadge";
 import { errorCode } from "../situation";
 import { SituationBadge } from "../SituationBadge";
-import { Time } from "../Time";
+import { NextTry, Time } from "../Time";
 import { channelKey, orderOf, sortOf, type Update } from "./params";
 
 type Channel = Schema<"ChannelHealth">;
@@ -66,7 +66,7 @@ function columns(vocabulary: Schema<"Vocabulary">, open: (channel: Channel) => v
       label: "Next try",
       sort: "next_attempt_at",
       testId: "wa-next-try",
-      cell: ({ situation }) => <Time value={situation.next_try} />,
+      cell: ({ situation }) => <NextTry value={situation.next_try} />,
     },
     { label: "Checked", sort: "checked_at", cell: (channel) => <Time value={channel.checked_at} /> },
     {
