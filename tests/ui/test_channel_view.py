@@ -482,3 +482,50 @@ def test_a_next_try_already_past_reads_overdue(ui_stack: UiStack, browser: Brows
     assert "Next try: overdue" in banner.text, banner.text
     assert f"Next try: {_local(browser, due)}" not in banner.text
     assert_console_clean(browser)
+
+
+def test_a_name_change_action_leads_to_the_dag_that_requests_one(ui_stack: UiStack, browser: Browser) -> None:
+    """*Request a display name (whatsapp_change_display_name)* is done in Airflow, by triggering
+    that DAG. Issue 25 #8: the page linked it to WhatsApp Manager in a new tab, and said Meta's
+    refusal twice (banner and note). Airflow 3.3 has no URL that opens a DAG's trigger form
+    (apache/airflow#54800 is open; #59231 was reverted), so the link opens the DAG's page, whose
+    Trigger button opens the form."""
+    from selenium.webdriver.common.by import By
+
+    channel = ui_stack.channels["name_change_declined"]
+    situation = _health(ui_stack, channel)["situation"]
+    assert situation["action"]["kind"] == "change_display_name", situation
+    browser.login("admin")
+    view = _open_channel(browser, channel)
+    banner = _banner(browser, "name_change_declined")
+    action = browser.one("wa-banner-action")
+    [link] = action.find_elements(By.CSS_SELECTOR, "a[href]")
+    assert situation["action"]["label"] in link.text, link.text
+    dag_page = "/dags/whatsapp_change_display_name"
+    assert urlsplit(link.get_attribute("href")).path.endswith(dag_page), link.get_attribute("href")
+    assert link.get_attribute("target") != "_blank"
+    assert f"account_id {channel.account_id}" in action.text and f"inbox_id {channel.inbox_id}" in action.text
+    said = situation["detail"].rstrip(".")
+    assert view.text.count(said) == 1, f"said {view.text.count(said)} times: {view.text}"
+    assert banner.text.count(said) == 1
+
+    link.click()
+    browser.wait(lambda d: urlsplit(d.current_url).path.endswith(dag_page), message=f"not at {dag_page}")
+    trigger = browser.wait(
+        lambda d: next(
+            (
+                b
+                for b in d.find_elements(By.CSS_SELECTOR, "[data-testid='trigger-dag-button']")
+                if b.is_displayed()
+            ),
+            False,
+        ),
+        message="no Trigger button on the DAG's page",
+    )
+    trigger.click()
+    browser.wait(
+        lambda d: any(e.is_displayed() for e in d.find_elements(By.CSS_SELECTOR, "[role='dialog']")),
+        message="the trigger form did not open",
+    )
+    browser.screenshot("change-display-name-trigger.png")
+    browser.console_errors()  # Airflow's own page, not this one

@@ -960,6 +960,11 @@ export interface components {
             /** Action Label */
             action_label: string;
             /**
+             * Action Path
+             * @description where in Airflow's UI the action is done (a DAG's page, relative to Airflow's base URL)
+             */
+            action_path: string | null;
+            /**
              * Register Held
              * @description *Complete registration* is refused (409) in this situation until its `next_try`
              */

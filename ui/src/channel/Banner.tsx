@@ -1,6 +1,7 @@
 import { Alert, Box, Text } from "@chakra-ui/react";
 
 import type { Schema } from "../api";
+import { AppLink } from "../AppLink";
 import { ManagerLink } from "../ManagerLink";
 import { PALETTE, type SituationSeverity } from "../severity";
 import { metaSaid } from "../situation";
@@ -111,10 +112,18 @@ export function Banner({
               ) : (
                 registerButton("solid", action.label)
               )
-            ) : action.kind === "open_whatsapp_manager" || action.kind === "change_display_name" ? (
+            ) : action.kind === "open_whatsapp_manager" ? (
               <ManagerLink href={channel.links.whatsapp_manager} testId="wa-banner-manager-link">
                 {action.label}
               </ManagerLink>
+            ) : info?.action_path ? (
+              // A DAG to trigger: its page in Airflow, whose Trigger button opens the form.
+              <Text fontSize="sm">
+                <AppLink to={info.action_path} testId="wa-banner-dag-link">
+                  {action.label}
+                </AppLink>
+                : trigger it with account_id {channel.account_id} and inbox_id {channel.inbox_id}.
+              </Text>
             ) : (
               <Text fontWeight="semibold">{action.label}</Text>
             )}

@@ -14,6 +14,15 @@ function valueAt(channel: Channel, path: string[]): string | null {
   return typeof value === "string" ? value : null;
 }
 
+/**
+ * The API's notes that the banner does not say already: a lapsed or declined name change is the
+ * banner's own situation, whose detail is the note's advice (the page said it twice).
+ */
+const notesBesideTheBanner = (channel: Channel): string[] =>
+  (channel.notes ?? []).filter(
+    (note) => !(note === channel.name_change?.text && channel.situation.action.kind === "change_display_name"),
+  );
+
 /** Every health field the API serves (its labels and colours), then the channel's own facts. */
 export function Details({ channel, vocabulary }: { channel: Channel; vocabulary: Schema<"Vocabulary"> }) {
   const { registration } = channel;
@@ -45,8 +54,8 @@ export function Details({ channel, vocabulary }: { channel: Channel; vocabulary:
           </DataList.Item>
         ))}
       </DataList.Root>
-      {channel.notes?.map((note) => (
-        <Text key={note} fontSize="sm" mt={1}>
+      {notesBesideTheBanner(channel).map((note) => (
+        <Text key={note} fontSize="sm" mt={1} data-testid="wa-note">
           {note}
         </Text>
       ))}
