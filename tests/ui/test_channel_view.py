@@ -529,3 +529,32 @@ def test_a_name_change_action_leads_to_the_dag_that_requests_one(ui_stack: UiSta
     )
     browser.screenshot("change-display-name-trigger.png")
     browser.console_errors()  # Airflow's own page, not this one
+
+
+def test_every_time_on_a_channel_is_in_the_airflow_time_zone(ui_stack: UiStack, browser: Browser) -> None:
+    """An approved name change shows its deadline in the banner and in the channel's notes; the
+    page (issue 25 #12) showed the banner's in Airflow's zone and the note's as the API words it,
+    in UTC ("re-register by … UTC"). Now every time on the view is in the zone chosen in Airflow."""
+    import json
+
+    zone = "Asia/Kathmandu"  # a 45-minute offset: no formatting accident turns UTC into it
+    channel = ui_stack.channels["name_change_due"]
+    body = _health(ui_stack, channel)
+    deadline = body["name_change"]["deadline"]
+    assert deadline and any("UTC" in note for note in body["notes"]), body["notes"]
+    local = datetime.fromisoformat(deadline.replace("Z", "+00:00")).astimezone(ZoneInfo(zone))
+    browser.login("admin")
+    browser.set_local_storage({"timezone": json.dumps(zone)})
+    try:
+        view = _open_channel(browser, channel)
+        _banner(browser, "name_change_due")
+        text = browser.wait(
+            lambda _: (t := view.text) and local.strftime("%Y-%m-%d %H:%M:%S") in t and t,
+            message="the deadline is not shown in the chosen zone",
+        )
+        assert "UTC" not in text, text
+        assert text.count(local.strftime("%Y-%m-%d %H:%M:%S")) == 2, text  # the banner's and the note's
+        browser.screenshot("channel-kathmandu.png")
+        assert_console_clean(browser)
+    finally:
+        browser.set_local_storage({"timezone": None})

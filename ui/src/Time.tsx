@@ -1,7 +1,7 @@
 // Times in Airflow's time zone and date format. Airflow's UI keeps the user's choice in
 // localStorage "timezone" as a JSON string (usehooks-ts useLocalStorage) and defaults to the
 // browser's zone; it announces changes with a "local-storage" event (other tabs: "storage").
-import { useEffect, useReducer, useState } from "react";
+import { type ReactNode, useEffect, useReducer, useState } from "react";
 
 const STORAGE_KEY = "timezone";
 
@@ -104,4 +104,24 @@ export function NextTry({ value }: { value: string | null | undefined }) {
   const ahead = useAhead(value);
   if (!value || ahead) return <Time value={value} />;
   return <span title={`due ${formatTime(value, zone)} ${zone}`}>overdue</span>;
+}
+
+/** How the API writes a time inside a sentence (the CLI's words too): `2026-12-20 22:28 UTC`. */
+const inWords = (iso: string): string => `${formatTime(iso, "UTC").slice(0, 16)} UTC`;
+
+/**
+ * A sentence of the API with each of `times` it quotes shown as {@link Time}: the API words its
+ * notes for every client in UTC, and this page shows every time in Airflow's zone (a note beside
+ * the banner's deadline read one time in two zones).
+ */
+export function WithTimes({ text, times }: { text: string; times: (string | null | undefined)[] }) {
+  const byWords = new Map(times.filter((time): time is string => !!time).map((time) => [inWords(time), time]));
+  if (byWords.size === 0) return <>{text}</>;
+  // The words are digits, dashes, colons, spaces and "UTC": nothing a pattern reads as syntax.
+  const pattern = new RegExp(`(${[...byWords.keys()].join("|")})`);
+  const parts: ReactNode[] = text.split(pattern).map((part, index) => {
+    const time = byWords.get(part);
+    return time ? <Time key={index} value={time} /> : part;
+  });
+  return <>{parts}</>;
 }

@@ -2,7 +2,7 @@ import { Box, DataList, Text } from "@chakra-ui/react";
 import type { ReactNode } from "react";
 
 import type { Schema } from "../api";
-import { Time } from "../Time";
+import { Time, WithTimes } from "../Time";
 import { ValueBadge } from "../ValueBadge";
 
 type Channel = Schema<"ChannelHealth">;
@@ -26,6 +26,8 @@ const notesBesideTheBanner = (channel: Channel): string[] =>
 /** Every health field the API serves (its labels and colours), then the channel's own facts. */
 export function Details({ channel, vocabulary }: { channel: Channel; vocabulary: Schema<"Vocabulary"> }) {
   const { registration } = channel;
+  // The times the notes quote, shown in Airflow's zone like the banner's.
+  const noted = [channel.offboarded_at, channel.name_change?.deadline, channel.business_app?.sync_deadline];
   const budget = vocabulary.register_budget;
   const items: [string, ReactNode][] = [
     ...vocabulary.health_fields.map((field): [string, ReactNode] => [
@@ -56,7 +58,7 @@ export function Details({ channel, vocabulary }: { channel: Channel; vocabulary:
       </DataList.Root>
       {notesBesideTheBanner(channel).map((note) => (
         <Text key={note} fontSize="sm" mt={1} data-testid="wa-note">
-          {note}
+          <WithTimes text={note} times={noted} />
         </Text>
       ))}
     </Box>
