@@ -6,6 +6,7 @@ tests check the page against the server's answer rather than against a copy of i
 
 from __future__ import annotations
 
+import math
 import re
 from typing import Any
 
@@ -219,4 +220,40 @@ def test_a_number_is_found_however_it_is_typed(ui_stack: UiStack, browser: Brows
         browser.type_into("wa-search", typed)
         browser.wait(lambda _, t=typed: browser.query().get("q") == [t], message=f"{typed} not searched")
         browser.wait_rows([channel.ref])
+    assert_console_clean(browser)
+
+
+def test_a_link_the_page_cannot_serve_leads_back(ui_stack: UiStack, browser: Browser) -> None:
+    """A page past the last, an unknown situation or sort, a search longer than the API takes.
+
+    Issue 25 #7: the page showed "No channel is onboarded yet." beside "Page 99 of 2", sent the
+    unknown values and showed the API's refusal (every enum value) with no way back, and sent a
+    101-character search that the API refused.
+    """
+    vocabulary = _vocabulary(ui_stack)
+    page_size = vocabulary["fleet"]["page_size"]
+    total = _fleet(ui_stack)["total"]
+    last = math.ceil(total / page_size)
+    browser.login("admin")
+    browser.open_page("page=99")
+    browser.wait(lambda _: browser.query().get("page") == [str(last)], message="page 99 was kept")
+    browser.wait_rows(_refs(_fleet(ui_stack, limit=page_size, offset=(last - 1) * page_size)))
+    assert not browser.by_testid("wa-empty")
+    assert f"Page {last} of {last}" in browser.one("wa-fleet").text
+
+    browser.open_page("situation=nonsense&sort=bogus&order=sideways&needs_action=maybe")
+    ignored = browser.one("wa-ignored").text
+    for value in ("nonsense", "bogus", "sideways", "maybe"):
+        assert value in ignored, (value, ignored)
+    browser.wait_rows(_refs(_fleet(ui_stack, limit=page_size)))  # as if the link named none of them
+    assert not browser.by_testid("wa-error")
+    browser.click("wa-clear-filters")
+    browser.wait(lambda _: browser.query() == {}, message="the unknown values stayed in the URL")
+    browser.wait(lambda _: not browser.by_testid("wa-ignored"), message="the notice stayed")
+
+    longest = vocabulary["fleet"]["search_max_length"]
+    browser.type_into("wa-search", "x" * (longest + 1))
+    browser.wait(lambda _: browser.query().get("q") == ["x" * longest], message="search not capped")
+    browser.one("wa-empty")
+    assert not browser.by_testid("wa-error")
     assert_console_clean(browser)

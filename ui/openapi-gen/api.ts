@@ -495,7 +495,8 @@ export interface components {
         };
         /**
          * FleetPaging
-         * @description How ``GET /fleet`` pages and sorts when a request does not say: the page's page size.
+         * @description How ``GET /fleet`` pages and sorts when a request does not say (the page's page size), the
+         *     sorts it takes, and its longest search: the page checks a shared link against them.
          */
         FleetPaging: {
             /** Page Size */
@@ -506,6 +507,10 @@ export interface components {
              * @enum {string}
              */
             order: "asc" | "desc";
+            /** Sorts */
+            sorts: components["schemas"]["FleetSort"][];
+            /** Search Max Length */
+            search_max_length: number;
         };
         /**
          * FleetResponse
