@@ -13,7 +13,6 @@ from urllib.parse import unquote, urlsplit
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import text
 
 from tests.ui.browser import PAGE_PATH, Browser, assert_console_clean
 from tests.ui.conftest import REGISTER_DAG, UiStack
@@ -340,14 +339,6 @@ def test_refresh_reads_meta_again(ui_stack: UiStack, browser: Browser) -> None:
     assert_console_clean(browser)
 
 
-def _delete_channel(ui_stack: UiStack, channel_id: int) -> None:
-    store = ui_stack.store
-    with store.engine.begin() as conn:
-        if store.target.schema:
-            conn.execute(text(f'SET LOCAL search_path TO "{store.target.schema}"'))
-        conn.execute(text("DELETE FROM channels WHERE id = :id"), {"id": channel_id})
-
-
 @contextmanager
 def _unseeded_channel(ui_stack: UiStack, browser: Browser, number: int, name: str) -> Iterator[Channel]:
     """A channel of account 9000 + ``number`` that no other test sees, open in the channel view.
@@ -370,7 +361,7 @@ def _unseeded_channel(ui_stack: UiStack, browser: Browser, number: int, name: st
         yield channel
     finally:
         browser.driver.get("about:blank")
-        _delete_channel(ui_stack, channel.id)
+        ui_stack.delete_channel(channel.id)
 
 
 def _health_reads(browser: Browser) -> int:
@@ -385,7 +376,7 @@ def test_a_channel_deleted_under_an_open_view_is_reported_and_no_longer_asked_fo
 ) -> None:
     """Offboarded while someone watches it: the page says the channel is gone and stops its refresh."""
     with _unseeded_channel(ui_stack, browser, 2, "Acme Gone") as channel:
-        _delete_channel(ui_stack, channel.id)
+        ui_stack.delete_channel(channel.id)
         error = browser.wait(
             lambda _: browser.by_testid("wa-error"), message="the deleted channel is not reported"
         )

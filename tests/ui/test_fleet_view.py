@@ -35,6 +35,10 @@ def _vocabulary(ui_stack: UiStack) -> dict[str, Any]:
         return api.get("/whatsapp/api/v1/vocabulary").raise_for_status().json()
 
 
+#: The channel view's refresh interval, which the fleet view shares (REFRESH_MS in ui/src/queries.ts).
+REFRESH_S = 10
+
+
 def test_channels_that_need_action_come_first(ui_stack: UiStack, browser: Browser) -> None:
     browser.login("admin")
     browser.open_page()
@@ -257,3 +261,29 @@ def test_a_link_the_page_cannot_serve_leads_back(ui_stack: UiStack, browser: Bro
     browser.one("wa-empty")
     assert not browser.by_testid("wa-error")
     assert_console_clean(browser)
+
+
+def test_an_open_fleet_view_shows_what_the_store_learns_without_a_reload(
+    ui_stack: UiStack, browser: Browser
+) -> None:
+    """Issue 25 #9: the channel view read again every 10 s, the fleet view never did."""
+    name = "Acme Arrives Later"
+    browser.login("admin")
+    browser.open_page(f"q={name}")
+    browser.one("wa-empty")
+    browser.driver.execute_script("window.__waSamePage = true;")
+    channel = ui_stack.store.channels.upsert(
+        account_id=9103,
+        phone_number_id="399999999999103",
+        waba_id="199999999999103",
+        business_id="599999999999103",
+        access_token="EAAG-unseeded-103",
+        verified_name=name,
+    )
+    try:
+        browser.wait_rows([f"{channel.account_id}-{channel.inbox_id}"], timeout=REFRESH_S * 3)
+        assert browser.driver.execute_script("return window.__waSamePage === true;"), "the page reloaded"
+        assert_console_clean(browser)
+    finally:
+        browser.driver.get("about:blank")
+        ui_stack.delete_channel(channel.id)

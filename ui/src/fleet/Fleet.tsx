@@ -6,7 +6,7 @@ import { useEffect } from "react";
 import { useSearchParams } from "react-router-dom";
 
 import { ErrorNote } from "../ErrorNote";
-import { useGet, useVocabulary } from "../queries";
+import { REFRESH_MS, useGet, useVocabulary } from "../queries";
 import { Time } from "../Time";
 import { FleetTable } from "./FleetTable";
 import { fleetQuery, ignoredOf, pageOf, searchOf, type Update } from "./params";
@@ -23,7 +23,10 @@ export function Fleet() {
   const page = pageOf(params);
   // What the API takes is checked against its vocabulary (situations, sorts, page size) first.
   const query = fleetQuery(params, vocabulary.data);
-  const fleet = useGet("/api/v1/fleet", query && { query }, { placeholderData: keepPreviousData });
+  const fleet = useGet("/api/v1/fleet", query && { query }, {
+    placeholderData: keepPreviousData,
+    refetchInterval: REFRESH_MS,
+  });
 
   const update: Update = (changes, keepPage = false) => {
     setParams((previous) => {
