@@ -9,10 +9,11 @@ from __future__ import annotations
 import math
 import re
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from tests.ui.browser import Browser, assert_console_clean
+from tests.ui.browser import PAGE_PATH, Browser, assert_console_clean
 from tests.ui.conftest import UiStack
 from tests.ui.seed_situations import HOSTILE_NAME, INACTIVE_KINDS
 
@@ -287,3 +288,29 @@ def test_an_open_fleet_view_shows_what_the_store_learns_without_a_reload(
     finally:
         browser.driver.get("about:blank")
         ui_stack.delete_channel(channel.id)
+
+
+def test_each_rows_number_is_a_link_to_its_channel(ui_stack: UiStack, browser: Browser) -> None:
+    """A real link: "open in new tab" and "copy link" work. Issue 25 #10: the rows were buttons."""
+    from selenium.webdriver.common.by import By
+
+    blocked = ui_stack.channels["blocked"]
+    browser.login("admin")
+    browser.open_page("situation=blocked")
+    browser.wait_rows([blocked.ref])
+    row = browser.one("wa-fleet-row")
+    [link] = row.find_elements(By.CSS_SELECTOR, "a[href]")
+    href = link.get_attribute("href")
+    assert urlsplit(href).path.endswith(PAGE_PATH), href
+    # The channel, and the filter to go back to.
+    assert parse_qs(urlsplit(href).query) == {"situation": ["blocked"], "channel": [blocked.ref]}, href
+    browser.driver.switch_to.new_window("tab")  # what "open in new tab" does with the link
+    browser.driver.get(href)
+    browser.one("wa-channel")
+    assert blocked.verified_name in browser.one("wa-channel").text
+    browser.driver.close()
+    browser.driver.switch_to.window(browser.driver.window_handles[0])
+    browser.click("wa-fleet-row")  # a click on the row still opens it in place
+    browser.one("wa-channel")
+    assert browser.query().get("channel") == [blocked.ref]
+    assert_console_clean(browser)

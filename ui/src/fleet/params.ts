@@ -1,5 +1,6 @@
 // The fleet view's state lives in the URL (reload and sharing keep it); these read it.
 import type { GetArgs, Schema } from "../api";
+import { PAGE_PATH } from "../paths";
 
 type FleetQuery = NonNullable<GetArgs<"/api/v1/fleet">["query"]>;
 type FleetPaging = Schema<"FleetPaging">;
@@ -81,3 +82,9 @@ export function fleetQuery(params: URLSearchParams, vocabulary: Vocabulary | und
 export const channelKey = (channel: Pick<Schema<"ChannelHealth">, "account_id" | "inbox_id">): string =>
   `${channel.account_id}-${channel.inbox_id}`;
 
+/** The channel's view, keeping the fleet's filter, sort and page for *All channels* and Back. */
+export function channelPath(params: URLSearchParams, channel: Schema<"ChannelHealth">): string {
+  const next = new URLSearchParams(params);
+  next.set("channel", channelKey(channel));
+  return `${PAGE_PATH}?${next.toString()}`;
+}
