@@ -19,8 +19,8 @@ from __future__ import annotations
 from airflow.sdk import Param, dag
 
 from whatsapp.defaults import GRAPH_TASK_DEFAULTS
-from whatsapp.operators.business_app import WhatsAppBusinessAppSyncOperator
 from whatsapp.domain.signup import ONBOARDING_FIELDS
+from whatsapp.operators.business_app import WhatsAppBusinessAppSyncOperator
 from whatsapp.operators.health import WhatsAppHealthCheckOperator
 from whatsapp.operators.onboarding import (
     WhatsAppPhoneInfoOperator,

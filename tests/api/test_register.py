@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from fastapi.testclient import TestClient
 
 from tests.api.fleet_seed import SeededChannel
 from tests.api.runs import REGISTER_DAG_ID, RunView, set_paused
+from tests.store.helpers import set_registration
+from whatsapp.domain.registration import RegistrationState
+from whatsapp.store import ChannelStore
 
 RunsFn = Callable[[], list[RunView]]
 
@@ -126,3 +130,29 @@ def test_the_click_is_in_airflows_audit_log(
             select(Log.owner).where(Log.event == "whatsapp_complete_registration").order_by(Log.id.desc())
         ).first()
     assert owners == "admin"
+
+
+def test_a_number_meta_blocked_is_409_until_its_window_reopens(
+    api_client: TestClient,
+    admin: dict[str, str],
+    fleet: dict[str, SeededChannel],
+    register_runs: RunsFn,
+    pg_store_env: ChannelStore,
+) -> None:
+    """Meta's 133016: a manual run would bypass the backoff and send one more refused call."""
+    pending = fleet["pending"]
+    reopens = datetime.now(UTC) + timedelta(hours=5)
+    set_registration(pg_store_env, pending.channel_id, RegistrationState.BLOCKED, next_attempt_at=reopens)
+
+    response = api_client.post(f"{pending.path}/register", headers=admin)
+
+    assert response.status_code == 409, response.text
+    detail = response.json()["detail"]
+    assert "133016" in detail and reopens.isoformat().replace("+00:00", "Z") in detail, detail
+    assert register_runs() == []
+
+    # Once the window has reopened the button works again (the fleet may not have run yet).
+    reopened = reopens - timedelta(hours=6)
+    set_registration(pg_store_env, pending.channel_id, RegistrationState.BLOCKED, next_attempt_at=reopened)
+    assert api_client.post(f"{pending.path}/register", headers=admin).status_code == 202
+    assert len(register_runs()) == 1

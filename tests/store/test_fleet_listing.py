@@ -212,7 +212,7 @@ def _nulls_last(value: Any) -> tuple[bool, Any]:
 @pytest.mark.parametrize(
     ("sort", "key"),
     [
-        ("account", lambda v: v["inbox"]),
+        ("account", lambda v: (False, v["inbox"])),
         ("checked_at", lambda v: (v["checked_at"] is None, v["checked_at"] or NOW)),
         ("next_attempt_at", lambda v: (v["next_attempt_at"] is None, v["next_attempt_at"] or NOW)),
         (
@@ -221,9 +221,11 @@ def _nulls_last(value: Any) -> tuple[bool, Any]:
         ),
     ],
 )
-def test_sorts_put_missing_values_last_ascending(
+def test_sorts_put_missing_values_last_both_ways(
     store: ChannelStore, seeded: Seeded, sort: str, key: Any
 ) -> None:
+    """Descending is the reverse of ascending, except that channels without the value stay last:
+    "checked most recently first" starts with a checked channel, not with the never-checked."""
     _, ids = _page(store, sort=sort, limit=MAX_LIMIT)
     values = {
         channel_id: {**_values(spec, n), "inbox": n}
@@ -231,8 +233,11 @@ def test_sorts_put_missing_values_last_ascending(
     }
     # Ties (equal values) are broken by id or inbox, both follow SPECS order here.
     assert ids == sorted(ids, key=lambda i: (key(values[i]), seeded.ids.index(i)))
+    missing = [i for i in ids if key(values[i])[0]]  # keys are (is missing, value)
+    present = [i for i in ids if i not in missing]
+    assert sort == "account" or missing, f"the seed has no channel without {sort}"
     _, descending = _page(store, sort=sort, order="desc", limit=MAX_LIMIT)
-    assert descending == ids[::-1]
+    assert descending == present[::-1] + missing[::-1]
 
 
 @pytest.mark.parametrize("sort", sorted(SORTS))
@@ -362,8 +367,12 @@ def test_the_page_query_can_use_its_index(pg_store: ChannelStore, query: FleetQu
 
 @pytest.mark.postgres
 def test_a_text_search_can_use_the_trigram_indexes(pg_store: ChannelStore) -> None:
-    """Migration 0009 builds the search's trigram indexes (pg_trgm is available on the test server)."""
-    query = FleetQuery(q="0012345", include_inactive=True)  # no partial index on active instead
+    """Migration 0009 builds the search's trigram indexes (pg_trgm is available on the test server).
+
+    For a name or any text with a letter; a search by a number also compares the digits of every
+    row's number (``_search``), which no index of the schema holds.
+    """
+    query = FleetQuery(q="Acme 0012345", include_inactive=True)  # no partial index on active instead
     statement = select(channels.c.id).where(*query.conditions())
     sql = str(statement.compile(dialect=postgresql.dialect(), compile_kwargs={"literal_binds": True}))
     with pg_store.engine.connect() as conn:
@@ -603,3 +612,37 @@ def test_a_search_counts_its_matches_beyond_the_page(store: ChannelStore) -> Non
     past_the_end = store.fleet.page(FleetQuery(q="situation", limit=2, offset=100))
     assert past_the_end.total == 24 and past_the_end.rows == ()
     assert store.fleet.page(FleetQuery(q="no such name")).total == 0
+
+
+@pytest.mark.parametrize(
+    "typed",
+    [
+        "555-000-0120",  # as the page shows it
+        "+15550000120",  # E.164
+        "15550000120",  # its digits
+        "5550000120",  # without the country code
+        "+1 (555) 000.0120",  # as people write it
+        "0000120",  # the end of it
+    ],
+)
+def test_a_number_is_found_however_it_is_typed(store: ChannelStore, typed: str) -> None:
+    wanted = _numbered(store, 1, "+1 555-000-0120")
+    _numbered(store, 2, "+1 555-000-0121")
+    from_webhook = _numbered(store, 3, "15550000120")  # digits only, as webhooks send it
+    page = store.fleet.page(FleetQuery(q=typed, sort="account"), now=NOW)
+    assert [status.channel.id for status in page.rows] == [wanted.id, from_webhook.id], typed
+    assert page.total == 2
+
+
+@pytest.mark.parametrize("typed", ["555-000-0199", "+1 555 000 0199", "1-800-FLOWERS"])
+def test_a_digits_search_finds_no_other_number(store: ChannelStore, typed: str) -> None:
+    _numbered(store, 1, "+1 555-000-0120")
+    assert store.fleet.page(FleetQuery(q=typed), now=NOW).total == 0
+
+
+def _numbered(store: ChannelStore, n: int, shown: str) -> Any:
+    """Channel ``n`` whose ``display_phone_number`` is ``shown`` (as Meta's health read stores it)."""
+    channel = add_channel(store, n)
+    with store.engine.begin() as conn:
+        conn.execute(update(channels).where(channels.c.id == channel.id).values(display_phone_number=shown))
+    return channel

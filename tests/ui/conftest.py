@@ -45,6 +45,13 @@ class UiStack:
     def base_url(self) -> str:
         return self.airflow.base_url
 
+    def delete_channel(self, channel_id: int) -> None:
+        """Remove a channel a test added (raw SQL: the store deletes none, it offboards)."""
+        with self.store.engine.begin() as conn:
+            if self.store.target.schema:
+                conn.execute(text(f'SET LOCAL search_path TO "{self.store.target.schema}"'))
+            conn.execute(text("DELETE FROM channels WHERE id = :id"), {"id": channel_id})
+
     def api(self, user: str = "admin") -> httpx.Client:
         """Airflow's API (the plugin's routes too) with a JWT of ``user``; the caller closes it."""
         token = httpx.post(

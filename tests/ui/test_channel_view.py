@@ -13,7 +13,6 @@ from urllib.parse import unquote, urlsplit
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import text
 
 from tests.ui.browser import PAGE_PATH, Browser, assert_console_clean
 from tests.ui.conftest import REGISTER_DAG, UiStack
@@ -57,6 +56,10 @@ def _local(browser: Browser, iso: str) -> str:
     zone = browser.driver.execute_script("return Intl.DateTimeFormat().resolvedOptions().timeZone")
     at = datetime.fromisoformat(iso.replace("Z", "+00:00"))
     return at.astimezone(ZoneInfo(zone)).strftime("%Y-%m-%d %H:%M")
+
+
+def _past(iso: str) -> bool:
+    return datetime.fromisoformat(iso.replace("Z", "+00:00")) <= datetime.now(UTC)
 
 
 def _complete_registration(browser: Browser) -> Any:
@@ -111,7 +114,9 @@ def test_each_situation_has_its_banner(ui_stack: UiStack, browser: Browser, kind
     else:
         assert actions and situation["action"]["label"] in actions[0].text, (situation["action"], banner.text)
     for moment in ("since", "next_try", "deadline"):  # in the browser's zone (Airflow's default)
-        if situation[moment]:
+        if moment == "next_try" and situation[moment] and _past(situation[moment]):
+            assert "Next try: overdue" in banner.text, banner.text
+        elif situation[moment]:
             assert _local(browser, situation[moment]) in banner.text, (moment, situation[moment], banner.text)
     if situation["error"] and situation["error"].get("code"):
         assert str(situation["error"]["code"]) in banner.text or situation["error"]["message"] in banner.text
@@ -334,14 +339,6 @@ def test_refresh_reads_meta_again(ui_stack: UiStack, browser: Browser) -> None:
     assert_console_clean(browser)
 
 
-def _delete_channel(ui_stack: UiStack, channel_id: int) -> None:
-    store = ui_stack.store
-    with store.engine.begin() as conn:
-        if store.target.schema:
-            conn.execute(text(f'SET LOCAL search_path TO "{store.target.schema}"'))
-        conn.execute(text("DELETE FROM channels WHERE id = :id"), {"id": channel_id})
-
-
 @contextmanager
 def _unseeded_channel(ui_stack: UiStack, browser: Browser, number: int, name: str) -> Iterator[Channel]:
     """A channel of account 9000 + ``number`` that no other test sees, open in the channel view.
@@ -364,7 +361,7 @@ def _unseeded_channel(ui_stack: UiStack, browser: Browser, number: int, name: st
         yield channel
     finally:
         browser.driver.get("about:blank")
-        _delete_channel(ui_stack, channel.id)
+        ui_stack.delete_channel(channel.id)
 
 
 def _health_reads(browser: Browser) -> int:
@@ -379,7 +376,7 @@ def test_a_channel_deleted_under_an_open_view_is_reported_and_no_longer_asked_fo
 ) -> None:
     """Offboarded while someone watches it: the page says the channel is gone and stops its refresh."""
     with _unseeded_channel(ui_stack, browser, 2, "Acme Gone") as channel:
-        _delete_channel(ui_stack, channel.id)
+        ui_stack.delete_channel(channel.id)
         error = browser.wait(
             lambda _: browser.by_testid("wa-error"), message="the deleted channel is not reported"
         )
@@ -417,3 +414,138 @@ def test_an_open_channel_view_shows_what_the_store_learns_without_a_reload(
         assert browser.by_testid("wa-history-row"), "the stored check is not in the history table"
         assert browser.driver.execute_script("return window.__waSamePage === true;"), "the page reloaded"
         assert_console_clean(browser)
+
+
+def test_a_blocked_number_offers_no_register_call_until_its_window_reopens(
+    ui_stack: UiStack, browser: Browser
+) -> None:
+    """Meta's 133016 holds the number until its register window reopens: another call is refused
+    and counted. Issue 25 #3: the page offered *Complete registration now* (enabled) and the API
+    queued the run; now the button is disabled with the reopening time and the API answers 409."""
+    channel = ui_stack.channels["blocked"]
+    situation = _health(ui_stack, channel)["situation"]
+    reopens = situation["next_try"]
+    assert situation["kind"] == "blocked" and reopens and not _past(reopens), situation
+    calls = ui_stack.simulator.control.calls(path=f"{channel.phone_number_id}/register$")
+    browser.login("admin")
+    _open_channel(browser, channel)
+    _banner(browser, "blocked")
+    button = browser.one("wa-register-button")
+    assert not button.is_enabled(), "Complete registration is offered for a number Meta blocked"
+    held = browser.one("wa-register-button-held").text
+    assert _local(browser, reopens) in held, (reopens, held)
+    assert _local(browser, reopens) in (button.get_attribute("title") or "")
+    with ui_stack.api() as api:
+        refused = api.post(channel.path + "/register")
+    assert refused.status_code == 409 and "133016" in refused.json()["detail"], refused.text
+    assert ui_stack.simulator.control.calls(path=f"{channel.phone_number_id}/register$") == calls
+    browser.screenshot("blocked-held.png")
+    assert_console_clean(browser)
+
+
+def test_a_next_try_already_past_reads_overdue(ui_stack: UiStack, browser: Browser) -> None:
+    """A pending number's next try is when it was saved (the fleet registers it at its next run):
+    issue 25 #4: the page showed that past time as "Next try", equal to "since"; now it says
+    "overdue", in the fleet's column and in the banner, and a future next try stays a time."""
+    from selenium.webdriver.common.by import By
+
+    pending = ui_stack.channels["registration_pending"]
+    blocked = ui_stack.channels["blocked"]
+    due = _health(ui_stack, pending)["situation"]["next_try"]
+    reopens = _health(ui_stack, blocked)["situation"]["next_try"]
+    assert due and _past(due) and reopens and not _past(reopens), (due, reopens)
+
+    def next_try_cell(ref: str) -> str:
+        browser.wait_rows()
+        selector = f"[data-testid='wa-fleet-row'][data-channel='{ref}'] [data-testid='wa-next-try']"
+        return browser.driver.find_element(By.CSS_SELECTOR, selector).text
+
+    browser.login("admin")
+    browser.open_page(f"q={pending.verified_name}")
+    browser.wait_rows([pending.ref])
+    assert next_try_cell(pending.ref) == "overdue", next_try_cell(pending.ref)
+    browser.open_page("situation=blocked")
+    browser.wait_rows([blocked.ref])
+    assert _local(browser, reopens) in next_try_cell(blocked.ref)
+
+    _open_channel(browser, pending)
+    banner = _banner(browser, "registration_pending")
+    assert "Next try: overdue" in banner.text, banner.text
+    assert f"Next try: {_local(browser, due)}" not in banner.text
+    assert_console_clean(browser)
+
+
+def test_a_name_change_action_leads_to_the_dag_that_requests_one(ui_stack: UiStack, browser: Browser) -> None:
+    """*Request a display name (whatsapp_change_display_name)* is done in Airflow, by triggering
+    that DAG. Issue 25 #8: the page linked it to WhatsApp Manager in a new tab, and said Meta's
+    refusal twice (banner and note). Airflow 3.3 has no URL that opens a DAG's trigger form
+    (apache/airflow#54800 is open; #59231 was reverted), so the link opens the DAG's page, whose
+    Trigger button opens the form."""
+    from selenium.webdriver.common.by import By
+
+    channel = ui_stack.channels["name_change_declined"]
+    situation = _health(ui_stack, channel)["situation"]
+    assert situation["action"]["kind"] == "change_display_name", situation
+    browser.login("admin")
+    view = _open_channel(browser, channel)
+    banner = _banner(browser, "name_change_declined")
+    action = browser.one("wa-banner-action")
+    [link] = action.find_elements(By.CSS_SELECTOR, "a[href]")
+    assert situation["action"]["label"] in link.text, link.text
+    dag_page = "/dags/whatsapp_change_display_name"
+    assert urlsplit(link.get_attribute("href")).path.endswith(dag_page), link.get_attribute("href")
+    assert link.get_attribute("target") != "_blank"
+    assert f"account_id {channel.account_id}" in action.text and f"inbox_id {channel.inbox_id}" in action.text
+    said = situation["detail"].rstrip(".")
+    assert view.text.count(said) == 1, f"said {view.text.count(said)} times: {view.text}"
+    assert banner.text.count(said) == 1
+
+    link.click()
+    browser.wait(lambda d: urlsplit(d.current_url).path.endswith(dag_page), message=f"not at {dag_page}")
+    trigger = browser.wait(
+        lambda d: next(
+            (
+                b
+                for b in d.find_elements(By.CSS_SELECTOR, "[data-testid='trigger-dag-button']")
+                if b.is_displayed()
+            ),
+            False,
+        ),
+        message="no Trigger button on the DAG's page",
+    )
+    trigger.click()
+    browser.wait(
+        lambda d: any(e.is_displayed() for e in d.find_elements(By.CSS_SELECTOR, "[role='dialog']")),
+        message="the trigger form did not open",
+    )
+    browser.screenshot("change-display-name-trigger.png")
+    browser.console_errors()  # Airflow's own page, not this one
+
+
+def test_every_time_on_a_channel_is_in_the_airflow_time_zone(ui_stack: UiStack, browser: Browser) -> None:
+    """An approved name change shows its deadline in the banner and in the channel's notes; the
+    page (issue 25 #12) showed the banner's in Airflow's zone and the note's as the API words it,
+    in UTC ("re-register by … UTC"). Now every time on the view is in the zone chosen in Airflow."""
+    import json
+
+    zone = "Asia/Kathmandu"  # a 45-minute offset: no formatting accident turns UTC into it
+    channel = ui_stack.channels["name_change_due"]
+    body = _health(ui_stack, channel)
+    deadline = body["name_change"]["deadline"]
+    assert deadline and any("UTC" in note for note in body["notes"]), body["notes"]
+    local = datetime.fromisoformat(deadline.replace("Z", "+00:00")).astimezone(ZoneInfo(zone))
+    browser.login("admin")
+    browser.set_local_storage({"timezone": json.dumps(zone)})
+    try:
+        view = _open_channel(browser, channel)
+        _banner(browser, "name_change_due")
+        text = browser.wait(
+            lambda _: (t := view.text) and local.strftime("%Y-%m-%d %H:%M:%S") in t and t,
+            message="the deadline is not shown in the chosen zone",
+        )
+        assert "UTC" not in text, text
+        assert text.count(local.strftime("%Y-%m-%d %H:%M:%S")) == 2, text  # the banner's and the note's
+        browser.screenshot("channel-kathmandu.png")
+        assert_console_clean(browser)
+    finally:
+        browser.set_local_storage({"timezone": None})

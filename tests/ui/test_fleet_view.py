@@ -6,11 +6,14 @@ tests check the page against the server's answer rather than against a copy of i
 
 from __future__ import annotations
 
+import math
+import re
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from tests.ui.browser import Browser, assert_console_clean
+from tests.ui.browser import PAGE_PATH, Browser, assert_console_clean
 from tests.ui.conftest import UiStack
 from tests.ui.seed_situations import HOSTILE_NAME, INACTIVE_KINDS
 
@@ -26,6 +29,15 @@ def _fleet(ui_stack: UiStack, **params: Any) -> dict[str, Any]:
 
 def _refs(answer: dict[str, Any]) -> list[str]:
     return [f"{c['account_id']}-{c['inbox_id']}" for c in answer["channels"]]
+
+
+def _vocabulary(ui_stack: UiStack) -> dict[str, Any]:
+    with ui_stack.api() as api:
+        return api.get("/whatsapp/api/v1/vocabulary").raise_for_status().json()
+
+
+#: The channel view's refresh interval, which the fleet view shares (REFRESH_MS in ui/src/queries.ts).
+REFRESH_S = 10
 
 
 def test_channels_that_need_action_come_first(ui_stack: UiStack, browser: Browser) -> None:
@@ -168,4 +180,137 @@ def test_a_hostile_display_name_is_text(ui_stack: UiStack, browser: Browser) -> 
     assert browser.driver.execute_script("return document.querySelectorAll('img[onerror]').length") == 0
     with pytest.raises(NoAlertPresentException):
         browser.driver.switch_to.alert.text  # noqa: B018 (reading it is the check)
+    assert_console_clean(browser)
+
+
+@pytest.mark.parametrize("sort", ["checked_at", "next_attempt_at"])
+def test_sorting_descending_puts_empty_values_last(ui_stack: UiStack, browser: Browser, sort: str) -> None:
+    """Issue 25 #14: the API sorted channels without the value first when descending: "Checked"
+    descending opened on the never-checked channels, "Next try" on a page of dashes."""
+    field = {
+        "checked_at": lambda c: c["checked_at"],
+        "next_attempt_at": lambda c: c["registration"]["next_attempt_at"],
+    }[sort]
+    page_size = _vocabulary(ui_stack)["fleet"]["page_size"]
+    everything = _fleet(ui_stack, sort=sort, order="desc", limit=500)["channels"]
+    values = [field(c) for c in everything]
+    having = [v for v in values if v]
+    assert having and len(having) < len(values), "the seed has channels with and without the value"
+    assert values == sorted(having, reverse=True) + [None] * (len(values) - len(having)), values
+    browser.login("admin")
+    browser.open_page()
+    browser.wait_rows()
+    browser.click(f"wa-sort-{sort}")
+    browser.wait(lambda _: browser.query().get("sort") == [sort], message="not sorted")
+    browser.click(f"wa-sort-{sort}")  # again: descending
+    browser.wait(lambda _: browser.query().get("order") == ["desc"], message="not descending")
+    browser.wait_rows(_refs({"channels": everything[:page_size]}))
+    assert_console_clean(browser)
+
+
+def test_a_number_is_found_however_it_is_typed(ui_stack: UiStack, browser: Browser) -> None:
+    """Issue 25 #5: the page (the API) found a number only as shown ("555-000-0120"): its E.164 form,
+    its digits and its national digits found nothing."""
+    channel = ui_stack.channels["pin_mismatch"]
+    with ui_stack.api() as api:
+        shown = api.get(channel.path + "/health").raise_for_status().json()["display_phone_number"]
+    digits = re.sub(r"\D", "", shown)
+    assert shown != digits and len(digits) == 11, shown
+    browser.login("admin")
+    browser.open_page()
+    browser.wait_rows()
+    for typed in (f"+{digits}", digits, digits[1:]):
+        browser.type_into("wa-search", "no such channel anywhere")  # so the next answer is a new one
+        browser.one("wa-empty")
+        browser.type_into("wa-search", typed)
+        browser.wait(lambda _, t=typed: browser.query().get("q") == [t], message=f"{typed} not searched")
+        browser.wait_rows([channel.ref])
+    assert_console_clean(browser)
+
+
+def test_a_link_the_page_cannot_serve_leads_back(ui_stack: UiStack, browser: Browser) -> None:
+    """A page past the last, an unknown situation or sort, a search longer than the API takes.
+
+    Issue 25 #7: the page showed "No channel is onboarded yet." beside "Page 99 of 2", sent the
+    unknown values and showed the API's refusal (every enum value) with no way back, and sent a
+    101-character search that the API refused.
+    """
+    vocabulary = _vocabulary(ui_stack)
+    page_size = vocabulary["fleet"]["page_size"]
+    total = _fleet(ui_stack)["total"]
+    last = math.ceil(total / page_size)
+    browser.login("admin")
+    browser.open_page("page=99")
+    browser.wait(lambda _: browser.query().get("page") == [str(last)], message="page 99 was kept")
+    browser.wait_rows(_refs(_fleet(ui_stack, limit=page_size, offset=(last - 1) * page_size)))
+    assert not browser.by_testid("wa-empty")
+    assert f"Page {last} of {last}" in browser.one("wa-fleet").text
+
+    browser.open_page("situation=nonsense&sort=bogus&order=sideways&needs_action=maybe")
+    ignored = browser.one("wa-ignored").text
+    for value in ("nonsense", "bogus", "sideways", "maybe"):
+        assert value in ignored, (value, ignored)
+    browser.wait_rows(_refs(_fleet(ui_stack, limit=page_size)))  # as if the link named none of them
+    assert not browser.by_testid("wa-error")
+    browser.click("wa-clear-filters")
+    browser.wait(lambda _: browser.query() == {}, message="the unknown values stayed in the URL")
+    browser.wait(lambda _: not browser.by_testid("wa-ignored"), message="the notice stayed")
+
+    longest = vocabulary["fleet"]["search_max_length"]
+    browser.type_into("wa-search", "x" * (longest + 1))
+    browser.wait(lambda _: browser.query().get("q") == ["x" * longest], message="search not capped")
+    browser.one("wa-empty")
+    assert not browser.by_testid("wa-error")
+    assert_console_clean(browser)
+
+
+def test_an_open_fleet_view_shows_what_the_store_learns_without_a_reload(
+    ui_stack: UiStack, browser: Browser
+) -> None:
+    """Issue 25 #9: the channel view read again every 10 s, the fleet view never did."""
+    name = "Acme Arrives Later"
+    browser.login("admin")
+    browser.open_page(f"q={name}")
+    browser.one("wa-empty")
+    browser.driver.execute_script("window.__waSamePage = true;")
+    channel = ui_stack.store.channels.upsert(
+        account_id=9103,
+        phone_number_id="399999999999103",
+        waba_id="199999999999103",
+        business_id="599999999999103",
+        access_token="EAAG-unseeded-103",
+        verified_name=name,
+    )
+    try:
+        browser.wait_rows([f"{channel.account_id}-{channel.inbox_id}"], timeout=REFRESH_S * 3)
+        assert browser.driver.execute_script("return window.__waSamePage === true;"), "the page reloaded"
+        assert_console_clean(browser)
+    finally:
+        browser.driver.get("about:blank")
+        ui_stack.delete_channel(channel.id)
+
+
+def test_each_rows_number_is_a_link_to_its_channel(ui_stack: UiStack, browser: Browser) -> None:
+    """A real link: "open in new tab" and "copy link" work. Issue 25 #10: the rows were buttons."""
+    from selenium.webdriver.common.by import By
+
+    blocked = ui_stack.channels["blocked"]
+    browser.login("admin")
+    browser.open_page("situation=blocked")
+    browser.wait_rows([blocked.ref])
+    row = browser.one("wa-fleet-row")
+    [link] = row.find_elements(By.CSS_SELECTOR, "a[href]")
+    href = link.get_attribute("href")
+    assert urlsplit(href).path.endswith(PAGE_PATH), href
+    # The channel, and the filter to go back to.
+    assert parse_qs(urlsplit(href).query) == {"situation": ["blocked"], "channel": [blocked.ref]}, href
+    browser.driver.switch_to.new_window("tab")  # what "open in new tab" does with the link
+    browser.driver.get(href)
+    browser.one("wa-channel")
+    assert blocked.verified_name in browser.one("wa-channel").text
+    browser.driver.close()
+    browser.driver.switch_to.window(browser.driver.window_handles[0])
+    browser.click("wa-fleet-row")  # a click on the row still opens it in place
+    browser.one("wa-channel")
+    assert browser.query().get("channel") == [blocked.ref]
     assert_console_clean(browser)

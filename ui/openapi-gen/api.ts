@@ -87,9 +87,9 @@ export interface paths {
          * @description Queue ``whatsapp_register_channel`` for this channel (the *Complete registration* button).
          *
          *     Decided on the stored health: when it shows the number provisioned and verified, a run would
-         *     only re-read health and skip, so the answer is 409 instead. The run itself re-reads live
-         *     health under the channel's claim before spending a register call, and never exceeds the
-         *     register budget.
+         *     only re-read health and skip, so the answer is 409 instead; so it is while Meta's register
+         *     limit holds the number (133016). The run itself re-reads live health under the channel's
+         *     claim before spending a register call, and never exceeds the register budget.
          */
         post: operations["register_api_v1_accounts__account_id__inboxes__inbox_id__register_post"];
         delete?: never;
@@ -495,7 +495,8 @@ export interface components {
         };
         /**
          * FleetPaging
-         * @description How ``GET /fleet`` pages and sorts when a request does not say: the page's page size.
+         * @description How ``GET /fleet`` pages and sorts when a request does not say (the page's page size), the
+         *     sorts it takes, and its longest search: the page checks a shared link against them.
          */
         FleetPaging: {
             /** Page Size */
@@ -506,6 +507,10 @@ export interface components {
              * @enum {string}
              */
             order: "asc" | "desc";
+            /** Sorts */
+            sorts: components["schemas"]["FleetSort"][];
+            /** Search Max Length */
+            search_max_length: number;
         };
         /**
          * FleetResponse
@@ -959,6 +964,16 @@ export interface components {
             action: components["schemas"]["ActionKind"];
             /** Action Label */
             action_label: string;
+            /**
+             * Action Path
+             * @description where in Airflow's UI the action is done (a DAG's page, relative to Airflow's base URL)
+             */
+            action_path: string | null;
+            /**
+             * Register Held
+             * @description *Complete registration* is refused (409) in this situation until its `next_try`
+             */
+            register_held: boolean;
         };
         /**
          * SituationSeverity
@@ -1286,7 +1301,7 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description not needed, or a run for this channel is queued/running */
+            /** @description not needed, Meta's register limit reached (until the window reopens), or a run for this channel is queued/running */
             409: {
                 headers: {
                     [name: string]: unknown;

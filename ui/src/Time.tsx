@@ -1,7 +1,7 @@
 // Times in Airflow's time zone and date format. Airflow's UI keeps the user's choice in
 // localStorage "timezone" as a JSON string (usehooks-ts useLocalStorage) and defaults to the
 // browser's zone; it announces changes with a "local-storage" event (other tabs: "storage").
-import { useEffect, useState } from "react";
+import { type ReactNode, useEffect, useReducer, useState } from "react";
 
 const STORAGE_KEY = "timezone";
 
@@ -76,4 +76,52 @@ export function Time({ value }: { value: string | null | undefined }) {
       {formatTime(value, zone)}
     </time>
   );
+}
+
+/** The longest a browser timer waits (2^31 - 1 ms, 24.8 days); a later time needs no re-render yet. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/** Whether `value` is still ahead; the component renders again when it passes. */
+export function useAhead(value: string | null | undefined): boolean {
+  const [, rerender] = useReducer((n: number) => n + 1, 0);
+  const left = (): number => (value ? Date.parse(value) - Date.now() : 0);
+  useEffect(() => {
+    const wait = left();
+    if (!(wait > 0 && wait < MAX_TIMER_MS)) return;
+    const timer = window.setTimeout(rerender, wait + 100);
+    return () => window.clearTimeout(timer);
+  }, [value]); // eslint-disable-line react-hooks/exhaustive-deps
+  return left() > 0;
+}
+
+/**
+ * When the fleet acts on a channel next: the time while it is ahead, "overdue" once it has passed
+ * (the fleet acts at its next run: a pending number's next try is when it was saved, which read
+ * as "since"). The due time stays in the tooltip.
+ */
+export function NextTry({ value }: { value: string | null | undefined }) {
+  const zone = useTimezone();
+  const ahead = useAhead(value);
+  if (!value || ahead) return <Time value={value} />;
+  return <span title={`due ${formatTime(value, zone)} ${zone}`}>overdue</span>;
+}
+
+/** How the API writes a time inside a sentence (the CLI's words too): `2026-12-20 22:28 UTC`. */
+const inWords = (iso: string): string => `${formatTime(iso, "UTC").slice(0, 16)} UTC`;
+
+/**
+ * A sentence of the API with each of `times` it quotes shown as {@link Time}: the API words its
+ * notes for every client in UTC, and this page shows every time in Airflow's zone (a note beside
+ * the banner's deadline read one time in two zones).
+ */
+export function WithTimes({ text, times }: { text: string; times: (string | null | undefined)[] }) {
+  const byWords = new Map(times.filter((time): time is string => !!time).map((time) => [inWords(time), time]));
+  if (byWords.size === 0) return <>{text}</>;
+  // The words are digits, dashes, colons, spaces and "UTC": nothing a pattern reads as syntax.
+  const pattern = new RegExp(`(${[...byWords.keys()].join("|")})`);
+  const parts: ReactNode[] = text.split(pattern).map((part, index) => {
+    const time = byWords.get(part);
+    return time ? <Time key={index} value={time} /> : part;
+  });
+  return <>{parts}</>;
 }

@@ -23,6 +23,14 @@ export const queryClient = new QueryClient({
   },
 });
 
+/**
+ * How often an open view reads what it shows again while the tab is visible (TanStack Query skips
+ * the interval while the document is hidden): Meta's review verdicts, quality changes and the
+ * fleet's audits land in the store at any time (webhooks within a second), and a person watching
+ * the fleet or a number should see them without reloading the page.
+ */
+export const REFRESH_MS = 10_000;
+
 /** A call's cache key: the segments of the path it asks for, so a channel's prefixes all of its. */
 export const keyOf = (route: string, args: { path?: object; query?: object }): string[] =>
   routePath(route, args).split("/");

@@ -254,7 +254,9 @@ FleetSort = StrEnum("FleetSort", {key: key for key in SORTS})
 _FILTER_HELP = "repeat to match any of several values; `none` matches a missing value"
 #: A filter value: a state word, so short and without control characters.
 FilterValue = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=NO_CONTROL_CHARACTERS)]
-SearchText = Annotated[str, StringConstraints(max_length=100, pattern=NO_CONTROL_CHARACTERS)]
+#: The longest search the fleet takes (a number, a name, an id: far shorter); the page caps its box.
+SEARCH_MAX_LENGTH = 100
+SearchText = Annotated[str, StringConstraints(max_length=SEARCH_MAX_LENGTH, pattern=NO_CONTROL_CHARACTERS)]
 
 
 class FleetParams(_Model):
@@ -310,18 +312,25 @@ class FleetCounts(_Model):
 
 
 class FleetPaging(_Model):
-    """How ``GET /fleet`` pages and sorts when a request does not say: the page's page size."""
+    """How ``GET /fleet`` pages and sorts when a request does not say (the page's page size), the
+    sorts it takes, and its longest search: the page checks a shared link against them."""
 
     page_size: int
     sort: FleetSort
     order: Literal["asc", "desc"]
+    sorts: list[FleetSort]
+    search_max_length: int
 
     @classmethod
     def defaults(cls) -> FleetPaging:
         """From :class:`FleetParams`, where the defaults are declared."""
         fields = FleetParams.model_fields
         return cls(
-            page_size=fields["limit"].default, sort=fields["sort"].default, order=fields["order"].default
+            page_size=fields["limit"].default,
+            sort=fields["sort"].default,
+            order=fields["order"].default,
+            sorts=list(FleetSort),
+            search_max_length=SEARCH_MAX_LENGTH,
         )
 
 

@@ -29,9 +29,15 @@ CHANNEL_DAG_IDS = (ONBOARDING_DAG_ID, REGISTER_DAG_ID, CHANGE_NAME_DAG_ID, OFFBO
 ATTEMPT_DAG_IDS = (*CHANNEL_DAG_IDS, FLEET_DAG_ID)
 
 
+def dag_path(dag_id: str) -> str:
+    """The DAG's page in Airflow's UI, relative to Airflow's base URL; its Trigger button opens the
+    trigger form (Airflow 3.3 has no URL of the form itself: apache/airflow#54800)."""
+    return f"/dags/{quote(dag_id, safe='')}"
+
+
 def run_path(dag_id: str, run_id: str) -> str:
     """The run in Airflow's UI, relative to Airflow's base URL (what the page's router links to)."""
-    return f"/dags/{quote(dag_id, safe='')}/runs/{quote(run_id, safe='')}"
+    return f"{dag_path(dag_id)}/runs/{quote(run_id, safe='')}"
 
 
 def ui_path(path: str) -> str:

@@ -22,6 +22,7 @@ and built from :func:`~whatsapp.store.schema.situation_rank` (the domain's situa
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -133,9 +134,23 @@ Order = Literal["asc", "desc"]
 
 
 def _ordered(column: ColumnElement[Any], order: Order) -> UnaryExpression[Any]:
-    """NULLs last ascending and first descending: PostgreSQL's B-tree order, so both scan directions
-    use the index; spelled out so SQLite (NULLs first by default) sorts the same way."""
-    return column.asc().nulls_last() if order == "asc" else column.desc().nulls_first()
+    """A missing value (a channel never checked, with no next try, without a number) sorts last in
+    both directions: descending is "newest first", and a page of blanks on top hides the values the
+    person sorted for.
+
+    A column that is never NULL keeps PostgreSQL's B-tree order (NULLs first descending), so a
+    descending page is a backward scan of its index; a nullable one, descending, is sorted (at
+    100,000 channels a top-N sort of the filtered rows). Spelled out for SQLite (NULLs first by
+    default) to sort the same way.
+    """
+    if order == "asc":
+        return column.asc().nulls_last()
+    return column.desc().nulls_last() if _nullable(column) else column.desc().nulls_first()
+
+
+def _nullable(column: ColumnElement[Any]) -> bool:
+    """A table column declared nullable (expressions such as the situation rank are never NULL)."""
+    return bool(getattr(column, "nullable", False))
 
 
 def _by(*columns: ColumnElement[Any]) -> Callable[[Order], tuple[UnaryExpression[Any], ...]]:
@@ -243,17 +258,41 @@ def _in_situations(kinds: frozenset[SituationKind]) -> ColumnElement[bool]:
     return SITUATION_RANK.in_([literal_column(str(rank)) for rank in ranks])
 
 
+#: What separates the digits of a ``display_phone_number`` as Meta shows it (``+1 631-555-5555``,
+#: https://developers.facebook.com/docs/whatsapp/business-management-api/manage-phone-numbers;
+#: webhooks send the digits alone, ``15550783881``), and what people type around a number
+#: (``+1 (631) 555.5555``).
+PHONE_SEPARATORS = " -+().\u00a0"
+_PHONE_TEXT = re.compile(f"[0-9{re.escape(PHONE_SEPARATORS)}]+")
+
+
 def _search(text: str) -> ColumnElement[bool]:
-    """Part of the phone number (as shown, or its digits) or verified name; an exact id."""
+    """Part of the phone number (as shown, or its digits) or verified name; an exact id.
+
+    A number is found however it is typed: ``555-000-0120`` as shown, or by its digits
+    (``+15550000120``, ``15550000120``, ``5550000120``), which match the digits of the shown
+    number. That comparison strips the separators in SQL on every candidate row (no index holds
+    the digits), so it is added only when the text is a phone number's characters.
+    """
     text = text.strip()
     options = [
         channels.c.display_phone_number.icontains(text, autoescape=True),
         channels.c.verified_name.icontains(text, autoescape=True),
         channels.c.phone_number_id == text,
     ]
+    digits = "".join(ch for ch in text if ch.isdigit())
+    if digits and _PHONE_TEXT.fullmatch(text):
+        options.append(_digits_of(channels.c.display_phone_number).contains(digits))
     if text.isdigit() and len(text) <= 18:
         options.append(channels.c.account_id == int(text))
     return or_(*options)
+
+
+def _digits_of(column: ColumnElement[Any]) -> ColumnElement[Any]:
+    """``column`` without :data:`PHONE_SEPARATORS`: nested ``replace()``, the same SQL on both dialects."""
+    for separator in PHONE_SEPARATORS:
+        column = func.replace(column, separator, "")
+    return column
 
 
 def _matches(column: Any, values: Sequence[str]) -> ColumnElement[bool]:

@@ -1,11 +1,12 @@
 import { Alert, Box, Text } from "@chakra-ui/react";
 
 import type { Schema } from "../api";
+import { AppLink } from "../AppLink";
 import { ManagerLink } from "../ManagerLink";
 import { PALETTE, type SituationSeverity } from "../severity";
 import { metaSaid } from "../situation";
-import { Time } from "../Time";
-import { GuardedButton } from "./GuardedButton";
+import { formatTime, NextTry, Time, useAhead, useTimezone } from "../Time";
+import { GuardedButton, type Held } from "./GuardedButton";
 import type { Registration } from "./useRegistration";
 
 const ALERT_STATUS: Record<SituationSeverity, "success" | "info" | "warning" | "error"> = {
@@ -15,19 +16,45 @@ const ALERT_STATUS: Record<SituationSeverity, "success" | "info" | "warning" | "
   error: "error",
 };
 
+/**
+ * Why *Complete registration* waits, in a situation the API holds it in (Meta's register limit:
+ * another call before the window reopens is refused and counted; the API answers 409) until the
+ * situation's next try.
+ */
+function useRegisterHold(situation: Schema<"Situation">, info: Schema<"SituationKindInfo"> | undefined): Held | undefined {
+  const zone = useTimezone();
+  const ahead = useAhead(situation.next_try);
+  if (!info?.register_held || (situation.next_try && !ahead)) return undefined;
+  const reopens = situation.next_try;
+  return {
+    reason: reopens ? (
+      <>
+        Meta takes no register call for this number before <Time value={reopens} />.
+      </>
+    ) : (
+      "Meta takes no register call for this number until the fleet's next try."
+    ),
+    title: reopens ? `Meta takes no register call before ${formatTime(reopens, zone)} ${zone}` : situation.title,
+  };
+}
+
 /** One banner for the channel's situation, with the action that fits it. */
 export function Banner({
   channel,
   me,
   registration,
+  vocabulary,
 }: {
   channel: Schema<"ChannelHealth">;
   me?: Schema<"Me">;
   registration: Registration;
+  vocabulary?: Schema<"Vocabulary">;
 }) {
   const { situation } = channel;
   const refusal = metaSaid(situation.detail, situation.error);
   const { action } = situation;
+  const info = vocabulary?.situations.find((known) => known.kind === situation.kind);
+  const held = useRegisterHold(situation, info);
   // A WhatsApp Business app number is registered through the app: Meta takes no register call
   // for it and the API answers 409, so the button is not offered.
   const app = channel.business_app;
@@ -36,6 +63,7 @@ export function Banner({
       testId="wa-register-button"
       variant={variant}
       permission={me?.permissions.register}
+      held={held}
       busy={registration.running}
       onClick={registration.start}
     >
@@ -66,7 +94,7 @@ export function Banner({
         {refusal && <Text fontSize="sm">Meta refused: {refusal}</Text>}
         {situation.next_try && (
           <Text fontSize="sm">
-            Next try: <Time value={situation.next_try} />
+            Next try: <NextTry value={situation.next_try} />
           </Text>
         )}
         {situation.deadline && (
@@ -84,10 +112,18 @@ export function Banner({
               ) : (
                 registerButton("solid", action.label)
               )
-            ) : action.kind === "open_whatsapp_manager" || action.kind === "change_display_name" ? (
+            ) : action.kind === "open_whatsapp_manager" ? (
               <ManagerLink href={channel.links.whatsapp_manager} testId="wa-banner-manager-link">
                 {action.label}
               </ManagerLink>
+            ) : info?.action_path ? (
+              // A DAG to trigger: its page in Airflow, whose Trigger button opens the form.
+              <Text fontSize="sm">
+                <AppLink to={info.action_path} testId="wa-banner-dag-link">
+                  {action.label}
+                </AppLink>
+                : trigger it with account_id {channel.account_id} and inbox_id {channel.inbox_id}.
+              </Text>
             ) : (
               <Text fontWeight="semibold">{action.label}</Text>
             )}

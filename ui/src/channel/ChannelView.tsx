@@ -9,7 +9,7 @@ import { type ApiError, CHANNEL_ROUTE } from "../api";
 import { BusinessAppBadge } from "../BusinessAppBadge";
 import { ErrorNote } from "../ErrorNote";
 import { ManagerLink } from "../ManagerLink";
-import { keyOf, useGet, useVocabulary } from "../queries";
+import { keyOf, REFRESH_MS, useGet, useVocabulary } from "../queries";
 import { Attempts } from "./Attempts";
 import { Banner } from "./Banner";
 import { BusinessAppDetails } from "./BusinessAppDetails";
@@ -19,13 +19,6 @@ import { RefreshButton } from "./RefreshButton";
 import { RegisterOutcomeNote } from "./RegisterOutcomeNote";
 import { useRegistration } from "./useRegistration";
 
-/**
- * How often an open channel view reads the channel again while the tab is visible (TanStack
- * Query skips the interval while the document is hidden): Meta's review verdicts, quality
- * changes and the fleet's audits land in the store at any time (webhooks within a second), and
- * a person watching a number should see them without reloading the page.
- */
-const REFRESH_MS = 10_000;
 /** The newest register attempts and health checks the view lists. */
 const ROWS = 20;
 
@@ -89,7 +82,7 @@ export function ChannelView({ accountId, inboxId }: { accountId: string; inboxId
               <RefreshButton ids={ids} permission={me.data?.permissions.refresh} onDone={reloadAll} />
             </HStack>
           </Flex>
-          <Banner channel={channel} me={me.data} registration={registration} />
+          <Banner channel={channel} me={me.data} registration={registration} vocabulary={vocabulary.data} />
           <RegisterOutcomeNote registration={registration} />
           {vocabulary.data && <Details channel={channel} vocabulary={vocabulary.data} />}
           {channel.business_app && vocabulary.data && (

@@ -2,7 +2,7 @@ import { Box, DataList, Text } from "@chakra-ui/react";
 import type { ReactNode } from "react";
 
 import type { Schema } from "../api";
-import { Time } from "../Time";
+import { Time, WithTimes } from "../Time";
 import { ValueBadge } from "../ValueBadge";
 
 type Channel = Schema<"ChannelHealth">;
@@ -14,9 +14,20 @@ function valueAt(channel: Channel, path: string[]): string | null {
   return typeof value === "string" ? value : null;
 }
 
+/**
+ * The API's notes that the banner does not say already: a lapsed or declined name change is the
+ * banner's own situation, whose detail is the note's advice (the page said it twice).
+ */
+const notesBesideTheBanner = (channel: Channel): string[] =>
+  (channel.notes ?? []).filter(
+    (note) => !(note === channel.name_change?.text && channel.situation.action.kind === "change_display_name"),
+  );
+
 /** Every health field the API serves (its labels and colours), then the channel's own facts. */
 export function Details({ channel, vocabulary }: { channel: Channel; vocabulary: Schema<"Vocabulary"> }) {
   const { registration } = channel;
+  // The times the notes quote, shown in Airflow's zone like the banner's.
+  const noted = [channel.offboarded_at, channel.name_change?.deadline, channel.business_app?.sync_deadline];
   const budget = vocabulary.register_budget;
   const items: [string, ReactNode][] = [
     ...vocabulary.health_fields.map((field): [string, ReactNode] => [
@@ -45,9 +56,9 @@ export function Details({ channel, vocabulary }: { channel: Channel; vocabulary:
           </DataList.Item>
         ))}
       </DataList.Root>
-      {channel.notes?.map((note) => (
-        <Text key={note} fontSize="sm" mt={1}>
-          {note}
+      {notesBesideTheBanner(channel).map((note) => (
+        <Text key={note} fontSize="sm" mt={1} data-testid="wa-note">
+          <WithTimes text={note} times={noted} />
         </Text>
       ))}
     </Box>

@@ -5,7 +5,7 @@ import { AppLink } from "../AppLink";
 import { ErrorNote } from "../ErrorNote";
 import { PALETTE, type SituationSeverity } from "../severity";
 import { metaSaid } from "../situation";
-import { Time } from "../Time";
+import { NextTry } from "../Time";
 import type { Registration } from "./useRegistration";
 
 /** How each register outcome reads: registered is good news, a refusal is not, the rest inform. */
@@ -48,7 +48,7 @@ export function RegisterOutcomeNote({ registration }: { registration: Registrati
               {outcome?.next_try && (
                 <>
                   {" "}
-                  Next try <Time value={outcome.next_try} />.
+                  Next try <NextTry value={outcome.next_try} />.
                 </>
               )}
             </Text>

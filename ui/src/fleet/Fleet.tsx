@@ -1,25 +1,32 @@
 // The fleet view: channels that need action first, filtered, sorted and paged by the server;
 // every filter lives in the URL so reload and sharing keep it.
-import { Box, Button, Flex, Heading, HStack, Spinner, Text } from "@chakra-ui/react";
+import { Alert, Box, Button, Flex, Heading, HStack, Spinner, Text } from "@chakra-ui/react";
 import { keepPreviousData } from "@tanstack/react-query";
+import { useEffect } from "react";
 import { useSearchParams } from "react-router-dom";
 
 import { ErrorNote } from "../ErrorNote";
-import { useGet, useVocabulary } from "../queries";
+import { REFRESH_MS, useGet, useVocabulary } from "../queries";
 import { Time } from "../Time";
 import { FleetTable } from "./FleetTable";
-import { fleetQuery, pageOf, type Update } from "./params";
+import { fleetQuery, ignoredOf, pageOf, searchOf, type Update } from "./params";
 import { SearchBox } from "./SearchBox";
 import { Summary } from "./Summary";
+
+/** The URL parameters that filter (Clear filters removes them, and whatever the page ignored). */
+const FILTERS = ["q", "situation", "needs_action"] as const;
 
 export function Fleet() {
   const [params, setParams] = useSearchParams();
   const vocabulary = useVocabulary();
   const paging = vocabulary.data?.fleet;
   const page = pageOf(params);
-  // The page size and default sort are the API's: asked for alongside the first page, not before it.
-  const query = fleetQuery(params, paging?.page_size);
-  const fleet = useGet("/api/v1/fleet", query && { query }, { placeholderData: keepPreviousData });
+  // What the API takes is checked against its vocabulary (situations, sorts, page size) first.
+  const query = fleetQuery(params, vocabulary.data);
+  const fleet = useGet("/api/v1/fleet", query && { query }, {
+    placeholderData: keepPreviousData,
+    refetchInterval: REFRESH_MS,
+  });
 
   const update: Update = (changes, keepPage = false) => {
     setParams((previous) => {
@@ -35,7 +42,25 @@ export function Fleet() {
 
   const data = fleet.data;
   const pages = data && paging ? Math.max(1, Math.ceil(data.total / paging.page_size)) : 1;
-  const filtered = params.has("q") || params.has("situation") || params.has("needs_action");
+  // A page past the last (a shared link, a fleet that shrank) shows the last page instead.
+  const pastTheEnd = data !== undefined && !fleet.isPlaceholderData && data.total > 0 && page > pages;
+  useEffect(() => {
+    if (!pastTheEnd) return;
+    setParams(
+      (previous) => {
+        const next = new URLSearchParams(previous);
+        if (pages > 1) next.set("page", String(pages));
+        else next.delete("page");
+        return next;
+      },
+      { replace: true },
+    );
+  }, [pastTheEnd, pages, setParams]);
+
+  const ignored = vocabulary.data ? ignoredOf(params, vocabulary.data) : [];
+  const filtered = FILTERS.some((name) => params.has(name));
+  const clear = () =>
+    update(Object.fromEntries([...FILTERS, ...ignored.map(([name]) => name)].map((name) => [name, null])));
   const error = vocabulary.error ?? fleet.error;
 
   return (
@@ -51,27 +76,43 @@ export function Fleet() {
       {data && vocabulary.data && (
         <Summary counts={data.counts} situations={vocabulary.data.situations} params={params} update={update} />
       )}
+      {ignored.length > 0 && (
+        <Alert.Root status="warning" my={3} data-testid="wa-ignored">
+          <Alert.Indicator />
+          <Alert.Description>
+            This link names what the page does not know, so it shows the fleet without it:{" "}
+            {ignored.map(([name, value]) => `${name}=${value}`).join(", ")}.
+          </Alert.Description>
+        </Alert.Root>
+      )}
       <HStack my={3} gap={2}>
-        <SearchBox value={params.get("q") ?? ""} onSearch={(q) => update({ q: q || null })} />
-        {filtered && (
-          <Button size="sm" variant="ghost" onClick={() => update({ q: null, situation: null, needs_action: null })}>
+        {paging && (
+          <SearchBox
+            value={searchOf(params, paging)}
+            maxLength={paging.search_max_length}
+            onSearch={(q) => update({ q: q || null })}
+          />
+        )}
+        {(filtered || ignored.length > 0) && (
+          <Button data-testid="wa-clear-filters" size="sm" variant="ghost" onClick={clear}>
             Clear filters
           </Button>
         )}
         {(fleet.isFetching || vocabulary.isPending) && !error && <Spinner size="sm" />}
       </HStack>
       {error && <ErrorNote error={error} />}
-      {data && data.channels.length === 0 ? (
+      {data && data.total === 0 ? (
         <Box data-testid="wa-empty" p={6} borderWidth="1px" borderRadius="md" textAlign="center" color="fg.muted">
           {filtered ? "No channel matches these filters." : "No channel is onboarded yet."}
         </Box>
       ) : (
         data &&
-        vocabulary.data && (
+        vocabulary.data &&
+        !pastTheEnd && (
           <FleetTable channels={data.channels} vocabulary={vocabulary.data} params={params} update={update} />
         )
       )}
-      {data && paging && data.total > 0 && (
+      {data && paging && data.total > 0 && !pastTheEnd && (
         <HStack mt={3} gap={3}>
           <Button
             data-testid="wa-page-prev"

@@ -1,20 +1,24 @@
 import { Button, HStack, Table, Text } from "@chakra-ui/react";
-import type { ReactNode } from "react";
+import type { MouseEvent, ReactNode } from "react";
 
 import type { Schema } from "../api";
+import { AppLink } from "../AppLink";
 import { BusinessAppBadge } from "../BusinessAppBadge";
 import { errorCode } from "../situation";
 import { SituationBadge } from "../SituationBadge";
-import { Time } from "../Time";
-import { channelKey, orderOf, sortOf, type Update } from "./params";
+import { NextTry, Time } from "../Time";
+import { channelKey, channelPath, orderOf, sortOf, type Update } from "./params";
 
 type Channel = Schema<"ChannelHealth">;
 
 /** The columns in order: a header (by the API's sort key when the API sorts by it) and a cell. */
 type Column = { label: string; sort?: Schema<"FleetSort">; cell: (channel: Channel) => ReactNode; testId?: string };
 
-/** The health fields' labels are the API's (its vocabulary), like every other view's. */
-function columns(vocabulary: Schema<"Vocabulary">, open: (channel: Channel) => void): Column[] {
+/**
+ * The health fields' labels are the API's (its vocabulary), like every other view's. The number
+ * is a link to the channel's view (open in a new tab, copy link), keeping the fleet's filter.
+ */
+function columns(vocabulary: Schema<"Vocabulary">, params: URLSearchParams): Column[] {
   const label = (name: string): string => vocabulary.health_fields.find((field) => field.name === name)?.label ?? name;
   return [
     {
@@ -22,18 +26,9 @@ function columns(vocabulary: Schema<"Vocabulary">, open: (channel: Channel) => v
       sort: "display_phone_number",
       cell: (channel) => (
         <HStack gap={2} wrap="wrap">
-          <Button
-            variant="plain"
-            size="xs"
-            px={0}
-            color="fg.info"
-            onClick={(event) => {
-              event.stopPropagation();
-              open(channel);
-            }}
-          >
+          <AppLink to={channelPath(params, channel)} testId="wa-channel-link">
             {channel.display_phone_number ?? channel.phone_number_id}
-          </Button>
+          </AppLink>
           {channel.business_app && <BusinessAppBadge app={channel.business_app} size="xs" />}
         </HStack>
       ),
@@ -66,7 +61,7 @@ function columns(vocabulary: Schema<"Vocabulary">, open: (channel: Channel) => v
       label: "Next try",
       sort: "next_attempt_at",
       testId: "wa-next-try",
-      cell: ({ situation }) => <Time value={situation.next_try} />,
+      cell: ({ situation }) => <NextTry value={situation.next_try} />,
     },
     { label: "Checked", sort: "checked_at", cell: (channel) => <Time value={channel.checked_at} /> },
     {
@@ -90,7 +85,11 @@ export function FleetTable({
 }) {
   const sort = sortOf(params, vocabulary.fleet);
   const order = orderOf(params, vocabulary.fleet);
-  const open = (channel: Channel) => update({ channel: channelKey(channel) }, true);
+  // A click elsewhere on the row opens the channel too; the number's link navigates by itself
+  // (and a ctrl- or middle-click on it opens a tab, leaving this one where it is).
+  const open = (channel: Channel, event: MouseEvent) => {
+    if (!(event.target as Element).closest("a")) update({ channel: channelKey(channel) }, true);
+  };
   const header = (key: Schema<"FleetSort">, label: string) => (
     <Button
       data-testid={`wa-sort-${key}`}
@@ -107,7 +106,7 @@ export function FleetTable({
       {sort === key ? (order === "asc" ? " ▲" : " ▼") : ""}
     </Button>
   );
-  const shown = columns(vocabulary, open);
+  const shown = columns(vocabulary, params);
   return (
     <Table.ScrollArea borderWidth="1px" borderRadius="md">
       <Table.Root size="sm" interactive>
@@ -128,7 +127,7 @@ export function FleetTable({
               data-channel={channelKey(channel)}
               data-kind={channel.situation.kind}
               cursor="pointer"
-              onClick={() => open(channel)}
+              onClick={(event) => open(channel, event)}
             >
               {shown.map((column) => (
                 <Table.Cell key={column.label} data-testid={column.testId} maxW="24rem">

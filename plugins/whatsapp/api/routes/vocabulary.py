@@ -8,9 +8,10 @@ from ``domain/business_app.py``, so a new field or state shows up by itself.
 from __future__ import annotations
 
 from fastapi import APIRouter
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from whatsapp.api.models import FleetPaging, RegisterBudget
+from whatsapp.api.runs import CHANGE_NAME_DAG_ID, dag_path
 from whatsapp.domain.business_app import (
     APP_LINK_SEVERITY,
     BUSINESS_APP_LABEL,
@@ -46,6 +47,19 @@ class SituationKindInfo(BaseModel):
     title: str
     action: ActionKind
     action_label: str
+    action_path: str | None = Field(
+        description="where in Airflow's UI the action is done (a DAG's page, relative to Airflow's base URL)"
+    )
+    register_held: bool = Field(
+        description="*Complete registration* is refused (409) in this situation until its `next_try`"
+    )
+
+
+#: Actions done by triggering one of the provider's DAGs, in Airflow's UI.
+ACTION_DAGS: dict[ActionKind, str] = {ActionKind.CHANGE_DISPLAY_NAME: CHANGE_NAME_DAG_ID}
+#: Situations in which ``POST .../register`` refuses a call until the situation's next try: Meta's
+#: register limit (``routes/channels.py``, ``_register_limit_refusal``).
+REGISTER_HELD = frozenset({SituationKind.BLOCKED})
 
 
 class SyncStateInfo(BaseModel):
@@ -112,6 +126,8 @@ def build_vocabulary() -> Vocabulary:
             title=info.title,
             action=info.action.kind,
             action_label=info.action.label,
+            action_path=dag_path(ACTION_DAGS[info.action.kind]) if info.action.kind in ACTION_DAGS else None,
+            register_held=kind in REGISTER_HELD,
         )
         for kind, info in SITUATIONS.items()
     ]
