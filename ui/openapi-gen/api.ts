@@ -949,7 +949,7 @@ export interface components {
          * @description One banner each (docs/states-and-situations.md); each has one :class:`SituationSpec`.
          * @enum {string}
          */
-        SituationKind: "healthy" | "not_checked" | "name_in_review" | "register_backoff" | "blocked" | "pin_mismatch" | "needs_reverification" | "name_declined" | "token_invalid" | "permission_revoked" | "account_event" | "account_locked" | "registration_pending" | "name_change_in_review" | "name_change_due" | "name_change_lapsed" | "name_change_declined" | "offboarded" | "app_disconnected" | "app_reconnecting" | "history_sync_due" | "history_not_shared" | "graph_error" | "check_failed";
+        SituationKind: "healthy" | "not_checked" | "name_in_review" | "register_backoff" | "blocked" | "pin_mismatch" | "needs_reverification" | "name_declined" | "token_invalid" | "permission_revoked" | "account_event" | "account_locked" | "registration_pending" | "name_change_in_review" | "name_change_due" | "name_change_lapsed" | "name_change_declined" | "offboarded" | "app_disconnected" | "app_reconnecting" | "history_sync_due" | "history_not_shared" | "quality_low" | "quality_medium" | "graph_error" | "check_failed";
         /**
          * SituationKindInfo
          * @description A situation kind's fixed part: the badge's severity and title, and the banner's action.
