@@ -298,6 +298,14 @@ SPECS: tuple[Spec, ...] = (
     Spec("healthy", "healthy", {**LIVE, "verified_name": "Acme Healthy"}, _read),
     Spec("hostile", "healthy", {**LIVE, "verified_name": HOSTILE_NAME}, _read),
     Spec("not_checked", "not_checked", {**LIVE, "verified_name": "Acme Unchecked"}, _nothing),
+    # Meta's quality rating, read from the simulator as the audit reads it.
+    Spec("quality_red", "quality_low", {**LIVE, "verified_name": "Acme Red", "quality_rating": "RED"}, _read),
+    Spec(
+        "quality_yellow",
+        "quality_medium",
+        {**LIVE, "verified_name": "Acme Yellow", "quality_rating": "YELLOW"},
+        _read,
+    ),
     Spec(
         "name_in_review",
         "name_in_review",
