@@ -55,9 +55,10 @@ pytest_plugins = [
 
 
 #: Session- or package-scoped stacks that take long to start (an Airflow API app, a browser
-#: suite's Airflow servers): under pytest-xdist (``--dist loadgroup``) the tests that use one run
-#: on one worker, which starts it once, instead of every worker starting its own.
-SHARED_STACK_FIXTURES = ("api_client", "ui_stack")
+#: suite's Airflow servers, the end-to-end tests' Airflow): under pytest-xdist (``--dist
+#: loadgroup``) the tests that use one run on one worker, which starts it once, instead of every
+#: worker starting its own.
+SHARED_STACK_FIXTURES = ("api_client", "ui_stack", "e2e_stack")
 #: Folders of the longest tests, collected first so that a parallel run starts them at once
 #: instead of finding them last in alphabetical order (the run would wait for them alone).
 LONG_FOLDERS_FIRST = ("e2e", "ui", "api")
