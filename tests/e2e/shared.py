@@ -146,7 +146,7 @@ class SharedStack:
         or one created just before the pause, is failed and its tasks stopped.
         """
         with contextlib.suppress(TimeoutError):
-            wait_for("no active DAG run", lambda: not self._active_runs(), timeout=120, interval=1.0)
+            wait_for("no active DAG run", lambda: not self._active_runs(), timeout=60, interval=1.0)
         for dag_id in self.api.unpaused_dags():
             self.api.pause(dag_id)
         for run in self._active_runs():
