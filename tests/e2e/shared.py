@@ -4,9 +4,9 @@ Starting a stack (``tests/e2e/stack.py``: migrations, api-server, scheduler, dag
 triggerer, two Celery workers) costs more CPU than most scenarios run on it, so the tests of this
 package share one (``e2e_stack`` in ``conftest.py``; pytest-xdist keeps them on one worker). It
 runs on CeleryExecutor, as ``docker-compose.yaml`` does: every task runs in a worker process with
-an environment of its own, the strictest place for what a test proves (task serialization,
-deferral across processes, connections read by every component). LocalExecutor still runs tasks
-under the browser suite (``tests/ui``) and ``make demo-airflow`` (``tests/ui/test_demo.py``).
+an environment of its own, so what only breaks across processes (task serialization, deferral,
+connections read by every component) shows up. LocalExecutor still runs tasks under the browser
+suite (``tests/ui``) and ``make demo-airflow`` (``tests/ui/test_demo.py``).
 
 Before each test :meth:`SharedStack.reset` gives it what a stack of its own would have: no DAG run
 active, every DAG paused (as at creation), an empty channel store (migrated, no rows), a
@@ -38,10 +38,12 @@ CALLBACK_URL = "https://hooks.example.test/whatsapp"
 STARTUP_TIMEOUT = 150.0
 TASKS_TIMEOUT = 180.0
 #: Every DAG of the repository (``dags/<dag_id>.py``): parsed before the first test starts.
-DAG_IDS = tuple(sorted(path.stem for path in (Path(__file__).resolve().parents[2] / "dags").glob("*.py")))
+DAG_IDS = tuple(
+    sorted(p.stem for p in (Path(__file__).resolve().parents[2] / "dags").glob("*.py") if p.name[0] != "_")
+)
 #: Names the two Celery workers give themselves as task instances' ``hostname``.
 WORKERS = frozenset({"worker-1", "worker-2"})
-#: Run and task states after which nothing more happens; anything else is still in flight.
+#: Task instance states still in flight: a reset waits until no task instance is in one.
 UNFINISHED_TI_STATES = ("queued", "scheduled", "running", "deferred", "up_for_retry", "up_for_reschedule")
 
 
