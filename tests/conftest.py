@@ -55,9 +55,10 @@ pytest_plugins = [
 
 
 #: Session- or package-scoped stacks that take long to start (an Airflow API app, a browser
-#: suite's Airflow servers): under pytest-xdist (``--dist loadgroup``) the tests that use one run
-#: on one worker, which starts it once, instead of every worker starting its own.
-SHARED_STACK_FIXTURES = ("api_client", "ui_stack")
+#: suite's Airflow servers, the end-to-end tests' Airflow): under pytest-xdist (``--dist
+#: loadgroup``) the tests that use one run on one worker, which starts it once, instead of every
+#: worker starting its own.
+SHARED_STACK_FIXTURES = ("api_client", "ui_stack", "e2e_stack")
 #: Folders of the longest tests, collected first so that a parallel run starts them at once
 #: instead of finding them last in alphabetical order (the run would wait for them alone).
 LONG_FOLDERS_FIRST = ("e2e", "ui", "api")
@@ -67,6 +68,7 @@ def _folder(item: pytest.Item) -> str:
     return item.path.relative_to(REPO_ROOT / "tests").parts[0]
 
 
+@pytest.hookimpl(tryfirst=True)  # the markers must be there when pytest-xdist's hook reads them
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     def order(item: pytest.Item) -> int:
         folder = _folder(item)
@@ -77,6 +79,21 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         stacks = [name for name in SHARED_STACK_FIXTURES if name in getattr(item, "fixturenames", ())]
         if stacks:
             item.add_marker(pytest.mark.xdist_group(stacks[0]))
+
+
+@pytest.hookimpl(trylast=True, specname="pytest_collection_modifyitems")
+def pytest_keep_xdist_groups(items: list[pytest.Item]) -> None:
+    """Make ``--dist loadgroup`` group again: pytest-xdist 3.8 appends ``@<group>`` to the legacy
+    ``item._nodeid``, which pytest 9.2's structured node ids no longer read, so every grouped test
+    went to any worker and each worker started its own copy of the shared stacks
+    (https://github.com/pytest-dev/pytest-xdist/issues/1386). Runs after xdist's hook and copies
+    the suffix into the node id; a no-op without xdist and once xdist sets the id itself."""
+    from _pytest.nodeid import coerce_node_id
+
+    for item in items:
+        legacy = getattr(item, "_nodeid", None)
+        if legacy and legacy != item.nodeid:
+            item._id = coerce_node_id(legacy)
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:

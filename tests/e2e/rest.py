@@ -82,8 +82,39 @@ class AirflowApi:
         is stored (its code encrypted) and its run queued; returns ``{"signup_id", "dag_run_id"}``."""
         return self.ok("POST", "/whatsapp/api/v1/signups", json=signup)
 
+    def _all_pages(self, path: str, key: str, params: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+        """Every item of a list endpoint: it returns at most ``[api] maximum_page_limit`` (100) a request."""
+        found: list[dict[str, Any]] = []
+        while True:
+            body = self.ok("GET", path, params={**(params or {}), "limit": 100, "offset": len(found)})
+            found.extend(body[key])
+            if not body[key] or len(found) >= body["total_entries"]:
+                return found
+
     def dag_runs(self, dag_id: str) -> list[dict[str, Any]]:
-        return self.ok("GET", f"/api/v2/dags/{dag_id}/dagRuns")["dag_runs"]
+        """Every run of ``dag_id`` (``~``: of every DAG), oldest first."""
+        return self._all_pages(f"/api/v2/dags/{dag_id}/dagRuns", "dag_runs")
+
+    def run_ids(self, dag_id: str) -> set[str]:
+        """The ids of every run of ``dag_id``: a test on the shared stack takes this before it acts and
+        compares afterwards, so runs of earlier tests never count as its own."""
+        return {run["dag_run_id"] for run in self.dag_runs(dag_id)}
+
+    def pause(self, dag_id: str) -> None:
+        body = self.ok("PATCH", f"/api/v2/dags/{dag_id}", json={"is_paused": True})
+        assert body["is_paused"] is True
+
+    def unpaused_dags(self) -> list[str]:
+        return [dag["dag_id"] for dag in self._all_pages("/api/v2/dags", "dags", {"paused": False})]
+
+    def fail_run(self, dag_id: str, run_id: str) -> None:
+        """Mark a run failed (Airflow fails or skips its unfinished tasks and stops running ones)."""
+        self.ok("PATCH", f"/api/v2/dags/{dag_id}/dagRuns/{run_id}", json={"state": "failed"})
+
+    def upstream_asset_events(self, dag_id: str, run_id: str) -> list[dict[str, Any]]:
+        """The Asset events an asset-triggered run consumed (``source_dag_id``, ``source_run_id``, ...)."""
+        path = f"/api/v2/dags/{dag_id}/dagRuns/{run_id}/upstreamAssetEvents"
+        return self.ok("GET", path)["asset_events"]
 
     def run_state(self, dag_id: str, run_id: str) -> str:
         return str(self.ok("GET", f"/api/v2/dags/{dag_id}/dagRuns/{run_id}")["state"])
@@ -93,16 +124,7 @@ class AirflowApi:
 
         Paged: the API returns at most ``[api] maximum_page_limit`` (100) per request.
         """
-        found: list[dict[str, Any]] = []
-        while True:
-            body = self.ok(
-                "GET",
-                f"/api/v2/dags/{dag_id}/dagRuns/{run_id}/taskInstances",
-                params={"limit": 100, "offset": len(found)},
-            )
-            found.extend(body["task_instances"])
-            if not body["task_instances"] or len(found) >= body["total_entries"]:
-                return found
+        return self._all_pages(f"/api/v2/dags/{dag_id}/dagRuns/{run_id}/taskInstances", "task_instances")
 
     def task_states(self, dag_id: str, run_id: str) -> dict[str, str | None]:
         """``{task_id or task_id[map_index]: state}`` for every task instance of a run."""

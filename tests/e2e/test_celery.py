@@ -1,35 +1,30 @@
 """The provider on CeleryExecutor: two ``airflow celery worker`` processes share every DAG's tasks.
 
-Same stack as ``test_end_to_end.py`` (``airflow_stack(executor=CELERY_EXECUTOR)``): Redis on
-127.0.0.1:6379 as broker, PostgreSQL as result backend, metadata database and channel store,
-the settings docker-compose.yaml uses. Each worker reports its own name as the task instances'
-``hostname``, so the test can tell that both ran audit shards and registration retries; since
-they are separate processes with separate environments, the only state they can share is the
-PostgreSQL store (no worker-local SQLite file is ever created).
+The package's shared stack (``tests/e2e/shared.py``) runs on the settings docker-compose.yaml
+uses: Redis on 127.0.0.1:6379 as broker, PostgreSQL as result backend, metadata database and
+channel store. Each worker reports its own name as the task instances' ``hostname``, so the test
+can tell that both ran audit shards and registration retries; since they are separate processes
+with separate environments, the only state they can share is the PostgreSQL store (no
+worker-local SQLite file is ever created).
 
-Operations ride along: StatsD is on (a UDP listener here receives Airflow's metrics, the
+Operations ride along: StatsD is on (a UDP listener of the stack receives Airflow's metrics, the
 provider's ``whatsapp.*`` among them), and ``whatsapp_fleet_digest``, scheduled on the fleet
-summary Asset, must run after the fleet run.
+summary Asset, must run on an event of this test's fleet runs.
 """
 
 from __future__ import annotations
 
 import collections
-import os
-import socket
-import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import pytest
 
 from include.graph_simulator.process import SimulatorControl, onboarding_conf
 from tests.e2e.rest import AirflowApi
-from tests.e2e.stack import CELERY_EXECUTOR, AirflowStack, airflow_stack, wait_for
+from tests.e2e.shared import TASKS_TIMEOUT, WORKERS, SharedStack, StatsdListener, store_of
+from tests.e2e.stack import AirflowStack, wait_for
 from tests.fleet.fleet_mix import SPECS, Kind
-from whatsapp.store import ChannelStore, StoreTarget
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres]
 
@@ -37,85 +32,19 @@ ONBOARDING = "whatsapp_onboarding"
 FLEET = "whatsapp_fleet_health"
 REGISTER = "whatsapp_register_channel"
 DIGEST = "whatsapp_fleet_digest"
-CALLBACK_URL = "https://hooks.example.test/whatsapp"
-WORKERS = {"worker-1", "worker-2"}
 AUDIT_SHARDS = 4
 #: Seeded channels: healthy ones for the audit, never-registered ones the fleet run retries.
 PROVISIONED, PENDING, IN_REVIEW = 8, 6, 2
 #: Per Graph request during the fleet run: long enough that a task outlives the others' start.
 GRAPH_LATENCY_MS = 1000
-STARTUP_TIMEOUT = 150.0
-TASKS_TIMEOUT = 180.0
-
-
-def store_of(stack: AirflowStack) -> ChannelStore:
-    return ChannelStore.from_target(StoreTarget(stack.store_url, stack.store_schema))
-
-
-class StatsdListener:
-    """Collects the StatsD datagrams sent to a UDP port on loopback (``name:value|type`` lines)."""
-
-    def __init__(self) -> None:
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.settimeout(0.2)
-        self.port = int(self.sock.getsockname()[1])
-        self.lines: list[str] = []
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._receive, daemon=True)
-
-    def _receive(self) -> None:
-        while not self._stop.is_set():
-            try:
-                data = self.sock.recv(65535)
-            except TimeoutError:
-                continue
-            self.lines.extend(data.decode("utf-8", "replace").splitlines())
-
-    def whatsapp(self) -> list[tuple[str, str, str]]:
-        """``(name, value, type)`` of every ``airflow.whatsapp.*`` metric received so far."""
-        found = []
-        for line in list(self.lines):
-            name, _, rest = line.partition(":")
-            if name.startswith("airflow.whatsapp."):
-                value, _, kind = rest.partition("|")
-                found.append((name.removeprefix("airflow."), value, kind.split("|")[0]))
-        return found
-
-    @contextmanager
-    def running(self) -> Iterator[StatsdListener]:
-        self._thread.start()
-        try:
-            yield self
-        finally:
-            self._stop.set()
-            self._thread.join(timeout=5)
-            self.sock.close()
 
 
 @pytest.mark.timeout(480)
-def test_two_celery_workers_share_onboarding_fleet_and_register(pg_url: str) -> None:
+def test_two_celery_workers_share_onboarding_fleet_and_register(e2e: SharedStack) -> None:
     started = time.monotonic()
-    fernet_key = os.environ["AIRFLOW__CORE__FERNET_KEY"]
-    with StatsdListener().running() as statsd:
-        statsd_env = {
-            "AIRFLOW__METRICS__STATSD_ON": "True",
-            "AIRFLOW__METRICS__STATSD_HOST": "127.0.0.1",
-            "AIRFLOW__METRICS__STATSD_PORT": str(statsd.port),
-            "AIRFLOW__METRICS__STATSD_PREFIX": "airflow",
-        }
-        with airflow_stack(
-            pg_url, CALLBACK_URL, fernet_key=fernet_key, executor=CELERY_EXECUTOR, extra_env=statsd_env
-        ) as stack:
-            sim = SimulatorControl(stack.graph_base_url)
-            api = AirflowApi(stack)
-            try:
-                run_scenario(stack, api, sim, started)
-                check_metrics(statsd)
-            finally:
-                api.close()
-                sim.close()
-    print(f"Celery end-to-end test took {time.monotonic() - started:.0f}s; logs in {stack.run_dir}")
+    run_scenario(e2e.stack, e2e.api, e2e.sim, started)
+    check_metrics(e2e.statsd)
+    print(f"Celery end-to-end test took {time.monotonic() - started:.0f}s; logs in {e2e.stack.run_dir}")
 
 
 def phase(started: float, what: str) -> None:
@@ -130,15 +59,9 @@ def hostnames(tis: list[dict[str, Any]], task_id: str) -> collections.Counter[st
 
 
 def run_scenario(stack: AirflowStack, api: AirflowApi, sim: SimulatorControl, started: float) -> None:
-    wait_for("the Graph API simulator", lambda: sim.clock(), timeout=30)
-    api.wait_until_up(STARTUP_TIMEOUT)
-    api.login()
+    earlier_fleet_runs, earlier_digest_runs = api.run_ids(FLEET), api.run_ids(DIGEST)
     for dag_id in (ONBOARDING, FLEET, REGISTER, DIGEST):
-        api.wait_for_dag(dag_id, STARTUP_TIMEOUT)
         api.unpause(dag_id)
-    for worker in sorted(WORKERS):
-        stack.wait_for_log(worker, ("ready",), timeout=STARTUP_TIMEOUT)
-    phase(started, "Airflow and both Celery workers up")
 
     # 1. Onboarding through a worker (the signup intake queues the run).
     approved = sim.add_number(name_status="APPROVED")
@@ -156,8 +79,9 @@ def run_scenario(stack: AirflowStack, api: AirflowApi, sim: SimulatorControl, st
     # Celery prefetch of 1 with late acks), so overlapping shards and retries must reach both.
     sim.configure(latency_ms=GRAPH_LATENCY_MS)
     fleet_run = api.trigger_ok(FLEET, {"audit_shards": AUDIT_SHARDS})
-    # Unpausing also started the hourly schedule's run: look at every fleet run, all must succeed.
-    fleet_runs = [run["dag_run_id"] for run in api.dag_runs(FLEET)]
+    # Unpausing may also have started the hourly schedule's run (on the stack's first unpause):
+    # look at every fleet run since this test began, all must succeed.
+    fleet_runs = sorted(api.run_ids(FLEET) - earlier_fleet_runs)
     assert fleet_run in fleet_runs
     fleet_states = api.wait_for_runs(FLEET, fleet_runs, TASKS_TIMEOUT)
     assert set(fleet_states.values()) == {"success"}, {run: api.task_states(FLEET, run) for run in fleet_runs}
@@ -173,8 +97,19 @@ def run_scenario(stack: AirflowStack, api: AirflowApi, sim: SimulatorControl, st
     assert set(retry_hosts) == WORKERS, f"registration retries ran on {retry_hosts}"
     phase(started, f"fleet runs: audit shards on {dict(audit_hosts)}, retries on {dict(retry_hosts)}")
 
-    # The summary Asset the fleet runs updated schedules the digest DAG.
-    digest_runs = wait_for("a whatsapp_fleet_digest run", lambda: api.dag_runs(DIGEST), timeout=60)
+    # The summary Asset the fleet runs updated schedules the digest DAG, on their events.
+    def digest_of_these_fleet_runs() -> list[dict[str, Any]]:
+        new = [run for run in api.dag_runs(DIGEST) if run["dag_run_id"] not in earlier_digest_runs]
+        consumed = {
+            (event["source_dag_id"], event["source_run_id"])
+            for run in new
+            for event in api.upstream_asset_events(DIGEST, run["dag_run_id"])
+        }
+        return new if any((FLEET, run) in consumed for run in fleet_runs) else []
+
+    digest_runs = wait_for(
+        "a whatsapp_fleet_digest run on this test's fleet runs", digest_of_these_fleet_runs, timeout=60
+    )
     assert {run["run_type"] for run in digest_runs} == {"asset_triggered"}, digest_runs
     digest_ids = [run["dag_run_id"] for run in digest_runs]
     assert set(api.wait_for_runs(DIGEST, digest_ids, TASKS_TIMEOUT).values()) == {"success"}

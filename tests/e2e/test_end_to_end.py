@@ -1,8 +1,9 @@
 """Onboarding and fleet health on a real, running Airflow, driven only through its REST API.
 
-The stack (``tests/e2e/stack.py``): ``airflow api-server``, ``scheduler`` (LocalExecutor),
-``dag-processor`` and ``triggerer`` on loopback, fresh PostgreSQL databases for Airflow's
-metadata and the channel store, and the Graph API simulator. A bad conf sent to
+The stack (``tests/e2e/shared.py``, shared by this package's tests and reset for each):
+``airflow api-server``, ``scheduler`` (CeleryExecutor, two workers), ``dag-processor`` and
+``triggerer`` on loopback, fresh PostgreSQL databases for Airflow's metadata and the channel
+store, and the Graph API simulator. A bad conf sent to
 ``POST /api/v2/dags/whatsapp_onboarding/dagRuns`` is refused at the door (400, no run). Two
 signups go in through the signup intake (``POST /whatsapp/api/v1/signups``, the way the API
 starts onboardings): one approved, one whose display name is still in review (it must wait
@@ -15,7 +16,6 @@ and a dump of the store are scanned for secrets, the codes of all four numbers i
 
 from __future__ import annotations
 
-import os
 import time
 from typing import Any
 
@@ -24,7 +24,8 @@ import pytest
 
 from include.graph_simulator.process import SimulatorControl, onboarding_conf
 from tests.e2e.rest import AirflowApi
-from tests.e2e.stack import AirflowStack, airflow_stack, wait_for
+from tests.e2e.shared import TASKS_TIMEOUT, SharedStack, store_of
+from tests.e2e.stack import AirflowStack, wait_for
 from tests.onboarding.test_no_secret_leaks import (
     leaks_in,
     log_files_text,
@@ -33,40 +34,23 @@ from tests.onboarding.test_no_secret_leaks import (
     store_dump,
     stored_ciphertexts,
 )
-from whatsapp.store import ChannelStore, StoreTarget
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres]
 
 ONBOARDING = "whatsapp_onboarding"
 FLEET = "whatsapp_fleet_health"
-CALLBACK_URL = "https://hooks.example.test/whatsapp"
 #: Simulated seconds Meta's review of the second number takes (the clock only moves when told).
 REVIEW_SECONDS = 3600
-#: Generous bounds for a loaded 2-core machine; the whole test normally takes 2-3 minutes.
-STARTUP_TIMEOUT = 120.0
-TASKS_TIMEOUT = 150.0
 
 
 def calls_for(sim: SimulatorControl, pattern: str, method: str | None = None) -> list[dict[str, Any]]:
     return [c for c in sim.calls(pattern) if method is None or c["method"] == method]
 
 
-def store_of(stack: AirflowStack) -> ChannelStore:
-    return ChannelStore.from_target(StoreTarget(stack.store_url, stack.store_schema))
-
-
-def test_three_signups_and_fleet_health_on_a_running_airflow(pg_url: str) -> None:
+def test_three_signups_and_fleet_health_on_a_running_airflow(e2e: SharedStack) -> None:
     started = time.monotonic()
-    # Same Fernet key as this process (tests/conftest.py), so the test can open the store too.
-    with airflow_stack(pg_url, CALLBACK_URL, fernet_key=os.environ["AIRFLOW__CORE__FERNET_KEY"]) as stack:
-        sim = SimulatorControl(stack.graph_base_url)
-        api = AirflowApi(stack)
-        try:
-            run_scenario(stack, api, sim)
-        finally:
-            api.close()
-            sim.close()
-    print(f"end-to-end test took {time.monotonic() - started:.0f}s; logs in {stack.run_dir}")
+    run_scenario(e2e.stack, e2e.api, e2e.sim)
+    print(f"end-to-end test took {time.monotonic() - started:.0f}s; logs in {e2e.stack.run_dir}")
 
 
 def phase(started: float, what: str) -> None:
@@ -76,13 +60,8 @@ def phase(started: float, what: str) -> None:
 
 def run_scenario(stack: AirflowStack, api: AirflowApi, sim: SimulatorControl) -> None:
     started = time.monotonic()
-    wait_for("the Graph API simulator", lambda: sim.clock(), timeout=30)
-    api.wait_until_up(STARTUP_TIMEOUT)
-    api.login()
-    api.wait_for_dag(ONBOARDING, STARTUP_TIMEOUT)
-    api.wait_for_dag(FLEET, STARTUP_TIMEOUT)
     api.unpause(ONBOARDING)
-    phase(started, "Airflow up, DAGs parsed")
+    earlier_runs = api.run_ids(ONBOARDING)  # of earlier tests on the shared stack
 
     approved = sim.add_number(name_status="APPROVED")
     in_review = sim.add_number(name_status="PENDING_REVIEW", review_seconds=REVIEW_SECONDS)
@@ -93,7 +72,7 @@ def run_scenario(stack: AirflowStack, api: AirflowApi, sim: SimulatorControl) ->
     refused = api.trigger(ONBOARDING, onboarding_conf(bad, account_id=0))
     assert refused.status_code == 400, refused.text
     assert "account_id" in refused.text and bad["code"] not in refused.text
-    assert api.dag_runs(ONBOARDING) == []
+    assert api.run_ids(ONBOARDING) == earlier_runs
 
     # 2. Two good signups at once, through the intake; their runs' confs hold no code.
     approved_signup = api.post_signup(onboarding_conf(approved))
@@ -136,7 +115,8 @@ def run_scenario(stack: AirflowStack, api: AirflowApi, sim: SimulatorControl) ->
     for run in (approved_run, review_run):
         retried = {task: n for task, n in api.try_numbers(ONBOARDING, run).items() if n != 1}
         assert not retried, f"tasks of {run} needed retries on a healthy simulator: {retried}"
-    assert len(api.dag_runs(ONBOARDING)) == 2  # the refused conf never became a run
+    # The refused conf never became a run.
+    assert api.run_ids(ONBOARDING) - earlier_runs == {approved_run, review_run}
     phase(started, "both signups onboarded")
 
     # 4. The fleet audit over both channels.

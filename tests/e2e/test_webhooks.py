@@ -1,4 +1,4 @@
-"""Meta webhooks on a running Airflow (tests/e2e/stack.py): the simulator signs, the plugin receives.
+"""Meta webhooks on a running Airflow (tests/e2e/shared.py): the simulator signs, the plugin receives.
 
 * A signed approval makes a deferred onboarding register within 10 s although
   ``name_poke_interval`` is 600 s (the trigger watches the store).
@@ -7,13 +7,18 @@
 * Quality and account events appear in the channel's history and health within a second; a
   RED transition is reported once.
 * With delivery dropped, the number still registers through the fallback Graph poll.
+
+Another webhook story is another test here: ``def test_...(e2e: SharedStack, receiver:
+httpx.Client)`` gets the shared stack reset for it (empty store, fresh simulator, every DAG
+paused) with the simulator delivering to the plugin's receiver; it unpauses the DAGs it needs
+and compares run ids with :meth:`~tests.e2e.rest.AirflowApi.run_ids` taken before it acts.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import time
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -22,8 +27,8 @@ from sqlalchemy import select
 
 from include.graph_simulator.process import SimulatorControl, onboarding_conf
 from tests.e2e.rest import AirflowApi
-from tests.e2e.stack import WEBHOOK_VERIFY_TOKEN, AirflowStack, airflow_stack, wait_for
-from tests.e2e.test_end_to_end import CALLBACK_URL, STARTUP_TIMEOUT, TASKS_TIMEOUT, store_of
+from tests.e2e.shared import TASKS_TIMEOUT, SharedStack, store_of
+from tests.e2e.stack import WEBHOOK_VERIFY_TOKEN, wait_for
 from whatsapp.domain.webhooks import sign
 from whatsapp.store import ChannelStore
 from whatsapp.store.schema import webhook_events
@@ -61,29 +66,27 @@ def channel_state(store: ChannelStore, phone_number_id: str) -> tuple[str, int]:
     return channel.registration_state.value, len(store.health.history(channel.id, limit=500))
 
 
-def test_webhooks_on_a_running_airflow(pg_url: str) -> None:
-    with airflow_stack(pg_url, CALLBACK_URL, fernet_key=os.environ["AIRFLOW__CORE__FERNET_KEY"]) as stack:
-        sim = SimulatorControl(stack.graph_base_url)
-        api = AirflowApi(stack)
-        store = store_of(stack)
-        try:
-            run_scenario(stack, api, sim, store)
-        finally:
-            store.dispose()
-            api.close()
-            sim.close()
+@pytest.fixture
+def receiver(e2e: SharedStack) -> Iterator[httpx.Client]:
+    """The simulator delivers its webhooks to the plugin's receiver; a client of that receiver
+    without Airflow credentials, as Meta calls it."""
+    e2e.sim.configure(webhook_url=f"{e2e.stack.api_url}{RECEIVER}")
+    with httpx.Client(base_url=e2e.stack.api_url, timeout=10.0) as client:
+        yield client
 
 
-def run_scenario(stack: AirflowStack, api: AirflowApi, sim: SimulatorControl, store: ChannelStore) -> None:
-    wait_for("the Graph API simulator", lambda: sim.clock(), timeout=30)
-    api.wait_until_up(STARTUP_TIMEOUT)
-    api.login()
+def test_webhooks_on_a_running_airflow(e2e: SharedStack, receiver: httpx.Client) -> None:
+    api, sim = e2e.api, e2e.sim
     for dag_id in (ONBOARDING, REGISTER):
-        api.wait_for_dag(dag_id, STARTUP_TIMEOUT)
         api.unpause(dag_id)
-    receiver = httpx.Client(base_url=stack.api_url, timeout=10.0)  # no Airflow credentials
-    sim.configure(webhook_url=f"{stack.api_url}{RECEIVER}")
+    store = store_of(e2e.stack)
+    try:
+        run_scenario(api, sim, store, receiver)
+    finally:
+        store.dispose()
 
+
+def run_scenario(api: AirflowApi, sim: SimulatorControl, store: ChannelStore, receiver: httpx.Client) -> None:
     # Meta's subscription check
     check = {"hub.mode": "subscribe", "hub.challenge": "8675309"}
     ok = receiver.get(RECEIVER, params={**check, "hub.verify_token": WEBHOOK_VERIFY_TOKEN})
@@ -184,4 +187,3 @@ def run_scenario(stack: AirflowStack, api: AirflowApi, sim: SimulatorControl, st
     )
     assert api.wait_for_runs(ONBOARDING, [lost_run], TASKS_TIMEOUT)[lost_run] == "success"
     assert all(w["dropped"] for w in sim.webhooks() if w["phone_number_id"] == lost["phone_number_id"])
-    receiver.close()
