@@ -46,6 +46,8 @@ $(BROWSER):
 
 # pytest-xdist workers: the suite waits on Airflow processes, the simulator and PostgreSQL as much
 # as it computes, so one worker more than the cores keeps both cores busy (bench/README.md).
+# --dist loadgroup: the tests of one shared stack (the API app, the browser suite's Airflow, the
+# end-to-end Airflow; SHARED_STACK_FIXTURES in tests/conftest.py) run on one worker, which starts it once.
 TEST_WORKERS ?= 3
 PARALLEL := -n $(TEST_WORKERS) --dist loadgroup
 
