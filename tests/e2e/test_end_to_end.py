@@ -17,6 +17,7 @@ and a dump of the store are scanned for secrets, the codes of all four numbers i
 from __future__ import annotations
 
 import time
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -29,6 +30,7 @@ from tests.e2e.stack import AirflowStack, wait_for
 from tests.onboarding.test_no_secret_leaks import (
     leaks_in,
     log_files_text,
+    log_sizes,
     metadata_db_text,
     number_secrets,
     store_dump,
@@ -49,7 +51,7 @@ def calls_for(sim: SimulatorControl, pattern: str, method: str | None = None) ->
 
 def test_three_signups_and_fleet_health_on_a_running_airflow(e2e: SharedStack) -> None:
     started = time.monotonic()
-    run_scenario(e2e.stack, e2e.api, e2e.sim)
+    run_scenario(e2e.stack, e2e.api, e2e.sim, log_sizes(e2e.stack.run_dir))
     print(f"end-to-end test took {time.monotonic() - started:.0f}s; logs in {e2e.stack.run_dir}")
 
 
@@ -58,7 +60,11 @@ def phase(started: float, what: str) -> None:
     print(f"[e2e +{time.monotonic() - started:5.1f}s] {what}")
 
 
-def run_scenario(stack: AirflowStack, api: AirflowApi, sim: SimulatorControl) -> None:
+def run_scenario(
+    stack: AirflowStack, api: AirflowApi, sim: SimulatorControl, logs_before: dict[Path, int]
+) -> None:
+    """The whole story; ``logs_before``: the stack's log sizes when it began (the leak check reads
+    only what this test made the stack write)."""
     started = time.monotonic()
     api.unpause(ONBOARDING)
     earlier_runs = api.run_ids(ONBOARDING)  # of earlier tests on the shared stack
@@ -131,7 +137,9 @@ def run_scenario(stack: AirflowStack, api: AirflowApi, sim: SimulatorControl) ->
     check_health_api(stack, api, approved, in_review)
 
     # 5. One more signup through the intake, then a scan of everything the stack kept for secrets.
-    check_intake_leaves_no_secret(stack, api, sim, earlier=[approved, in_review], refused=bad)
+    check_intake_leaves_no_secret(
+        stack, api, sim, earlier=[approved, in_review], refused=bad, logs_before=logs_before
+    )
     phase(started, "intake signup onboarded, no secret found anywhere")
 
 
@@ -204,6 +212,7 @@ def check_intake_leaves_no_secret(
     sim: SimulatorControl,
     earlier: list[dict[str, Any]],
     refused: dict[str, Any],
+    logs_before: dict[Path, int],
 ) -> None:
     """Onboard a number through the intake; then no code, token, PIN, verify token or app secret
     (nor a ciphertext of one in a log) is in the metadata database, the logs or the store dump:
@@ -228,7 +237,7 @@ def check_intake_leaves_no_secret(
         store.dispose()
     run = api.ok("GET", f"/api/v2/dags/{ONBOARDING}/dagRuns/{answer['dag_run_id']}")
     assert run["conf"] == {"signup_id": answer["signup_id"]}
-    logs = {"stack logs": log_files_text(stack.run_dir)}
+    logs = {"stack logs": log_files_text(stack.run_dir, since=logs_before)}
     meta = metadata_db_text(
         skip=(), url=stack.pg_admin_url.set(database=stack.meta_db).render_as_string(False)
     )

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -48,10 +49,22 @@ def store_dump(store: ChannelStore) -> str:
     return subprocess.run(command, check=True, capture_output=True, text=True, timeout=120).stdout
 
 
-def log_files_text(root: Path | None = None) -> str:
-    """Every file under ``root`` (default: this process's Airflow task logs)."""
+def log_files_text(root: Path | None = None, *, since: dict[Path, int] | None = None) -> str:
+    """Every file under ``root`` (default: this process's Airflow task logs); with ``since``
+    (:func:`log_sizes` taken earlier), only what was written after it (a shared stack's logs hold
+    every earlier test's too)."""
     logs = root or Path(os.environ["AIRFLOW_HOME"]) / "logs"
-    return "\n".join(p.read_text(errors="replace") for p in logs.rglob("*") if p.is_file())
+    since = since or {}
+    return "\n".join(
+        p.read_bytes()[since.get(p, 0) :].decode(errors="replace")
+        for p in sorted(logs.rglob("*"))
+        if p.is_file()
+    )
+
+
+def log_sizes(root: Path) -> dict[Path, int]:
+    """How long each log file under ``root`` is now (for :func:`log_files_text`'s ``since``)."""
+    return {p: p.stat().st_size for p in root.rglob("*") if p.is_file()}
 
 
 def number_secrets(sim: SimulatorControl, store: ChannelStore, number: dict[str, Any]) -> dict[str, str]:
@@ -88,11 +101,14 @@ def stored_ciphertexts(store: ChannelStore) -> dict[str, str]:
 
 
 def leaks_in(places: dict[str, str], secrets: dict[str, str]) -> list[str]:
+    """Each secret found in each place. A secret of digits (a 6-digit PIN) counts only as a number
+    of its own: logs are full of longer numbers (ids, durations, timestamps) that contain any six
+    digits by chance, while a PIN that leaks is printed as itself."""
     return [
         f"{what} in {where}"
         for where, body in places.items()
         for what, value in secrets.items()
-        if value in body
+        if (re.search(rf"(?<![0-9]){value}(?![0-9])", body) if value.isdigit() else value in body)
     ]
 
 
