@@ -23,9 +23,8 @@ from sqlalchemy import Connection, insert, select, update
 
 from whatsapp.domain import business_app as app
 from whatsapp.domain.business_app import AppLink, Disconnection, SyncState, SyncType
-from whatsapp.domain.registration_machine import Offboarded, Registration, transition
 from whatsapp.errors import GraphApiError
-from whatsapp.store.channels import REGISTRATION_COLUMNS, registration_from_row, registration_values
+from whatsapp.store.channels import offboard_channel
 from whatsapp.store.database import Database, utcnow
 from whatsapp.store.errors import ChannelNotFoundError, StoreError
 from whatsapp.store.models import ATTEMPT_NO_ANSWER, ATTEMPT_SENT, answer_outcome
@@ -210,29 +209,22 @@ def link_event(
 ) -> AppLink | None:
     """An ``account_update`` for the channel's WABA: the link after it.
 
-    A disconnection offboards the channel as the offboarding DAG does (registration reset,
-    inactive, history kept), with Meta's reason and who initiated it, and calls nothing.
+    A disconnection offboards the channel as the offboarding DAG does (``offboard_channel``:
+    registration reset, inactive, history kept), with Meta's reason and who initiated it, and
+    calls nothing.
     """
-    row = conn.execute(
-        select(channels.c.business_app, *REGISTRATION_COLUMNS)
-        .where(channels.c.id == channel_id)
-        .with_for_update()
-    ).one_or_none()
-    if row is None:
-        return None
-    current = None if row.business_app is None else AppLink(row.business_app)
+    stored = conn.execute(
+        select(channels.c.business_app).where(channels.c.id == channel_id).with_for_update()
+    ).scalar_one_or_none()
+    current = None if stored is None else AppLink(stored)
     link = app.link_after(current, event, disconnection)
     if link is current:
         return link
-    values: dict[str, Any] = {"business_app": None if link is None else link.value, "updated_at": at}
     if link is AppLink.DISCONNECTED and disconnection is not None:
-        registration: Registration = transition(registration_from_row(row), Offboarded(at)).registration
-        values |= {
-            **registration_values(registration),
-            "active": False,
-            "offboarded_at": at,
-            "offboard_reason": disconnection.reason,
-            "offboarded_by": disconnection.initiated_by,
-        }
-    conn.execute(update(channels).where(channels.c.id == channel_id).values(values))
+        offboard_channel(conn, channel_id, at, reason=disconnection.reason, by=disconnection.initiated_by)
+    conn.execute(
+        update(channels)
+        .where(channels.c.id == channel_id)
+        .values(business_app=None if link is None else link.value, updated_at=at)
+    )
     return link

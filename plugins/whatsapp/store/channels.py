@@ -214,6 +214,31 @@ def business_app_values(on_business_app: bool, now: datetime) -> dict[str, Any]:
     }
 
 
+def offboard_channel(
+    conn: Connection, channel_id: int, at: datetime, *, reason: str | None = None, by: str | None = None
+) -> Row[Any]:
+    """In the caller's transaction: reset the registration (``Offboarded``), deactivate the channel and
+    note why when Meta said (``reason``, ``by``); the public columns after. The one offboarding write,
+    for the offboarding DAG and for Meta's ``PARTNER_REMOVED`` alike."""
+    row = conn.execute(
+        select(*REGISTRATION_COLUMNS).where(channels.c.id == channel_id).with_for_update()
+    ).one_or_none()
+    if row is None:
+        raise ChannelNotFoundError(f"no channel with id {channel_id}")
+    registration = transition(registration_from_row(row), Offboarded(at)).registration
+    values = {
+        **registration_values(registration),
+        "active": False,
+        "offboarded_at": func.coalesce(channels.c.offboarded_at, at),
+        "offboard_reason": reason,
+        "offboarded_by": by,
+        "updated_at": at,
+    }
+    return conn.execute(
+        update(channels).where(channels.c.id == channel_id).values(values).returning(*PUBLIC_CHANNEL_COLUMNS)
+    ).one()
+
+
 class ChannelRepository:
     """The ``channels`` table."""
 
@@ -444,16 +469,7 @@ class ChannelRepository:
         keeps the time the number was deregistered, when the deregister answer set it."""
         now = utcnow(now)
         with self.db.transaction(immediate=True) as conn:
-            self.apply(channel_id, Offboarded(now), conn=conn)
-            row = conn.execute(
-                update(channels)
-                .where(channels.c.id == channel_id)
-                .values(
-                    active=False, offboarded_at=func.coalesce(channels.c.offboarded_at, now), updated_at=now
-                )
-                .returning(*PUBLIC_CHANNEL_COLUMNS)
-            ).one()
-        return channel_from_row(row)
+            return channel_from_row(offboard_channel(conn, channel_id, now))
 
     def held_numbers(self, phone_number_ids: Sequence[str]) -> set[str]:
         """Which of these numbers an active channel holds (an onboarding without a phone number id
