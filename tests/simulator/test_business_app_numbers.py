@@ -8,12 +8,8 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 import pickle
-import threading
-import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -23,42 +19,9 @@ import pytest
 from include.graph_simulator.process import SimulatorControl, SimulatorProcess
 from include.graph_simulator.saved_state import load_state
 from include.graph_simulator.state import SimulatorConfig
+from tests.support.webhook_receiver import Receiver
 
 DAY = 24 * 3600
-
-
-class Receiver:
-    """A webhook endpoint on loopback that keeps every body and its signature header."""
-
-    def __init__(self) -> None:
-        self.bodies: list[tuple[bytes, str | None]] = []
-        outer = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                outer.bodies.append((body, self.headers.get("X-Hub-Signature-256")))
-                self.send_response(200)
-                self.end_headers()
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def wait(self, count: int, timeout: float = 5.0) -> list[dict[str, Any]]:
-        deadline = time.monotonic() + timeout
-        while len(self.bodies) < count and time.monotonic() < deadline:
-            time.sleep(0.02)
-        return [json.loads(body) for body, _ in self.bodies]
-
-    def changes(self, count: int) -> list[tuple[str, dict[str, Any]]]:
-        """``(field, value)`` of each body received, once ``count`` have arrived."""
-        bodies = self.wait(count)
-        assert len(bodies) == count, bodies
-        return [(b["entry"][0]["changes"][0]["field"], b["entry"][0]["changes"][0]["value"]) for b in bodies]
 
 
 @pytest.fixture

@@ -12,8 +12,9 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Connection, Engine, event, func, select
 
 from include.graph_simulator.process import RunningSimulator, SimulatorControl
-from tests.simulator.test_business_app_numbers import Receiver, exchange, sync
+from tests.simulator.test_business_app_numbers import exchange, sync
 from tests.support.simulator_fixtures import GRAPH_CONN_ENV, graph_connection
+from tests.support.webhook_receiver import Receiver
 from whatsapp.api.routes import webhooks as route
 from whatsapp.domain.business_app import AppLink, SyncState
 from whatsapp.domain.webhooks import sign
