@@ -27,7 +27,6 @@ from whatsapp.domain.registration import (
     span_words,
 )
 from whatsapp.errors import GraphApiError
-from whatsapp.store.views import isoformat
 
 if TYPE_CHECKING:
     from whatsapp.domain.health import PhoneHealth
@@ -184,6 +183,8 @@ def register_limit_refusal(channel: Channel, now: datetime) -> str | None:
     reopens (``domain.registration.next_attempt_at``); without one it stays closed until the fleet
     decides again.
     """
+    from whatsapp.store.views import isoformat
+
     if channel.registration_state is not RegistrationState.BLOCKED:
         return None
     reopens = channel.next_attempt_at
