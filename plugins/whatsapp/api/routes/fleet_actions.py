@@ -171,6 +171,7 @@ def get_fleet_action(dag_run_id: AirflowIdPath, session: SessionDep) -> FleetAct
     selected, acted = _returned(session, dag_run_id)
     outcomes = [outcome for chunk in acted if isinstance(chunk, list) for outcome in chunk]
     action = (run.conf or {}).get("action")
+    known = {member.value for member in FleetAction}
     total = sum(len(chunk) for chunk in selected) if isinstance(selected, list) else None
     return FleetActionRun(
         run=RunRef(
@@ -179,7 +180,7 @@ def get_fleet_action(dag_run_id: AirflowIdPath, session: SessionDep) -> FleetAct
             state=str(run.state),
             url=run_path(FLEET_ACTION_DAG_ID, dag_run_id),
         ),
-        action=action if action in FleetAction else None,
+        action=action if action in known else None,
         total=total,
         counts=tally(outcomes),
         outcomes=[FleetActionOutcome.model_validate(outcome) for outcome in outcomes],
