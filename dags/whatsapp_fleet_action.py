@@ -2,7 +2,7 @@
 
 Queued by ``POST /whatsapp/api/v1/fleet/actions`` (the page's action bar), or triggered with conf
 ``{"action": "refresh", "channels": [{"account_id": 1, "inbox_id": 7}, ...]}`` or
-``{"action": "register", "filter": {"situation": ["stuck_pending"]}}`` (the filters of
+``{"action": "register", "filter": {"situation": ["registration_pending"]}}`` (the filters of
 ``GET /fleet``). ``select_channels`` resolves the selection and splits it into chunks of
 ``chunk_size``; ``act`` maps over the chunks (named by their first and last number), each number
 going the way the single action goes: a refresh reads health in Graph batches and stores it; a
