@@ -26,6 +26,7 @@ from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from whatsapp.defaults import REGISTER_THREADS
 from whatsapp.domain.fleet_action import FleetAction, OutcomeKind
 from whatsapp.errors import GraphApiError
 from whatsapp.register_channel import (
@@ -43,9 +44,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-#: Channels of one register task worked on at once (each mostly waits for Graph, and holds a
-#: store connection while claimed).
-REGISTER_THREADS = 4
 #: The health fields a refresh's outcome names (what a person most often refreshes for).
 _SHOWN_FIELDS = ("status", "quality_rating")
 

@@ -547,7 +547,7 @@ class FleetActionRequest(BaseModel):
 
     def run_conf(self) -> dict[str, Any]:
         """What the run's conf holds: ids and filter words only (the page never sends a secret)."""
-        return self.model_dump(mode="json", exclude_none=True, exclude_defaults=False)
+        return self.model_dump(mode="json", exclude_none=True)
 
 
 class FleetActionQueued(_Model):

@@ -19,6 +19,7 @@ from airflow.sdk.exceptions import AirflowException
 
 from whatsapp import metrics
 from whatsapp.assets import FLEET_SUMMARY
+from whatsapp.defaults import REGISTER_THREADS
 from whatsapp.domain.audit_plan import AUTO as AUTO_SHARDS
 from whatsapp.domain.audit_plan import shard_count
 from whatsapp.errors import GraphApiError
@@ -29,9 +30,6 @@ if TYPE_CHECKING:
 
     from whatsapp.store import ChannelStore, DueChannel
 
-#: Channels of one retry task registered at once: each spends most of its time waiting for Graph.
-#: Each holds a store connection: 8 tasks x 8 threads exhausted PostgreSQL's default 100.
-REGISTER_THREADS = 4
 #: Rendered as each audit task's name in the grid.
 AUDIT_MAP_INDEX_TEMPLATE = "shard {{ task.shard | int + 1 }} of {{ task.shards }}"
 #: Rendered as the name in the grid of each task mapped over channels (a registration retry, a
