@@ -59,11 +59,11 @@ def add_signup(
             )  # fmt: skip
 
 
-def remove_trend_rows(store: ChannelStore, *, summaries_after: datetime, signup_ids: list[str]) -> None:
-    """Delete the summaries saved after ``summaries_after`` and the named intake signups (the
-    attempts go with their channels, which the caller deletes)."""
+def remove_trend_rows(store: ChannelStore, *, summary_times: list[datetime], signup_ids: list[str]) -> None:
+    """Delete the summaries saved at exactly ``summary_times`` and the named intake signups (the
+    attempts go with their channels, which the caller deletes): a shared store's own rows stay."""
     digests = [signup_id.rjust(64, "0") for signup_id in signup_ids]
     with store.engine.begin() as conn:
-        conn.execute(delete(fleet_summaries).where(fleet_summaries.c.created_at > summaries_after))
+        conn.execute(delete(fleet_summaries).where(fleet_summaries.c.created_at.in_(summary_times)))
         conn.execute(delete(signup_intake).where(signup_intake.c.signup_id.in_(signup_ids)))
         conn.execute(delete(signups).where(signups.c.code_digest.in_(digests)))
