@@ -169,6 +169,31 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/fleet/trend": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Fleet Trend
+         * @description Needs action, healthy and active channels at each fleet summary of the last ``days`` days,
+         *     and per ISO week (UTC) of the last ``weeks`` the median and 90th percentile of the time from a
+         *     signup reaching the intake to Meta accepting its number's first register call after it.
+         *
+         *     WhatsApp Business app numbers (never registered), numbers that were registered before they
+         *     were onboarded and signups that bypassed the intake are not in the weekly figures.
+         */
+        get: operations["get_fleet_trend_api_v1_fleet_trend_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/vocabulary": {
         parameters: {
             query?: never;
@@ -551,6 +576,48 @@ export interface components {
             last_audit: components["schemas"]["LastAudit"] | null;
         };
         /**
+         * FleetTrendPoint
+         * @description One fleet summary the fleet DAG saved (the counts of its ``last_audit``).
+         */
+        FleetTrendPoint: {
+            /**
+             * Time
+             * @description when the summary was saved (UTC, ISO 8601)
+             */
+            time: string;
+            /**
+             * Total
+             * @description active channels
+             */
+            total: number;
+            /**
+             * Needs Action
+             * @description active channels a person must act on
+             */
+            needs_action: number | null;
+            /**
+             * Healthy
+             * @description active channels whose situation is `healthy`
+             */
+            healthy: number | null;
+        };
+        /**
+         * FleetTrendResponse
+         * @description The fleet over time: saved summaries, oldest first, and signup-to-registered figures by week.
+         */
+        FleetTrendResponse: {
+            /**
+             * Points
+             * @description summaries of the last `days` days, oldest first; at most the newest 2160
+             */
+            points: components["schemas"]["FleetTrendPoint"][];
+            /**
+             * Weeks
+             * @description every week asked for, oldest first, empty ones included
+             */
+            weeks: components["schemas"]["SignupWeek"][];
+        };
+        /**
          * GraphError
          * @description A Graph API failure (``type`` is the provider's error kind, ``code``/``subcode`` Meta's numbers).
          */
@@ -891,6 +958,32 @@ export interface components {
             signup_id: string;
             /** Dag Run Id */
             dag_run_id: string;
+        };
+        /**
+         * SignupWeek
+         * @description One ISO week (UTC): registrations completed in it and the time each took since its signup.
+         */
+        SignupWeek: {
+            /**
+             * Week Start
+             * @description the week's Monday (UTC), `YYYY-MM-DD`
+             */
+            week_start: string;
+            /**
+             * Registrations
+             * @description numbers whose first register call after a signup succeeded this week
+             */
+            registrations: number;
+            /**
+             * Median Seconds
+             * @description median signup-to-registered time; null without registrations
+             */
+            median_seconds: number | null;
+            /**
+             * P90 Seconds
+             * @description 90th percentile (linear interpolation); null without registrations
+             */
+            p90_seconds: number | null;
         };
         /**
          * Situation
@@ -1429,6 +1522,40 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["FleetSummaryResponse"];
+                };
+            };
+        };
+    };
+    get_fleet_trend_api_v1_fleet_trend_get: {
+        parameters: {
+            query?: {
+                /** @description days of saved fleet summaries */
+                days?: number;
+                /** @description ISO weeks (UTC) of signup-to-registered figures, this one included */
+                weeks?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["FleetTrendResponse"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
                 };
             };
         };

@@ -2,7 +2,7 @@
 // every filter lives in the URL so reload and sharing keep it.
 import { Alert, Box, Button, Flex, Heading, HStack, Spinner, Text } from "@chakra-ui/react";
 import { keepPreviousData } from "@tanstack/react-query";
-import { useEffect } from "react";
+import { useEffect, useState } from "react";
 import { useSearchParams } from "react-router-dom";
 
 import { ErrorNote } from "../ErrorNote";
@@ -12,12 +12,15 @@ import { FleetTable } from "./FleetTable";
 import { fleetQuery, ignoredOf, pageOf, searchOf, type Update } from "./params";
 import { SearchBox } from "./SearchBox";
 import { Summary } from "./Summary";
+import { Trend } from "./Trend";
 
 /** The URL parameters that filter (Clear filters removes them, and whatever the page ignored). */
 const FILTERS = ["q", "situation", "needs_action"] as const;
 
 export function Fleet() {
   const [params, setParams] = useSearchParams();
+  // The trend is closed at first, so the table starts near the top of a small screen.
+  const [trendOpen, setTrendOpen] = useState(false);
   const vocabulary = useVocabulary();
   const paging = vocabulary.data?.fleet;
   const page = pageOf(params);
@@ -67,12 +70,24 @@ export function Fleet() {
     <Box data-testid="wa-fleet" p={2}>
       <Flex justify="space-between" align="baseline" wrap="wrap" gap={2} mb={3}>
         <Heading size="lg">WhatsApp Health</Heading>
-        {data?.last_audit?.created_at && (
-          <Text color="fg.muted" fontSize="sm">
-            Fleet last audited <Time value={data.last_audit.created_at} />
-          </Text>
-        )}
+        <HStack gap={3}>
+          {data?.last_audit?.created_at && (
+            <Text color="fg.muted" fontSize="sm">
+              Fleet last audited <Time value={data.last_audit.created_at} />
+            </Text>
+          )}
+          <Button
+            data-testid="wa-trend-toggle"
+            size="xs"
+            variant="outline"
+            aria-expanded={trendOpen}
+            onClick={() => setTrendOpen((open) => !open)}
+          >
+            {trendOpen ? "Hide trend" : "Trend"}
+          </Button>
+        </HStack>
       </Flex>
+      {trendOpen && <Trend />}
       {data && vocabulary.data && (
         <Summary counts={data.counts} situations={vocabulary.data.situations} params={params} update={update} />
       )}
