@@ -18,6 +18,7 @@ from whatsapp.api.routes import (
     channels,
     fleet,
     fleet_actions,
+    fleet_trend,
     me,
     page,
     runs,
@@ -74,6 +75,7 @@ def create_app() -> FastAPI:
     api.include_router(channels.router)
     api.include_router(fleet_actions.router)
     api.include_router(fleet.router)
+    api.include_router(fleet_trend.router)
     api.include_router(vocabulary.router)
     api.include_router(signups.router)
     api.include_router(me.router)

@@ -26,6 +26,7 @@ from whatsapp.domain.registration import (
 )
 from whatsapp.domain.signup import ACCOUNT_ID, INBOX_ID, INTAKE_FIELDS
 from whatsapp.domain.situations import ActionKind, SituationKind, SituationSeverity
+from whatsapp.domain.trend import MAX_TREND_DAYS, MAX_TREND_POINTS, MAX_TREND_WEEKS
 from whatsapp.store.fleet_listing import (
     DEFAULT_SORT,
     FILTER_COLUMNS,
@@ -374,6 +375,51 @@ class FleetSummaryResponse(_Model):
     needs_action: int = Field(description="active channels a person (operator or customer) must act on")
     counts: FleetCounts
     last_audit: LastAudit | None
+
+
+class FleetTrendParams(_Model):
+    """Query parameters of ``GET /fleet/trend``: how far back each part of the answer reaches."""
+
+    days: int = Field(14, ge=1, le=MAX_TREND_DAYS, description="days of saved fleet summaries")
+    weeks: int = Field(
+        8,
+        ge=1,
+        le=MAX_TREND_WEEKS,
+        description="ISO weeks (UTC) of signup-to-registered figures, this one included",
+    )
+
+
+class FleetTrendPoint(_Model):
+    """One fleet summary the fleet DAG saved (the counts of its ``last_audit``)."""
+
+    time: str = Field(description="when the summary was saved (UTC, ISO 8601)")
+    total: int = Field(description="active channels")
+    needs_action: int | None = Field(description="active channels a person must act on")
+    healthy: int | None = Field(description="active channels whose situation is `healthy`")
+
+
+class SignupWeek(_Model):
+    """One ISO week (UTC): registrations completed in it and the time each took since its signup."""
+
+    week_start: str = Field(description="the week's Monday (UTC), `YYYY-MM-DD`")
+    registrations: int = Field(
+        description="numbers whose first register call after a signup succeeded this week"
+    )
+    median_seconds: float | None = Field(
+        description="median signup-to-registered time; null without registrations"
+    )
+    p90_seconds: float | None = Field(
+        description="90th percentile (linear interpolation); null without registrations"
+    )
+
+
+class FleetTrendResponse(_Model):
+    """The fleet over time: saved summaries, oldest first, and signup-to-registered figures by week."""
+
+    points: list[FleetTrendPoint] = Field(
+        description=f"summaries of the last `days` days, oldest first; at most the newest {MAX_TREND_POINTS}"
+    )
+    weeks: list[SignupWeek] = Field(description="every week asked for, oldest first, empty ones included")
 
 
 class Permission(_Model):

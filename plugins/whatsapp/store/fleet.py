@@ -12,9 +12,11 @@ from typing import Any
 
 from sqlalchemy import insert
 
-from whatsapp.store import fleet_listing
+from whatsapp.domain.trend import SignupRegistration
+from whatsapp.store import fleet_listing, fleet_trend
 from whatsapp.store.database import Database, utcnow
 from whatsapp.store.fleet_listing import FleetOverview, FleetPage, FleetQuery
+from whatsapp.store.fleet_trend import TrendPoint
 from whatsapp.store.models import ChannelStatus, DueChannel, FleetSummary
 from whatsapp.store.schema import channels, fleet_summaries
 
@@ -95,3 +97,14 @@ class FleetRepository:
     def latest_summary(self) -> FleetSummary | None:
         with self.db.connect() as conn:
             return fleet_listing.latest_fleet_summary(conn)
+
+    def trend(
+        self, *, since: datetime, limit: int, registered_since: datetime, now: datetime | None = None
+    ) -> tuple[list[TrendPoint], list[SignupRegistration]]:
+        """The saved summaries since ``since`` (the newest ``limit``) and the signups matched to
+        the registrations completed since ``registered_since``, on one connection (see ``fleet_trend``)."""
+        with self.db.connect() as conn:
+            return (
+                fleet_trend.summary_series(conn, since=since, limit=limit),
+                fleet_trend.signup_registrations(conn, since=registered_since, until=utcnow(now)),
+            )

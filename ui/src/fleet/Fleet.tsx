@@ -2,7 +2,7 @@
 // every filter lives in the URL so reload and sharing keep it.
 import { Alert, Box, Button, Flex, Heading, HStack, Spinner, Text } from "@chakra-ui/react";
 import { keepPreviousData } from "@tanstack/react-query";
-import { useEffect } from "react";
+import { useEffect, useState } from "react";
 import { useSearchParams } from "react-router-dom";
 
 import { ErrorNote } from "../ErrorNote";
@@ -14,6 +14,7 @@ import { channelKey, filterOf, fleetQuery, ignoredOf, pageOf, searchOf, type Upd
 import { SearchBox } from "./SearchBox";
 import { selectColumn } from "./selectColumn";
 import { Summary } from "./Summary";
+import { Trend } from "./Trend";
 import { useFleetAction } from "./useFleetAction";
 import { useSelection } from "./useSelection";
 
@@ -22,6 +23,8 @@ const FILTERS = ["q", "situation", "needs_action"] as const;
 
 export function Fleet() {
   const [params, setParams] = useSearchParams();
+  // The trend is closed at first, so the table starts near the top of a small screen.
+  const [trendOpen, setTrendOpen] = useState(false);
   const vocabulary = useVocabulary();
   const paging = vocabulary.data?.fleet;
   const page = pageOf(params);
@@ -76,12 +79,24 @@ export function Fleet() {
     <Box data-testid="wa-fleet" p={2}>
       <Flex justify="space-between" align="baseline" wrap="wrap" gap={2} mb={3}>
         <Heading size="lg">WhatsApp Health</Heading>
-        {data?.last_audit?.created_at && (
-          <Text color="fg.muted" fontSize="sm">
-            Fleet last audited <Time value={data.last_audit.created_at} />
-          </Text>
-        )}
+        <HStack gap={3}>
+          {data?.last_audit?.created_at && (
+            <Text color="fg.muted" fontSize="sm">
+              Fleet last audited <Time value={data.last_audit.created_at} />
+            </Text>
+          )}
+          <Button
+            data-testid="wa-trend-toggle"
+            size="xs"
+            variant="outline"
+            aria-expanded={trendOpen}
+            onClick={() => setTrendOpen((open) => !open)}
+          >
+            {trendOpen ? "Hide trend" : "Trend"}
+          </Button>
+        </HStack>
       </Flex>
+      {trendOpen && <Trend />}
       {data && vocabulary.data && (
         <Summary counts={data.counts} situations={vocabulary.data.situations} params={params} update={update} />
       )}
