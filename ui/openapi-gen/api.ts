@@ -123,6 +123,52 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/fleet/actions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Queue Fleet Action
+         * @description Queue ONE ``whatsapp_fleet_action`` run for the channels named, or all a filter matches.
+         *
+         *     The run re-reads the selection (a filter's matches may change meanwhile) and works on it in
+         *     mapped chunks; ``GET /fleet/actions/{dag_run_id}`` tells each number's outcome.
+         */
+        post: operations["queue_fleet_action_api_v1_fleet_actions_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/fleet/actions/{dag_run_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Fleet Action
+         * @description The run's state and each number's outcome so far (a chunk's numbers once its task is done).
+         *
+         *     A chunk whose task failed altogether (its store or Graph connection unusable) leaves its
+         *     numbers without an outcome: ``total`` is then more than the outcomes, and the run failed.
+         */
+        get: operations["get_fleet_action_api_v1_fleet_actions__dag_run_id__get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/fleet": {
         parameters: {
             query?: never;
@@ -250,7 +296,8 @@ export interface paths {
          * @description The user and what the page may offer them: the same checks the routes make (403 otherwise).
          *
          *     *Refresh* spends Graph calls and writes the store, so it needs what *Complete registration*
-         *     needs (triggering ``whatsapp_register_channel``).
+         *     needs (triggering ``whatsapp_register_channel``). The fleet's bulk actions trigger
+         *     ``whatsapp_fleet_action``.
          */
         get: operations["get_me_api_v1_me_get"];
         put?: never;
@@ -489,11 +536,168 @@ export interface components {
             situation: components["schemas"]["Situation"];
         };
         /**
+         * ChannelIds
+         * @description One channel of a selection, by the ids the page shows (account and inbox).
+         */
+        ChannelIds: {
+            /** Account Id */
+            account_id: number;
+            /** Inbox Id */
+            inbox_id: number;
+        };
+        /**
          * ErrorResponse
          * @description Body of a 502: the Graph failure that prevented a live health read.
          */
         ErrorResponse: {
             error: components["schemas"]["GraphError"];
+        };
+        /**
+         * FleetAction
+         * @description What a person can do to a selection of channels (the page's two buttons).
+         * @enum {string}
+         */
+        FleetAction: "refresh" | "register";
+        /**
+         * FleetActionFilter
+         * @description The fleet's filters in a body: a key the fleet does not filter by is refused, not ignored.
+         */
+        FleetActionFilter: {
+            /**
+             * Provisioning
+             * @description repeat to match any of several values; `none` matches a missing value
+             */
+            provisioning?: string[];
+            /**
+             * Registration State
+             * @description repeat to match any of several values; `none` matches a missing value
+             */
+            registration_state?: string[];
+            /**
+             * Reauthorization Reason
+             * @description repeat to match any of several values; `none` matches a missing value
+             */
+            reauthorization_reason?: string[];
+            /**
+             * Quality Rating
+             * @description repeat to match any of several values; `none` matches a missing value
+             */
+            quality_rating?: string[];
+            /**
+             * Name Status
+             * @description repeat to match any of several values; `none` matches a missing value
+             */
+            name_status?: string[];
+            /**
+             * Status
+             * @description repeat to match any of several values; `none` matches a missing value
+             */
+            status?: string[];
+            /**
+             * Situation
+             * @description repeat to match any of several
+             */
+            situation?: components["schemas"]["SituationKind"][];
+            /**
+             * Needs Action
+             * @description only channels a person must (true) or need not (false) act on
+             */
+            needs_action?: boolean | null;
+            /**
+             * Q
+             * @description part of the phone number or verified name, or an exact account or phone number id
+             */
+            q?: string | null;
+            /**
+             * Include Inactive
+             * @default false
+             */
+            include_inactive: boolean;
+        };
+        /**
+         * FleetActionOutcome
+         * @description What the action did to one number, and its situation after it.
+         */
+        FleetActionOutcome: {
+            /** Account Id */
+            account_id: number;
+            /** Inbox Id */
+            inbox_id: number;
+            /** Display Phone Number */
+            display_phone_number: string;
+            /**
+             * Outcome
+             * @enum {string}
+             */
+            outcome: "done" | "skipped" | "failed";
+            /** Message */
+            message: string;
+            situation: components["schemas"]["SituationKind"] | null;
+        };
+        /**
+         * FleetActionQueued
+         * @description A queued ``whatsapp_fleet_action`` run.
+         */
+        FleetActionQueued: {
+            /** Dag Id */
+            dag_id: string;
+            /** Dag Run Id */
+            dag_run_id: string;
+            /** State */
+            state: string;
+            /**
+             * Channels
+             * @description how many channels the selection holds now (the run reads it again)
+             */
+            channels: number;
+            /**
+             * Url
+             * @description the run in the Airflow UI grid
+             */
+            url: string;
+        };
+        /**
+         * FleetActionRequest
+         * @description ``POST /fleet/actions``: one action on the channels named, or on every channel a filter matches.
+         *
+         *     Also the conf of a ``whatsapp_fleet_action`` run, which its first task checks with this model
+         *     (a run triggered from Airflow's UI or REST API is held to the same rules).
+         */
+        FleetActionRequest: {
+            /** @description `refresh`: read each number's health from Meta and store it; `register`: *Complete registration* for each (provisioned, WhatsApp Business app and blocked numbers are skipped with the reason; never beyond the register budget) */
+            action: components["schemas"]["FleetAction"];
+            /**
+             * Channels
+             * @description the channels selected (at most 10,000); or give `filter`
+             */
+            channels?: components["schemas"]["ChannelIds"][] | null;
+            /** @description every channel this matches (as `GET /fleet` filters; at most 10,000); or give `channels` */
+            filter?: components["schemas"]["FleetActionFilter"] | null;
+            /**
+             * Chunk Size
+             * @description channels per mapped task of the run
+             * @default 50
+             */
+            chunk_size: number;
+        };
+        /**
+         * FleetActionRun
+         * @description A ``whatsapp_fleet_action`` run: its state, and each number's outcome as its tasks finish.
+         */
+        FleetActionRun: {
+            run: components["schemas"]["RunRef"];
+            action: components["schemas"]["FleetAction"] | null;
+            /**
+             * Total
+             * @description channels the run acts on (once its first task resolved them)
+             */
+            total: number | null;
+            /** Counts */
+            counts: {
+                [key: string]: number;
+            };
+            /** Outcomes */
+            outcomes: components["schemas"]["FleetActionOutcome"][];
         };
         /**
          * FleetCounts
@@ -796,6 +1000,8 @@ export interface components {
             refresh: components["schemas"]["Permission"];
             /** @description start an onboarding (triggers whatsapp_onboarding) */
             onboard: components["schemas"]["Permission"];
+            /** @description refresh or register many channels at once (triggers whatsapp_fleet_action) */
+            fleet_action: components["schemas"]["Permission"];
         };
         /**
          * RegisterBudget
@@ -1435,6 +1641,91 @@ export interface operations {
                 };
             };
             /** @description no such channel, or no register run of it */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    queue_fleet_action_api_v1_fleet_actions_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["FleetActionRequest"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["FleetActionQueued"];
+                };
+            };
+            /** @description the user may not trigger whatsapp_fleet_action */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description whatsapp_fleet_action is paused: nothing queued */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description bad action, unknown channels, a filter matching none or too many: nothing queued */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ValidationErrorResponse"];
+                };
+            };
+        };
+    };
+    get_fleet_action_api_v1_fleet_actions__dag_run_id__get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                dag_run_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["FleetActionRun"];
+                };
+            };
+            /** @description no whatsapp_fleet_action run of that id */
             404: {
                 headers: {
                     [name: string]: unknown;

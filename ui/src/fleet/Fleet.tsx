@@ -8,11 +8,15 @@ import { useSearchParams } from "react-router-dom";
 import { ErrorNote } from "../ErrorNote";
 import { REFRESH_MS, useGet, useVocabulary } from "../queries";
 import { Time } from "../Time";
+import { ActionBar } from "./ActionBar";
 import { FleetTable } from "./FleetTable";
-import { fleetQuery, ignoredOf, pageOf, searchOf, type Update } from "./params";
+import { channelKey, filterOf, fleetQuery, ignoredOf, pageOf, searchOf, type Update } from "./params";
 import { SearchBox } from "./SearchBox";
+import { selectColumn } from "./selectColumn";
 import { Summary } from "./Summary";
 import { Trend } from "./Trend";
+import { useFleetAction } from "./useFleetAction";
+import { useSelection } from "./useSelection";
 
 /** The URL parameters that filter (Clear filters removes them, and whatever the page ignored). */
 const FILTERS = ["q", "situation", "needs_action"] as const;
@@ -30,6 +34,11 @@ export function Fleet() {
     placeholderData: keepPreviousData,
     refetchInterval: REFRESH_MS,
   });
+  // Rows ticked for a bulk action, kept while the filter stays; the action's run and outcomes.
+  const filter = query && filterOf(query);
+  const selection = useSelection(JSON.stringify(filter));
+  const action = useFleetAction();
+  const me = useGet("/api/v1/me", {});
 
   const update: Update = (changes, keepPage = false) => {
     setParams((previous) => {
@@ -116,6 +125,16 @@ export function Fleet() {
         {(fleet.isFetching || vocabulary.isPending) && !error && <Spinner size="sm" />}
       </HStack>
       {error && <ErrorNote error={error} />}
+      {data && filter && (
+        <ActionBar
+          selection={selection}
+          pageKeys={data.channels.map(channelKey)}
+          total={data.total}
+          filter={filter}
+          permission={me.data?.permissions.fleet_action}
+          action={action}
+        />
+      )}
       {data && data.total === 0 ? (
         <Box data-testid="wa-empty" p={6} borderWidth="1px" borderRadius="md" textAlign="center" color="fg.muted">
           {filtered ? "No channel matches these filters." : "No channel is onboarded yet."}
@@ -124,7 +143,13 @@ export function Fleet() {
         data &&
         vocabulary.data &&
         !pastTheEnd && (
-          <FleetTable channels={data.channels} vocabulary={vocabulary.data} params={params} update={update} />
+          <FleetTable
+            channels={data.channels}
+            vocabulary={vocabulary.data}
+            params={params}
+            update={update}
+            lead={selectColumn(selection, data.channels)}
+          />
         )
       )}
       {data && paging && data.total > 0 && !pastTheEnd && (
