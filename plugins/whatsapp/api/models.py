@@ -8,11 +8,20 @@ pydantic drops keys a model does not declare.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
 from fastapi import Path
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, create_model
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    WithJsonSchema,
+    create_model,
+)
 
 from whatsapp.domain.business_app import SYNC_ORDER, SYNC_WINDOW, AppLink, SyncState, SyncType
 from whatsapp.domain.health import PUBLIC_FIELDS, STORED_FIELDS
@@ -23,13 +32,14 @@ from whatsapp.domain.registration import (
     RegistrationState,
     span_words,
 )
-from whatsapp.domain.signup import ACCOUNT_ID, INBOX_ID, INTAKE_FIELDS
+from whatsapp.domain.signup import ACCOUNT_ID, BUSINESS_ID, INBOX_ID, INTAKE_FIELDS, WABA_ID
 from whatsapp.domain.situations import ActionKind, SituationKind, SituationSeverity
 from whatsapp.store.fleet_listing import (
     DEFAULT_SORT,
     FILTER_COLUMNS,
     MAX_LIMIT,
     MAX_OFFSET,
+    PAGE_SIZES,
     SORTS,
     FleetQuery,
 )
@@ -259,8 +269,16 @@ SEARCH_MAX_LENGTH = 100
 SearchText = Annotated[str, StringConstraints(max_length=SEARCH_MAX_LENGTH, pattern=NO_CONTROL_CHARACTERS)]
 
 
-class FleetParams(_Model):
-    """Query parameters of ``GET /fleet``: filters by state, sort, and the page."""
+#: Owner filters, by the onboarding's input rules (``whatsapp.domain.signup``): a tenant's
+#: ``account_id`` (a ``BIGINT``), Meta's WABA and business portfolio ids (1 to 20 digits).
+AccountIdFilter = Annotated[int, Field(ge=ACCOUNT_ID.minimum, le=ACCOUNT_ID.maximum)]
+WabaIdFilter = Annotated[str, AfterValidator(WABA_ID.check), WithJsonSchema(WABA_ID.schema())]
+BusinessIdFilter = Annotated[str, AfterValidator(BUSINESS_ID.check), WithJsonSchema(BUSINESS_ID.schema())]
+_OWNER_HELP = "exact id; repeat to match any of several"
+
+
+class FleetFilters(_Model):
+    """Query parameters of ``GET /fleet/export.csv``: the fleet table's filters and sort, no page."""
 
     provisioning: list[FilterValue] = Field(default_factory=list, description=_FILTER_HELP)
     registration_state: list[FilterValue] = Field(default_factory=list, description=_FILTER_HELP)
@@ -268,6 +286,9 @@ class FleetParams(_Model):
     quality_rating: list[FilterValue] = Field(default_factory=list, description=_FILTER_HELP)
     name_status: list[FilterValue] = Field(default_factory=list, description=_FILTER_HELP)
     status: list[FilterValue] = Field(default_factory=list, description=_FILTER_HELP)
+    account_id: list[AccountIdFilter] = Field(default_factory=list, description=_OWNER_HELP)
+    waba_id: list[WabaIdFilter] = Field(default_factory=list, description=_OWNER_HELP)
+    business_id: list[BusinessIdFilter] = Field(default_factory=list, description=_OWNER_HELP)
     situation: list[SituationKind] = Field(default_factory=list, description="repeat to match any of several")
     needs_action: bool | None = Field(
         None, description="only channels a person must (true) or need not (false) act on"
@@ -282,10 +303,9 @@ class FleetParams(_Model):
         "action first, most urgent first, then the rest; ties by account and inbox",
     )
     order: Literal["asc", "desc"] = "asc"
-    limit: int = Field(50, ge=1, le=MAX_LIMIT)
-    offset: int = Field(0, ge=0, le=MAX_OFFSET)
 
     def to_query(self) -> FleetQuery:
+        """The store's query; its page is the default one (an export reads every match)."""
         filters = {name: tuple(getattr(self, name)) for name in FILTER_COLUMNS}
         return FleetQuery(
             **filters,
@@ -295,9 +315,17 @@ class FleetParams(_Model):
             include_inactive=self.include_inactive,
             sort=self.sort.value,
             order=self.order,
-            limit=self.limit,
-            offset=self.offset,
         )
+
+
+class FleetParams(FleetFilters):
+    """Query parameters of ``GET /fleet``: filters by state, owner and situation, sort, and the page."""
+
+    limit: int = Field(50, ge=1, le=MAX_LIMIT)
+    offset: int = Field(0, ge=0, le=MAX_OFFSET)
+
+    def to_query(self) -> FleetQuery:
+        return replace(super().to_query(), limit=self.limit, offset=self.offset)
 
 
 class FleetCounts(_Model):
@@ -309,6 +337,11 @@ class FleetCounts(_Model):
     channels: int
     situation: dict[SituationKind, int] = Field(description="every kind, zero included")
     needs_action: int = Field(description="channels a person (operator or customer) must act on")
+    offboarded: int | None = Field(
+        None,
+        description="inactive (offboarded) channels, in none of the counts above: the fleet listing "
+        "hides them unless `include_inactive`; null where not counted (the dashboard card)",
+    )
 
 
 class FleetPaging(_Model):
@@ -316,6 +349,7 @@ class FleetPaging(_Model):
     sorts it takes, and its longest search: the page checks a shared link against them."""
 
     page_size: int
+    page_sizes: list[int] = Field(description="the page sizes the page offers (`limit`)")
     sort: FleetSort
     order: Literal["asc", "desc"]
     sorts: list[FleetSort]
@@ -327,6 +361,7 @@ class FleetPaging(_Model):
         fields = FleetParams.model_fields
         return cls(
             page_size=fields["limit"].default,
+            page_sizes=list(PAGE_SIZES),
             sort=fields["sort"].default,
             order=fields["order"].default,
             sorts=list(FleetSort),

@@ -6,6 +6,7 @@ connection; this repository only opens one and calls them.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
@@ -46,6 +47,13 @@ class FleetRepository:
         """One page of the filtered, sorted fleet and the filtered total (see ``fleet_listing``)."""
         with self.db.connect() as conn:
             return fleet_listing.list_fleet(conn, query, utcnow(now))
+
+    def export(self, query: FleetQuery, *, now: datetime | None = None) -> Iterator[list[ChannelStatus]]:
+        """Every channel the query's filters match, in its order, a chunk at a time (see
+        ``fleet_listing.iter_statuses``). The connection stays checked out until the iterator is
+        exhausted or closed: a caller that stops early closes it."""
+        with self.db.connect() as conn:
+            yield from fleet_listing.iter_statuses(conn, query, utcnow(now))
 
     def overview(self, query: FleetQuery, *, now: datetime | None = None) -> FleetOverview:
         """The page, the live counts and the last saved summary, read on one connection."""

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal, TypeVar
@@ -69,9 +69,12 @@ from whatsapp.store.schema import (
 #: The word filters and counts use for a missing value (SQL NULL).
 NONE = "none"
 MAX_LIMIT = 500
+#: The page sizes the health page offers (each within ``MAX_LIMIT``).
+PAGE_SIZES = (25, 50, 100, 200)
 #: SQL's OFFSET is a bigint; past the largest row id a page is empty anyway.
 MAX_OFFSET = 2**63 - 1
-#: Page ids per attempt-aggregate query when a caller lists without a limit (CLI, tests).
+#: Page ids per attempt-aggregate query when a caller lists without a limit (CLI, tests), and
+#: rows per chunk of an export (:func:`iter_statuses`).
 _ID_CHUNK = 1000
 
 #: Filterable fields: ``FleetQuery`` field name -> channel column.
@@ -82,6 +85,10 @@ FILTER_COLUMNS: dict[str, Any] = {
     "quality_rating": channels.c.quality_rating,
     "name_status": channels.c.name_status,
     "status": channels.c.status,
+    # Who owns the channel (exact ids): a tenant, a WhatsApp Business Account, a business portfolio.
+    "account_id": channels.c.account_id,
+    "waba_id": channels.c.waba_id,
+    "business_id": channels.c.business_id,
 }
 
 #: The dimensions of the fleet summary, as (summary key, channel column); NULL counts as "none".
@@ -189,6 +196,9 @@ class FleetQuery:
     quality_rating: tuple[str, ...] = ()
     name_status: tuple[str, ...] = ()
     status: tuple[str, ...] = ()
+    account_id: tuple[int, ...] = ()
+    waba_id: tuple[str, ...] = ()
+    business_id: tuple[str, ...] = ()
     #: Situation kinds (any of them) and whether a person must act; decided per fact combination.
     situation: tuple[SituationKind, ...] = ()
     needs_action: bool | None = None
@@ -325,10 +335,12 @@ def fleet_overview(conn: Connection, query: FleetQuery, now: datetime) -> FleetO
 
     When the counts already hold the filtered total (no filter, or values of one counted
     dimension, or only situation filters; active channels only), it is taken from them instead
-    of counting again.
+    of counting again. ``counts["offboarded"]`` is how many inactive channels the listing hides
+    unless asked to include them: every channel (an index-only count) less the active ones.
     """
     groups = fleet_groups(conn)
     counts = counts_of(groups)
+    counts["offboarded"] = max(0, _count(conn, ()) - counts["channels"])
     total = _total_from_counts(query, counts, groups)
     page = list_fleet(conn, query, now, total=total)
     return FleetOverview(page, counts, latest_fleet_summary(conn))
@@ -410,10 +422,37 @@ def select_statuses(
     channel_rows = conn.execute(query).all()
     if count_into is not None and channel_rows:
         count_into.append(int(channel_rows[0].matching))
-    summaries: dict[int, Row[Any]] = {}
+    statuses: list[ChannelStatus] = []
     for start in range(0, len(channel_rows), _ID_CHUNK):
-        ids = [row.id for row in channel_rows[start : start + _ID_CHUNK]]
-        summaries.update(_attempt_summaries(conn, ids, now))
+        statuses.extend(_statuses_of(conn, channel_rows[start : start + _ID_CHUNK], now))
+    return statuses
+
+
+def iter_statuses(
+    conn: Connection, query: FleetQuery, now: datetime, *, chunk: int = _ID_CHUNK
+) -> Iterator[list[ChannelStatus]]:
+    """Every channel ``query`` matches, in its order, ``chunk`` at a time (``limit``/``offset`` unused).
+
+    The rows come from a server-side cursor (``stream_results``; on PostgreSQL a named cursor in
+    the connection's transaction), so exporting 100,000 channels holds one chunk in memory, not
+    the fleet; each chunk's registration summaries are aggregated for its ids alone.
+    """
+    select_rows = (
+        select(*PUBLIC_CHANNEL_COLUMNS, *_LABELLED_FACTS)
+        .where(*query.conditions())
+        .order_by(*query.order_by())
+    )
+    result = conn.execution_options(stream_results=True, yield_per=chunk).execute(select_rows)
+    try:
+        for rows in result.partitions(chunk):
+            yield _statuses_of(conn, rows, now)
+    finally:
+        result.close()
+
+
+def _statuses_of(conn: Connection, channel_rows: Sequence[Row[Any]], now: datetime) -> list[ChannelStatus]:
+    """Channel rows (at most :data:`_ID_CHUNK`) as statuses, with their attempts and account events."""
+    summaries = _attempt_summaries(conn, [row.id for row in channel_rows], now)
     facts = {row.id: facts_of(row) for row in channel_rows}
     events = _account_events(
         conn, {row.waba_id for row in channel_rows if _names_account_event(facts[row.id])}
