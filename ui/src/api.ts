@@ -95,6 +95,9 @@ async function request<T>(path: string, init: RequestInit): Promise<T> {
 export const get = <P extends Route<"get">>(route: P, args: GetArgs<P>, signal?: AbortSignal) =>
   request<GetAnswer<P>>(routePath(route, args), { signal });
 
+/** The absolute URL of a GET, for a link the browser follows itself (a file to download). */
+export const linkTo = <P extends Route<"get">>(route: P, args: GetArgs<P>): string => apiUrl(routePath(route, args));
+
 /** POST to a route of the API (no body: the routes that change something take their input from the path). */
 export const post = <P extends Route<"post">>(route: P, args: Args<Operation<"post", P>>) =>
   request<Answer<Operation<"post", P>>>(routePath(route, args), { method: "POST" });
