@@ -337,10 +337,9 @@ class FleetCounts(_Model):
     channels: int
     situation: dict[SituationKind, int] = Field(description="every kind, zero included")
     needs_action: int = Field(description="channels a person (operator or customer) must act on")
-    offboarded: int | None = Field(
-        None,
+    offboarded: int = Field(
         description="inactive (offboarded) channels, in none of the counts above: the fleet listing "
-        "hides them unless `include_inactive`; null where not counted (the dashboard card)",
+        "hides them unless `include_inactive`"
     )
 
 

@@ -66,9 +66,11 @@ class FleetRepository:
             return fleet_listing.fleet_counts(conn)
 
     def counts_and_summary(self) -> tuple[dict[str, Any], FleetSummary | None]:
-        """The live counts and the last saved summary, on one connection (the dashboard card)."""
+        """The live counts (offboarded channels too) and the last saved summary, on one connection
+        (the dashboard card)."""
         with self.db.connect() as conn:
-            return fleet_listing.fleet_counts(conn), fleet_listing.latest_fleet_summary(conn)
+            counts = fleet_listing.live_counts(conn, fleet_listing.fleet_groups(conn))
+            return counts, fleet_listing.latest_fleet_summary(conn)
 
     def save_summary(self, counts: dict[str, Any], *, now: datetime | None = None) -> FleetSummary:
         summary = FleetSummary(created_at=utcnow(now), counts=counts)

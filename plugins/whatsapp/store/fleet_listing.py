@@ -335,12 +335,10 @@ def fleet_overview(conn: Connection, query: FleetQuery, now: datetime) -> FleetO
 
     When the counts already hold the filtered total (no filter, or values of one counted
     dimension, or only situation filters; active channels only), it is taken from them instead
-    of counting again. ``counts["offboarded"]`` is how many inactive channels the listing hides
-    unless asked to include them: every channel (an index-only count) less the active ones.
+    of counting again.
     """
     groups = fleet_groups(conn)
-    counts = counts_of(groups)
-    counts["offboarded"] = max(0, _count(conn, ()) - counts["channels"])
+    counts = live_counts(conn, groups)
     total = _total_from_counts(query, counts, groups)
     page = list_fleet(conn, query, now, total=total)
     return FleetOverview(page, counts, latest_fleet_summary(conn))
@@ -621,6 +619,15 @@ def counts_of(groups: Sequence[FactGroup]) -> dict[str, Any]:
         "situation": {kind.value: situations[kind.value] for kind in SituationKind},
         "needs_action": sum(situations[kind.value] for kind in NEEDS_ACTION_KINDS),
     }
+
+
+def live_counts(conn: Connection, groups: Sequence[FactGroup]) -> dict[str, Any]:
+    """:func:`counts_of` the groups, and ``offboarded``: how many inactive channels the listing
+    hides unless asked to include them (every channel, an index-only count, less the active ones).
+    What the page shows; the saved summary keeps :func:`fleet_counts`."""
+    counts = counts_of(groups)
+    counts["offboarded"] = max(0, _count(conn, ()) - counts["channels"])
+    return counts
 
 
 def fleet_counts(conn: Connection) -> dict[str, Any]:
