@@ -80,7 +80,7 @@ export function Fleet() {
       {data && vocabulary.data && (
         <Summary counts={data.counts} situations={vocabulary.data.situations} params={params} update={update} />
       )}
-      {data && <OffboardedToggle count={data.counts.offboarded ?? 0} params={params} update={update} />}
+      {data && <OffboardedToggle count={data.counts.offboarded} params={params} update={update} />}
       {ignored.length > 0 && (
         <Alert.Root status="warning" my={3} data-testid="wa-ignored">
           <Alert.Indicator />
