@@ -12,8 +12,16 @@ import pytest
 from sqlalchemy import update
 
 from tests.store.helpers import NOW
+from whatsapp.domain.situations import situation_kind
 from whatsapp.store import ChannelStore
-from whatsapp.store.fleet_listing import MAX_LIMIT, FleetQuery, fleet_overview, iter_statuses
+from whatsapp.store.fleet_listing import (
+    EXPORT_COLUMNS,
+    MAX_LIMIT,
+    FleetQuery,
+    export_rows,
+    facts_of,
+    fleet_overview,
+)
 from whatsapp.store.schema import channels
 
 #: (account_id, waba_id, business_id, active) of each seeded channel, in inbox order per account.
@@ -121,22 +129,41 @@ def test_an_export_reads_every_match_in_order_a_chunk_at_a_time(
 ) -> None:
     listed = store.fleet.page(FleetQuery(**{**_fields(query), "limit": MAX_LIMIT, "offset": 0}), now=NOW)
     with store.engine.connect() as conn:
-        chunks = list(iter_statuses(conn, query, NOW, chunk=chunk))
+        chunks = list(export_rows(conn, query, chunk=chunk))
     assert all(0 < len(c) <= chunk for c in chunks)
-    exported = [status for c in chunks for status in c]
-    assert exported == list(listed.rows)
+    exported = [row for c in chunks for row in c]
+    assert [(row.account_id, row.inbox_id) for row in exported] == [
+        (status.channel.account_id, status.channel.inbox_id) for status in listed.rows
+    ]
+    # What a row says is what the listing says, its situation kind included.
+    for row, status in zip(exported, listed.rows, strict=True):
+        channel = status.channel
+        assert (row.phone_number_id, row.waba_id, row.business_id, row.active) == (
+            channel.phone_number_id,
+            channel.waba_id,
+            channel.business_id,
+            channel.active,
+        )
+        assert facts_of(row) == status.facts
+        assert situation_kind(facts_of(row)) is situation_kind(status.facts)
+
+
+def test_an_export_selects_no_secret() -> None:
+    names = {column.name for column in EXPORT_COLUMNS}
+    assert not {name for name in names if name.endswith("_enc")}, names
+    assert "snapshot" not in names
 
 
 def test_an_export_of_nothing_yields_no_chunk(store: ChannelStore) -> None:
     with store.engine.connect() as conn:
-        assert list(iter_statuses(conn, FleetQuery(), NOW)) == []
+        assert list(export_rows(conn, FleetQuery())) == []
 
 
 def test_closing_an_export_early_gives_its_connection_back(
     store: ChannelStore, owned: dict[int, tuple[int, str, str, bool]]
 ) -> None:
     before = store.engine.pool.checkedout()
-    export = store.fleet.export(FleetQuery(include_inactive=True), now=NOW)
+    export = store.fleet.export(FleetQuery(include_inactive=True))
     assert len(next(export)) == len(owned)
     assert store.engine.pool.checkedout() == before + 1
     export.close()

@@ -6,11 +6,11 @@ connection; this repository only opens one and calls them.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Generator, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert
+from sqlalchemy import Row, insert
 
 from whatsapp.store import fleet_listing
 from whatsapp.store.database import Database, utcnow
@@ -48,12 +48,12 @@ class FleetRepository:
         with self.db.connect() as conn:
             return fleet_listing.list_fleet(conn, query, utcnow(now))
 
-    def export(self, query: FleetQuery, *, now: datetime | None = None) -> Iterator[list[ChannelStatus]]:
-        """Every channel the query's filters match, in its order, a chunk at a time (see
-        ``fleet_listing.iter_statuses``). The connection stays checked out until the iterator is
+    def export(self, query: FleetQuery) -> Generator[Sequence[Row[Any]]]:
+        """Every channel the query's filters match, in its order, a chunk of rows at a time (see
+        ``fleet_listing.export_rows``). The connection stays checked out until the iterator is
         exhausted or closed: a caller that stops early closes it."""
         with self.db.connect() as conn:
-            yield from fleet_listing.iter_statuses(conn, query, utcnow(now))
+            yield from fleet_listing.export_rows(conn, query)
 
     def overview(self, query: FleetQuery, *, now: datetime | None = None) -> FleetOverview:
         """The page, the live counts and the last saved summary, read on one connection."""

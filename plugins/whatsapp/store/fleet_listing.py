@@ -74,7 +74,7 @@ PAGE_SIZES = (25, 50, 100, 200)
 #: SQL's OFFSET is a bigint; past the largest row id a page is empty anyway.
 MAX_OFFSET = 2**63 - 1
 #: Page ids per attempt-aggregate query when a caller lists without a limit (CLI, tests), and
-#: rows per chunk of an export (:func:`iter_statuses`).
+#: rows per chunk of an export (:func:`export_rows`).
 _ID_CHUNK = 1000
 
 #: Filterable fields: ``FleetQuery`` field name -> channel column.
@@ -420,37 +420,10 @@ def select_statuses(
     channel_rows = conn.execute(query).all()
     if count_into is not None and channel_rows:
         count_into.append(int(channel_rows[0].matching))
-    statuses: list[ChannelStatus] = []
+    summaries: dict[int, Row[Any]] = {}
     for start in range(0, len(channel_rows), _ID_CHUNK):
-        statuses.extend(_statuses_of(conn, channel_rows[start : start + _ID_CHUNK], now))
-    return statuses
-
-
-def iter_statuses(
-    conn: Connection, query: FleetQuery, now: datetime, *, chunk: int = _ID_CHUNK
-) -> Iterator[list[ChannelStatus]]:
-    """Every channel ``query`` matches, in its order, ``chunk`` at a time (``limit``/``offset`` unused).
-
-    The rows come from a server-side cursor (``stream_results``; on PostgreSQL a named cursor in
-    the connection's transaction), so exporting 100,000 channels holds one chunk in memory, not
-    the fleet; each chunk's registration summaries are aggregated for its ids alone.
-    """
-    select_rows = (
-        select(*PUBLIC_CHANNEL_COLUMNS, *_LABELLED_FACTS)
-        .where(*query.conditions())
-        .order_by(*query.order_by())
-    )
-    result = conn.execution_options(stream_results=True, yield_per=chunk).execute(select_rows)
-    try:
-        for rows in result.partitions(chunk):
-            yield _statuses_of(conn, rows, now)
-    finally:
-        result.close()
-
-
-def _statuses_of(conn: Connection, channel_rows: Sequence[Row[Any]], now: datetime) -> list[ChannelStatus]:
-    """Channel rows (at most :data:`_ID_CHUNK`) as statuses, with their attempts and account events."""
-    summaries = _attempt_summaries(conn, [row.id for row in channel_rows], now)
+        ids = [row.id for row in channel_rows[start : start + _ID_CHUNK]]
+        summaries.update(_attempt_summaries(conn, ids, now))
     facts = {row.id: facts_of(row) for row in channel_rows}
     events = _account_events(
         conn, {row.waba_id for row in channel_rows if _names_account_event(facts[row.id])}
@@ -458,6 +431,54 @@ def _statuses_of(conn: Connection, channel_rows: Sequence[Row[Any]], now: dateti
     return [
         _status(row, summaries.get(row.id), facts[row.id], events.get(row.waba_id)) for row in channel_rows
     ]
+
+
+#: What an export reads of each channel: ids, number and name, registration, the health columns
+#: a person compares across the fleet, times, and the situation facts (``fact_<name>``). No
+#: secret and no stored Graph node: a row costs a tuple, not a :class:`ChannelStatus`.
+EXPORT_COLUMNS = (
+    *(
+        channels.c[name]
+        for name in (
+            "account_id",
+            "inbox_id",
+            "display_phone_number",
+            "phone_number_id",
+            "waba_id",
+            "business_id",
+            "verified_name",
+            "registration_state",
+            "reauthorization_reason",
+            "quality_rating",
+            "status",
+            "messaging_limit_tier",
+            "checked_at",
+            "next_attempt_at",
+            "active",
+        )
+    ),
+    *_LABELLED_FACTS,
+)
+
+
+def export_rows(
+    conn: Connection, query: FleetQuery, *, chunk: int = _ID_CHUNK
+) -> Iterator[Sequence[Row[Any]]]:
+    """Every channel ``query`` matches, in its order, as :data:`EXPORT_COLUMNS` rows, ``chunk`` at
+    a time (``limit``/``offset`` unused).
+
+    The rows come from a server-side cursor (``stream_results``; on PostgreSQL a named cursor in
+    the connection's transaction), so exporting 100,000 channels holds one chunk in memory, not
+    the fleet. Nothing else is read: a row's situation kind is decided by its facts
+    (:func:`facts_of`), and its title, whether it needs action and its next try follow from the
+    kind and ``next_attempt_at`` alone.
+    """
+    rows_query = select(*EXPORT_COLUMNS).where(*query.conditions()).order_by(*query.order_by())
+    result = conn.execution_options(stream_results=True, yield_per=chunk).execute(rows_query)
+    try:
+        yield from result.partitions(chunk)
+    finally:
+        result.close()
 
 
 def _names_account_event(facts: SituationFacts) -> bool:
