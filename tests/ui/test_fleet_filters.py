@@ -36,9 +36,17 @@ def _refs(answer: dict[str, Any]) -> list[str]:
 
 
 def _select(browser: Browser, testid: str, value: str) -> None:
+    """Choose ``value`` in a ``<select>`` (found again if React replaced it meanwhile)."""
+    from selenium.common.exceptions import StaleElementReferenceException
     from selenium.webdriver.support.ui import Select
 
-    Select(browser.one(testid)).select_by_value(value)
+    for _ in range(5):
+        try:
+            Select(browser.one(testid)).select_by_value(value)
+            return
+        except StaleElementReferenceException:
+            time.sleep(0.2)
+    raise AssertionError(f"[data-testid={testid}] kept being replaced")
 
 
 def test_offboarded_channels_are_counted_listed_and_found(ui_stack: UiStack, browser: Browser) -> None:
