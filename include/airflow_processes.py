@@ -138,6 +138,10 @@ class AirflowServers(contextlib.AbstractContextManager["AirflowServers"]):
             time.sleep(0.5)
         raise RuntimeError(f"api-server not up within {timeout}s:\n{self.log_tail('api-server')}")
 
+    def pid(self, name: str) -> int:
+        """The process id of a running component (benchmarks read its CPU time)."""
+        return self._processes[name].pid
+
     def log_tail(self, name: str, chars: int = 4000) -> str:
         path = self.logs / f"{name}.log"
         return path.read_text(errors="replace")[-chars:] if path.exists() else "(no log)"

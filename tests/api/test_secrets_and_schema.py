@@ -20,6 +20,7 @@ def _every_response(
     """Hit every route in every outcome this fleet allows, including failures; return the bodies."""
     calls: list[tuple[str, str]] = [("GET", "/whatsapp/api/v1/fleet"), ("GET", "/whatsapp/openapi.json")]
     calls += [("GET", "/whatsapp/api/v1/fleet?provisioning=pending&include_inactive=true")]
+    calls += [("GET", "/whatsapp/api/v1/fleet/export.csv?include_inactive=true")]
     for channel in fleet.values():
         calls += [
             ("GET", f"{channel.path}/health"),

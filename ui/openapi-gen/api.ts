@@ -215,6 +215,27 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/fleet/export.csv": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Export Fleet
+         * @description Every channel the filters match (the same filters and sort as ``GET /fleet``; no page), as
+         *     CSV: ids, number, display name, state, situation, quality, status, messaging limit, times.
+         */
+        get: operations["export_fleet_api_v1_fleet_export_csv_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/fleet/trend": {
         parameters: {
             query?: never;
@@ -594,6 +615,21 @@ export interface components {
              */
             status?: string[];
             /**
+             * Account Id
+             * @description exact id; repeat to match any of several
+             */
+            account_id?: number[];
+            /**
+             * Waba Id
+             * @description exact id; repeat to match any of several
+             */
+            waba_id?: string[];
+            /**
+             * Business Id
+             * @description exact id; repeat to match any of several
+             */
+            business_id?: string[];
+            /**
              * Situation
              * @description repeat to match any of several
              */
@@ -719,6 +755,11 @@ export interface components {
              * @description channels a person (operator or customer) must act on
              */
             needs_action: number;
+            /**
+             * Offboarded
+             * @description inactive (offboarded) channels, in none of the counts above: the fleet listing hides them unless `include_inactive`
+             */
+            offboarded: number;
         } & {
             [key: string]: unknown;
         };
@@ -730,6 +771,11 @@ export interface components {
         FleetPaging: {
             /** Page Size */
             page_size: number;
+            /**
+             * Page Sizes
+             * @description the page sizes the page offers (`limit`)
+             */
+            page_sizes: number[];
             sort: components["schemas"]["FleetSort"];
             /**
              * Order
@@ -1758,6 +1804,12 @@ export interface operations {
                 name_status?: string[];
                 /** @description repeat to match any of several values; `none` matches a missing value */
                 status?: string[];
+                /** @description exact id; repeat to match any of several */
+                account_id?: number[];
+                /** @description exact id; repeat to match any of several */
+                waba_id?: string[];
+                /** @description exact id; repeat to match any of several */
+                business_id?: string[];
                 /** @description repeat to match any of several */
                 situation?: components["schemas"]["SituationKind"][];
                 /** @description only channels a person must (true) or need not (false) act on */
@@ -1813,6 +1865,64 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["FleetSummaryResponse"];
+                };
+            };
+        };
+    };
+    export_fleet_api_v1_fleet_export_csv_get: {
+        parameters: {
+            query?: {
+                /** @description repeat to match any of several values; `none` matches a missing value */
+                provisioning?: string[];
+                /** @description repeat to match any of several values; `none` matches a missing value */
+                registration_state?: string[];
+                /** @description repeat to match any of several values; `none` matches a missing value */
+                reauthorization_reason?: string[];
+                /** @description repeat to match any of several values; `none` matches a missing value */
+                quality_rating?: string[];
+                /** @description repeat to match any of several values; `none` matches a missing value */
+                name_status?: string[];
+                /** @description repeat to match any of several values; `none` matches a missing value */
+                status?: string[];
+                /** @description exact id; repeat to match any of several */
+                account_id?: number[];
+                /** @description exact id; repeat to match any of several */
+                waba_id?: string[];
+                /** @description exact id; repeat to match any of several */
+                business_id?: string[];
+                /** @description repeat to match any of several */
+                situation?: components["schemas"]["SituationKind"][];
+                /** @description only channels a person must (true) or need not (false) act on */
+                needs_action?: boolean | null;
+                /** @description part of the phone number or verified name, or an exact account or phone number id */
+                q?: string | null;
+                include_inactive?: boolean;
+                /** @description `needs_action` (the default) puts every channel whose situation needs a person's action first, most urgent first, then the rest; ties by account and inbox */
+                sort?: components["schemas"]["FleetSort"];
+                order?: "asc" | "desc";
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description one row per channel, a header first */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/csv": unknown;
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
                 };
             };
         };

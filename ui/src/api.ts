@@ -95,6 +95,9 @@ async function request<T>(path: string, init: RequestInit): Promise<T> {
 export const get = <P extends Route<"get">>(route: P, args: GetArgs<P>, signal?: AbortSignal) =>
   request<GetAnswer<P>>(routePath(route, args), { signal });
 
+/** The absolute URL of a GET, for a link the browser follows itself (a file to download). */
+export const linkTo = <P extends Route<"get">>(route: P, args: GetArgs<P>): string => apiUrl(routePath(route, args));
+
 type Body<Op> = Op extends { requestBody: { content: { "application/json": infer B } } } ? B : never;
 
 /**

@@ -12,7 +12,16 @@ from enum import StrEnum
 from typing import Annotated, Any, Literal
 
 from fastapi import Path
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, create_model, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    WithJsonSchema,
+    create_model,
+    model_validator,
+)
 
 from whatsapp.domain.business_app import SYNC_ORDER, SYNC_WINDOW, AppLink, SyncState, SyncType
 from whatsapp.domain.fleet_action import DEFAULT_CHUNK_SIZE, MAX_CHANNELS, MAX_CHUNK_SIZE, FleetAction
@@ -24,7 +33,7 @@ from whatsapp.domain.registration import (
     RegistrationState,
     span_words,
 )
-from whatsapp.domain.signup import ACCOUNT_ID, INBOX_ID, INTAKE_FIELDS
+from whatsapp.domain.signup import ACCOUNT_ID, BUSINESS_ID, INBOX_ID, INTAKE_FIELDS, WABA_ID
 from whatsapp.domain.situations import ActionKind, SituationKind, SituationSeverity
 from whatsapp.domain.trend import MAX_TREND_DAYS, MAX_TREND_POINTS, MAX_TREND_WEEKS
 from whatsapp.store.fleet_listing import (
@@ -32,6 +41,7 @@ from whatsapp.store.fleet_listing import (
     FILTER_COLUMNS,
     MAX_LIMIT,
     MAX_OFFSET,
+    PAGE_SIZES,
     SORTS,
     FleetQuery,
 )
@@ -261,11 +271,20 @@ SEARCH_MAX_LENGTH = 100
 SearchText = Annotated[str, StringConstraints(max_length=SEARCH_MAX_LENGTH, pattern=NO_CONTROL_CHARACTERS)]
 
 
-class FleetFilter(_Model):
-    """Which channels the fleet table shows: its filters by state, situation and text.
+#: Owner filters, by the onboarding's input rules (``whatsapp.domain.signup``): a tenant's
+#: ``account_id`` (a ``BIGINT``), Meta's WABA and business portfolio ids (1 to 20 digits).
+AccountIdFilter = Annotated[int, Field(ge=ACCOUNT_ID.minimum, le=ACCOUNT_ID.maximum)]
+WabaIdFilter = Annotated[str, AfterValidator(WABA_ID.check), WithJsonSchema(WABA_ID.schema())]
+BusinessIdFilter = Annotated[str, AfterValidator(BUSINESS_ID.check), WithJsonSchema(BUSINESS_ID.schema())]
+_OWNER_HELP = "exact id; repeat to match any of several"
 
-    The query of ``GET /fleet`` (with :class:`FleetParams`' sort and page), and the ``filter`` of a
-    bulk action (``POST /fleet/actions``), so an action on "all that match" acts on the rows shown.
+
+class FleetFilter(_Model):
+    """Which channels the fleet table shows: its filters by state, owner, situation and text.
+
+    The filters of ``GET /fleet`` (:class:`FleetParams`) and ``GET /fleet/export.csv``
+    (:class:`FleetExportParams`), and the ``filter`` of a bulk action (``POST /fleet/actions``), so
+    an export or an action on "all that match" covers exactly the rows shown.
     """
 
     provisioning: list[FilterValue] = Field(default_factory=list, description=_FILTER_HELP)
@@ -274,6 +293,9 @@ class FleetFilter(_Model):
     quality_rating: list[FilterValue] = Field(default_factory=list, description=_FILTER_HELP)
     name_status: list[FilterValue] = Field(default_factory=list, description=_FILTER_HELP)
     status: list[FilterValue] = Field(default_factory=list, description=_FILTER_HELP)
+    account_id: list[AccountIdFilter] = Field(default_factory=list, description=_OWNER_HELP)
+    waba_id: list[WabaIdFilter] = Field(default_factory=list, description=_OWNER_HELP)
+    business_id: list[BusinessIdFilter] = Field(default_factory=list, description=_OWNER_HELP)
     situation: list[SituationKind] = Field(default_factory=list, description="repeat to match any of several")
     needs_action: bool | None = Field(
         None, description="only channels a person must (true) or need not (false) act on"
@@ -296,8 +318,8 @@ class FleetFilter(_Model):
         )
 
 
-class FleetParams(FleetFilter):
-    """Query parameters of ``GET /fleet``: filters by state, sort, and the page."""
+class FleetExportParams(FleetFilter):
+    """Query parameters of ``GET /fleet/export.csv``: the fleet table's filters and sort, no page."""
 
     sort: FleetSort = Field(
         FleetSort(DEFAULT_SORT),
@@ -305,13 +327,20 @@ class FleetParams(FleetFilter):
         "action first, most urgent first, then the rest; ties by account and inbox",
     )
     order: Literal["asc", "desc"] = "asc"
+
+    def to_query(self, **page: Any) -> FleetQuery:
+        """The store's query; without ``page`` its page is the default one (an export reads every match)."""
+        return super().to_query(sort=self.sort.value, order=self.order, **page)
+
+
+class FleetParams(FleetExportParams):
+    """Query parameters of ``GET /fleet``: filters by state, owner and situation, sort, and the page."""
+
     limit: int = Field(50, ge=1, le=MAX_LIMIT)
     offset: int = Field(0, ge=0, le=MAX_OFFSET)
 
     def to_query(self, **page: Any) -> FleetQuery:
-        return super().to_query(
-            sort=self.sort.value, order=self.order, limit=self.limit, offset=self.offset, **page
-        )
+        return super().to_query(limit=self.limit, offset=self.offset, **page)
 
 
 class FleetCounts(_Model):
@@ -323,6 +352,10 @@ class FleetCounts(_Model):
     channels: int
     situation: dict[SituationKind, int] = Field(description="every kind, zero included")
     needs_action: int = Field(description="channels a person (operator or customer) must act on")
+    offboarded: int = Field(
+        description="inactive (offboarded) channels, in none of the counts above: the fleet listing "
+        "hides them unless `include_inactive`"
+    )
 
 
 class FleetPaging(_Model):
@@ -330,6 +363,7 @@ class FleetPaging(_Model):
     sorts it takes, and its longest search: the page checks a shared link against them."""
 
     page_size: int
+    page_sizes: list[int] = Field(description="the page sizes the page offers (`limit`)")
     sort: FleetSort
     order: Literal["asc", "desc"]
     sorts: list[FleetSort]
@@ -341,6 +375,7 @@ class FleetPaging(_Model):
         fields = FleetParams.model_fields
         return cls(
             page_size=fields["limit"].default,
+            page_sizes=list(PAGE_SIZES),
             sort=fields["sort"].default,
             order=fields["order"].default,
             sorts=list(FleetSort),

@@ -40,6 +40,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum, StrEnum
+from functools import lru_cache
 from typing import Protocol
 
 from whatsapp.domain.business_app import SYNC_WINDOW, AppLink, SyncState
@@ -753,8 +754,13 @@ def ordered_rules(specs: tuple[SituationSpec, ...]) -> tuple[SituationRule, ...]
 SITUATION_RULES: tuple[SituationRule, ...] = ordered_rules(SITUATION_SPECS)
 
 
+@lru_cache(maxsize=4096)
 def situation_kind(facts: SituationFacts) -> SituationKind:
-    """Which situation the facts describe: the kind of the first of :data:`SITUATION_RULES` they match."""
+    """Which situation the facts describe: the kind of the first of :data:`SITUATION_RULES` they match.
+
+    Cached: a fleet has a few dozen fact combinations, and walking some fifty rules per channel
+    was a quarter of the time a 10,000-channel CSV export took.
+    """
     return next(r.kind for r in SITUATION_RULES if r.matches(facts))
 
 

@@ -6,11 +6,11 @@ connection; this repository only opens one and calls them.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Generator, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert
+from sqlalchemy import Row, insert
 
 from whatsapp.domain.trend import SignupRegistration
 from whatsapp.store import fleet_listing, fleet_trend
@@ -50,6 +50,13 @@ class FleetRepository:
         with self.db.connect() as conn:
             return fleet_listing.list_fleet(conn, query, utcnow(now))
 
+    def export(self, query: FleetQuery) -> Generator[Sequence[Row[Any]]]:
+        """Every channel the query's filters match, in its order, a chunk of rows at a time (see
+        ``fleet_listing.export_rows``). The connection stays checked out until the iterator is
+        exhausted or closed: a caller that stops early closes it."""
+        with self.db.connect() as conn:
+            yield from fleet_listing.export_rows(conn, query)
+
     def overview(self, query: FleetQuery, *, now: datetime | None = None) -> FleetOverview:
         """The page, the live counts and the last saved summary, read on one connection."""
         with self.db.connect() as conn:
@@ -84,9 +91,11 @@ class FleetRepository:
             return fleet_listing.fleet_counts(conn)
 
     def counts_and_summary(self) -> tuple[dict[str, Any], FleetSummary | None]:
-        """The live counts and the last saved summary, on one connection (the dashboard card)."""
+        """The live counts (offboarded channels too) and the last saved summary, on one connection
+        (the dashboard card)."""
         with self.db.connect() as conn:
-            return fleet_listing.fleet_counts(conn), fleet_listing.latest_fleet_summary(conn)
+            counts = fleet_listing.live_counts(conn, fleet_listing.fleet_groups(conn))
+            return counts, fleet_listing.latest_fleet_summary(conn)
 
     def save_summary(self, counts: dict[str, Any], *, now: datetime | None = None) -> FleetSummary:
         summary = FleetSummary(created_at=utcnow(now), counts=counts)

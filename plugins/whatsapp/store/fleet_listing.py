@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal, TypeVar
@@ -82,9 +82,12 @@ from whatsapp.store.schema import (
 #: The word filters and counts use for a missing value (SQL NULL).
 NONE = "none"
 MAX_LIMIT = 500
+#: The page sizes the health page offers (each within ``MAX_LIMIT``).
+PAGE_SIZES = (25, 50, 100, 200)
 #: SQL's OFFSET is a bigint; past the largest row id a page is empty anyway.
 MAX_OFFSET = 2**63 - 1
-#: Page ids per attempt-aggregate query when a caller lists without a limit (CLI, tests).
+#: Page ids per attempt-aggregate query when a caller lists without a limit (CLI, tests), and
+#: rows per chunk of an export (:func:`export_rows`).
 _ID_CHUNK = 1000
 
 #: Filterable fields: ``FleetQuery`` field name -> channel column.
@@ -95,6 +98,10 @@ FILTER_COLUMNS: dict[str, Any] = {
     "quality_rating": channels.c.quality_rating,
     "name_status": channels.c.name_status,
     "status": channels.c.status,
+    # Who owns the channel (exact ids): a tenant, a WhatsApp Business Account, a business portfolio.
+    "account_id": channels.c.account_id,
+    "waba_id": channels.c.waba_id,
+    "business_id": channels.c.business_id,
 }
 
 #: The dimensions of the fleet summary, as (summary key, channel column); NULL counts as "none".
@@ -202,6 +209,9 @@ class FleetQuery:
     quality_rating: tuple[str, ...] = ()
     name_status: tuple[str, ...] = ()
     status: tuple[str, ...] = ()
+    account_id: tuple[int, ...] = ()
+    waba_id: tuple[str, ...] = ()
+    business_id: tuple[str, ...] = ()
     #: Situation kinds (any of them) and whether a person must act; decided per fact combination.
     situation: tuple[SituationKind, ...] = ()
     needs_action: bool | None = None
@@ -341,7 +351,7 @@ def fleet_overview(conn: Connection, query: FleetQuery, now: datetime) -> FleetO
     of counting again.
     """
     groups = fleet_groups(conn)
-    counts = counts_of(groups)
+    counts = live_counts(conn, groups)
     total = _total_from_counts(query, counts, groups)
     page = list_fleet(conn, query, now, total=total)
     return FleetOverview(page, counts, latest_fleet_summary(conn))
@@ -457,6 +467,54 @@ def select_statuses(
     return [
         _status(row, summaries.get(row.id), facts[row.id], events.get(row.waba_id)) for row in channel_rows
     ]
+
+
+#: What an export reads of each channel: ids, number and name, registration, the health columns
+#: a person compares across the fleet, times, and the situation facts (``fact_<name>``). No
+#: secret and no stored Graph node: a row costs a tuple, not a :class:`ChannelStatus`.
+EXPORT_COLUMNS = (
+    *(
+        channels.c[name]
+        for name in (
+            "account_id",
+            "inbox_id",
+            "display_phone_number",
+            "phone_number_id",
+            "waba_id",
+            "business_id",
+            "verified_name",
+            "registration_state",
+            "reauthorization_reason",
+            "quality_rating",
+            "status",
+            "messaging_limit_tier",
+            "checked_at",
+            "next_attempt_at",
+            "active",
+        )
+    ),
+    *_LABELLED_FACTS,
+)
+
+
+def export_rows(
+    conn: Connection, query: FleetQuery, *, chunk: int = _ID_CHUNK
+) -> Iterator[Sequence[Row[Any]]]:
+    """Every channel ``query`` matches, in its order, as :data:`EXPORT_COLUMNS` rows, ``chunk`` at
+    a time (``limit``/``offset`` unused).
+
+    The rows come from a server-side cursor (``stream_results``; on PostgreSQL a named cursor in
+    the connection's transaction), so exporting 100,000 channels holds one chunk in memory, not
+    the fleet. Nothing else is read: a row's situation kind is decided by its facts
+    (:func:`facts_of`), and its title, whether it needs action and its next try follow from the
+    kind and ``next_attempt_at`` alone.
+    """
+    rows_query = select(*EXPORT_COLUMNS).where(*query.conditions()).order_by(*query.order_by())
+    result = conn.execution_options(stream_results=True, yield_per=chunk).execute(rows_query)
+    try:
+        yield from result.partitions(chunk)
+    finally:
+        result.close()
 
 
 def _names_account_event(facts: SituationFacts) -> bool:
@@ -618,6 +676,15 @@ def counts_of(groups: Sequence[FactGroup]) -> dict[str, Any]:
         "situation": {kind.value: situations[kind.value] for kind in SituationKind},
         "needs_action": sum(situations[kind.value] for kind in NEEDS_ACTION_KINDS),
     }
+
+
+def live_counts(conn: Connection, groups: Sequence[FactGroup]) -> dict[str, Any]:
+    """:func:`counts_of` the groups, and ``offboarded``: how many inactive channels the listing
+    hides unless asked to include them (every channel, an index-only count, less the active ones).
+    What the page shows; the saved summary keeps :func:`fleet_counts`."""
+    counts = counts_of(groups)
+    counts["offboarded"] = max(0, _count(conn, ()) - counts["channels"])
+    return counts
 
 
 def fleet_counts(conn: Connection) -> dict[str, Any]:

@@ -10,7 +10,11 @@ import { REFRESH_MS, useGet, useVocabulary } from "../queries";
 import { Time } from "../Time";
 import { ActionBar } from "./ActionBar";
 import { FleetTable } from "./FleetTable";
-import { channelKey, filterOf, fleetQuery, ignoredOf, pageOf, searchOf, type Update } from "./params";
+import { ExportLink } from "./ExportLink";
+import { OffboardedToggle } from "./OffboardedToggle";
+import { OwnerFilters } from "./OwnerFilters";
+import { PageSizeSelect } from "./PageSizeSelect";
+import { channelKey, filterOf, fleetQuery, ignoredOf, OWNERS, pageOf, pageSizeOf, searchOf, type Update } from "./params";
 import { SearchBox } from "./SearchBox";
 import { selectColumn } from "./selectColumn";
 import { Summary } from "./Summary";
@@ -19,7 +23,7 @@ import { useFleetAction } from "./useFleetAction";
 import { useSelection } from "./useSelection";
 
 /** The URL parameters that filter (Clear filters removes them, and whatever the page ignored). */
-const FILTERS = ["q", "situation", "needs_action"] as const;
+const FILTERS = ["q", "situation", "needs_action", "include_inactive", ...OWNERS] as const;
 
 export function Fleet() {
   const [params, setParams] = useSearchParams();
@@ -53,7 +57,7 @@ export function Fleet() {
   };
 
   const data = fleet.data;
-  const pages = data && paging ? Math.max(1, Math.ceil(data.total / paging.page_size)) : 1;
+  const pages = data && paging ? Math.max(1, Math.ceil(data.total / pageSizeOf(params, paging))) : 1;
   // A page past the last (a shared link, a fleet that shrank) shows the last page instead.
   const pastTheEnd = data !== undefined && !fleet.isPlaceholderData && data.total > 0 && page > pages;
   useEffect(() => {
@@ -100,6 +104,7 @@ export function Fleet() {
       {data && vocabulary.data && (
         <Summary counts={data.counts} situations={vocabulary.data.situations} params={params} update={update} />
       )}
+      {data && <OffboardedToggle count={data.counts.offboarded} params={params} update={update} />}
       {ignored.length > 0 && (
         <Alert.Root status="warning" my={3} data-testid="wa-ignored">
           <Alert.Indicator />
@@ -123,6 +128,15 @@ export function Fleet() {
           </Button>
         )}
         {(fleet.isFetching || vocabulary.isPending) && !error && <Spinner size="sm" />}
+      </HStack>
+      <HStack my={3} gap={3} wrap="wrap" justify="space-between">
+        <OwnerFilters params={params} update={update} />
+        {vocabulary.data && (
+          <HStack gap={3}>
+            <PageSizeSelect paging={vocabulary.data.fleet} params={params} update={update} />
+            <ExportLink params={params} vocabulary={vocabulary.data} />
+          </HStack>
+        )}
       </HStack>
       {error && <ErrorNote error={error} />}
       {data && filter && (

@@ -28,6 +28,34 @@ export const orderOf = (params: URLSearchParams, paging: FleetPaging): FleetPagi
 
 const PAGE = /^[1-9]\d{0,5}$/;
 
+/**
+ * The owner filters and what each takes, as the API's rules (``whatsapp.domain.signup``): an
+ * account id is an integer 1 … 2^63-1, a WABA or business id 1 to 20 digits.
+ */
+export const OWNERS = ["account_id", "waba_id", "business_id"] as const;
+export type Owner = (typeof OWNERS)[number];
+const ROW_ID_MAX = "9223372036854775807";
+const isOwnerId: Record<Owner, (value: string) => boolean> = {
+  account_id: (value) =>
+    /^[1-9]\d{0,18}$/.test(value) && (value.length < ROW_ID_MAX.length || value <= ROW_ID_MAX),
+  waba_id: (value) => /^\d{1,20}$/.test(value),
+  business_id: (value) => /^\d{1,20}$/.test(value),
+};
+export const ownerIdValid = (owner: Owner, value: string): boolean => isOwnerId[owner](value);
+
+/** The owner ids the URL names that the API takes. */
+export const ownersOf = (params: URLSearchParams, owner: Owner): string[] =>
+  params.getAll(owner).filter((value) => isOwnerId[owner](value));
+
+/** Whether offboarded (inactive) channels are listed too. */
+export const includeInactiveOf = (params: URLSearchParams): boolean => params.get("include_inactive") === "true";
+
+/** The page size the URL names when the page offers it, else the API's default. */
+export const pageSizeOf = (params: URLSearchParams, paging: FleetPaging): number => {
+  const size = Number(params.get("page_size"));
+  return paging.page_sizes.includes(size) ? size : paging.page_size;
+};
+
 export const pageOf = (params: URLSearchParams): number => {
   const page = params.get("page") ?? "1";
   return PAGE.test(page) ? Number(page) : 1;
@@ -55,6 +83,9 @@ export function ignoredOf(params: URLSearchParams, vocabulary: Vocabulary): [str
     ...known("order", (order) => ORDERS.includes(order)),
     ...known("needs_action", (value) => BOOLEANS.includes(value)),
     ...known("page", (page) => PAGE.test(page)),
+    ...known("page_size", (size) => paging.page_sizes.some((known) => String(known) === size)),
+    ...known("include_inactive", (value) => BOOLEANS.includes(value)),
+    ...OWNERS.flatMap((owner) => known(owner, isOwnerId[owner])),
   ];
 }
 
@@ -64,18 +95,34 @@ export function ignoredOf(params: URLSearchParams, vocabulary: Vocabulary): [str
  * defaults. Until the vocabulary (page size, sorts, situations) is known there is no query (null).
  */
 export function fleetQuery(params: URLSearchParams, vocabulary: Vocabulary | undefined): FleetQuery | null {
-  if (vocabulary === undefined) return null;
+  const filters = filterQuery(params, vocabulary);
+  if (filters === null || vocabulary === undefined) return null;
   const paging = vocabulary.fleet;
   const page = pageOf(params);
+  const size = pageSizeOf(params, paging);
+  return {
+    ...filters,
+    limit: size === paging.page_size ? undefined : size,
+    offset: page > 1 ? (page - 1) * size : undefined,
+  };
+}
+
+/** The filter and sort alone (no page): what the CSV export takes. */
+export function filterQuery(params: URLSearchParams, vocabulary: Vocabulary | undefined): FleetQuery | null {
+  if (vocabulary === undefined) return null;
+  const paging = vocabulary.fleet;
   const needsAction = params.get("needs_action");
   const named = (name: string, value: string): string | undefined => (params.get(name) === value ? value : undefined);
   return {
     q: searchOf(params, paging) || undefined,
     situation: params.getAll("situation").filter((kind) => isKind(vocabulary, kind)),
     needs_action: needsAction === "true" || needsAction === "false" ? needsAction : undefined,
+    include_inactive: includeInactiveOf(params) ? "true" : undefined,
+    account_id: ownersOf(params, "account_id"),
+    waba_id: ownersOf(params, "waba_id"),
+    business_id: ownersOf(params, "business_id"),
     sort: named("sort", sortOf(params, paging)),
     order: named("order", orderOf(params, paging)),
-    offset: page > 1 ? (page - 1) * paging.page_size : undefined,
   };
 }
 
