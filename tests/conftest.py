@@ -59,6 +59,13 @@ pytest_plugins = [
 #: loadgroup``) the tests that use one run on one worker, which starts it once, instead of every
 #: worker starting its own.
 SHARED_STACK_FIXTURES = ("api_client", "ui_stack", "e2e_stack")
+#: Browser modules that run on a second copy of the browser suite's stack (its own worker,
+#: simulator, seeded store, Airflow servers and Chromium): on one stack the browser suite was the
+#: run's longest chain, one test after another on one worker while the others had finished. The
+#: package-scoped stack is per worker, so a worker that gets both groups still starts it once.
+SECOND_UI_STACK_MODULES = frozenset(
+    {"test_fleet_view", "test_fleet_actions", "test_fleet_filters", "test_trend"}
+)
 #: Folders of the longest tests, collected first so that a parallel run starts them at once
 #: instead of finding them last in alphabetical order (the run would wait for them alone).
 LONG_FOLDERS_FIRST = ("e2e", "ui", "api")
@@ -78,7 +85,10 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         stacks = [name for name in SHARED_STACK_FIXTURES if name in getattr(item, "fixturenames", ())]
         if stacks:
-            item.add_marker(pytest.mark.xdist_group(stacks[0]))
+            group = stacks[0]
+            if group == "ui_stack" and item.path.stem in SECOND_UI_STACK_MODULES:
+                group = "ui_stack_2"
+            item.add_marker(pytest.mark.xdist_group(group))
 
 
 @pytest.hookimpl(trylast=True, specname="pytest_collection_modifyitems")
