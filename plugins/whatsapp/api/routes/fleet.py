@@ -17,14 +17,19 @@ health answered in 320 ms median / 728 ms p95; with this limiter, 18 ms / 34 ms.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Annotated
 
+from airflow.api_fastapi.common.dagbag import DagBagDep
+from airflow.api_fastapi.common.db.common import SessionDep
+from airflow.utils.session import create_session
 from anyio import CapacityLimiter, to_thread
 from anyio.lowlevel import RunVar
 from fastapi import APIRouter, Query, Response
 
-from whatsapp.api.deps import channel_store
-from whatsapp.api.models import FleetParams, FleetResponse, FleetSummaryResponse, LastAudit
+from whatsapp.api.deps import StoreDep, channel_store
+from whatsapp.api.fleet_schedule import fleet_paused, fleet_schedule
+from whatsapp.api.models import FleetParams, FleetResponse, FleetSchedule, FleetSummaryResponse, LastAudit
 from whatsapp.store import FleetSummary, channel_api_dict
 from whatsapp.store.fleet_listing import FleetQuery
 from whatsapp.store.views import isoformat
@@ -53,10 +58,12 @@ def _last_audit(summary: FleetSummary | None) -> LastAudit | None:
 def _fleet_json(query: FleetQuery) -> bytes:
     """The whole response body, built in a worker thread: queries, validation and JSON encoding."""
     overview = channel_store().fleet.overview(query)
+    with create_session() as session:  # the words of a paused fleet say it retries nothing
+        paused = fleet_paused(session)
     response = FleetResponse.model_validate(
         {
             "total": overview.page.total,
-            "channels": [channel_api_dict(status) for status in overview.page.rows],
+            "channels": [channel_api_dict(status, fleet_paused=paused) for status in overview.page.rows],
             "counts": overview.counts,
             "last_audit": _last_audit(overview.last_summary),
         }
@@ -95,3 +102,12 @@ async def get_fleet_summary() -> Response:
     situation and state, and when the fleet DAG last audited (same limiter as the listing)."""
     body = await to_thread.run_sync(_summary_json, limiter=_listing_limiter())
     return Response(body, media_type="application/json")
+
+
+@router.get("/fleet/schedule", response_model=FleetSchedule)
+def get_fleet_schedule(store: StoreDep, session: SessionDep, dag_bag: DagBagDep) -> FleetSchedule:
+    """When the fleet DAG acts next: paused or not, its next run and interval (the page's "next
+    try" is the first run at or after a channel's backoff), and whether its last audit is overdue
+    (older than two intervals)."""
+    summary = store.fleet.latest_summary()
+    return fleet_schedule(session, dag_bag, summary.created_at if summary else None, datetime.now(UTC))
