@@ -6,6 +6,7 @@ import { useEffect } from "react";
 import { useSearchParams } from "react-router-dom";
 
 import { ErrorNote } from "../ErrorNote";
+import { FleetStatusNote, useFleetSchedule } from "../FleetSchedule";
 import { REFRESH_MS, useGet, useVocabulary } from "../queries";
 import { Time } from "../Time";
 import { FleetTable } from "./FleetTable";
@@ -27,6 +28,7 @@ export function Fleet() {
     placeholderData: keepPreviousData,
     refetchInterval: REFRESH_MS,
   });
+  const schedule = useFleetSchedule();
 
   const update: Update = (changes, keepPage = false) => {
     setParams((previous) => {
@@ -65,7 +67,7 @@ export function Fleet() {
 
   return (
     <Box data-testid="wa-fleet" p={2}>
-      <Flex justify="space-between" align="baseline" wrap="wrap" gap={2} mb={3}>
+      <Flex justify="space-between" align="baseline" wrap="wrap" gap={2} mb={2}>
         <Heading size="lg">WhatsApp Health</Heading>
         {data?.last_audit?.created_at && (
           <Text color="fg.muted" fontSize="sm">
@@ -73,8 +75,9 @@ export function Fleet() {
           </Text>
         )}
       </Flex>
+      <FleetStatusNote schedule={schedule.data} />
       {data && vocabulary.data && (
-        <Summary counts={data.counts} situations={vocabulary.data.situations} params={params} update={update} />
+        <Summary counts={data.counts} vocabulary={vocabulary.data} params={params} update={update} />
       )}
       {ignored.length > 0 && (
         <Alert.Root status="warning" my={3} data-testid="wa-ignored">
@@ -85,7 +88,7 @@ export function Fleet() {
           </Alert.Description>
         </Alert.Root>
       )}
-      <HStack my={3} gap={2}>
+      <HStack my={2} gap={2}>
         {paging && (
           <SearchBox
             value={searchOf(params, paging)}
@@ -109,7 +112,13 @@ export function Fleet() {
         data &&
         vocabulary.data &&
         !pastTheEnd && (
-          <FleetTable channels={data.channels} vocabulary={vocabulary.data} params={params} update={update} />
+          <FleetTable
+            channels={data.channels}
+            vocabulary={vocabulary.data}
+            schedule={schedule.data}
+            params={params}
+            update={update}
+          />
         )
       )}
       {data && paging && data.total > 0 && !pastTheEnd && (
