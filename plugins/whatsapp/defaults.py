@@ -30,6 +30,10 @@ DEFAULT_TIMEOUT_S = 30
 DEFAULT_MAX_CONCURRENCY = 32
 #: Meta's hard limit on sub-requests per Graph batch, and the default batch size.
 MAX_BATCH_SIZE = 50
+#: Channels of one task registered at once (a chunk of the fleet's retries, or of a bulk action):
+#: each spends most of its time waiting for Graph and holds a store connection while claimed;
+#: 8 tasks x 8 threads exhausted PostgreSQL's default 100 connections.
+REGISTER_THREADS = 4
 
 GRAPH_TASK_DEFAULTS: dict[str, Any] = {
     "retries": 3,

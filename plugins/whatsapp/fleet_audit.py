@@ -365,6 +365,7 @@ async def audit_fleet(
     now: datetime,
     stale_before: datetime | None = None,
     shard: tuple[int, int] | None = None,
+    channel_ids: Sequence[int] | None = None,
     page_size: int = DEFAULT_PAGE_SIZE,
     batch_size: int | None = None,
     max_concurrency: int | None = None,
@@ -380,6 +381,7 @@ async def audit_fleet(
 
     :param now: the check time stored on every result (the store keeps the newest check).
     :param shard: ``(k, n)``: only channels with ``id % n == k``, so n mapped tasks share a fleet.
+    :param channel_ids: only these channels (a person's *Refresh from Meta* on a selection).
     :param run_id: the Airflow run auditing, kept with each health check in the history.
     :param batch_size: / :param max_concurrency: default to the Graph connection's settings;
         ``max_concurrency`` is the most batches in flight: the audit starts with
@@ -408,7 +410,7 @@ async def audit_fleet(
         run_id=run_id,
     )
     pages = store.health.audit_pages(
-        page_size=page_size, not_checked_since=stale_before, **_shard_kwargs(shard)
+        page_size=page_size, not_checked_since=stale_before, channel_ids=channel_ids, **_shard_kwargs(shard)
     )
     try:
         await audit.run(pages, batch_size)

@@ -17,14 +17,22 @@ from typing import TYPE_CHECKING, Any
 
 import pendulum
 
-from whatsapp.domain.registration import REGISTER_ALLOWANCE, Action, Decision, Outcome, span_words
+from whatsapp.domain.registration import (
+    REGISTER_ALLOWANCE,
+    Action,
+    Decision,
+    Outcome,
+    RegistrationState,
+    decide,
+    span_words,
+)
 from whatsapp.errors import GraphApiError
 
 if TYPE_CHECKING:
     from whatsapp.domain.health import PhoneHealth
     from whatsapp.domain.registration_machine import Transition
     from whatsapp.hooks.graph import WhatsAppGraphHook
-    from whatsapp.store import ChannelStore
+    from whatsapp.store import Channel, ChannelStore
     from whatsapp.store.attempts import RegistrationClaim
 
 log = logging.getLogger(__name__)
@@ -144,6 +152,49 @@ def attempt_registration(
     if moved.outcome.action in (Action.NEEDS_ATTENTION, Action.REAUTHORIZE):
         raise RegistrationFailed(report, error)
     return report
+
+
+def manual_register_refusal(channel: Channel, now: datetime) -> str | None:
+    """Why a person's *Complete registration* (one channel, or many at once) queues no register call.
+
+    Decided on the stored health and registration, before anything is queued: a number the last
+    check shows provisioned and verified would only be re-read and skipped; a WhatsApp Business
+    app number takes no register call; a number Meta blocked (133016) stays refused until its
+    window reopens. ``None``: the register path may run (it re-reads live health under the
+    channel's claim and never exceeds the budget).
+    """
+    decision = decide(channel.health) if channel.health is not None else None
+    if decision is Decision.ALREADY_PROVISIONED:
+        return "registration not needed: the last health check shows the number provisioned and verified"
+    if decision is Decision.ON_BUSINESS_APP:
+        return (
+            "registration not needed: a WhatsApp Business app number is registered through the app, "
+            "and Meta takes no register call for it"
+        )
+    return register_limit_refusal(channel, now)
+
+
+def register_limit_refusal(channel: Channel, now: datetime) -> str | None:
+    """Why no register call may be queued for a number Meta blocked (133016), until its window reopens.
+
+    A manual run bypasses the fleet's backoff, and our budget counts only our own calls (a
+    person may have spent the rest of Meta's allowance in WhatsApp Manager), so a blocked number
+    would get one more refused call. A blocked channel's ``next_attempt_at`` is when the window
+    reopens (``domain.registration.next_attempt_at``); without one it stays closed until the fleet
+    decides again.
+    """
+    from whatsapp.store.views import isoformat
+
+    if channel.registration_state is not RegistrationState.BLOCKED:
+        return None
+    reopens = channel.next_attempt_at
+    if reopens is not None and reopens <= now:
+        return None
+    when = f" at {isoformat(reopens)}" if reopens is not None else ""
+    return (
+        "Meta's register limit for this number is reached (133016): a register call before the "
+        f"window reopens{when} would be refused again"
+    )
 
 
 #: ``RegistrationReport.action`` when an earlier call's answer is still unknown (not claimable).

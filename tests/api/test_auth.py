@@ -22,8 +22,11 @@ API_ROUTES = [
     ("POST", "/whatsapp/api/v1/signups"),
     ("GET", "/whatsapp/api/v1/me"),
     ("GET", "/whatsapp/api/v1/fleet/summary"),
+    ("GET", "/whatsapp/api/v1/fleet/trend"),
     ("GET", "/whatsapp/api/v1/accounts/1/inboxes/1/register/run-1"),
     ("GET", "/whatsapp/api/v1/runs/whatsapp_register_channel/run-1/channel"),
+    ("POST", "/whatsapp/api/v1/fleet/actions"),
+    ("GET", "/whatsapp/api/v1/fleet/actions/run-1"),
 ]
 
 
@@ -46,6 +49,7 @@ def test_route_list_covers_the_app() -> None:
     listed = {(m, "/api/v1" + p.split("/api/v1", 1)[1].split("?")[0]) for m, p in API_ROUTES}
     templated = {(m, p.replace("{account_id}", "1").replace("{inbox_id}", "1")) for m, p in api_paths}
     listed = {(m, p.replace("/register/run-1", "/register/{dag_run_id}")) for m, p in listed}
+    listed = {(m, p.replace("/fleet/actions/run-1", "/fleet/actions/{dag_run_id}")) for m, p in listed}
     listed = {
         (m, p.replace("/runs/whatsapp_register_channel/run-1/", "/runs/{dag_id}/{dag_run_id}/"))
         for m, p in listed

@@ -170,11 +170,12 @@ def test_me(api_client: TestClient, bearer: dict[str, dict[str, str]], user: str
     body = response.json()
     assert body["username"] == user
     permissions = body["permissions"]
-    assert set(permissions) == {"register", "refresh", "onboard"}
+    assert set(permissions) == {"register", "refresh", "onboard", "fleet_action"}
     for name, dag_id in (
         ("register", "whatsapp_register_channel"),
         ("refresh", "whatsapp_register_channel"),
         ("onboard", "whatsapp_onboarding"),
+        ("fleet_action", "whatsapp_fleet_action"),
     ):
         assert permissions[name]["allowed"] is allowed
         reason = permissions[name]["reason"]

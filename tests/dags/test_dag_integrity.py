@@ -15,6 +15,7 @@ EXPECTED_DAGS = {
     "whatsapp_register_channel",
     "whatsapp_change_display_name",
     "whatsapp_offboard_channel",
+    "whatsapp_fleet_action",
 }
 
 
@@ -91,6 +92,7 @@ def test_only_the_hourly_dag_is_created_paused(dagbag: Any) -> None:
         "whatsapp_register_channel": False,
         "whatsapp_change_display_name": False,
         "whatsapp_offboard_channel": False,
+        "whatsapp_fleet_action": False,
         "whatsapp_fleet_health": None,
         "whatsapp_fleet_digest": None,
     }

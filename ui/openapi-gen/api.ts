@@ -123,6 +123,52 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/fleet/actions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Queue Fleet Action
+         * @description Queue ONE ``whatsapp_fleet_action`` run for the channels named, or all a filter matches.
+         *
+         *     The run re-reads the selection (a filter's matches may change meanwhile) and works on it in
+         *     mapped chunks; ``GET /fleet/actions/{dag_run_id}`` tells each number's outcome.
+         */
+        post: operations["queue_fleet_action_api_v1_fleet_actions_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/fleet/actions/{dag_run_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Fleet Action
+         * @description The run's state and each number's outcome so far (a chunk's numbers once its task is done).
+         *
+         *     A chunk whose task failed altogether (its store or Graph connection unusable) leaves its
+         *     numbers without an outcome: ``total`` is then more than the outcomes, and the run failed.
+         */
+        get: operations["get_fleet_action_api_v1_fleet_actions__dag_run_id__get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/fleet": {
         parameters: {
             query?: never;
@@ -169,7 +215,7 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
-    "/api/v1/fleet/schedule": {
+    "/api/v1/fleet/trend": {
         parameters: {
             query?: never;
             header?: never;
@@ -177,12 +223,15 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * Get Fleet Schedule
-         * @description When the fleet DAG acts next: paused or not, its next run and interval (the page's "next
-         *     try" is the first run at or after a channel's backoff), and whether its last audit is overdue
-         *     (older than two intervals).
+         * Get Fleet Trend
+         * @description Needs action, healthy and active channels at each fleet summary of the last ``days`` days,
+         *     and per ISO week (UTC) of the last ``weeks`` the median and 90th percentile of the time from a
+         *     signup reaching the intake to Meta accepting its number's first register call after it.
+         *
+         *     WhatsApp Business app numbers (never registered), numbers that were registered before they
+         *     were onboarded and signups that bypassed the intake are not in the weekly figures.
          */
-        get: operations["get_fleet_schedule_api_v1_fleet_schedule_get"];
+        get: operations["get_fleet_trend_api_v1_fleet_trend_get"];
         put?: never;
         post?: never;
         delete?: never;
@@ -247,7 +296,8 @@ export interface paths {
          * @description The user and what the page may offer them: the same checks the routes make (403 otherwise).
          *
          *     *Refresh* spends Graph calls and writes the store, so it needs what *Complete registration*
-         *     needs (triggering ``whatsapp_register_channel``).
+         *     needs (triggering ``whatsapp_register_channel``). The fleet's bulk actions trigger
+         *     ``whatsapp_fleet_action``.
          */
         get: operations["get_me_api_v1_me_get"];
         put?: never;
@@ -486,11 +536,168 @@ export interface components {
             situation: components["schemas"]["Situation"];
         };
         /**
+         * ChannelIds
+         * @description One channel of a selection, by the ids the page shows (account and inbox).
+         */
+        ChannelIds: {
+            /** Account Id */
+            account_id: number;
+            /** Inbox Id */
+            inbox_id: number;
+        };
+        /**
          * ErrorResponse
          * @description Body of a 502: the Graph failure that prevented a live health read.
          */
         ErrorResponse: {
             error: components["schemas"]["GraphError"];
+        };
+        /**
+         * FleetAction
+         * @description What a person can do to a selection of channels (the page's two buttons).
+         * @enum {string}
+         */
+        FleetAction: "refresh" | "register";
+        /**
+         * FleetActionFilter
+         * @description The fleet's filters in a body: a key the fleet does not filter by is refused, not ignored.
+         */
+        FleetActionFilter: {
+            /**
+             * Provisioning
+             * @description repeat to match any of several values; `none` matches a missing value
+             */
+            provisioning?: string[];
+            /**
+             * Registration State
+             * @description repeat to match any of several values; `none` matches a missing value
+             */
+            registration_state?: string[];
+            /**
+             * Reauthorization Reason
+             * @description repeat to match any of several values; `none` matches a missing value
+             */
+            reauthorization_reason?: string[];
+            /**
+             * Quality Rating
+             * @description repeat to match any of several values; `none` matches a missing value
+             */
+            quality_rating?: string[];
+            /**
+             * Name Status
+             * @description repeat to match any of several values; `none` matches a missing value
+             */
+            name_status?: string[];
+            /**
+             * Status
+             * @description repeat to match any of several values; `none` matches a missing value
+             */
+            status?: string[];
+            /**
+             * Situation
+             * @description repeat to match any of several
+             */
+            situation?: components["schemas"]["SituationKind"][];
+            /**
+             * Needs Action
+             * @description only channels a person must (true) or need not (false) act on
+             */
+            needs_action?: boolean | null;
+            /**
+             * Q
+             * @description part of the phone number or verified name, or an exact account or phone number id
+             */
+            q?: string | null;
+            /**
+             * Include Inactive
+             * @default false
+             */
+            include_inactive: boolean;
+        };
+        /**
+         * FleetActionOutcome
+         * @description What the action did to one number, and its situation after it.
+         */
+        FleetActionOutcome: {
+            /** Account Id */
+            account_id: number;
+            /** Inbox Id */
+            inbox_id: number;
+            /** Display Phone Number */
+            display_phone_number: string;
+            /**
+             * Outcome
+             * @enum {string}
+             */
+            outcome: "done" | "skipped" | "failed";
+            /** Message */
+            message: string;
+            situation: components["schemas"]["SituationKind"] | null;
+        };
+        /**
+         * FleetActionQueued
+         * @description A queued ``whatsapp_fleet_action`` run.
+         */
+        FleetActionQueued: {
+            /** Dag Id */
+            dag_id: string;
+            /** Dag Run Id */
+            dag_run_id: string;
+            /** State */
+            state: string;
+            /**
+             * Channels
+             * @description how many channels the selection holds now (the run reads it again)
+             */
+            channels: number;
+            /**
+             * Url
+             * @description the run in the Airflow UI grid
+             */
+            url: string;
+        };
+        /**
+         * FleetActionRequest
+         * @description ``POST /fleet/actions``: one action on the channels named, or on every channel a filter matches.
+         *
+         *     Also the conf of a ``whatsapp_fleet_action`` run, which its first task checks with this model
+         *     (a run triggered from Airflow's UI or REST API is held to the same rules).
+         */
+        FleetActionRequest: {
+            /** @description `refresh`: read each number's health from Meta and store it; `register`: *Complete registration* for each (provisioned, WhatsApp Business app and blocked numbers are skipped with the reason; never beyond the register budget) */
+            action: components["schemas"]["FleetAction"];
+            /**
+             * Channels
+             * @description the channels selected (at most 10,000); or give `filter`
+             */
+            channels?: components["schemas"]["ChannelIds"][] | null;
+            /** @description every channel this matches (as `GET /fleet` filters; at most 10,000); or give `channels` */
+            filter?: components["schemas"]["FleetActionFilter"] | null;
+            /**
+             * Chunk Size
+             * @description channels per mapped task of the run
+             * @default 50
+             */
+            chunk_size: number;
+        };
+        /**
+         * FleetActionRun
+         * @description A ``whatsapp_fleet_action`` run: its state, and each number's outcome as its tasks finish.
+         */
+        FleetActionRun: {
+            run: components["schemas"]["RunRef"];
+            action: components["schemas"]["FleetAction"] | null;
+            /**
+             * Total
+             * @description channels the run acts on (once its first task resolved them)
+             */
+            total: number | null;
+            /** Counts */
+            counts: {
+                [key: string]: number;
+            };
+            /** Outcomes */
+            outcomes: components["schemas"]["FleetActionOutcome"][];
         };
         /**
          * FleetCounts
@@ -550,44 +757,6 @@ export interface components {
             last_audit: components["schemas"]["LastAudit"] | null;
         };
         /**
-         * FleetSchedule
-         * @description When the fleet DAG (``whatsapp_fleet_health``) acts next, as Airflow has it.
-         */
-        FleetSchedule: {
-            /** Dag Id */
-            dag_id: string;
-            /**
-             * Dag Path
-             * @description the DAG's page in Airflow's UI (unpause it there)
-             */
-            dag_path: string;
-            /**
-             * Paused
-             * @description paused (or unknown to Airflow): the fleet retries nothing
-             */
-            paused: boolean;
-            /**
-             * Next Run
-             * @description when the scheduler creates the next run (null while paused)
-             */
-            next_run: string | null;
-            /**
-             * Interval Seconds
-             * @description the time between two runs
-             */
-            interval_seconds: number | null;
-            /**
-             * Last Audit At
-             * @description the newest summary the fleet DAG saved
-             */
-            last_audit_at: string | null;
-            /**
-             * Audit Overdue
-             * @description unpaused, yet the last audit is older than two intervals (or there is none)
-             */
-            audit_overdue: boolean;
-        };
-        /**
          * FleetSort
          * @enum {string}
          */
@@ -609,6 +778,48 @@ export interface components {
             needs_action: number;
             counts: components["schemas"]["FleetCounts"];
             last_audit: components["schemas"]["LastAudit"] | null;
+        };
+        /**
+         * FleetTrendPoint
+         * @description One fleet summary the fleet DAG saved (the counts of its ``last_audit``).
+         */
+        FleetTrendPoint: {
+            /**
+             * Time
+             * @description when the summary was saved (UTC, ISO 8601)
+             */
+            time: string;
+            /**
+             * Total
+             * @description active channels
+             */
+            total: number;
+            /**
+             * Needs Action
+             * @description active channels a person must act on
+             */
+            needs_action: number | null;
+            /**
+             * Healthy
+             * @description active channels whose situation is `healthy`
+             */
+            healthy: number | null;
+        };
+        /**
+         * FleetTrendResponse
+         * @description The fleet over time: saved summaries, oldest first, and signup-to-registered figures by week.
+         */
+        FleetTrendResponse: {
+            /**
+             * Points
+             * @description summaries of the last `days` days, oldest first; at most the newest 2160
+             */
+            points: components["schemas"]["FleetTrendPoint"][];
+            /**
+             * Weeks
+             * @description every week asked for, oldest first, empty ones included
+             */
+            weeks: components["schemas"]["SignupWeek"][];
         };
         /**
          * GraphError
@@ -789,6 +1000,8 @@ export interface components {
             refresh: components["schemas"]["Permission"];
             /** @description start an onboarding (triggers whatsapp_onboarding) */
             onboard: components["schemas"]["Permission"];
+            /** @description refresh or register many channels at once (triggers whatsapp_fleet_action) */
+            fleet_action: components["schemas"]["Permission"];
         };
         /**
          * RegisterBudget
@@ -953,6 +1166,32 @@ export interface components {
             dag_run_id: string;
         };
         /**
+         * SignupWeek
+         * @description One ISO week (UTC): registrations completed in it and the time each took since its signup.
+         */
+        SignupWeek: {
+            /**
+             * Week Start
+             * @description the week's Monday (UTC), `YYYY-MM-DD`
+             */
+            week_start: string;
+            /**
+             * Registrations
+             * @description numbers whose first register call after a signup succeeded this week
+             */
+            registrations: number;
+            /**
+             * Median Seconds
+             * @description median signup-to-registered time; null without registrations
+             */
+            median_seconds: number | null;
+            /**
+             * P90 Seconds
+             * @description 90th percentile (linear interpolation); null without registrations
+             */
+            p90_seconds: number | null;
+        };
+        /**
          * Situation
          * @description The one problem (or none) a person sees first (``whatsapp.domain.situations``).
          *
@@ -1005,32 +1244,11 @@ export interface components {
             label: string;
         };
         /**
-         * SituationGroup
-         * @description The three groups the page's counts fold the kinds into (each badge a total, expandable).
-         *
-         *     ``needs_action``: a person must act (:attr:`SituationSpec.needs_action`); ``healthy``: nothing
-         *     is wrong and nothing is to do (severity ``ok``, or action ``none``); ``waiting``: the rest,
-         *     something under way (a review, a retry, a sync) that the fleet, Meta or the customer moves on.
-         * @enum {string}
-         */
-        SituationGroup: "needs_action" | "waiting" | "healthy";
-        /**
-         * SituationGroupInfo
-         * @description One group of situation kinds, as the fleet's counts fold them.
-         */
-        SituationGroupInfo: {
-            group: components["schemas"]["SituationGroup"];
-            /** Title */
-            title: string;
-            /** Kinds */
-            kinds: components["schemas"]["SituationKind"][];
-        };
-        /**
          * SituationKind
          * @description One banner each (docs/states-and-situations.md); each has one :class:`SituationSpec`.
          * @enum {string}
          */
-        SituationKind: "healthy" | "not_checked" | "name_in_review" | "register_backoff" | "blocked" | "pin_mismatch" | "needs_reverification" | "name_declined" | "token_invalid" | "permission_revoked" | "account_event" | "account_locked" | "registration_pending" | "name_change_in_review" | "name_change_due" | "name_change_lapsed" | "name_change_declined" | "offboarded" | "app_disconnected" | "app_reconnecting" | "history_sync_due" | "history_not_shared" | "quality_low" | "quality_medium" | "messaging_limit_lowered" | "graph_error" | "check_failed";
+        SituationKind: "healthy" | "not_checked" | "name_in_review" | "register_backoff" | "blocked" | "pin_mismatch" | "needs_reverification" | "name_declined" | "token_invalid" | "permission_revoked" | "account_event" | "account_locked" | "registration_pending" | "name_change_in_review" | "name_change_due" | "name_change_lapsed" | "name_change_declined" | "offboarded" | "app_disconnected" | "app_reconnecting" | "history_sync_due" | "history_not_shared" | "quality_low" | "quality_medium" | "graph_error" | "check_failed";
         /**
          * SituationKindInfo
          * @description A situation kind's fixed part: the badge's severity and title, and the banner's action.
@@ -1055,13 +1273,6 @@ export interface components {
              * @description *Complete registration* is refused (409) in this situation until its `next_try`
              */
             register_held: boolean;
-            /**
-             * Also Register
-             * @description *Complete registration* is offered beside the action, once the person fixed the cause
-             */
-            also_register: boolean;
-            /** @description the count group of the kind: needs action, waiting, healthy */
-            group: components["schemas"]["SituationGroup"];
         };
         /**
          * SituationSeverity
@@ -1190,15 +1401,6 @@ export interface components {
         Vocabulary: {
             /** Situations */
             situations: components["schemas"]["SituationKindInfo"][];
-            /** Situation Groups */
-            situation_groups: components["schemas"]["SituationGroupInfo"][];
-            /**
-             * Attempt Outcomes
-             * @description a register attempt's `outcome` in words
-             */
-            attempt_outcomes: {
-                [key: string]: string;
-            };
             /** Health Fields */
             health_fields: components["schemas"]["HealthFieldInfo"][];
             /** Provisioning */
@@ -1456,6 +1658,91 @@ export interface operations {
             };
         };
     };
+    queue_fleet_action_api_v1_fleet_actions_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["FleetActionRequest"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["FleetActionQueued"];
+                };
+            };
+            /** @description the user may not trigger whatsapp_fleet_action */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description whatsapp_fleet_action is paused: nothing queued */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description bad action, unknown channels, a filter matching none or too many: nothing queued */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ValidationErrorResponse"];
+                };
+            };
+        };
+    };
+    get_fleet_action_api_v1_fleet_actions__dag_run_id__get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                dag_run_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["FleetActionRun"];
+                };
+            };
+            /** @description no whatsapp_fleet_action run of that id */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
     get_fleet_api_v1_fleet_get: {
         parameters: {
             query?: {
@@ -1530,9 +1817,14 @@ export interface operations {
             };
         };
     };
-    get_fleet_schedule_api_v1_fleet_schedule_get: {
+    get_fleet_trend_api_v1_fleet_trend_get: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description days of saved fleet summaries */
+                days?: number;
+                /** @description ISO weeks (UTC) of signup-to-registered figures, this one included */
+                weeks?: number;
+            };
             header?: never;
             path?: never;
             cookie?: never;
@@ -1545,7 +1837,16 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["FleetSchedule"];
+                    "application/json": components["schemas"]["FleetTrendResponse"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
                 };
             };
         };

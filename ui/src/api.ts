@@ -95,9 +95,19 @@ async function request<T>(path: string, init: RequestInit): Promise<T> {
 export const get = <P extends Route<"get">>(route: P, args: GetArgs<P>, signal?: AbortSignal) =>
   request<GetAnswer<P>>(routePath(route, args), { signal });
 
-/** POST to a route of the API (no body: the routes that change something take their input from the path). */
-export const post = <P extends Route<"post">>(route: P, args: Args<Operation<"post", P>>) =>
-  request<Answer<Operation<"post", P>>>(routePath(route, args), { method: "POST" });
+type Body<Op> = Op extends { requestBody: { content: { "application/json": infer B } } } ? B : never;
+
+/**
+ * POST to a route of the API: most take their input from the path and no body; the fleet's
+ * bulk action takes its selection as a JSON body (typed by the route's request schema).
+ */
+export const post = <P extends Route<"post">>(route: P, args: Args<Operation<"post", P>>, body?: Body<Operation<"post", P>>) =>
+  request<Answer<Operation<"post", P>>>(
+    routePath(route, args),
+    body === undefined
+      ? { method: "POST" }
+      : { method: "POST", body: JSON.stringify(body), headers: { Accept: "application/json", "Content-Type": "application/json" } },
+  );
 
 /** A channel's routes all start with this (its cache keys too). */
 export const CHANNEL_ROUTE = "/api/v1/accounts/{account_id}/inboxes/{inbox_id}";

@@ -14,7 +14,18 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from whatsapp import __version__
-from whatsapp.api.routes import channels, fleet, me, page, runs, signups, vocabulary, webhooks
+from whatsapp.api.routes import (
+    channels,
+    fleet,
+    fleet_actions,
+    fleet_trend,
+    me,
+    page,
+    runs,
+    signups,
+    vocabulary,
+    webhooks,
+)
 from whatsapp.api.security import authenticated_user
 from whatsapp.store import ChannelNotFoundError, StoreError
 
@@ -62,7 +73,9 @@ def create_app() -> FastAPI:
     app.state.dag_bag = create_dag_bag()
     api = APIRouter(prefix=API_PREFIX, dependencies=[Depends(authenticated_user)])
     api.include_router(channels.router)
+    api.include_router(fleet_actions.router)
     api.include_router(fleet.router)
+    api.include_router(fleet_trend.router)
     api.include_router(vocabulary.router)
     api.include_router(signups.router)
     api.include_router(me.router)

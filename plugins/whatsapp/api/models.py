@@ -12,9 +12,10 @@ from enum import StrEnum
 from typing import Annotated, Any, Literal
 
 from fastapi import Path
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, create_model
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, create_model, model_validator
 
 from whatsapp.domain.business_app import SYNC_ORDER, SYNC_WINDOW, AppLink, SyncState, SyncType
+from whatsapp.domain.fleet_action import DEFAULT_CHUNK_SIZE, MAX_CHANNELS, MAX_CHUNK_SIZE, FleetAction
 from whatsapp.domain.health import PUBLIC_FIELDS, STORED_FIELDS
 from whatsapp.domain.registration import (
     NAME_CHANGE_WINDOW,
@@ -25,6 +26,7 @@ from whatsapp.domain.registration import (
 )
 from whatsapp.domain.signup import ACCOUNT_ID, INBOX_ID, INTAKE_FIELDS
 from whatsapp.domain.situations import ActionKind, SituationKind, SituationSeverity
+from whatsapp.domain.trend import MAX_TREND_DAYS, MAX_TREND_POINTS, MAX_TREND_WEEKS
 from whatsapp.store.fleet_listing import (
     DEFAULT_SORT,
     FILTER_COLUMNS,
@@ -259,8 +261,12 @@ SEARCH_MAX_LENGTH = 100
 SearchText = Annotated[str, StringConstraints(max_length=SEARCH_MAX_LENGTH, pattern=NO_CONTROL_CHARACTERS)]
 
 
-class FleetParams(_Model):
-    """Query parameters of ``GET /fleet``: filters by state, sort, and the page."""
+class FleetFilter(_Model):
+    """Which channels the fleet table shows: its filters by state, situation and text.
+
+    The query of ``GET /fleet`` (with :class:`FleetParams`' sort and page), and the ``filter`` of a
+    bulk action (``POST /fleet/actions``), so an action on "all that match" acts on the rows shown.
+    """
 
     provisioning: list[FilterValue] = Field(default_factory=list, description=_FILTER_HELP)
     registration_state: list[FilterValue] = Field(default_factory=list, description=_FILTER_HELP)
@@ -276,6 +282,23 @@ class FleetParams(_Model):
         None, description="part of the phone number or verified name, or an exact account or phone number id"
     )
     include_inactive: bool = False
+
+    def to_query(self, **page: Any) -> FleetQuery:
+        """The store's query for these filters; ``page``: its sort, order, limit and offset."""
+        filters = {name: tuple(getattr(self, name)) for name in FILTER_COLUMNS}
+        return FleetQuery(
+            **filters,
+            situation=tuple(self.situation),
+            needs_action=self.needs_action,
+            q=self.q.strip() or None if self.q else None,
+            include_inactive=self.include_inactive,
+            **page,
+        )
+
+
+class FleetParams(FleetFilter):
+    """Query parameters of ``GET /fleet``: filters by state, sort, and the page."""
+
     sort: FleetSort = Field(
         FleetSort(DEFAULT_SORT),
         description="`needs_action` (the default) puts every channel whose situation needs a person's "
@@ -285,18 +308,9 @@ class FleetParams(_Model):
     limit: int = Field(50, ge=1, le=MAX_LIMIT)
     offset: int = Field(0, ge=0, le=MAX_OFFSET)
 
-    def to_query(self) -> FleetQuery:
-        filters = {name: tuple(getattr(self, name)) for name in FILTER_COLUMNS}
-        return FleetQuery(
-            **filters,
-            situation=tuple(self.situation),
-            needs_action=self.needs_action,
-            q=self.q.strip() or None if self.q else None,
-            include_inactive=self.include_inactive,
-            sort=self.sort.value,
-            order=self.order,
-            limit=self.limit,
-            offset=self.offset,
+    def to_query(self, **page: Any) -> FleetQuery:
+        return super().to_query(
+            sort=self.sort.value, order=self.order, limit=self.limit, offset=self.offset, **page
         )
 
 
@@ -377,6 +391,51 @@ class FleetSummaryResponse(_Model):
     last_audit: LastAudit | None
 
 
+class FleetTrendParams(_Model):
+    """Query parameters of ``GET /fleet/trend``: how far back each part of the answer reaches."""
+
+    days: int = Field(14, ge=1, le=MAX_TREND_DAYS, description="days of saved fleet summaries")
+    weeks: int = Field(
+        8,
+        ge=1,
+        le=MAX_TREND_WEEKS,
+        description="ISO weeks (UTC) of signup-to-registered figures, this one included",
+    )
+
+
+class FleetTrendPoint(_Model):
+    """One fleet summary the fleet DAG saved (the counts of its ``last_audit``)."""
+
+    time: str = Field(description="when the summary was saved (UTC, ISO 8601)")
+    total: int = Field(description="active channels")
+    needs_action: int | None = Field(description="active channels a person must act on")
+    healthy: int | None = Field(description="active channels whose situation is `healthy`")
+
+
+class SignupWeek(_Model):
+    """One ISO week (UTC): registrations completed in it and the time each took since its signup."""
+
+    week_start: str = Field(description="the week's Monday (UTC), `YYYY-MM-DD`")
+    registrations: int = Field(
+        description="numbers whose first register call after a signup succeeded this week"
+    )
+    median_seconds: float | None = Field(
+        description="median signup-to-registered time; null without registrations"
+    )
+    p90_seconds: float | None = Field(
+        description="90th percentile (linear interpolation); null without registrations"
+    )
+
+
+class FleetTrendResponse(_Model):
+    """The fleet over time: saved summaries, oldest first, and signup-to-registered figures by week."""
+
+    points: list[FleetTrendPoint] = Field(
+        description=f"summaries of the last `days` days, oldest first; at most the newest {MAX_TREND_POINTS}"
+    )
+    weeks: list[SignupWeek] = Field(description="every week asked for, oldest first, empty ones included")
+
+
 class Permission(_Model):
     allowed: bool
     reason: str | None = Field(description="why not, in words the page shows on the disabled button")
@@ -389,6 +448,9 @@ class Permissions(_Model):
     )
     refresh: Permission = Field(description="read live health from Graph (needs what register needs)")
     onboard: Permission = Field(description="start an onboarding (triggers whatsapp_onboarding)")
+    fleet_action: Permission = Field(
+        description="refresh or register many channels at once (triggers whatsapp_fleet_action)"
+    )
 
 
 class Me(_Model):
@@ -481,3 +543,99 @@ class ValidationErrorResponse(_Model):
     """Body of a 422. Never echoes the refused input (it may hold the signup code)."""
 
     detail: list[ValidationErrorItem]
+
+
+class ChannelIds(BaseModel):
+    """One channel of a selection, by the ids the page shows (account and inbox)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    account_id: int = Field(ge=ACCOUNT_ID.minimum, le=ACCOUNT_ID.maximum)
+    inbox_id: int = Field(ge=INBOX_ID.minimum, le=INBOX_ID.maximum)
+
+
+class FleetActionFilter(FleetFilter):
+    """The fleet's filters in a body: a key the fleet does not filter by is refused, not ignored."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class FleetActionRequest(BaseModel):
+    """``POST /fleet/actions``: one action on the channels named, or on every channel a filter matches.
+
+    Also the conf of a ``whatsapp_fleet_action`` run, which its first task checks with this model
+    (a run triggered from Airflow's UI or REST API is held to the same rules).
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    action: FleetAction = Field(
+        description="`refresh`: read each number's health from Meta and store it; `register`: "
+        "*Complete registration* for each (provisioned, WhatsApp Business app and blocked numbers "
+        "are skipped with the reason; never beyond the register budget)"
+    )
+    channels: list[ChannelIds] | None = Field(
+        None,
+        min_length=1,
+        max_length=MAX_CHANNELS,
+        description=f"the channels selected (at most {MAX_CHANNELS:,}); or give `filter`",
+    )
+    filter: FleetActionFilter | None = Field(
+        None,
+        description=f"every channel this matches (as `GET /fleet` filters; at most {MAX_CHANNELS:,}); "
+        "or give `channels`",
+    )
+    chunk_size: int = Field(
+        DEFAULT_CHUNK_SIZE,
+        ge=1,
+        le=MAX_CHUNK_SIZE,
+        description="channels per mapped task of the run",
+    )
+
+    @model_validator(mode="after")
+    def _one_selection(self) -> FleetActionRequest:
+        if (self.channels is None) == (self.filter is None):
+            raise ValueError("give either `channels` or `filter`, not both and not neither")
+        if self.channels is not None:
+            pairs = [(c.account_id, c.inbox_id) for c in self.channels]
+            if len(set(pairs)) != len(pairs):
+                raise ValueError("`channels` names a channel more than once")
+        return self
+
+    def pairs(self) -> list[tuple[int, int]]:
+        return [(c.account_id, c.inbox_id) for c in self.channels or ()]
+
+    def run_conf(self) -> dict[str, Any]:
+        """What the run's conf holds: ids and filter words only (the page never sends a secret)."""
+        return self.model_dump(mode="json", exclude_none=True)
+
+
+class FleetActionQueued(_Model):
+    """A queued ``whatsapp_fleet_action`` run."""
+
+    dag_id: str
+    dag_run_id: str
+    state: str
+    channels: int = Field(description="how many channels the selection holds now (the run reads it again)")
+    url: str = Field(description="the run in the Airflow UI grid")
+
+
+class FleetActionOutcome(_Model):
+    """What the action did to one number, and its situation after it."""
+
+    account_id: int
+    inbox_id: int
+    display_phone_number: str
+    outcome: Literal["done", "skipped", "failed"]
+    message: str
+    situation: SituationKind | None
+
+
+class FleetActionRun(_Model):
+    """A ``whatsapp_fleet_action`` run: its state, and each number's outcome as its tasks finish."""
+
+    run: RunRef
+    action: FleetAction | None
+    total: int | None = Field(description="channels the run acts on (once its first task resolved them)")
+    counts: dict[Literal["done", "skipped", "failed"], int]
+    outcomes: list[FleetActionOutcome]

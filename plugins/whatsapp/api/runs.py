@@ -15,7 +15,7 @@ from airflow.configuration import conf
 from airflow.models.dagrun import DagRun
 from sqlalchemy import select
 
-from whatsapp.api.security import ONBOARDING_DAG_ID, REGISTER_DAG_ID
+from whatsapp.api.security import FLEET_ACTION_DAG_ID, ONBOARDING_DAG_ID, REGISTER_DAG_ID
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -25,8 +25,9 @@ OFFBOARD_DAG_ID = "whatsapp_offboard_channel"
 FLEET_DAG_ID = "whatsapp_fleet_health"
 #: DAGs whose runs are about one channel (the DAG-run panel shows it).
 CHANNEL_DAG_IDS = (ONBOARDING_DAG_ID, REGISTER_DAG_ID, CHANGE_NAME_DAG_ID, OFFBOARD_DAG_ID)
-#: DAGs that send register calls (the fleet retries them): where an attempt's run is looked for.
-ATTEMPT_DAG_IDS = (*CHANNEL_DAG_IDS, FLEET_DAG_ID)
+#: DAGs that send register calls and store health reads (the fleet, a bulk action): where the run
+#: of an attempt or a health check is looked for.
+ATTEMPT_DAG_IDS = (*CHANNEL_DAG_IDS, FLEET_DAG_ID, FLEET_ACTION_DAG_ID)
 
 
 def dag_path(dag_id: str) -> str:

@@ -34,6 +34,8 @@ from fastapi.security import HTTPAuthorizationCredentials
 REGISTER_DAG_ID = "whatsapp_register_channel"
 #: The DAG the signup intake triggers; same rule.
 ONBOARDING_DAG_ID = "whatsapp_onboarding"
+#: The DAG a bulk action (many channels at once) triggers; same rule.
+FLEET_ACTION_DAG_ID = "whatsapp_fleet_action"
 
 _CHALLENGE = {"WWW-Authenticate": "Bearer"}
 
@@ -79,6 +81,12 @@ requires_register_access = requires_access_dag(
 #: Triggering an onboarding run needs the same on ``whatsapp_onboarding``.
 requires_onboarding_access = requires_access_dag(
     method="POST", access_entity=DagAccessEntity.RUN, param_dag_id=ONBOARDING_DAG_ID
+)
+
+
+#: A bulk action (refresh or register many channels) needs the same on ``whatsapp_fleet_action``.
+requires_fleet_action_access = requires_access_dag(
+    method="POST", access_entity=DagAccessEntity.RUN, param_dag_id=FLEET_ACTION_DAG_ID
 )
 
 

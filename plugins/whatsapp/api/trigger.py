@@ -25,7 +25,7 @@ from airflow.utils.types import DagRunTriggeredByType, DagRunType
 from fastapi import HTTPException, status
 from sqlalchemy import select
 
-from whatsapp.api.security import ONBOARDING_DAG_ID, REGISTER_DAG_ID
+from whatsapp.api.security import REGISTER_DAG_ID
 
 if TYPE_CHECKING:
     from airflow.api_fastapi.auth.managers.models.base_user import BaseUser
@@ -54,6 +54,12 @@ def signup_run_id(account_id: int, signup_id: str, now: datetime | None = None) 
     """An intake's onboarding run: which account, which signup (a prefix of its id), when."""
     stamp = (now or datetime.now(UTC)).strftime("%Y%m%dT%H%M%S.%fZ")
     return f"signup__{account_id}_{signup_id[:8]}__{stamp}"
+
+
+def fleet_action_run_id(action: str, count: int, now: datetime | None = None) -> str:
+    """A bulk action's run: which action, on how many channels, when."""
+    stamp = (now or datetime.now(UTC)).strftime("%Y%m%dT%H%M%S.%fZ")
+    return f"{action}__{count}_channels__{stamp}"
 
 
 def active_run_for(session: Session, account_id: int, inbox_id: int) -> DagRun | None:
@@ -114,14 +120,20 @@ def trigger_register_run(
     )
 
 
-def refuse_if_paused(dag_model: DagModel) -> None:
-    """For the intake: a run of a paused DAG would start after the signup code expired (30 s)."""
-    if dag_model.is_paused:
-        raise HTTPException(
-            status.HTTP_409_CONFLICT,
-            f"DAG {ONBOARDING_DAG_ID} is paused: its run would start after the signup code expired; "
-            "unpause it and have the customer sign up again",
-        )
+def refuse_when_paused(consequence: str) -> Callable[[DagModel], None]:
+    """A ``queue_run`` check: 409 when the DAG is paused, saying what its waiting run would cause."""
+
+    def check(dag_model: DagModel) -> None:
+        if dag_model.is_paused:
+            raise HTTPException(status.HTTP_409_CONFLICT, f"DAG {dag_model.dag_id} is paused: {consequence}")
+
+    return check
+
+
+#: For the intake: a run of a paused DAG would start after the signup code expired (30 s).
+refuse_if_paused = refuse_when_paused(
+    "its run would start after the signup code expired; unpause it and have the customer sign up again"
+)
 
 
 def queue_run(

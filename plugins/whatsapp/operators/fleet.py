@@ -9,6 +9,7 @@ that, so 5,000 due numbers drain in one run without 5,000 task start-ups.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
@@ -18,6 +19,7 @@ from airflow.sdk.exceptions import AirflowException
 
 from whatsapp import metrics
 from whatsapp.assets import FLEET_SUMMARY
+from whatsapp.defaults import REGISTER_THREADS
 from whatsapp.domain.audit_plan import AUTO as AUTO_SHARDS
 from whatsapp.domain.audit_plan import shard_count
 from whatsapp.errors import GraphApiError
@@ -26,14 +28,12 @@ from whatsapp.operators.base import WhatsAppBaseOperator, positive_int
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
-    from whatsapp.store import ChannelStore
+    from whatsapp.store import ChannelStore, DueChannel
 
-#: Channels of one retry task registered at once: each spends most of its time waiting for Graph.
-#: Each holds a store connection: 8 tasks x 8 threads exhausted PostgreSQL's default 100.
-REGISTER_THREADS = 4
 #: Rendered as each audit task's name in the grid.
 AUDIT_MAP_INDEX_TEMPLATE = "shard {{ task.shard | int + 1 }} of {{ task.shards }}"
-#: Rendered as each retry task's name in the grid: its number, or the first and last of a chunk.
+#: Rendered as the name in the grid of each task mapped over channels (a registration retry, a
+#: chunk of a bulk action): its number, or the first and last of a chunk.
 RETRY_MAP_INDEX_TEMPLATE = (
     "{% set c = task.channels %}{{ c[0]['display_phone_number'] }}"
     "{% if c | length > 1 %} .. {{ c[-1]['display_phone_number'] }} ({{ c | length }}){% endif %}"
@@ -52,6 +52,20 @@ def chunk_evenly(items: list[Any], max_chunks: int) -> list[list[Any]]:
         chunks.append(items[start:end])
         start = end
     return chunks
+
+
+def mapped_refs(channels: Sequence[DueChannel]) -> list[dict[str, Any]]:
+    """Channels as mapped tasks receive them (ids and the number their name shows; no secret)."""
+    return [
+        {
+            "channel_id": channel.id,
+            "account_id": channel.account_id,
+            "inbox_id": channel.inbox_id,
+            "phone_number_id": channel.phone_number_id,
+            "display_phone_number": channel.display_phone_number or channel.phone_number_id,
+        }
+        for channel in channels
+    ]
 
 
 class WhatsAppAuditShardsOperator(WhatsAppBaseOperator):
@@ -143,19 +157,7 @@ class WhatsAppDueRegistrationsOperator(WhatsAppBaseOperator):
         max_tasks = positive_int(self, "max_tasks", self.max_tasks, minimum=1)
         with self.open_store() as store:
             due = store.attempts.due(limit=limit)
-        chunks = chunk_evenly(
-            [
-                {
-                    "channel_id": channel.id,
-                    "account_id": channel.account_id,
-                    "inbox_id": channel.inbox_id,
-                    "phone_number_id": channel.phone_number_id,
-                    "display_phone_number": channel.display_phone_number or channel.phone_number_id,
-                }
-                for channel in due
-            ],
-            max_tasks,
-        )
+        chunks = chunk_evenly(mapped_refs(due), max_tasks)
         self.log.info(
             "%d channel(s) due for a registration retry (cap %d), in %d task(s) of up to %d",
             len(due),

@@ -6,15 +6,18 @@ connection; this repository only opens one and calls them.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import insert
 
-from whatsapp.store import fleet_listing
+from whatsapp.domain.trend import SignupRegistration
+from whatsapp.store import fleet_listing, fleet_trend
 from whatsapp.store.database import Database, utcnow
 from whatsapp.store.fleet_listing import FleetOverview, FleetPage, FleetQuery
-from whatsapp.store.models import ChannelStatus, FleetSummary
+from whatsapp.store.fleet_trend import TrendPoint
+from whatsapp.store.models import ChannelStatus, DueChannel, FleetSummary
 from whatsapp.store.schema import channels, fleet_summaries
 
 
@@ -52,6 +55,29 @@ class FleetRepository:
         with self.db.connect() as conn:
             return fleet_listing.fleet_overview(conn, query, utcnow(now))
 
+    def count(self, query: FleetQuery) -> int:
+        """How many channels ``query``'s filters match (one indexed ``count(*)``)."""
+        with self.db.connect() as conn:
+            return fleet_listing.count_matching(conn, query)
+
+    def selection(self, query: FleetQuery, *, limit: int) -> list[DueChannel]:
+        """The channels ``query``'s filters match, in its order, at most ``limit`` (ids only)."""
+        with self.db.connect() as conn:
+            return fleet_listing.select_refs(conn, query, limit=limit)
+
+    def selection_of(self, pairs: Sequence[tuple[int, int]]) -> list[DueChannel]:
+        """The channels named by ``(account_id, inbox_id)``, in that order; unknown ones left out."""
+        with self.db.connect() as conn:
+            return fleet_listing.refs_of(conn, pairs)
+
+    def statuses_of(self, channel_ids: Sequence[int], *, now: datetime | None = None) -> list[ChannelStatus]:
+        """These channels as the health API shows them (a few hundred at most), by id."""
+        order = (channels.c.id.asc(),)
+        with self.db.connect() as conn:
+            return fleet_listing.select_statuses(
+                conn, (channels.c.id.in_(sorted(set(channel_ids))),), order, now=utcnow(now)
+            )
+
     def counts(self) -> dict[str, Any]:
         """Counts of active channels by state and situation (one grouped query; see ``fleet_counts``)."""
         with self.db.connect() as conn:
@@ -71,3 +97,14 @@ class FleetRepository:
     def latest_summary(self) -> FleetSummary | None:
         with self.db.connect() as conn:
             return fleet_listing.latest_fleet_summary(conn)
+
+    def trend(
+        self, *, since: datetime, limit: int, registered_since: datetime, now: datetime | None = None
+    ) -> tuple[list[TrendPoint], list[SignupRegistration]]:
+        """The saved summaries since ``since`` (the newest ``limit``) and the signups matched to
+        the registrations completed since ``registered_since``, on one connection (see ``fleet_trend``)."""
+        with self.db.connect() as conn:
+            return (
+                fleet_trend.summary_series(conn, since=since, limit=limit),
+                fleet_trend.signup_registrations(conn, since=registered_since, until=utcnow(now)),
+            )

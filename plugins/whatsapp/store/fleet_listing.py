@@ -29,7 +29,18 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal, TypeVar
 
-from sqlalchemy import ColumnElement, Connection, Row, and_, false, func, literal_column, or_, select
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Row,
+    and_,
+    false,
+    func,
+    literal_column,
+    or_,
+    select,
+    tuple_,
+)
 from sqlalchemy.sql.elements import UnaryExpression
 
 from whatsapp.domain.business_app import AppLink, SyncState
@@ -54,10 +65,12 @@ from whatsapp.store.models import (
     ATTEMPT_SUCCESS,
     ChannelStatus,
     CheckError,
+    DueChannel,
     FleetSummary,
     RegistrationSummary,
 )
 from whatsapp.store.schema import (
+    CHANNEL_REF_COLUMNS,
     channels,
     fact_columns,
     fleet_summaries,
@@ -377,6 +390,29 @@ def list_fleet(conn: Connection, query: FleetQuery, now: datetime, *, total: int
     if total is None:  # a search: counted with the page, or counted now if the page is empty
         total = counted[0] if counted else _count(conn, conditions)
     return FleetPage(total=total, rows=tuple(rows))
+
+
+def count_matching(conn: Connection, query: FleetQuery) -> int:
+    """How many channels ``query``'s filters match (its sort and page play no part)."""
+    return _count(conn, query.conditions())
+
+
+def select_refs(conn: Connection, query: FleetQuery, *, limit: int) -> list[DueChannel]:
+    """The channels ``query``'s filters match, in its sort order, at most ``limit`` (ids only):
+    what a person's "all that match this filter" selection acts on. ``query``'s page is ignored."""
+    statement = select(*CHANNEL_REF_COLUMNS).where(*query.conditions()).order_by(*query.order_by())
+    return [DueChannel(*row) for row in conn.execute(statement.limit(limit))]
+
+
+def refs_of(conn: Connection, pairs: Sequence[tuple[int, int]]) -> list[DueChannel]:
+    """The channels named by ``(account_id, inbox_id)``, in the order named; unknown ones left out."""
+    found: dict[tuple[int, int], DueChannel] = {}
+    for start in range(0, len(pairs), _ID_CHUNK):
+        chunk = pairs[start : start + _ID_CHUNK]
+        key = tuple_(channels.c.account_id, channels.c.inbox_id)
+        for row in conn.execute(select(*CHANNEL_REF_COLUMNS).where(key.in_(chunk))):
+            found[(row.account_id, row.inbox_id)] = DueChannel(*row)
+    return [found[pair] for pair in dict.fromkeys(pairs) if pair in found]
 
 
 def _count(conn: Connection, conditions: Sequence[ColumnElement[bool]]) -> int:

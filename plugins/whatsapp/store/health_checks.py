@@ -190,6 +190,7 @@ class HealthRepository:
         not_checked_since: datetime | None = None,
         shard: int = 0,
         shards: int = 1,
+        channel_ids: Sequence[int] | None = None,
     ) -> Iterator[list[AuditTarget]]:
         """Active channels to audit, ``page_size`` at a time, with decrypted tokens; never all in memory.
 
@@ -197,11 +198,14 @@ class HealthRepository:
         fine). With ``not_checked_since``: only channels whose last good check is older (or
         missing), never-checked first, then oldest-checked first — a channel written during the
         stream moves past the cutoff and is not yielded twice. ``shard``/``shards`` split the
-        fleet by ``id % shards`` so mapped tasks share it.
+        fleet by ``id % shards`` so mapped tasks share it. ``channel_ids``: only these channels (a
+        person's selection, a chunk of ``whatsapp_fleet_action``'s; at most a few hundred).
         """
         if not 0 <= shard < shards:
             raise ValueError(f"shard must be in [0, {shards}), got {shard}")
         base = select(*_AUDIT_COLUMNS).where(channels.c.active.is_(True))
+        if channel_ids is not None:
+            base = base.where(channels.c.id.in_(sorted(set(channel_ids))))
         if shards > 1:
             base = base.where(channels.c.id % shards == shard)
         if not_checked_since is None:

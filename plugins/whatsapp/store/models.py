@@ -221,7 +221,8 @@ class AuditTarget:
 
 @dataclass(frozen=True, slots=True)
 class DueChannel:
-    """A channel whose registration retry is due, as the fleet DAG maps over it (ids only)."""
+    """A channel as mapped tasks name it (ids only): a registration retry the fleet DAG found due,
+    or one channel of a person's selection (``whatsapp_fleet_action``)."""
 
     id: int
     account_id: int

@@ -2,23 +2,30 @@
 // every filter lives in the URL so reload and sharing keep it.
 import { Alert, Box, Button, Flex, Heading, HStack, Spinner, Text } from "@chakra-ui/react";
 import { keepPreviousData } from "@tanstack/react-query";
-import { useEffect } from "react";
+import { useEffect, useState } from "react";
 import { useSearchParams } from "react-router-dom";
 
 import { ErrorNote } from "../ErrorNote";
 import { FleetStatusNote, useFleetSchedule } from "../FleetSchedule";
 import { REFRESH_MS, useGet, useVocabulary } from "../queries";
 import { Time } from "../Time";
+import { ActionBar } from "./ActionBar";
 import { FleetTable } from "./FleetTable";
-import { fleetQuery, ignoredOf, pageOf, searchOf, type Update } from "./params";
+import { channelKey, filterOf, fleetQuery, ignoredOf, pageOf, searchOf, type Update } from "./params";
 import { SearchBox } from "./SearchBox";
+import { selectColumn } from "./selectColumn";
 import { Summary } from "./Summary";
+import { Trend } from "./Trend";
+import { useFleetAction } from "./useFleetAction";
+import { useSelection } from "./useSelection";
 
 /** The URL parameters that filter (Clear filters removes them, and whatever the page ignored). */
 const FILTERS = ["q", "situation", "needs_action"] as const;
 
 export function Fleet() {
   const [params, setParams] = useSearchParams();
+  // The trend is closed at first, so the table starts near the top of a small screen.
+  const [trendOpen, setTrendOpen] = useState(false);
   const vocabulary = useVocabulary();
   const paging = vocabulary.data?.fleet;
   const page = pageOf(params);
@@ -28,6 +35,11 @@ export function Fleet() {
     placeholderData: keepPreviousData,
     refetchInterval: REFRESH_MS,
   });
+  // Rows ticked for a bulk action, kept while the filter stays; the action's run and outcomes.
+  const filter = query && filterOf(query);
+  const selection = useSelection(JSON.stringify(filter));
+  const action = useFleetAction();
+  const me = useGet("/api/v1/me", {});
   const schedule = useFleetSchedule();
 
   const update: Update = (changes, keepPage = false) => {
@@ -69,12 +81,24 @@ export function Fleet() {
     <Box data-testid="wa-fleet" p={2}>
       <Flex justify="space-between" align="baseline" wrap="wrap" gap={2} mb={2}>
         <Heading size="lg">WhatsApp Health</Heading>
-        {data?.last_audit?.created_at && (
-          <Text color="fg.muted" fontSize="sm">
-            Fleet last audited <Time value={data.last_audit.created_at} />
-          </Text>
-        )}
+        <HStack gap={3}>
+          {data?.last_audit?.created_at && (
+            <Text color="fg.muted" fontSize="sm">
+              Fleet last audited <Time value={data.last_audit.created_at} />
+            </Text>
+          )}
+          <Button
+            data-testid="wa-trend-toggle"
+            size="xs"
+            variant="outline"
+            aria-expanded={trendOpen}
+            onClick={() => setTrendOpen((open) => !open)}
+          >
+            {trendOpen ? "Hide trend" : "Trend"}
+          </Button>
+        </HStack>
       </Flex>
+      {trendOpen && <Trend />}
       <FleetStatusNote schedule={schedule.data} />
       {data && vocabulary.data && (
         <Summary counts={data.counts} vocabulary={vocabulary.data} params={params} update={update} />
@@ -104,6 +128,16 @@ export function Fleet() {
         {(fleet.isFetching || vocabulary.isPending) && !error && <Spinner size="sm" />}
       </HStack>
       {error && <ErrorNote error={error} />}
+      {data && filter && (
+        <ActionBar
+          selection={selection}
+          pageKeys={data.channels.map(channelKey)}
+          total={data.total}
+          filter={filter}
+          permission={me.data?.permissions.fleet_action}
+          action={action}
+        />
+      )}
       {data && data.total === 0 ? (
         <Box data-testid="wa-empty" p={6} borderWidth="1px" borderRadius="md" textAlign="center" color="fg.muted">
           {filtered ? "No channel matches these filters." : "No channel is onboarded yet."}
@@ -115,9 +149,10 @@ export function Fleet() {
           <FleetTable
             channels={data.channels}
             vocabulary={vocabulary.data}
-            schedule={schedule.data}
             params={params}
             update={update}
+            lead={selectColumn(selection, data.channels)}
+            schedule={schedule.data}
           />
         )
       )}

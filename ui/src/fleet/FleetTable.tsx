@@ -101,18 +101,23 @@ function columns(vocabulary: Schema<"Vocabulary">, params: URLSearchParams, sche
   ];
 }
 
+/** An extra first column (the selection's tick boxes), which the table only places. */
+export type LeadColumn = { header: ReactNode; cell: (channel: Channel) => ReactNode };
+
 export function FleetTable({
   channels,
   vocabulary,
   schedule,
   params,
   update,
+  lead,
 }: {
   channels: Channel[];
   vocabulary: Schema<"Vocabulary">;
   schedule?: Schedule;
   params: URLSearchParams;
   update: Update;
+  lead?: LeadColumn;
 }) {
   const sort = sortOf(params, vocabulary.fleet);
   const order = orderOf(params, vocabulary.fleet);
@@ -143,6 +148,7 @@ export function FleetTable({
       <Table.Root size="sm" interactive>
         <Table.Header>
           <Table.Row>
+            {lead && <Table.ColumnHeader w="2rem">{lead.header}</Table.ColumnHeader>}
             {shown.map((column) => (
               <Table.ColumnHeader key={column.label}>
                 {column.sort ? header(column.sort, column.label) : column.label}
@@ -160,6 +166,7 @@ export function FleetTable({
               cursor="pointer"
               onClick={(event) => open(channel, event)}
             >
+              {lead && <Table.Cell>{lead.cell(channel)}</Table.Cell>}
               {shown.map((column) => (
                 <Table.Cell key={column.label} data-testid={column.testId} maxW="24rem" {...column.width}>
                   {column.cell(channel)}

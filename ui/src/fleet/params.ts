@@ -88,3 +88,17 @@ export function channelPath(params: URLSearchParams, channel: Schema<"ChannelHea
   next.set("channel", channelKey(channel));
   return `${PAGE_PATH}?${next.toString()}`;
 }
+
+type ActionFilter = Partial<NonNullable<Schema<"FleetActionRequest">["filter"]>>;
+
+/**
+ * The filter part of the fleet's query (what "all that match" means), as a bulk action's body
+ * takes it: the query without its sort and page, and with its yes/no words as booleans.
+ */
+export function filterOf(query: FleetQuery): ActionFilter {
+  const { sort: _sort, order: _order, offset: _offset, limit: _limit, ...filter } = query;
+  const entries = Object.entries(filter)
+    .filter(([, value]) => value !== undefined && !(Array.isArray(value) && value.length === 0))
+    .map(([name, value]) => [name, value === "true" ? true : value === "false" ? false : value]);
+  return Object.fromEntries(entries) as ActionFilter;
+}

@@ -40,8 +40,8 @@ from whatsapp.api.security import (
     same_origin_if_cookie,
 )
 from whatsapp.api.trigger import trigger_register_run
-from whatsapp.domain.registration import Decision, RegistrationState, decide
 from whatsapp.errors import GraphApiError
+from whatsapp.register_channel import manual_register_refusal
 from whatsapp.store import (
     Channel,
     ChannelStatus,
@@ -51,7 +51,7 @@ from whatsapp.store import (
     channel_api_dict,
     health_check_dict,
 )
-from whatsapp.store.views import channel_situation, isoformat, register_outcome_dict
+from whatsapp.store.views import channel_situation, register_outcome_dict
 
 router = APIRouter(prefix="/accounts/{account_id}/inboxes/{inbox_id}", tags=["channel"])
 
@@ -218,21 +218,9 @@ def register(
     claim before spending a register call, and never exceeds the register budget.
     """
     channel = _channel(store, account_id, inbox_id)
-    decision = decide(channel.health) if channel.health is not None else None
-    if decision is Decision.ALREADY_PROVISIONED:
-        raise HTTPException(
-            status.HTTP_409_CONFLICT,
-            "registration not needed: the last health check shows the number provisioned and verified",
-        )
-    if decision is Decision.ON_BUSINESS_APP:
-        raise HTTPException(
-            status.HTTP_409_CONFLICT,
-            "registration not needed: a WhatsApp Business app number is registered through the app, "
-            "and Meta takes no register call for it",
-        )
-    blocked = _register_limit_refusal(channel, datetime.now(UTC))
-    if blocked is not None:
-        raise HTTPException(status.HTTP_409_CONFLICT, blocked)
+    refusal = manual_register_refusal(channel, datetime.now(UTC))
+    if refusal is not None:
+        raise HTTPException(status.HTTP_409_CONFLICT, refusal)
     run = trigger_register_run(
         dag_bag=dag_bag,
         session=session,
@@ -247,27 +235,6 @@ def register(
         state=run.state,
         dag_paused=run.dag_paused,
         url=grid_url(run.run_id),
-    )
-
-
-def _register_limit_refusal(channel: Channel, now: datetime) -> str | None:
-    """Why no register call may be queued for a number Meta blocked (133016), until its window reopens.
-
-    The manual run bypasses the fleet's backoff, and our budget counts only our own calls (a
-    person may have spent the rest of Meta's allowance in WhatsApp Manager), so a blocked number
-    would get one more refused call. A blocked channel's ``next_attempt_at`` is when the window
-    reopens (``domain.registration.next_attempt_at``); without one it stays closed until the fleet
-    decides again.
-    """
-    if channel.registration_state is not RegistrationState.BLOCKED:
-        return None
-    reopens = channel.next_attempt_at
-    if reopens is not None and reopens <= now:
-        return None
-    when = f" at {isoformat(reopens)}" if reopens is not None else ""
-    return (
-        "Meta's register limit for this number is reached (133016): a register call before the "
-        f"window reopens{when} would be refused again"
     )
 
 

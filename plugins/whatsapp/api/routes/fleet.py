@@ -41,8 +41,9 @@ LISTING_THREADS = 2
 _limiter: RunVar[CapacityLimiter] = RunVar("whatsapp_fleet_limiter")
 
 
-def _listing_limiter() -> CapacityLimiter:
-    """One limiter per event loop (as anyio keeps its own default one), created on first use."""
+def listing_limiter() -> CapacityLimiter:
+    """One limiter per event loop (as anyio keeps its own default one), created on first use;
+    shared by every fleet route (the listing, the card's summary, the trend)."""
     try:
         return _limiter.get()
     except LookupError:
@@ -92,7 +93,7 @@ async def get_fleet(params: Annotated[FleetParams, Query()]) -> Response:
     are live (one grouped query), so they always agree with the table; ``last_audit`` is what
     the fleet DAG's summary task saved, to show when the fleet was last checked.
     """
-    body = await to_thread.run_sync(_fleet_json, params.to_query(), limiter=_listing_limiter())
+    body = await to_thread.run_sync(_fleet_json, params.to_query(), limiter=listing_limiter())
     return Response(body, media_type="application/json")
 
 
@@ -100,7 +101,7 @@ async def get_fleet(params: Annotated[FleetParams, Query()]) -> Response:
 async def get_fleet_summary() -> Response:
     """Counts for Airflow's home dashboard card: active channels, how many need a person, by
     situation and state, and when the fleet DAG last audited (same limiter as the listing)."""
-    body = await to_thread.run_sync(_summary_json, limiter=_listing_limiter())
+    body = await to_thread.run_sync(_summary_json, limiter=listing_limiter())
     return Response(body, media_type="application/json")
 
 

@@ -5,7 +5,13 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from whatsapp.api.models import Me, Permission, Permissions
-from whatsapp.api.security import ONBOARDING_DAG_ID, REGISTER_DAG_ID, UserDep, may_trigger
+from whatsapp.api.security import (
+    FLEET_ACTION_DAG_ID,
+    ONBOARDING_DAG_ID,
+    REGISTER_DAG_ID,
+    UserDep,
+    may_trigger,
+)
 
 router = APIRouter(tags=["me"])
 
@@ -14,6 +20,7 @@ router = APIRouter(tags=["me"])
 _REFUSED = {
     REGISTER_DAG_ID: "your role can view but not register or refresh numbers; ask an Admin or Op",
     ONBOARDING_DAG_ID: "your role can view but not onboard numbers; ask an Admin or Op",
+    FLEET_ACTION_DAG_ID: "your role can view but not act on many numbers at once; ask an Admin or Op",
 }
 
 
@@ -28,12 +35,16 @@ def get_me(user: UserDep) -> Me:
     """The user and what the page may offer them: the same checks the routes make (403 otherwise).
 
     *Refresh* spends Graph calls and writes the store, so it needs what *Complete registration*
-    needs (triggering ``whatsapp_register_channel``).
+    needs (triggering ``whatsapp_register_channel``). The fleet's bulk actions trigger
+    ``whatsapp_fleet_action``.
     """
     register = _permission(user, REGISTER_DAG_ID)
     return Me(
         username=user.get_name(),
         permissions=Permissions(
-            register=register, refresh=register, onboard=_permission(user, ONBOARDING_DAG_ID)
+            register=register,
+            refresh=register,
+            onboard=_permission(user, ONBOARDING_DAG_ID),
+            fleet_action=_permission(user, FLEET_ACTION_DAG_ID),
         ),
     )

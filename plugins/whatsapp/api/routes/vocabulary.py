@@ -71,7 +71,7 @@ class SituationKindInfo(BaseModel):
 #: Actions done by triggering one of the provider's DAGs, in Airflow's UI.
 ACTION_DAGS: dict[ActionKind, str] = {ActionKind.CHANGE_DISPLAY_NAME: CHANGE_NAME_DAG_ID}
 #: Situations in which ``POST .../register`` refuses a call until the situation's next try: Meta's
-#: register limit (``routes/channels.py``, ``_register_limit_refusal``).
+#: register limit (``register_channel.py``, ``register_limit_refusal``).
 REGISTER_HELD = frozenset({SituationKind.BLOCKED})
 
 
