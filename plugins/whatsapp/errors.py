@@ -65,6 +65,33 @@ _BY_CODE: Mapping[int, ErrorKind] = {
     131009: ErrorKind.INVALID_REQUEST,  # "Parameter value is not valid"
 }
 
+#: Each kind in words, as a person reads it (the page's attempts table, through the API's vocabulary).
+ERROR_WORDS: Mapping[ErrorKind, str] = {
+    ErrorKind.DISPLAY_NAME_NOT_READY: "Display name not ready",
+    ErrorKind.REGISTER_TOO_SOON: "Too soon after deregistering",
+    ErrorKind.REGISTER_LIMIT: "Register limit reached",
+    ErrorKind.PIN_PROBLEM: "Two-step PIN mismatch",
+    ErrorKind.PIN_LOCKED: "PIN tried too often",
+    ErrorKind.NEEDS_REVERIFICATION: "Number must be verified again",
+    ErrorKind.ACCOUNT_LOCKED: "Business account locked",
+    ErrorKind.TOKEN_INVALID: "Access token invalid",
+    ErrorKind.PERMISSION: "Permission missing",
+    ErrorKind.THROTTLED: "Rate limited",
+    ErrorKind.TRANSIENT: "Meta temporarily unavailable",
+    ErrorKind.INVALID_REQUEST: "Request refused",
+    ErrorKind.UNKNOWN: "Other error",
+}
+
+#: What an error means beyond Meta's own words, where those mislead: 2388001 comes as "(#100)
+#: Invalid parameter" ("Cannot Create Certificate") while the name reads APPROVED, because Meta
+#: issues the name's certificate some time after approving it (README: the premature call).
+ERROR_HINTS: Mapping[ErrorKind, str] = {
+    ErrorKind.DISPLAY_NAME_NOT_READY: (
+        "The display name's certificate is not ready yet: Meta issues it some time after approving "
+        "the name, and refuses registration until then, even while the name reads APPROVED."
+    ),
+}
+
 #: Kinds worth retrying soon without a person: the same call may succeed in minutes.
 RETRYABLE_KINDS = frozenset({ErrorKind.THROTTLED, ErrorKind.TRANSIENT})
 

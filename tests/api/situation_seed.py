@@ -25,6 +25,7 @@ from whatsapp.domain.registration import (
     ReauthorizationReason,
     RegistrationState,
 )
+from whatsapp.domain.registration_machine import QualityChanged
 from whatsapp.domain.situations import SituationKind
 from whatsapp.store import Channel, ChannelStore, CheckError, HealthResult, business_app
 from whatsapp.store.schema import registration_attempts, webhook_events
@@ -180,6 +181,11 @@ SEEDS: dict[SituationKind, Callable[[ChannelStore, Channel], None]] = {
     K.QUALITY_LOW: lambda store, channel: _read(store, channel, **{**PROVISIONED, "quality_rating": "RED"}),
     K.QUALITY_MEDIUM: lambda store, channel: _read(
         store, channel, **{**PROVISIONED, "quality_rating": "YELLOW"}
+    ),
+    # Meta's phone_number_quality_update DOWNGRADE, applied as the webhook receiver applies it.
+    K.MESSAGING_LIMIT_LOWERED: lambda store, channel: (
+        _read(store, channel, **PROVISIONED),
+        store.channels.apply(channel.id, QualityChanged("DOWNGRADE", NOW)),
     ),
     K.HISTORY_SYNC_DUE: _app_number(lambda conn, channel: None),
     K.HISTORY_NOT_SHARED: _app_number(

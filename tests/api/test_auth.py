@@ -24,6 +24,7 @@ API_ROUTES = [
     ("GET", "/whatsapp/api/v1/fleet/summary"),
     ("GET", "/whatsapp/api/v1/fleet/trend"),
     ("GET", "/whatsapp/api/v1/fleet/export.csv"),
+    ("GET", "/whatsapp/api/v1/fleet/schedule"),
     ("GET", "/whatsapp/api/v1/accounts/1/inboxes/1/register/run-1"),
     ("GET", "/whatsapp/api/v1/runs/whatsapp_register_channel/run-1/channel"),
     ("POST", "/whatsapp/api/v1/fleet/actions"),

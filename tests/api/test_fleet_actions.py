@@ -94,7 +94,7 @@ def test_a_viewer_may_not_act_on_the_fleet(
     me = api_client.get("/whatsapp/api/v1/me", headers=bearer["viewer"]).json()
     assert me["permissions"]["fleet_action"] == {
         "allowed": False,
-        "reason": f"your role cannot trigger {DAG_ID}",
+        "reason": "your role can view but not act on many numbers at once; ask an Admin or Op",
     }
     assert api_client.get("/whatsapp/api/v1/me", headers=bearer["operator"]).json()["permissions"][
         "fleet_action"

@@ -48,6 +48,8 @@ LISTING_INDEXES = (
 BUSINESS_APP_MIGRATION = MIGRATION.with_name("0012_business_app_numbers.py")
 #: Revision 0013 rebuilt them again with the quality facts (and ``status`` in the counting index).
 QUALITY_MIGRATION = MIGRATION.with_name("0013_quality_situations.py")
+#: Revision 0014 rebuilt them again with the lowered messaging limit (and it in the counting index).
+LIMIT_MIGRATION = MIGRATION.with_name("0014_messaging_limit_lowered.py")
 SUMMARY_INDEX = "ix_channels_summary"
 
 
@@ -401,12 +403,12 @@ def _load_migration(path: Path) -> Any:
 
 
 @pytest.mark.postgres
-def test_migration_0013_builds_the_counting_index_schema_py_declares(pg_store: ChannelStore) -> None:
+def test_migration_0014_builds_the_counting_index_schema_py_declares(pg_store: ChannelStore) -> None:
     from alembic.migration import MigrationContext
     from alembic.operations import Operations
 
-    migration = _load_migration(QUALITY_MIGRATION)
-    assert (migration.revision, migration.down_revision) == ("0013", "0012")
+    migration = _load_migration(LIMIT_MIGRATION)
+    assert (migration.revision, migration.down_revision) == ("0014", "0013")
     with pg_store.engine.begin() as conn:
         declared = _index_definitions(conn, (SUMMARY_INDEX,))
         assert set(declared) == {SUMMARY_INDEX}
@@ -436,11 +438,15 @@ def test_migrations_0003_0009_and_0012_build_the_indexes_schema_py_declares(pg_t
     assert (rank_migration.revision, rank_migration.down_revision) == ("0009", "0008")
     app_migration = _load_migration(BUSINESS_APP_MIGRATION)
     quality_migration = _load_migration(QUALITY_MIGRATION)
+    limit_migration = _load_migration(LIMIT_MIGRATION)
 
     with pg_store.engine.begin() as conn:
         declared = _index_definitions(conn)  # the store's migration up to head
         assert set(declared) == set(LISTING_INDEXES)
         with Operations.context(MigrationContext.configure(conn)):
+            limit_migration.downgrade()
+            quality_ranked = _index_definitions(conn)
+            assert all(quality_ranked[name] != declared[name] for name in RANK_INDEXES)
             quality_migration.downgrade()
             app_ranked = _index_definitions(conn)
             assert all(app_ranked[name] != declared[name] for name in RANK_INDEXES)
@@ -459,6 +465,8 @@ def test_migrations_0003_0009_and_0012_build_the_indexes_schema_py_declares(pg_t
             app_migration.upgrade()
             assert _index_definitions(conn) == app_ranked
             quality_migration.upgrade()
+            assert _index_definitions(conn) == quality_ranked
+            limit_migration.upgrade()
         assert _index_definitions(conn) == declared
     pg_store.dispose()
 
@@ -483,6 +491,7 @@ def test_the_sql_rank_names_the_kind_situation_kind_decides_for_every_fact_combi
         Column("failures_in_a_row", Integer),
         Column("active", Boolean),
         *(Column(name, String) for name in ("business_app", "history_sync", "quality_rating", "status")),
+        Column("limit_lowered", Boolean),
         Column("expected", Integer),
     )
     rows = []
@@ -517,8 +526,8 @@ def test_the_sql_rank_names_the_kind_situation_kind_decides_for_every_fact_combi
             history_sync=history,
         )
         rows.append(_fact_row(facts_))
-    # Meta's quality facts, against every state, name change, failed read, activity and link.
-    for state, change, failed, active, link, quality, status in itertools.product(
+    # Meta's quality and limit facts, against every state, name change, failed read, activity and link.
+    for state, change, failed, active, link, quality, status, lowered in itertools.product(
         RegistrationState,
         (None, *NameChange),
         (False, True),
@@ -526,6 +535,7 @@ def test_the_sql_rank_names_the_kind_situation_kind_decides_for_every_fact_combi
         (None, *AppLink),
         (None, "GREEN", "YELLOW", "RED"),
         (None, "CONNECTED", "FLAGGED"),
+        (False, True),
     ):
         facts_ = SituationFacts(
             state,
@@ -535,6 +545,7 @@ def test_the_sql_rank_names_the_kind_situation_kind_decides_for_every_fact_combi
             business_app=link,
             quality_rating=quality,
             phone_status=status,
+            limit_lowered=lowered,
         )
         rows.append(_fact_row(facts_))
     engine = create_engine("sqlite://")
@@ -563,6 +574,7 @@ def _fact_row(facts: Any) -> dict[str, Any]:
         "history_sync": facts.history_sync,
         "quality_rating": facts.quality_rating,
         "status": facts.phone_status,
+        "limit_lowered": facts.limit_lowered,
         "expected": SORT_RANK[situation_kind(facts)],
     }
 
@@ -605,12 +617,14 @@ def test_situation_filters_and_counts_agree_with_the_domain(store: ChannelStore)
 
 def test_a_search_counts_its_matches_beyond_the_page(store: ChannelStore) -> None:
     from tests.api.situation_seed import seed_situations
+    from whatsapp.domain.situations import SituationKind
 
     seed_situations(store)
     first = store.fleet.page(FleetQuery(q="situation", limit=2))
-    assert first.total == 24 and len(first.rows) == 2  # the two offboarded ones are inactive
+    active = len(SituationKind) - 2  # the two offboarded ones are inactive
+    assert first.total == active and len(first.rows) == 2
     past_the_end = store.fleet.page(FleetQuery(q="situation", limit=2, offset=100))
-    assert past_the_end.total == 24 and past_the_end.rows == ()
+    assert past_the_end.total == active and past_the_end.rows == ()
     assert store.fleet.page(FleetQuery(q="no such name")).total == 0
 
 

@@ -486,3 +486,37 @@ def seed_situations(
         )
         _read(_Context(store, sim, hook, channel_id, number["phone_number_id"], number["waba_id"]))
     return seeded
+
+
+def seed_one(store: ChannelStore, sim: SimulatorControl, hook: WhatsAppGraphHook, spec: Spec) -> Situated:
+    """One more channel moved into its situation as :func:`seed_situations` moves each (a test's own;
+    the test removes it afterwards)."""
+    number, channel_id = _save(store, sim, spec)
+    spec.steps(_Context(store, sim, hook, channel_id, number["phone_number_id"], number["waba_id"]))
+    channel = store.channels.by_id(channel_id)
+    assert channel is not None
+    return Situated(
+        spec.key,
+        spec.kind,
+        channel.id,
+        channel.account_id,
+        channel.inbox_id,
+        channel.phone_number_id,
+        channel.waba_id,
+        spec.number["verified_name"],
+    )
+
+
+def read_and_attempt(ctx: _Context) -> None:
+    """A step: the audit's read, then one registration attempt."""
+    _read_and_attempt(ctx)
+
+
+def refused_then_attempted(code: int, subcode: int | None = None) -> Callable[[_Context], None]:
+    """A step: Meta refuses every ``/register`` with ``code``/``subcode``; read, then one attempt."""
+    return _refused(code, subcode)
+
+
+def read(ctx: _Context) -> None:
+    """A step: the audit's read."""
+    _read(ctx)

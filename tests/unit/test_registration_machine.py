@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from whatsapp.domain.health import PhoneHealth
-from whatsapp.domain.registration import Decision, ReauthorizationReason, RegistrationState
+from whatsapp.domain.registration import Attention, Decision, ReauthorizationReason, RegistrationState
 from whatsapp.domain.registration_machine import (
     VERIFY_AGAIN_AFTER,
     CustomerMustReauthorize,
@@ -17,6 +17,8 @@ from whatsapp.domain.registration_machine import (
     HealthRead,
     NameReviewWaiting,
     NameWaitEnded,
+    Offboarded,
+    QualityChanged,
     ReadyToDecide,
     RegisterAnswered,
     RegisterNow,
@@ -237,3 +239,81 @@ def test_retryable_means_a_retry_state_and_no_customer_reason() -> None:
     assert Registration(S.SCHEDULED).retryable
     assert not Registration(S.SCHEDULED, R.TOKEN_INVALID).retryable
     assert not Registration(S.NEEDS_ATTENTION).retryable
+
+
+PENDING_NOT_VERIFIED = PhoneHealth(
+    "1",
+    {
+        "platform_type": "NOT_APPLICABLE",
+        "name_status": "APPROVED",
+        "code_verification_status": "NOT_VERIFIED",
+    },
+)
+
+
+def _flagged(attention: Attention) -> Registration:
+    return Registration(S.NEEDS_ATTENTION, R.REGISTRATION_INCOMPLETE, None, 1, attention=attention)
+
+
+@pytest.mark.parametrize(
+    ("attention", "health", "state", "attention_after"),
+    [
+        # Meta reads the number verified again: the person fixed it, the fleet registers it now.
+        (Attention.NEEDS_REVERIFICATION, PENDING_APPROVED, S.SCHEDULED, None),
+        # Still not verified: the flag stays.
+        (
+            Attention.NEEDS_REVERIFICATION,
+            PENDING_NOT_VERIFIED,
+            S.NEEDS_ATTENTION,
+            Attention.NEEDS_REVERIFICATION,
+        ),
+        # Meta shows the name approved again: a declined name is fixed.
+        (Attention.DISPLAY_NAME_DECLINED, PENDING_APPROVED, S.SCHEDULED, None),
+        (
+            Attention.DISPLAY_NAME_DECLINED,
+            PENDING_DECLINED,
+            S.NEEDS_ATTENTION,
+            Attention.DISPLAY_NAME_DECLINED,
+        ),
+        # No read proves a PIN fixed (only a register call that succeeds does), nor a lock or an
+        # account event: a verified, approved pending number stays flagged for those.
+        (Attention.PIN_MISMATCH, PENDING_APPROVED, S.NEEDS_ATTENTION, Attention.PIN_MISMATCH),
+        (Attention.ACCOUNT_LOCKED, PENDING_APPROVED, S.NEEDS_ATTENTION, Attention.ACCOUNT_LOCKED),
+        (Attention.ACCOUNT_EVENT, PENDING_APPROVED, S.NEEDS_ATTENTION, Attention.ACCOUNT_EVENT),
+        # A read showing the number live ends every attention: someone registered it.
+        (Attention.PIN_MISMATCH, LIVE, S.REGISTERED, None),
+    ],
+)
+def test_a_read_clears_an_attention_only_where_it_proves_the_cause_gone(
+    attention: Attention, health: PhoneHealth, state: RegistrationState, attention_after: Attention | None
+) -> None:
+    moved = transition(_flagged(attention), HealthRead(health, NOW))
+    assert (moved.registration.state, moved.registration.attention) == (state, attention_after)
+    if state is S.SCHEDULED:
+        assert moved.registration.next_attempt_at == NOW  # due now: the usual path reads and decides
+    if attention is Attention.NEEDS_REVERIFICATION and state is S.SCHEDULED:
+        assert moved.registration.failures_in_a_row == 0  # the refusal's cause is gone: no backoff
+
+
+@pytest.mark.parametrize(
+    ("before", "event", "lowered"),
+    [
+        (False, "DOWNGRADE", True),
+        (True, "UPGRADE", False),
+        (True, "FLAGGED", True),  # quality events leave the limit alone
+        (True, "THROUGHPUT_UPGRADE", True),
+        (False, "UNFLAGGED", False),
+    ],
+)
+def test_meta_lowering_the_messaging_limit_is_kept_until_it_raises_it(
+    before: bool, event: str, lowered: bool
+) -> None:
+    current = Registration(S.REGISTERED, limit_lowered=before)
+    moved = transition(current, QualityChanged(event, NOW))
+    assert moved.registration.limit_lowered is lowered
+    assert moved.registration.state is S.REGISTERED
+
+
+def test_offboarding_forgets_a_lowered_limit() -> None:
+    moved = transition(Registration(S.REGISTERED, limit_lowered=True), Offboarded(NOW))
+    assert moved.registration.limit_lowered is False

@@ -117,6 +117,10 @@ CASES: list[tuple[SituationFacts, SituationKind]] = [
     (SituationFacts(S.REGISTERED, quality_rating="GREEN", phone_status="CONNECTED"), K.HEALTHY),
     (SituationFacts(S.REGISTERED, R.TOKEN_INVALID, quality_rating="RED"), K.TOKEN_INVALID),
     (SituationFacts(S.REGISTERED, quality_rating="RED", active=False), K.OFFBOARDED),
+    # Meta lowered the messaging limit (DOWNGRADE): never healthy; quality low still comes first.
+    (SituationFacts(S.REGISTERED, quality_rating="GREEN", limit_lowered=True), K.MESSAGING_LIMIT_LOWERED),
+    (SituationFacts(S.REGISTERED, quality_rating="YELLOW", limit_lowered=True), K.MESSAGING_LIMIT_LOWERED),
+    (SituationFacts(S.REGISTERED, quality_rating="RED", limit_lowered=True), K.QUALITY_LOW),
     # What a person must fix comes before the app's sync.
     (
         SituationFacts(S.REGISTERED, R.TOKEN_INVALID, business_app=L.CONNECTED, history_sync=Y.DUE),
@@ -356,3 +360,59 @@ def test_a_spec_table_that_cannot_decide_every_channel_is_refused() -> None:
     with pytest.raises(ValueError, match="the last, must match every channel"):
         ordered_rules((*without_healthy, catch_all))
     assert ordered_rules(SITUATION_SPECS) == SITUATION_RULES
+
+
+def test_metas_own_period_is_not_doubled() -> None:
+    expired = Refused("token_invalid", 190, None, "Error validating access token: Session has expired.")
+    found = situation(
+        SituationFacts(S.REGISTERED, R.TOKEN_INVALID), SituationDetails(last_check_error=expired)
+    )
+    assert found.detail.endswith("Session has expired.") and ".." not in found.detail, found.detail
+
+
+def test_a_refusal_says_meta_refused_once() -> None:
+    text = refused_register_text(ErrorKind.INVALID_REQUEST)
+    assert text.count("Meta refused the register call") == 1, text
+
+
+def test_a_name_not_ready_refusal_says_the_certificate_is_not_ready() -> None:
+    """2388001 reads "(#100) Invalid parameter" beside a name Meta shows APPROVED: the hint says why."""
+    found = situation(
+        SituationFacts(S.SCHEDULED, R.REGISTRATION_INCOMPLETE, refused=True),
+        SituationDetails(last_attempt_at=NOW, last_attempt_error=NAME_NOT_READY),
+    )
+    assert "certificate is not ready yet" in found.detail
+    assert "certificate is not ready yet" in refused_register_text(ErrorKind.DISPLAY_NAME_NOT_READY)
+    assert "certificate" not in refused_register_text(ErrorKind.PIN_PROBLEM)
+
+
+@pytest.mark.parametrize(("facts", "kind"), CASES)
+def test_no_banner_says_the_fleet_retries_while_it_is_paused(
+    facts: SituationFacts, kind: SituationKind
+) -> None:
+    paused = situation(facts, SituationDetails(fleet_paused=True, next_attempt_at=NOW))
+    running = situation(facts, SituationDetails(next_attempt_at=NOW))
+    words = f"{paused.detail} {paused.action.label}".lower()
+    assert "by itself" not in words, (kind, words)
+    if SITUATIONS[kind].fleet_moves_it:
+        assert "paused" in words, (kind, words)
+    else:
+        assert (paused.detail, paused.action) == (running.detail, running.action)
+
+
+def test_the_kinds_fixed_in_whatsapp_manager_offer_complete_registration() -> None:
+    offered = {spec.kind for spec in SITUATION_SPECS if spec.also_register}
+    assert offered == {
+        K.PIN_MISMATCH,
+        K.NEEDS_REVERIFICATION,
+        K.NAME_DECLINED,
+        K.ACCOUNT_LOCKED,
+        K.ACCOUNT_EVENT,
+    }
+    assert all(SITUATIONS[kind].action.kind is ActionKind.OPEN_WHATSAPP_MANAGER for kind in offered)
+
+
+def test_groups_never_call_a_problem_healthy() -> None:
+    healthy = {spec.kind for spec in SITUATION_SPECS if spec.group.value == "healthy"}
+    assert healthy == {K.HEALTHY, K.HISTORY_NOT_SHARED}
+    assert {spec.kind for spec in SITUATION_SPECS if spec.group.value == "needs_action"} == NEEDS_ACTION_KINDS

@@ -74,9 +74,10 @@ SCHEDULED_BUT_CUSTOMER = Registration(S.SCHEDULED, R.PERMISSION_REVOKED, LATER, 
         # deferred / pending: recorded only
         (AWAITING, NameReviewDecided("DEFERRED", NOW), AWAITING, ()),
         (FLEET_HOLDS, NameReviewDecided("PENDING", NOW), FLEET_HOLDS, ()),
-        # quality never moves registration
+        # quality never moves the registration's state; a lowered messaging limit is kept (until UPGRADE)
         (REGISTERED, QualityChanged("FLAGGED", NOW), REGISTERED, ()),
-        (FLEET_HOLDS, QualityChanged("DOWNGRADE", NOW), FLEET_HOLDS, ()),
+        (FLEET_HOLDS, QualityChanged("DOWNGRADE", NOW), replace(FLEET_HOLDS, limit_lowered=True), ()),
+        (replace(REGISTERED, limit_lowered=True), QualityChanged("UPGRADE", NOW), REGISTERED, ()),
         # account events: partner access gone → the customer; violations and bans → a person
         (
             REGISTERED,

@@ -236,6 +236,28 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/fleet/schedule": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Fleet Schedule
+         * @description When the fleet DAG acts next: paused or not, its next run and interval (the page's "next
+         *     try" is the first run at or after a channel's backoff), and whether its last audit is overdue
+         *     (older than two intervals).
+         */
+        get: operations["get_fleet_schedule_api_v1_fleet_schedule_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/fleet/trend": {
         parameters: {
             query?: never;
@@ -803,6 +825,44 @@ export interface components {
             last_audit: components["schemas"]["LastAudit"] | null;
         };
         /**
+         * FleetSchedule
+         * @description When the fleet DAG (``whatsapp_fleet_health``) acts next, as Airflow has it.
+         */
+        FleetSchedule: {
+            /** Dag Id */
+            dag_id: string;
+            /**
+             * Dag Path
+             * @description the DAG's page in Airflow's UI (unpause it there)
+             */
+            dag_path: string;
+            /**
+             * Paused
+             * @description paused (or unknown to Airflow): the fleet retries nothing
+             */
+            paused: boolean;
+            /**
+             * Next Run
+             * @description when the scheduler creates the next run (null while paused)
+             */
+            next_run: string | null;
+            /**
+             * Interval Seconds
+             * @description the time between two runs
+             */
+            interval_seconds: number | null;
+            /**
+             * Last Audit At
+             * @description the newest summary the fleet DAG saved
+             */
+            last_audit_at: string | null;
+            /**
+             * Audit Overdue
+             * @description unpaused, yet the last audit is older than two intervals (or there is none)
+             */
+            audit_overdue: boolean;
+        };
+        /**
          * FleetSort
          * @enum {string}
          */
@@ -1290,11 +1350,32 @@ export interface components {
             label: string;
         };
         /**
+         * SituationGroup
+         * @description The three groups the page's counts fold the kinds into (each badge a total, expandable).
+         *
+         *     ``needs_action``: a person must act (:attr:`SituationSpec.needs_action`); ``healthy``: nothing
+         *     is wrong and nothing is to do (severity ``ok``, or action ``none``); ``waiting``: the rest,
+         *     something under way (a review, a retry, a sync) that the fleet, Meta or the customer moves on.
+         * @enum {string}
+         */
+        SituationGroup: "needs_action" | "waiting" | "healthy";
+        /**
+         * SituationGroupInfo
+         * @description One group of situation kinds, as the fleet's counts fold them.
+         */
+        SituationGroupInfo: {
+            group: components["schemas"]["SituationGroup"];
+            /** Title */
+            title: string;
+            /** Kinds */
+            kinds: components["schemas"]["SituationKind"][];
+        };
+        /**
          * SituationKind
          * @description One banner each (docs/states-and-situations.md); each has one :class:`SituationSpec`.
          * @enum {string}
          */
-        SituationKind: "healthy" | "not_checked" | "name_in_review" | "register_backoff" | "blocked" | "pin_mismatch" | "needs_reverification" | "name_declined" | "token_invalid" | "permission_revoked" | "account_event" | "account_locked" | "registration_pending" | "name_change_in_review" | "name_change_due" | "name_change_lapsed" | "name_change_declined" | "offboarded" | "app_disconnected" | "app_reconnecting" | "history_sync_due" | "history_not_shared" | "quality_low" | "quality_medium" | "graph_error" | "check_failed";
+        SituationKind: "healthy" | "not_checked" | "name_in_review" | "register_backoff" | "blocked" | "pin_mismatch" | "needs_reverification" | "name_declined" | "token_invalid" | "permission_revoked" | "account_event" | "account_locked" | "registration_pending" | "name_change_in_review" | "name_change_due" | "name_change_lapsed" | "name_change_declined" | "offboarded" | "app_disconnected" | "app_reconnecting" | "history_sync_due" | "history_not_shared" | "quality_low" | "quality_medium" | "messaging_limit_lowered" | "graph_error" | "check_failed";
         /**
          * SituationKindInfo
          * @description A situation kind's fixed part: the badge's severity and title, and the banner's action.
@@ -1319,6 +1400,13 @@ export interface components {
              * @description *Complete registration* is refused (409) in this situation until its `next_try`
              */
             register_held: boolean;
+            /**
+             * Also Register
+             * @description *Complete registration* is offered beside the action, once the person fixed the cause
+             */
+            also_register: boolean;
+            /** @description the count group of the kind: needs action, waiting, healthy */
+            group: components["schemas"]["SituationGroup"];
         };
         /**
          * SituationSeverity
@@ -1447,6 +1535,15 @@ export interface components {
         Vocabulary: {
             /** Situations */
             situations: components["schemas"]["SituationKindInfo"][];
+            /** Situation Groups */
+            situation_groups: components["schemas"]["SituationGroupInfo"][];
+            /**
+             * Attempt Outcomes
+             * @description a register attempt's `outcome` in words
+             */
+            attempt_outcomes: {
+                [key: string]: string;
+            };
             /** Health Fields */
             health_fields: components["schemas"]["HealthFieldInfo"][];
             /** Provisioning */
@@ -1923,6 +2020,26 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    get_fleet_schedule_api_v1_fleet_schedule_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["FleetSchedule"];
                 };
             };
         };

@@ -67,13 +67,17 @@ export function formatTime(iso: string, zone: string): string {
   return `${part.year}-${part.month}-${part.day} ${part.hour}:${part.minute}:${part.second}`;
 }
 
-/** A time as Airflow shows one; the zone in the tooltip. Empty values show a dash. */
-export function Time({ value }: { value: string | null | undefined }) {
+/**
+ * A time as Airflow shows one; the zone in the tooltip. Empty values show a dash. `compact`: to
+ * the minute (a table's date columns), the seconds in the tooltip.
+ */
+export function Time({ value, compact = false }: { value: string | null | undefined; compact?: boolean }) {
   const zone = useTimezone();
   if (!value) return <span>–</span>;
+  const full = formatTime(value, zone);
   return (
-    <time dateTime={value} title={`${formatTime(value, zone)} ${zone}`}>
-      {formatTime(value, zone)}
+    <time dateTime={value} title={`${full} ${zone}`}>
+      {compact ? full.slice(0, 16) : full}
     </time>
   );
 }
@@ -92,18 +96,6 @@ export function useAhead(value: string | null | undefined): boolean {
     return () => window.clearTimeout(timer);
   }, [value]); // eslint-disable-line react-hooks/exhaustive-deps
   return left() > 0;
-}
-
-/**
- * When the fleet acts on a channel next: the time while it is ahead, "overdue" once it has passed
- * (the fleet acts at its next run: a pending number's next try is when it was saved, which read
- * as "since"). The due time stays in the tooltip.
- */
-export function NextTry({ value }: { value: string | null | undefined }) {
-  const zone = useTimezone();
-  const ahead = useAhead(value);
-  if (!value || ahead) return <Time value={value} />;
-  return <span title={`due ${formatTime(value, zone)} ${zone}`}>overdue</span>;
 }
 
 /** How the API writes a time inside a sentence (the CLI's words too): `2026-12-20 22:28 UTC`. */

@@ -394,6 +394,20 @@ class RegisterBudget(_Model):
         return cls(calls=REGISTER_BUDGET, window_hours=int(REGISTER_WINDOW.total_seconds() // 3600))
 
 
+class FleetSchedule(_Model):
+    """When the fleet DAG (``whatsapp_fleet_health``) acts next, as Airflow has it."""
+
+    dag_id: str
+    dag_path: str = Field(description="the DAG's page in Airflow's UI (unpause it there)")
+    paused: bool = Field(description="paused (or unknown to Airflow): the fleet retries nothing")
+    next_run: str | None = Field(description="when the scheduler creates the next run (null while paused)")
+    interval_seconds: int | None = Field(description="the time between two runs")
+    last_audit_at: str | None = Field(description="the newest summary the fleet DAG saved")
+    audit_overdue: bool = Field(
+        description="unpaused, yet the last audit is older than two intervals (or there is none)"
+    )
+
+
 class FleetResponse(_Model):
     """The fleet table (filtered) with live counts by state over every active channel."""
 

@@ -42,6 +42,8 @@ RISKY = frozenset({ValueSeverity.WARNING, ValueSeverity.CRITICAL})
 NOT_APPLICABLE = "NOT_APPLICABLE"
 NAME_IN_REVIEW = "PENDING_REVIEW"
 NAME_DECLINED = "DECLINED"
+#: ``code_verification_status`` of a number whose ownership was verified (by a code, SMS or voice).
+CODE_VERIFIED = "VERIFIED"
 #: Meta's low and medium ``quality_rating``, and the ``status`` of a number Meta flagged for its
 #: quality (https://developers.facebook.com/documentation/business-messaging/whatsapp/business-phone-numbers/phone-numbers).
 QUALITY_RED = "RED"
@@ -150,7 +152,7 @@ HEALTH_FIELDS: tuple[HealthField, ...] = (
         "code_verification_status",
         "Verification",
         "code_verification_status",
-        severities={"VERIFIED": ValueSeverity.OK},
+        severities={CODE_VERIFIED: ValueSeverity.OK},
     ),
     HealthField(
         "platform_type",

@@ -188,7 +188,8 @@ ATTENTION_ACTIONS: dict[Attention, str] = {
         "the WhatsApp Business Account is locked or restricted: see Account quality in Meta Business "
         "Suite, then complete registration"
     ),
-    Attention.GRAPH_ERROR: "Meta refused the register call: read its message, fix the cause, then retry",
+    # Worded without "Meta refused the register call": every text that shows it says so already.
+    Attention.GRAPH_ERROR: "read Meta's message, fix the cause, then retry",
     Attention.NAME_CHANGE_LAPSED: (
         "the approved display-name change lapsed (not registered within "
         f"{span_words(NAME_CHANGE_WINDOW)} of approval): the number keeps its old name; request the "

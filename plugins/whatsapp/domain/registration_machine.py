@@ -36,7 +36,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
-from whatsapp.domain.health import NAME_DECLINED, NAME_IN_REVIEW, PhoneHealth, ValueSeverity
+from whatsapp.domain.health import CODE_VERIFIED, NAME_DECLINED, NAME_IN_REVIEW, PhoneHealth, ValueSeverity
 from whatsapp.domain.registration import (
     ATTENTION_ACTIONS,
     NAME_CHANGE_LAPSED,
@@ -101,6 +101,9 @@ class Registration:
     attention: Attention | None = None
     #: Meta's time of the newest display-name fact applied: a decision's or a health read's.
     name_decided_at: datetime | None = None
+    #: Meta lowered the number's messaging limit (``phone_number_quality_update`` ``DOWNGRADE``) and
+    #: has not raised it since (``UPGRADE``): a situation of its own, never "healthy".
+    limit_lowered: bool = False
 
     def knows_name_after(self, at: datetime) -> bool:
         """A name fact newer than ``at`` was applied: what Meta said at ``at`` is outdated."""
@@ -226,7 +229,8 @@ class NameReviewDecided:
 
 @dataclass(frozen=True, slots=True)
 class QualityChanged:
-    """Meta's ``phone_number_quality_update``: quality lives in the snapshot, never in registration."""
+    """Meta's ``phone_number_quality_update``: quality lives in the snapshot; a messaging-limit
+    ``DOWNGRADE`` is kept (``Registration.limit_lowered``) until Meta sends ``UPGRADE``."""
 
     event: str
     at: datetime
@@ -400,9 +404,34 @@ def _name_read(current: Registration, event: HealthRead) -> Registration:
     return seen
 
 
+def _verification_read(current: Registration, event: HealthRead) -> Registration:
+    """A number flagged for re-verification (133006) that Meta now reads ``VERIFIED`` was verified
+    again by a person: due now, and the usual register path reads it again and decides.
+
+    Only this attention is proven fixed by a read: Graph shows no PIN (a mismatch is proven gone
+    only by a register call that succeeds), and no lock or account event ends in a phone field.
+    A pending number reads ``NOT_VERIFIED`` until someone verifies it (Meta's phone-number
+    reference: ``code_verification_status``; the simulator does the same).
+    """
+    if (
+        current.state is RegistrationState.NEEDS_ATTENTION
+        and current.attention is Attention.NEEDS_REVERIFICATION
+        and event.health.code_verification_status == CODE_VERIFIED
+    ):
+        # The refusal it followed is fixed: no backoff from it (the number reads "pending" again).
+        return replace(
+            current,
+            state=RegistrationState.SCHEDULED,
+            next_attempt_at=event.at,
+            attention=None,
+            failures_in_a_row=0,
+        )
+    return current
+
+
 def _health_read(current: Registration, event: HealthRead) -> Registration:
     health = event.health
-    current = _name_read(current, event)
+    current = _verification_read(_name_read(current, event), event)
     if not health.needs_registration:
         return _provisioned_read(current, event)
     if event.just_registered and current.state is RegistrationState.REGISTERED:
@@ -513,6 +542,10 @@ ACCOUNT_EVENTS_FOR_OPERATOR = frozenset(
     {"ACCOUNT_VIOLATION", "ACCOUNT_RESTRICTION", "ACCOUNT_DELETED", "ACCOUNT_OFFBOARDED", "DISABLED_UPDATE"}
 )
 _NOT_A_BAN = frozenset({"REINSTATE"})
+#: ``phone_number_quality_update`` events that lower and raise the number's messaging limit
+#: (https://developers.facebook.com/documentation/business-messaging/whatsapp/webhooks/reference/phone_number_quality_update).
+LIMIT_LOWERED = "DOWNGRADE"
+LIMIT_RAISED = "UPGRADE"
 
 
 def _meta_transition(
@@ -564,6 +597,10 @@ def _meta_transition(
                     attention=Attention.DISPLAY_NAME_DECLINED,
                 )
                 extra = (EndNameWait(),) if waiting else ()
+        case QualityChanged(event=name) if name == LIMIT_LOWERED:
+            new = replace(current, limit_lowered=True)
+        case QualityChanged(event=name) if name == LIMIT_RAISED:
+            new = replace(current, limit_lowered=False)
         case AccountEvent(event=name) if name in ACCOUNT_EVENTS_FOR_CUSTOMER:
             new = replace(
                 current, reason=with_reason(current.reason, ReauthorizationReason.PERMISSION_REVOKED)

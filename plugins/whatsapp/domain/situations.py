@@ -57,7 +57,7 @@ from whatsapp.domain.registration import (
     outcome_of_kind,
     span_words,
 )
-from whatsapp.errors import ErrorKind
+from whatsapp.errors import ERROR_HINTS, ErrorKind
 
 
 class SituationKind(StrEnum):
@@ -87,6 +87,7 @@ class SituationKind(StrEnum):
     HISTORY_NOT_SHARED = "history_not_shared"
     QUALITY_LOW = "quality_low"
     QUALITY_MEDIUM = "quality_medium"
+    MESSAGING_LIMIT_LOWERED = "messaging_limit_lowered"
     GRAPH_ERROR = "graph_error"
     CHECK_FAILED = "check_failed"
 
@@ -106,6 +107,27 @@ class SituationSeverity(StrEnum):
     INFO = "info"
     WARNING = "warning"
     ERROR = "error"
+
+
+class SituationGroup(StrEnum):
+    """The three groups the page's counts fold the kinds into (each badge a total, expandable).
+
+    ``needs_action``: a person must act (:attr:`SituationSpec.needs_action`); ``healthy``: nothing
+    is wrong and nothing is to do (severity ``ok``, or action ``none``); ``waiting``: the rest,
+    something under way (a review, a retry, a sync) that the fleet, Meta or the customer moves on.
+    """
+
+    NEEDS_ACTION = "needs_action"
+    WAITING = "waiting"
+    HEALTHY = "healthy"
+
+
+#: How the page titles each group's badge.
+SITUATION_GROUP_TITLES: dict[SituationGroup, str] = {
+    SituationGroup.NEEDS_ACTION: "Needs action",
+    SituationGroup.WAITING: "Waiting or watched",
+    SituationGroup.HEALTHY: "Healthy",
+}
 
 
 class ActionKind(StrEnum):
@@ -150,6 +172,8 @@ class SituationFacts:
     #: What Meta says of the number's quality: its ``quality_rating`` and its ``status``.
     quality_rating: str | None = None
     phone_status: str | None = None
+    #: Meta lowered the number's messaging limit and has not raised it since.
+    limit_lowered: bool = False
 
 
 class Refusal(Protocol):
@@ -193,6 +217,11 @@ class SituationDetails:
     #: A WhatsApp Business app number's sync deadline; why it left, as Meta said (``PARTNER_REMOVED``).
     sync_deadline: datetime | None = None
     offboard_reason: str | None = None
+    #: The fleet DAG (``whatsapp_fleet_health``) is paused: nothing is retried until it runs again,
+    #: so no banner may say the fleet retries by itself.
+    fleet_paused: bool = False
+    #: The number's messaging limit as last read or pushed (``messaging_limit_tier``).
+    messaging_limit: str | None = None
 
 
 RequiredFacts = tuple[tuple[str, frozenset[object]], ...]
@@ -303,6 +332,8 @@ class SituationSpec:
     :param retried: the fleet moves the channel on by itself at ``next_attempt_at`` (the next try).
     :param deadline: the time after which what is due can no longer be done (an approved name
         change's re-registration, a WhatsApp Business app number's syncs), when the kind has one.
+    :param also_register: once the person has fixed the cause (in WhatsApp Manager), *Complete
+        registration* is offered beside the action: the advice ends "then complete registration".
     """
 
     kind: SituationKind
@@ -316,11 +347,26 @@ class SituationSpec:
     since: Callable[[SituationDetails], datetime | None] = _last_call
     retried: bool = False
     deadline: Callable[[SituationDetails], datetime | None] | None = None
+    also_register: bool = False
 
     @property
     def needs_action(self) -> bool:
         """A person (operator or customer) must act: the ``needs_action`` filter, badge and sort."""
         return self.severity is SituationSeverity.ERROR
+
+    @property
+    def group(self) -> SituationGroup:
+        """The count group of the kind (:class:`SituationGroup` says which is which)."""
+        if self.needs_action:
+            return SituationGroup.NEEDS_ACTION
+        if self.severity is SituationSeverity.OK or self.action.kind is ActionKind.NONE:
+            return SituationGroup.HEALTHY
+        return SituationGroup.WAITING
+
+    @property
+    def fleet_moves_it(self) -> bool:
+        """The kind waits for the fleet DAG: its next try, or its banner's "the fleet retries"."""
+        return self.retried or self.action == _WAIT_FOR_RETRY
 
 
 def _advice(attention: Attention) -> str:
@@ -335,11 +381,33 @@ def _sentence(text: str) -> str:
 
 
 def _refused(error: Refusal | None) -> str:
+    """Meta's answer as the end of a detail, with what it means when the error table says more."""
     if error is None:
         return ""
     code = ", ".join(str(c) for c in (error.code, error.subcode) if c is not None)
-    said = f": {error.message}" if error.message else ""
-    return f" Meta answered {code or error.kind}{said}." if code or said else ""
+    # Meta's messages often end with a period of their own: one is enough.
+    message = (error.message or "").strip().rstrip(".")
+    said = f": {message}" if message else ""
+    answered = f" Meta answered {code or error.kind}{said}." if code or said else ""
+    hint = hint_of(error.kind)
+    return answered + (f" {hint}" if answered and hint else "")
+
+
+def hint_of(kind: str) -> str | None:
+    """What an error of ``kind`` (as stored) means beyond Meta's words, from the error table."""
+    try:
+        return ERROR_HINTS.get(ErrorKind(kind))
+    except ValueError:
+        return None
+
+
+def _fleet_retries(d: SituationDetails, retries: str) -> str:
+    """``retries`` (a sentence saying the fleet acts by itself), unless the fleet DAG is paused."""
+    return _FLEET_PAUSED if d.fleet_paused else retries
+
+
+#: Said instead of "the fleet retries by itself" while ``whatsapp_fleet_health`` is paused.
+_FLEET_PAUSED = "The fleet DAG (whatsapp_fleet_health) is paused: nothing is retried until it is unpaused."
 
 
 def _account_event_detail(d: SituationDetails) -> str:
@@ -374,7 +442,34 @@ def _name_change_due_detail(d: SituationDetails) -> str:
     named = f" ({d.new_display_name})" if d.new_display_name else ""
     return (
         f"Meta approved the new display name{named}; it takes effect once the number registers "
-        "again, before the deadline. The fleet does it by itself."
+        "again, before the deadline. " + _fleet_retries(d, "The fleet does it by itself.")
+    )
+
+
+def _backoff_detail(d: SituationDetails) -> str:
+    return "Meta refused the last register call. " + _fleet_retries(d, "The fleet tries again by itself.")
+
+
+def _pending_detail(d: SituationDetails) -> str:
+    return "The number still needs registering. " + _fleet_retries(
+        d, "The fleet registers it by itself when due."
+    )
+
+
+def _name_in_review_detail(d: SituationDetails) -> str:
+    said = (
+        "Meta is reviewing the display name; the number is registered as soon as the review "
+        "approves it, no action needed."
+    )
+    return said + (f" {_FLEET_PAUSED}" if d.fleet_paused else "")
+
+
+def _limit_lowered_detail(d: SituationDetails) -> str:
+    now = f" (now {d.messaging_limit})" if d.messaging_limit else ""
+    return (
+        f"Meta lowered the number's messaging limit{now}: it reaches fewer customers a day. Meta "
+        "raises it again once the quality improves; review the messages it sends (Insights in "
+        "WhatsApp Manager)."
     )
 
 
@@ -396,6 +491,7 @@ def _needs_attention(
     action: SituationAction,
     shows: ShownError = ShownError.REGISTER_ANSWER,
     since: Callable[[SituationDetails], datetime | None] = _last_call,
+    also_register: bool = False,
 ) -> SituationSpec:
     """A kind a person must fix, reached by ``needs_attention`` with ``attention`` (and by ``also``).
 
@@ -412,6 +508,7 @@ def _needs_attention(
         shows=shows,
         quotes_error=True,
         since=since,
+        also_register=also_register,
     )
 
 
@@ -455,6 +552,7 @@ SITUATION_SPECS: tuple[SituationSpec, ...] = (
         SituationKind.ACCOUNT_LOCKED,
         230,
         Attention.ACCOUNT_LOCKED,
+        also_register=True,
         title="Business account locked",
         action=_OPEN_MANAGER,
     ),
@@ -466,11 +564,13 @@ SITUATION_SPECS: tuple[SituationSpec, ...] = (
         action=_OPEN_MANAGER,
         detail=_account_event_detail,
         since=_account_event_seen,
+        also_register=True,
     ),
     _needs_attention(
         SituationKind.PIN_MISMATCH,
         210,
         Attention.PIN_MISMATCH,
+        also_register=True,
         title="Two-step verification PIN mismatch",
         action=_OPEN_MANAGER,
     ),
@@ -478,6 +578,7 @@ SITUATION_SPECS: tuple[SituationSpec, ...] = (
         SituationKind.NEEDS_REVERIFICATION,
         220,
         Attention.NEEDS_REVERIFICATION,
+        also_register=True,
         title="Phone number must be verified again",
         action=_OPEN_MANAGER,
     ),
@@ -487,6 +588,7 @@ SITUATION_SPECS: tuple[SituationSpec, ...] = (
         Attention.DISPLAY_NAME_DECLINED,
         # Stored before attentions were (or set by hand): the name tells.
         rule(280, state=RegistrationState.NEEDS_ATTENTION, name_status=NAME_DECLINED),
+        also_register=True,
         title="Display name declined",
         action=_OPEN_MANAGER,
     ),
@@ -550,7 +652,7 @@ SITUATION_SPECS: tuple[SituationSpec, ...] = (
         severity=SituationSeverity.WARNING,
         title="Meta refused registration, retrying",
         action=_WAIT_FOR_RETRY,
-        detail="Meta refused the last register call; the fleet tries again by itself.",
+        detail=_backoff_detail,
         shows=ShownError.REGISTER_ANSWER,
         quotes_error=True,
         retried=True,
@@ -585,7 +687,7 @@ SITUATION_SPECS: tuple[SituationSpec, ...] = (
         severity=SituationSeverity.INFO,
         title="Registration pending",
         action=_COMPLETE_REGISTRATION,
-        detail="The number still needs registering; the fleet registers it by itself when due.",
+        detail=_pending_detail,
         shows=ShownError.REGISTER_ANSWER,
         since=_created,
         retried=True,
@@ -599,10 +701,7 @@ SITUATION_SPECS: tuple[SituationSpec, ...] = (
         severity=SituationSeverity.INFO,
         title="Display name in review",
         action=_WAIT_FOR_RETRY,
-        detail=(
-            "Meta is reviewing the display name; the number is registered as soon as the review "
-            "approves it, no action needed."
-        ),
+        detail=_name_in_review_detail,
         shows=ShownError.REGISTER_ANSWER,
         since=_created,
         retried=True,
@@ -653,6 +752,15 @@ SITUATION_SPECS: tuple[SituationSpec, ...] = (
             "works, and new messages arrive as usual."
         ),
         since=_sync_opened,
+    ),
+    SituationSpec(
+        SituationKind.MESSAGING_LIMIT_LOWERED,
+        rules=(rule(460, limit_lowered=True),),
+        severity=SituationSeverity.WARNING,
+        title="Messaging limit lowered",
+        action=_OPEN_MANAGER,
+        detail=_limit_lowered_detail,
+        since=_no_start,
     ),
     SituationSpec(
         SituationKind.QUALITY_MEDIUM,
@@ -796,18 +904,27 @@ def situation(facts: SituationFacts, details: SituationDetails | None = None) ->
         next_try=d.next_attempt_at if spec.retried else None,
         deadline=spec.deadline(d) if spec.deadline is not None else None,
         error=error,
-        action=spec.action,
+        action=_UNPAUSE_FLEET if d.fleet_paused and spec.action == _WAIT_FOR_RETRY else spec.action,
     )
+
+
+#: The action of a kind that waits for the fleet while the fleet DAG is paused.
+_UNPAUSE_FLEET = SituationAction(
+    ActionKind.WAIT, "Unpause whatsapp_fleet_health: the fleet retries nothing while it is paused"
+)
 
 
 def refused_register_text(kind: ErrorKind) -> str:
     """What a refused register call means, in words (the outcome after *Complete registration*)."""
     outcome = outcome_of_kind(kind)
+    hint = ERROR_HINTS.get(kind)
     if outcome.advice is not None:
-        return "Meta refused the register call. " + _sentence(outcome.advice)
-    if outcome.action is Action.REAUTHORIZE:
-        return (
+        said = "Meta refused the register call. " + _sentence(outcome.advice)
+    elif outcome.action is Action.REAUTHORIZE:
+        said = (
             "Meta refused the register call: only the customer can fix it, by completing Embedded "
             "Signup again."
         )
-    return "Meta refused the register call; the fleet tries again by itself."
+    else:
+        said = "Meta refused the register call; the fleet tries again by itself."
+    return said + (f" {hint}" if hint else "")

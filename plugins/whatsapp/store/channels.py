@@ -67,6 +67,7 @@ REGISTRATION_COLUMNS = (
     channels.c.name_change_deadline,
     channels.c.attention,
     channels.c.name_decided_at,
+    channels.c.limit_lowered,
 )
 #: The columns :func:`registration_values` writes, typed for a bulk write's row source.
 REGISTRATION_TYPES = (
@@ -79,6 +80,7 @@ REGISTRATION_TYPES = (
     ("name_change_deadline", UtcDateTime()),
     ("attention", String()),
     ("name_decided_at", UtcDateTime()),
+    ("limit_lowered", Boolean()),
 )
 
 
@@ -93,6 +95,7 @@ def registration_from_row(row: Any) -> Registration:
         name_change_deadline=row.name_change_deadline,
         attention=None if row.attention is None else Attention(row.attention),
         name_decided_at=row.name_decided_at,
+        limit_lowered=bool(row.limit_lowered),
     )
 
 
@@ -108,6 +111,7 @@ def registration_values(registration: Registration) -> dict[str, Any]:
         "name_change_deadline": registration.name_change_deadline,
         "attention": None if registration.attention is None else registration.attention.value,
         "name_decided_at": registration.name_decided_at,
+        "limit_lowered": registration.limit_lowered,
     }
 
 
@@ -168,6 +172,7 @@ def channel_from_row(row: Row[Any]) -> Channel:
         offboarded_at=row.offboarded_at,
         attention=registration.attention,
         name_decided_at=registration.name_decided_at,
+        limit_lowered=registration.limit_lowered,
         business_app=_enum(AppLink, row.business_app),
         contacts_sync=_enum(SyncState, row.contacts_sync),
         history_sync=_enum(SyncState, row.history_sync),

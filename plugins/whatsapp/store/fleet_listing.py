@@ -140,6 +140,7 @@ def _facts(values: dict[str, Any]) -> SituationFacts:
         history_sync=_enum(SyncState, values["history_sync"]),
         quality_rating=values["quality_rating"],
         phone_status=values["phone_status"],
+        limit_lowered=bool(values["limit_lowered"]),
     )
 
 
@@ -616,6 +617,7 @@ _GROUPED = (
     "business_app",
     "history_sync",
     "status",
+    "limit_lowered",
 )
 
 
@@ -651,6 +653,7 @@ def fleet_groups(conn: Connection) -> list[FactGroup]:
                     "history_sync": values["history_sync"],
                     "quality_rating": values["quality_rating"],
                     "phone_status": values["status"],
+                    "limit_lowered": values["limit_lowered"],
                 }
             )
             dimensions = tuple(values[column] for _, column in SUMMARY_DIMENSIONS)

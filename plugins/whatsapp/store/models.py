@@ -64,6 +64,8 @@ class Channel:
     offboarded_at: datetime | None = None
     attention: Attention | None = None
     name_decided_at: datetime | None = None
+    #: Meta lowered the messaging limit and has not raised it since (``Registration.limit_lowered``).
+    limit_lowered: bool = False
     #: A WhatsApp Business app number's link and syncs (``None`` for other numbers).
     business_app: AppLink | None = None
     contacts_sync: SyncState | None = None
@@ -92,6 +94,7 @@ class Channel:
             self.name_change_deadline,
             self.attention,
             self.name_decided_at,
+            self.limit_lowered,
         )
 
 

@@ -116,6 +116,7 @@ def fact_columns(c: Any) -> dict[str, ColumnElement[Any]]:
         "history_sync": c.history_sync,
         "quality_rating": c.quality_rating,
         "phone_status": c.status,
+        "limit_lowered": c.limit_lowered,
     }
 
 
@@ -204,6 +205,9 @@ channels = Table(
     # ``disconnection_info``); NULL when the provider offboarded it.
     Column("offboard_reason", String(255)),
     Column("offboarded_by", String(64)),
+    # Meta lowered the messaging limit (``phone_number_quality_update`` DOWNGRADE) and has not
+    # raised it since (``Registration.limit_lowered``).
+    Column("limit_lowered", Boolean, nullable=False, server_default=false()),
     UniqueConstraint("phone_number_id", name="uq_channels_phone_number_id"),
     UniqueConstraint("account_id", "inbox_id", name="uq_channels_account_inbox"),
     Index("ix_channels_checked_at_id", "checked_at", "id"),
@@ -225,6 +229,7 @@ SUMMARY_COLUMNS: tuple[str, ...] = (
     "business_app",
     "history_sync",
     "status",
+    "limit_lowered",
 )
 # The fleet listing's indexes (``fleet_listing.py``), partial on active channels as the listing's
 # default filter and the counts are: the default page (needs action first), the same within one

@@ -47,8 +47,9 @@ def isoformat(value: datetime | None) -> str | None:
     return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
-def channel_api_dict(status: ChannelStatus) -> dict[str, Any]:
-    """One channel in the health API's shape (docs/http-api.md): ids, health, flags, registration."""
+def channel_api_dict(status: ChannelStatus, *, fleet_paused: bool = False) -> dict[str, Any]:
+    """One channel in the health API's shape (docs/http-api.md): ids, health, flags, registration
+    (``fleet_paused``: see :func:`channel_situation`)."""
     channel, registration = status.channel, status.registration
     shape: dict[str, Any] = {
         "account_id": channel.account_id,
@@ -81,12 +82,16 @@ def channel_api_dict(status: ChannelStatus) -> dict[str, Any]:
         "name_change": name_change_dict(channel),
         "business_app": business_app_dict(channel),
         "notes": lifecycle_notes(channel),
-        "situation": situation_dict(channel_situation(status)),
+        "situation": situation_dict(channel_situation(status, fleet_paused=fleet_paused)),
     }
 
 
-def channel_situation(status: ChannelStatus) -> Situation:
-    """The channel's situation (``whatsapp.domain.situations``) from what the store read with it."""
+def channel_situation(status: ChannelStatus, *, fleet_paused: bool = False) -> Situation:
+    """The channel's situation (``whatsapp.domain.situations``) from what the store read with it.
+
+    ``fleet_paused``: the fleet DAG is paused (the API reads it from Airflow), so the words say
+    nothing is retried rather than "the fleet retries by itself".
+    """
     channel, registration = status.channel, status.registration
     details = SituationDetails(
         created_at=channel.created_at,
@@ -103,6 +108,8 @@ def channel_situation(status: ChannelStatus) -> Situation:
         account_event=status.account_event,
         sync_deadline=channel.sync_deadline,
         offboard_reason=channel.offboard_reason,
+        fleet_paused=fleet_paused,
+        messaging_limit=channel.health.get("messaging_limit_tier") if channel.health else None,
     )
     return situation(status.facts, details)
 

@@ -8,9 +8,10 @@ import { RunLink } from "./RunLink";
 
 type Attempt = Schema<"Attempt">;
 
-const COLUMNS: RowColumn<Attempt>[] = [
+/** The columns; an outcome in the API's words (its vocabulary), never the stored enum. */
+const columns = (outcomes: Record<string, string>): RowColumn<Attempt>[] => [
   { header: "Sent", cell: (attempt) => <Time value={attempt.attempted_at} /> },
-  { header: "Outcome", cell: (attempt) => attempt.outcome },
+  { header: "Outcome", cell: (attempt) => outcomes[attempt.outcome] ?? attempt.outcome.replaceAll("_", " ") },
   { header: "State after", cell: (attempt) => attempt.resulting_state.replaceAll("_", " ") },
   {
     header: "Meta's answer",
@@ -22,12 +23,12 @@ const COLUMNS: RowColumn<Attempt>[] = [
   },
 ];
 
-export function Attempts({ attempts }: { attempts: Attempt[] }) {
+export function Attempts({ attempts, outcomes }: { attempts: Attempt[]; outcomes: Record<string, string> }) {
   if (attempts.length === 0) return <Text color="fg.muted">No register call was sent for this channel.</Text>;
   return (
     <RowsTable
       rows={attempts}
-      columns={COLUMNS}
+      columns={columns(outcomes)}
       rowKey={(attempt, index) => `${attempt.attempted_at}-${index}`}
       testId="wa-attempt-row"
     />

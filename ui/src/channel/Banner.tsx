@@ -1,11 +1,12 @@
-import { Alert, Box, Text } from "@chakra-ui/react";
+import { Alert, Box, HStack, Text } from "@chakra-ui/react";
 
 import type { Schema } from "../api";
 import { AppLink } from "../AppLink";
+import { FleetNextTry, type Schedule } from "../FleetSchedule";
 import { ManagerLink } from "../ManagerLink";
 import { PALETTE, type SituationSeverity } from "../severity";
 import { metaSaid } from "../situation";
-import { formatTime, NextTry, Time, useAhead, useTimezone } from "../Time";
+import { formatTime, Time, useAhead, useTimezone } from "../Time";
 import { GuardedButton, type Held } from "./GuardedButton";
 import type { Registration } from "./useRegistration";
 
@@ -44,11 +45,13 @@ export function Banner({
   me,
   registration,
   vocabulary,
+  schedule,
 }: {
   channel: Schema<"ChannelHealth">;
   me?: Schema<"Me">;
   registration: Registration;
   vocabulary?: Schema<"Vocabulary">;
+  schedule?: Schedule;
 }) {
   const { situation } = channel;
   const refusal = metaSaid(situation.detail, situation.error);
@@ -94,7 +97,7 @@ export function Banner({
         {refusal && <Text fontSize="sm">Meta refused: {refusal}</Text>}
         {situation.next_try && (
           <Text fontSize="sm">
-            Next try: <NextTry value={situation.next_try} />
+            Next try: <FleetNextTry value={situation.next_try} schedule={schedule} wordy />
           </Text>
         )}
         {situation.deadline && (
@@ -113,9 +116,13 @@ export function Banner({
                 registerButton("solid", action.label)
               )
             ) : action.kind === "open_whatsapp_manager" ? (
-              <ManagerLink href={channel.links.whatsapp_manager} testId="wa-banner-manager-link">
-                {action.label}
-              </ManagerLink>
+              <HStack gap={4} wrap="wrap" align="center">
+                <ManagerLink href={channel.links.whatsapp_manager} testId="wa-banner-manager-link">
+                  {action.label}
+                </ManagerLink>
+                {/* Fixed in WhatsApp Manager: then the register call, as the advice says. */}
+                {info?.also_register && !app && registerButton("outline", "Complete registration")}
+              </HStack>
             ) : info?.action_path ? (
               // A DAG to trigger: its page in Airflow, whose Trigger button opens the form.
               <Text fontSize="sm">

@@ -8,6 +8,7 @@ import { useSearchParams } from "react-router-dom";
 import { type ApiError, CHANNEL_ROUTE } from "../api";
 import { BusinessAppBadge } from "../BusinessAppBadge";
 import { ErrorNote } from "../ErrorNote";
+import { FleetStatusNote, useFleetSchedule } from "../FleetSchedule";
 import { ManagerLink } from "../ManagerLink";
 import { keyOf, REFRESH_MS, useGet, useVocabulary } from "../queries";
 import { Attempts } from "./Attempts";
@@ -41,6 +42,7 @@ export function ChannelView({ accountId, inboxId }: { accountId: string; inboxId
   const attempts = useGet(`${CHANNEL_ROUTE}/attempts`, rows, { refetchInterval });
   const history = useGet(`${CHANNEL_ROUTE}/history`, rows, { refetchInterval });
   const me = useGet("/api/v1/me", {});
+  const schedule = useFleetSchedule();
   const reloadAll = useCallback(
     () => void queryClient.invalidateQueries({ queryKey: keyOf(CHANNEL_ROUTE, { path: ids }) }),
     [queryClient, ids],
@@ -82,8 +84,15 @@ export function ChannelView({ accountId, inboxId }: { accountId: string; inboxId
               <RefreshButton ids={ids} permission={me.data?.permissions.refresh} onDone={reloadAll} />
             </HStack>
           </Flex>
-          <Banner channel={channel} me={me.data} registration={registration} vocabulary={vocabulary.data} />
-          <RegisterOutcomeNote registration={registration} />
+          <FleetStatusNote schedule={schedule.data} />
+          <Banner
+            channel={channel}
+            me={me.data}
+            registration={registration}
+            vocabulary={vocabulary.data}
+            schedule={schedule.data}
+          />
+          <RegisterOutcomeNote registration={registration} situation={channel.situation} schedule={schedule.data} />
           {vocabulary.data && <Details channel={channel} vocabulary={vocabulary.data} />}
           {channel.business_app && vocabulary.data && (
             <BusinessAppDetails app={channel.business_app} vocabulary={vocabulary.data.business_app} />
@@ -94,7 +103,9 @@ export function ChannelView({ accountId, inboxId }: { accountId: string; inboxId
         Register attempts
       </Heading>
       {attempts.error && <ErrorNote error={attempts.error} />}
-      {attempts.data && <Attempts attempts={attempts.data.attempts} />}
+      {attempts.data && vocabulary.data && (
+        <Attempts attempts={attempts.data.attempts} outcomes={vocabulary.data.attempt_outcomes} />
+      )}
       <Heading size="md" mt={6} mb={2}>
         Health history
       </Heading>

@@ -4,8 +4,8 @@ import type { Schema } from "../api";
 import { AppLink } from "../AppLink";
 import { ErrorNote } from "../ErrorNote";
 import { PALETTE, type SituationSeverity } from "../severity";
-import { metaSaid } from "../situation";
-import { NextTry } from "../Time";
+import { FleetNextTry, type Schedule } from "../FleetSchedule";
+import { errorCode, metaSaid } from "../situation";
 import type { Registration } from "./useRegistration";
 
 /** How each register outcome reads: registered is good news, a refusal is not, the rest inform. */
@@ -18,12 +18,32 @@ const OUTCOME_SEVERITY: Record<Schema<"RegisterOutcome">["kind"], SituationSever
   failed: "error",
 };
 
-/** What the last *Complete registration* did at Meta, with its run (live until the run ends). */
-export function RegisterOutcomeNote({ registration }: { registration: Registration }) {
+/** Meta's refusal is the one the banner shows now: the banner says it (with what it means), once. */
+const shownAbove = (outcome: Schema<"RegisterOutcome">, situation: Schema<"Situation"> | undefined): boolean =>
+  outcome.kind === "refused" &&
+  !!outcome.error?.message &&
+  situation?.error?.message === outcome.error.message &&
+  situation.error.code === outcome.error.code &&
+  situation.error.subcode === outcome.error.subcode;
+
+/**
+ * What the last *Complete registration* did at Meta, with its run (live until the run ends). A
+ * refusal the banner shows already is named by its code only: the two boxes said the same twice.
+ */
+export function RegisterOutcomeNote({
+  registration,
+  situation,
+  schedule,
+}: {
+  registration: Registration;
+  situation?: Schema<"Situation">;
+  schedule?: Schedule;
+}) {
   const { queued, result, error, running } = registration;
   const outcome = result?.outcome;
   const final = outcome !== undefined && outcome.kind !== "running";
-  const said = final ? metaSaid(outcome.text, outcome.error) : null;
+  const above = final && shownAbove(outcome, situation);
+  const said = final && !above ? metaSaid(outcome.text, outcome.error) : null;
   return (
     <>
       {error && <ErrorNote error={error} />}
@@ -43,12 +63,16 @@ export function RegisterOutcomeNote({ registration }: { registration: Registrati
           <HStack gap={2}>
             {running && <Spinner size="xs" />}
             <Text>
-              {final ? outcome.text : "Complete registration is queued in Airflow: waiting for Meta's answer…"}
+              {!final
+                ? "Complete registration is queued in Airflow: waiting for Meta's answer…"
+                : above && outcome.error
+                  ? `Meta refused the register call again (${errorCode(outcome.error)}): what it means is in the banner above.`
+                  : outcome.text}
               {said && ` Meta: ${said}.`}
-              {outcome?.next_try && (
+              {outcome?.next_try && !above && (
                 <>
                   {" "}
-                  Next try <NextTry value={outcome.next_try} />.
+                  Next try <FleetNextTry value={outcome.next_try} schedule={schedule} />.
                 </>
               )}
             </Text>

@@ -6,6 +6,7 @@ import { useEffect, useState } from "react";
 import { useSearchParams } from "react-router-dom";
 
 import { ErrorNote } from "../ErrorNote";
+import { FleetStatusNote, useFleetSchedule } from "../FleetSchedule";
 import { REFRESH_MS, useGet, useVocabulary } from "../queries";
 import { Time } from "../Time";
 import { ActionBar } from "./ActionBar";
@@ -43,6 +44,7 @@ export function Fleet() {
   const selection = useSelection(JSON.stringify(filter));
   const action = useFleetAction();
   const me = useGet("/api/v1/me", {});
+  const schedule = useFleetSchedule();
 
   const update: Update = (changes, keepPage = false) => {
     setParams((previous) => {
@@ -81,7 +83,7 @@ export function Fleet() {
 
   return (
     <Box data-testid="wa-fleet" p={2}>
-      <Flex justify="space-between" align="baseline" wrap="wrap" gap={2} mb={3}>
+      <Flex justify="space-between" align="baseline" wrap="wrap" gap={2} mb={2}>
         <Heading size="lg">WhatsApp Health</Heading>
         <HStack gap={3}>
           {data?.last_audit?.created_at && (
@@ -101,8 +103,9 @@ export function Fleet() {
         </HStack>
       </Flex>
       {trendOpen && <Trend />}
+      <FleetStatusNote schedule={schedule.data} />
       {data && vocabulary.data && (
-        <Summary counts={data.counts} situations={vocabulary.data.situations} params={params} update={update} />
+        <Summary counts={data.counts} vocabulary={vocabulary.data} params={params} update={update} />
       )}
       {data && <OffboardedToggle count={data.counts.offboarded} params={params} update={update} />}
       {ignored.length > 0 && (
@@ -114,7 +117,7 @@ export function Fleet() {
           </Alert.Description>
         </Alert.Root>
       )}
-      <HStack my={3} gap={2}>
+      <HStack my={2} gap={2}>
         {paging && (
           <SearchBox
             value={searchOf(params, paging)}
@@ -163,6 +166,7 @@ export function Fleet() {
             params={params}
             update={update}
             lead={selectColumn(selection, data.channels)}
+            schedule={schedule.data}
           />
         )
       )}

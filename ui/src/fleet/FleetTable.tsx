@@ -4,22 +4,34 @@ import type { MouseEvent, ReactNode } from "react";
 import type { Schema } from "../api";
 import { AppLink } from "../AppLink";
 import { BusinessAppBadge } from "../BusinessAppBadge";
+import { FleetNextTry, type Schedule } from "../FleetSchedule";
 import { errorCode } from "../situation";
 import { SituationBadge } from "../SituationBadge";
-import { NextTry, Time } from "../Time";
+import { Time } from "../Time";
+import { ValueBadge } from "../ValueBadge";
 import { channelKey, channelPath, orderOf, sortOf, type Update } from "./params";
 
 type Channel = Schema<"ChannelHealth">;
 
 /** The columns in order: a header (by the API's sort key when the API sorts by it) and a cell. */
-type Column = { label: string; sort?: Schema<"FleetSort">; cell: (channel: Channel) => ReactNode; testId?: string };
+type Column = {
+  label: string;
+  sort?: Schema<"FleetSort">;
+  cell: (channel: Channel) => ReactNode;
+  testId?: string;
+  /** The Problem column takes the room the table has; dates stay on one compact line. */
+  width?: { minW?: string; maxW?: string; whiteSpace?: "nowrap" };
+};
+
+const DATE = { whiteSpace: "nowrap" } as const;
 
 /**
  * The health fields' labels are the API's (its vocabulary), like every other view's. The number
  * is a link to the channel's view (open in a new tab, copy link), keeping the fleet's filter.
  */
-function columns(vocabulary: Schema<"Vocabulary">, params: URLSearchParams): Column[] {
-  const label = (name: string): string => vocabulary.health_fields.find((field) => field.name === name)?.label ?? name;
+function columns(vocabulary: Schema<"Vocabulary">, params: URLSearchParams, schedule: Schedule | undefined): Column[] {
+  const field = (name: string) => vocabulary.health_fields.find((known) => known.name === name);
+  const label = (name: string): string => field(name)?.label ?? name;
   return [
     {
       label: label("display_phone_number"),
@@ -36,7 +48,7 @@ function columns(vocabulary: Schema<"Vocabulary">, params: URLSearchParams): Col
     {
       label: label("verified_name"),
       cell: (channel) => (
-        <Text maxW="16rem" truncate title={channel.verified_name ?? undefined}>
+        <Text maxW="12rem" truncate title={channel.verified_name ?? undefined}>
           {channel.verified_name ?? "–"}
         </Text>
       ),
@@ -45,25 +57,42 @@ function columns(vocabulary: Schema<"Vocabulary">, params: URLSearchParams): Col
       label: "Problem",
       sort: "needs_action",
       testId: "wa-problem",
+      width: { minW: "18rem", maxW: "32rem" },
       cell: ({ situation }) => (
         <>
           <SituationBadge situation={situation} />
           {situation.error?.message && (
-            <Text fontSize="xs" color="fg.muted" lineClamp={2}>
+            <Text fontSize="xs" color="fg.muted" lineClamp={3} title={situation.error.message}>
               Meta: {situation.error.message} ({errorCode(situation.error)})
             </Text>
           )}
         </>
       ),
     },
-    { label: "Since", testId: "wa-since", cell: ({ situation }) => <Time value={situation.since} /> },
+    {
+      label: label("quality_rating"),
+      testId: "wa-quality",
+      cell: (channel) => <ValueBadge value={channel.quality_rating} severities={field("quality_rating")?.severities} />,
+    },
+    {
+      label: "Since",
+      testId: "wa-since",
+      width: DATE,
+      cell: ({ situation }) => <Time value={situation.since} compact />,
+    },
     {
       label: "Next try",
       sort: "next_attempt_at",
       testId: "wa-next-try",
-      cell: ({ situation }) => <NextTry value={situation.next_try} />,
+      width: DATE,
+      cell: ({ situation }) => <FleetNextTry value={situation.next_try} schedule={schedule} />,
     },
-    { label: "Checked", sort: "checked_at", cell: (channel) => <Time value={channel.checked_at} /> },
+    {
+      label: "Checked",
+      sort: "checked_at",
+      width: DATE,
+      cell: (channel) => <Time value={channel.checked_at} compact />,
+    },
     {
       label: "Account / inbox",
       sort: "account",
@@ -78,12 +107,14 @@ export type LeadColumn = { header: ReactNode; cell: (channel: Channel) => ReactN
 export function FleetTable({
   channels,
   vocabulary,
+  schedule,
   params,
   update,
   lead,
 }: {
   channels: Channel[];
   vocabulary: Schema<"Vocabulary">;
+  schedule?: Schedule;
   params: URLSearchParams;
   update: Update;
   lead?: LeadColumn;
@@ -111,7 +142,7 @@ export function FleetTable({
       {sort === key ? (order === "asc" ? " ▲" : " ▼") : ""}
     </Button>
   );
-  const shown = columns(vocabulary, params);
+  const shown = columns(vocabulary, params, schedule);
   return (
     <Table.ScrollArea borderWidth="1px" borderRadius="md">
       <Table.Root size="sm" interactive>
@@ -137,7 +168,7 @@ export function FleetTable({
             >
               {lead && <Table.Cell>{lead.cell(channel)}</Table.Cell>}
               {shown.map((column) => (
-                <Table.Cell key={column.label} data-testid={column.testId} maxW="24rem">
+                <Table.Cell key={column.label} data-testid={column.testId} maxW="24rem" {...column.width}>
                   {column.cell(channel)}
                 </Table.Cell>
               ))}

@@ -17,6 +17,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.orm import Session
 
 from whatsapp.api.deps import HookDep, StoreDep
+from whatsapp.api.fleet_schedule import fleet_paused
 from whatsapp.api.models import (
     AccountIdPath,
     AirflowIdPath,
@@ -95,8 +96,9 @@ def _status(store: ChannelStore, account_id: int, inbox_id: int) -> ChannelStatu
     return channel_status
 
 
-def _health(store: ChannelStore, account_id: int, inbox_id: int) -> ChannelHealth:
-    return ChannelHealth.model_validate(channel_api_dict(_status(store, account_id, inbox_id)))
+def _health(store: ChannelStore, session: Session, account_id: int, inbox_id: int) -> ChannelHealth:
+    status_ = _status(store, account_id, inbox_id)
+    return ChannelHealth.model_validate(channel_api_dict(status_, fleet_paused=fleet_paused(session)))
 
 
 @router.get(
@@ -113,6 +115,7 @@ def get_health(
     store: StoreDep,
     hook: HookDep,
     refresh: RefreshDep,
+    session: SessionDep,
 ) -> Any:
     """The stored health of one channel; with ``refresh=true`` read from Graph and stored first.
 
@@ -134,7 +137,7 @@ def get_health(
             body = ErrorResponse(error=GraphError.model_validate(error.to_dict()))
             return JSONResponse(status_code=status.HTTP_502_BAD_GATEWAY, content=body.model_dump())
         store.health.record([HealthResult(channel_id=channel.id, checked_at=checked_at, health=live)])
-    return _health(store, account_id, inbox_id)
+    return _health(store, session, account_id, inbox_id)
 
 
 @router.get("/attempts", response_model=AttemptsResponse, responses=_NOT_FOUND)
@@ -262,7 +265,7 @@ def get_register_run(
             f"no {REGISTER_DAG_ID} run {dag_run_id} for account {account_id} inbox {inbox_id}",
         )
     attempts = store.attempts.recent(channel.id, limit=1, run_id=dag_run_id)
-    now = channel_situation(_status(store, account_id, inbox_id))
+    now = channel_situation(_status(store, account_id, inbox_id), fleet_paused=fleet_paused(session))
     state = DagRunState(run.state).value
     return RegisterRunResponse.model_validate(
         {

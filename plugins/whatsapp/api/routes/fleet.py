@@ -22,16 +22,28 @@ holds one chunk in memory and never holds a thread while the client reads what i
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime
 from typing import Annotated
 
+from airflow.api_fastapi.common.dagbag import DagBagDep
+from airflow.api_fastapi.common.db.common import SessionDep
+from airflow.utils.session import create_session
 from anyio import CancelScope, CapacityLimiter, to_thread
 from anyio.lowlevel import RunVar
 from fastapi import APIRouter, Query, Response
 from fastapi.responses import StreamingResponse
 
-from whatsapp.api.deps import channel_store
+from whatsapp.api.deps import StoreDep, channel_store
 from whatsapp.api.fleet_csv import MEDIA_TYPE, csv_chunks
-from whatsapp.api.models import FleetExportParams, FleetParams, FleetResponse, FleetSummaryResponse, LastAudit
+from whatsapp.api.fleet_schedule import fleet_paused, fleet_schedule
+from whatsapp.api.models import (
+    FleetExportParams,
+    FleetParams,
+    FleetResponse,
+    FleetSchedule,
+    FleetSummaryResponse,
+    LastAudit,
+)
 from whatsapp.store import FleetSummary, channel_api_dict
 from whatsapp.store.database import utcnow
 from whatsapp.store.fleet_listing import FleetQuery
@@ -62,10 +74,12 @@ def _last_audit(summary: FleetSummary | None) -> LastAudit | None:
 def _fleet_json(query: FleetQuery) -> bytes:
     """The whole response body, built in a worker thread: queries, validation and JSON encoding."""
     overview = channel_store().fleet.overview(query)
+    with create_session() as session:  # the words of a paused fleet say it retries nothing
+        paused = fleet_paused(session)
     response = FleetResponse.model_validate(
         {
             "total": overview.page.total,
-            "channels": [channel_api_dict(status) for status in overview.page.rows],
+            "channels": [channel_api_dict(status, fleet_paused=paused) for status in overview.page.rows],
             "counts": overview.counts,
             "last_audit": _last_audit(overview.last_summary),
         }
@@ -137,3 +151,12 @@ async def export_fleet(params: Annotated[FleetExportParams, Query()]) -> Streami
     return StreamingResponse(
         body(), media_type=MEDIA_TYPE, headers={"Content-Disposition": f'attachment; filename="{filename}"'}
     )
+
+
+@router.get("/fleet/schedule", response_model=FleetSchedule)
+def get_fleet_schedule(store: StoreDep, session: SessionDep, dag_bag: DagBagDep) -> FleetSchedule:
+    """When the fleet DAG acts next: paused or not, its next run and interval (the page's "next
+    try" is the first run at or after a channel's backoff), and whether its last audit is overdue
+    (older than two intervals)."""
+    summary = store.fleet.latest_summary()
+    return fleet_schedule(session, dag_bag, summary.created_at if summary else None, datetime.now(UTC))

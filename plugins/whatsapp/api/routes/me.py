@@ -16,10 +16,18 @@ from whatsapp.api.security import (
 router = APIRouter(tags=["me"])
 
 
+#: Why a role may not, in a person's words (the DAG it may not trigger stays in the API's 403).
+_REFUSED = {
+    REGISTER_DAG_ID: "your role can view but not register or refresh numbers; ask an Admin or Op",
+    ONBOARDING_DAG_ID: "your role can view but not onboard numbers; ask an Admin or Op",
+    FLEET_ACTION_DAG_ID: "your role can view but not act on many numbers at once; ask an Admin or Op",
+}
+
+
 def _permission(user: UserDep, dag_id: str) -> Permission:
     if may_trigger(user, dag_id):
         return Permission(allowed=True, reason=None)
-    return Permission(allowed=False, reason=f"your role cannot trigger {dag_id}")
+    return Permission(allowed=False, reason=_REFUSED[dag_id])
 
 
 @router.get("/me", response_model=Me)

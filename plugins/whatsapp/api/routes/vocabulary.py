@@ -22,7 +22,16 @@ from whatsapp.domain.business_app import (
 )
 from whatsapp.domain.health import PROVISIONING_SEVERITY, PUBLIC_FIELDS, ValueSeverity
 from whatsapp.domain.registration_machine import REASON_SEVERITY, STATE_SEVERITY
-from whatsapp.domain.situations import SITUATIONS, ActionKind, SituationKind, SituationSeverity
+from whatsapp.domain.situations import (
+    SITUATION_GROUP_TITLES,
+    SITUATIONS,
+    ActionKind,
+    SituationGroup,
+    SituationKind,
+    SituationSeverity,
+)
+from whatsapp.errors import ERROR_WORDS
+from whatsapp.store.models import ATTEMPT_NO_ANSWER, ATTEMPT_SENT, ATTEMPT_SUCCESS
 
 router = APIRouter(tags=["vocabulary"])
 
@@ -53,6 +62,10 @@ class SituationKindInfo(BaseModel):
     register_held: bool = Field(
         description="*Complete registration* is refused (409) in this situation until its `next_try`"
     )
+    also_register: bool = Field(
+        description="*Complete registration* is offered beside the action, once the person fixed the cause"
+    )
+    group: SituationGroup = Field(description="the count group of the kind: needs action, waiting, healthy")
 
 
 #: Actions done by triggering one of the provider's DAGs, in Airflow's UI.
@@ -88,11 +101,31 @@ class BusinessAppInfo(BaseModel):
         )
 
 
+class SituationGroupInfo(BaseModel):
+    """One group of situation kinds, as the fleet's counts fold them."""
+
+    group: SituationGroup
+    title: str
+    kinds: list[SituationKind]
+
+
+#: A register attempt's outcome in words (the attempts table): the call's own states, then Meta's
+#: refusals by error kind (``errors.ERROR_WORDS``).
+ATTEMPT_OUTCOME_WORDS: dict[str, str] = {
+    ATTEMPT_SUCCESS: "Registered",
+    ATTEMPT_SENT: "Sent, answer not recorded yet",
+    ATTEMPT_NO_ANSWER: "No answer (counted)",
+    **{kind.value: words for kind, words in ERROR_WORDS.items()},
+}
+
+
 class Vocabulary(BaseModel):
     """Every value the page shows as a badge, with its severity, the fleet filters' values, and
     the numbers the page pages by or shows."""
 
     situations: list[SituationKindInfo]
+    situation_groups: list[SituationGroupInfo]
+    attempt_outcomes: dict[str, str] = Field(description="a register attempt's `outcome` in words")
     health_fields: list[HealthFieldInfo]
     provisioning: dict[str, ValueSeverity]
     registration_state: dict[str, ValueSeverity]
@@ -128,11 +161,21 @@ def build_vocabulary() -> Vocabulary:
             action_label=info.action.label,
             action_path=dag_path(ACTION_DAGS[info.action.kind]) if info.action.kind in ACTION_DAGS else None,
             register_held=kind in REGISTER_HELD,
+            also_register=info.also_register,
+            group=info.group,
         )
         for kind, info in SITUATIONS.items()
     ]
+    groups = [
+        SituationGroupInfo(
+            group=group, title=title, kinds=[kind for kind, info in SITUATIONS.items() if info.group is group]
+        )
+        for group, title in SITUATION_GROUP_TITLES.items()
+    ]
     return Vocabulary(
         situations=situations,
+        situation_groups=groups,
+        attempt_outcomes=ATTEMPT_OUTCOME_WORDS,
         health_fields=fields,
         provisioning=provisioning,
         registration_state=states,
