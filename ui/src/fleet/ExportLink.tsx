@@ -10,7 +10,7 @@ import { filterQuery } from "./params";
 export function ExportLink({ params, vocabulary }: { params: URLSearchParams; vocabulary: Schema<"Vocabulary"> }) {
   const query = filterQuery(params, vocabulary) ?? {};
   return (
-    <Button asChild size="sm" variant="outline">
+    <Button asChild size="xs" variant="outline">
       <a data-testid="wa-export-csv" href={linkTo("/api/v1/fleet/export.csv", { query })} download>
         Export CSV
       </a>

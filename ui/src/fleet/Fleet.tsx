@@ -91,6 +91,7 @@ export function Fleet() {
               Fleet last audited <Time value={data.last_audit.created_at} />
             </Text>
           )}
+          {vocabulary.data && <ExportLink params={params} vocabulary={vocabulary.data} />}
           <Button
             data-testid="wa-trend-toggle"
             size="xs"
@@ -104,10 +105,13 @@ export function Fleet() {
       </Flex>
       {trendOpen && <Trend />}
       <FleetStatusNote schedule={schedule.data} />
-      {data && vocabulary.data && (
-        <Summary counts={data.counts} vocabulary={vocabulary.data} params={params} update={update} />
-      )}
-      {data && <OffboardedToggle count={data.counts.offboarded} params={params} update={update} />}
+      {/* One row each for the counts and the filters: at 1024x768 the table starts near the top. */}
+      <Flex wrap="wrap" gap={2} align="center">
+        {data && vocabulary.data && (
+          <Summary counts={data.counts} vocabulary={vocabulary.data} params={params} update={update} />
+        )}
+        {data && <OffboardedToggle count={data.counts.offboarded} params={params} update={update} />}
+      </Flex>
       {ignored.length > 0 && (
         <Alert.Root status="warning" my={3} data-testid="wa-ignored">
           <Alert.Indicator />
@@ -117,7 +121,7 @@ export function Fleet() {
           </Alert.Description>
         </Alert.Root>
       )}
-      <HStack my={2} gap={2}>
+      <Flex my={2} gap={2} wrap="wrap" align="center">
         {paging && (
           <SearchBox
             value={searchOf(params, paging)}
@@ -130,17 +134,9 @@ export function Fleet() {
             Clear filters
           </Button>
         )}
-        {(fleet.isFetching || vocabulary.isPending) && !error && <Spinner size="sm" />}
-      </HStack>
-      <HStack my={3} gap={3} wrap="wrap" justify="space-between">
         <OwnerFilters params={params} update={update} />
-        {vocabulary.data && (
-          <HStack gap={3}>
-            <PageSizeSelect paging={vocabulary.data.fleet} params={params} update={update} />
-            <ExportLink params={params} vocabulary={vocabulary.data} />
-          </HStack>
-        )}
-      </HStack>
+        {(fleet.isFetching || vocabulary.isPending) && !error && <Spinner size="sm" />}
+      </Flex>
       {error && <ErrorNote error={error} />}
       {data && filter && (
         <ActionBar
@@ -193,6 +189,7 @@ export function Fleet() {
           >
             Next
           </Button>
+          <PageSizeSelect paging={paging} params={params} update={update} />
         </HStack>
       )}
     </Box>

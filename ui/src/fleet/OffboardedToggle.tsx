@@ -20,7 +20,6 @@ export function OffboardedToggle({
     <Button
       data-testid="wa-offboarded-toggle"
       size="xs"
-      mt={2}
       colorPalette="gray"
       variant={on ? "solid" : "outline"}
       aria-pressed={on}
