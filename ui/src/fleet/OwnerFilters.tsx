@@ -43,7 +43,7 @@ export function OwnerFilters({ params, update }: { params: URLSearchParams; upda
       <Input
         data-testid="wa-owner-input"
         size="sm"
-        maxW="14rem"
+        maxW="11rem"
         inputMode="numeric"
         placeholder={`${LABELS[owner]} id (digits)`}
         aria-invalid={value !== "" && !valid}
