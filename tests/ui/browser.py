@@ -8,13 +8,16 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
 from tests.api.airflow_auth import PASSWORDS
+
+T = TypeVar("T")
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = REPO_ROOT / "test-artifacts" / "ui"
@@ -110,6 +113,30 @@ class Browser:
             timeout,
             f"no visible [data-testid={testid}] on {self.driver.current_url}",
         )
+
+    def read(self, testid: str, what: Callable[[Any], T]) -> T:
+        """``what`` of the visible ``testid``, found again if React replaced it while reading.
+
+        The pages refresh on a timer, so an element found a moment ago may be gone by the time
+        its text is read (StaleElementReferenceException in a loaded full run).
+        """
+        from selenium.common.exceptions import StaleElementReferenceException
+
+        for _ in range(5):
+            try:
+                return what(self.one(testid))
+            except StaleElementReferenceException:
+                time.sleep(0.2)
+        raise AssertionError(f"[data-testid={testid}] kept being replaced while read")
+
+    def text(self, testid: str) -> str:
+        return self.read(testid, lambda element: element.text)
+
+    def attribute(self, testid: str, name: str) -> str | None:
+        return self.read(testid, lambda element: element.get_attribute(name))
+
+    def enabled(self, testid: str) -> bool:
+        return self.read(testid, lambda element: element.is_enabled())
 
     def type_into(self, testid: str, text: str) -> None:
         """Replace the text of an input (found again if React replaced it meanwhile)."""

@@ -38,7 +38,7 @@ def _open(browser: Browser, channel: Situated, kind: str) -> Any:
     """The channel view once its banner shows ``kind``."""
     browser.open_page(f"channel={channel.ref}")
     browser.wait(
-        lambda _: browser.one("wa-banner").get_attribute("data-kind") == kind,
+        lambda _: browser.attribute("wa-banner", "data-kind") == kind,
         message=f"the banner never showed {kind}",
     )
     return browser.one("wa-channel")
@@ -53,16 +53,16 @@ def test_a_business_app_number_shows_its_link_syncs_deadline_and_echoes(
     browser.login("admin")
     view = _open(browser, channel, "history_sync_due")
 
-    assert browser.one("wa-business-app-badge").text == BUSINESS_APP_LABEL
-    assert "connected" in browser.one("wa-app-link").text
-    contacts = browser.one("wa-sync-contacts").text
+    assert browser.text("wa-business-app-badge") == BUSINESS_APP_LABEL
+    assert "connected" in browser.text("wa-app-link")
+    contacts = browser.text("wa-sync-contacts")
     assert SYNC_STATE_WORDS[SyncState.REQUESTED] in contacts, contacts
     assert "requested, answer unknown (not sent again)" in contacts
-    assert SYNC_STATE_WORDS[SyncState.DUE] in browser.one("wa-sync-history").text
+    assert SYNC_STATE_WORDS[SyncState.DUE] in browser.text("wa-sync-history")
     deadline = _local(browser, app["sync_deadline"])
-    assert deadline in browser.one("wa-sync-deadline").text
-    assert deadline in browser.one("wa-banner").text  # the banner's deadline, as a name change's
-    assert str(ECHOES) in browser.one("wa-echoes").text
+    assert deadline in browser.text("wa-sync-deadline")
+    assert deadline in browser.text("wa-banner")  # the banner's deadline, as a name change's
+    assert str(ECHOES) in browser.text("wa-echoes")
     assert not browser.by_testid("wa-register-button"), "Complete registration offered for an app number"
     assert "null" not in view.text and "undefined" not in view.text
     browser.screenshot("business-app.png")
@@ -88,9 +88,9 @@ def test_the_history_progress_shows_and_no_deadline_once_both_syncs_are_requeste
     channel = ui_stack.channels["app_history_arriving"]
     browser.login("admin")
     _open(browser, channel, "healthy")
-    history = browser.one("wa-sync-history").text
+    history = browser.text("wa-sync-history")
     assert f"{SYNC_STATE_WORDS[SyncState.IN_PROGRESS]} ({HISTORY_PROGRESS} %)" in history, history
-    assert SYNC_STATE_WORDS[SyncState.FINISHED] in browser.one("wa-sync-contacts").text
+    assert SYNC_STATE_WORDS[SyncState.FINISHED] in browser.text("wa-sync-contacts")
     browser.one("wa-sync-progress")
     assert not browser.by_testid("wa-sync-deadline")
     assert_console_clean(browser)
@@ -113,8 +113,8 @@ def test_a_disconnected_number_shows_no_deadline(ui_stack: UiStack, browser: Bro
     """Offboarded from the app, its syncs stay "due" but can no longer be sent: no deadline is shown."""
     browser.login("admin")
     _open(browser, ui_stack.channels["app_disconnected"], "app_disconnected")
-    assert "disconnected" in browser.one("wa-app-link").text
-    assert SYNC_STATE_WORDS[SyncState.DUE] in browser.one("wa-sync-history").text
+    assert "disconnected" in browser.text("wa-app-link")
+    assert SYNC_STATE_WORDS[SyncState.DUE] in browser.text("wa-sync-history")
     assert not browser.by_testid("wa-sync-deadline")
     assert not browser.by_testid("wa-register-button")
     assert_console_clean(browser)

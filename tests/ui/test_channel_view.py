@@ -157,7 +157,7 @@ def test_complete_registration_reports_what_meta_did(
     browser.login("admin")
     _open_channel(browser, channel)
     calls_before = len(ui_stack.simulator.control.calls(path=f"{channel.phone_number_id}/register$"))
-    assert browser.one("wa-register-button").is_enabled()
+    assert browser.enabled("wa-register-button")
     shown = _complete_registration(browser)
     assert shown.get_attribute("data-kind") == outcome, shown.text
     # The outcome settles with the banner: once the page's next read shows the refusal above, the
@@ -237,7 +237,7 @@ def test_run_links_open_the_run_inside_airflow(ui_stack: UiStack, browser: Brows
         message="no WhatsApp tab on the run page",
     )
     tab.click()
-    browser.wait(lambda _: channel.verified_name in browser.one("wa-run-panel").text, message="run panel")
+    browser.wait(lambda _: channel.verified_name in browser.text("wa-run-panel"), message="run panel")
     assert not browser.by_testid("wa-run-panel-none")
     browser.screenshot("run-panel.png")
     browser.click("wa-run-panel-link")
@@ -293,15 +293,10 @@ def test_a_viewer_sees_the_actions_disabled_with_the_reason(ui_stack: UiStack, b
     try:
         _open_channel(browser, channel)
         for testid, permission in (("wa-register-button", "register"), ("wa-refresh-button", "refresh")):
-            button = browser.one(testid)
-            assert not button.is_enabled(), f"{testid} is enabled for a viewer"
+            assert not browser.enabled(testid), f"{testid} is enabled for a viewer"
             reason = me["permissions"][permission]["reason"]
-            assert (
-                reason in (button.get_attribute("title") or "") or reason in browser.one("wa-channel").text
-            ), (
-                testid,
-                reason,
-            )
+            shown = [browser.attribute(testid, "title") or "", browser.text("wa-channel")]
+            assert any(reason in text for text in shown), (testid, reason)
         browser.screenshot("channel-viewer.png")
         assert_console_clean(browser)
     finally:
@@ -433,11 +428,10 @@ def test_a_blocked_number_offers_no_register_call_until_its_window_reopens(
     browser.login("admin")
     _open_channel(browser, channel)
     _banner(browser, "blocked")
-    button = browser.one("wa-register-button")
-    assert not button.is_enabled(), "Complete registration is offered for a number Meta blocked"
-    held = browser.one("wa-register-button-held").text
+    assert not browser.enabled("wa-register-button"), "Complete registration offered for a blocked number"
+    held = browser.text("wa-register-button-held")
     assert _local(browser, reopens) in held, (reopens, held)
-    assert _local(browser, reopens) in (button.get_attribute("title") or "")
+    assert _local(browser, reopens) in (browser.attribute("wa-register-button", "title") or "")
     with ui_stack.api() as api:
         refused = api.post(channel.path + "/register")
     assert refused.status_code == 409 and "133016" in refused.json()["detail"], refused.text

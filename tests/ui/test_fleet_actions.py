@@ -109,7 +109,7 @@ def test_refresh_all_that_match_is_one_run_and_the_table_shows_what_meta_says_no
     assert 0 < len(page) < COUNT
     browser.click("wa-select-page")
     browser.click("wa-select-all-matching")
-    assert browser.one("wa-bulk-count").text == f"All {COUNT} matching channels selected"
+    assert browser.text("wa-bulk-count") == f"All {COUNT} matching channels selected"
     browser.click("wa-bulk-refresh")
     outcome = browser.wait(
         lambda _: (
@@ -130,7 +130,7 @@ def test_refresh_all_that_match_is_one_run_and_the_table_shows_what_meta_says_no
     assert 1 < len(act) <= 8, f"200 numbers in a few mapped tasks, not {len(act)}"
     assert all(ti["rendered_map_index"] for ti in act), "each mapped task is named by its numbers"
 
-    assert browser.one("wa-bulk-count-done").text == f"done {COUNT}"
+    assert browser.text("wa-bulk-count-done") == f"done {COUNT}"
     assert len(browser.by_testid("wa-bulk-outcome")) == COUNT
     after = _fleet(ui_stack)
     assert {c["quality_rating"] for c in after["channels"]} == {"RED"}
@@ -152,11 +152,10 @@ def test_a_viewer_sees_the_bulk_actions_disabled_with_the_reason(
     browser.open_page(f"q={quote(NAME)}")
     browser.wait_rows()
     browser.click("wa-select-row")
-    button = browser.one("wa-bulk-refresh")
-    assert not button.is_enabled()
+    assert not browser.enabled("wa-bulk-refresh")
     refused = "your role can view but not act on many numbers at once; ask an Admin or Op"
-    assert refused in (button.get_attribute("title") or "")
-    assert refused in browser.one("wa-bulk-bar").text
-    assert not browser.one("wa-bulk-register").is_enabled()
+    assert refused in (browser.attribute("wa-bulk-refresh", "title") or "")
+    assert refused in browser.text("wa-bulk-bar")
+    assert not browser.enabled("wa-bulk-register")
     assert len(_runs(ui_stack)) == runs_before
     assert_console_clean(browser)

@@ -57,8 +57,8 @@ def test_offboarded_channels_are_counted_listed_and_found(ui_stack: UiStack, bro
     browser.login("admin")
     browser.open_page()
     browser.wait_rows()
-    assert browser.one("wa-offboarded-count").text == str(len(inactive))
-    assert browser.one("wa-offboarded-toggle").get_attribute("aria-pressed") == "false"
+    assert browser.text("wa-offboarded-count") == str(len(inactive))
+    assert browser.attribute("wa-offboarded-toggle", "aria-pressed") == "false"
 
     # Off: the search does not find it (it is not in the listing); on: it does.
     browser.type_into("wa-search", offboarded.verified_name)
@@ -67,7 +67,7 @@ def test_offboarded_channels_are_counted_listed_and_found(ui_stack: UiStack, bro
     browser.click("wa-offboarded-toggle")
     browser.wait(lambda _: browser.query().get("include_inactive") == ["true"], message="toggle not in URL")
     browser.wait_rows([offboarded.ref])
-    assert browser.one("wa-offboarded-toggle").get_attribute("aria-pressed") == "true"
+    assert browser.attribute("wa-offboarded-toggle", "aria-pressed") == "true"
     assert browser.by_testid("wa-fleet-row")[0].get_attribute("data-kind") == "offboarded"
     browser.driver.refresh()  # the URL keeps it
     browser.wait_rows([offboarded.ref])
@@ -84,7 +84,7 @@ def test_offboarded_channels_are_counted_listed_and_found(ui_stack: UiStack, bro
     browser.click("wa-channel-link")
     browser.one("wa-channel")
     assert browser.query().get("channel") == [offboarded.ref]
-    assert offboarded.verified_name in browser.one("wa-channel").text
+    assert offboarded.verified_name in browser.text("wa-channel")
 
     # Off again: gone from the search.
     browser.open_page(f"include_inactive=true&q={offboarded.verified_name}")
@@ -195,9 +195,9 @@ def test_filters_by_waba_business_and_account(ui_stack: UiStack, browser: Browse
     browser.wait_rows()
     _select(browser, "wa-owner-kind", "waba_id")
     browser.type_into("wa-owner-input", "12ab")
-    assert not browser.one("wa-owner-add").is_enabled()
+    assert not browser.enabled("wa-owner-add")
     browser.open_page(f"waba_id=12ab&waba_id={OWNED[0][1]}&account_id=0")
-    ignored = browser.one("wa-ignored").text
+    ignored = browser.text("wa-ignored")
     assert "waba_id=12ab" in ignored and "account_id=0" in ignored, ignored
     browser.wait_rows([first])
     assert not browser.by_testid("wa-error")
@@ -222,7 +222,7 @@ def test_page_size_is_chosen_and_kept_in_the_url(ui_stack: UiStack, browser: Bro
     browser.wait(lambda _: browser.query().get("page_size") == [str(small)], message="size not in URL")
     browser.wait_rows(_refs(_fleet(ui_stack, limit=small)))
     pages = math.ceil(total / small)
-    assert f"Page 1 of {pages}" in browser.one("wa-fleet").text
+    assert f"Page 1 of {pages}" in browser.text("wa-fleet")
     browser.click("wa-page-next")
     browser.wait(lambda _: browser.query().get("page") == ["2"], message="no page 2")
     browser.wait_rows(_refs(_fleet(ui_stack, limit=small, offset=small)))
@@ -239,7 +239,7 @@ def test_page_size_is_chosen_and_kept_in_the_url(ui_stack: UiStack, browser: Bro
 
     # A size the page does not offer (or above the API's limit) is named and left out.
     browser.open_page("page_size=7")
-    assert "page_size=7" in browser.one("wa-ignored").text
+    assert "page_size=7" in browser.text("wa-ignored")
     assert len(browser.wait_rows(_refs(_fleet(ui_stack, limit=default)))) == min(default, total)
     assert_console_clean(browser)
 
@@ -271,7 +271,7 @@ def test_export_csv_downloads_the_filtered_fleet(
     expected = _refs(_fleet(ui_stack, waba_id=OWNED[1][1], sort="account", order="desc"))
     assert sorted(expected) == sorted(owned[1:])
     browser.wait_rows(expected)
-    href = browser.one("wa-export-csv").get_attribute("href")
+    href = browser.attribute("wa-export-csv", "href")
     assert urlsplit(href).path.endswith("/whatsapp/api/v1/fleet/export.csv"), href
     # The page's filter and sort, not its page.
     assert parse_qs(urlsplit(href).query) == {

@@ -155,9 +155,8 @@ def test_search_and_the_empty_result_message(ui_stack: UiStack, browser: Browser
     assert browser.query().get("q") == [pin.verified_name]
 
     browser.type_into("wa-search", "no such channel anywhere")
-    empty = browser.one("wa-empty")
+    assert browser.text("wa-empty").strip(), "the empty result says so in words"
     assert browser.rows() == []
-    assert empty.text.strip(), "the empty result says so in words"
     browser.screenshot("fleet-empty.png")
     browser.driver.refresh()
     browser.one("wa-empty")
@@ -172,13 +171,13 @@ def test_a_hostile_display_name_is_text(ui_stack: UiStack, browser: Browser) -> 
     browser.login("admin")
     browser.open_page("q=img")
     browser.wait_rows([hostile.ref])
-    browser.wait(lambda _: HOSTILE_NAME in browser.one("wa-fleet-row").text, message="the name as text")
+    browser.wait(lambda _: HOSTILE_NAME in browser.text("wa-fleet-row"), message="the name as text")
     injected = browser.driver.execute_script(
         "return document.querySelectorAll('img[src=\"x\"], img[onerror]').length"
     )
     assert injected == 0
     browser.click("wa-fleet-row")
-    browser.wait(lambda _: HOSTILE_NAME in browser.one("wa-channel").text, message="the name in the view")
+    browser.wait(lambda _: HOSTILE_NAME in browser.text("wa-channel"), message="the name in the view")
     assert browser.driver.execute_script("return document.querySelectorAll('img[onerror]').length") == 0
     with pytest.raises(NoAlertPresentException):
         browser.driver.switch_to.alert.text  # noqa: B018 (reading it is the check)
@@ -246,10 +245,10 @@ def test_a_link_the_page_cannot_serve_leads_back(ui_stack: UiStack, browser: Bro
     browser.wait(lambda _: browser.query().get("page") == [str(last)], message="page 99 was kept")
     browser.wait_rows(_refs(_fleet(ui_stack, limit=page_size, offset=(last - 1) * page_size)))
     assert not browser.by_testid("wa-empty")
-    assert f"Page {last} of {last}" in browser.one("wa-fleet").text
+    assert f"Page {last} of {last}" in browser.text("wa-fleet")
 
     browser.open_page("situation=nonsense&sort=bogus&order=sideways&needs_action=maybe")
-    ignored = browser.one("wa-ignored").text
+    ignored = browser.text("wa-ignored")
     for value in ("nonsense", "bogus", "sideways", "maybe"):
         assert value in ignored, (value, ignored)
     browser.wait_rows(_refs(_fleet(ui_stack, limit=page_size)))  # as if the link named none of them
@@ -309,7 +308,7 @@ def test_each_rows_number_is_a_link_to_its_channel(ui_stack: UiStack, browser: B
     browser.driver.switch_to.new_window("tab")  # what "open in new tab" does with the link
     browser.driver.get(href)
     browser.one("wa-channel")
-    assert blocked.verified_name in browser.one("wa-channel").text
+    assert blocked.verified_name in browser.text("wa-channel")
     browser.driver.close()
     browser.driver.switch_to.window(browser.driver.window_handles[0])
     browser.click("wa-fleet-row")  # a click on the row still opens it in place

@@ -112,7 +112,7 @@ def test_a_viewer_is_told_in_words_why_it_cannot_register(ui_stack: UiStack, bro
     assert "Your role can view but not register" in banner.text or "your role can view but not register" in (
         banner.text
     ), banner.text
-    assert "whatsapp_register_channel" not in browser.one("wa-channel").text
+    assert "whatsapp_register_channel" not in browser.text("wa-channel")
     assert_console_clean(browser)
 
 
@@ -313,8 +313,7 @@ def test_quality_column_and_the_messaging_limit_downgrade(
     red = ui_stack.channels["quality_red"]
     browser.open_page(f"q={red.verified_name}")
     browser.wait_rows([red.ref])
-    quality = browser.one("wa-quality")
-    assert quality.text == "RED", quality.text
+    assert browser.text("wa-quality") == "RED"
     _open_channel(browser, channel)
     banner = _banner(browser, "messaging_limit_lowered")
     assert "Healthy" not in banner.text and browser.by_testid("wa-banner-manager-link", within=banner)
@@ -332,12 +331,12 @@ def test_the_page_says_the_fleet_dag_is_paused_and_no_banner_says_it_retries(
     assert schedule["paused"] is True, schedule
     browser.login("admin")
     browser.open_page()
-    note = browser.one("wa-fleet-status")
-    assert note.get_attribute("data-state") == "paused" and "whatsapp_fleet_health" in note.text, note.text
+    assert browser.attribute("wa-fleet-status", "data-state") == "paused"
+    assert "whatsapp_fleet_health" in browser.text("wa-fleet-status")
     for key in ("register_backoff", "blocked"):
         _open_channel(browser, ui_stack.channels[key])
         banner = _banner(browser, key)
-        assert browser.one("wa-fleet-status").get_attribute("data-state") == "paused"
+        assert browser.attribute("wa-fleet-status", "data-state") == "paused"
         assert "by itself" not in banner.text, banner.text
         assert "paused" in banner.text, banner.text
     assert_console_clean(browser)
