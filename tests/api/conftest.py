@@ -1,8 +1,9 @@
 """The real Airflow API server app (plugin mounted from the entry point) under FastAPI's TestClient.
 
 One app per session: ``airflow db migrate``, the repo's DAGs serialized with
-``airflow dags reserialize`` (the register route creates runs from serialized DAGs, as
-Airflow's own trigger route does), SimpleAuthManager users from :mod:`tests.api.airflow_auth`.
+``airflow dags reserialize`` (the register route creates runs from serialized DAGs, as Airflow's
+own trigger route does; both made once a run, tests/support/airflow_fixtures.py), SimpleAuthManager
+users from :mod:`tests.api.airflow_auth`.
 Each test gets its own PostgreSQL store schema and a reset simulator.
 """
 
@@ -10,8 +11,6 @@ from __future__ import annotations
 
 import os
 import secrets
-import subprocess
-import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -22,6 +21,7 @@ from include.graph_simulator.process import SimulatorControl
 from tests.api.airflow_auth import PASSWORDS, auth_env
 from tests.api.fleet_seed import SeededChannel, secret_values, seed_fleet
 from tests.api.runs import ONBOARDING_DAG_ID, RunView, delete_register_runs, register_runs_in_db, set_paused
+from tests.support.airflow_fixtures import copy_metadata_db
 from whatsapp.hooks.graph import WhatsAppGraphHook
 from whatsapp.store import ChannelStore
 
@@ -42,22 +42,17 @@ def airflow_auth_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[
 
 
 @pytest.fixture(scope="session")
-def serialized_dags(airflow_db: None, airflow_auth_env: dict[str, str]) -> None:
-    airflow = Path(sys.executable).with_name("airflow")
-    result = subprocess.run(
-        [str(airflow), "dags", "reserialize"],
-        env=os.environ.copy(),
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert result.returncode == 0, (
-        f"dags reserialize failed:\n{result.stdout[-2000:]}\n{result.stderr[-3000:]}"
-    )
+def serialized_dags(airflow_db: None, airflow_db_serialized_template: Path) -> None:
+    """This process's metadata database replaced by the run's copy with the DAGs serialized."""
+    from airflow import settings
+
+    copy_metadata_db(airflow_db_serialized_template, Path(os.environ["AIRFLOW_HOME"]) / "airflow.db")
+    if settings.engine is not None:
+        settings.engine.dispose()  # no pooled connection may still point at the replaced file
 
 
 @pytest.fixture(scope="session")
-def api_client(serialized_dags: None) -> Iterator[TestClient]:
+def api_client(serialized_dags: None, airflow_auth_env: dict[str, str]) -> Iterator[TestClient]:
     """Airflow's ``create_app()``: the same app ``airflow api-server`` serves, plugins included."""
     from airflow.api_fastapi.app import create_app, purge_cached_app
 

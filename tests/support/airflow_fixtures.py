@@ -6,9 +6,10 @@ import contextlib
 import fcntl
 import os
 import shutil
+import sqlite3
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -38,29 +39,67 @@ def _exclusive(lock_path: Path) -> Iterator[None]:
             fcntl.flock(lock, fcntl.LOCK_UN)
 
 
+def _made_once(shared: Path, name: str, make: Callable[[Path], None]) -> Path:
+    """``shared/name``, made by ``make(partial)`` once per test run whichever worker asks first.
+
+    The others wait on a file lock and reuse the file; ``make`` writes a ``.partial`` file that
+    is renamed into place only once complete, so a failed attempt leaves nothing to reuse.
+    """
+    made = shared / name
+    with _exclusive(shared / f"{name}.lock"):
+        if not made.exists():
+            partial = made.with_suffix(".partial")
+            partial.unlink(missing_ok=True)
+            make(partial)
+            partial.replace(made)
+    return made
+
+
+def _airflow_cli(database: Path, *args: str) -> None:
+    env = {**os.environ, "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{database}"}
+    result = subprocess.run([str(AIRFLOW), *args], env=env, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, (
+        f"airflow {' '.join(args)} failed:\n{result.stdout[-2000:]}\n{result.stderr[-3000:]}"
+    )
+
+
 @pytest.fixture(scope="session")
 def airflow_db_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A SQLite metadata database after ``airflow db migrate``, made once per test run.
 
     The migration takes tens of seconds of CPU; every xdist worker (and the browser suite's
-    Airflow) starts from a copy instead of running it again. The first worker to get here
-    migrates under a file lock; the others wait for it and reuse the file.
+    Airflow) starts from a copy instead of running it again.
     """
-    shared = _shared_tmp(tmp_path_factory)
-    template = shared / "airflow-metadata-template.db"
-    with _exclusive(shared / "airflow-metadata-template.lock"):
-        if not template.exists():
-            partial = template.with_suffix(".partial")
-            partial.unlink(missing_ok=True)
-            env = {**os.environ, "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{partial}"}
-            result = subprocess.run(
-                [str(AIRFLOW), "db", "migrate"], env=env, capture_output=True, text=True, timeout=300
-            )
-            assert result.returncode == 0, (
-                f"airflow db migrate failed:\n{result.stdout[-2000:]}\n{result.stderr[-2000:]}"
-            )
-            partial.replace(template)
-    return template
+    return _made_once(
+        _shared_tmp(tmp_path_factory),
+        "airflow-metadata-template.db",
+        lambda partial: _airflow_cli(partial, "db", "migrate"),
+    )
+
+
+@pytest.fixture(scope="session")
+def airflow_db_serialized_template(
+    tmp_path_factory: pytest.TempPathFactory, airflow_db_template: Path
+) -> Path:
+    """The migrated template with the repository's DAGs serialized (``airflow dags reserialize``).
+
+    An Airflow started without a DAG processor (the browser suites') needs its DAGs serialized
+    up front; parsing them costs about ten seconds of CPU, once per run instead of per stack.
+    """
+
+    def serialize(partial: Path) -> None:
+        shutil.copyfile(airflow_db_template, partial)
+        _airflow_cli(partial, "dags", "reserialize")
+
+    return _made_once(_shared_tmp(tmp_path_factory), "airflow-metadata-serialized.db", serialize)
+
+
+def set_dag_paused(database: Path, dag_id: str, paused: bool) -> None:
+    """Pause or unpause a serialized DAG in a SQLite metadata database no Airflow runs on yet
+    (what ``airflow dags unpause`` does, without starting Airflow's CLI for one row)."""
+    with contextlib.closing(sqlite3.connect(database)) as db, db:
+        updated = db.execute("UPDATE dag SET is_paused = ? WHERE dag_id = ?", (paused, dag_id)).rowcount
+    assert updated == 1, f"{dag_id} is not serialized in {database}"
 
 
 def copy_metadata_db(template: Path, destination: Path) -> None:

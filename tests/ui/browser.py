@@ -42,6 +42,9 @@ CHROMIUM_FLAGS = (
     "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1",
 )
 WAIT_S = 30
+#: A page of Airflow's origin that loads no script (a JSON answer): where the browser goes to set
+#: the origin's cookies or storage without paying for a load of Airflow's 7 MB page.
+LIGHTEST_PAGE = "/api/v2/monitor/health"
 #: The page's route under Airflow (``url_route`` of the plugin's ``nav`` React app).
 PAGE_PATH = "/plugin/whatsapp-health"
 
@@ -85,6 +88,8 @@ class Browser:
         self.driver = driver
         self.base_url = base_url
         self.user: str | None = None
+        #: Each user's Airflow session cookies, from their first login through the form.
+        self._sessions: dict[str, list[dict[str, Any]]] = {}
 
     # ---- waiting and finding --------------------------------------------------------------
 
@@ -199,31 +204,53 @@ class Browser:
         self.open(f"{PAGE_PATH}{'?' + query if query else ''}")
 
     def login(self, user: str, password: str | None = None) -> None:
-        """Airflow's own login form (SimpleAuthManager) as ``user`` (password: the suite's for that
-        user unless given); nothing to do if already them."""
+        """Log in as ``user`` (password: the suite's for that user unless given); nothing to do if
+        already them.
+
+        The first time, through Airflow's own login form (SimpleAuthManager); after that, by putting
+        back the session cookie that login gave, as a browser that kept it would. A form login loads
+        Airflow's 7 MB page four times (about 1 s of renderer CPU each), and the browser suite
+        switches users dozens of times a run.
+        """
         if self.user == user:
             return
+        if user in self._sessions and password is None:
+            self._resume(self._sessions[user])
+        else:
+            self._login_with_form(user, password or PASSWORDS[user])
+            self._sessions[user] = self.driver.get_cookies()
+        self.user = user
+
+    def _forget_session(self) -> None:
+        """No cookie, localStorage or sessionStorage of the previous user (set from Airflow's origin)."""
+        self.open(LIGHTEST_PAGE)
+        self.driver.delete_all_cookies()
+        self.driver.execute_script("window.localStorage.clear(); window.sessionStorage.clear();")
+
+    def _resume(self, cookies: list[dict[str, Any]]) -> None:
+        self._forget_session()
+        for cookie in cookies:
+            self.driver.add_cookie(cookie)
+
+    def _login_with_form(self, user: str, password: str) -> None:
         from selenium.webdriver.common.by import By
         from selenium.webdriver.common.keys import Keys
         from selenium.webdriver.support import expected_conditions as ec
 
-        self.open("/")
-        self.driver.delete_all_cookies()
-        self.driver.execute_script("window.localStorage.clear(); window.sessionStorage.clear();")
+        self._forget_session()
         self.open("/")
         password_input = self.wait(
             ec.visibility_of_element_located((By.CSS_SELECTOR, "input[type=password]"))
         )
         username = self.driver.find_element(By.CSS_SELECTOR, "input:not([type=password]):not([type=hidden])")
         username.send_keys(user)
-        password_input.send_keys(password or PASSWORDS[user], Keys.ENTER)
+        password_input.send_keys(password, Keys.ENTER)
         # Logged in once Airflow's navigation shows the plugin's entry; Airflow's own 401s from before
         # the login are then dropped (they are not the page's).
         self.wait(
             ec.visibility_of_element_located((By.CSS_SELECTOR, "a[href$='plugin/whatsapp-health']")),
             message="login failed",
         )
-        self.user = user
         self.drain_console()
 
     def drain_console(self, quiet_s: float = 0.5) -> None:
@@ -235,9 +262,9 @@ class Browser:
             time.sleep(0.1)
 
     def set_local_storage(self, values: dict[str, str | None]) -> None:
-        """Airflow's localStorage (its origin's): from a page of another origin, Airflow's home first."""
+        """Airflow's localStorage (its origin's): from a page of another origin, one of Airflow's first."""
         if not self.driver.current_url.startswith(self.base_url):
-            self.open()
+            self.open(LIGHTEST_PAGE)
         for key, value in values.items():
             if value is None:
                 self.driver.execute_script("window.localStorage.removeItem(arguments[0]);", key)

@@ -19,10 +19,10 @@ import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
-from include.airflow_processes import AirflowServers, loopback_env, run_airflow
+from include.airflow_processes import AirflowServers, loopback_env
 from include.graph_simulator.process import RunningSimulator, SimulatorProcess, free_port
 from tests.api.airflow_auth import PASSWORDS, server_env
-from tests.support.airflow_fixtures import copy_metadata_db
+from tests.support.airflow_fixtures import copy_metadata_db, set_dag_paused
 from tests.support.simulator_fixtures import GRAPH_CONN_ENV, graph_connection
 from tests.support.store_fixtures import connection_env_value
 from tests.ui.browser import Browser, new_driver, require_browser
@@ -96,7 +96,7 @@ def ui_stack(
     tmp_path_factory: pytest.TempPathFactory,
     ui_store: ChannelStore,
     ui_simulator: RunningSimulator,
-    airflow_db_template: Path,
+    airflow_db_serialized_template: Path,
 ) -> Iterator[UiStack]:
     require_browser()
     graph_conn = graph_connection(ui_simulator.base_url, ui_simulator.control)
@@ -128,10 +128,10 @@ def ui_stack(
         "AIRFLOW_CONN_WHATSAPP_STORE_DEFAULT": connection_env_value(ui_store.target),
         GRAPH_CONN_ENV: graph_conn,
     }
-    copy_metadata_db(airflow_db_template, home / "airflow.db")  # `airflow db migrate`, done once a run
-    run_airflow(env, "dags", "reserialize")
+    # `airflow db migrate` and `airflow dags reserialize`, done once a run.
+    copy_metadata_db(airflow_db_serialized_template, home / "airflow.db")
     # Only the DAG under test runs: the hourly fleet audit stays paused and leaves the seed alone.
-    run_airflow(env, "dags", "unpause", REGISTER_DAG)
+    set_dag_paused(home / "airflow.db", REGISTER_DAG, paused=False)
     with AirflowServers(env, tmp, port) as servers:
         try:
             yield UiStack(servers, ui_store, ui_simulator, channels)
