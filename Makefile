@@ -44,12 +44,13 @@ $(CODEGEN): ui/codegen/package-lock.json
 $(BROWSER):
 	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver
 
-# pytest-xdist workers: the suite waits on Airflow processes, the simulator and PostgreSQL as much
-# as it computes, so one worker more than the cores keeps both cores busy (bench/README.md).
-# --dist loadgroup: the tests of one shared stack (the API app, the browser suite's Airflow, the
-# end-to-end Airflow; SHARED_STACK_FIXTURES in tests/conftest.py) run on one worker, which starts it once.
-TEST_WORKERS ?= 3
-PARALLEL := -n $(TEST_WORKERS) --dist loadgroup
+# pytest-xdist workers: one per shared stack (two browser suites, the end-to-end Airflow, the API
+# app), so all four start at once; their tests wait on Airflow, Chromium and the simulator as much
+# as they compute, and the other tests fill those waits (bench/README.md, "Test loop").
+# --dist loadgroup: the tests of one shared stack (SHARED_STACK_FIXTURES in tests/conftest.py) run
+# on one worker, which starts it once; --no-loadscope-reorder keeps tests/conftest.py's start order.
+TEST_WORKERS ?= 4
+PARALLEL := -n $(TEST_WORKERS) --dist loadgroup --no-loadscope-reorder
 
 test: $(STAMP) ui $(BROWSER) $(CODEGEN)
 	$(BIN)/ruff check .

@@ -66,28 +66,63 @@ SHARED_STACK_FIXTURES = ("api_client", "ui_stack", "e2e_stack")
 SECOND_UI_STACK_MODULES = frozenset(
     {"test_fleet_view", "test_fleet_actions", "test_fleet_filters", "test_trend"}
 )
-#: Folders of the longest tests, collected first so that a parallel run starts them at once
-#: instead of finding them last in alphabetical order (the run would wait for them alone).
-LONG_FOLDERS_FIRST = ("e2e", "ui", "api")
+#: The order work starts in under pytest-xdist (``--no-loadscope-reorder`` keeps it; by default
+#: xdist would start the groups with the most tests first, and the four-test end-to-end group
+#: waited for a worker behind the 344 API tests). First the shared stacks, longest first; then
+#: the other tests of the stacks' folders (the demo's Airflow, the bundle build); then the folders
+#: of DAG runs and subprocesses; last the many quick tests, which share the run's end evenly
+#: between the workers instead of one slow test running alone at the end.
+GROUPS_FIRST = ("ui_stack", "e2e_stack", "ui_stack_2", "api_client")
+STACK_FOLDERS = ("e2e", "ui", "api")
+QUICK_FOLDERS_LAST = ("unit", "hook", "webhooks", "simulator", "pywa", "dags", "deploy")
+#: Modules whose tests take 10-40 s each (big DAG runs, the CLI as a subprocess), started before the
+#: other tests of their class: a long test started last runs alone while the other workers idle.
+SLOW_MODULES_FIRST = (
+    "fleet/test_fleet_dag.py",
+    "store/test_cli.py",
+    "onboarding/test_onboarding_dag.py",
+    "lifecycle/test_display_name_change.py",
+    "onboarding/test_business_app_numbers.py",
+    "onboarding/test_transient_faults.py",
+    "lifecycle/test_offboarding_race.py",
+    "registration/test_answer_still_out.py",
+)
 
 
 def _folder(item: pytest.Item) -> str:
     return item.path.relative_to(REPO_ROOT / "tests").parts[0]
 
 
+def _group(item: pytest.Item) -> str | None:
+    """The shared stack a test runs on, if any (its xdist group)."""
+    stacks = [name for name in SHARED_STACK_FIXTURES if name in getattr(item, "fixturenames", ())]
+    if not stacks:
+        return None
+    if stacks[0] == "ui_stack" and item.path.stem in SECOND_UI_STACK_MODULES:
+        return "ui_stack_2"
+    return stacks[0]
+
+
+def _start_order(item: pytest.Item) -> tuple[int, int]:
+    group, folder = _group(item), _folder(item)
+    module = item.path.relative_to(REPO_ROOT / "tests").as_posix()
+    if group is not None:
+        return (0, GROUPS_FIRST.index(group))
+    if folder in STACK_FOLDERS:
+        return (1, STACK_FOLDERS.index(folder))
+    if module in SLOW_MODULES_FIRST:
+        return (2, SLOW_MODULES_FIRST.index(module))
+    if folder in QUICK_FOLDERS_LAST:
+        return (4, 0)
+    return (3, 0)
+
+
 @pytest.hookimpl(tryfirst=True)  # the markers must be there when pytest-xdist's hook reads them
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    def order(item: pytest.Item) -> int:
-        folder = _folder(item)
-        return LONG_FOLDERS_FIRST.index(folder) if folder in LONG_FOLDERS_FIRST else len(LONG_FOLDERS_FIRST)
-
-    items.sort(key=order)  # stable: the order inside a folder is unchanged
+    items.sort(key=_start_order)  # stable: the order inside a folder is unchanged
     for item in items:
-        stacks = [name for name in SHARED_STACK_FIXTURES if name in getattr(item, "fixturenames", ())]
-        if stacks:
-            group = stacks[0]
-            if group == "ui_stack" and item.path.stem in SECOND_UI_STACK_MODULES:
-                group = "ui_stack_2"
+        group = _group(item)
+        if group is not None:
             item.add_marker(pytest.mark.xdist_group(group))
 
 
