@@ -1,5 +1,7 @@
 # The two commands of the README: `make demo` and `make test`.
 # Both build .venv on first use; a stamp file makes later runs skip the install.
+# --compile-bytecode (pip's default, not uv's): without it the first run's processes (four test
+# workers, every Airflow component) each compiled the same modules again (bench/README.md).
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -15,7 +17,7 @@ $(STAMP): requirements.txt constraints.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check uv==0.13.8
 	rm -rf plugins/*.egg-info  # left by the old setuptools build: Airflow saw the plugin twice
-	$(BIN)/uv pip install --quiet --python $(BIN)/python -r requirements.txt -c constraints.txt -e .
+	$(BIN)/uv pip install --quiet --compile-bytecode --python $(BIN)/python -r requirements.txt -c constraints.txt -e .
 	touch $(STAMP)
 
 demo: $(STAMP) ui
