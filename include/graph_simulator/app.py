@@ -63,9 +63,14 @@ class Simulator:
 
     def __init__(self, config: SimulatorConfig) -> None:
         self.base_config = config
+        #: Bumped by every reset: a request that arrived before the latest reset (one held by a
+        #: timeout fault past its client's patience) belongs to state that is gone, and its call
+        #: must not show up in the log of whatever test reset the simulator meanwhile.
+        self.epoch = 0
         self.reset()
 
     def reset(self) -> None:
+        self.epoch += 1
         self.state = SimState(self.base_config.copy())
         self.faults = FaultBook()
         self.calls: deque[dict[str, Any]] = deque(maxlen=CALL_LOG_SIZE)
@@ -325,6 +330,7 @@ async def graph_entry(http: Request) -> Response:
     stats.http_versions[http.scope["http_version"]] += 1
     if client := http.scope.get("client"):
         stats.peers.add((client[0], client[1]))
+    epoch = sim.epoch
     version, path = split_version(http.url.path)
     log: dict[str, Any] = {"method": http.method, "path": http.url.path, "query": {}, "body": {}}
     try:
@@ -361,9 +367,10 @@ async def graph_entry(http: Request) -> Response:
         answer = error_answer(state, exc)
     log["status"] = answer.status
     log["fault"] = answer.fault
-    sim.log(log)
-    if state.outbox:
-        sim.webhooks.flush()
+    if sim.epoch == epoch:  # else the simulator was reset while this request was held
+        sim.log(log)
+        if state.outbox:
+            sim.webhooks.flush()
     return Response(answer.text(), status_code=answer.status, headers=answer.headers, media_type=_JSON_TYPE)
 
 

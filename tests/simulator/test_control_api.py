@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -129,3 +131,18 @@ def test_ten_thousand_numbers_and_a_50_batch(sim: SimulatorControl) -> None:
     with httpx.Client(base_url=sim.base_url) as client:
         answer = client.post("/v24.0/", data={"batch": json.dumps(batch)})
     assert [item["code"] for item in answer.json()] == [200] * 50
+
+
+def test_a_call_still_held_when_the_simulator_is_reset_is_not_logged_after_the_reset(
+    sim: SimulatorControl, simulator_process: Any
+) -> None:
+    """A timeout fault holds a call past its client's patience; the test that made it ends and the
+    next one resets the simulator. The held call then completes: it must not appear in the next
+    test's call log (it did, as a flaky ``sim.calls() == []`` in an unrelated test)."""
+    number = sim.add_number()
+    sim.add_fault(kind="timeout", timeout_seconds=1.0)
+    with pytest.raises(httpx.TimeoutException):
+        httpx.get(f"{simulator_process.base_url}/v24.0/{number['phone_number_id']}", timeout=0.2)
+    sim.reset()
+    time.sleep(1.5)  # the held call has completed by now
+    assert sim.calls() == []
