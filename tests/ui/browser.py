@@ -120,7 +120,7 @@ class Browser:
         )
 
     def read(self, testid: str, what: Callable[[Any], T]) -> T:
-        """``what`` of the visible ``testid``, found again if React replaced it while reading.
+        """``what`` done to the visible ``testid`` (read, click, type), found again if React replaced it.
 
         The pages refresh on a timer, so an element found a moment ago may be gone by the time
         its text is read (StaleElementReferenceException in a loaded full run).
@@ -132,7 +132,7 @@ class Browser:
                 return what(self.one(testid))
             except StaleElementReferenceException:
                 time.sleep(0.2)
-        raise AssertionError(f"[data-testid={testid}] kept being replaced while read")
+        raise AssertionError(f"[data-testid={testid}] kept being replaced")
 
     def text(self, testid: str) -> str:
         return self.read(testid, lambda element: element.text)
@@ -145,19 +145,14 @@ class Browser:
 
     def type_into(self, testid: str, text: str) -> None:
         """Replace the text of an input (found again if React replaced it meanwhile)."""
-        from selenium.common.exceptions import StaleElementReferenceException
         from selenium.webdriver.common.keys import Keys
 
-        for _ in range(5):
-            try:
-                field = self.one(testid)
-                field.send_keys(Keys.CONTROL, "a")
-                field.send_keys(Keys.DELETE)
-                field.send_keys(text)
-                return
-            except StaleElementReferenceException:
-                time.sleep(0.2)
-        raise AssertionError(f"[data-testid={testid}] kept being replaced while typing")
+        def replace_text(field: Any) -> None:
+            field.send_keys(Keys.CONTROL, "a")
+            field.send_keys(Keys.DELETE)
+            field.send_keys(text)
+
+        self.read(testid, replace_text)
 
     def rows(self) -> list[str]:
         """``data-channel`` of the fleet rows shown, top to bottom (read in one script: never stale)."""
@@ -181,15 +176,7 @@ class Browser:
 
     def click(self, testid: str) -> None:
         """Click the visible ``testid`` (found again if React replaced it between finding and clicking)."""
-        from selenium.common.exceptions import StaleElementReferenceException
-
-        for _ in range(5):
-            try:
-                self.one(testid).click()
-                return
-            except StaleElementReferenceException:
-                time.sleep(0.2)
-        raise AssertionError(f"[data-testid={testid}] kept being replaced")
+        self.read(testid, lambda element: element.click())
 
     def query(self) -> dict[str, list[str]]:
         return parse_qs(urlsplit(self.driver.current_url).query)
