@@ -9,7 +9,6 @@ Each test gets its own PostgreSQL store schema and a reset simulator.
 
 from __future__ import annotations
 
-import os
 import secrets
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -21,7 +20,7 @@ from include.graph_simulator.process import SimulatorControl
 from tests.api.airflow_auth import PASSWORDS, auth_env
 from tests.api.fleet_seed import SeededChannel, secret_values, seed_fleet
 from tests.api.runs import ONBOARDING_DAG_ID, RunView, delete_register_runs, register_runs_in_db, set_paused
-from tests.support.airflow_fixtures import copy_metadata_db
+from tests.support.airflow_fixtures import use_metadata_db
 from whatsapp.hooks.graph import WhatsAppGraphHook
 from whatsapp.store import ChannelStore
 
@@ -44,11 +43,7 @@ def airflow_auth_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[
 @pytest.fixture(scope="session")
 def serialized_dags(airflow_db: None, airflow_db_serialized_template: Path) -> None:
     """This process's metadata database replaced by the run's copy with the DAGs serialized."""
-    from airflow import settings
-
-    copy_metadata_db(airflow_db_serialized_template, Path(os.environ["AIRFLOW_HOME"]) / "airflow.db")
-    if settings.engine is not None:
-        settings.engine.dispose()  # no pooled connection may still point at the replaced file
+    use_metadata_db(airflow_db_serialized_template)
 
 
 @pytest.fixture(scope="session")

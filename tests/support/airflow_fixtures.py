@@ -7,19 +7,17 @@ import fcntl
 import os
 import shutil
 import sqlite3
-import subprocess
-import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from include.airflow_processes import run_airflow
 from tests.support.store_fixtures import STORE_CONN_ENV, connection_env_value
 from whatsapp.store import ChannelStore
 
 DAGS_FOLDER = Path(__file__).resolve().parents[2] / "dags"
-AIRFLOW = Path(sys.executable).with_name("airflow")
 
 
 def _shared_tmp(tmp_path_factory: pytest.TempPathFactory) -> Path:
@@ -56,11 +54,8 @@ def _made_once(shared: Path, name: str, make: Callable[[Path], None]) -> Path:
 
 
 def _airflow_cli(database: Path, *args: str) -> None:
-    env = {**os.environ, "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{database}"}
-    result = subprocess.run([str(AIRFLOW), *args], env=env, capture_output=True, text=True, timeout=300)
-    assert result.returncode == 0, (
-        f"airflow {' '.join(args)} failed:\n{result.stdout[-2000:]}\n{result.stderr[-3000:]}"
-    )
+    """``airflow <args>`` on the SQLite metadata database at ``database``."""
+    run_airflow({**os.environ, "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{database}"}, *args)
 
 
 @pytest.fixture(scope="session")
@@ -109,14 +104,19 @@ def copy_metadata_db(template: Path, destination: Path) -> None:
     partial.replace(destination)
 
 
-@pytest.fixture(scope="session")
-def airflow_db(airflow_db_template: Path) -> None:
-    """This process's metadata database (tests/conftest.py's AIRFLOW_HOME), migrated."""
+def use_metadata_db(template: Path) -> None:
+    """This process's metadata database (tests/conftest.py's AIRFLOW_HOME) replaced by a copy."""
     from airflow import settings
 
-    copy_metadata_db(airflow_db_template, Path(os.environ["AIRFLOW_HOME"]) / "airflow.db")
+    copy_metadata_db(template, Path(os.environ["AIRFLOW_HOME"]) / "airflow.db")
     if settings.engine is not None:
         settings.engine.dispose()  # no pooled connection may still point at a replaced file
+
+
+@pytest.fixture(scope="session")
+def airflow_db(airflow_db_template: Path) -> None:
+    """This process's metadata database, migrated."""
+    use_metadata_db(airflow_db_template)
 
 
 @pytest.fixture(scope="session")
