@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from include.graph_simulator.process import SimulatorControl
-from tests.registration.support import Seeded, due_channel, register_calls
+from tests.registration.support import Seeded, due_channel, register_calls, stored_number
 from tests.store.helpers import set_registration
 from tests.support.airflow_fixtures import fresh_dag
 from whatsapp.domain.registration import REGISTER_BUDGET, RegistrationState
@@ -58,16 +58,8 @@ def _spend_budget(store: ChannelStore, seeded: Seeded) -> None:
 
 def _business_app_number(sim: SimulatorControl, store: ChannelStore) -> Seeded:
     """A WhatsApp Business app number (coexistence) whose stored health says so."""
-    number = sim.add_number(name_status="APPROVED", is_on_biz_app=True)
-    token = sim.new_token(number["waba_id"])
-    channel = store.channels.upsert(
-        account_id=1,
-        phone_number_id=number["phone_number_id"],
-        waba_id=number["waba_id"],
-        business_id=number["business_id"],
-        access_token=token,
-        on_business_app=True,
-    )
+    seeded = stored_number(sim, store, on_business_app=True, name_status="APPROVED", is_on_biz_app=True)
+    channel, number, token = seeded.channel, seeded.number, seeded.token
     hook = WhatsAppGraphHook()
     try:
         health = hook.get_phone_health(number["phone_number_id"], token)

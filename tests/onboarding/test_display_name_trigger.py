@@ -11,6 +11,7 @@ import pytest
 from airflow.triggers.base import BaseTaskEndEvent, TriggerEvent
 
 from include.graph_simulator.process import SimulatorControl
+from tests.registration.support import stored_number
 from whatsapp.store import ChannelStore
 from whatsapp.triggers.display_name import DisplayNameTrigger
 
@@ -18,16 +19,8 @@ pytestmark = pytest.mark.postgres
 
 
 def saved_channel(sim: SimulatorControl, store: ChannelStore, **state: Any) -> tuple[Any, str]:
-    number = sim.add_number(**state)
-    token = sim.new_token(number["waba_id"])
-    channel = store.channels.upsert(
-        account_id=1,
-        phone_number_id=number["phone_number_id"],
-        waba_id=number["waba_id"],
-        business_id=number["business_id"],
-        access_token=token,
-    )
-    return channel, token
+    seeded = stored_number(sim, store, **state)
+    return seeded.channel, seeded.token
 
 
 def trigger_for(channel: Any, deadline: datetime, poke_interval: float = 0.2) -> DisplayNameTrigger:

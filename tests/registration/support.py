@@ -34,8 +34,10 @@ class Seeded:
     token: str
 
 
-def due_channel(sim: SimulatorControl, store: ChannelStore, **number_state: Any) -> Seeded:
-    """A simulator number and its stored channel, ``scheduled`` and due now (as the fleet finds it)."""
+def stored_number(
+    sim: SimulatorControl, store: ChannelStore, *, on_business_app: bool = False, **number_state: Any
+) -> Seeded:
+    """A simulator number with a token of its own, saved as a channel of account 1."""
     number = sim.add_number(**number_state)
     token = sim.new_token(number["waba_id"])
     channel = store.channels.upsert(
@@ -44,14 +46,21 @@ def due_channel(sim: SimulatorControl, store: ChannelStore, **number_state: Any)
         waba_id=number["waba_id"],
         business_id=number["business_id"],
         access_token=token,
+        on_business_app=on_business_app,
     )
+    return Seeded(channel, number, token)
+
+
+def due_channel(sim: SimulatorControl, store: ChannelStore, **number_state: Any) -> Seeded:
+    """A simulator number and its stored channel, ``scheduled`` and due now (as the fleet finds it)."""
+    seeded = stored_number(sim, store, **number_state)
     set_registration(
         store,
-        channel.id,
+        seeded.channel.id,
         RegistrationState.SCHEDULED,
         next_attempt_at=datetime.now(UTC) - timedelta(seconds=1),
     )
-    return Seeded(store.channels.by_id(channel.id), number, token)
+    return Seeded(store.channels.by_id(seeded.channel.id), seeded.number, seeded.token)
 
 
 def direct_call(base_url: str, seeded: Seeded, action: str, pin: str = "000000") -> dict[str, Any]:
