@@ -50,7 +50,7 @@ AUDIT_EVENT = "whatsapp_fleet_action"
 #: The run's tasks whose return values the outcome is read from (``dags/whatsapp_fleet_action.py``).
 SELECT_TASK, ACT_TASK = "select_channels", "act"
 
-refuse_if_paused = refuse_when_paused(
+refuse_if_action_dag_paused = refuse_when_paused(
     "its run would wait unseen; unpause it (it is created unpaused) and act again"
 )
 
@@ -126,7 +126,7 @@ def queue_fleet_action(
         run_id=run_id,
         conf=body.run_conf(),
         from_ui=bool(request.headers.get("referer")),
-        check=refuse_if_paused,
+        check=refuse_if_action_dag_paused,
     )
     return FleetActionQueued(
         dag_id=FLEET_ACTION_DAG_ID,
