@@ -418,7 +418,7 @@ def test_a_blocked_number_offers_no_register_call_until_its_window_reopens(
     ui_stack: UiStack, browser: Browser
 ) -> None:
     """Meta's 133016 holds the number until its register window reopens: another call is refused
-    and counted. Issue 25 #3: the page offered *Complete registration now* (enabled) and the API
+    and counted. Before, the page offered *Complete registration now* (enabled) and the API
     queued the run; now the button is disabled with the reopening time and the API answers 409."""
     channel = ui_stack.channels["blocked"]
     situation = _health(ui_stack, channel)["situation"]
@@ -442,7 +442,7 @@ def test_a_blocked_number_offers_no_register_call_until_its_window_reopens(
 
 def test_a_next_try_already_past_reads_overdue(ui_stack: UiStack, browser: Browser) -> None:
     """A pending number's next try is when it was saved (the fleet registers it at its next run):
-    issue 25 #4: the page showed that past time as "Next try", equal to "since"; now it says
+    before, the page showed that past time as "Next try", equal to "since"; now it says
     "overdue", in the fleet's column and in the banner, and a future next try stays a time."""
     from selenium.webdriver.common.by import By
 
@@ -474,7 +474,7 @@ def test_a_next_try_already_past_reads_overdue(ui_stack: UiStack, browser: Brows
 
 def test_a_name_change_action_leads_to_the_dag_that_requests_one(ui_stack: UiStack, browser: Browser) -> None:
     """*Request a display name (whatsapp_change_display_name)* is done in Airflow, by triggering
-    that DAG. Issue 25 #8: the page linked it to WhatsApp Manager in a new tab, and said Meta's
+    that DAG. Before, the page linked it to WhatsApp Manager in a new tab, and said Meta's
     refusal twice (banner and note). Airflow 3.3 has no URL that opens a DAG's trigger form
     (apache/airflow#54800 is open; #59231 was reverted), so the link opens the DAG's page, whose
     Trigger button opens the form."""
@@ -521,7 +521,7 @@ def test_a_name_change_action_leads_to_the_dag_that_requests_one(ui_stack: UiSta
 
 def test_every_time_on_a_channel_is_in_the_airflow_time_zone(ui_stack: UiStack, browser: Browser) -> None:
     """An approved name change shows its deadline in the banner and in the channel's notes; the
-    page (issue 25 #12) showed the banner's in Airflow's zone and the note's as the API words it,
+    page once showed the banner's in Airflow's zone and the note's as the API words it,
     in UTC ("re-register by … UTC"). Now every time on the view is in the zone chosen in Airflow."""
     import json
 

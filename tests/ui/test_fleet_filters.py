@@ -1,6 +1,6 @@
 """The fleet view's filters that scale: offboarded channels, owners, page size, and the CSV export.
 
-Issue 25 #6: offboarded channels could not be reached from the page (no badge, no toggle, search
+Before, offboarded channels could not be reached from the page (no badge, no toggle, search
 skipped them; only a deep link showed them). Channels a test needs beyond the shared seed are
 added by it and deleted afterwards, so the other tests see the seed unchanged.
 """

@@ -186,7 +186,7 @@ def test_a_hostile_display_name_is_text(ui_stack: UiStack, browser: Browser) -> 
 
 @pytest.mark.parametrize("sort", ["checked_at", "next_attempt_at"])
 def test_sorting_descending_puts_empty_values_last(ui_stack: UiStack, browser: Browser, sort: str) -> None:
-    """Issue 25 #14: the API sorted channels without the value first when descending: "Checked"
+    """Before, the API sorted channels without the value first when descending: "Checked"
     descending opened on the never-checked channels, "Next try" on a page of dashes."""
     field = {
         "checked_at": lambda c: c["checked_at"],
@@ -210,7 +210,7 @@ def test_sorting_descending_puts_empty_values_last(ui_stack: UiStack, browser: B
 
 
 def test_a_number_is_found_however_it_is_typed(ui_stack: UiStack, browser: Browser) -> None:
-    """Issue 25 #5: the page (the API) found a number only as shown ("555-000-0120"): its E.164 form,
+    """Before, the page (the API) found a number only as shown ("555-000-0120"): its E.164 form,
     its digits and its national digits found nothing."""
     channel = ui_stack.channels["pin_mismatch"]
     with ui_stack.api() as api:
@@ -232,7 +232,7 @@ def test_a_number_is_found_however_it_is_typed(ui_stack: UiStack, browser: Brows
 def test_a_link_the_page_cannot_serve_leads_back(ui_stack: UiStack, browser: Browser) -> None:
     """A page past the last, an unknown situation or sort, a search longer than the API takes.
 
-    Issue 25 #7: the page showed "No channel is onboarded yet." beside "Page 99 of 2", sent the
+    Before, the page showed "No channel is onboarded yet." beside "Page 99 of 2", sent the
     unknown values and showed the API's refusal (every enum value) with no way back, and sent a
     101-character search that the API refused.
     """
@@ -268,7 +268,7 @@ def test_a_link_the_page_cannot_serve_leads_back(ui_stack: UiStack, browser: Bro
 def test_an_open_fleet_view_shows_what_the_store_learns_without_a_reload(
     ui_stack: UiStack, browser: Browser
 ) -> None:
-    """Issue 25 #9: the channel view read again every 10 s, the fleet view never did."""
+    """Before, the channel view read again every 10 s, the fleet view never did."""
     name = "Acme Arrives Later"
     browser.login("admin")
     browser.open_page(f"q={name}")
@@ -292,7 +292,7 @@ def test_an_open_fleet_view_shows_what_the_store_learns_without_a_reload(
 
 
 def test_each_rows_number_is_a_link_to_its_channel(ui_stack: UiStack, browser: Browser) -> None:
-    """A real link: "open in new tab" and "copy link" work. Issue 25 #10: the rows were buttons."""
+    """A real link: "open in new tab" and "copy link" work. Before, the rows were buttons."""
     from selenium.webdriver.common.by import By
 
     blocked = ui_stack.channels["blocked"]

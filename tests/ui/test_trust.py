@@ -1,5 +1,5 @@
-"""Status you can trust, in words a person reads, laid out to fit (issue 25: defects 1, 11, 13, the
-quality and limit situations, the next try and the fleet's own state), in Chromium.
+"""Status you can trust, in words a person reads, laid out to fit (the banners' actions, the words,
+the layout, the quality and limit situations, the next try and the fleet's own state), in Chromium.
 
 Each test fails on the bundle before these changes: the banners of what a person fixes in WhatsApp
 Manager offered no *Complete registration*, the attempts table showed raw enums, the banner and
@@ -37,7 +37,7 @@ FIXED_IN_MANAGER = (
 )
 #: A *Complete registration* run can take a while: the scheduler picks it up, a worker starts.
 RUN_WAIT_S = 90
-#: The small screen of defect 13.
+#: The small screen the fleet view must fit.
 SMALL = (1024, 768)
 
 
@@ -88,7 +88,7 @@ def _open_channel(browser: Browser, channel: Situated) -> Any:
 def test_a_cause_fixed_in_whatsapp_manager_is_followed_by_complete_registration(
     ui_stack: UiStack, browser: Browser, key: str
 ) -> None:
-    """Defect 1: "…then complete registration" with only a WhatsApp Manager link. The banner offers
+    """Before: "…then complete registration" with only a WhatsApp Manager link. The banner offers
     the register action beside it, guarded by role like every register button."""
     channel = ui_stack.channels[key]
     browser.login("admin")
@@ -103,7 +103,7 @@ def test_a_cause_fixed_in_whatsapp_manager_is_followed_by_complete_registration(
 
 
 def test_a_viewer_is_told_in_words_why_it_cannot_register(ui_stack: UiStack, browser: Browser) -> None:
-    """Defect 11: "cannot trigger whatsapp_register_channel" → what the role can do, and whom to ask."""
+    """Before: "cannot trigger whatsapp_register_channel" → what the role can do, and whom to ask."""
     browser.login("viewer")
     _open_channel(browser, ui_stack.channels["pin_mismatch"])
     banner = _banner(browser, "pin_mismatch")
@@ -119,7 +119,7 @@ def test_a_viewer_is_told_in_words_why_it_cannot_register(ui_stack: UiStack, bro
 def test_refresh_from_meta_re_decides_a_number_verified_again(
     ui_stack: UiStack, browser: Browser, own_channels: Any
 ) -> None:
-    """Defect 1: after the person verified the number again, *Refresh from Meta* kept "must be
+    """Before: after the person verified the number again, *Refresh from Meta* kept "must be
     verified again". Meta's read now shows it VERIFIED: the banner moves on (registration due)."""
     channel = own_channels(
         Spec(
@@ -143,7 +143,7 @@ def test_refresh_from_meta_re_decides_a_number_verified_again(
 
 
 def test_attempts_and_banners_read_as_words(ui_stack: UiStack, browser: Browser) -> None:
-    """Defect 11: raw outcomes (pin_problem, register_limit, display_name_not_ready) and Meta's
+    """Before: raw outcomes (pin_problem, register_limit, display_name_not_ready) and Meta's
     period doubled ("Session has expired..")."""
     browser.login("admin")
     for key, words in (
@@ -165,7 +165,7 @@ def test_attempts_and_banners_read_as_words(ui_stack: UiStack, browser: Browser)
 def test_a_refusal_is_said_once_with_what_2388001_means(
     ui_stack: UiStack, browser: Browser, own_channels: Any
 ) -> None:
-    """Defect 11: 2388001 ("(#100) Invalid parameter") beside a name Meta shows APPROVED, quoted by the
+    """Before: 2388001 ("(#100) Invalid parameter") beside a name Meta shows APPROVED, quoted by the
     banner and again by the outcome box, without a word on why. Now: the banner says the name's
     certificate is not ready yet, and the outcome box points at it instead of repeating it."""
     channel = own_channels(
@@ -224,7 +224,7 @@ def _layout(browser: Browser) -> dict[str, Any]:
 def test_at_1024_by_768_the_table_starts_near_the_top_and_the_problem_has_room(
     ui_stack: UiStack, browser: Browser
 ) -> None:
-    """Defect 13: at 1024x768 the ~26 badges took five rows and left 4 table rows; the Problem
+    """Before: at 1024x768 the ~26 badges took five rows and left 4 table rows; the Problem
     column shrank to 130 px. Now the counts are three groups (expandable to the kinds), the
     table starts high, and the Problem column is the widest."""
     driver = browser.driver
