@@ -9,6 +9,7 @@ import os
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from cryptography.fernet import Fernet
@@ -33,6 +34,48 @@ os.environ.update(
 os.environ.setdefault("WHATSAPP_TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")
 
 from airflow.sdk._shared.secrets_masker import reset_secrets_masker  # noqa: E402 (after the env above)
+
+
+def memoize_jsonschema_schema_checks() -> None:
+    """Check each distinct JSON schema against its metaschema once per test process, not per value.
+
+    Airflow validates a ``Param`` with ``jsonschema.validate``, which first checks the schema
+    itself against the draft 2020-12 metaschema (about 1 ms), and ``dag.test()`` serializes the
+    whole DAG, every Param resolved, for each task it runs: a fifth of the CPU of the DAG tests
+    went to checking the same dozen schemas thousands of times (bench/README.md, "Test loop").
+    The check is a pure function of the schema, so a schema that passed once passes again; one
+    that fails is checked (and fails) every time. The value itself is still validated every time.
+    """
+    import json
+
+    from jsonschema import validators
+
+    checked: set[tuple[type, str]] = set()
+
+    def memoized(check: Any) -> Any:
+        def check_schema(cls: type, schema: Any, *args: Any, **kwargs: Any) -> None:
+            if args or kwargs:
+                return check.__func__(cls, schema, *args, **kwargs)
+            key = (cls, json.dumps(schema, sort_keys=True, default=repr))
+            if key not in checked:
+                check.__func__(cls, schema)
+                checked.add(key)
+            return None
+
+        return classmethod(check_schema)
+
+    for cls in (
+        validators.Draft202012Validator,
+        validators.Draft201909Validator,
+        validators.Draft7Validator,
+        validators.Draft6Validator,
+        validators.Draft4Validator,
+        validators.Draft3Validator,
+    ):
+        cls.check_schema = memoized(cls.check_schema)
+
+
+memoize_jsonschema_schema_checks()
 
 
 @pytest.fixture(autouse=True)
