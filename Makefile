@@ -6,7 +6,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-BROWSER := /usr/bin/chromedriver
+BROWSER := /usr/bin/chromedriver /usr/lib/chromium/chromium-headless-shell
 export WHATSAPP_TEST_DATABASE_URL ?= postgresql://postgres@127.0.0.1:5432/test
 
 .PHONY: demo demo-airflow test test-fast lint install clean lock ui types
@@ -42,9 +42,10 @@ CODEGEN := ui/codegen/node_modules/.package-lock.json
 $(CODEGEN): ui/codegen/package-lock.json
 	npm ci --prefix ui/codegen --no-audit --no-fund --silent
 
-# Headless Chromium for the WhatsApp Health page test: Debian's packages (needs root, as CI has).
+# Chromium's headless shell (the browser Playwright and Puppeteer run headless) and chromedriver
+# for the WhatsApp Health page tests: Debian's packages (needs root, as CI has).
 $(BROWSER):
-	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver
+	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium-headless-shell chromium-driver
 
 # pytest-xdist workers: one per shared stack (two browser suites, the end-to-end Airflow, the API
 # app), so all four start at once; their tests wait on Airflow, Chromium and the simulator as much

@@ -21,7 +21,13 @@ T = TypeVar("T")
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = REPO_ROOT / "test-artifacts" / "ui"
-CHROMIUM = Path("/usr/bin/chromium")
+#: Chromium's headless shell (Debian's ``chromium-headless-shell``, the build Playwright and Puppeteer
+#: run headless): the same Blink and V8 as ``chromium --headless`` without the desktop browser
+#: around them, which cost the browser suite about 10 % more CPU for the same pages (its browser
+#: and GPU processes; bench/README.md, "Test loop").
+#: The binary itself: Debian's /usr/bin/chromium-headless-shell is a shell script that does not
+#: exec it, so chromedriver's quit stopped the script and left the browser running.
+CHROMIUM = Path("/usr/lib/chromium/chromium-headless-shell")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")
 CHROMIUM_FLAGS = (
     "--headless",
@@ -58,9 +64,8 @@ def require_browser() -> None:
         missing.append("python package selenium")
     if not missing:
         return
-    reason = (
-        f"browser test needs {', '.join(missing)} (apt-get install chromium chromium-driver; pip selenium)"
-    )
+    install = "apt-get install chromium-headless-shell chromium-driver; pip selenium"
+    reason = f"browser test needs {', '.join(missing)} ({install})"
     if os.environ.get("CI", "").lower() == "true":
         pytest.fail(f"CI=true: {reason}")
     pytest.skip(f"!!! SKIPPING THE REAL-BROWSER TESTS !!! {reason}")
@@ -194,19 +199,38 @@ class Browser:
         """Log in as ``user`` (password: the suite's for that user unless given); nothing to do if
         already them.
 
-        The first time, through Airflow's own login form (SimpleAuthManager); after that, by putting
-        back the session cookie that login gave, as a browser that kept it would. A form login loads
-        Airflow's 7 MB page four times (about 1 s of renderer CPU each), and the browser suite
-        switches users dozens of times a run.
+        The first user of this Chromium logs in through Airflow's own login form (SimpleAuthManager);
+        after that each user's session is put back as a cookie, as a browser that kept it would: the
+        cookie a login gave, or for a user new to this Chromium the form's session cookie holding
+        that user's token from ``POST /auth/token``, which is what the form asks Airflow for. A form
+        login loads Airflow's 7 MB page four times (about 1 s of renderer CPU each), and the browser
+        suite switches users dozens of times a run.
         """
         if self.user == user:
             return
-        if user in self._sessions and password is None:
-            self._resume(self._sessions[user])
-        else:
+        if password is not None or not self._sessions:
             self._login_with_form(user, password or PASSWORDS[user])
             self._sessions[user] = self.driver.get_cookies()
+        else:
+            if user not in self._sessions:
+                self._sessions[user] = self._session_of(user)
+            self._resume(self._sessions[user])
         self.user = user
+
+    def _session_of(self, user: str) -> list[dict[str, Any]]:
+        """The cookies of a form login, the JWT cookie holding ``user``'s token instead."""
+        import httpx
+        from airflow.api_fastapi.auth.managers.base_auth_manager import COOKIE_NAME_JWT_TOKEN
+
+        answer = httpx.post(
+            f"{self.base_url}/auth/token",
+            json={"username": user, "password": PASSWORDS[user]},
+            timeout=WAIT_S,
+        ).raise_for_status()
+        form_login = next(iter(self._sessions.values()))
+        token_cookies = [cookie for cookie in form_login if cookie["name"] == COOKIE_NAME_JWT_TOKEN]
+        assert token_cookies, f"the form login left no {COOKIE_NAME_JWT_TOKEN} cookie: {form_login}"
+        return [{**token_cookies[0], "value": answer.json()["access_token"]}]
 
     def _forget_session(self) -> None:
         """No cookie, localStorage or sessionStorage of the previous user (set from Airflow's origin)."""
