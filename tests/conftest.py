@@ -42,7 +42,7 @@ def memoize_jsonschema_schema_checks() -> None:
     Airflow validates a ``Param`` with ``jsonschema.validate``, which first checks the schema
     itself against the draft 2020-12 metaschema (about 1 ms), and ``dag.test()`` serializes the
     whole DAG, every Param resolved, for each task it runs: a fifth of the CPU of the DAG tests
-    went to checking the same dozen schemas thousands of times (bench/README.md, "Test loop").
+    went to checking the same dozen schemas thousands of times (bench/README.md, "third session").
     The check is a pure function of the schema, so a schema that passed once passes again; one
     that fails is checked (and fails) every time. The value itself is still validated every time.
     """

@@ -23,10 +23,10 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = REPO_ROOT / "test-artifacts" / "ui"
 #: Chromium's headless shell (Debian's ``chromium-headless-shell``, the build Playwright and Puppeteer
 #: run headless): the same Blink and V8 as ``chromium --headless`` without the desktop browser
-#: around them, which cost the browser suite about 10 % more CPU for the same pages (its browser
-#: and GPU processes; bench/README.md, "Test loop").
-#: The binary itself: Debian's /usr/bin/chromium-headless-shell is a shell script that does not
-#: exec it, so chromedriver's quit stopped the script and left the browser running.
+#: around them, whose browser and GPU processes took twice the CPU (29 browser tests: 122 s of CPU
+#: with ``chromium --headless``, 113 s with the shell; bench/README.md, "third session"). The
+#: binary itself: Debian's /usr/bin/chromium-headless-shell is a script that does not exec it,
+#: so chromedriver's quit stopped the script and left the browser running.
 CHROMIUM = Path("/usr/lib/chromium/chromium-headless-shell")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")
 CHROMIUM_FLAGS = (
@@ -41,7 +41,7 @@ CHROMIUM_FLAGS = (
     # One renderer process for every Airflow page instead of a new one per navigation (each test
     # goes through about:blank, and the back-forward cache kept the old renderers alive): a page
     # is still a fresh document, but V8 compiles Airflow's 7 MB bundle once per process, so the
-    # renderer spent about 30 % less CPU on the same page loads (bench/README.md, "Test loop").
+    # renderer spent about 30 % less CPU on the same page loads (bench/README.md, "One Chromium renderer").
     "--process-per-site",
     "--disable-features=BackForwardCache",
     "--window-size=1600,1000",
