@@ -49,7 +49,7 @@ $(BROWSER):
 
 # pytest-xdist workers: one per shared stack (two browser suites, the end-to-end Airflow, the API
 # app), so all four start at once; their tests wait on Airflow, Chromium and the simulator as much
-# as they compute, and the other tests fill those waits (bench/README.md, "Test loop").
+# as they compute, and the other tests fill those waits (bench/README.md, "third session").
 # --dist loadgroup: the tests of one shared stack (SHARED_STACK_FIXTURES in tests/conftest.py) run
 # on one worker, which starts it once; --no-loadscope-reorder keeps tests/conftest.py's start order.
 TEST_WORKERS ?= 4

@@ -9,7 +9,7 @@ import os
 import signal
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -60,7 +60,7 @@ def due_channel(sim: SimulatorControl, store: ChannelStore, **number_state: Any)
         RegistrationState.SCHEDULED,
         next_attempt_at=datetime.now(UTC) - timedelta(seconds=1),
     )
-    return Seeded(store.channels.by_id(seeded.channel.id), seeded.number, seeded.token)
+    return replace(seeded, channel=store.channels.by_id(seeded.channel.id))
 
 
 def direct_call(base_url: str, seeded: Seeded, action: str, pin: str = "000000") -> dict[str, Any]:

@@ -229,7 +229,8 @@ class Browser:
         ).raise_for_status()
         form_login = next(iter(self._sessions.values()))
         token_cookies = [cookie for cookie in form_login if cookie["name"] == COOKIE_NAME_JWT_TOKEN]
-        assert token_cookies, f"the form login left no {COOKIE_NAME_JWT_TOKEN} cookie: {form_login}"
+        names = [cookie["name"] for cookie in form_login]
+        assert token_cookies, f"the form login left no {COOKIE_NAME_JWT_TOKEN} cookie, only {names}"
         return [{**token_cookies[0], "value": answer.json()["access_token"]}]
 
     def _forget_session(self) -> None:
