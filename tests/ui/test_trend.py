@@ -40,6 +40,11 @@ let painted = 0;
 for (let i = 3; i < data.length; i += 4) if (data[i] > 0) painted++;
 return painted;
 """
+#: Each week row of the trend table, read in one script: its ``data-week`` and its cells' text.
+_WEEK_ROWS = """
+return [...document.querySelectorAll("[data-testid='wa-trend-week']")].map(
+    row => [row.dataset.week, [...row.querySelectorAll("td")].map(cell => cell.innerText.trim())]);
+"""
 
 
 @dataclass
@@ -110,11 +115,10 @@ def test_the_fleet_view_charts_the_saved_summaries(ui_stack: UiStack, browser: B
     label = chart.get_attribute("aria-label")
     assert f"at {SUMMARIES} fleet audits, {first} to " in label and label.endswith(ZONE), label
 
-    rows = {row.get_attribute("data-week"): row for row in browser.by_testid("wa-trend-week")}
+    # Read in one script: the view refreshes on a timer, and a row found a moment ago may be gone.
+    rows = dict(browser.driver.execute_script(_WEEK_ROWS))
     assert len(rows) == 8, list(rows)
-    last_week = rows[trend.last_monday]
-    cells = [cell.text for cell in last_week.find_elements("css selector", "td")]
-    assert cells == [trend.last_monday, str(len(TOOK_HOURS)), "2.5 h", "3.7 h"], cells
+    assert rows[trend.last_monday] == [trend.last_monday, str(len(TOOK_HOURS)), "2.5 h", "3.7 h"], rows
     browser.screenshot("trend.png")
     browser.set_local_storage({"timezone": None})
     assert_console_clean(browser)
