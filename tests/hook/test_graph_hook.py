@@ -10,6 +10,7 @@ import asyncio
 import hmac
 import json
 import logging
+import ssl
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
@@ -408,6 +409,15 @@ def test_connection_fields_are_validated_with_names(monkeypatch: pytest.MonkeyPa
 def _connect(monkeypatch: pytest.MonkeyPatch, host: str, extra: dict[str, object]) -> None:
     connection = {"conn_type": "whatsapp_graph", "host": host, "login": APP_ID, "password": APP_SECRET}
     monkeypatch.setenv("AIRFLOW_CONN_WHATSAPP_GRAPH_DEFAULT", json.dumps({**connection, "extra": extra}))
+
+
+def test_every_client_shares_one_tls_context_that_verifies_graph(monkeypatch: pytest.MonkeyPatch) -> None:
+    """One CA bundle load per process (httpx loads one per client), certificate checks kept."""
+    _connect(monkeypatch, "https://graph.facebook.com", {})
+    contexts = [WhatsAppGraphHook()._client_options()["verify"] for _ in range(2)]
+    assert isinstance(contexts[0], ssl.SSLContext) and contexts[0] is contexts[1]
+    assert contexts[0].verify_mode == ssl.CERT_REQUIRED and contexts[0].check_hostname
+    assert contexts[0].cert_store_stats()["x509_ca"] > 0  # certifi's CA bundle is loaded
 
 
 @pytest.mark.parametrize(

@@ -19,12 +19,14 @@ import hashlib
 import hmac
 import json
 import logging
+import ssl
 import string
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import cache
 from typing import Any
 from urllib.parse import quote_plus
 
@@ -138,6 +140,18 @@ def _redact_hook_urls_in_httpx_log() -> None:
     httpx_logger = logging.getLogger("httpx")
     if not any(isinstance(f, _HookUrlsWithoutQuery) for f in httpx_logger.filters):
         httpx_logger.addFilter(_HookUrlsWithoutQuery())
+
+
+@cache
+def _tls_context() -> ssl.SSLContext:
+    """One TLS context per process, shared by every client the hooks make.
+
+    httpx builds a new context for each client it makes, loading certifi's CA bundle each time
+    (tens of milliseconds of CPU). A hook makes a client per task, and a triggerer one per
+    deferred signup; the CA bundle and settings (``SSL_CERT_FILE``/``SSL_CERT_DIR`` included,
+    read when the first client is made) are the same for all of them.
+    """
+    return httpx.create_ssl_context()
 
 
 @dataclass(frozen=True, slots=True)
@@ -364,6 +378,7 @@ class WhatsAppGraphHook(BaseHook):
             "http2": True,
             "headers": {"User-Agent": "airflow-provider-whatsapp"},
             "follow_redirects": False,
+            "verify": _tls_context(),
         }
 
     def get_conn(self) -> httpx.Client:
