@@ -147,6 +147,26 @@ def test_get_phone_health_asks_the_one_field_list() -> None:
     assert {"name_status", "platform_type", "throughput", "code_verification_status"} <= set(fields)
 
 
+def test_a_channel_token_is_masked_once_per_hook(monkeypatch: pytest.MonkeyPatch) -> None:
+    """In a task each ``mask_secret`` is also a message to the supervisor: once per token is enough."""
+    from whatsapp.hooks import graph as graph_module
+
+    masked: list[object] = []
+
+    def recording_mask(secret: object, name: str | None = None) -> None:
+        masked.append(secret)
+        real_mask(secret, name)
+
+    real_mask = graph_module.mask_secret
+    monkeypatch.setattr(graph_module, "mask_secret", recording_mask)
+    node = {"id": "42", "platform_type": "CLOUD_API", "throughput": {"level": "STANDARD"}}
+    hook = Recorder(lambda r: ok(node)).hook()
+    hook.get_phone_health("42", TOKEN)
+    hook.get_phone_health("42", TOKEN)
+    assert masked.count(TOKEN) == 1
+    assert TOKEN not in redact(f"value {TOKEN} here")
+
+
 def test_write_calls_send_json_bodies_with_bearer_token() -> None:
     graph = Recorder(lambda r: ok({"success": True}))
     hook = graph.hook()

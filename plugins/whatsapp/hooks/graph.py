@@ -339,6 +339,9 @@ class WhatsAppGraphHook(BaseHook):
         self._settings: GraphSettings | None = None
         self._client: httpx.Client | None = None
         self._async_client: httpx.AsyncClient | None = None
+        #: Tokens this hook has given the secrets masker: each call would otherwise send its
+        #: token to the task's supervisor again (one message per Graph call).
+        self._masked_tokens: set[str] = set()
         self.last_usage = Usage()
 
     # -- configuration -------------------------------------------------------------------
@@ -422,7 +425,9 @@ class WhatsAppGraphHook(BaseHook):
             headers["Content-Type"] = "application/x-www-form-urlencoded"
         params = dict(call.params or {})
         if call.token:
-            mask_secret(call.token)
+            if call.token not in self._masked_tokens:
+                mask_secret(call.token)
+                self._masked_tokens.add(call.token)
             if call.token != self.settings.app_token:  # the app token needs no proof
                 params["appsecret_proof"] = self._proof(call.token)
         return {
