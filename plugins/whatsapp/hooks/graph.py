@@ -60,7 +60,7 @@ def _retry_reads(call: _Call) -> dict[str, Any]:
     """tenacity's policy for one call: retry transient failures of calls safe to resend."""
     return {
         "stop": stop_after_attempt(READ_ATTEMPTS if call.safe_to_resend else 1),
-        "wait": wait_exponential_jitter(initial=READ_RETRY_WAIT_S, max=2.0),
+        "wait": wait_exponential_jitter(multiplier=READ_RETRY_WAIT_S, max=2.0),
         "retry": retry_if_exception(lambda e: isinstance(e, GraphApiError) and e.kind is ErrorKind.TRANSIENT),
         "reraise": True,
     }
