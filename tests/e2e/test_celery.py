@@ -72,6 +72,10 @@ def run_scenario(stack: AirflowStack, api: AirflowApi, sim: SimulatorControl, st
     onboarding_hosts = {ti["hostname"] for ti in api.task_instances(ONBOARDING, onboarding_run)}
     assert onboarding_hosts <= WORKERS, onboarding_hosts
     phase(started, f"onboarded on {sorted(onboarding_hosts)}")
+    # The hourly schedule's run that unpausing may have started (the scheduler made it while the
+    # onboarding ran) ends before the fleet below is seeded: running into the seeding, it found
+    # some of those numbers due too, one mapped retry task more than one per due number.
+    api.wait_for_runs(FLEET, sorted(api.run_ids(FLEET) - earlier_fleet_runs), TASKS_TIMEOUT)
 
     # 2. A fleet to audit in 4 shards, with never-registered numbers to retry (one mapped task each).
     seeded = seed_channels(stack, sim)
