@@ -15,7 +15,6 @@ import pytest
 
 from include.graph_simulator.process import SimulatorControl
 from tests.store.helpers import set_registration
-from tests.support.processes import RACING
 from whatsapp.domain.registration import RegistrationState
 from whatsapp.register_channel import AWAITING_ANSWER
 from whatsapp.store import ChannelStore
@@ -60,9 +59,10 @@ def test_two_workers_never_register_one_number_twice(
         )
     sim.add_fault(kind="latency", path="/register$", latency_ms=300)
 
-    barrier = RACING.Barrier(2)
-    results = RACING.Queue()
-    workers = [RACING.Process(target=_worker, args=(barrier, results)) for _ in range(2)]
+    context = multiprocessing.get_context("spawn")
+    barrier = context.Barrier(2)
+    results = context.Queue()
+    workers = [context.Process(target=_worker, args=(barrier, results)) for _ in range(2)]
     for worker in workers:
         worker.start()
     outcomes = [results.get(timeout=120) for _ in workers]

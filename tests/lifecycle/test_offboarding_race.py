@@ -8,6 +8,7 @@ before the first run deactivates the channel (Airflow takes a moment between two
 
 from __future__ import annotations
 
+import multiprocessing
 import time
 from typing import Any
 
@@ -15,7 +16,6 @@ import pytest
 
 from include.graph_simulator.process import SimulatorControl
 from tests.lifecycle.conftest import add_live_channel
-from tests.support.processes import RACING
 from whatsapp.operators.base import channel_ref
 from whatsapp.store import ChannelStore
 from whatsapp.store.lifecycle_calls import DEREGISTER
@@ -88,13 +88,14 @@ def test_two_offboarding_runs_of_one_channel_deregister_it_once(
     sim.clear_calls()
     ref = channel_ref(channel)
 
-    barrier, results = RACING.Barrier(2), RACING.Queue()
+    spawn = multiprocessing.get_context("spawn")
+    barrier, results = spawn.Barrier(2), spawn.Queue()
     runs = [
-        RACING.Process(
+        spawn.Process(
             target=_offboarding_run,
             args=("offboard-first", ref, 0.0, first_pauses_between_tasks, barrier, results),
         ),
-        RACING.Process(
+        spawn.Process(
             target=_offboarding_run, args=("offboard-second", ref, second_starts_after, 0.0, barrier, results)
         ),
     ]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import collections
 import json
+import multiprocessing
 import os
 import signal
 import time
@@ -17,7 +18,6 @@ from sqlalchemy import update
 
 from include.graph_simulator.process import SimulatorControl
 from tests.store.helpers import set_registration
-from tests.support.processes import RACING
 from tests.support.simulator_fixtures import GRAPH_CONN_ENV
 from whatsapp.domain.registration import RegistrationState
 from whatsapp.hooks.graph import WhatsAppGraphHook, appsecret_proof
@@ -123,7 +123,7 @@ def kill_mid_call(
 ) -> None:
     """Run ``target(channel_id)`` in its own process and ``kill -9`` it once ``committed()``: its
     write-ahead intent is in the store and the slowed-down request is out."""
-    worker = RACING.Process(target=target, args=(channel_id,))
+    worker = multiprocessing.get_context("spawn").Process(target=target, args=(channel_id,))
     worker.start()
     try:
         wait_for(committed, timeout=120, what=what)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import multiprocessing
 import sqlite3
 from pathlib import Path
 from typing import Any
@@ -17,7 +18,6 @@ from sqlalchemy import Connection, Engine, String, inspect, text
 
 from tests.store.fixtures.make_v1_store import FIXTURE_FERNET_KEY
 from tests.store.test_cli import run
-from tests.support.processes import RACING
 from tests.support.store_fixtures import connection_env_value
 from whatsapp.store import HEAD_REVISION, ChannelStore, StoreNotMigratedError, StoreTarget
 from whatsapp.store.connection import create_store_engine
@@ -280,8 +280,9 @@ def _migrate_in_process(target: StoreTarget, barrier: Any) -> list[str]:
 
 
 def test_two_processes_migrating_at_once_apply_each_revision_once(engine, store_target):
-    barrier = RACING.Manager().Barrier(2)
-    with RACING.Pool(2) as pool:
+    context = multiprocessing.get_context("spawn")
+    barrier = context.Manager().Barrier(2)
+    with context.Pool(2) as pool:
         results = [pool.apply_async(_migrate_in_process, (store_target, barrier)) for _ in range(2)]
         applied = sorted(r.get(timeout=120) for r in results)
     assert applied == [[], ALL_REVISIONS]

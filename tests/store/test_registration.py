@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
+import multiprocessing
 from datetime import timedelta
 
 import pytest
 
 from tests.store.helpers import NOW, PENDING, add_channel, flag, health, set_registration
-from tests.support.processes import RACING
 from whatsapp.domain.registration import (
     REGISTER_BUDGET,
     Decision,
@@ -150,8 +150,9 @@ def _claim_and_register(target: StoreTarget, channel_id: int, barrier, hold_s: f
 
 def test_two_processes_racing_for_one_channel_exactly_one_registers(store):
     channel = _scheduled(store, 1)
-    barrier = RACING.Manager().Barrier(2)
-    with RACING.Pool(2) as pool:
+    context = multiprocessing.get_context("spawn")
+    barrier = context.Manager().Barrier(2)
+    with context.Pool(2) as pool:
         results = [
             pool.apply_async(_claim_and_register, (store.target, channel.id, barrier, 0.5)) for _ in range(2)
         ]
