@@ -84,11 +84,11 @@ def test_the_navigation_entry_opens_the_page(ui_stack: UiStack, browser: Browser
 
 
 def _shown_since(browser: Browser, ref: str) -> str:
-    from selenium.webdriver.common.by import By
-
+    """The row's "since" text, read in one script: the view refreshes on a timer and replaces rows."""
     browser.wait_rows()
-    row = browser.driver.find_element(By.CSS_SELECTOR, f"[data-testid='wa-fleet-row'][data-channel='{ref}']")
-    return row.find_element(By.CSS_SELECTOR, "[data-testid='wa-since']").text
+    script = "return document.querySelector(arguments[0])?.innerText.trim() || null"
+    selector = f"[data-testid='wa-fleet-row'][data-channel='{ref}'] [data-testid='wa-since']"
+    return browser.wait(lambda driver: driver.execute_script(script, selector), message=f"no since on {ref}")
 
 
 def test_times_follow_the_airflow_time_zone(ui_stack: UiStack, browser: Browser) -> None:

@@ -128,8 +128,18 @@ def owned(ui_stack: UiStack) -> Iterator[list[str]]:
 
 def _add_owner(browser: Browser, owner: str, value: str) -> None:
     before = browser.query().get(owner, [])
-    _select(browser, "wa-owner-kind", owner)
-    browser.type_into("wa-owner-input", value)
+
+    def chosen(_: object) -> bool:
+        # React may render the controls again as the first rows arrive, which resets them: the
+        # kind and the id are chosen again until both show before "add" is clicked.
+        if browser.attribute("wa-owner-kind", "value") != owner:
+            _select(browser, "wa-owner-kind", owner)
+        if browser.attribute("wa-owner-input", "value") != value:
+            browser.type_into("wa-owner-input", value)
+        shown = (browser.attribute("wa-owner-kind", "value"), browser.attribute("wa-owner-input", "value"))
+        return shown == (owner, value)
+
+    browser.wait(chosen, message=f"{owner} {value} not chosen")
     browser.click("wa-owner-add")
     browser.wait(lambda _: browser.query().get(owner) == [*before, value], message=f"{owner} not in URL")
 
