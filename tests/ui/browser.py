@@ -51,7 +51,7 @@ WAIT_S = 30
 #: A page load's ceiling, and the form login's waits: the first Airflow page a new Chromium loads,
 #: often from an api-server just started, compiles Airflow's 7 MB bundle with no code cache while the
 #: server answers its first requests; on a busy 2-core machine the demo's took over 30 s (2026-12-07).
-LOGIN_WAIT_S = 120
+FIRST_PAGE_WAIT_S = 120
 #: A page of Airflow's origin that loads no script (a JSON answer): where the browser goes to set
 #: the origin's cookies or storage without paying for a load of Airflow's 7 MB page.
 LIGHTEST_PAGE = "/api/v2/monitor/health"
@@ -86,7 +86,7 @@ def new_driver() -> Any:
         options.add_argument(flag)
     options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     driver = webdriver.Chrome(service=Service(executable_path=str(CHROMEDRIVER)), options=options)
-    driver.set_page_load_timeout(LOGIN_WAIT_S)
+    driver.set_page_load_timeout(FIRST_PAGE_WAIT_S)
     return driver
 
 
@@ -256,7 +256,7 @@ class Browser:
         self._forget_session()
         self.open("/")
         password_input = self.wait(
-            ec.visibility_of_element_located((By.CSS_SELECTOR, "input[type=password]")), LOGIN_WAIT_S
+            ec.visibility_of_element_located((By.CSS_SELECTOR, "input[type=password]")), FIRST_PAGE_WAIT_S
         )
         username = self.driver.find_element(By.CSS_SELECTOR, "input:not([type=password]):not([type=hidden])")
         username.send_keys(user)
@@ -265,7 +265,7 @@ class Browser:
         # the login are then dropped (they are not the page's).
         self.wait(
             ec.visibility_of_element_located((By.CSS_SELECTOR, "a[href$='plugin/whatsapp-health']")),
-            LOGIN_WAIT_S,
+            FIRST_PAGE_WAIT_S,
             message="login failed",
         )
         self.drain_console()

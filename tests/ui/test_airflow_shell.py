@@ -84,8 +84,8 @@ def test_the_navigation_entry_opens_the_page(ui_stack: UiStack, browser: Browser
 
 
 def _shown_since(browser: Browser, ref: str) -> str:
-    """The row's "since" text, read in one script: the view refreshes on a timer and replaces rows."""
-    browser.wait_rows()
+    """The row's "since" text once shown, read in one script: the view refreshes on a timer and
+    replaces rows."""
     script = "return document.querySelector(arguments[0])?.innerText.trim() || null"
     selector = f"[data-testid='wa-fleet-row'][data-channel='{ref}'] [data-testid='wa-since']"
     return browser.wait(lambda driver: driver.execute_script(script, selector), message=f"no since on {ref}")
