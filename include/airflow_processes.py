@@ -25,6 +25,12 @@ import httpx
 from include.graph_simulator.process import free_port
 
 AIRFLOW = Path(sys.executable).with_name("airflow")
+#: The Execution API route whose first request builds that API: Airflow's versioned routes (cadwyn)
+#: are generated on the sub-app's first request, on the api-server's event loop, which answers
+#: nothing else meanwhile: 3-5 s of CPU on an idle 2-core machine, 23 s on a loaded one
+#: (2026-12-07). Left to a task's first ``PATCH .../run``, it outlasted the task client's 5 s
+#: timeout, and the onboarding's exchange then came later than a signup code's 30 s lifetime.
+EXECUTION_API_PROBE = "/execution/health"
 SIMPLE_AUTH_MANAGER = "airflow.api_fastapi.auth.managers.simple.simple_auth_manager.SimpleAuthManager"
 
 
@@ -65,6 +71,12 @@ def loopback_env(port: int) -> dict[str, str]:
         "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(free_port()),
         "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(free_port()),
     }
+
+
+def build_execution_api(base_url: str, timeout: float) -> None:
+    """Have the api-server at ``base_url`` build its Execution API now (:data:`EXECUTION_API_PROBE`),
+    before a task calls it; returns once it answers."""
+    httpx.get(f"{base_url}{EXECUTION_API_PROBE}", timeout=timeout).raise_for_status()
 
 
 def run_airflow(env: Mapping[str, str], *args: str, timeout: float = 300) -> None:
@@ -129,11 +141,13 @@ class AirflowServers(contextlib.AbstractContextManager["AirflowServers"]):
                 raise RuntimeError(f"airflow {name} exited with {process.returncode}:\n{self.log_tail(name)}")
 
     def wait_for_api(self, timeout: float = 90) -> None:
+        """The API answers, its Execution API built (:func:`build_execution_api`)."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             self.check_running()
             with contextlib.suppress(httpx.TransportError):
                 if httpx.get(f"{self.base_url}/api/v2/monitor/health", timeout=2).status_code == 200:
+                    build_execution_api(self.base_url, timeout=max(deadline - time.monotonic(), 2))
                     return
             time.sleep(0.5)
         raise RuntimeError(f"api-server not up within {timeout}s:\n{self.log_tail('api-server')}")

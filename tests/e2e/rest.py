@@ -12,6 +12,7 @@ from typing import Any
 
 import httpx
 
+from include.airflow_processes import build_execution_api
 from tests.e2e.stack import AirflowStack, wait_for
 
 #: Run states after which nothing more happens to a DAG run.
@@ -26,13 +27,16 @@ class AirflowApi:
         self.http = httpx.Client(base_url=stack.api_url, timeout=30.0)
 
     def wait_until_up(self, timeout: float) -> None:
-        """The API server answers ``/api/v2/version`` (it needs the migrated database and plugins)."""
+        """The API server answers ``/api/v2/version`` (it needs the migrated database and plugins),
+        and its Execution API is built (:func:`include.airflow_processes.build_execution_api`)."""
 
         def up() -> bool:
             self.stack.check_alive()
             return self.http.get("/api/v2/version").status_code == 200
 
+        started = time.monotonic()
         wait_for("the API server", up, timeout=timeout)
+        build_execution_api(self.stack.api_url, timeout=max(timeout - (time.monotonic() - started), 2))
 
     def login(self) -> str:
         response = self.http.post(

@@ -24,7 +24,7 @@ import psutil
 import pytest
 
 from include.graph_simulator.process import free_port
-from tests.ui.browser import Browser, new_driver, require_browser
+from tests.ui.browser import FIRST_PAGE_WAIT_S, Browser, new_driver, require_browser
 
 pytestmark = pytest.mark.slow
 
@@ -157,7 +157,9 @@ def test_demo_then_demo_airflow_show_the_fleet_on_the_health_page(tmp_path: Path
             browser = Browser(driver, url[1])
             browser.login(login[1], login[2])
             driver.get(page[1])
-            assert len(browser.wait_rows()) > 0
+            # The page's first load in this Chromium: Airflow's bundle, then the plugin's, then the
+            # fleet (over 30 s on a loaded machine, 2026-12-07).
+            assert len(browser.wait_rows(timeout=FIRST_PAGE_WAIT_S)) > 0
 
             def all_listed(_: object) -> bool:
                 text = driver.execute_script("return document.body.innerText")
