@@ -8,6 +8,7 @@ button do, never through Airflow's Python internals.
 from __future__ import annotations
 
 import time
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -69,6 +70,25 @@ class AirflowApi:
     def unpause(self, dag_id: str) -> None:
         body = self.ok("PATCH", f"/api/v2/dags/{dag_id}", json={"is_paused": False})
         assert body["is_paused"] is False
+
+    def unpause_and_settle(self, dag_id: str, timeout: float) -> list[str]:
+        """Unpause a scheduled DAG and wait out the run that unpausing starts; returns its ids.
+
+        A DAG paused since it was parsed has its next run due already: the scheduler creates that
+        run as soon as it sees the DAG unpaused, and it would run beside whatever the test does next.
+        Once the DAG's next run is no longer due, the scheduler has made it (or there was none).
+        """
+        before = self.run_ids(dag_id)
+        self.unpause(dag_id)
+
+        def next_run_not_due() -> bool:
+            run_after = self.ok("GET", f"/api/v2/dags/{dag_id}")["next_dagrun_run_after"]
+            return run_after is None or datetime.fromisoformat(run_after) > datetime.now(UTC)
+
+        wait_for(f"the scheduler to start {dag_id}'s due run", next_run_not_due, timeout=timeout)
+        started = sorted(self.run_ids(dag_id) - before)
+        self.wait_for_runs(dag_id, started, timeout)
+        return started
 
     def trigger(self, dag_id: str, conf: dict[str, Any]) -> httpx.Response:
         """``POST .../dagRuns``; the raw response, since a refused conf is an expected outcome."""

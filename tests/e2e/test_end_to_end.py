@@ -126,7 +126,7 @@ def run_scenario(
     phase(started, "both signups onboarded")
 
     # 4. The fleet audit over both channels.
-    api.unpause(FLEET)
+    api.unpause_and_settle(FLEET, TASKS_TIMEOUT)  # the schedule's due run, if any, first and alone
     fleet_run = api.trigger_ok(FLEET, {})
     fleet_states = api.wait_for_runs(FLEET, [fleet_run], TASKS_TIMEOUT)
     assert fleet_states[fleet_run] == "success", api.task_states(FLEET, fleet_run)
