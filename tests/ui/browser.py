@@ -187,6 +187,22 @@ class Browser:
         """Click the visible ``testid`` (found again if React replaced it between finding and clicking)."""
         self.read(testid, lambda element: element.click())
 
+    def tick(self, testid: str) -> None:
+        """Tick the visible Chakra checkbox ``testid``, clicking again until it shows ticked.
+
+        A click on a box just rendered was once ignored on a loaded machine: the box stayed unticked
+        for 30 s (CI, 2026-12-07; the cause is not known). A click that takes effect shows at once,
+        so a box already ticked is never clicked again (never unticked).
+        """
+
+        def ticked(_: Any) -> bool:
+            if self.attribute(testid, "data-state") == "checked":
+                return True
+            self.click(testid)
+            return False
+
+        self.wait(ticked, message=f"[data-testid={testid}] never showed ticked")
+
     def query(self) -> dict[str, list[str]]:
         return parse_qs(urlsplit(self.driver.current_url).query)
 

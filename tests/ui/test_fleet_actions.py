@@ -107,7 +107,7 @@ def test_refresh_all_that_match_is_one_run_and_the_table_shows_what_meta_says_no
     browser.open_page(f"q={quote(NAME)}")
     page = browser.wait_rows()
     assert 0 < len(page) < COUNT
-    browser.click("wa-select-page")
+    browser.tick("wa-select-page")
     browser.click("wa-select-all-matching")
     assert browser.text("wa-bulk-count") == f"All {COUNT} matching channels selected"
     browser.click("wa-bulk-refresh")
@@ -151,7 +151,7 @@ def test_a_viewer_sees_the_bulk_actions_disabled_with_the_reason(
     browser.login("viewer")
     browser.open_page(f"q={quote(NAME)}")
     browser.wait_rows()
-    browser.click("wa-select-row")
+    browser.tick("wa-select-row")
     assert not browser.enabled("wa-bulk-refresh")
     refused = "your role can view but not act on many numbers at once; ask an Admin or Op"
     assert refused in (browser.attribute("wa-bulk-refresh", "title") or "")
