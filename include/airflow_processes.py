@@ -27,7 +27,7 @@ from include.graph_simulator.process import free_port
 AIRFLOW = Path(sys.executable).with_name("airflow")
 #: The Execution API route whose first request builds that API: Airflow's versioned routes (cadwyn)
 #: are generated on the sub-app's first request, on the api-server's event loop, which answers
-#: nothing else meanwhile: 3-5 s of CPU on an idle 2-core machine, 23 s on a loaded one
+#: nothing else meanwhile: about 5 s on an idle 2-core machine, 23 s on a loaded one
 #: (2026-12-07). Left to a task's first ``PATCH .../run``, it outlasted the task client's 5 s
 #: timeout, and the onboarding's exchange then came later than a signup code's 30 s lifetime.
 EXECUTION_API_PROBE = "/execution/health"

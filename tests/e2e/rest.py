@@ -71,8 +71,8 @@ class AirflowApi:
         body = self.ok("PATCH", f"/api/v2/dags/{dag_id}", json={"is_paused": False})
         assert body["is_paused"] is False
 
-    def unpause_and_settle(self, dag_id: str, timeout: float) -> list[str]:
-        """Unpause a scheduled DAG and wait out the run that unpausing starts; returns its ids.
+    def unpause_and_settle(self, dag_id: str, timeout: float) -> None:
+        """Unpause a scheduled DAG and wait out the run that unpausing starts.
 
         A DAG paused since it was parsed has its next run due already: the scheduler creates that
         run as soon as it sees the DAG unpaused, and it would run beside whatever the test does next.
@@ -86,9 +86,7 @@ class AirflowApi:
             return run_after is None or datetime.fromisoformat(run_after) > datetime.now(UTC)
 
         wait_for(f"the scheduler to start {dag_id}'s due run", next_run_not_due, timeout=timeout)
-        started = sorted(self.run_ids(dag_id) - before)
-        self.wait_for_runs(dag_id, started, timeout)
-        return started
+        self.wait_for_runs(dag_id, sorted(self.run_ids(dag_id) - before), timeout)
 
     def trigger(self, dag_id: str, conf: dict[str, Any]) -> httpx.Response:
         """``POST .../dagRuns``; the raw response, since a refused conf is an expected outcome."""
