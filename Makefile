@@ -8,11 +8,11 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 BROWSER := /usr/bin/chromedriver /usr/lib/chromium/chromium-headless-shell
 export WHATSAPP_TEST_DATABASE_URL ?= postgresql://postgres@127.0.0.1:5432/test
-# Python may cache bytecode (__pycache__/ is git-ignored) even where the shell says not to (this
-# VM's shells set PYTHONDONTWRITEBYTECODE=1): without the cache every process of a test run (five
-# pytest processes, each Airflow component and task, each simulator) compiled the repository's
-# modules again, and each pytest process rewrote the asserts of all 382 test modules: about 14 s
-# of CPU each (bench/README.md).
+# Python caches bytecode here (__pycache__/ is git-ignored) even where the shell says not to: this
+# VM's shells set PYTHONDONTWRITEBYTECODE=1, and then every process of a test run (each pytest
+# worker, Airflow component and task, simulator, CLI call) compiled the repository's modules again,
+# and pytest rewrote the asserts of every test module in each worker: one pytest process collecting
+# the suite took 17.9 s of CPU that way, 9.1 s with the cache (bench/README.md).
 unexport PYTHONDONTWRITEBYTECODE
 
 .PHONY: demo demo-airflow test test-fast lint install clean lock ui types

@@ -183,6 +183,14 @@ class Browser:
         except Exception as timeout_error:
             raise AssertionError(f"rows never became {expected}; last shown: {last[0]}") from timeout_error
 
+    def text_at(self, selector: str) -> str:
+        """The text of the first element matching the CSS ``selector``, read in one script: a cell
+        found and then read in two steps was replaced by a refresh in between (stale, in CI)."""
+        script = "const found = document.querySelector(arguments[0]); return found ? found.innerText : null"
+        text = self.driver.execute_script(script, selector)
+        assert text is not None, f"nothing matches {selector} on {self.driver.current_url}"
+        return text.strip()
+
     def click(self, testid: str) -> None:
         """Click the visible ``testid`` (found again if React replaced it between finding and clicking)."""
         self.read(testid, lambda element: element.click())

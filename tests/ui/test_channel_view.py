@@ -444,8 +444,6 @@ def test_a_next_try_already_past_reads_overdue(ui_stack: UiStack, browser: Brows
     """A pending number's next try is when it was saved (the fleet registers it at its next run):
     before, the page showed that past time as "Next try", equal to "since"; now it says
     "overdue", in the fleet's column and in the banner, and a future next try stays a time."""
-    from selenium.webdriver.common.by import By
-
     pending = ui_stack.channels["registration_pending"]
     blocked = ui_stack.channels["blocked"]
     due = _health(ui_stack, pending)["situation"]["next_try"]
@@ -455,7 +453,7 @@ def test_a_next_try_already_past_reads_overdue(ui_stack: UiStack, browser: Brows
     def next_try_cell(ref: str) -> str:
         browser.wait_rows()
         selector = f"[data-testid='wa-fleet-row'][data-channel='{ref}'] [data-testid='wa-next-try']"
-        return browser.driver.find_element(By.CSS_SELECTOR, selector).text
+        return browser.text_at(selector)
 
     browser.login("admin")
     browser.open_page(f"q={pending.verified_name}")

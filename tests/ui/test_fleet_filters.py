@@ -68,7 +68,7 @@ def test_offboarded_channels_are_counted_listed_and_found(ui_stack: UiStack, bro
     browser.wait(lambda _: browser.query().get("include_inactive") == ["true"], message="toggle not in URL")
     browser.wait_rows([offboarded.ref])
     assert browser.attribute("wa-offboarded-toggle", "aria-pressed") == "true"
-    assert browser.by_testid("wa-fleet-row")[0].get_attribute("data-kind") == "offboarded"
+    assert browser.attribute("wa-fleet-row", "data-kind") == "offboarded"
     browser.driver.refresh()  # the URL keeps it
     browser.wait_rows([offboarded.ref])
 

@@ -308,8 +308,8 @@ def test_quality_column_and_the_messaging_limit_downgrade(
     browser.login("admin")
     browser.open_page(f"q={channel.verified_name}")
     browser.wait_rows([channel.ref])
-    problem = browser.by_testid("wa-problem")[0]
-    assert "Messaging limit lowered" in problem.text, problem.text
+    problem = browser.text("wa-problem")
+    assert "Messaging limit lowered" in problem, problem
     red = ui_stack.channels["quality_red"]
     browser.open_page(f"q={red.verified_name}")
     browser.wait_rows([red.ref])
