@@ -132,16 +132,19 @@ class Browser:
         """``what`` done to the visible ``testid`` (read, click, type), found again if React replaced it.
 
         The pages refresh on a timer, so an element found a moment ago may be gone by the time
-        its text is read (StaleElementReferenceException in a loaded full run).
+        its text is read (StaleElementReferenceException in a loaded full run), or, while React
+        renders it again, not take keys for a moment (ElementNotInteractableException, in CI).
         """
-        from selenium.common.exceptions import StaleElementReferenceException
+        from selenium.common.exceptions import ElementNotInteractableException, StaleElementReferenceException
 
-        for _ in range(5):
+        deadline = time.monotonic() + WAIT_S
+        while True:
             try:
                 return what(self.one(testid))
-            except StaleElementReferenceException:
+            except (StaleElementReferenceException, ElementNotInteractableException) as replaced:
+                if time.monotonic() > deadline:
+                    raise AssertionError(f"[data-testid={testid}] kept being replaced") from replaced
                 time.sleep(0.2)
-        raise AssertionError(f"[data-testid={testid}] kept being replaced")
 
     def text(self, testid: str) -> str:
         return self.read(testid, lambda element: element.text)
@@ -195,21 +198,26 @@ class Browser:
         """Click the visible ``testid`` (found again if React replaced it between finding and clicking)."""
         self.read(testid, lambda element: element.click())
 
-    def tick(self, testid: str) -> None:
-        """Tick the visible Chakra checkbox ``testid``, clicking again until it shows ticked.
+    def click_until(self, testid: str, attribute: str, value: str) -> None:
+        """Click the visible ``testid`` until its ``attribute`` reads ``value``; never once it does.
 
-        A click on a box just rendered was once ignored on a loaded machine: the box stayed unticked
-        for 30 s (CI, 2026-12-07; the cause is not known). A click that takes effect shows at once,
-        so a box already ticked is never clicked again (never unticked).
+        A click on a control just rendered was lost on a loaded machine, either ignored or undone
+        when React rendered the control again as more data arrived: a tick box stayed unticked for
+        30 s, the summary's "Kinds" stayed folded (CI, 2026-12-07). A click that takes effect shows
+        at once, so a control already in ``value`` is never clicked again (never toggled back).
         """
 
-        def ticked(_: Any) -> bool:
-            if self.attribute(testid, "data-state") == "checked":
+        def reached(_: Any) -> bool:
+            if self.attribute(testid, attribute) == value:
                 return True
             self.click(testid)
             return False
 
-        self.wait(ticked, message=f"[data-testid={testid}] never showed ticked")
+        self.wait(reached, message=f"[data-testid={testid}] never showed {attribute}={value}")
+
+    def tick(self, testid: str) -> None:
+        """Tick the visible Chakra checkbox ``testid``."""
+        self.click_until(testid, "data-state", "checked")
 
     def query(self) -> dict[str, list[str]]:
         return parse_qs(urlsplit(self.driver.current_url).query)
