@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from tests.support.trend_seed import add_attempt, add_signup, remove_trend_rows, summary_counts
-from tests.ui.browser import Browser, assert_console_clean
+from tests.ui.browser import FIRST_PAGE_WAIT_S, Browser, assert_console_clean
 from tests.ui.conftest import UiStack
 from whatsapp.domain.trend import week_start
 
@@ -98,6 +98,7 @@ def _chart(browser: Browser, within: str) -> object:
             ),
             False,
         ),
+        FIRST_PAGE_WAIT_S,  # the chart's code loads with the page: under load it took over 30 s (CI)
         message=f"no chart of {SUMMARIES} summaries drawn in {within}",
     )
 
