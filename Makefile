@@ -12,7 +12,7 @@ export WHATSAPP_TEST_DATABASE_URL ?= postgresql://postgres@127.0.0.1:5432/test
 # VM's shells set PYTHONDONTWRITEBYTECODE=1, and then every process of a test run (each pytest
 # worker, Airflow component and task, simulator, CLI call) compiled the repository's modules again,
 # and pytest rewrote the asserts of every test module in each worker: one pytest process collecting
-# the suite took 17.9 s of CPU that way, 9.1 s with the cache (bench/README.md).
+# the suite took 17.9 s that way, 9.1 s with the cache (wall, bench/README.md).
 unexport PYTHONDONTWRITEBYTECODE
 
 .PHONY: demo demo-airflow test test-fast lint install clean lock ui types

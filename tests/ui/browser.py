@@ -219,6 +219,10 @@ class Browser:
         """Tick the visible Chakra checkbox ``testid``."""
         self.click_until(testid, "data-state", "checked")
 
+    def unfold(self, testid: str) -> None:
+        """Unfold the visible disclosure ``testid`` (its ``aria-expanded`` becomes true)."""
+        self.click_until(testid, "aria-expanded", "true")
+
     def query(self) -> dict[str, list[str]]:
         return parse_qs(urlsplit(self.driver.current_url).query)
 

@@ -65,7 +65,7 @@ def test_summary_badges_filter_and_the_url_keeps_the_filter(ui_stack: UiStack, b
     browser.open_page()
     browser.wait_rows()
 
-    browser.click_until("wa-summary-kinds", "aria-expanded", "true")  # folded into their groups until then
+    browser.unfold("wa-summary-kinds")  # the kinds fold into their groups until unfolded
     browser.click("wa-summary-blocked")
     browser.wait_rows([blocked.ref])
     assert browser.query().get("situation") == ["blocked"], browser.driver.current_url
@@ -90,7 +90,7 @@ def test_summary_badges_filter_and_the_url_keeps_the_filter(ui_stack: UiStack, b
     assert {k for k, n in counts.items() if n} >= {
         c.kind for c in ui_stack.channels.values() if c.kind not in INACTIVE_KINDS
     }
-    browser.click_until("wa-summary-kinds", "aria-expanded", "true")
+    browser.unfold("wa-summary-kinds")
     for kind, count in counts.items():  # one after the other: a badge replaces the badge filter
         if not count:
             continue

@@ -98,7 +98,7 @@ def _chart(browser: Browser, within: str) -> object:
             ),
             False,
         ),
-        FIRST_PAGE_WAIT_S,  # the chart's code loads with the page: under load it took over 30 s (CI)
+        FIRST_PAGE_WAIT_S,  # on an overloaded VM the chart was not drawn within 30 s (CI)
         message=f"no chart of {SUMMARIES} summaries drawn in {within}",
     )
 

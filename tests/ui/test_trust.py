@@ -264,7 +264,7 @@ def test_at_1024_by_768_the_table_starts_near_the_top_and_the_problem_has_room(
             ),
             message="rows of the waiting group",
         )
-        browser.click_until("wa-summary-kinds", "aria-expanded", "true")
+        browser.unfold("wa-summary-kinds")
         assert browser.one("wa-summary-blocked")
     finally:
         driver.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
