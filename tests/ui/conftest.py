@@ -151,15 +151,17 @@ def chromium(ui_stack: UiStack) -> Iterator[Browser]:
 
 @pytest.fixture
 def browser(chromium: Browser, request: pytest.FixtureRequest) -> Iterator[Browser]:
-    """The suite's Chromium on its first window; each test leaves it on a blank page.
+    """The suite's Chromium on its first window; each test leaves the plugin's page unmounted
+    (:meth:`Browser.leave_page`), or after a failure a blank page.
 
     A failing test leaves ``failure-<test>.png`` next to the other screenshots.
     """
     driver = chromium.driver
     chromium.drain_console()  # drop what earlier tests left
     yield chromium
-    failed = getattr(request.node, "rep_call", None)
-    if failed is not None and failed.failed:
+    report = getattr(request.node, "rep_call", None)
+    failed = report is not None and report.failed
+    if failed:
         chromium.screenshot(f"failure-{request.node.name}.png")
     for handle in driver.window_handles[1:]:  # tabs a test opened (WhatsApp Manager)
         driver.switch_to.window(handle)
@@ -167,7 +169,9 @@ def browser(chromium: Browser, request: pytest.FixtureRequest) -> Iterator[Brows
     driver.switch_to.window(driver.window_handles[0])
     # Leave the page: its 10 s refresh would otherwise keep asking for what this test
     # has since deleted, and the next test would read those 404s as its own console errors.
-    driver.get("about:blank")
+    # A failed test may have left the UI in any state: the next one starts from a blank page.
+    if failed or not chromium.leave_page():
+        driver.get("about:blank")
     chromium.drain_console()
 
 
