@@ -38,8 +38,8 @@ CHROMIUM_FLAGS = (
     "--disable-component-update",
     "--disable-sync",
     "--no-first-run",
-    # One renderer process for every Airflow page instead of a new one per navigation (each test
-    # goes through about:blank, and the back-forward cache kept the old renderers alive): a page
+    # One renderer process for every Airflow page instead of a new one per navigation (a load
+    # from another page, and the back-forward cache kept the old renderers alive): a page
     # is still a fresh document, but V8 compiles Airflow's 7 MB bundle once per process, so the
     # renderer spent about 30 % less CPU on the same page loads (bench/README.md, "One Chromium renderer").
     "--process-per-site",
@@ -243,10 +243,10 @@ class Browser:
 
         Where Airflow's UI is loaded already (this user's, the plugin's bundle in it), the page is
         mounted anew within it, as Airflow's navigation does: first unmounted and its query cache
-        emptied (:meth:`leave_page`), so it starts from nothing, as on a load. A full load of
-        Airflow's 7 MB UI cost Chromium about ten times the CPU of that (bench/README.md). With
-        ``fresh`` (and wherever no UI is loaded) the browser loads the URL, as a shared link opens
-        it: the first mount of a freshly imported bundle takes its own path (ui/src/settle.ts).
+        emptied (:meth:`leave_page`), so it starts from nothing, as on a load. A load of Airflow's
+        7 MB UI cost Chromium 0.9-1.4 s of CPU, a mount within it 0.1-0.2 s (bench/README.md).
+        With ``fresh`` (and wherever no UI is loaded) the browser loads the URL, as a shared link
+        opens it: the first mount of a freshly imported bundle takes its own path (ui/src/settle.ts).
         """
         path = f"{PAGE_PATH}{'?' + query if query else ''}"
         if fresh or self._storage_changed or not self.leave_page():
