@@ -236,7 +236,9 @@ class Browser:
     # ---- navigation -----------------------------------------------------------------------
 
     def open(self, path: str = "/") -> None:
+        """Load ``path`` of Airflow's origin (a loaded UI reads Airflow's localStorage anew)."""
         self.driver.get(f"{self.base_url}{path}")
+        self._storage_changed = False
 
     def open_page(self, query: str = "", *, fresh: bool = False) -> None:
         """The fleet view (or, with ``?channel=``, a channel view) at this URL.
@@ -250,7 +252,6 @@ class Browser:
         """
         path = f"{PAGE_PATH}{'?' + query if query else ''}"
         if fresh or self._storage_changed or not self.leave_page():
-            self._storage_changed = False
             self.open(path)
         else:
             self._navigate_within(path)
@@ -363,7 +364,7 @@ class Browser:
         """Airflow's localStorage (its origin's): from a page of another origin, one of Airflow's first."""
         if not self.driver.current_url.startswith(self.base_url):
             self.open(LIGHTEST_PAGE)
-        self._storage_changed = True
+        self._storage_changed = True  # after the open above: its page loads no UI
         for key, value in values.items():
             if value is None:
                 self.driver.execute_script("window.localStorage.removeItem(arguments[0]);", key)
